@@ -1,0 +1,128 @@
+"""Configuration from the environment, validated once at start-up."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = f"sqlite:///{Path.cwd() / 'invitebot.db'}"
+
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_APPROVER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_TEAM_ID = re.compile(r"^[TE][A-Z0-9]{2,}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _split_ids(value: object) -> object:
+    """Accept 'A,B, C' from the environment as a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _check_ids(values: list[str], pattern: re.Pattern[str], what: str) -> list[str]:
+    if not values:
+        raise ValueError(f"needs at least one {what}")
+    for value in values:
+        if not pattern.match(value):
+            raise ValueError(f"{value!r} is not a {what}")
+    return values
+
+
+def _check_token(value: SecretStr, prefix: str) -> SecretStr:
+    if not value.get_secret_value().startswith(prefix):
+        raise ValueError(f"must start with {prefix}")
+    return value
+
+
+class DatabaseSettings(BaseSettings):
+    """What every command needs: where the database is."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True)
+
+    DATABASE_URL: str = DEFAULT_DATABASE_URL
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+
+class Settings(DatabaseSettings):
+    """Everything `serve` and `sync` need to talk to Slack."""
+
+    SLACK_BOT_TOKEN: SecretStr
+    SLACK_ADMIN_TOKEN: SecretStr
+    SLACK_SIGNING_SECRET: SecretStr
+    SLACK_API_URL: str = "https://slack.com/api/"
+    INVITES_CHANNEL: str
+    INVITES_APPROVERS: Annotated[list[str], NoDecode]
+    INVITES_TEAM_IDS: Annotated[list[str], NoDecode]
+    INVITES_SYNC_INTERVAL: int = Field(default=300, ge=10, le=86400)
+
+    @field_validator("SLACK_BOT_TOKEN")
+    @classmethod
+    def _bot_token(cls, value: SecretStr) -> SecretStr:
+        return _check_token(value, "xoxb-")
+
+    @field_validator("SLACK_ADMIN_TOKEN")
+    @classmethod
+    def _admin_token(cls, value: SecretStr) -> SecretStr:
+        return _check_token(value, "xoxp-")
+
+    @field_validator("SLACK_SIGNING_SECRET")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("SLACK_API_URL")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("INVITES_CHANNEL")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        if not _CHANNEL_ID.match(value):
+            raise ValueError(f"{value!r} is not a channel id (C… or G…)")
+        return value
+
+    @field_validator("INVITES_APPROVERS", mode="before")
+    @classmethod
+    def _approvers(cls, value: object) -> object:
+        return _check_ids(_split_ids(value), _APPROVER_ID, "user id (U…/W…) or user-group id (S…)")
+
+    @field_validator("INVITES_TEAM_IDS", mode="before")
+    @classmethod
+    def _teams(cls, value: object) -> object:
+        return _check_ids(_split_ids(value), _TEAM_ID, "workspace id (T…)")
+
+
+S = TypeVar("S", bound=DatabaseSettings)
+
+
+def load(kind: type[S]) -> S:
+    """Build settings, turning pydantic's report into one line naming the first bad variable."""
+    try:
+        return kind()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "configuration"
+        if error["type"] == "missing":
+            raise ConfigError(f"{name} is not set") from None
+        raise ConfigError(f"{name} is invalid: {error['msg'].removeprefix('Value error, ')}") from None

@@ -1,0 +1,148 @@
+"""Tables: one row per invite request, every card we posted, an append-only audit log, and leases."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+_BIG_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both backends (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Status(str, enum.Enum):
+    """Where a request stands; only a conditional UPDATE moves a row out of PENDING."""
+
+    PENDING = "pending"
+    DECIDING = "deciding"
+    APPROVED = "approved"
+    DENIED = "denied"
+    APPROVED_INVITE_FAILED = "approved_invite_failed"
+    GONE = "gone"
+
+
+class Action(str, enum.Enum):
+    APPROVE = "approve"
+    DENY = "deny"
+
+
+class Source(str, enum.Enum):
+    """The surface a decision came from."""
+
+    BUTTON = "button"
+    SLASH = "slash"
+    HOME = "home"
+    SYNC = "sync"
+    OUTSIDE = "outside"
+
+
+class InviteRequest(Base):
+    __tablename__ = "invite_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), index=True)
+    team_name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(320))
+    real_name: Mapped[str | None] = mapped_column(String(255))
+    requester_ids: Mapped[list[str]] = mapped_column(JSON)
+    channel_ids: Mapped[list[str]] = mapped_column(JSON)
+    invite_type: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    date_created: Mapped[datetime] = mapped_column(UtcDateTime)
+    date_expire: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(32), default=Status.PENDING.value, index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decision_source: Mapped[str | None] = mapped_column(String(16))
+    deny_reason: Mapped[str | None] = mapped_column(Text)
+    claim_owner: Mapped[str | None] = mapped_column(String(64))
+    claim_action: Mapped[str | None] = mapped_column(String(16))
+    claim_actor: Mapped[str | None] = mapped_column(String(32))
+    claim_source: Mapped[str | None] = mapped_column(String(16))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RequestCard(Base):
+    """A message we posted for a request; ts is NULL while the post is in flight."""
+
+    __tablename__ = "request_cards"
+    __table_args__ = (UniqueConstraint("request_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("invite_requests.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    reserved_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DecisionLog(Base):
+    """Append-only audit of every attempt to decide, refused ones included."""
+
+    __tablename__ = "decision_log"
+    __table_args__ = (Index("ix_decision_log_request_id_at", "request_id", "at"),)
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Lease(Base):
+    """A named lock with an expiry, so one replica runs the sync at a time and a dead holder is replaced."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

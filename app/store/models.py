@@ -71,6 +71,11 @@ class Action(str, enum.Enum):
     DENY = "deny"
 
 
+STATUS_AFTER = {Action.APPROVE.value: Status.APPROVED.value, Action.DENY.value: Status.DENIED.value}
+
+CLAIM_CLEARED = {"claim_owner": None, "claim_action": None, "claim_actor": None, "claim_source": None, "claimed_at": None}
+
+
 class Source(str, enum.Enum):
     """The surface a decision came from."""
 

@@ -1,0 +1,62 @@
+"""`invitebot serve | sync | migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from app.config import ConfigError, DatabaseSettings, Settings, load
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="invitebot", description="Approve Slack invite requests from a channel.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP server for Slack (and the periodic sync)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    commands.add_parser("sync", help="run one reconcile pass with Slack and print its summary")
+    commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        if args.command == "serve":
+            from app.serve import serve_forever
+
+            return serve_forever(load(Settings), args.host, args.port)
+        if args.command == "sync":
+            return _sync(load(Settings))
+        return _migrate(load(DatabaseSettings))
+    except ConfigError as exc:
+        print(f"invitebot: {exc}", file=sys.stderr)
+        return 2
+
+
+def _sync(settings: Settings) -> int:
+    from app.core.sync import sync_once
+    from app.runtime import Runtime
+    from app.store.migrate import upgrade_to_head
+
+    runtime = Runtime.build(settings)
+    try:
+        upgrade_to_head(runtime.engine)
+        summary = sync_once(runtime.decider, settings.INVITES_TEAM_IDS, settings.INVITES_CHANNEL)
+    finally:
+        runtime.close()
+    print(summary.line())
+    return 1 if summary.errors else 0
+
+
+def _migrate(settings: DatabaseSettings) -> int:
+    from app.store.db import make_engine
+    from app.store.migrate import upgrade_to_head
+
+    engine = make_engine(settings.DATABASE_URL)
+    upgrade_to_head(engine)
+    engine.dispose()
+    print("invitebot: database is at the latest schema")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

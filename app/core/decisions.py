@@ -1,0 +1,244 @@
+"""decide(): the one path from a click (or command) to exactly one Slack call and a truthful record."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core import audit, cards
+from app.core.audit import now
+from app.slack import blocks
+from app.slack.errors import Kind, SlackError, classify
+from app.slack.gateway import DecisionRecord, SlackCallFailed, SlackGateway
+from app.store.models import CLAIM_CLEARED, STATUS_AFTER, Action, InviteRequest, Source, Status
+
+log = logging.getLogger(__name__)
+
+
+class Result(enum.Enum):
+    """How an attempt ended, from the clicker's point of view."""
+
+    DECIDED = "decided"
+    INVITE_FAILED = "invite_failed"
+    DECIDED_ELSEWHERE = "decided_elsewhere"
+    ALREADY_DECIDED = "already_decided"
+    IN_FLIGHT = "in_flight"
+    GONE = "gone"
+    NOT_FOUND = "not_found"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    message: str
+    request: InviteRequest | None = None
+    error: SlackError | None = None
+
+
+@dataclass(frozen=True)
+class Decider:
+    """What decide() needs: the database, Slack, and a name for this process's claims."""
+
+    sessions: sessionmaker[Session]
+    gateway: SlackGateway
+    replica_id: str
+
+
+_VERB = {Action.APPROVE.value: "approve", Action.DENY.value: "deny"}
+_PAST = {Action.APPROVE.value: "approved", Action.DENY.value: "denied"}
+
+
+def decide(
+    decider: Decider, request_id: str, action: Action, actor_id: str, source: Source, reason: str | None = None
+) -> Outcome:
+    """Claim the request (one winner), call Slack once, record what happened, re-render the cards."""
+    claim = f"{decider.replica_id}:{uuid.uuid4().hex}"
+    if not _claim(decider.sessions, request_id, claim, action, actor_id, source):
+        return _lost(decider.sessions, request_id, action, actor_id, source)
+
+    with decider.sessions() as session:
+        request = session.get(InviteRequest, request_id)
+    assert request is not None  # we hold its claim
+    result = decider.gateway.decide(action.value, request.id, request.team_id)
+    outcome = _finish(decider, request, claim, action, actor_id, source, reason, result.error)
+    cards.refresh(decider.sessions, decider.gateway, request_id)
+    return outcome
+
+
+def _claim(
+    sessions: sessionmaker[Session], request_id: str, claim: str, action: Action, actor_id: str, source: Source
+) -> bool:
+    """pending -> deciding, conditionally; the database picks the single winner."""
+    with sessions.begin() as session:
+        won = session.execute(
+            update(InviteRequest)
+            .where(InviteRequest.id == request_id, InviteRequest.status == Status.PENDING.value)
+            .values(
+                status=Status.DECIDING.value,
+                claim_owner=claim,
+                claim_action=action.value,
+                claim_actor=actor_id,
+                claim_source=source.value,
+                claimed_at=now(),
+            )
+        ).rowcount
+    return bool(won)
+
+
+def _lost(sessions: sessionmaker[Session], request_id: str, action: Action, actor_id: str, source: Source) -> Outcome:
+    """Someone else holds or has closed the request: say who, and log the attempt."""
+    with sessions.begin() as session:
+        request = session.get(InviteRequest, request_id)
+        if request is None:
+            outcome = Outcome(Result.NOT_FOUND, f"invitebot has no invite request `{blocks.escape(request_id)}`.")
+        elif request.status == Status.DECIDING.value:
+            verb = "approving" if request.claim_action == Action.APPROVE.value else "denying"
+            outcome = Outcome(Result.IN_FLIGHT, f"<@{request.claim_actor}> is {verb} this request right now.", request)
+        elif request.status == Status.PENDING.value:
+            # Released between our claim attempt and this read: the clicker may simply try again.
+            outcome = Outcome(Result.FAILED, "Another attempt on this request just failed; please try again.", request)
+        else:
+            outcome = Outcome(Result.ALREADY_DECIDED, blocks.outcome_line(request) or "", request)
+        audit.record(
+            session,
+            request_id=request_id,
+            actor_id=actor_id,
+            action=action.value,
+            source=source.value,
+            outcome="not_found" if request is None else ("in_flight" if outcome.result is Result.IN_FLIGHT else "already_decided"),
+        )
+    return outcome
+
+
+def _finish(
+    decider: Decider,
+    request: InviteRequest,
+    claim: str,
+    action: Action,
+    actor_id: str,
+    source: Source,
+    reason: str | None,
+    code: str | None,
+) -> Outcome:
+    """Turn Slack's answer into the row's next state, an audit entry and the clicker's sentence."""
+    if code is None:
+        changes = _closed(STATUS_AFTER[action.value], actor_id, source.value, reason)
+        message = f"You {_PAST[action.value]} the invite request for {blocks.escape(request.email)}."
+        return _settle(decider.sessions, request, claim, changes, action, actor_id, source, "ok", Result.DECIDED, message)
+
+    error = classify(code)
+    if error.kind is Kind.ALREADY_PROCESSED:
+        return _decided_elsewhere(decider, request, claim, action, actor_id, source, error)
+    if error.kind is Kind.INVITE_FAILED and action is Action.APPROVE:
+        changes = _closed(Status.APPROVED_INVITE_FAILED.value, actor_id, source.value, None)
+        return _settle(
+            decider.sessions, request, claim, changes, action, actor_id, source, code, Result.INVITE_FAILED, error.sentence, error
+        )
+    if error.kind is Kind.GONE:
+        changes = _closed(Status.GONE.value, None, source.value, None)
+        return _settle(decider.sessions, request, claim, changes, action, actor_id, source, code, Result.GONE, error.sentence, error)
+
+    retry = f" Click {_VERB[action.value].capitalize()} again to retry." if error.kind is Kind.TRANSIENT else ""
+    message = f"Could not {_VERB[action.value]} the request for {blocks.escape(request.email)}: {error.sentence}{retry}"
+    return _settle(decider.sessions, request, claim, _released(), action, actor_id, source, code, Result.FAILED, message, error)
+
+
+def _decided_elsewhere(
+    decider: Decider,
+    request: InviteRequest,
+    claim: str,
+    action: Action,
+    actor_id: str,
+    source: Source,
+    error: SlackError,
+) -> Outcome:
+    """already_processed: read Slack's lists to learn the real outcome and who decided."""
+    try:
+        record = decider.gateway.decisions(request.team_id).get(request.id)
+    except SlackCallFailed as exc:
+        log.warning("could not read Slack's decided lists for %s: %s", request.id, exc.code)
+        record = None
+    if record is None:
+        message = (
+            "Slack says this request was already decided elsewhere, but has not listed the decision yet; "
+            "the card will be updated on the next sync."
+        )
+        return _settle(decider.sessions, request, claim, _released(), action, actor_id, source, error.code, Result.FAILED, message, error)
+
+    ours = record.actor_id is not None and record.actor_id == decider.gateway.admin_user_id()
+    if ours and record.action == action.value:
+        # Our own call landed earlier (a retried connection): the decision is this clicker's.
+        changes = _closed(STATUS_AFTER[record.action], actor_id, source.value, None)
+        message = f"You {_PAST[record.action]} the invite request for {blocks.escape(request.email)}."
+        return _settle(decider.sessions, request, claim, changes, action, actor_id, source, error.code, Result.DECIDED, message)
+    with decider.sessions() as session:
+        decided_by, decided_from = attribute(session, request.id, record, decider.gateway.admin_user_id())
+    changes = _closed(STATUS_AFTER[record.action], decided_by, decided_from, None)
+    who = f"<@{decided_by}>" if decided_by else "someone"
+    where = " outside invitebot" if decided_from == Source.OUTSIDE.value else ""
+    message = f"No need: this request was already {_PAST[record.action]} by {who}{where}. The card now says so."
+    return _settle(decider.sessions, request, claim, changes, action, actor_id, source, error.code, Result.DECIDED_ELSEWHERE, message, error)
+
+
+def attribute(session: Session, request_id: str, record: DecisionRecord, admin_user_id: str | None) -> tuple[str | None, str]:
+    """Who decided, and from where: Slack names our admin token's user for our own calls, so map those back."""
+    if record.actor_id and record.actor_id != admin_user_id:
+        return record.actor_id, Source.OUTSIDE.value
+    attempt = audit.last_attempt(session, request_id, record.action)
+    if attempt is not None:
+        return attempt.actor_id, attempt.source
+    return record.actor_id, Source.OUTSIDE.value
+
+
+def _closed(status: str, decided_by: str | None, source: str, reason: str | None) -> dict[str, object]:
+    return {
+        "status": status,
+        "decided_by": decided_by,
+        "decided_at": now(),
+        "decision_source": source,
+        "deny_reason": reason,
+        **CLAIM_CLEARED,
+    }
+
+
+def _released() -> dict[str, object]:
+    return {"status": Status.PENDING.value, **CLAIM_CLEARED}
+
+
+def _settle(
+    sessions: sessionmaker[Session],
+    request: InviteRequest,
+    claim: str,
+    changes: dict[str, object],
+    action: Action,
+    actor_id: str,
+    source: Source,
+    audit_outcome: str,
+    result: Result,
+    message: str,
+    error: SlackError | None = None,
+) -> Outcome:
+    """Apply the outcome only if we still hold the claim, and log the attempt in the same transaction."""
+    with sessions.begin() as session:
+        applied = session.execute(
+            update(InviteRequest)
+            .where(InviteRequest.id == request.id, InviteRequest.claim_owner == claim)
+            .values(**changes)
+        ).rowcount
+        audit.record(
+            session,
+            request_id=request.id,
+            actor_id=actor_id,
+            action=action.value,
+            source=source.value,
+            outcome=audit_outcome,
+            detail=None if applied else "claim had been resolved by sync before Slack answered",
+        )
+        current = session.get(InviteRequest, request.id)
+    return Outcome(result, message, current, error)

@@ -1,0 +1,84 @@
+"""Turn an invite request from Slack (event or list) into a stored row and a card posted once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core import cards
+from app.core.audit import now
+from app.slack.gateway import SlackGateway
+from app.store.dialect import insert_ignore
+from app.store.models import InviteRequest, Status
+
+
+class MalformedRequest(ValueError):
+    """Slack sent an invite request we cannot store (no id or email)."""
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """Slack documents these as ints but shows strings in one example; accept both."""
+    if value in (None, "", 0, "0"):
+        return None
+    try:
+        return datetime.fromtimestamp(int(float(value)), tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _ids(value: Any) -> list[str]:
+    return [str(item) for item in value if isinstance(item, str) and item] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def row_values(raw: dict[str, Any], team_id: str) -> dict[str, Any]:
+    """Column values for one request as Slack describes it; raises MalformedRequest."""
+    request_id, email = _text(raw.get("id")), _text(raw.get("email"))
+    if not request_id or not email:
+        raise MalformedRequest("invite request without id or email")
+    team = raw.get("team") if isinstance(raw.get("team"), dict) else {}
+    moment = now()
+    return {
+        "id": request_id[:32],
+        "team_id": _text(team.get("id")) or team_id,
+        "team_name": _text(team.get("name")),
+        "email": email[:320],
+        "real_name": _text(raw.get("real_name")),
+        "requester_ids": _ids(raw.get("requester_ids")),
+        "channel_ids": _ids(raw.get("channel_ids")),
+        "invite_type": _text(raw.get("invite_type")) or "full_member",
+        "reason": _text(raw.get("request_reason")),
+        "date_created": _timestamp(raw.get("date_created")) or moment,
+        "date_expire": _timestamp(raw.get("date_expire")),
+        "status": Status.PENDING.value,
+        "first_seen": moment,
+        "last_seen": moment,
+    }
+
+
+def store(session: Session, values: dict[str, Any]) -> bool:
+    """Insert the request if it is new; True when it was."""
+    inserted = session.execute(insert_ignore(session, InviteRequest, values)).rowcount
+    if not inserted:
+        changes: dict[str, Any] = {"last_seen": values["last_seen"]}
+        if values["team_name"]:
+            changes["team_name"] = values["team_name"]
+        session.execute(update(InviteRequest).where(InviteRequest.id == values["id"]).values(**changes))
+    return bool(inserted)
+
+
+def ingest(
+    sessions: sessionmaker[Session], gateway: SlackGateway, raw: dict[str, Any], *, team_id: str, channel: str
+) -> bool:
+    """Store the request and make sure its card is posted once; True when the request was new to us."""
+    values = row_values(raw, team_id)
+    with sessions.begin() as session:
+        new = store(session, values)
+    cards.post_once(sessions, gateway, values["id"], channel)
+    return new

@@ -1,0 +1,34 @@
+"""Database leases: one holder at a time, taken over when the holder stops renewing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, or_, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.audit import now
+from app.store.dialect import insert_ignore
+from app.store.models import Lease
+
+
+def acquire(sessions: sessionmaker[Session], name: str, holder: str, ttl: timedelta) -> bool:
+    """Take or renew the lease; True when `holder` has it until now + ttl."""
+    moment = now()
+    with sessions.begin() as session:
+        renewed = session.execute(
+            update(Lease)
+            .where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at < moment))
+            .values(holder=holder, expires_at=moment + ttl)
+        ).rowcount
+        if renewed:
+            return True
+        inserted = session.execute(
+            insert_ignore(session, Lease, {"name": name, "holder": holder, "expires_at": moment + ttl})
+        ).rowcount
+        return bool(inserted)
+
+
+def release(sessions: sessionmaker[Session], name: str, holder: str) -> None:
+    with sessions.begin() as session:
+        session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))

@@ -1,0 +1,142 @@
+"""Reconcile our view with Slack's: ingest new pending requests, close those decided elsewhere, resolve stale claims."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from app.core import audit, cards
+from app.core.audit import now
+from app.core.decisions import Decider, attribute
+from app.core.ingest import MalformedRequest, ingest
+from app.slack.gateway import DecisionRecord, SlackCallFailed
+from app.store.models import CLAIM_CLEARED, STATUS_AFTER, InviteRequest, Source, Status
+
+log = logging.getLogger(__name__)
+
+# Longer than any decide() can take (timeouts and Retry-After waits included): older claims died with their process.
+STALE_CLAIM = timedelta(minutes=3)
+
+
+@dataclass
+class SyncSummary:
+    new: int = 0
+    closed: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        text = f"sync: {self.new} new, {self.closed} closed elsewhere, {self.unchanged} unchanged, {self.errors} errors"
+        return f"{text} ({'; '.join(self.problems)})" if self.problems else text
+
+
+def sync_once(decider: Decider, team_ids: list[str], channel: str) -> SyncSummary:
+    """One reconcile pass over every configured workspace."""
+    summary = SyncSummary()
+    for team_id in team_ids:
+        _sync_team(decider, team_id, channel, summary)
+    cards.repost_stale(decider.sessions, decider.gateway)
+    return summary
+
+
+def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummary) -> None:
+    try:
+        pending = list(decider.gateway.pending_requests(team_id))
+    except SlackCallFailed as exc:
+        summary.errors += 1
+        summary.problems.append(f"{team_id}: {exc.method} {exc.code}")
+        return
+    pending_ids: set[str] = set()
+    for raw in pending:
+        try:
+            new = ingest(decider.sessions, decider.gateway, raw, team_id=team_id, channel=channel)
+        except MalformedRequest as exc:
+            summary.errors += 1
+            summary.problems.append(f"{team_id}: {exc}")
+            continue
+        pending_ids.add(str(raw["id"]))
+        if new:
+            summary.new += 1
+        else:
+            summary.unchanged += 1
+
+    cutoff = now() - STALE_CLAIM
+    with decider.sessions() as session:
+        open_rows = session.execute(
+            select(InviteRequest.id, InviteRequest.status, InviteRequest.claimed_at).where(
+                InviteRequest.team_id == team_id,
+                or_(
+                    InviteRequest.status == Status.PENDING.value,
+                    (InviteRequest.status == Status.DECIDING.value) & (InviteRequest.claimed_at < cutoff),
+                ),
+            )
+        ).all()
+    for request_id, status, _ in open_rows:
+        if status == Status.DECIDING.value and request_id in pending_ids:
+            _release_stale(decider, request_id, cutoff)
+    left = [(request_id, status) for request_id, status, _ in open_rows if request_id not in pending_ids]
+    if not left:
+        return
+    try:
+        decided = decider.gateway.decisions(team_id)
+    except SlackCallFailed as exc:
+        summary.errors += 1
+        summary.problems.append(f"{team_id}: {exc.method} {exc.code}")
+        return
+    for request_id, status in left:
+        if _close(decider, request_id, status, decided.get(request_id), cutoff):
+            summary.closed += 1
+
+
+def _release_stale(decider: Decider, request_id: str, cutoff: datetime) -> None:
+    """A claim whose process died before Slack acted: the request is still pending at Slack, so reopen it."""
+    with decider.sessions.begin() as session:
+        released = session.execute(
+            update(InviteRequest)
+            .where(
+                InviteRequest.id == request_id,
+                InviteRequest.status == Status.DECIDING.value,
+                InviteRequest.claimed_at < cutoff,
+            )
+            .values(status=Status.PENDING.value, **CLAIM_CLEARED)
+        ).rowcount
+        if released:
+            audit.record(
+                session, request_id=request_id, actor_id=None, action="release", source=Source.SYNC.value, outcome="released_stale"
+            )
+
+
+def _close(decider: Decider, request_id: str, status: str, record: DecisionRecord | None, cutoff: datetime) -> bool:
+    """The request left Slack's pending list: record how it ended, if nobody else got there first."""
+    guard = InviteRequest.status == status
+    if status == Status.DECIDING.value:
+        guard = guard & (InviteRequest.claimed_at < cutoff)
+    with decider.sessions.begin() as session:
+        if record is None:
+            changes = {"status": Status.GONE.value, "decided_by": None, "decision_source": Source.SYNC.value}
+            outcome = "gone"
+        else:
+            decided_by, source = attribute(session, request_id, record, decider.gateway.admin_user_id())
+            changes = {"status": STATUS_AFTER[record.action], "decided_by": decided_by, "decision_source": source}
+            outcome = "closed_elsewhere"
+        closed = session.execute(
+            update(InviteRequest)
+            .where(InviteRequest.id == request_id, guard)
+            .values(**changes, decided_at=now(), **CLAIM_CLEARED)
+        ).rowcount
+        if closed:
+            audit.record(
+                session,
+                request_id=request_id,
+                actor_id=record.actor_id if record else None,
+                action=record.action if record else "close",
+                source=Source.SYNC.value,
+                outcome=outcome,
+            )
+    if closed:
+        cards.refresh(decider.sessions, decider.gateway, request_id)
+    return bool(closed)

@@ -1,0 +1,73 @@
+"""`invitebot serve`: gunicorn (threads, one worker process) in front of the WSGI app."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from app.config import Settings
+from app.store.db import make_engine
+from app.store.migrate import upgrade_to_head
+
+log = logging.getLogger(__name__)
+REQUEST_THREADS = 32
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    """Embeds gunicorn so `invitebot serve` needs no separate config file."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self._settings = settings
+        self._options = options
+        self._runtime: Any = None
+        self._loop: Any = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+        self.cfg.set("worker_exit", self._on_worker_exit)
+
+    def load(self) -> Any:
+        """Runs in the worker process, after fork: threads and connections are made here."""
+        from app.runtime import Runtime
+        from app.server import create_wsgi_app
+        from app.sync_loop import SyncLoop
+
+        self._runtime = Runtime.build(self._settings)
+        self._loop = SyncLoop(self._runtime)
+        self._loop.start()
+        return create_wsgi_app(self._runtime)
+
+    def _on_worker_exit(self, _server: Any, _worker: Any) -> None:
+        if self._loop is not None:
+            self._loop.stop()
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+def _announce(server: Any) -> None:
+    """Print the bound address (useful with --port 0)."""
+    for listener in server.LISTENERS:
+        host, port = listener.sock.getsockname()[:2]
+        print(f"invitebot listening on http://{host}:{port}", flush=True)
+
+
+def serve_forever(settings: Settings, host: str, port: int) -> int:
+    engine = make_engine(settings.DATABASE_URL)
+    upgrade_to_head(engine)
+    engine.dispose()
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": REQUEST_THREADS,
+        "timeout": 60,
+        "graceful_timeout": 30,
+        "accesslog": None,
+        "when_ready": _announce,
+    }
+    _Gunicorn(settings, options).run()
+    return 0

@@ -1,0 +1,147 @@
+"""Block Kit builders: plain data in, message dicts out. Requester text is always escaped here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from app.slack.ids import ActionId, ButtonValue
+from app.store.models import InviteRequest, Source, Status
+
+INVITE_TYPE_WORDS = {
+    "full_member": "Full member",
+    "restricted": "Multi-channel guest",
+    "ultra_restricted": "Single-channel guest",
+}
+MAX_REASON_CHARS = 2500
+MAX_NAME_CHARS = 200
+
+
+def escape(text: str) -> str:
+    """mrkdwn control characters, so requester text can ping nobody and link nowhere."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slack_date(moment: datetime) -> str:
+    """A date Slack renders in each viewer's own time zone, with a UTC fallback."""
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def invite_type_words(invite_type: str) -> str:
+    return INVITE_TYPE_WORDS.get(invite_type, escape(invite_type.replace("_", " ").capitalize()))
+
+
+def _who(request: InviteRequest) -> str:
+    email = escape(request.email)
+    if request.real_name:
+        return f"*{escape(_clip(request.real_name, MAX_NAME_CHARS))}* ({email})"
+    return f"*{email}*"
+
+
+def _mentions(user_ids: list[str]) -> str:
+    return ", ".join(f"<@{user_id}>" for user_id in user_ids) or "unknown"
+
+
+def _channels(channel_ids: list[str]) -> str:
+    return " ".join(f"<#{channel_id}>" for channel_id in channel_ids) or "none"
+
+
+def _field(label: str, value: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": f"*{label}*\n{value}"}
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f">{line}" for line in escape(_clip(text, MAX_REASON_CHARS)).splitlines() or [""])
+
+
+def _buttons(request: InviteRequest) -> dict[str, Any]:
+    value = ButtonValue(request.id, request.team_id).encode()
+    return {
+        "type": "actions",
+        "block_id": f"decide-{request.id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": ActionId.APPROVE.value,
+                "text": {"type": "plain_text", "text": "Approve"},
+                "style": "primary",
+                "value": value,
+            },
+            {
+                "type": "button",
+                "action_id": ActionId.DENY.value,
+                "text": {"type": "plain_text", "text": "Deny"},
+                "style": "danger",
+                "value": value,
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Deny this invite request?"},
+                    "text": {"type": "mrkdwn", "text": f"{escape(request.email)} will not be invited."},
+                    "confirm": {"type": "plain_text", "text": "Deny"},
+                    "deny": {"type": "plain_text", "text": "Cancel"},
+                    "style": "danger",
+                },
+            },
+        ],
+    }
+
+
+def outcome_line(request: InviteRequest) -> str | None:
+    """One sentence saying how a closed request ended; None while it is open."""
+    status = Status(request.status)
+    actor = f"<@{request.decided_by}>" if request.decided_by else "someone"
+    when = f" at {slack_date(request.decided_at)}" if request.decided_at else ""
+    outside = request.decision_source == Source.OUTSIDE.value
+    if status is Status.APPROVED:
+        return f":white_check_mark: Already approved by {actor} outside invitebot{when}" if outside else (
+            f":white_check_mark: Approved by {actor}{when}"
+        )
+    if status is Status.DENIED:
+        line = f":no_entry: Already denied by {actor} outside invitebot{when}" if outside else f":no_entry: Denied by {actor}{when}"
+        if request.deny_reason:
+            line += f"\nReason: {escape(_clip(request.deny_reason, MAX_REASON_CHARS))}"
+        return line
+    if status is Status.APPROVED_INVITE_FAILED:
+        return (
+            f":warning: Approved by {actor}{when}, but Slack could not send the invitation "
+            "(the person may be deactivated or already in the workspace)."
+        )
+    if status is Status.GONE:
+        return f":wastebasket: Slack no longer has this request (expired, withdrawn or removed){when}."
+    return None
+
+
+def card_text(request: InviteRequest) -> str:
+    """The notification text: what a phone or screen reader shows."""
+    line = outcome_line(request)
+    head = f"Invite request for {escape(request.email)}"
+    return f"{head}: {line}" if line else f"{head}: waiting for a decision"
+
+
+def request_card(request: InviteRequest) -> list[dict[str, Any]]:
+    """The card for one request: its details, then buttons while pending or the outcome once closed."""
+    fields = [
+        _field("Invite as", invite_type_words(request.invite_type)),
+        _field("Workspace", escape(request.team_name) if request.team_name else f"`{request.team_id}`"),
+        _field("Requested by", _mentions(request.requester_ids)),
+        _field("Channels", _channels(request.channel_ids)),
+        _field("Requested", slack_date(request.date_created)),
+        _field("Expires", slack_date(request.date_expire) if request.date_expire else "Never"),
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f":envelope: Invite request for {_who(request)}"}},
+        {"type": "section", "fields": fields},
+    ]
+    if request.reason:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Reason*\n{_quote(request.reason)}"}})
+    line = outcome_line(request)
+    if line is None:
+        blocks.append(_buttons(request))
+    else:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Request `{request.id}`"}]})
+    return blocks

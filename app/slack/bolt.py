@@ -1,0 +1,22 @@
+"""Build the Bolt app: signature checks, acks and routing are Bolt's; listeners are ours."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from app.runtime import Runtime
+from app.slack.listeners import actions, events
+
+
+def build_app(runtime: Runtime) -> App:
+    settings = runtime.settings
+    app = App(
+        client=WebClient(token=settings.SLACK_BOT_TOKEN.get_secret_value(), base_url=settings.SLACK_API_URL),
+        signing_secret=settings.SLACK_SIGNING_SECRET.get_secret_value(),
+        token_verification_enabled=False,
+        process_before_response=False,
+    )
+    events.register(app, runtime)
+    actions.register(app, runtime)
+    return app

@@ -1,0 +1,197 @@
+"""The only code that calls Slack's Web API; expected Slack errors come back as values, not exceptions."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, RetryHandler
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+ADMIN_PAGE_LIMIT = 1000
+USERGROUP_CACHE_SECONDS = 60.0
+_TRANSIENT_BODY_CODES = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+
+
+class TransientErrorRetryHandler(RetryHandler):
+    """Retries Slack's passing failures: 5xx answers and the documented transient error codes."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None:
+            return False
+        if response.status_code in (500, 502, 503, 504):
+            return True
+        return isinstance(response.body, dict) and response.body.get("error") in _TRANSIENT_BODY_CODES
+
+
+def make_client(token: str, api_url: str, *, timeout: int = 15) -> WebClient:
+    """A WebClient that waits out 429s, retries dropped connections and Slack's transient errors, a bounded number of times."""
+    return WebClient(
+        token=token,
+        base_url=api_url,
+        timeout=timeout,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            TransientErrorRetryHandler(
+                max_retry_count=2, interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.25)
+            ),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What one Web API call came to: ok, or a Slack error code (our own 'network_error'/'http_error' for the wire)."""
+
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A decision as Slack's approved/denied lists report it."""
+
+    request_id: str
+    action: str  # "approve" | "deny"
+    actor_id: str | None
+
+
+class SlackCallFailed(Exception):
+    """A non-decision call failed; carries the Slack error code."""
+
+    def __init__(self, method: str, code: str) -> None:
+        super().__init__(f"{method} failed: {code}")
+        self.method = method
+        self.code = code
+
+
+def _error_code(exc: Exception) -> str:
+    """Slack's error code, or our own label for a failure on the wire."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        if response.status_code == 429:
+            return "ratelimited"
+        data = response.data if isinstance(response.data, dict) else {}
+        if data.get("error"):
+            return str(data["error"])
+        return "http_error"
+    return "network_error"
+
+
+class SlackGateway:
+    """Admin calls with the org admin's user token; messaging calls with the bot token."""
+
+    def __init__(self, admin: WebClient, bot: WebClient) -> None:
+        self._admin = admin
+        self._bot = bot
+        self._lock = threading.Lock()
+        self._admin_user_id: str | None = None
+        self._group_cache: dict[str, tuple[float, frozenset[str]]] = {}
+
+    # -- admin.inviteRequests.* -------------------------------------------------------------
+
+    def decide(self, action: str, request_id: str, team_id: str) -> CallResult:
+        """approve or deny one request in its own workspace."""
+        method = self._admin.admin_inviteRequests_approve if action == "approve" else self._admin.admin_inviteRequests_deny
+        try:
+            method(invite_request_id=request_id, team_id=team_id)
+        except (SlackClientError, OSError) as exc:
+            return CallResult(_error_code(exc))
+        return CallResult()
+
+    def pending_requests(self, team_id: str) -> Iterator[dict[str, Any]]:
+        """Every pending request of a workspace, following cursors; raises SlackCallFailed."""
+        yield from self._paged("admin.inviteRequests.list", "invite_requests", team_id)
+
+    def decisions(self, team_id: str) -> dict[str, DecisionRecord]:
+        """Slack's record of decided requests in a workspace, by request id; raises SlackCallFailed."""
+        found: dict[str, DecisionRecord] = {}
+        for method, key, actor_key, action in (
+            ("admin.inviteRequests.approved.list", "approved_requests", "approved_by", "approve"),
+            ("admin.inviteRequests.denied.list", "denied_requests", "denied_by", "deny"),
+        ):
+            for item in self._paged(method, key, team_id):
+                request = item.get("invite_request") or {}
+                request_id = request.get("id")
+                if request_id and request_id not in found:
+                    actor = (item.get(actor_key) or {}).get("actor_id")
+                    found[request_id] = DecisionRecord(request_id, action, actor)
+        return found
+
+    def admin_user_id(self) -> str | None:
+        """Who Slack will name as the decider of our own calls (the admin token's user)."""
+        with self._lock:
+            if self._admin_user_id is None:
+                try:
+                    self._admin_user_id = self._admin.auth_test().get("user_id")
+                except (SlackClientError, OSError):
+                    return None
+            return self._admin_user_id
+
+    def _paged(self, method: str, key: str, team_id: str) -> Iterator[dict[str, Any]]:
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"team_id": team_id, "limit": ADMIN_PAGE_LIMIT}
+            if cursor:
+                params["cursor"] = cursor
+            try:
+                page = self._admin.api_call(method, params=params)
+            except (SlackClientError, OSError) as exc:
+                raise SlackCallFailed(method, _error_code(exc))
+            yield from page.get(key) or []
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    # -- bot calls ------------------------------------------------------------------------
+
+    def post_message(self, channel: str, *, text: str, blocks: list[dict[str, Any]]) -> str:
+        """Post a card; returns its ts."""
+        return str(self._bot_call("chat.postMessage", channel=channel, text=text, blocks=blocks)["ts"])
+
+    def update_message(self, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
+        self._bot_call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def post_ephemeral(self, channel: str, user: str, *, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        self._bot_call("chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks)
+
+    def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
+        """Members of a user group, cached briefly so a burst of clicks makes one lookup."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._group_cache.get(usergroup_id)
+            if cached and now - cached[0] < USERGROUP_CACHE_SECONDS:
+                return cached[1]
+        try:
+            users = frozenset(self._bot.usergroups_users_list(usergroup=usergroup_id).get("users") or [])
+        except (SlackClientError, OSError) as exc:
+            raise SlackCallFailed("usergroups.users.list", _error_code(exc))
+        with self._lock:
+            self._group_cache[usergroup_id] = (now, users)
+        return users
+
+    def _bot_call(self, method: str, **params: Any) -> Any:
+        json_params = {k: v for k, v in params.items() if v is not None}
+        try:
+            return self._bot.api_call(method, json=json_params)
+        except (SlackClientError, OSError) as exc:
+            raise SlackCallFailed(method, _error_code(exc))
+

@@ -19,11 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if args.command == "serve":
+            settings = load(Settings)
             from app.serve import serve_forever
 
-            return serve_forever(load(Settings), args.host, args.port)
+            return serve_forever(settings, args.host, args.port)
         if args.command == "sync":
             return _sync(load(Settings))
         return _migrate(load(DatabaseSettings))

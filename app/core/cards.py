@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.audit import now
 from app.slack import blocks
 from app.slack.gateway import SlackCallFailed, SlackGateway
-from app.store.dialect import insert_ignore
+from app.store.dialect import insert_if_absent
 from app.store.models import InviteRequest, RequestCard, Status
 
 log = logging.getLogger(__name__)
@@ -23,9 +23,9 @@ STALE_RESERVATION = timedelta(minutes=5)
 def post_once(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str, channel: str) -> bool:
     """Reserve the (request, channel) slot in the database, then post; True when this call posted the card."""
     with sessions.begin() as session:
-        reserved = session.execute(
-            insert_ignore(session, RequestCard, {"request_id": request_id, "channel": channel, "reserved_at": now()})
-        ).rowcount
+        reserved = insert_if_absent(
+            session, RequestCard, {"request_id": request_id, "channel": channel, "reserved_at": now()}
+        )
     if not reserved:
         return False
     return _post_reserved(sessions, gateway, request_id, channel)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core import cards
 from app.core.audit import now
 from app.slack.gateway import SlackGateway
-from app.store.dialect import insert_ignore
+from app.store.dialect import insert_if_absent
 from app.store.models import InviteRequest, Status
 
 
@@ -64,13 +64,13 @@ def row_values(raw: dict[str, Any], team_id: str) -> dict[str, Any]:
 
 def store(session: Session, values: dict[str, Any]) -> bool:
     """Insert the request if it is new; True when it was."""
-    inserted = session.execute(insert_ignore(session, InviteRequest, values)).rowcount
+    inserted = insert_if_absent(session, InviteRequest, values)
     if not inserted:
         changes: dict[str, Any] = {"last_seen": values["last_seen"]}
         if values["team_name"]:
             changes["team_name"] = values["team_name"]
         session.execute(update(InviteRequest).where(InviteRequest.id == values["id"]).values(**changes))
-    return bool(inserted)
+    return inserted
 
 
 def ingest(

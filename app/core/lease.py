@@ -8,7 +8,7 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.audit import now
-from app.store.dialect import insert_ignore
+from app.store.dialect import insert_if_absent
 from app.store.models import Lease
 
 
@@ -23,10 +23,7 @@ def acquire(sessions: sessionmaker[Session], name: str, holder: str, ttl: timede
         ).rowcount
         if renewed:
             return True
-        inserted = session.execute(
-            insert_ignore(session, Lease, {"name": name, "holder": holder, "expires_at": moment + ttl})
-        ).rowcount
-        return bool(inserted)
+        return insert_if_absent(session, Lease, {"name": name, "holder": holder, "expires_at": moment + ttl})
 
 
 def release(sessions: sessionmaker[Session], name: str, holder: str) -> None:

@@ -1,0 +1,271 @@
+"""Shared fixtures: a seeded Slack stand-in, a database (SQLite or PostgreSQL), and the bot over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any, Iterator
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+from app.runtime import Runtime
+from app.sandbox import FakeSlack, SlackSender
+from app.server import create_wsgi_app
+from app.store.db import make_engine
+from app.store.migrate import upgrade_to_head
+
+SIGNING_SECRET = "test-signing-secret"
+CHANNEL = "C0INVITES1"
+TEAM = "T0ALPHA01"
+OTHER_TEAM = "T0BETA001"
+APPROVER = "U0APPROV01"
+GROUP_APPROVER = "U0GROUPAP1"
+OUTSIDER = "U0OUTSID01"
+REQUESTER = "U0REQUES01"
+SLACK_ADMIN = "U0SLACKAD1"
+APPROVER_GROUP = "S0APPROVE1"
+MANY_APPROVERS = [f"U0MANY{n:04d}" for n in range(20)]
+POSTGRES_URL = os.environ.get("INVITEBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+# -- Slack stand-in ---------------------------------------------------------------------------
+
+
+def seed(fake: FakeSlack) -> None:
+    """A small Enterprise org: two workspaces, approvers, a user group, an outsider, an approvals channel."""
+    fake.add_team(TEAM, "Alpha Corp", "alpha")
+    fake.add_team(OTHER_TEAM, "Beta Labs", "beta")
+    fake.add_channel(CHANNEL, name="invite-approvals", team_id=TEAM)
+    fake.add_channel("C0GENERAL1", name="general", team_id=TEAM)
+    fake.add_channel("C0DESIGN01", name="design", team_id=TEAM)
+    for user_id, name in [
+        (APPROVER, "grace"),
+        (GROUP_APPROVER, "linus"),
+        (OUTSIDER, "mallory"),
+        (REQUESTER, "alan"),
+        (SLACK_ADMIN, "margaret"),
+        *[(user_id, user_id.lower()) for user_id in MANY_APPROVERS],
+    ]:
+        fake.add_user(user_id, name=name, team_id=TEAM, real_name=name.capitalize())
+    fake.add_usergroup(APPROVER_GROUP, team_id=TEAM, handle="invite-approvers", user_ids=[GROUP_APPROVER, *MANY_APPROVERS])
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack(admin_user_id="U0INVBOTAD") as slack:
+        seed(slack)
+        yield slack
+
+
+def new_request(fake: FakeSlack, email: str = "ada@example.com", **kw: Any) -> dict[str, Any]:
+    """A pending request in the stand-in, with sensible defaults."""
+    params: dict[str, Any] = {
+        "team_id": TEAM,
+        "email": email,
+        "real_name": "Ada Lovelace",
+        "requester_ids": [REQUESTER],
+        "channel_ids": ["C0GENERAL1", "C0DESIGN01"],
+        "request_reason": "Joining the analytical engine project",
+        "date_expire": 1_900_000_000,
+    }
+    params.update(kw)
+    return fake.add_invite_request(**params)
+
+
+# -- databases ----------------------------------------------------------------------------------
+
+
+def _postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"invitebot_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        admin.dispose()
+        message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLite by default; tests of races and migrations parametrize it with "postgresql" too."""
+    if request.param == "postgresql":
+        yield from _postgres_database()
+    else:
+        yield f"sqlite:///{tmp_path / 'invitebot.db'}"
+
+
+both_databases = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+# -- the bot --------------------------------------------------------------------------------------
+
+
+def settings_env(fake: FakeSlack, database_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        "SLACK_BOT_TOKEN": fake.bot_token,
+        "SLACK_ADMIN_TOKEN": fake.admin_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "DATABASE_URL": database_url,
+        "INVITES_CHANNEL": CHANNEL,
+        "INVITES_APPROVERS": f"{APPROVER},{APPROVER_GROUP}",
+        "INVITES_TEAM_IDS": f"{TEAM},{OTHER_TEAM}",
+        "INVITES_SYNC_INTERVAL": "300",
+    }
+    env.update(overrides)
+    return env
+
+
+def make_settings(fake: FakeSlack, database_url: str, **overrides: str) -> Settings:
+    return Settings(**settings_env(fake, database_url, **overrides))  # type: ignore[arg-type]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+@dataclass
+class Bot:
+    """A running bot: its URL, its runtime (for reading the database), and a sender that signs like Slack."""
+
+    url: str
+    runtime: Runtime
+    slack: SlackSender
+
+    def sessions(self):  # type: ignore[no-untyped-def]
+        return self.runtime.sessions()
+
+
+@pytest.fixture
+def start_bot(fake: FakeSlack, database_url: str) -> Iterator[Any]:
+    """Start the WSGI app on a real port in this process; call it again for a second instance on the same database."""
+    started: list[tuple[Any, Runtime]] = []
+
+    def start(**overrides: str) -> Bot:
+        settings = make_settings(fake, database_url, **overrides)
+        runtime = Runtime.build(settings)
+        upgrade_to_head(runtime.engine)
+        server = make_server("127.0.0.1", 0, create_wsgi_app(runtime), _ThreadingWSGIServer, _QuietHandler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append((server, runtime))
+        url = f"http://127.0.0.1:{server.server_port}/slack/events"
+        return Bot(url=url, runtime=runtime, slack=SlackSender(url, SIGNING_SECRET, fake))
+
+    yield start
+    for server, runtime in started:
+        server.shutdown()
+        server.server_close()
+        runtime.close()
+
+
+@pytest.fixture
+def bot(start_bot: Any) -> Bot:
+    return start_bot()
+
+
+@pytest.fixture
+def serve_process(fake: FakeSlack, database_url: str) -> Iterator[Any]:
+    """Start real `invitebot serve --port 0` processes; returns the events URL of each."""
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(**overrides: str) -> str:
+        env = {**os.environ, **settings_env(fake, database_url, **overrides)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", "0"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        processes.append(process)
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if "invitebot listening on " in line:
+                threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
+                return line.split("invitebot listening on ", 1)[1].strip() + "/slack/events"
+        raise AssertionError("serve exited before listening:\n" + "".join(seen))
+
+    yield start
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _drain(stream: Any) -> None:
+    for _ in stream:
+        pass
+
+
+# -- reading what the admin sees ------------------------------------------------------------------
+
+
+def card_text(message: dict[str, Any]) -> str:
+    """All the text a person reads on a card, in order."""
+    parts: list[str] = []
+    for block in message.get("blocks") or []:
+        if block.get("text"):
+            parts.append(block["text"]["text"])
+        for field in block.get("fields") or []:
+            parts.append(field["text"])
+        for element in block.get("elements") or []:
+            if element.get("type") in ("mrkdwn", "plain_text"):
+                parts.append(element["text"])
+    return "\n".join(parts)
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        element
+        for block in message.get("blocks") or []
+        if block.get("type") == "actions"
+        for element in block["elements"]
+        if element.get("type") == "button"
+    ]
+
+
+def wait_for_card(fake: FakeSlack, email: str, predicate: Any = None) -> dict[str, Any]:
+    """The card for `email` in the approvals channel, once it exists (and satisfies predicate)."""
+
+    def find() -> dict[str, Any] | None:
+        for message in fake.messages(CHANNEL):
+            if email in card_text(message) and (predicate is None or predicate(message)):
+                return message
+        return None
+
+    return fake.wait_for(find, message=f"no card for {email}")
+
+
+def ephemerals_for(fake: FakeSlack, user: str) -> list[str]:
+    return [e["text"] for e in fake.ephemerals(channel=CHANNEL, user=user)]

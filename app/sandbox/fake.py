@@ -1,0 +1,239 @@
+"""FakeSlack: the stand-in's public face for tests and the demo: lifecycle, seeding, faults and observation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, TypeVar
+
+from app.sandbox.state import (
+    Call,
+    Channel,
+    Fault,
+    InviteRequest,
+    ResponseUrl,
+    SlackState,
+    Team,
+    Trigger,
+    User,
+    Usergroup,
+    snapshot,
+)
+from app.sandbox.web_api import SlackServer
+
+T = TypeVar("T")
+
+
+class FakeSlack:
+    """Slack's Web API on 127.0.0.1 with an inspectable, seedable world behind it."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-sandbox-bot",
+        admin_token: str = "xoxp-sandbox-admin",
+        bot_user_id: str = "UBOTUSER1",
+        admin_user_id: str = "UADMIN001",
+        enterprise_id: str = "E0SANDBOX",
+        app_id: str = "A0INVITEBOT",
+    ) -> None:
+        self.bot_token, self.admin_token = bot_token, admin_token
+        self.bot_user_id, self.admin_user_id = bot_user_id, admin_user_id
+        self.enterprise_id, self.app_id = enterprise_id, app_id
+        self._state = SlackState(bot_token, admin_token, bot_user_id, admin_user_id, enterprise_id, app_id)
+        # auth.test and users.info answer for the token owners even before a test seeds them.
+        self._state.users[bot_user_id] = User(bot_user_id, "invitebot", enterprise_id, "invitebot", is_bot=True)
+        self._state.users[admin_user_id] = User(admin_user_id, "sandbox-admin", enterprise_id, "Sandbox Admin")
+        self._server: SlackServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle
+
+    def start(self) -> FakeSlack:
+        self._server = SlackServer(self._state)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-slack", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            assert self._thread is not None
+            self._thread.join()
+            self._server = self._thread = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    @property
+    def enterprise_name(self) -> str:
+        return self._state.enterprise_name
+
+    # seeding
+
+    def add_team(self, team_id: str, name: str, domain: str) -> None:
+        self._mutate(lambda s: s.teams.__setitem__(team_id, Team(team_id, name, domain)))
+
+    def add_user(self, user_id: str, *, name: str, team_id: str, real_name: str | None = None) -> None:
+        user = User(user_id, name, team_id, real_name if real_name is not None else name)
+        self._mutate(lambda s: s.users.__setitem__(user_id, user))
+
+    def add_channel(self, channel_id: str, *, name: str, team_id: str | None = None) -> None:
+        self._mutate(lambda s: s.channels.__setitem__(channel_id, Channel(channel_id, name, team_id)))
+
+    def add_usergroup(self, usergroup_id: str, *, team_id: str, handle: str, user_ids: list[str]) -> None:
+        group = Usergroup(usergroup_id, team_id, handle, list(user_ids))
+        self._mutate(lambda s: s.usergroups.__setitem__(usergroup_id, group))
+
+    def add_invite_request(
+        self,
+        *,
+        team_id: str,
+        email: str,
+        invite_type: str = "full_member",
+        requester_ids: list[str] | None = None,
+        channel_ids: list[str] | None = None,
+        real_name: str | None = None,
+        request_reason: str | None = None,
+        date_created: int | None = None,
+        date_expire: int | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a pending request; return it as the invite_requested event carries it (with `team`)."""
+        with self._state.lock:
+            team = self._state.teams.get(team_id)
+            if team is None:
+                raise KeyError(f"seed team {team_id} with add_team() first")
+            request = InviteRequest(
+                id=request_id or self._unused_request_id(),
+                team_id=team_id,
+                email=email,
+                invite_type=invite_type,
+                requester_ids=list(requester_ids or []),
+                channel_ids=list(channel_ids or []),
+                real_name=real_name,
+                request_reason=request_reason,
+                date_created=date_created if date_created is not None else int(time.time()),
+                date_expire=date_expire,
+            )
+            self._state.requests[request.id] = request
+            self._state.changed()
+            return {**request.item(), "team": {"id": team.id, "name": team.name, "domain": team.domain}}
+
+    def decide_outside(self, request_id: str, action: str, actor_id: str) -> None:
+        """An admin approves or denies in Slack's own admin pages, outside the bot."""
+        error = self._state.decide(request_id, action, actor_id)
+        if error:
+            raise ValueError(f"cannot {action} {request_id}: {error}")
+
+    def remove_request(self, request_id: str) -> None:
+        self._mutate(lambda s: s.requests.pop(request_id))
+
+    # faults
+
+    def fail_next(
+        self, method: str, error: str, *, times: int = 1, status: int | None = None, retry_after: int | None = None
+    ) -> None:
+        """The next `times` calls of `method` answer `error`; "ratelimited" defaults to HTTP 429 + Retry-After."""
+        if status is None:
+            status = 429 if error == "ratelimited" else 200
+        fault = Fault(error, status, retry_after if retry_after is not None else 1, times)
+        self._mutate(lambda s: s.faults.setdefault(method, []).append(fault))
+
+    def set_latency(self, method: str, seconds: float) -> None:
+        self._mutate(lambda s: s.latency.__setitem__(method, seconds))
+
+    # hand-outs for the sender
+
+    def new_response_url(self, *, channel: str, user: str, message_ts: str | None = None) -> str:
+        """A hooks.slack.com stand-in on this server; with message_ts it can replace or delete that message."""
+        hook_id = self._state.new_id("", 24).lower()
+        self._mutate(lambda s: s.response_urls.__setitem__(hook_id, ResponseUrl(channel, user, message_ts)))
+        return f"{self.base_url}/hooks/{hook_id}"
+
+    def issue_trigger_id(self, *, age: float = 0.0) -> str:
+        """A trigger_id views.open accepts for 3 s; `age` pretends it was issued that many seconds ago."""
+        trigger_id = f"{int(time.time())}.{self._state.new_id('', 9)}.{self._state.new_id('', 32).lower()}"
+        trigger = Trigger(issued_at=time.monotonic() - age)
+        self._mutate(lambda s: s.triggers.__setitem__(trigger_id, trigger))
+        return trigger_id
+
+    def user(self, user_id: str) -> User | None:
+        return self._copy(lambda s: s.users.get(user_id))
+
+    def team(self, team_id: str) -> Team | None:
+        return self._copy(lambda s: s.teams.get(team_id))
+
+    def channel(self, channel_id: str) -> Channel | None:
+        return self._copy(lambda s: s.channels.get(channel_id))
+
+    # observation
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        return self._copy(lambda s: [c for c in s.calls if method in (None, c.method)])
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """Current messages of a channel, oldest first."""
+        return self._copy(lambda s: [{**m, "channel": channel} for m in s.messages.get(channel, {}).values()])
+
+    def message(self, channel: str, ts: str) -> dict[str, Any]:
+        found = self._copy(lambda s: s.messages.get(channel, {}).get(ts))
+        if found is None:
+            raise KeyError(f"no message {ts} in {channel}")
+        return {**found, "channel": channel}
+
+    def ephemerals(self, *, channel: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
+        return self._copy(
+            lambda s: [e for e in s.ephemerals if channel in (None, e["channel"]) and user in (None, e["user"])]
+        )
+
+    def response_posts(self) -> list[dict[str, Any]]:
+        return self._copy(lambda s: s.response_posts)
+
+    def invite_request_status(self, request_id: str) -> str:
+        """One of pending, approved, denied, or missing (never seeded or removed)."""
+        request = self._copy(lambda s: s.requests.get(request_id))
+        return request.status if request is not None else "missing"
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        return self._copy(lambda s: s.home_views.get(user_id))
+
+    def views_opened(self) -> list[dict[str, Any]]:
+        return self._copy(lambda s: s.views_opened)
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0, message: str = "") -> T:
+        """Return predicate()'s first truthy value, re-checked on every change; AssertionError on timeout."""
+        return self._state.wait_for(predicate, timeout, message)
+
+    # internals
+
+    def _mutate(self, change: Callable[[SlackState], object]) -> None:
+        with self._state.lock:
+            change(self._state)
+            self._state.changed()
+
+    def _copy(self, read: Callable[[SlackState], T]) -> T:
+        with self._state.lock:
+            return snapshot(read(self._state))
+
+    def _unused_request_id(self) -> str:
+        while (request_id := self._state.new_id("Ir", 9)) in self._state.requests:
+            pass
+        return request_id
+

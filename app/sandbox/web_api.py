@@ -1,0 +1,518 @@
+"""Slack's Web API (and response_url hooks) over local HTTP, answering from the in-memory SlackState."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from app.sandbox.state import Call, Channel, SlackState
+
+BOT, ADMIN = "bot", "admin"
+RESPONSE_URL_MAX_USES = 5  # reference §5.6: up to 5 posts per response_url
+TRIGGER_TTL = 3.0  # reference §5.5: a trigger_id is usable for 3 seconds
+
+
+class ApiError(Exception):
+    """A Slack error code for the `{"ok": false, "error": ...}` answer."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+@dataclass
+class Caller:
+    """Who is calling, as derived from the token."""
+
+    token: str
+    kind: str
+    user_id: str
+
+
+Handler = Callable[[SlackState, dict[str, Any], Caller], dict[str, Any]]
+
+
+def _required(params: dict[str, Any], name: str, error: str = "invalid_arguments") -> Any:
+    value = params.get(name)
+    if value in (None, ""):
+        raise ApiError(error)
+    return value
+
+
+def _json_param(params: dict[str, Any], name: str, error: str) -> Any:
+    """Blocks and views come as JSON values in JSON bodies and as JSON strings in form bodies."""
+    value = params.get(name)
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise ApiError(error) from None
+
+
+def _limit(params: dict[str, Any]) -> int:
+    raw = params.get("limit", 100)
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError):
+        raise ApiError("invalid_arguments") from None
+    if not 1 <= limit <= 1000:
+        raise ApiError("invalid_limit")
+    return limit
+
+
+def _encode_cursor(key: tuple[Any, ...]) -> str:
+    return base64.b64encode(json.dumps(key).encode()).decode()
+
+
+def _paginate(params: dict[str, Any], rows: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> dict[str, Any]:
+    """Keyset paging: the cursor names the last key served, so decisions between pages skip nothing."""
+    limit = _limit(params)
+    rows.sort(key=lambda row: row[0])
+    cursor = params.get("cursor")
+    if cursor:
+        try:
+            after = tuple(json.loads(base64.b64decode(cursor, validate=True)))
+            rows = [row for row in rows if row[0] > after]
+        except (binascii.Error, ValueError, TypeError):
+            raise ApiError("invalid_cursor") from None
+    page = rows[:limit]
+    next_cursor = _encode_cursor(page[-1][0]) if len(rows) > limit else ""
+    return {"items": [item for _, item in page], "response_metadata": {"next_cursor": next_cursor}}
+
+
+def _team_filter(state: SlackState, params: dict[str, Any]) -> str | None:
+    """team_id is optional with one workspace and required with several (reference §1.0)."""
+    team_id = str(params.get("team_id") or "")
+    if team_id:
+        if team_id not in state.teams:
+            raise ApiError("team_not_found")
+        return team_id
+    if len(state.teams) > 1:
+        raise ApiError("invalid_arguments")
+    return None
+
+
+def auth_test(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    user = state.users[caller.user_id]
+    body = {
+        "url": f"https://{state.enterprise_id.lower()}.enterprise.slack.com/",
+        "team": state.enterprise_name,
+        "user": user.name,
+        "team_id": state.enterprise_id,
+        "user_id": user.id,
+        "enterprise_id": state.enterprise_id,
+        "is_enterprise_install": True,
+    }
+    if caller.kind == BOT:
+        body["bot_id"] = state.bot_id
+    return body
+
+
+def invite_requests_list(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    team_id = _team_filter(state, params)
+    rows = [
+        (("date_create", r.date_created, r.id), r.item())
+        for r in state.requests.values()
+        if r.status == "pending" and team_id in (None, r.team_id)
+    ]
+    page = _paginate(params, rows)
+    return {"invite_requests": page["items"], "response_metadata": page["response_metadata"]}
+
+
+def _decided_list(status: str, key: str, actor_key: str) -> Handler:
+    def handler(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        team_id = _team_filter(state, params)
+        rows = []
+        for r in state.requests.values():
+            if r.status != status or team_id not in (None, r.team_id):
+                continue
+            item = {"invite_request": r.item(), actor_key: {"actor_id": r.actor_id, "actor_type": "user"}}
+            if status == "approved":
+                item["invite"] = r.invite()
+            rows.append((("decided", -r.decided_seq), item))
+        page = _paginate(params, rows)
+        return {key: page["items"], "response_metadata": page["response_metadata"]}
+
+    return handler
+
+
+def _decide(action: str) -> Handler:
+    def handler(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        request_id = _required(params, "invite_request_id")
+        team_id = _team_filter(state, params)
+        request = state.requests.get(request_id)
+        if request is None or team_id not in (None, request.team_id):
+            raise ApiError("invalid_request")
+        error = state.decide(request_id, action, caller.user_id)
+        if error:
+            raise ApiError(error)
+        return {}
+
+    return handler
+
+
+def _channel(state: SlackState, params: dict[str, Any]) -> Channel:
+    channel = state.channels.get(params.get("channel") or "")
+    if channel is None:
+        raise ApiError("channel_not_found")
+    return channel
+
+
+def _content(params: dict[str, Any]) -> tuple[str, list[Any] | None]:
+    text = params.get("text") or ""
+    blocks = _json_param(params, "blocks", "invalid_blocks_format")
+    if not text and not blocks:
+        raise ApiError("no_text")
+    return text, blocks
+
+
+def post_message(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    channel = _channel(state, params)
+    text, blocks = _content(params)
+    ts = state.next_ts()
+    message = {
+        "type": "message",
+        "user": state.bot_user_id,
+        "bot_id": state.bot_id,
+        "app_id": state.app_id,
+        "team": channel.team_id or state.enterprise_id,
+        "text": text,
+        "blocks": blocks or [],
+        "ts": ts,
+    }
+    if params.get("thread_ts"):
+        message["thread_ts"] = params["thread_ts"]
+    state.messages.setdefault(channel.id, {})[ts] = message
+    return {"channel": channel.id, "ts": ts, "message": dict(message)}
+
+
+def update_message(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    channel = _channel(state, params)
+    message = state.messages.get(channel.id, {}).get(params.get("ts") or "")
+    if message is None:
+        raise ApiError("message_not_found")
+    text, blocks = _content(params)
+    if blocks is None:  # reference §5.5: text without blocks removes the old blocks and shows "edited"
+        message.update(text=text, blocks=[], edited={"user": state.bot_user_id, "ts": state.next_ts()})
+    else:
+        message.update(text=text or message["text"], blocks=blocks)
+    return {"channel": channel.id, "ts": message["ts"], "text": message["text"], "message": dict(message)}
+
+
+def post_ephemeral(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    channel = _channel(state, params)
+    user = params.get("user") or ""
+    if user not in state.users:
+        raise ApiError("user_not_in_channel")
+    text, blocks = _content(params)
+    state.ephemerals.append(
+        {"channel": channel.id, "user": user, "text": text, "blocks": blocks or [], "via": "chat.postEphemeral"}
+    )
+    return {"message_ts": state.next_ts()}
+
+
+def _build_view(state: SlackState, given: Any, kind: str, view_id: str, team_id: str | None) -> dict[str, Any]:
+    if not isinstance(given, dict) or given.get("type") != kind:
+        raise ApiError("invalid_arguments")
+    view: dict[str, Any] = {
+        "id": view_id,
+        "team_id": team_id,
+        "type": kind,
+        "blocks": [],
+        "private_metadata": "",
+        "callback_id": "",
+        "external_id": "",
+        "state": {"values": {}},
+        "clear_on_close": False,
+        "notify_on_close": False,
+        "root_view_id": view_id,
+        "previous_view_id": None,
+        "app_id": state.app_id,
+        "app_installed_team_id": state.enterprise_id,
+        "bot_id": state.bot_id,
+    }
+    view.update(given)
+    view.update(id=view_id, hash=state.new_id("", 16).lower())
+    return view
+
+
+def _check_hash(params: dict[str, Any], current: dict[str, Any] | None) -> None:
+    if params.get("hash") and current is not None and params["hash"] != current["hash"]:
+        raise ApiError("hash_conflict")
+
+
+def views_publish(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    user = state.users.get(_required(params, "user_id"))
+    if user is None:
+        raise ApiError("user_not_found")
+    current = state.home_views.get(user.id)
+    _check_hash(params, current)
+    view_id = current["id"] if current else state.new_id("V", 10)
+    view = _build_view(state, _json_param(params, "view", "invalid_arguments"), "home", view_id, user.team_id)
+    state.home_views[user.id] = view
+    return {"view": view}
+
+
+def views_open(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    trigger = state.triggers.get(_required(params, "trigger_id"))
+    if trigger is None:
+        raise ApiError("invalid_trigger_id")
+    if trigger.used:
+        raise ApiError("exchanged_trigger_id")
+    if time.monotonic() - trigger.issued_at > TRIGGER_TTL:
+        raise ApiError("expired_trigger_id")
+    view_id = state.new_id("V", 10)
+    view = _build_view(state, _json_param(params, "view", "invalid_arguments"), "modal", view_id, None)
+    trigger.used = True
+    state.views[view_id] = view
+    state.views_opened.append(view)
+    return {"view": view}
+
+
+def views_update(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    view_id, external_id = params.get("view_id"), params.get("external_id")
+    if not view_id and not external_id:
+        raise ApiError("invalid_arguments")
+    matches = [
+        v for v in state.views.values() if v["id"] == view_id or (external_id and v["external_id"] == external_id)
+    ]
+    if not matches:
+        raise ApiError("not_found")
+    current = matches[0]
+    _check_hash(params, current)
+    view = _build_view(state, _json_param(params, "view", "invalid_arguments"), "modal", current["id"], None)
+    view.update(root_view_id=current["root_view_id"], previous_view_id=current["previous_view_id"])
+    state.views[current["id"]] = view
+    return {"view": view}
+
+
+def users_info(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    user = state.users.get(params.get("user") or "")
+    if user is None:
+        raise ApiError("user_not_found")
+    return {
+        "user": {
+            "id": user.id,
+            "team_id": user.team_id,
+            "name": user.name,
+            "real_name": user.real_name,
+            "deleted": False,
+            "is_bot": user.is_bot,
+            "profile": {"real_name": user.real_name, "display_name": user.name},
+        }
+    }
+
+
+def usergroup_users(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    group = state.usergroups.get(params.get("usergroup") or "")
+    if group is None:
+        raise ApiError("no_such_subteam")
+    return {"users": list(group.user_ids)}
+
+
+def conversations_info(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    channel = _channel(state, params)
+    return {
+        "channel": {
+            "id": channel.id,
+            "name": channel.name,
+            "is_channel": True,
+            "is_private": False,
+            "is_archived": False,
+            "is_member": True,
+        }
+    }
+
+
+METHODS: dict[str, tuple[Handler, frozenset[str]]] = {
+    "auth.test": (auth_test, frozenset({BOT, ADMIN})),
+    "admin.inviteRequests.list": (invite_requests_list, frozenset({ADMIN})),
+    "admin.inviteRequests.approve": (_decide("approve"), frozenset({ADMIN})),
+    "admin.inviteRequests.deny": (_decide("deny"), frozenset({ADMIN})),
+    "admin.inviteRequests.approved.list": (
+        _decided_list("approved", "approved_requests", "approved_by"),
+        frozenset({ADMIN}),
+    ),
+    "admin.inviteRequests.denied.list": (_decided_list("denied", "denied_requests", "denied_by"), frozenset({ADMIN})),
+    "chat.postMessage": (post_message, frozenset({BOT})),
+    "chat.update": (update_message, frozenset({BOT})),
+    "chat.postEphemeral": (post_ephemeral, frozenset({BOT})),
+    "views.publish": (views_publish, frozenset({BOT})),
+    "views.open": (views_open, frozenset({BOT})),
+    "views.update": (views_update, frozenset({BOT})),
+    "users.info": (users_info, frozenset({BOT, ADMIN})),
+    "usergroups.users.list": (usergroup_users, frozenset({BOT})),
+    "conversations.info": (conversations_info, frozenset({BOT, ADMIN})),
+}
+
+
+def _authorize(state: SlackState, method: str, token: str | None) -> Caller:
+    if method not in METHODS:
+        raise ApiError("unknown_method")
+    if not token:
+        raise ApiError("not_authed")
+    identities = {state.bot_token: (BOT, state.bot_user_id), state.admin_token: (ADMIN, state.admin_user_id)}
+    if token not in identities:
+        raise ApiError("invalid_auth")
+    kind, user_id = identities[token]
+    if kind not in METHODS[method][1]:
+        raise ApiError("not_allowed_token_type")
+    return Caller(token=token, kind=kind, user_id=user_id)
+
+
+def _answer(
+    state: SlackState, method: str, params: dict[str, Any], token: str | None
+) -> tuple[int, dict[str, Any], int]:
+    """Authorize, apply an injected fault, run the method; with the lock held. Returns status, body, Retry-After."""
+    caller = _authorize(state, method, token)
+    faults = state.faults.get(method, [])
+    if not faults:
+        return 200, {"ok": True, **METHODS[method][0](state, params, caller)}, 0
+    fault = faults[0]
+    fault.remaining -= 1
+    if fault.remaining <= 0:
+        faults.pop(0)
+    if method == "admin.inviteRequests.approve" and fault.error == "failed_to_send_invite":
+        METHODS[method][0](state, params, caller)  # reference §1.2: the approval went through, the invite did not
+    return fault.status, {"ok": False, "error": fault.error}, fault.retry_after
+
+
+def call_method(
+    state: SlackState, method: str, params: dict[str, Any], token: str | None, parse_error: str | None
+) -> tuple[int, bytes, dict[str, str]]:
+    """Answer one Web API call, logging it before the answer leaves."""
+    delay = state.latency.get(method, 0.0)
+    if delay:
+        time.sleep(delay)
+    with state.lock:
+        retry_after = 0
+        try:
+            if parse_error:
+                raise ApiError(parse_error)
+            status, body, retry_after = _answer(state, method, params, token)
+        except ApiError as exc:
+            status, body = 200, {"ok": False, "error": exc.error}
+        headers = {"Retry-After": str(retry_after)} if status == 429 else {}
+        state.calls.append(Call(method, params, token, status, body.get("error"), time.time()))
+        state.changed()
+        return status, json.dumps(body).encode(), headers
+
+
+def post_to_response_url(state: SlackState, hook_id: str, body: bytes) -> tuple[int, bytes]:
+    """A response_url post (reference §5.6): replace/delete the source message, post in channel, or ephemeral."""
+    try:
+        payload = json.loads(body or b"null")
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        return 400, b'{"ok": false, "error": "invalid_payload"}'
+    with state.lock:
+        hook = state.response_urls.get(hook_id)
+        if hook is None:
+            return 404, b'{"ok": false, "error": "no_service"}'
+        if hook.uses >= RESPONSE_URL_MAX_USES:
+            return 404, b'{"ok": false, "error": "used_url"}'
+        hook.uses += 1
+        state.response_posts.append(payload)
+        source = state.messages.get(hook.channel, {}).get(hook.message_ts or "")
+        text, blocks = payload.get("text") or "", payload.get("blocks") or []
+        if source is not None and payload.get("delete_original"):
+            del state.messages[hook.channel][source["ts"]]
+        elif source is not None and payload.get("replace_original"):
+            source.update(text=text, blocks=blocks)
+        elif payload.get("response_type") == "in_channel":
+            ts = state.next_ts()
+            state.messages.setdefault(hook.channel, {})[ts] = {
+                "type": "message",
+                "user": state.bot_user_id,
+                "bot_id": state.bot_id,
+                "app_id": state.app_id,
+                "text": text,
+                "blocks": blocks,
+                "ts": ts,
+            }
+        else:
+            state.ephemerals.append(
+                {"channel": hook.channel, "user": hook.user, "text": text, "blocks": blocks, "via": "response_url"}
+            )
+        state.changed()
+        return 200, b'{"ok": true}'
+
+
+def _parse(content_type: str | None, body: bytes, query: str) -> tuple[dict[str, Any], str | None]:
+    """Merge query string and body the way Slack accepts them: form-encoded or JSON (reference §3.2)."""
+    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+    if not body:
+        return params, None
+    if not content_type:
+        return params, "missing_post_type"
+    media = content_type.split(";")[0].strip().lower()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return params, "invalid_charset"
+    if media == "application/x-www-form-urlencoded":
+        try:
+            params.update(parse_qsl(text, keep_blank_values=True, strict_parsing=True))
+        except ValueError:
+            return params, "invalid_form_data"
+        return params, None
+    if media == "application/json":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return params, "invalid_json"
+        if not isinstance(data, dict):
+            return params, "json_not_object"
+        params.update(data)
+        return params, None
+    return params, "invalid_post_type"
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    """Routes /api/<method> to the Web API and /hooks/<id> to response_url handling."""
+
+    server: SlackServer
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers: dict[str, str] = {}
+        if url.path.startswith("/api/"):
+            params, parse_error = _parse(self.headers.get("Content-Type"), body, url.query)
+            auth = self.headers.get("Authorization") or ""
+            token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else None
+            token = token or params.pop("token", None)
+            params.pop("token", None)
+            status, answer, headers = call_method(self.server.state, url.path[5:], params, token, parse_error)
+        elif url.path.startswith("/hooks/"):
+            status, answer = post_to_response_url(self.server.state, url.path[7:], body)
+        else:
+            status, answer = 404, b'{"ok": false, "error": "not_found"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(answer)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        pass
+
+
+class SlackServer(ThreadingHTTPServer):
+    """A threading HTTP server on 127.0.0.1, port chosen by the OS, serving one SlackState."""
+
+    daemon_threads = True
+
+    def __init__(self, state: SlackState) -> None:
+        super().__init__(("127.0.0.1", 0), _RequestHandler)
+        self.state = state

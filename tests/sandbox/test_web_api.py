@@ -1,0 +1,363 @@
+"""The Slack stand-in behaves like Slack's documented Web API, driven through slack_sdk's own WebClient."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.webhook import WebhookClient
+
+from app.sandbox import FakeSlack, SlackSender
+
+TEAM, OTHER_TEAM, CHANNEL = "T0ONE", "T0TWO", "C0APPROVE"
+SECRET = "sandbox-signing-secret"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as slack:
+        slack.add_team(TEAM, "One", "one")
+        slack.add_channel(CHANNEL, name="invite-approvals", team_id=TEAM)
+        slack.add_user("U0ALICE", name="alice", team_id=TEAM, real_name="Alice A")
+        yield slack
+
+
+@pytest.fixture
+def admin(fake: FakeSlack) -> WebClient:
+    return WebClient(base_url=fake.api_url, token=fake.admin_token)
+
+
+@pytest.fixture
+def bot(fake: FakeSlack) -> WebClient:
+    return WebClient(base_url=fake.api_url, token=fake.bot_token)
+
+
+def error_of(call: Any, **kwargs: Any) -> str:
+    with pytest.raises(SlackApiError) as info:
+        call(**kwargs)
+    return info.value.response["error"]
+
+
+# admin.inviteRequests.*
+
+
+def test_list_pages_2500_requests_at_limit_1000(fake: FakeSlack, admin: WebClient) -> None:
+    created = [
+        fake.add_invite_request(team_id=TEAM, email=f"p{i}@example.com", date_created=1_700_000_000 + i)
+        for i in range(2500)
+    ]
+    pages, cursor = [], None
+    while True:
+        resp = admin.admin_inviteRequests_list(team_id=TEAM, limit=1000, cursor=cursor)
+        pages.append(resp["invite_requests"])
+        cursor = resp["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert [len(p) for p in pages] == [1000, 1000, 500]
+    assert [r["id"] for p in pages for r in p] == [r["id"] for r in created]
+    assert "team" not in pages[0][0]  # list items carry no team object (reference §1.1)
+    assert len(admin.admin_inviteRequests_list(team_id=TEAM)["invite_requests"]) == 100  # default limit
+
+
+def test_list_cursor_survives_decisions_between_pages(fake: FakeSlack, admin: WebClient) -> None:
+    ids = [fake.add_invite_request(team_id=TEAM, email=f"k{i}@x.org", date_created=100 + i)["id"] for i in range(5)]
+    first = admin.admin_inviteRequests_list(team_id=TEAM, limit=2)
+    admin.admin_inviteRequests_approve(invite_request_id=ids[0], team_id=TEAM)
+    second = admin.admin_inviteRequests_list(team_id=TEAM, limit=2, cursor=first["response_metadata"]["next_cursor"])
+    assert [r["id"] for r in second["invite_requests"]] == ids[2:4]
+
+
+def test_list_argument_errors(fake: FakeSlack, admin: WebClient) -> None:
+    assert error_of(admin.admin_inviteRequests_list, team_id=TEAM, limit=0) == "invalid_limit"
+    assert error_of(admin.admin_inviteRequests_list, team_id=TEAM, limit=1001) == "invalid_limit"
+    assert error_of(admin.admin_inviteRequests_list, team_id=TEAM, cursor="not a cursor") == "invalid_cursor"
+    assert error_of(admin.admin_inviteRequests_list, team_id="T0NOPE") == "team_not_found"
+    assert admin.admin_inviteRequests_list()["ok"]  # one workspace: team_id may be omitted
+    fake.add_team(OTHER_TEAM, "Two", "two")
+    assert error_of(admin.admin_inviteRequests_list) == "invalid_arguments"  # several: team_id required
+
+
+def test_approve_deny_and_their_errors(fake: FakeSlack, admin: WebClient) -> None:
+    first = fake.add_invite_request(team_id=TEAM, email="a@example.com")["id"]
+    second = fake.add_invite_request(team_id=TEAM, email="b@example.com")["id"]
+    assert admin.admin_inviteRequests_approve(invite_request_id=first, team_id=TEAM).data == {"ok": True}
+    assert fake.invite_request_status(first) == "approved"
+    assert error_of(admin.admin_inviteRequests_approve, invite_request_id=first, team_id=TEAM) == "already_processed"
+    assert error_of(admin.admin_inviteRequests_deny, invite_request_id=first, team_id=TEAM) == "already_processed"
+    assert error_of(admin.admin_inviteRequests_deny, invite_request_id="IrNOSUCH01", team_id=TEAM) == "invalid_request"
+    fake.add_team(OTHER_TEAM, "Two", "two")
+    assert error_of(admin.admin_inviteRequests_deny, invite_request_id=second, team_id=OTHER_TEAM) == "invalid_request"
+    no_id = {"api_method": "admin.inviteRequests.deny", "params": {"team_id": TEAM}}
+    assert error_of(admin.api_call, **no_id) == "invalid_arguments"
+    assert admin.admin_inviteRequests_deny(invite_request_id=second, team_id=TEAM)["ok"]
+    assert fake.invite_request_status(second) == "denied"
+    fake.remove_request(second)
+    assert fake.invite_request_status(second) == "missing"
+    assert error_of(admin.admin_inviteRequests_approve, invite_request_id=second, team_id=TEAM) == "invalid_request"
+
+
+def test_decisions_show_in_approved_and_denied_lists_with_actor(fake: FakeSlack, admin: WebClient) -> None:
+    ours = fake.add_invite_request(team_id=TEAM, email="a@example.com", requester_ids=["U0ALICE"], channel_ids=["C1"])
+    theirs = fake.add_invite_request(team_id=TEAM, email="b@example.com", invite_type="restricted")
+    denied = fake.add_invite_request(team_id=TEAM, email="c@example.com", request_reason="friend")
+    admin.admin_inviteRequests_approve(invite_request_id=ours["id"], team_id=TEAM)
+    fake.decide_outside(theirs["id"], "approve", "U0OTHERADM")
+    fake.decide_outside(denied["id"], "deny", "U0OTHERADM")
+    approved = admin.admin_inviteRequests_approved_list(team_id=TEAM)["approved_requests"]
+    assert [a["invite_request"]["id"] for a in approved] == [theirs["id"], ours["id"]]  # newest decision first
+    assert approved[0]["approved_by"] == {"actor_id": "U0OTHERADM", "actor_type": "user"}
+    assert approved[1]["approved_by"] == {"actor_id": fake.admin_user_id, "actor_type": "user"}
+    assert approved[1]["invite"]["inviter_id"] == "U0ALICE"
+    assert approved[0]["invite"]["invite_preferences"]["is_restricted"] is True
+    denied_list = admin.admin_inviteRequests_denied_list(team_id=TEAM)["denied_requests"]
+    assert denied_list == [
+        {
+            "invite_request": {k: v for k, v in denied.items() if k != "team"},
+            "denied_by": {"actor_id": "U0OTHERADM", "actor_type": "user"},
+        }
+    ]
+    assert admin.admin_inviteRequests_list(team_id=TEAM)["invite_requests"] == []
+
+
+def test_token_rules(fake: FakeSlack, bot: WebClient) -> None:
+    assert error_of(bot.admin_inviteRequests_list, team_id=TEAM) == "not_allowed_token_type"
+    admin_on_chat = WebClient(base_url=fake.api_url, token=fake.admin_token).chat_postMessage
+    assert error_of(admin_on_chat, channel=CHANNEL, text="x") == "not_allowed_token_type"
+    assert error_of(WebClient(base_url=fake.api_url).auth_test) == "not_authed"
+    assert error_of(WebClient(base_url=fake.api_url, token="xoxb-nope").auth_test) == "invalid_auth"
+    assert error_of(bot.api_call, api_method="no.such.method") == "unknown_method"
+    # token as a POST parameter instead of the Authorization header
+    form = WebClient(base_url=fake.api_url).api_call("auth.test", params={"token": fake.bot_token})
+    assert form["user_id"] == fake.bot_user_id and form["bot_id"]
+    assert fake.calls("auth.test")[-1].token == fake.bot_token
+    assert "token" not in fake.calls("auth.test")[-1].params
+
+
+def test_ratelimited_answers_429_with_retry_after_and_the_retry_handler_gets_through(
+    fake: FakeSlack, admin: WebClient
+) -> None:
+    fake.fail_next("admin.inviteRequests.list", "ratelimited")
+    with pytest.raises(SlackApiError) as info:
+        admin.admin_inviteRequests_list(team_id=TEAM)
+    assert info.value.response.status_code == 429
+    assert info.value.response.headers["Retry-After"] == "1"
+    assert info.value.response["error"] == "ratelimited"
+
+    fake.fail_next("admin.inviteRequests.list", "ratelimited", retry_after=0)
+    admin.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
+    assert admin.admin_inviteRequests_list(team_id=TEAM)["ok"]
+    assert [(c.status, c.error) for c in fake.calls("admin.inviteRequests.list")] == [
+        (429, "ratelimited"),
+        (429, "ratelimited"),
+        (200, None),
+    ]
+
+
+def test_fail_next_times_and_status(fake: FakeSlack, bot: WebClient) -> None:
+    fake.fail_next("chat.postMessage", "internal_error", times=2, status=500)
+    for _ in range(2):
+        with pytest.raises(SlackApiError) as info:
+            bot.chat_postMessage(channel=CHANNEL, text="x")
+        assert info.value.response.status_code == 500
+    assert bot.chat_postMessage(channel=CHANNEL, text="x")["ok"]
+    assert len(fake.messages(CHANNEL)) == 1
+
+
+def test_failed_to_send_invite_still_approves(fake: FakeSlack, admin: WebClient) -> None:
+    request_id = fake.add_invite_request(team_id=TEAM, email="a@example.com")["id"]
+    fake.fail_next("admin.inviteRequests.approve", "failed_to_send_invite")
+    approve = admin.admin_inviteRequests_approve
+    assert error_of(approve, invite_request_id=request_id, team_id=TEAM) == "failed_to_send_invite"
+    assert fake.invite_request_status(request_id) == "approved"
+    approved = admin.admin_inviteRequests_approved_list(team_id=TEAM)["approved_requests"]
+    assert [a["invite_request"]["id"] for a in approved] == [request_id]
+
+
+def test_latency_delays_the_answer(fake: FakeSlack, bot: WebClient) -> None:
+    fake.set_latency("auth.test", 0.2)
+    started = time.monotonic()
+    bot.auth_test()
+    assert time.monotonic() - started >= 0.2
+    fake.set_latency("auth.test", 0)
+
+
+# chat.*, views.*, lookups
+
+
+def test_post_and_update_messages(fake: FakeSlack, bot: WebClient) -> None:
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "card"}}]
+    first = bot.chat_postMessage(channel=CHANNEL, text="card", blocks=blocks)
+    second = bot.chat_postMessage(channel=CHANNEL, text="second")
+    assert float(second["ts"]) > float(first["ts"]) and first["message"]["blocks"] == blocks
+    assert error_of(bot.chat_postMessage, channel="C0NOPE", text="x") == "channel_not_found"
+    with pytest.warns(UserWarning):  # slack_sdk itself warns about a missing text
+        assert error_of(bot.chat_postMessage, channel=CHANNEL) == "no_text"
+
+    new_blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "decided"}}]
+    updated = bot.chat_update(channel=CHANNEL, ts=first["ts"], text="decided", blocks=new_blocks)
+    assert (updated["channel"], updated["ts"], updated["text"]) == (CHANNEL, first["ts"], "decided")
+    assert fake.message(CHANNEL, first["ts"])["blocks"] == new_blocks
+    assert "edited" not in fake.message(CHANNEL, first["ts"])
+    bot.chat_update(channel=CHANNEL, ts=first["ts"], text="plain")  # text alone drops the blocks
+    assert fake.message(CHANNEL, first["ts"])["blocks"] == [] and "edited" in fake.message(CHANNEL, first["ts"])
+    assert error_of(bot.chat_update, channel=CHANNEL, ts="1.000001", text="x") == "message_not_found"
+    assert [m["text"] for m in fake.messages(CHANNEL)] == ["plain", "second"]
+
+
+def test_ephemeral_lookups_and_home(fake: FakeSlack, bot: WebClient) -> None:
+    assert bot.chat_postEphemeral(channel=CHANNEL, user="U0ALICE", text="only you")["message_ts"]
+    assert fake.ephemerals(user="U0ALICE") == [
+        {"channel": CHANNEL, "user": "U0ALICE", "text": "only you", "blocks": [], "via": "chat.postEphemeral"}
+    ]
+    info = bot.users_info(user="U0ALICE")["user"]
+    assert (info["name"], info["real_name"], info["team_id"], info["profile"]["real_name"]) == (
+        "alice",
+        "Alice A",
+        TEAM,
+        "Alice A",
+    )
+    assert error_of(bot.users_info, user="U0NOPE") == "user_not_found"
+    fake.add_usergroup("S0APPROVERS", team_id=TEAM, handle="approvers", user_ids=["U0ALICE"])
+    assert bot.usergroups_users_list(usergroup="S0APPROVERS")["users"] == ["U0ALICE"]
+    assert error_of(bot.usergroups_users_list, usergroup="S0NOPE") == "no_such_subteam"
+    assert bot.conversations_info(channel=CHANNEL)["channel"]["is_member"] is True
+    view = bot.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": []})["view"]
+    again = bot.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": []}, hash=view["hash"])["view"]
+    assert again["id"] == view["id"] and fake.home_view("U0ALICE") == again
+    stale = {"user_id": "U0ALICE", "view": {"type": "home", "blocks": []}, "hash": "stale"}
+    assert error_of(bot.views_publish, **stale) == "hash_conflict"
+
+
+def test_views_open_checks_the_trigger(fake: FakeSlack, bot: WebClient) -> None:
+    title = {"type": "plain_text", "text": "Deny"}
+    modal = {"type": "modal", "callback_id": "deny_reason", "title": title, "blocks": []}
+    trigger = fake.issue_trigger_id()
+    opened = bot.views_open(trigger_id=trigger, view=modal)["view"]
+    assert opened["id"].startswith("V") and fake.views_opened() == [opened]
+    assert error_of(bot.views_open, trigger_id=trigger, view=modal) == "exchanged_trigger_id"
+    assert error_of(bot.views_open, trigger_id=fake.issue_trigger_id(age=5), view=modal) == "expired_trigger_id"
+    assert error_of(bot.views_open, trigger_id="1.2.nope", view=modal) == "invalid_trigger_id"
+    updated = bot.views_update(view_id=opened["id"], view={**modal, "blocks": [{"type": "divider"}]})["view"]
+    assert updated["id"] == opened["id"] and updated["blocks"] == [{"type": "divider"}]
+
+
+# wait_for
+
+
+def test_wait_for_wakes_on_a_change(fake: FakeSlack, bot: WebClient) -> None:
+    poster = threading.Timer(0.05, lambda: bot.chat_postMessage(channel=CHANNEL, text="late"))
+    poster.start()
+    started = time.monotonic()
+    messages = fake.wait_for(lambda: fake.messages(CHANNEL), timeout=5, message="no message posted")
+    poster.join()
+    assert messages[0]["text"] == "late" and time.monotonic() - started < 2
+
+
+def test_wait_for_times_out_with_the_state(fake: FakeSlack) -> None:
+    with pytest.raises(AssertionError, match="never true.*requests="):
+        fake.wait_for(lambda: False, timeout=0.1, message="never true")
+
+
+# SlackSender
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append(({k: v for k, v in self.headers.items()}, body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def bot_endpoint() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    received: list[tuple[dict[str, str], bytes]] = []
+    handler = type("Recorder", (_Recorder,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/slack/events", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_sender_signatures_verify(fake: FakeSlack, bot_endpoint: tuple[str, list[Any]]) -> None:
+    url, received = bot_endpoint
+    sender = SlackSender(url, SECRET, fake)
+    request = fake.add_invite_request(team_id=TEAM, email="a@example.com")
+    reply = sender.invite_requested(request, retry_num=1, retry_reason="http_timeout")
+    assert reply.status == 200
+    headers, body = received[-1]
+    assert SignatureVerifier(SECRET).is_valid_request(body, headers)
+    assert not SignatureVerifier("another-secret").is_valid_request(body, headers)
+    assert (headers["X-Slack-Retry-Num"], headers["X-Slack-Retry-Reason"]) == ("1", "http_timeout")
+    envelope = json.loads(body)
+    assert envelope["type"] == "event_callback" and envelope["event"]["invite_request"] == request
+    assert envelope["team_id"] == TEAM and envelope["authorizations"][0]["team_id"] == TEAM
+
+    sender.post(b"{}", content_type="application/json", timestamp=int(time.time()) - 600)
+    assert not SignatureVerifier(SECRET).is_valid_request(*reversed(received[-1]))  # stale: outside 5 minutes
+    sender.post(b"{}", content_type="application/json", sign=False)
+    assert "X-Slack-Signature" not in received[-1][0]
+
+
+def test_click_sends_block_actions_and_response_url_records(
+    fake: FakeSlack, bot: WebClient, bot_endpoint: tuple[str, list[Any]]
+) -> None:
+    url, received = bot_endpoint
+    sender = SlackSender(url, SECRET, fake)
+    label = {"type": "plain_text", "text": "Approve"}
+    button = {"type": "button", "action_id": "approve", "value": "Ir1|T0ONE", "text": label, "style": "primary"}
+    blocks = [{"type": "actions", "block_id": "b1", "elements": [button]}]
+    card = bot.chat_postMessage(channel=CHANNEL, text="card", blocks=blocks)
+    sender.click(user_id="U0ALICE", channel=CHANNEL, message_ts=card["ts"], action_id="approve")
+    headers, body = received[-1]
+    assert SignatureVerifier(SECRET).is_valid_request(body, headers)
+    payload = json.loads(parse_qs(body.decode())["payload"][0])
+    assert payload["type"] == "block_actions" and payload["user"]["username"] == "alice"
+    container = {"type": "message", "message_ts": card["ts"], "channel_id": CHANNEL, "is_ephemeral": False}
+    assert payload["container"] == container
+    assert payload["actions"][0] | {"action_ts": None} == {
+        "action_id": "approve",
+        "block_id": "b1",
+        "value": "Ir1|T0ONE",
+        "type": "button",
+        "text": button["text"],
+        "style": "primary",
+        "action_ts": None,
+    }
+    assert payload["message"]["ts"] == card["ts"] and payload["team"]["domain"] == "one"
+    with pytest.raises(AssertionError):
+        sender.click(user_id="U0ALICE", channel=CHANNEL, message_ts=card["ts"], action_id="deny")
+
+    hook = WebhookClient(payload["response_url"])  # what Bolt's respond() uses
+    assert hook.send(text="Approving…").status_code == 200  # response_type defaults to ephemeral
+    assert hook.send(text="Approved", replace_original=True).status_code == 200
+    assert fake.ephemerals(channel=CHANNEL)[-1]["via"] == "response_url"
+    assert fake.message(CHANNEL, card["ts"])["text"] == "Approved"
+    assert [p["text"] for p in fake.response_posts()] == ["Approving…", "Approved"]
+
+
+def test_slash_command_form_fields(fake: FakeSlack, bot_endpoint: tuple[str, list[Any]]) -> None:
+    url, received = bot_endpoint
+    SlackSender(url, SECRET, fake).slash(text="list", user_id="U0ALICE", channel_id=CHANNEL, team_id=TEAM)
+    fields = {k: v[0] for k, v in parse_qs(received[-1][1].decode()).items()}
+    assert fields["command"] == "/invites" and fields["text"] == "list" and fields["user_name"] == "alice"
+    assert fields["is_enterprise_install"] == "false" and fields["response_url"].startswith(fake.base_url)
+    assert fields["channel_name"] == "invite-approvals" and fields["trigger_id"]

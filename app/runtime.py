@@ -7,7 +7,8 @@ import os
 import socket
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sqlalchemy import Engine
@@ -34,6 +35,8 @@ class Runtime:
     decider: Decider
     approvers: Approvers
     background: ThreadPoolExecutor
+    _in_flight: int = 0
+    _idle: threading.Condition = field(default_factory=threading.Condition)
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -60,17 +63,31 @@ class Runtime:
 
     def run_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run slow work after the ack; failures are logged, never lost silently."""
+        with self._idle:
+            self._in_flight += 1
         future = self.background.submit(fn, *args)
-        future.add_done_callback(_log_failure)
+        future.add_done_callback(self._done)
         return future
+
+    def in_flight(self) -> int:
+        """Accepted work not finished yet (clicks being decided, cards being posted)."""
+        with self._idle:
+            return self._in_flight
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Block until every accepted piece of work has finished; False if time ran out first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def _done(self, future: Future[Any]) -> None:
+        error = future.exception()
+        if error is not None:
+            log.error("background work failed", exc_info=error)
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
 
     def close(self) -> None:
         """Finish in-flight work, then let go of the database."""
         self.background.shutdown(wait=True)
         self.engine.dispose()
-
-
-def _log_failure(future: Future[Any]) -> None:
-    error = future.exception()
-    if error is not None:
-        log.error("background work failed", exc_info=error)

@@ -161,6 +161,10 @@ class Bot:
     def sessions(self):  # type: ignore[no-untyped-def]
         return self.runtime.sessions()
 
+    def settle(self) -> None:
+        """Wait until everything the bot accepted (after its ack) has finished."""
+        assert self.runtime.wait_until_idle(timeout=30), "the bot's background work did not finish"
+
 
 @pytest.fixture
 def start_bot(fake: FakeSlack, database_url: str) -> Iterator[Any]:

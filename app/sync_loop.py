@@ -31,23 +31,26 @@ class SyncLoop:
     def stop(self) -> None:
         """Stop ticking and hand the lease back so another replica can lead at once."""
         self._stop.set()
-        self._thread.join(timeout=self._interval)
+        if self._thread.is_alive():
+            self._thread.join(timeout=self._interval)
         lease.release(self._runtime.sessions, LEASE_NAME, self._runtime.replica_id)
 
     def _run(self) -> None:
         tick = max(1.0, self._interval / 4)
         while not self._stop.is_set():
             try:
-                self._tick()
+                self.tick()
             except Exception:  # noqa: BLE001 - the loop must outlive one bad pass
                 log.exception("sync pass failed")
             self._stop.wait(tick)
 
-    def _tick(self) -> None:
+    def tick(self) -> bool:
+        """Renew (or try to take) the lease; run a pass when leading and one is due. True when it ran one."""
         runtime = self._runtime
         leading = lease.acquire(runtime.sessions, LEASE_NAME, runtime.replica_id, timedelta(seconds=self._interval / 2))
         if not leading or time.monotonic() - self._last_sync < self._interval:
-            return
+            return False
         self._last_sync = time.monotonic()
         summary = sync_once(runtime.decider, runtime.settings.INVITES_TEAM_IDS, runtime.settings.INVITES_CHANNEL)
         log.info(summary.line())
+        return True

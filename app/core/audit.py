@@ -10,7 +10,16 @@ from sqlalchemy.orm import Session
 from app.store.models import DecisionLog
 
 # Outcomes that are not attempts to reach Slack, so they never explain a decision Slack recorded.
-_NOT_ATTEMPTS = ("not_allowed", "not_found", "already_decided", "in_flight", "closed_elsewhere", "gone")
+_NOT_ATTEMPTS = (
+    "not_allowed",
+    "not_found",
+    "already_decided",
+    "in_flight",
+    "released_meanwhile",
+    "closed_elsewhere",
+    "gone",
+    "released_stale",
+)
 
 
 def now() -> datetime:

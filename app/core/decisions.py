@@ -66,7 +66,7 @@ def decide(
         request = session.get(InviteRequest, request_id)
     assert request is not None  # we hold its claim
     result = decider.gateway.decide(action.value, request.id, request.team_id)
-    outcome = _finish(decider, request, claim, action, actor_id, source, reason, result.error)
+    outcome = _Attempt(decider, request, claim, action, actor_id, source).finish(result.error, reason)
     cards.refresh(decider.sessions, decider.gateway, request_id)
     return outcome
 
@@ -91,6 +91,14 @@ def _claim(
     return bool(won)
 
 
+_LOST_OUTCOME = {
+    Result.NOT_FOUND: "not_found",
+    Result.IN_FLIGHT: "in_flight",
+    Result.FAILED: "released_meanwhile",
+    Result.ALREADY_DECIDED: "already_decided",
+}
+
+
 def _lost(sessions: sessionmaker[Session], request_id: str, action: Action, actor_id: str, source: Source) -> Outcome:
     """Someone else holds or has closed the request: say who, and log the attempt."""
     with sessions.begin() as session:
@@ -111,79 +119,91 @@ def _lost(sessions: sessionmaker[Session], request_id: str, action: Action, acto
             actor_id=actor_id,
             action=action.value,
             source=source.value,
-            outcome="not_found" if request is None else ("in_flight" if outcome.result is Result.IN_FLIGHT else "already_decided"),
+            outcome=_LOST_OUTCOME[outcome.result],
         )
     return outcome
 
 
-def _finish(
-    decider: Decider,
-    request: InviteRequest,
-    claim: str,
-    action: Action,
-    actor_id: str,
-    source: Source,
-    reason: str | None,
-    code: str | None,
-) -> Outcome:
-    """Turn Slack's answer into the row's next state, an audit entry and the clicker's sentence."""
-    if code is None:
-        changes = _closed(STATUS_AFTER[action.value], actor_id, source.value, reason)
-        message = f"You {_PAST[action.value]} the invite request for {blocks.escape(request.email)}."
-        return _settle(decider.sessions, request, claim, changes, action, actor_id, source, "ok", Result.DECIDED, message)
+@dataclass(frozen=True)
+class _Attempt:
+    """One claimed attempt: everything needed to turn Slack's answer into a record."""
 
-    error = classify(code)
-    if error.kind is Kind.ALREADY_PROCESSED:
-        return _decided_elsewhere(decider, request, claim, action, actor_id, source, error)
-    if error.kind is Kind.INVITE_FAILED and action is Action.APPROVE:
-        changes = _closed(Status.APPROVED_INVITE_FAILED.value, actor_id, source.value, None)
-        return _settle(
-            decider.sessions, request, claim, changes, action, actor_id, source, code, Result.INVITE_FAILED, error.sentence, error
-        )
-    if error.kind is Kind.GONE:
-        changes = _closed(Status.GONE.value, None, source.value, None)
-        return _settle(decider.sessions, request, claim, changes, action, actor_id, source, code, Result.GONE, error.sentence, error)
+    decider: Decider
+    request: InviteRequest
+    claim: str
+    action: Action
+    actor_id: str
+    source: Source
 
-    retry = f" Click {_VERB[action.value].capitalize()} again to retry." if error.kind is Kind.TRANSIENT else ""
-    message = f"Could not {_VERB[action.value]} the request for {blocks.escape(request.email)}: {error.sentence}{retry}"
-    return _settle(decider.sessions, request, claim, _released(), action, actor_id, source, code, Result.FAILED, message, error)
+    def finish(self, code: str | None, reason: str | None) -> Outcome:
+        """Turn Slack's answer into the row's next state, an audit entry and the clicker's sentence."""
+        if code is None:
+            changes = _closed(STATUS_AFTER[self.action.value], self.actor_id, self.source.value, reason)
+            return self._settle(changes, "ok", Result.DECIDED, self._you_decided(self.action.value))
+        error = classify(code)
+        if error.kind is Kind.ALREADY_PROCESSED:
+            return self._decided_elsewhere(error)
+        if error.kind is Kind.INVITE_FAILED and self.action is Action.APPROVE:
+            changes = _closed(Status.APPROVED_INVITE_FAILED.value, self.actor_id, self.source.value, None)
+            return self._settle(changes, code, Result.INVITE_FAILED, error.sentence, error)
+        if error.kind is Kind.GONE:
+            changes = _closed(Status.GONE.value, None, self.source.value, None)
+            return self._settle(changes, code, Result.GONE, error.sentence, error)
+        verb = _VERB[self.action.value]
+        retry = f" Click {verb.capitalize()} again to retry." if error.kind is Kind.TRANSIENT else ""
+        message = f"Could not {verb} the request for {blocks.escape(self.request.email)}: {error.sentence}{retry}"
+        return self._settle(_released(), code, Result.FAILED, message, error)
 
+    def _decided_elsewhere(self, error: SlackError) -> Outcome:
+        """already_processed: read Slack's lists to learn the real outcome and who decided."""
+        gateway = self.decider.gateway
+        try:
+            record = gateway.decisions(self.request.team_id).get(self.request.id)
+        except SlackCallFailed as exc:
+            log.warning("could not read Slack's decided lists for %s: %s", self.request.id, exc.code)
+            record = None
+        if record is None:
+            message = (
+                "Slack says this request was already decided elsewhere, but has not listed the decision yet; "
+                "the card will be updated on the next sync."
+            )
+            return self._settle(_released(), error.code, Result.FAILED, message, error)
+        if record.actor_id is not None and record.actor_id == gateway.admin_user_id() and record.action == self.action.value:
+            # Our own call landed earlier (a retried connection): the decision is this clicker's.
+            changes = _closed(STATUS_AFTER[record.action], self.actor_id, self.source.value, None)
+            return self._settle(changes, error.code, Result.DECIDED, self._you_decided(record.action))
+        with self.decider.sessions() as session:
+            decided_by, decided_from = attribute(session, self.request.id, record, gateway.admin_user_id())
+        changes = _closed(STATUS_AFTER[record.action], decided_by, decided_from, None)
+        who = f"<@{decided_by}>" if decided_by else "someone"
+        where = " outside invitebot" if decided_from == Source.OUTSIDE.value else ""
+        message = f"No need: this request was already {_PAST[record.action]} by {who}{where}. The card now says so."
+        return self._settle(changes, error.code, Result.DECIDED_ELSEWHERE, message, error)
 
-def _decided_elsewhere(
-    decider: Decider,
-    request: InviteRequest,
-    claim: str,
-    action: Action,
-    actor_id: str,
-    source: Source,
-    error: SlackError,
-) -> Outcome:
-    """already_processed: read Slack's lists to learn the real outcome and who decided."""
-    try:
-        record = decider.gateway.decisions(request.team_id).get(request.id)
-    except SlackCallFailed as exc:
-        log.warning("could not read Slack's decided lists for %s: %s", request.id, exc.code)
-        record = None
-    if record is None:
-        message = (
-            "Slack says this request was already decided elsewhere, but has not listed the decision yet; "
-            "the card will be updated on the next sync."
-        )
-        return _settle(decider.sessions, request, claim, _released(), action, actor_id, source, error.code, Result.FAILED, message, error)
+    def _you_decided(self, action: str) -> str:
+        return f"You {_PAST[action]} the invite request for {blocks.escape(self.request.email)}."
 
-    ours = record.actor_id is not None and record.actor_id == decider.gateway.admin_user_id()
-    if ours and record.action == action.value:
-        # Our own call landed earlier (a retried connection): the decision is this clicker's.
-        changes = _closed(STATUS_AFTER[record.action], actor_id, source.value, None)
-        message = f"You {_PAST[record.action]} the invite request for {blocks.escape(request.email)}."
-        return _settle(decider.sessions, request, claim, changes, action, actor_id, source, error.code, Result.DECIDED, message)
-    with decider.sessions() as session:
-        decided_by, decided_from = attribute(session, request.id, record, decider.gateway.admin_user_id())
-    changes = _closed(STATUS_AFTER[record.action], decided_by, decided_from, None)
-    who = f"<@{decided_by}>" if decided_by else "someone"
-    where = " outside invitebot" if decided_from == Source.OUTSIDE.value else ""
-    message = f"No need: this request was already {_PAST[record.action]} by {who}{where}. The card now says so."
-    return _settle(decider.sessions, request, claim, changes, action, actor_id, source, error.code, Result.DECIDED_ELSEWHERE, message, error)
+    def _settle(
+        self, changes: dict[str, object], audit_outcome: str, result: Result, message: str, error: SlackError | None = None
+    ) -> Outcome:
+        """Apply the outcome only if we still hold the claim, and log the attempt in the same transaction."""
+        with self.decider.sessions.begin() as session:
+            applied = session.execute(
+                update(InviteRequest)
+                .where(InviteRequest.id == self.request.id, InviteRequest.claim_owner == self.claim)
+                .values(**changes)
+            ).rowcount
+            audit.record(
+                session,
+                request_id=self.request.id,
+                actor_id=self.actor_id,
+                action=self.action.value,
+                source=self.source.value,
+                outcome=audit_outcome,
+                detail=None if applied else "claim had been resolved by sync before Slack answered",
+            )
+            current = session.get(InviteRequest, self.request.id)
+        return Outcome(result, message, current, error)
 
 
 def attribute(session: Session, request_id: str, record: DecisionRecord, admin_user_id: str | None) -> tuple[str | None, str]:
@@ -209,36 +229,3 @@ def _closed(status: str, decided_by: str | None, source: str, reason: str | None
 
 def _released() -> dict[str, object]:
     return {"status": Status.PENDING.value, **CLAIM_CLEARED}
-
-
-def _settle(
-    sessions: sessionmaker[Session],
-    request: InviteRequest,
-    claim: str,
-    changes: dict[str, object],
-    action: Action,
-    actor_id: str,
-    source: Source,
-    audit_outcome: str,
-    result: Result,
-    message: str,
-    error: SlackError | None = None,
-) -> Outcome:
-    """Apply the outcome only if we still hold the claim, and log the attempt in the same transaction."""
-    with sessions.begin() as session:
-        applied = session.execute(
-            update(InviteRequest)
-            .where(InviteRequest.id == request.id, InviteRequest.claim_owner == claim)
-            .values(**changes)
-        ).rowcount
-        audit.record(
-            session,
-            request_id=request.id,
-            actor_id=actor_id,
-            action=action.value,
-            source=source.value,
-            outcome=audit_outcome,
-            detail=None if applied else "claim had been resolved by sync before Slack answered",
-        )
-        current = session.get(InviteRequest, request.id)
-    return Outcome(result, message, current, error)

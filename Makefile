@@ -12,6 +12,7 @@ $(BIN)/invitebot: pyproject.toml
 	touch $@
 
 test: $(BIN)/invitebot
+	$(BIN)/ruff check app tests bench migrations
 	$(BIN)/python -m pytest -n 2
 
 serve: $(BIN)/invitebot

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -21,7 +22,6 @@ from app.config import Settings
 from app.runtime import Runtime
 from app.sandbox import FakeSlack, SlackSender
 from app.server import create_wsgi_app
-from app.store.db import make_engine
 from app.store.migrate import upgrade_to_head
 
 SIGNING_SECRET = "test-signing-secret"
@@ -60,10 +60,17 @@ def seed(fake: FakeSlack) -> None:
     fake.add_usergroup(APPROVER_GROUP, team_id=TEAM, handle="invite-approvers", user_ids=[GROUP_APPROVER, *MANY_APPROVERS])
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
+@contextmanager
+def running_fake() -> Iterator[FakeSlack]:
+    """A started, seeded stand-in (also used by the benchmarks)."""
     with FakeSlack(admin_user_id="U0INVBOTAD") as slack:
         seed(slack)
+        yield slack
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with running_fake() as slack:
         yield slack
 
 
@@ -193,9 +200,9 @@ def bot(start_bot: Any) -> Bot:
     return start_bot()
 
 
-@pytest.fixture
-def serve_process(fake: FakeSlack, database_url: str) -> Iterator[Any]:
-    """Start real `invitebot serve --port 0` processes; returns the events URL of each."""
+@contextmanager
+def serve_processes(fake: FakeSlack, database_url: str) -> Iterator[Any]:
+    """Start real `invitebot serve --port 0` processes on demand; each call returns its events URL."""
     processes: list[subprocess.Popen[str]] = []
 
     def start(**overrides: str) -> str:
@@ -217,14 +224,22 @@ def serve_process(fake: FakeSlack, database_url: str) -> Iterator[Any]:
                 return line.split("invitebot listening on ", 1)[1].strip() + "/slack/events"
         raise AssertionError("serve exited before listening:\n" + "".join(seen))
 
-    yield start
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    try:
+        yield start
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def serve_process(fake: FakeSlack, database_url: str) -> Iterator[Any]:
+    with serve_processes(fake, database_url) as start:
+        yield start
 
 
 def _drain(stream: Any) -> None:

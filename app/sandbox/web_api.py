@@ -512,6 +512,8 @@ class SlackServer(ThreadingHTTPServer):
     """A threading HTTP server on 127.0.0.1, port chosen by the OS, serving one SlackState."""
 
     daemon_threads = True
+    # socketserver's default listen queue of 5 drops connections when a bot makes many calls at once.
+    request_queue_size = 128
 
     def __init__(self, state: SlackState) -> None:
         super().__init__(("127.0.0.1", 0), _RequestHandler)

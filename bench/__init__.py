@@ -1,0 +1,1 @@
+"""Benchmarks that run the real `invitebot serve` against the Slack stand-in."""

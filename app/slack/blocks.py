@@ -15,6 +15,7 @@ INVITE_TYPE_WORDS = {
 }
 MAX_REASON_CHARS = 2500
 MAX_NAME_CHARS = 200
+MAX_FIELD_CHARS = 1900  # a section field holds 2000 characters, label included
 
 
 def escape(text: str) -> str:
@@ -22,8 +23,20 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _fit(escaped: str, limit: int) -> str:
+    """Shorten already-escaped text to `limit` characters without cutting an &entity; in half."""
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def _safe(text: str, limit: int) -> str:
+    """Requester text, escaped, then fitted: escaping can make it up to five times longer."""
+    return _fit(escape(text), limit)
 
 
 def slack_date(moment: datetime) -> str:
@@ -39,7 +52,7 @@ def invite_type_words(invite_type: str) -> str:
 def _who(request: InviteRequest) -> str:
     email = escape(request.email)
     if request.real_name:
-        return f"*{escape(_clip(request.real_name, MAX_NAME_CHARS))}* ({email})"
+        return f"*{_safe(request.real_name, MAX_NAME_CHARS)}* ({email})"
     return f"*{email}*"
 
 
@@ -56,7 +69,7 @@ def _field(label: str, value: str) -> dict[str, Any]:
 
 
 def _quote(text: str) -> str:
-    return "\n".join(f">{line}" for line in escape(_clip(text, MAX_REASON_CHARS)).splitlines() or [""])
+    return _fit("\n".join(f">{line}" for line in escape(text).splitlines() or [""]), MAX_REASON_CHARS)
 
 
 def _buttons(request: InviteRequest) -> dict[str, Any]:
@@ -80,7 +93,7 @@ def _buttons(request: InviteRequest) -> dict[str, Any]:
                 "value": value,
                 "confirm": {
                     "title": {"type": "plain_text", "text": "Deny this invite request?"},
-                    "text": {"type": "mrkdwn", "text": f"{escape(request.email)} will not be invited."},
+                    "text": {"type": "mrkdwn", "text": f"{_safe(request.email, 200)} will not be invited."},
                     "confirm": {"type": "plain_text", "text": "Deny"},
                     "deny": {"type": "plain_text", "text": "Cancel"},
                     "style": "danger",
@@ -103,7 +116,7 @@ def outcome_line(request: InviteRequest) -> str | None:
     if status is Status.DENIED:
         line = f":no_entry: Already denied by {actor} outside invitebot{when}" if outside else f":no_entry: Denied by {actor}{when}"
         if request.deny_reason:
-            line += f"\nReason: {escape(_clip(request.deny_reason, MAX_REASON_CHARS))}"
+            line += f"\nReason: {_safe(request.deny_reason, MAX_REASON_CHARS)}"
         return line
     if status is Status.APPROVED_INVITE_FAILED:
         return (
@@ -127,8 +140,8 @@ def request_card(request: InviteRequest) -> list[dict[str, Any]]:
     fields = [
         _field("Invite as", invite_type_words(request.invite_type)),
         _field("Workspace", escape(request.team_name) if request.team_name else f"`{request.team_id}`"),
-        _field("Requested by", _mentions(request.requester_ids)),
-        _field("Channels", _channels(request.channel_ids)),
+        _field("Requested by", _fit(_mentions(request.requester_ids), MAX_FIELD_CHARS)),
+        _field("Channels", _fit(_channels(request.channel_ids), MAX_FIELD_CHARS)),
         _field("Requested", slack_date(request.date_created)),
         _field("Expires", slack_date(request.date_expire) if request.date_expire else "Never"),
     ]

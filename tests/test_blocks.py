@@ -1,0 +1,84 @@
+"""The card as data: every state has its own wording, and Slack's block limits hold for any requester text."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from app.slack import blocks
+from app.store.models import InviteRequest
+
+MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
+
+
+def _request(**kw):
+    values = dict(
+        id="Ir0000TEST",
+        team_id="T0ALPHA01",
+        team_name=None,
+        email="ada@example.com",
+        real_name=None,
+        requester_ids=["U0REQUES01"],
+        channel_ids=[],
+        invite_type="full_member",
+        reason=None,
+        date_created=MOMENT,
+        date_expire=None,
+        status="pending",
+        decided_by=None,
+        decided_at=None,
+        decision_source=None,
+        deny_reason=None,
+    )
+    values.update(kw)
+    return InviteRequest(**values)
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        (dict(status="approved", decided_by="U1GRACE", decision_source="button"), "Approved by <@U1GRACE> at <!date^"),
+        (dict(status="denied", decided_by="U1GRACE", decision_source="button"), "Denied by <@U1GRACE> at <!date^"),
+        (dict(status="approved", decided_by="U1MARG", decision_source="outside"), "Already approved by <@U1MARG> outside invitebot"),
+        (dict(status="denied", decided_by=None, decision_source="outside"), "Already denied by someone outside invitebot"),
+        (dict(status="approved_invite_failed", decided_by="U1GRACE", decision_source="button"), "could not send the invitation"),
+        (dict(status="gone", decision_source="sync"), "Slack no longer has this request"),
+    ],
+)
+def test_each_closed_state_reads_differently_and_drops_the_buttons(changes, says):
+    request = _request(decided_at=MOMENT, **changes)
+
+    card = blocks.request_card(request)
+
+    assert says in blocks.outcome_line(request)
+    assert says in blocks.card_text(request)
+    assert not [b for b in card if b["type"] == "actions"]
+
+
+def test_pending_and_deciding_cards_keep_their_buttons():
+    for status in ("pending", "deciding"):
+        card = blocks.request_card(_request(status=status))
+        [actions] = [b for b in card if b["type"] == "actions"]
+        assert [e["action_id"] for e in actions["elements"]] == ["invite_approve", "invite_deny"]
+
+
+def test_long_requester_text_stays_within_slacks_block_limits():
+    many = [f"U{n:08d}" for n in range(500)]
+    long = dict(reason="<\n" * 5_000, real_name="&" * 1_000, requester_ids=many, channel_ids=many, email="<" * 320 + "@x.io")
+
+    for request in (_request(**long), _request(**long, status="denied", deny_reason=">" * 10_000, decided_at=MOMENT)):
+        for block in blocks.request_card(request):
+            if "text" in block:
+                assert len(block["text"]["text"]) <= 3000
+            for field in block.get("fields", []):
+                assert len(field["text"]) <= 2000
+            for element in block.get("elements", []):
+                if isinstance(element.get("text"), str):
+                    assert len(element["text"]) <= 3000
+                if "confirm" in element:
+                    assert len(element["confirm"]["text"]["text"]) <= 300
+
+
+def test_unknown_invite_type_is_shown_in_words_not_dropped():
+    assert blocks.invite_type_words("some_<new>_type") == "Some &lt;new&gt; type"

@@ -182,3 +182,20 @@ def test_serve_syncs_at_start_without_any_event(fake, serve_process):
 
     card = wait_for_card(fake, "waiting@example.com")
     assert buttons(card)
+
+
+def test_sync_repairs_a_card_whose_update_failed(fake, bot):
+    request = new_request(fake)
+    bot.slack.invite_requested(request)
+    card = wait_for_card(fake, "ada@example.com")
+    fake.fail_next("chat.update", "internal_error", times=3)
+    bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
+    bot.settle()
+    assert buttons(fake.message(CHANNEL, card["ts"]))  # Slack refused every update attempt
+
+    _sync(bot)
+
+    assert f"Approved by <@{APPROVER}>" in card_text(wait_for_card(fake, "ada@example.com", lambda m: not buttons(m)))
+    updates = len(fake.calls("chat.update"))
+    _sync(bot)
+    assert len(fake.calls("chat.update")) == updates  # a card that tells the truth is left alone

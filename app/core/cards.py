@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.audit import now
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 # A reservation this old whose post never finished (the process died) may be taken over.
 STALE_RESERVATION = timedelta(minutes=5)
+_OPEN = (Status.PENDING.value, Status.DECIDING.value)
 
 
 def post_once(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str, channel: str) -> bool:
@@ -76,13 +77,15 @@ def _post_reserved(sessions: sessionmaker[Session], gateway: SlackGateway, reque
         return False
     with sessions.begin() as session:
         session.execute(
-            update(RequestCard).where(RequestCard.request_id == request_id, RequestCard.channel == channel).values(ts=ts)
+            update(RequestCard)
+            .where(RequestCard.request_id == request_id, RequestCard.channel == channel)
+            .values(ts=ts, rendered_status=_shown(request.status))
         )
     # A decision may have landed while we were posting; it could not see this card yet, so render it now.
     with sessions() as session:
         current = session.get(InviteRequest, request_id)
-    if current is not None and current.status not in (Status.PENDING.value, Status.DECIDING.value):
-        _update(gateway, current, channel, ts)
+    if current is not None and _shown(current.status) != _shown(request.status):
+        _update(sessions, gateway, current, channel, ts)
     return True
 
 
@@ -98,11 +101,41 @@ def refresh(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: 
     if request is None:
         return
     for channel, ts in copies:
-        _update(gateway, request, channel, ts)
+        _update(sessions, gateway, request, channel, ts)
 
 
-def _update(gateway: SlackGateway, request: InviteRequest, channel: str, ts: str) -> None:
+def heal(sessions: sessionmaker[Session], gateway: SlackGateway) -> int:
+    """Re-render cards whose last successful render is behind their request (a chat.update that failed)."""
+    with sessions() as session:
+        lagging = session.scalars(
+            select(RequestCard.request_id)
+            .join(InviteRequest, InviteRequest.id == RequestCard.request_id)
+            .where(
+                RequestCard.ts.is_not(None),
+                InviteRequest.status.not_in(_OPEN),
+                or_(RequestCard.rendered_status.is_(None), RequestCard.rendered_status != InviteRequest.status),
+            )
+            .distinct()
+        ).all()
+    for request_id in lagging:
+        refresh(sessions, gateway, request_id)
+    return len(lagging)
+
+
+def _shown(status: str) -> str:
+    """A claim in flight looks like pending on the card."""
+    return Status.PENDING.value if status in _OPEN else status
+
+
+def _update(sessions: sessionmaker[Session], gateway: SlackGateway, request: InviteRequest, channel: str, ts: str) -> None:
     try:
         gateway.update_message(channel, ts, text=blocks.card_text(request), blocks=blocks.request_card(request))
     except SlackCallFailed as exc:
         log.error("could not update the card for %s in %s: %s", request.id, channel, exc.code)
+        return
+    with sessions.begin() as session:
+        session.execute(
+            update(RequestCard)
+            .where(RequestCard.request_id == request.id, RequestCard.channel == channel)
+            .values(rendered_status=_shown(request.status))
+        )

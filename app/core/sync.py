@@ -40,6 +40,7 @@ def sync_once(decider: Decider, team_ids: list[str], channel: str) -> SyncSummar
     for team_id in team_ids:
         _sync_team(decider, team_id, channel, summary)
     cards.repost_stale(decider.sessions, decider.gateway)
+    cards.heal(decider.sessions, decider.gateway)
     return summary
 
 

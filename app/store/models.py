@@ -125,6 +125,8 @@ class RequestCard(Base):
     channel: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str | None] = mapped_column(String(32))
     reserved_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The request status Slack last accepted a render of; sync re-renders cards that lag behind.
+    rendered_status: Mapped[str | None] = mapped_column(String(32))
 
 
 class DecisionLog(Base):

@@ -70,6 +70,8 @@ class Settings(DatabaseSettings):
     INVITES_APPROVERS: Annotated[list[str], NoDecode]
     INVITES_TEAM_IDS: Annotated[list[str], NoDecode]
     INVITES_SYNC_INTERVAL: int = Field(default=300, ge=10, le=86400)
+    INVITES_DENY_REASON_REQUIRED: bool = False
+    INVITES_NOTIFY_REQUESTERS: bool = True
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod

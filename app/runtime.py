@@ -52,7 +52,7 @@ class Runtime:
             engine=engine,
             sessions=sessions,
             gateway=gateway,
-            decider=Decider(sessions, gateway, replica_id),
+            decider=Decider(sessions, gateway, replica_id, settings.INVITES_NOTIFY_REQUESTERS),
             approvers=Approvers(settings.INVITES_APPROVERS, gateway),
             background=ThreadPoolExecutor(max_workers=BACKGROUND_THREADS, thread_name_prefix="invitebot-work"),
         )

@@ -14,6 +14,7 @@ from tests.conftest import (
     CHANNEL,
     MANY_APPROVERS,
     OTHER_TEAM,
+    REQUESTER,
     SIGNING_SECRET,
     TEAM,
     both_databases,
@@ -90,7 +91,7 @@ def test_two_server_processes_on_one_database_post_once_and_decide_once(fake, se
     _all_answered(fake, set(clickers))
     wait_for_card(fake, "ada@example.com", lambda m: not buttons(m))
     assert len(fake.calls("admin.inviteRequests.approve")) == 1
-    assert len(fake.calls("chat.postMessage")) == 1
+    assert [c.params["channel"] for c in fake.calls("chat.postMessage")] == [CHANNEL, REQUESTER]  # one card, one DM
 
 
 @both_databases

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core import audit, cards
+from app.core import audit, cards, notify
 from app.core.audit import now
 from app.slack import blocks
 from app.slack.errors import Kind, SlackError, classify
@@ -48,6 +48,7 @@ class Decider:
     sessions: sessionmaker[Session]
     gateway: SlackGateway
     replica_id: str
+    notify_requesters: bool = True
 
 
 _VERB = {Action.APPROVE.value: "approve", Action.DENY.value: "deny"}
@@ -68,6 +69,7 @@ def decide(
     result = decider.gateway.decide(action.value, request.id, request.team_id)
     outcome = _Attempt(decider, request, claim, action, actor_id, source).finish(result.error, reason)
     cards.refresh(decider.sessions, decider.gateway, request_id)
+    notify.requesters(decider, request_id)
     return outcome
 
 

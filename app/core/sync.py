@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
-from app.core import audit, cards
+from app.core import audit, cards, notify
 from app.core.audit import now
 from app.core.decisions import Decider, attribute
 from app.core.ingest import MalformedRequest, ingest
 from app.slack.gateway import DecisionRecord, SlackCallFailed
-from app.store.models import CLAIM_CLEARED, STATUS_AFTER, InviteRequest, Source, Status
+from app.store.models import CLAIM_CLEARED, STATUS_AFTER, InviteRequest, Source, Status, SyncRun
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,15 @@ class SyncSummary:
 
 
 def sync_once(decider: Decider, team_ids: list[str], channel: str) -> SyncSummary:
-    """One reconcile pass over every configured workspace."""
+    """One reconcile pass over every configured workspace, recorded in sync_runs."""
+    started = now()
     summary = SyncSummary()
     for team_id in team_ids:
         _sync_team(decider, team_id, channel, summary)
     cards.repost_stale(decider.sessions, decider.gateway)
     cards.heal(decider.sessions, decider.gateway)
+    with decider.sessions.begin() as session:
+        session.add(SyncRun(started_at=started, finished_at=now(), summary=summary.line(), errors=summary.errors))
     return summary
 
 
@@ -140,4 +143,5 @@ def _close(decider: Decider, request_id: str, status: str, record: DecisionRecor
             )
     if closed:
         cards.refresh(decider.sessions, decider.gateway, request_id)
+        notify.requesters(decider, request_id)
     return bool(closed)

@@ -64,6 +64,14 @@ def _channels(channel_ids: list[str]) -> str:
     return " ".join(f"<#{channel_id}>" for channel_id in channel_ids) or "none"
 
 
+def mrkdwn_section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _fit(text, 3000)}}
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _fit(text, 3000)}]}
+
+
 def _field(label: str, value: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": f"*{label}*\n{value}"}
 

@@ -112,6 +112,8 @@ class InviteRequest(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Set by whichever process tells the requesters first, so they hear of a decision once.
+    requesters_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class RequestCard(Base):
@@ -143,6 +145,18 @@ class DecisionLog(Base):
     outcome: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SyncRun(Base):
+    """One reconcile pass and how it went, for the App Home and on-call."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    summary: Mapped[str] = mapped_column(Text)
+    errors: Mapped[int] = mapped_column(Integer)
 
 
 class Lease(Base):

@@ -39,7 +39,8 @@ def test_invite_request_event_posts_a_complete_card(fake, bot):
     approve, deny = buttons(card)
     assert (approve["text"]["text"], approve["style"]) == ("Approve", "primary")
     assert (deny["text"]["text"], deny["style"]) == ("Deny", "danger")
-    assert deny["confirm"]["confirm"]["text"] == "Deny"
+    assert approve["confirm"]["confirm"]["text"] == "Approve"
+    assert "ada@example.com" in approve["confirm"]["text"]["text"]
 
 
 def test_invite_types_are_named_in_words(fake, bot):

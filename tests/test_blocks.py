@@ -67,6 +67,7 @@ def test_long_requester_text_stays_within_slacks_block_limits():
     many = [f"U{n:08d}" for n in range(500)]
     long = dict(reason="<\n" * 5_000, real_name="&" * 1_000, requester_ids=many, channel_ids=many, email="<" * 320 + "@x.io")
 
+    checked_confirm = False
     for request in (_request(**long), _request(**long, status="denied", deny_reason=">" * 10_000, decided_at=MOMENT)):
         for block in blocks.request_card(request):
             if "text" in block:
@@ -78,6 +79,8 @@ def test_long_requester_text_stays_within_slacks_block_limits():
                     assert len(element["text"]) <= 3000
                 if "confirm" in element:
                     assert len(element["confirm"]["text"]["text"]) <= 300
+                    checked_confirm = True
+    assert checked_confirm
 
 
 def test_unknown_invite_type_is_shown_in_words_not_dropped():

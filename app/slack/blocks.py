@@ -80,11 +80,12 @@ def _quote(text: str) -> str:
     return _fit("\n".join(f">{line}" for line in escape(text).splitlines() or [""]), MAX_REASON_CHARS)
 
 
-def _buttons(request: InviteRequest) -> dict[str, Any]:
+def decision_buttons(request: InviteRequest, *, block_id: str | None = None) -> dict[str, Any]:
+    """Approve (asks for confirmation) and Deny (opens the reason modal): the same on cards, lists and the App Home."""
     value = ButtonValue(request.id, request.team_id).encode()
     return {
         "type": "actions",
-        "block_id": f"decide-{request.id}",
+        "block_id": block_id or f"decide-{request.id}",
         "elements": [
             {
                 "type": "button",
@@ -92,6 +93,12 @@ def _buttons(request: InviteRequest) -> dict[str, Any]:
                 "text": {"type": "plain_text", "text": "Approve"},
                 "style": "primary",
                 "value": value,
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Approve this invite request?"},
+                    "text": {"type": "mrkdwn", "text": f"Slack will invite {_safe(request.email, 200)}."},
+                    "confirm": {"type": "plain_text", "text": "Approve"},
+                    "deny": {"type": "plain_text", "text": "Cancel"},
+                },
             },
             {
                 "type": "button",
@@ -99,13 +106,6 @@ def _buttons(request: InviteRequest) -> dict[str, Any]:
                 "text": {"type": "plain_text", "text": "Deny"},
                 "style": "danger",
                 "value": value,
-                "confirm": {
-                    "title": {"type": "plain_text", "text": "Deny this invite request?"},
-                    "text": {"type": "mrkdwn", "text": f"{_safe(request.email, 200)} will not be invited."},
-                    "confirm": {"type": "plain_text", "text": "Deny"},
-                    "deny": {"type": "plain_text", "text": "Cancel"},
-                    "style": "danger",
-                },
             },
         ],
     }
@@ -161,7 +161,7 @@ def request_card(request: InviteRequest) -> list[dict[str, Any]]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Reason*\n{_quote(request.reason)}"}})
     line = outcome_line(request)
     if line is None:
-        blocks.append(_buttons(request))
+        blocks.append(decision_buttons(request))
     else:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Request `{request.id}`"}]})

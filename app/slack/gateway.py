@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, RetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
@@ -172,6 +173,27 @@ class SlackGateway:
 
     def post_ephemeral(self, channel: str, user: str, *, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         self._bot_call("chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks)
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        """Open a modal; returns its view id so it can be filled in afterwards."""
+        return str(self._bot_call("views.open", trigger_id=trigger_id, view=view)["view"]["id"])
+
+    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        self._bot_call("views.update", view_id=view_id, view=view)
+
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        self._bot_call("views.publish", user_id=user_id, view=view)
+
+    def respond(self, response_url: str, *, text: str, blocks: list[dict[str, Any]] | None = None, replace: bool = False) -> None:
+        """Answer a slash command or button through its response_url (ephemeral unless replacing the original)."""
+        try:
+            response = WebhookClient(response_url, timeout=10).send(
+                text=text, blocks=blocks, response_type="ephemeral", replace_original=replace
+            )
+        except OSError as exc:
+            raise SlackCallFailed("response_url", "network_error") from exc
+        if response.status_code != 200:
+            raise SlackCallFailed("response_url", response.body or f"http_{response.status_code}")
 
     def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
         """Members of a user group, cached briefly so a burst of clicks makes one lookup."""

@@ -1,0 +1,106 @@
+"""Read-only questions the admin surfaces ask of the database."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.core.audit import now
+from app.store.models import DecisionLog, InviteRequest, Status, SyncRun
+
+OPEN = (Status.PENDING.value, Status.DECIDING.value)
+CLOSED = (Status.APPROVED.value, Status.DENIED.value, Status.APPROVED_INVITE_FAILED.value)
+APPROVED_STATES = (Status.APPROVED.value, Status.APPROVED_INVITE_FAILED.value)
+
+
+def pending(session: Session, *, team: str | None = None, offset: int = 0, limit: int = 10) -> tuple[list[InviteRequest], int]:
+    """A page of open requests, oldest first, and how many there are in all."""
+    where = [InviteRequest.status.in_(OPEN)]
+    if team:
+        where.append(or_(InviteRequest.team_id == team, func.lower(InviteRequest.team_name) == team.lower()))
+    total = session.scalar(select(func.count()).select_from(InviteRequest).where(*where)) or 0
+    rows = session.scalars(
+        select(InviteRequest).where(*where).order_by(InviteRequest.date_created, InviteRequest.id).offset(offset).limit(limit)
+    ).all()
+    return list(rows), total
+
+
+def find(session: Session, ref: str) -> list[InviteRequest]:
+    """Requests named by id (Ir…) or by email; for an email, open ones first, then the newest closed one."""
+    if "@" not in ref:
+        request = session.get(InviteRequest, ref)
+        return [request] if request else []
+    matches = session.scalars(
+        select(InviteRequest).where(func.lower(InviteRequest.email) == ref.lower()).order_by(InviteRequest.date_created.desc())
+    ).all()
+    open_ones = [r for r in matches if r.status in OPEN]
+    return open_ones or list(matches[:1])
+
+
+def history(session: Session, limit: int) -> list[InviteRequest]:
+    """The latest closed requests, newest decision first."""
+    return list(
+        session.scalars(
+            select(InviteRequest)
+            .where(InviteRequest.decided_at.is_not(None), InviteRequest.status.not_in(OPEN))
+            .order_by(InviteRequest.decided_at.desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def audit_trail(session: Session, request_id: str) -> list[DecisionLog]:
+    return list(
+        session.scalars(select(DecisionLog).where(DecisionLog.request_id == request_id).order_by(DecisionLog.at, DecisionLog.id))
+    )
+
+
+def requested_by(session: Session, user_id: str, limit: int = 20) -> list[InviteRequest]:
+    """Requests a user asked for, newest first (requester ids are a JSON list, matched as text)."""
+    return list(
+        session.scalars(
+            select(InviteRequest)
+            .where(cast(InviteRequest.requester_ids, String).like(f'%"{user_id}"%'))
+            .order_by(InviteRequest.date_created.desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class Stats:
+    pending_by_team: dict[str, int]
+    approved_7d: int
+    denied_7d: int
+    median_to_decision: timedelta | None
+
+
+def stats(session: Session) -> Stats:
+    """Pending per workspace, decisions in the last 7 days, and the median time from request to decision."""
+    label = func.coalesce(InviteRequest.team_name, InviteRequest.team_id)
+    pending_by_team = dict(
+        session.execute(
+            select(label, func.count()).where(InviteRequest.status.in_(OPEN)).group_by(label).order_by(label)
+        ).all()
+    )
+    since = now() - timedelta(days=7)
+    recent = session.execute(
+        select(InviteRequest.status, InviteRequest.date_created, InviteRequest.decided_at).where(
+            InviteRequest.decided_at >= since, InviteRequest.status.in_(CLOSED)
+        )
+    ).all()
+    waits = [decided - created for _, created, decided in recent if decided and created]
+    return Stats(
+        pending_by_team={str(k): int(v) for k, v in pending_by_team.items()},
+        approved_7d=sum(1 for status, _, _ in recent if status in APPROVED_STATES),
+        denied_7d=sum(1 for status, _, _ in recent if status == Status.DENIED.value),
+        median_to_decision=statistics.median(waits) if waits else None,
+    )
+
+
+def last_sync(session: Session) -> SyncRun | None:
+    return session.scalars(select(SyncRun).order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1)).first()

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from slack_sdk import WebClient
-from slack_sdk.webhook import WebhookClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, RetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+from slack_sdk.webhook import WebhookClient
 
 ADMIN_PAGE_LIMIT = 1000
 USERGROUP_CACHE_SECONDS = 60.0

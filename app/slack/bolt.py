@@ -6,7 +6,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from app.runtime import Runtime
-from app.slack.listeners import actions, events
+from app.slack.listeners import actions, commands, events, home, views
 
 
 def build_app(runtime: Runtime) -> App:
@@ -17,6 +17,6 @@ def build_app(runtime: Runtime) -> App:
         token_verification_enabled=False,
         process_before_response=False,
     )
-    events.register(app, runtime)
-    actions.register(app, runtime)
+    for listeners in (events, actions, commands, views, home):
+        listeners.register(app, runtime)
     return app

@@ -288,3 +288,13 @@ def wait_for_card(fake: FakeSlack, email: str, predicate: Any = None) -> dict[st
 
 def ephemerals_for(fake: FakeSlack, user: str) -> list[str]:
     return [e["text"] for e in fake.ephemerals(channel=CHANNEL, user=user)]
+
+
+def deny_through_modal(fake: FakeSlack, bot: Bot, card: dict[str, Any], user: str, reason: str | None = None, **click: Any) -> Any:
+    """Click Deny on a card, wait for the reason modal to be filled in, and submit it."""
+    opened = len(fake.views_opened())
+    bot.slack.click(user_id=user, channel=CHANNEL, message_ts=card["ts"], action_id="invite_deny", **click)
+    view = fake.wait_for(lambda: fake.views_opened()[opened:], message="no deny modal opened")[0]
+    bot.settle()
+    values = {"reason": {"reason_input": {"type": "plain_text_input", "value": reason}}}
+    return bot.slack.submit_view(user_id=user, view=fake.modal(view["id"]), values=values, team_id=TEAM)

@@ -14,6 +14,7 @@ from tests.conftest import (
     TEAM,
     buttons,
     card_text,
+    deny_through_modal,
     ephemerals_for,
     new_request,
     wait_for_card,
@@ -81,7 +82,8 @@ def test_deny_calls_slack_once_and_rewrites_the_card(fake, bot):
     bot.slack.invite_requested(request)
     card = wait_for_card(fake, "ada@example.com")
 
-    bot.slack.click(user_id=GROUP_APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_deny")
+    reply = deny_through_modal(fake, bot, card, GROUP_APPROVER)
+    assert reply.status == 200
 
     decided = wait_for_card(fake, "ada@example.com", lambda m: not buttons(m))
     assert f"Denied by <@{GROUP_APPROVER}> at <!date^" in card_text(decided)
@@ -134,7 +136,7 @@ def test_decisions_survive_a_restart(fake, start_bot):
     second.settle()
     # Someone whose screen still shows the buttons clicks after the restart.
     second.slack.click(
-        user_id=GROUP_APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_deny", as_seen=card
+        user_id=GROUP_APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve", as_seen=card
     )
 
     [answer] = fake.wait_for(lambda: ephemerals_for(fake, GROUP_APPROVER))

@@ -10,7 +10,17 @@ from sqlalchemy import select
 
 from app.slack.errors import Kind, classify, known_codes
 from app.store.models import DecisionLog, InviteRequest
-from tests.conftest import APPROVER, CHANNEL, SLACK_ADMIN, buttons, card_text, ephemerals_for, new_request, wait_for_card
+from tests.conftest import (
+    APPROVER,
+    CHANNEL,
+    SLACK_ADMIN,
+    buttons,
+    card_text,
+    deny_through_modal,
+    ephemerals_for,
+    new_request,
+    wait_for_card,
+)
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 
@@ -64,7 +74,7 @@ def test_request_gone_from_slack_says_so(fake, bot):
     request, card = _card_for(fake, bot)
     fake.remove_request(request["id"])
 
-    _click(fake, bot, card, "invite_deny")
+    deny_through_modal(fake, bot, card, APPROVER, "Withdrawn")
 
     closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))
     assert "Slack no longer has this request" in card_text(closed)

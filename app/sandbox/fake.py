@@ -19,7 +19,7 @@ from app.sandbox.state import (
     Usergroup,
     snapshot,
 )
-from app.sandbox.web_api import SlackServer
+from app.sandbox.web_api import SlackServer, direct_message_channel_id
 
 T = TypeVar("T")
 
@@ -192,6 +192,10 @@ class FakeSlack:
         """Current messages of a channel, oldest first."""
         return self._copy(lambda s: [{**m, "channel": channel} for m in s.messages.get(channel, {}).values()])
 
+    def direct_messages(self, user_id: str) -> list[dict[str, Any]]:
+        """What the app has said to a user in their direct-message conversation with it."""
+        return self.messages(direct_message_channel_id(user_id))
+
     def message(self, channel: str, ts: str) -> dict[str, Any]:
         found = self._copy(lambda s: s.messages.get(channel, {}).get(ts))
         if found is None:
@@ -206,6 +210,10 @@ class FakeSlack:
     def response_posts(self) -> list[dict[str, Any]]:
         return self._copy(lambda s: s.response_posts)
 
+    def invites(self) -> list[dict[str, Any]]:
+        """Invitations sent directly with admin.users.invite."""
+        return self._copy(lambda s: s.invites)
+
     def invite_request_status(self, request_id: str) -> str:
         """One of pending, approved, denied, or missing (never seeded or removed)."""
         request = self._copy(lambda s: s.requests.get(request_id))
@@ -213,6 +221,13 @@ class FakeSlack:
 
     def home_view(self, user_id: str) -> dict[str, Any] | None:
         return self._copy(lambda s: s.home_views.get(user_id))
+
+    def modal(self, view_id: str) -> dict[str, Any]:
+        """A modal as the user sees it now (after any views.update)."""
+        found = self._copy(lambda s: s.views.get(view_id))
+        if found is None:
+            raise KeyError(view_id)
+        return found
 
     def views_opened(self) -> list[dict[str, Any]]:
         return self._copy(lambda s: s.views_opened)

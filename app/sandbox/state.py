@@ -157,6 +157,7 @@ class SlackState:
     requests: dict[str, InviteRequest] = field(default_factory=dict)
     messages: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # channel -> ts -> message
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
+    invites: list[dict[str, Any]] = field(default_factory=list)  # admin.users.invite, in order
     response_posts: list[dict[str, Any]] = field(default_factory=list)
     response_urls: dict[str, ResponseUrl] = field(default_factory=dict)
     home_views: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> view

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -158,6 +159,54 @@ def _decide(action: str) -> Handler:
     return handler
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _flag(params: dict[str, Any], name: str) -> bool:
+    """slack_sdk sends booleans as "1"/"0" in forms (reference §3.2); JSON bodies carry real booleans."""
+    return params.get(name) in (True, "1", "true")
+
+
+def users_invite(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """admin.users.invite (seed 002): validate like Slack, then record the invitation."""
+    team_id = _required(params, "team_id")
+    if team_id not in state.teams:
+        raise ApiError("team_not_found")
+    email = str(_required(params, "email"))
+    if not _EMAIL.match(email):
+        raise ApiError("invalid_email")
+    channel_ids = [c for c in str(_required(params, "channel_ids")).split(",") if c]
+    single_channel_guest = _flag(params, "is_ultra_restricted")
+    guest = single_channel_guest or _flag(params, "is_restricted")
+    if not channel_ids or any(c not in state.channels for c in channel_ids):
+        raise ApiError("failed_to_validate_channels")
+    if single_channel_guest and len(channel_ids) != 1:
+        raise ApiError("failed_to_validate_channels")
+    expiration = params.get("guest_expiration_ts")
+    if expiration not in (None, ""):
+        try:
+            expires = float(expiration)
+        except ValueError:
+            raise ApiError("failed_to_validate_expiration") from None
+        if not guest or expires <= time.time():
+            raise ApiError("failed_to_validate_expiration")
+    if any(i["email"].lower() == email.lower() and i["team_id"] == team_id for i in state.invites):
+        raise ApiError("already_in_team_invited_user")
+    state.invites.append(
+        {
+            "team_id": team_id,
+            "email": email,
+            "channel_ids": channel_ids,
+            "is_restricted": _flag(params, "is_restricted"),
+            "is_ultra_restricted": single_channel_guest,
+            "guest_expiration_ts": expiration,
+            "custom_message": params.get("custom_message"),
+            "inviter_id": caller.user_id,
+        }
+    )
+    return {}
+
+
 def _channel(state: SlackState, params: dict[str, Any]) -> Channel:
     channel = state.channels.get(params.get("channel") or "")
     if channel is None:
@@ -173,8 +222,22 @@ def _content(params: dict[str, Any]) -> tuple[str, list[Any] | None]:
     return text, blocks
 
 
+def _dm_channel(state: SlackState, user_id: str) -> Channel:
+    """A user id as `channel` posts in the app's direct-message conversation with that user."""
+    user = state.users.get(user_id)
+    if user is None:
+        raise ApiError("channel_not_found")
+    dm_id = direct_message_channel_id(user_id)
+    return state.channels.setdefault(dm_id, Channel(dm_id, user.name, user.team_id))
+
+
+def direct_message_channel_id(user_id: str) -> str:
+    return "D" + user_id[1:]
+
+
 def post_message(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
-    channel = _channel(state, params)
+    target = params.get("channel") or ""
+    channel = _dm_channel(state, target) if target[:1] in ("U", "W") else _channel(state, params)
     text, blocks = _content(params)
     ts = state.next_ts()
     message = {
@@ -341,6 +404,7 @@ METHODS: dict[str, tuple[Handler, frozenset[str]]] = {
         frozenset({ADMIN}),
     ),
     "admin.inviteRequests.denied.list": (_decided_list("denied", "denied_requests", "denied_by"), frozenset({ADMIN})),
+    "admin.users.invite": (users_invite, frozenset({ADMIN})),
     "chat.postMessage": (post_message, frozenset({BOT})),
     "chat.update": (update_message, frozenset({BOT})),
     "chat.postEphemeral": (post_ephemeral, frozenset({BOT})),

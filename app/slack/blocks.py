@@ -56,7 +56,7 @@ def _who(request: InviteRequest) -> str:
     return f"*{email}*"
 
 
-def _mentions(user_ids: list[str]) -> str:
+def mentions(user_ids: list[str]) -> str:
     return ", ".join(f"<@{user_id}>" for user_id in user_ids) or "unknown"
 
 
@@ -148,7 +148,7 @@ def request_card(request: InviteRequest) -> list[dict[str, Any]]:
     fields = [
         _field("Invite as", invite_type_words(request.invite_type)),
         _field("Workspace", escape(request.team_name) if request.team_name else f"`{request.team_id}`"),
-        _field("Requested by", _fit(_mentions(request.requester_ids), MAX_FIELD_CHARS)),
+        _field("Requested by", _fit(mentions(request.requester_ids), MAX_FIELD_CHARS)),
         _field("Channels", _fit(_channels(request.channel_ids), MAX_FIELD_CHARS)),
         _field("Requested", slack_date(request.date_created)),
         _field("Expires", slack_date(request.date_expire) if request.date_expire else "Never"),

@@ -24,8 +24,9 @@ class SlackError:
     sentence: str
 
 
-_TRANSIENT_RETRY = "Nothing was decided; try again in a minute."
-_FIX = "Nothing was decided."
+_NOTHING_DONE = "Nothing was decided"
+_TRANSIENT_RETRY = f"{_NOTHING_DONE}; try again in a minute."
+_FIX = f"{_NOTHING_DONE}."
 
 _TABLE: dict[str, tuple[Kind, str]] = {
     "already_processed": (Kind.ALREADY_PROCESSED, "This request was already decided elsewhere."),
@@ -36,7 +37,7 @@ _TABLE: dict[str, tuple[Kind, str]] = {
     ),
     "invalid_request": (Kind.GONE, "Slack no longer has this invite request; it may have expired or been withdrawn."),
     # Slack's side or a passing condition: retried, then the claim is released.
-    "ratelimited": (Kind.TRANSIENT, f"Slack is rate-limiting invite approvals right now. {_TRANSIENT_RETRY}"),
+    "ratelimited": (Kind.TRANSIENT, f"Slack is rate-limiting admin calls right now. {_TRANSIENT_RETRY}"),
     "internal_error": (Kind.TRANSIENT, f"Slack had an internal error. {_TRANSIENT_RETRY}"),
     "fatal_error": (Kind.TRANSIENT, f"Slack failed while handling the request. {_TRANSIENT_RETRY}"),
     "service_unavailable": (Kind.TRANSIENT, f"Slack's admin service is temporarily unavailable. {_TRANSIENT_RETRY}"),
@@ -127,3 +128,42 @@ def classify(code: str) -> SlackError:
 
 def known_codes() -> frozenset[str]:
     return frozenset(_TABLE)
+
+
+_NO_INVITE = "No invitation was sent."
+# admin.users.invite's own codes (seed 002); the common ones share the decision answers above.
+_INVITE_TABLE: dict[str, tuple[Kind, str]] = {
+    "already_in_team": (Kind.REJECTED, f"{_NO_INVITE} That person is already a member of the workspace."),
+    "already_in_team_invited_user": (Kind.REJECTED, f"{_NO_INVITE} That person has already been invited to the workspace."),
+    "user_disabled": (Kind.REJECTED, f"{_NO_INVITE} That person's account is deactivated; reactivate it in the org's admin pages."),
+    "failed_looking_up_user": (Kind.TRANSIENT, f"Slack could not look that person up. {_NO_INVITE} Try again in a minute."),
+    "invalid_email": (Kind.REJECTED, f"{_NO_INVITE} Slack does not accept that email address."),
+    "failed_to_send_invite": (Kind.TRANSIENT, f"Slack could not send the invitation. {_NO_INVITE} Try again in a minute."),
+    "failed_to_validate_caller": (
+        Kind.ADMIN_FIX,
+        f"{_NO_INVITE} The admin token may not invite people: reinstall invitebot with admin.users:write as an org admin.",
+    ),
+    "failed_to_validate_channels": (
+        Kind.REJECTED,
+        f"{_NO_INVITE} Slack rejected the channels: each must exist in that workspace, and a single-channel guest gets exactly one.",
+    ),
+    "failed_to_validate_custom_message": (Kind.REJECTED, f"{_NO_INVITE} Slack rejected the invitation message; shorten or simplify it."),
+    "failed_to_validate_expiration": (
+        Kind.REJECTED,
+        f"{_NO_INVITE} Slack rejected the expiry date: it must be in the future, and only guests can expire.",
+    ),
+    "failed_to_validate_team": (Kind.ADMIN_FIX, f"{_NO_INVITE} Slack rejected the workspace: check that invitebot is installed on it."),
+}
+
+
+def classify_invite(code: str) -> SlackError:
+    """An admin.users.invite answer, worded for someone who tried to invite."""
+    if code in _INVITE_TABLE:
+        kind, sentence = _INVITE_TABLE[code]
+        return SlackError(code=code, kind=kind, sentence=sentence)
+    common = classify(code)
+    return SlackError(code=code, kind=common.kind, sentence=common.sentence.replace(_NOTHING_DONE, "No invitation was sent"))
+
+
+def known_invite_codes() -> frozenset[str]:
+    return frozenset(_TABLE) | frozenset(_INVITE_TABLE)

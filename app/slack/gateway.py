@@ -118,6 +118,31 @@ class SlackGateway:
             return CallResult(_error_code(exc))
         return CallResult()
 
+    def invite(
+        self,
+        *,
+        team_id: str,
+        email: str,
+        channel_ids: list[str],
+        guest: str | None,
+        expires_ts: int | None,
+        message: str | None,
+    ) -> CallResult:
+        """Invite someone directly (admin.users.invite); guest is None, "multi" or "single"."""
+        try:
+            self._admin.admin_users_invite(
+                team_id=team_id,
+                email=email,
+                channel_ids=channel_ids,
+                is_restricted=guest == "multi" or None,
+                is_ultra_restricted=guest == "single" or None,
+                guest_expiration_ts=str(expires_ts) if expires_ts else None,
+                custom_message=message,
+            )
+        except (SlackClientError, OSError) as exc:
+            return CallResult(_error_code(exc))
+        return CallResult()
+
     def pending_requests(self, team_id: str) -> Iterator[dict[str, Any]]:
         """Every pending request of a workspace, following cursors; raises SlackCallFailed."""
         yield from self._paged("admin.inviteRequests.list", "invite_requests", team_id)

@@ -13,6 +13,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 class ActionId(str, enum.Enum):
     APPROVE = "invite_approve"
     DENY = "invite_deny"
+    HOME_SYNC = "home_sync_now"
+    LIST_PAGE = "invites_list_page"
+    DENY_REASON_MODAL = "invite_deny_reason"  # the modal's callback_id
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from slack_bolt import Ack, App
 
 from app.core import audit
 from app.core.decisions import decide
 from app.runtime import Runtime
+from app.slack import blocks, modals
 from app.slack.gateway import SlackCallFailed
 from app.slack.home import publish_home
 from app.slack.ids import ActionId, ButtonValue
-from app.store.models import Action, Source
+from app.store.models import Action, InviteRequest, Source, Status
 
 log = logging.getLogger(__name__)
 
@@ -22,17 +23,50 @@ NOT_ALLOWED = "Only invite approvers can approve or deny invite requests. Nothin
 
 
 def register(app: App, runtime: Runtime) -> None:
-    app.action(ActionId.APPROVE.value)(_button(runtime, Action.APPROVE))
-    app.action(ActionId.DENY.value)(_button(runtime, Action.DENY))
-
-
-def _button(runtime: Runtime, action: Action) -> Callable[..., None]:
-    def on_click(ack: Ack, body: dict[str, Any]) -> None:
+    @app.action(ActionId.APPROVE.value)
+    def on_approve(ack: Ack, body: dict[str, Any]) -> None:
         """Ack at once; the decision (a Slack admin call) runs on the background pool."""
         ack()
-        runtime.run_later(handle_click, runtime, body, action)
+        runtime.run_later(handle_click, runtime, body, Action.APPROVE)
 
-    return on_click
+    @app.action(ActionId.DENY.value)
+    def on_deny(ack: Ack, body: dict[str, Any]) -> None:
+        """Open the reason modal within the trigger's 3 seconds; check and fill it in afterwards."""
+        ack()
+        surface = Surface.of(body)
+        try:
+            value = ButtonValue.decode(body["actions"][0]["value"])
+        except (KeyError, IndexError, ValueError) as exc:
+            log.warning("ignored a deny click with an unreadable button value: %s", exc)
+            return
+        context = modals.DenyContext(value.request_id, surface.source.value, surface.channel)
+        required = runtime.settings.INVITES_DENY_REASON_REQUIRED
+        try:
+            view_id = runtime.gateway.open_view(body["trigger_id"], modals.deny_form(context, required=required))
+        except SlackCallFailed as exc:
+            log.warning("could not open the deny modal: %s", exc.code)
+            surface.tell(runtime, body["user"]["id"], "Slack did not open the deny form in time; click Deny again.")
+            return
+        runtime.run_later(fill_deny_form, runtime, body["user"]["id"], view_id, context)
+
+
+def fill_deny_form(runtime: Runtime, user_id: str, view_id: str, context: modals.DenyContext) -> None:
+    """Replace the quick modal with the request's details, or explain why it cannot be denied."""
+    with runtime.sessions() as session:
+        request = session.get(InviteRequest, context.request_id)
+    if not runtime.approvers.allows(user_id):
+        refuse(runtime, user_id, context.request_id, Action.DENY.value, Source(context.source))
+        view = modals.notice(NOT_ALLOWED)
+    elif request is None:
+        view = modals.notice(f"invitebot has no invite request `{context.request_id}`.")
+    elif request.status not in (Status.PENDING.value, Status.DECIDING.value):
+        view = modals.notice(blocks.outcome_line(request) or "This request is already closed.")
+    else:
+        view = modals.deny_form(context, required=runtime.settings.INVITES_DENY_REASON_REQUIRED, request=request)
+    try:
+        runtime.gateway.update_view(view_id, view)
+    except SlackCallFailed as exc:
+        log.warning("could not fill in the deny modal: %s", exc.code)
 
 
 def handle_click(runtime: Runtime, body: dict[str, Any], action: Action) -> None:
@@ -50,6 +84,17 @@ def handle_click(runtime: Runtime, body: dict[str, Any], action: Action) -> None
         surface.tell(runtime, user_id, NOT_ALLOWED)
         return
     outcome = decide(runtime.decider, value.request_id, action, user_id, surface.source)
+    surface.tell(runtime, user_id, outcome.message)
+
+
+def deny_with_reason(runtime: Runtime, user_id: str, context: modals.DenyContext, reason: str | None) -> None:
+    """The reason modal was submitted: decide like any click, answer on the surface the Deny came from."""
+    surface = Surface(Source(context.source), context.channel)
+    if not runtime.approvers.allows(user_id):
+        refuse(runtime, user_id, context.request_id, Action.DENY.value, surface.source)
+        surface.tell(runtime, user_id, NOT_ALLOWED)
+        return
+    outcome = decide(runtime.decider, context.request_id, Action.DENY, user_id, surface.source, reason)
     surface.tell(runtime, user_id, outcome.message)
 
 

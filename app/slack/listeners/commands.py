@@ -1,11 +1,201 @@
-"""The /invites slash command."""
+"""The /invites slash command: parse and ack at once, do the work after, answer through response_url."""
 
 from __future__ import annotations
 
-from slack_bolt import App
+import json
+import logging
+import re
+from datetime import datetime, time, timezone
+from typing import Any
 
+from slack_bolt import Ack, App
+
+from app.core import audit, queries
+from app.core.decisions import decide
+from app.core.sync import sync_once
 from app.runtime import Runtime
+from app.slack import command_replies as replies
+from app.slack.command_parse import USAGE, Command, DirectInvite, UsageError, parse
+from app.slack.errors import classify_invite
+from app.slack.gateway import SlackCallFailed
+from app.slack.ids import ActionId
+from app.slack.listeners.actions import refuse
+from app.store.models import Action, Source
+
+log = logging.getLogger(__name__)
+OPEN_TO_ALL = ("mine", "help")
+DIRECT_INVITE_SUBJECT = "(direct invite)"
+_GUEST_WORDS = {None: "a full member", "multi": "a multi-channel guest", "single": "a single-channel guest"}
 
 
 def register(app: App, runtime: Runtime) -> None:
-    """Filled in with the /invites subcommands."""
+    @app.command("/invites")
+    def on_invites(ack: Ack, body: dict[str, Any]) -> None:
+        """Usage mistakes are answered in the ack itself; everything else after it."""
+        try:
+            command = parse(body.get("text") or "", datetime.now(timezone.utc).date())
+        except UsageError as exc:
+            ack(text=f"{exc}\n\n{USAGE}")
+            return
+        if command.name == "help":
+            ack(text=USAGE)
+            return
+        ack()
+        runtime.run_later(run, runtime, command, body)
+
+    @app.action(re.compile(f"^{ActionId.LIST_PAGE.value}_"))
+    def on_page(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        runtime.run_later(turn_page, runtime, body)
+
+
+def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
+    """One subcommand, answered ephemerally through the command's response_url."""
+    user_id, url = body["user_id"], body["response_url"]
+    if command.name not in OPEN_TO_ALL and not runtime.approvers.allows(user_id):
+        refuse(runtime, user_id, command.ref or "-", command.name, Source.SLASH)
+        _respond(
+            runtime,
+            url,
+            f"Only invite approvers can use `/invites {command.name}`. You can use `/invites mine` and `/invites help`.",
+        )
+        return
+    text, blocks = _HANDLERS[command.name](runtime, command, body)
+    _respond(runtime, url, text, blocks)
+
+
+Reply = tuple[str, list[dict[str, Any]] | None]
+
+
+def _list(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    return _page(runtime, offset=0, team=command.team)
+
+
+def _page(runtime: Runtime, *, offset: int, team: str | None) -> Reply:
+    with runtime.sessions() as session:
+        requests, total = queries.pending(session, team=team, offset=offset, limit=replies.LIST_PAGE_SIZE)
+    return f"{total} pending invite requests", replies.pending_page(requests, total=total, offset=offset, team=team)
+
+
+def _decide(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    assert command.ref is not None
+    with runtime.sessions() as session:
+        matches = queries.find(session, command.ref)
+    if not matches:
+        return f"No invite request matches {command.ref}. Try `/invites list`.", None
+    if len(matches) > 1:
+        return f"{len(matches)} requests match {command.ref}", replies.choose_one(command.ref, matches)
+    action = Action.APPROVE if command.name == "approve" else Action.DENY
+    outcome = decide(runtime.decider, matches[0].id, action, body["user_id"], Source.SLASH, command.reason)
+    return outcome.message, None
+
+
+def _show(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    assert command.ref is not None
+    with runtime.sessions() as session:
+        matches = queries.find(session, command.ref)
+        trails = {m.id: queries.audit_trail(session, m.id) for m in matches}
+    if not matches:
+        return f"No invite request matches {command.ref}.", None
+    if len(matches) > 1:
+        return f"{len(matches)} requests match {command.ref}", replies.choose_one(command.ref, matches)
+    request = matches[0]
+    return f"Invite request {request.id}", replies.request_in_full(request, trails[request.id])
+
+
+def _history(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    with runtime.sessions() as session:
+        decided = queries.history(session, command.count)
+    return f"Latest {len(decided)} decisions", replies.history_lines(decided)
+
+
+def _stats(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    with runtime.sessions() as session:
+        text = replies.stats_text(queries.stats(session), queries.last_sync(session))
+    return text, None
+
+
+def _sync(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    summary = sync_once(runtime.decider, runtime.settings.INVITES_TEAM_IDS, runtime.settings.INVITES_CHANNEL)
+    return summary.line(), None
+
+
+def _mine(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    with runtime.sessions() as session:
+        requests = queries.requested_by(session, body["user_id"])
+    return "Your invite requests", replies.mine(requests)
+
+
+def _invite(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    """Invite directly with admin.users.invite, audited like a decision."""
+    invite = command.invite
+    assert invite is not None
+    team_id = body.get("team_id") or runtime.settings.INVITES_TEAM_IDS[0]
+    result = runtime.gateway.invite(
+        team_id=team_id,
+        email=invite.email,
+        channel_ids=invite.channel_ids,
+        guest=invite.guest,
+        expires_ts=_end_of_day(invite) if invite.expires else None,
+        message=invite.message,
+    )
+    with runtime.sessions.begin() as session:
+        audit.record(
+            session,
+            request_id=DIRECT_INVITE_SUBJECT,
+            actor_id=body["user_id"],
+            action="invite",
+            source=Source.SLASH.value,
+            outcome=result.error or "ok",
+            detail=f"{invite.email} to {team_id} in {','.join(invite.channel_ids)}",
+        )
+    if result.error:
+        return f"Could not invite {invite.email}: {classify_invite(result.error).sentence}", None
+    channels = " ".join(f"<#{c}>" for c in invite.channel_ids)
+    expiry = f", until {invite.expires.isoformat()}" if invite.expires else ""
+    return f"Invited {invite.email} to join {channels} as {_GUEST_WORDS[invite.guest]}{expiry}.", None
+
+
+def _end_of_day(invite: DirectInvite) -> int:
+    """A guest account expires at the end of the given day, UTC."""
+    assert invite.expires is not None
+    return int(datetime.combine(invite.expires, time(23, 59, 59), tzinfo=timezone.utc).timestamp())
+
+
+_HANDLERS = {
+    "list": _list,
+    "approve": _decide,
+    "deny": _decide,
+    "show": _show,
+    "history": _history,
+    "stats": _stats,
+    "sync": _sync,
+    "mine": _mine,
+    "invite": _invite,
+}
+
+
+def turn_page(runtime: Runtime, body: dict[str, Any]) -> None:
+    """Previous/Next under `/invites list`: replace the list in place."""
+    user_id, url = body["user"]["id"], body.get("response_url")
+    if not url:
+        return
+    if not runtime.approvers.allows(user_id):
+        refuse(runtime, user_id, "-", "list", Source.SLASH)
+        _respond(runtime, url, "Only invite approvers can list invite requests.")
+        return
+    try:
+        value = json.loads(body["actions"][0]["value"])
+        offset, team = max(0, int(value["offset"])), value.get("team")
+    except (KeyError, IndexError, TypeError, ValueError):
+        log.warning("ignored a page click with an unreadable value")
+        return
+    text, blocks = _page(runtime, offset=offset, team=team if isinstance(team, str) else None)
+    _respond(runtime, url, text, blocks, replace=True)
+
+
+def _respond(runtime: Runtime, url: str, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False) -> None:
+    try:
+        runtime.gateway.respond(url, text=text, blocks=blocks, replace=replace)
+    except SlackCallFailed as exc:
+        log.warning("could not answer a command: %s", exc.code)

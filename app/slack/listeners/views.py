@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from slack_bolt import App
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
 
 from app.runtime import Runtime
+from app.slack import modals
+from app.slack.ids import ActionId
+from app.slack.listeners.actions import deny_with_reason
+
+log = logging.getLogger(__name__)
+REASON_REQUIRED = "Please give a reason: the requester will see it."
 
 
 def register(app: App, runtime: Runtime) -> None:
-    """Filled in with the deny-reason modal."""
+    @app.view(ActionId.DENY_REASON_MODAL.value)
+    def on_deny_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Validate in the ack (errors show in the modal); deny after it."""
+        reason = modals.submitted_reason(view)
+        if reason is None and runtime.settings.INVITES_DENY_REASON_REQUIRED:
+            ack(response_action="errors", errors={modals.REASON_BLOCK: REASON_REQUIRED})
+            return
+        try:
+            context = modals.DenyContext.decode(view.get("private_metadata") or "")
+        except (ValueError, KeyError, TypeError):
+            ack(response_action="errors", errors={modals.REASON_BLOCK: "This form is out of date; close it and click Deny again."})
+            return
+        ack()
+        runtime.run_later(deny_with_reason, runtime, body["user"]["id"], context, reason)

@@ -1,0 +1,168 @@
+"""Parse `/invites …` text strictly: every mistake gets a precise sentence, never a guess."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from app.slack.blocks import escape
+
+USAGE = """*/invites* — review and decide invite requests
+• `/invites` or `/invites list [workspace]` — pending requests, oldest first
+• `/invites approve <Ir… id | email>`
+• `/invites deny <Ir… id | email> [reason]`
+• `/invites show <Ir… id | email>` — everything about one request, with its history
+• `/invites history [n]` — the latest decisions (default 10, at most 50)
+• `/invites stats` — pending per workspace, decisions this week, median time to decision
+• `/invites sync` — reconcile with Slack now
+• `/invites invite <email> <#channel …> [guest | single-channel-guest] [expires YYYY-MM-DD] [message]`
+• `/invites mine` — the invite requests you made
+• `/invites help` — this text"""
+
+MAX_HISTORY = 50
+_EMAIL = re.compile(r"^[^@\s<>|]+@[^@\s<>|]+\.[^@\s<>|]+$")
+_REQUEST_ID = re.compile(r"^Ir[A-Z0-9]+$")
+_MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$")
+_CHANNEL_LINK = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_GUEST_WORDS = {"guest": "multi", "multi-channel-guest": "multi", "single-channel-guest": "single"}
+
+
+class UsageError(ValueError):
+    """What was wrong with the command, in a sentence for the person who typed it."""
+
+
+@dataclass(frozen=True)
+class DirectInvite:
+    email: str
+    channel_ids: list[str]
+    guest: str | None = None  # None for a full member, "multi" or "single" for guests
+    expires: date | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    ref: str | None = None
+    team: str | None = None
+    reason: str | None = None
+    count: int = 10
+    invite: DirectInvite | None = field(default=None)
+
+
+def parse(text: str, today: date) -> Command:
+    """Turn the text after `/invites` into a Command; raises UsageError."""
+    words = text.split()
+    if not words:
+        return Command("list")
+    name, args = words[0].lower(), words[1:]
+    if name == "list":
+        if len(args) > 1:
+            raise UsageError("`/invites list` takes at most one workspace (its name or T… id).")
+        return Command("list", team=args[0] if args else None)
+    if name in ("approve", "show"):
+        if len(args) != 1:
+            raise UsageError(f"`/invites {name}` takes exactly one request: its Ir… id or the invitee's email.")
+        return Command(name, ref=request_ref(args[0]))
+    if name == "deny":
+        if not args:
+            raise UsageError("`/invites deny` needs a request: its Ir… id or the invitee's email, then an optional reason.")
+        reason = text.split(None, 2)[2].strip() if len(args) > 1 else None
+        return Command("deny", ref=request_ref(args[0]), reason=reason)
+    if name == "history":
+        return Command("history", count=_count(args))
+    if name in ("stats", "sync", "mine", "help"):
+        if args:
+            raise UsageError(f"`/invites {name}` takes no arguments.")
+        return Command(name)
+    if name == "invite":
+        return Command("invite", invite=_invite(args, text, today))
+    raise UsageError(f"`{_shown(words[0])}` is not an /invites command.")
+
+
+def request_ref(word: str) -> str:
+    """An Ir… request id or an email address (Slack may have wrapped the email as a mailto link)."""
+    email = _email(word)
+    if email:
+        return email
+    if _REQUEST_ID.match(word):
+        return word
+    raise UsageError(f"`{_shown(word)}` is neither a request id (Ir…) nor an email address.")
+
+
+def _email(word: str) -> str | None:
+    linked = _MAILTO.match(word)
+    candidate = linked.group(1) if linked else word
+    return candidate if _EMAIL.match(candidate) else None
+
+
+def _count(args: list[str]) -> int:
+    if not args:
+        return 10
+    if len(args) > 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= MAX_HISTORY:
+        raise UsageError(f"`/invites history` takes a number from 1 to {MAX_HISTORY}.")
+    return int(args[0])
+
+
+def _invite(args: list[str], text: str, today: date) -> DirectInvite:
+    if not args:
+        raise UsageError("`/invites invite` needs an email address and at least one #channel.")
+    email = _email(args[0])
+    if not email:
+        raise UsageError(f"`{_shown(args[0])}` is not an email address.")
+    position, channels = 1, []
+    while position < len(args) and (args[position].startswith(("<#", "#")) or _CHANNEL_ID.match(args[position])):
+        channels.append(_channel(args[position]))
+        position += 1
+    if not channels:
+        raise UsageError("Name at least one channel for the new member, like `#general` (pick it from Slack's list).")
+    guest = None
+    if position < len(args) and args[position].lower() in _GUEST_WORDS:
+        guest = _GUEST_WORDS[args[position].lower()]
+        position += 1
+    if guest == "single" and len(channels) != 1:
+        raise UsageError("A single-channel guest joins exactly one channel.")
+    expires = None
+    if position < len(args) and args[position].lower() == "expires":
+        if position + 1 >= len(args):
+            raise UsageError("`expires` needs a date, like `expires 2027-01-31`.")
+        expires = _future_date(args[position + 1], today)
+        if guest is None:
+            raise UsageError("Only guests can have an expiry date; add `guest` or `single-channel-guest` before `expires`.")
+        position += 2
+    message = _rest(text, position + 1) if position < len(args) else None
+    return DirectInvite(email=email, channel_ids=channels, guest=guest, expires=expires, message=message)
+
+
+def _channel(word: str) -> str:
+    linked = _CHANNEL_LINK.match(word)
+    if linked:
+        return linked.group(1)
+    if _CHANNEL_ID.match(word):
+        return word
+    raise UsageError(
+        f"`{_shown(word)}` is a channel name, not a channel invitebot can use: "
+        "type # and pick the channel from Slack's list so Slack sends its id."
+    )
+
+
+def _future_date(word: str, today: date) -> date:
+    try:
+        day = date.fromisoformat(word)
+    except ValueError:
+        raise UsageError(f"`{_shown(word)}` is not a date; write it as YYYY-MM-DD.") from None
+    if day <= today:
+        raise UsageError(f"The expiry date {day.isoformat()} is not in the future.")
+    return day
+
+
+def _rest(text: str, skip_words: int) -> str:
+    """The text after the first `skip_words` words, with its own spacing kept."""
+    return text.split(None, skip_words)[skip_words].strip()
+
+
+def _shown(word: str) -> str:
+    """Echo user input inside inline code, unable to ping or link."""
+    return escape(word.replace("`", "'")[:80])

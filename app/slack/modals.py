@@ -1,0 +1,86 @@
+"""The deny-reason modal: opened at once, filled in with the request once it is read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from app.slack import blocks
+from app.slack.ids import ActionId
+from app.store.models import InviteRequest
+
+REASON_BLOCK = "reason"
+REASON_INPUT = "reason_input"
+MAX_REASON = 2000
+
+
+@dataclass(frozen=True)
+class DenyContext:
+    """Carried in private_metadata: which request, and where to answer the person who denies it."""
+
+    request_id: str
+    source: str
+    channel: str | None
+
+    def encode(self) -> str:
+        return json.dumps({"id": self.request_id, "source": self.source, "channel": self.channel})
+
+    @classmethod
+    def decode(cls, raw: str) -> "DenyContext":
+        data = json.loads(raw)
+        return cls(str(data["id"]), str(data["source"]), data.get("channel"))
+
+
+def _title() -> dict[str, Any]:
+    return {"type": "plain_text", "text": "Deny invite request"}
+
+
+def deny_form(context: DenyContext, *, required: bool, request: InviteRequest | None = None) -> dict[str, Any]:
+    """The modal with its reason box; the request's details when known (the first open happens before reading it)."""
+    about = (
+        blocks.mrkdwn_section(f"Deny the invite for *{blocks.escape(request.email)}*? The requester will be told.")
+        if request
+        else blocks.context(f"Request `{context.request_id}`")
+    )
+    hint = "Required: the requester will see it." if required else "Optional: the requester will see it."
+    return {
+        "type": "modal",
+        "callback_id": ActionId.DENY_REASON_MODAL.value,
+        "private_metadata": context.encode(),
+        "title": _title(),
+        "submit": {"type": "plain_text", "text": "Deny"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            about,
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "optional": not required,
+                "label": {"type": "plain_text", "text": "Reason"},
+                "hint": {"type": "plain_text", "text": hint},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_INPUT,
+                    "multiline": True,
+                    "max_length": MAX_REASON,
+                },
+            },
+        ],
+    }
+
+
+def notice(text: str) -> dict[str, Any]:
+    """A modal that only informs (not allowed, already decided): no submit button."""
+    return {
+        "type": "modal",
+        "title": _title(),
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [blocks.mrkdwn_section(text)],
+    }
+
+
+def submitted_reason(view: dict[str, Any]) -> str | None:
+    value = (((view.get("state") or {}).get("values") or {}).get(REASON_BLOCK) or {}).get(REASON_INPUT) or {}
+    reason = (value.get("value") or "").strip()
+    return reason or None

@@ -210,6 +210,10 @@ class FakeSlack:
     def response_posts(self) -> list[dict[str, Any]]:
         return self._copy(lambda s: s.response_posts)
 
+    def next_ts(self) -> str:
+        """A fresh message timestamp, as Slack would give an ephemeral message."""
+        return self._state.next_ts()
+
     def invites(self) -> list[dict[str, Any]]:
         """Invitations sent directly with admin.users.invite."""
         return self._copy(lambda s: s.invites)

@@ -189,6 +189,29 @@ class SlackSender:
         }
         return self._post_payload(payload)
 
+    def click_ephemeral(
+        self, *, user_id: str, channel: str, blocks: list[dict[str, Any]], action_id: str, block_id: str | None = None
+    ) -> Reply:
+        """A click on an ephemeral message (e.g. a slash command's answer): no message copy, a fresh response_url."""
+        found = [
+            _action(b, e)
+            for b, e in _buttons(blocks)
+            if e.get("action_id") == action_id and (block_id is None or b == block_id)
+        ]
+        if not found:
+            raise AssertionError(f"the ephemeral message shows no button {action_id!r}")
+        user = self._user(user_id)
+        known = self.fake.channel(channel)
+        payload = {
+            **self._interaction("block_actions", user, self._team(user.team_id)),
+            "container": {"type": "message", "message_ts": self.fake.next_ts(), "channel_id": channel, "is_ephemeral": True},
+            "channel": {"id": channel, "name": known.name if known else ""},
+            "state": {"values": {}},
+            "response_url": self.fake.new_response_url(channel=channel, user=user_id),
+            "actions": found[:1],
+        }
+        return self._post_payload(payload)
+
     def click_in_home(self, *, user_id: str, action_id: str, value: str, team_id: str) -> Reply:
         """A button click on the user's published App Home; the button must be on show with that value."""
         view = self.fake.home_view(user_id)

@@ -53,7 +53,7 @@ def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
     """One subcommand, answered ephemerally through the command's response_url."""
     user_id, url = body["user_id"], body["response_url"]
     if command.name not in OPEN_TO_ALL and not runtime.approvers.allows(user_id):
-        refuse(runtime, user_id, command.ref or "-", command.name, Source.SLASH)
+        refuse(runtime, user_id, _subject(runtime, command), command.name, Source.SLASH)
         _respond(
             runtime,
             url,
@@ -65,6 +65,17 @@ def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
 
 
 Reply = tuple[str, list[dict[str, Any]] | None]
+
+
+def _subject(runtime: Runtime, command: Command) -> str:
+    """The request an attempt was about, for the audit log: its id when the reference names exactly one."""
+    if command.invite is not None:
+        return DIRECT_INVITE_SUBJECT
+    if command.ref is None:
+        return "-"
+    with runtime.sessions() as session:
+        matches = queries.find(session, command.ref)
+    return matches[0].id if len(matches) == 1 else command.ref[:32]
 
 
 def _list(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:

@@ -1,0 +1,63 @@
+"""Requesters hear how their request ended: once per decision, wherever it was made, even with two replicas."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from app.core.sync import sync_once
+from tests.conftest import APPROVER, CHANNEL, OTHER_TEAM, REQUESTER, SLACK_ADMIN, TEAM, both_databases, new_request, wait_for_card
+
+
+def _approve(fake, bot, email="ada@example.com"):
+    card = wait_for_card(fake, email)
+    bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
+    bot.settle()
+
+
+def test_requesters_are_told_of_an_approval(fake, bot):
+    second_requester = "U0MANY0001"
+    bot.slack.invite_requested(new_request(fake, requester_ids=[REQUESTER, second_requester]))
+    bot.settle()
+
+    _approve(fake, bot)
+
+    for user in (REQUESTER, second_requester):
+        [dm] = fake.direct_messages(user)
+        assert "Your request to invite ada@example.com to Alpha Corp was approved by" in dm["text"]
+        assert f"<@{APPROVER}>" in dm["text"]
+
+
+def test_a_decision_made_outside_invitebot_is_told_too(fake, bot):
+    request = new_request(fake)
+    bot.slack.invite_requested(request)
+    bot.settle()
+    fake.decide_outside(request["id"], "deny", SLACK_ADMIN)
+
+    sync_once(bot.runtime.decider, [TEAM, OTHER_TEAM], CHANNEL)
+
+    [dm] = fake.direct_messages(REQUESTER)
+    assert f"was denied by <@{SLACK_ADMIN}>" in dm["text"]
+
+
+def test_notifications_can_be_turned_off(fake, start_bot):
+    bot = start_bot(INVITES_NOTIFY_REQUESTERS="false")
+    bot.slack.invite_requested(new_request(fake))
+    bot.settle()
+
+    _approve(fake, bot)
+
+    assert fake.direct_messages(REQUESTER) == []
+
+
+@both_databases
+def test_two_replicas_tell_the_requester_once(fake, start_bot):
+    first, second = start_bot(), start_bot()
+    request = new_request(fake)
+    first.slack.invite_requested(request)
+    first.settle()
+    fake.decide_outside(request["id"], "approve", SLACK_ADMIN)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda bot: sync_once(bot.runtime.decider, [TEAM, OTHER_TEAM], CHANNEL), (first, second)))
+
+    assert len(fake.direct_messages(REQUESTER)) == 1

@@ -1,11 +1,54 @@
-"""App Home: published on app_home_opened and after decisions."""
+"""App Home: published on app_home_opened and after decisions; Sync now runs a reconcile pass."""
 
 from __future__ import annotations
 
-from slack_bolt import App
+import logging
+from typing import Any
 
+from slack_bolt import Ack, App
+
+from app.core.sync import sync_once
 from app.runtime import Runtime
+from app.slack.blocks import escape
+from app.slack.home import publish_home
+from app.slack.ids import ActionId
+from app.slack.listeners.actions import refuse
+from app.store.models import Source
+
+log = logging.getLogger(__name__)
+
+SYNC_NOT_ALLOWED = "Only invite approvers can sync with Slack. Nothing was changed."
+SYNC_FAILED = "The sync stopped with an unexpected error; it is in invitebot's log. Try again in a minute."
 
 
 def register(app: App, runtime: Runtime) -> None:
-    """Replaced by the App Home listeners."""
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict[str, Any]) -> None:
+        """Bolt has already acked; reading the database and views.publish happen on the background pool."""
+        user_id = event.get("user")
+        if event.get("tab", "home") != "home" or not user_id:
+            return
+        runtime.run_later(publish_home, runtime, user_id)
+
+    @app.action(ActionId.HOME_SYNC.value)
+    def on_sync_now(ack: Ack, body: dict[str, Any]) -> None:
+        """Ack at once; the sync (Slack admin calls for every workspace) runs on the background pool."""
+        ack()
+        runtime.run_later(sync_now, runtime, body["user"]["id"])
+
+
+def sync_now(runtime: Runtime, user_id: str) -> None:
+    """Sync now from the App Home: approvers only; the Home then shows the pass's summary."""
+    if not runtime.approvers.allows(user_id):
+        refuse(runtime, user_id, "-", "sync", Source.HOME)
+        publish_home(runtime, user_id, notice=SYNC_NOT_ALLOWED)
+        return
+    settings = runtime.settings
+    try:
+        summary = sync_once(runtime.decider, settings.INVITES_TEAM_IDS, settings.INVITES_CHANNEL)
+    except Exception:  # noqa: BLE001 - the clicker must hear how it went
+        log.exception("sync from the App Home failed")
+        publish_home(runtime, user_id, notice=SYNC_FAILED)
+        return
+    log.info("%s (started from the App Home by %s)", summary.line(), user_id)
+    publish_home(runtime, user_id, notice=escape(summary.line()))

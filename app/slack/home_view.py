@@ -1,0 +1,197 @@
+"""App Home views as data: the approver dashboard and a requester's own requests. Requester text is escaped here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.queries import Stats
+from app.slack.blocks import (
+    MAX_NAME_CHARS,
+    _safe,
+    context,
+    decision_buttons,
+    escape,
+    invite_type_words,
+    mentions,
+    mrkdwn_section,
+    slack_date,
+)
+from app.slack.command_replies import source_words, status_words
+from app.slack.ids import ActionId
+from app.store.models import InviteRequest, Status, SyncRun
+
+MAX_BLOCKS = 100  # Slack's limit for a Home tab
+PENDING_FETCH = MAX_BLOCKS // 2  # more pending requests than could ever fit, so the builder decides how many show
+HISTORY_LIMIT = 10  # latest decisions on the dashboard
+REQUESTS_LIMIT = 20  # a requester's own requests
+HOME_REASON_CHARS = 300  # the full reason is on the card; the Home shows its start
+SYNC_BUTTON_VALUE = "sync"
+
+
+@dataclass(frozen=True)
+class HomeConfig:
+    """The configuration in force, as the dashboard shows it."""
+
+    channel: str
+    approvers: list[str]
+    sync_interval: int
+    last_sync: SyncRun | None
+
+
+# -- small shared helpers ---------------------------------------------------------------------------
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": text[:150]}}
+
+
+def _divider() -> dict[str, Any]:
+    return {"type": "divider"}
+
+
+def _notice(notice: str | None) -> list[dict[str, Any]]:
+    """Our own sentence about the last action (already escaped by whoever wrote it), shown first."""
+    return [mrkdwn_section(f":information_source: {notice}")] if notice else []
+
+
+def _workspace(request: InviteRequest) -> str:
+    return escape(request.team_name) if request.team_name else f"`{request.team_id}`"
+
+
+def _approver_mention(approver_id: str) -> str:
+    return f"<!subteam^{approver_id}>" if approver_id.startswith("S") else f"<@{approver_id}>"
+
+
+def interval_words(seconds: int) -> str:
+    for size, one, many in ((86400, "day", "days"), (3600, "hour", "hours"), (60, "minute", "minutes")):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"every {one}" if count == 1 else f"every {count} {many}"
+    return f"every {seconds} seconds"
+
+
+# -- the approver dashboard -------------------------------------------------------------------------
+
+
+def _counts(stats: Stats) -> dict[str, Any]:
+    if stats.pending_by_team:
+        per_team = ", ".join(f"{escape(team)}: {count}" for team, count in stats.pending_by_team.items())
+        pending = f"*Pending:* {per_team} ({sum(stats.pending_by_team.values())} in all)"
+    else:
+        pending = "*Pending:* none"
+    return mrkdwn_section(f"{pending}\n*Last 7 days:* {stats.approved_7d} approved, {stats.denied_7d} denied")
+
+
+def _pending_item(request: InviteRequest) -> list[dict[str, Any]]:
+    """Two blocks: who and what, then the buttons (or who is deciding right now)."""
+    name = f"*{_safe(request.real_name, MAX_NAME_CHARS)}* ({escape(request.email)})" if request.real_name else f"*{escape(request.email)}*"
+    details = (
+        f"{invite_type_words(request.invite_type)} · {_workspace(request)} · "
+        f"asked by {mentions(request.requester_ids)} · {slack_date(request.date_created)}"
+    )
+    text = f":envelope: {name}\n{details}"
+    if request.reason:
+        text += f"\n>{_safe(' '.join(request.reason.split()), HOME_REASON_CHARS)}"
+    if request.status == Status.DECIDING.value:
+        verb = "approving" if request.claim_action == "approve" else "denying"
+        actor = f"<@{request.claim_actor}>" if request.claim_actor else "Someone"
+        return [mrkdwn_section(text), context(f":hourglass_flowing_sand: {actor} is {verb} this request right now.")]
+    return [mrkdwn_section(text), decision_buttons(request, block_id=f"home-decide-{request.id}")]
+
+
+def _queue(pending: list[InviteRequest], total: int, room: int) -> list[dict[str, Any]]:
+    """As many pending requests as fit in `room` blocks, oldest first, then a line for the rest."""
+    total = max(total, len(pending))
+    shown: list[dict[str, Any]] = []
+    count = 0
+    for request in pending:
+        item = _pending_item(request)
+        more_after = total - count - 1
+        if len(shown) + len(item) + (1 if more_after else 0) > room:
+            break
+        shown.extend(item)
+        count += 1
+    if total == 0:
+        shown.append(context("Nothing is waiting for a decision."))
+    elif total > count:
+        shown.append(context(f"{total - count} more, use /invites list to see them all."))
+    return shown
+
+
+def _decision(request: InviteRequest) -> dict[str, Any]:
+    head = f"*{escape(request.email)}* · {_workspace(request)} · from {source_words(request.decision_source)}"
+    return context(f"{head}\n{status_words(request)}")
+
+
+def _config(config: HomeConfig) -> dict[str, Any]:
+    approvers = ", ".join(_approver_mention(a) for a in config.approvers) or "nobody"
+    if config.last_sync is None:
+        last = "never"
+    else:
+        icon = ":warning:" if config.last_sync.errors else ":white_check_mark:"
+        last = f"{slack_date(config.last_sync.finished_at)} {icon} {escape(config.last_sync.summary)}"
+    section = mrkdwn_section(
+        f"*Approvals channel:* <#{config.channel}>\n*Approvers:* {approvers}\n"
+        f"*Sync with Slack:* {interval_words(config.sync_interval)}\n*Last sync:* {last}"
+    )
+    section["block_id"] = "home-config"
+    section["accessory"] = {
+        "type": "button",
+        "action_id": ActionId.HOME_SYNC.value,
+        "text": {"type": "plain_text", "text": "Sync now"},
+        "value": SYNC_BUTTON_VALUE,
+    }
+    return section
+
+
+def approver_home(
+    *,
+    stats: Stats,
+    pending: list[InviteRequest],
+    pending_total: int,
+    decisions: list[InviteRequest],
+    config: HomeConfig,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    """Counts, the pending queue with buttons, the latest decisions, and the configuration; never over 100 blocks."""
+    top = [
+        *_notice(notice),
+        _header("Invite requests"),
+        _counts(stats),
+        _divider(),
+        mrkdwn_section(f"*Waiting for a decision* ({pending_total}, oldest first)"),
+    ]
+    bottom = [
+        _divider(),
+        mrkdwn_section("*Latest decisions*"),
+        *([_decision(r) for r in decisions[:HISTORY_LIMIT]] or [context("No decisions yet.")]),
+        _divider(),
+        mrkdwn_section("*Settings*"),
+        _config(config),
+    ]
+    queue = _queue(pending, pending_total, MAX_BLOCKS - len(top) - len(bottom))
+    return {"type": "home", "blocks": [*top, *queue, *bottom]}
+
+
+# -- everyone else: their own requests --------------------------------------------------------------
+
+
+def _own_request(request: InviteRequest) -> dict[str, Any]:
+    head = f"*{escape(request.email)}* · {_workspace(request)} · asked {slack_date(request.date_created)}"
+    return mrkdwn_section(f"{head}\n{status_words(request)}")
+
+
+def requester_home(requests: list[InviteRequest], *, notice: str | None = None) -> dict[str, Any]:
+    """What someone who is not an approver sees: each of their requests and where it stands, newest first."""
+    blocks = [*_notice(notice), _header("Your invite requests")]
+    if not requests:
+        blocks.append(
+            context("You have no invite requests. When you ask to invite someone, the request and its status show up here.")
+        )
+    else:
+        blocks.append(context("Newest first. Invite approvers decide each request; you will see the outcome here."))
+        blocks.extend(_own_request(r) for r in requests[:REQUESTS_LIMIT])
+        if len(requests) >= REQUESTS_LIMIT:
+            blocks.append(context(f"Showing your {REQUESTS_LIMIT} latest requests."))
+    return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}

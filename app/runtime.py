@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from sqlalchemy import Engine
@@ -19,11 +18,14 @@ from app.core.authz import Approvers
 from app.core.decisions import Decider
 from app.slack.gateway import SlackGateway, make_client
 from app.store.db import make_engine, make_session_factory
+from app.work import CountedPool, InFlight
 
 log = logging.getLogger(__name__)
 
-# Slow work (Slack admin calls that may take seconds each) runs here, never in Bolt's 5-thread ack pool.
+# Slow work (Slack admin calls that may take seconds each) runs here, never in Bolt's listener pool,
+# whose threads only parse, ack and hand over.
 BACKGROUND_THREADS = 32
+LISTENER_THREADS = 8
 
 
 @dataclass
@@ -34,9 +36,9 @@ class Runtime:
     gateway: SlackGateway
     decider: Decider
     approvers: Approvers
-    background: ThreadPoolExecutor
-    _in_flight: int = 0
-    _idle: threading.Condition = field(default_factory=threading.Condition)
+    background: CountedPool
+    listeners: CountedPool
+    in_flight: InFlight
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -47,6 +49,7 @@ class Runtime:
             bot=make_client(settings.SLACK_BOT_TOKEN.get_secret_value(), settings.SLACK_API_URL),
         )
         replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        in_flight = InFlight()
         return cls(
             settings=settings,
             engine=engine,
@@ -54,7 +57,9 @@ class Runtime:
             gateway=gateway,
             decider=Decider(sessions, gateway, replica_id, settings.INVITES_NOTIFY_REQUESTERS),
             approvers=Approvers(settings.INVITES_APPROVERS, gateway),
-            background=ThreadPoolExecutor(max_workers=BACKGROUND_THREADS, thread_name_prefix="invitebot-work"),
+            background=CountedPool(in_flight, max_workers=BACKGROUND_THREADS, thread_name_prefix="invitebot-work"),
+            listeners=CountedPool(in_flight, max_workers=LISTENER_THREADS, thread_name_prefix="invitebot-listener"),
+            in_flight=in_flight,
         )
 
     @property
@@ -63,31 +68,14 @@ class Runtime:
 
     def run_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run slow work after the ack; failures are logged, never lost silently."""
-        with self._idle:
-            self._in_flight += 1
-        future = self.background.submit(fn, *args)
-        future.add_done_callback(self._done)
-        return future
-
-    def in_flight(self) -> int:
-        """Accepted work not finished yet (clicks being decided, cards being posted)."""
-        with self._idle:
-            return self._in_flight
+        return self.background.submit(fn, *args)
 
     def wait_until_idle(self, timeout: float) -> bool:
-        """Block until every accepted piece of work has finished; False if time ran out first."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
-
-    def _done(self, future: Future[Any]) -> None:
-        error = future.exception()
-        if error is not None:
-            log.error("background work failed", exc_info=error)
-        with self._idle:
-            self._in_flight -= 1
-            self._idle.notify_all()
+        """Block until every accepted request's work (listener and background) has finished."""
+        return self.in_flight.wait_until_idle(timeout)
 
     def close(self) -> None:
         """Finish in-flight work, then let go of the database."""
+        self.listeners.shutdown(wait=True)
         self.background.shutdown(wait=True)
         self.engine.dispose()

@@ -298,3 +298,33 @@ def deny_through_modal(fake: FakeSlack, bot: Bot, card: dict[str, Any], user: st
     bot.settle()
     values = {"reason": {"reason_input": {"type": "plain_text_input", "value": reason}}}
     return bot.slack.submit_view(user_id=user, view=fake.modal(view["id"]), values=values, team_id=TEAM)
+
+
+def request_row(**kw: Any) -> Any:
+    """An unsaved InviteRequest with plain defaults, for testing builders as data."""
+    from datetime import datetime, timezone
+
+    from app.store.models import InviteRequest
+
+    values: dict[str, Any] = dict(
+        id="Ir0000TEST",
+        team_id=TEAM,
+        team_name=None,
+        email="ada@example.com",
+        real_name=None,
+        requester_ids=[REQUESTER],
+        channel_ids=[],
+        invite_type="full_member",
+        reason=None,
+        date_created=datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc),
+        date_expire=None,
+        status="pending",
+        decided_by=None,
+        decided_at=None,
+        decision_source=None,
+        deny_reason=None,
+        claim_action=None,
+        claim_actor=None,
+    )
+    values.update(kw)
+    return InviteRequest(**values)

@@ -7,32 +7,13 @@ from datetime import datetime, timezone
 import pytest
 
 from app.slack import blocks
-from app.store.models import InviteRequest
+from tests.conftest import request_row
 
 MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
 
 
 def _request(**kw):
-    values = dict(
-        id="Ir0000TEST",
-        team_id="T0ALPHA01",
-        team_name=None,
-        email="ada@example.com",
-        real_name=None,
-        requester_ids=["U0REQUES01"],
-        channel_ids=[],
-        invite_type="full_member",
-        reason=None,
-        date_created=MOMENT,
-        date_expire=None,
-        status="pending",
-        decided_by=None,
-        decided_at=None,
-        decision_source=None,
-        deny_reason=None,
-    )
-    values.update(kw)
-    return InviteRequest(**values)
+    return request_row(**kw)
 
 
 @pytest.mark.parametrize(

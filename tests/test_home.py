@@ -24,6 +24,7 @@ from tests.conftest import (
     card_text,
     deny_through_modal,
     new_request,
+    request_row,
     wait_for_card,
 )
 
@@ -339,26 +340,14 @@ MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
 def _row(n, **kw):
     values = dict(
         id=f"Ir{n:08d}",
-        team_id=TEAM,
         team_name="Alpha Corp",
         email=f"p{n}@example.com",
         real_name="<b>" * 100,
-        requester_ids=[REQUESTER],
-        channel_ids=[],
-        invite_type="full_member",
         reason="<!channel> " * 500,
         date_created=MOMENT + timedelta(minutes=n),
-        date_expire=None,
-        status="pending",
-        decided_by=None,
-        decided_at=None,
-        decision_source=None,
-        deny_reason=None,
-        claim_action=None,
-        claim_actor=None,
     )
     values.update(kw)
-    return InviteRequest(**values)
+    return request_row(**values)
 
 
 def _home(pending, total, decisions=(), notice=None):

@@ -34,7 +34,7 @@ def _fit(escaped: str, limit: int) -> str:
     return cut + "…"
 
 
-def _safe(text: str, limit: int) -> str:
+def safe(text: str, limit: int) -> str:
     """Requester text, escaped, then fitted: escaping can make it up to five times longer."""
     return _fit(escape(text), limit)
 
@@ -49,10 +49,11 @@ def invite_type_words(invite_type: str) -> str:
     return INVITE_TYPE_WORDS.get(invite_type, escape(invite_type.replace("_", " ").capitalize()))
 
 
-def _who(request: InviteRequest) -> str:
+def who(request: InviteRequest) -> str:
+    """The invitee in bold: real name and email, escaped."""
     email = escape(request.email)
     if request.real_name:
-        return f"*{_safe(request.real_name, MAX_NAME_CHARS)}* ({email})"
+        return f"*{safe(request.real_name, MAX_NAME_CHARS)}* ({email})"
     return f"*{email}*"
 
 
@@ -95,7 +96,7 @@ def decision_buttons(request: InviteRequest, *, block_id: str | None = None) -> 
                 "value": value,
                 "confirm": {
                     "title": {"type": "plain_text", "text": "Approve this invite request?"},
-                    "text": {"type": "mrkdwn", "text": f"Slack will invite {_safe(request.email, 200)}."},
+                    "text": {"type": "mrkdwn", "text": f"Slack will invite {safe(request.email, 200)}."},
                     "confirm": {"type": "plain_text", "text": "Approve"},
                     "deny": {"type": "plain_text", "text": "Cancel"},
                 },
@@ -124,7 +125,7 @@ def outcome_line(request: InviteRequest) -> str | None:
     if status is Status.DENIED:
         line = f":no_entry: Already denied by {actor} outside invitebot{when}" if outside else f":no_entry: Denied by {actor}{when}"
         if request.deny_reason:
-            line += f"\nReason: {_safe(request.deny_reason, MAX_REASON_CHARS)}"
+            line += f"\nReason: {safe(request.deny_reason, MAX_REASON_CHARS)}"
         return line
     if status is Status.APPROVED_INVITE_FAILED:
         return (
@@ -154,7 +155,7 @@ def request_card(request: InviteRequest) -> list[dict[str, Any]]:
         _field("Expires", slack_date(request.date_expire) if request.date_expire else "Never"),
     ]
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f":envelope: Invite request for {_who(request)}"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f":envelope: Invite request for {who(request)}"}},
         {"type": "section", "fields": fields},
     ]
     if request.reason:

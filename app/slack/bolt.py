@@ -16,6 +16,7 @@ def build_app(runtime: Runtime) -> App:
         signing_secret=settings.SLACK_SIGNING_SECRET.get_secret_value(),
         token_verification_enabled=False,
         process_before_response=False,
+        listener_executor=runtime.listeners,
     )
     for listeners in (events, actions, commands, views, home):
         listeners.register(app, runtime)

@@ -27,12 +27,9 @@ def source_words(source: str | None) -> str:
 
 def request_summary(request: InviteRequest) -> str:
     """One request in one mrkdwn paragraph."""
-    who = blocks.escape(request.email)
-    if request.real_name:
-        who = f"{blocks.escape(request.real_name[: blocks.MAX_NAME_CHARS])} ({who})"
     workspace = blocks.escape(request.team_name) if request.team_name else f"`{request.team_id}`"
     return (
-        f"*{who}* as {blocks.invite_type_words(request.invite_type).lower()} in {workspace}\n"
+        f"{blocks.who(request)} as {blocks.invite_type_words(request.invite_type).lower()} in {workspace}\n"
         f"Asked by {blocks.mentions(request.requester_ids)} {blocks.slack_date(request.date_created)} · `{request.id}`"
     )
 

@@ -7,15 +7,15 @@ from typing import Any
 
 from app.core.queries import Stats
 from app.slack.blocks import (
-    MAX_NAME_CHARS,
-    _safe,
     context,
     decision_buttons,
     escape,
     invite_type_words,
     mentions,
     mrkdwn_section,
+    safe,
     slack_date,
+    who,
 )
 from app.slack.command_replies import source_words, status_words
 from app.slack.ids import ActionId
@@ -85,14 +85,14 @@ def _counts(stats: Stats) -> dict[str, Any]:
 
 def _pending_item(request: InviteRequest) -> list[dict[str, Any]]:
     """Two blocks: who and what, then the buttons (or who is deciding right now)."""
-    name = f"*{_safe(request.real_name, MAX_NAME_CHARS)}* ({escape(request.email)})" if request.real_name else f"*{escape(request.email)}*"
+    name = who(request)
     details = (
         f"{invite_type_words(request.invite_type)} · {_workspace(request)} · "
         f"asked by {mentions(request.requester_ids)} · {slack_date(request.date_created)}"
     )
     text = f":envelope: {name}\n{details}"
     if request.reason:
-        text += f"\n>{_safe(' '.join(request.reason.split()), HOME_REASON_CHARS)}"
+        text += f"\n>{safe(' '.join(request.reason.split()), HOME_REASON_CHARS)}"
     if request.status == Status.DECIDING.value:
         verb = "approving" if request.claim_action == "approve" else "denying"
         actor = f"<@{request.claim_actor}>" if request.claim_actor else "Someone"

@@ -1,0 +1,63 @@
+"""Thread pools that count what they have accepted, so shutdown (and tests) can wait for in-flight work."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+
+class InFlight:
+    """A counter of accepted, unfinished work with a condition to wait on."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def started(self) -> None:
+        with self._changed:
+            self._count += 1
+
+    def finished(self, future: Future[Any]) -> None:
+        error = future.exception()
+        if error is not None:
+            log.error("background work failed", exc_info=error)
+        with self._changed:
+            self._count -= 1
+            self._changed.notify_all()
+
+    def count(self) -> int:
+        with self._changed:
+            return self._count
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Block until everything accepted has finished; False if time ran out first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0, timeout)
+
+
+class CountedPool(ThreadPoolExecutor):
+    """A ThreadPoolExecutor whose every task is counted in an InFlight from submission to completion."""
+
+    def __init__(self, in_flight: InFlight, *, max_workers: int, thread_name_prefix: str) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+        self._in_flight = in_flight
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self._in_flight.started()
+        try:
+            future = super().submit(fn, *args, **kwargs)
+        except BaseException:
+            self._in_flight.finished(_done_future())
+            raise
+        future.add_done_callback(self._in_flight.finished)
+        return future
+
+
+def _done_future() -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(None)
+    return future

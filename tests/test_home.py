@@ -394,3 +394,16 @@ def test_sync_intervals_in_words():
     assert [home_view.interval_words(s) for s in (60, 300, 3600, 7200, 86400, 90)] == [
         "every minute", "every 5 minutes", "every hour", "every 2 hours", "every day", "every 90 seconds"
     ]
+
+
+def test_the_deciders_home_is_brought_up_to_date_after_a_decision_elsewhere(fake, bot):
+    deliver(fake, bot, new_request(fake, "ada@example.com"), new_request(fake, "bob@example.com"))
+
+    approve_on_card(fake, bot, "ada@example.com")
+    home = json.dumps(fake.home_view(APPROVER))
+    assert "ada@example.com" in home.split("Latest decisions")[1] and "from card" in home
+
+    bot.slack.slash(text="deny bob@example.com", user_id=APPROVER, channel_id=CHANNEL, team_id=TEAM)
+    bot.settle()
+    home = json.dumps(fake.home_view(APPROVER))
+    assert "bob@example.com" in home.split("Latest decisions")[1] and "from /invites" in home

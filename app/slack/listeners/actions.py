@@ -84,7 +84,7 @@ def handle_click(runtime: Runtime, body: dict[str, Any], action: Action) -> None
         surface.tell(runtime, user_id, NOT_ALLOWED)
         return
     outcome = decide(runtime.decider, value.request_id, action, user_id, surface.source)
-    surface.tell(runtime, user_id, outcome.message)
+    surface.decided(runtime, user_id, outcome.message)
 
 
 def deny_with_reason(runtime: Runtime, user_id: str, context: modals.DenyContext, reason: str | None) -> None:
@@ -95,7 +95,7 @@ def deny_with_reason(runtime: Runtime, user_id: str, context: modals.DenyContext
         surface.tell(runtime, user_id, NOT_ALLOWED)
         return
     outcome = decide(runtime.decider, context.request_id, Action.DENY, user_id, surface.source, reason)
-    surface.tell(runtime, user_id, outcome.message)
+    surface.decided(runtime, user_id, outcome.message)
 
 
 def refuse(runtime: Runtime, user_id: str, request_id: str, action: str, source: Source) -> None:
@@ -117,6 +117,12 @@ class Surface:
         if container.get("type") == "view":
             return cls(Source.HOME)
         return cls(Source.BUTTON, container.get("channel_id") or (body.get("channel") or {}).get("id"))
+
+    def decided(self, runtime: Runtime, user_id: str, text: str) -> None:
+        """After an attempt to decide: the answer, and the decider's App Home brought up to date."""
+        self.tell(runtime, user_id, text)
+        if self.source is not Source.HOME:
+            publish_home(runtime, user_id)
 
     def tell(self, runtime: Runtime, user_id: str, text: str) -> None:
         if self.source is Source.HOME:

@@ -18,6 +18,7 @@ from app.slack import command_replies as replies
 from app.slack.command_parse import USAGE, Command, DirectInvite, UsageError, parse
 from app.slack.errors import classify_invite
 from app.slack.gateway import SlackCallFailed
+from app.slack.home import publish_home
 from app.slack.ids import ActionId
 from app.slack.listeners.actions import refuse
 from app.store.models import Action, Source
@@ -98,6 +99,7 @@ def _decide(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
         return f"{len(matches)} requests match {command.ref}", replies.choose_one(command.ref, matches)
     action = Action.APPROVE if command.name == "approve" else Action.DENY
     outcome = decide(runtime.decider, matches[0].id, action, body["user_id"], Source.SLASH, command.reason)
+    publish_home(runtime, body["user_id"])
     return outcome.message, None
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
+from app import logs
 from app.config import ConfigError, DatabaseSettings, Settings, load
 
 
@@ -18,11 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("sync", help="run one reconcile pass with Slack and print its summary")
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.configure()
     try:
         if args.command == "serve":
             settings = load(Settings)
+            settings.require("SLACK_SIGNING_SECRET")
             from app.serve import serve_forever
 
             return serve_forever(settings, args.host, args.port)

@@ -64,7 +64,8 @@ class Settings(DatabaseSettings):
 
     SLACK_BOT_TOKEN: SecretStr
     SLACK_ADMIN_TOKEN: SecretStr
-    SLACK_SIGNING_SECRET: SecretStr
+    SLACK_SIGNING_SECRET: SecretStr | None = None
+    SLACK_APP_TOKEN: SecretStr | None = None
     SLACK_API_URL: str = "https://slack.com/api/"
     INVITES_CHANNEL: str
     INVITES_APPROVERS: Annotated[list[str], NoDecode]
@@ -85,10 +86,21 @@ class Settings(DatabaseSettings):
 
     @field_validator("SLACK_SIGNING_SECRET")
     @classmethod
-    def _secret(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
             raise ValueError("must not be empty")
         return value
+
+    @field_validator("SLACK_APP_TOKEN")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None else _check_token(value, "xapp-")
+
+    def require(self, *names: str) -> None:
+        """Settings that only some commands need (the signing secret for HTTP, the app token for Socket Mode)."""
+        for name in names:
+            if getattr(self, name) is None:
+                raise ConfigError(f"{name} is not set")
 
     @field_validator("SLACK_API_URL")
     @classmethod

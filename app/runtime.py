@@ -22,6 +22,18 @@ from app.work import CountedPool, InFlight
 
 log = logging.getLogger(__name__)
 
+
+@dataclass
+class TokenCheck:
+    """The latest auth.test of both tokens, for /readyz."""
+
+    problems: list[str] | None = None  # None until the first check has run
+
+    def run(self, gateway: SlackGateway) -> None:
+        self.problems = gateway.token_problems()
+        for problem in self.problems:
+            log.error("Slack rejected a token: %s", problem)
+
 # Slow work (Slack admin calls that may take seconds each) runs here, never in Bolt's listener pool,
 # whose threads only parse, ack and hand over.
 BACKGROUND_THREADS = 32
@@ -39,6 +51,7 @@ class Runtime:
     background: CountedPool
     listeners: CountedPool
     in_flight: InFlight
+    token_check: "TokenCheck"
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -60,6 +73,7 @@ class Runtime:
             background=CountedPool(in_flight, max_workers=BACKGROUND_THREADS, thread_name_prefix="invitebot-work"),
             listeners=CountedPool(in_flight, max_workers=LISTENER_THREADS, thread_name_prefix="invitebot-listener"),
             in_flight=in_flight,
+            token_check=TokenCheck(),
         )
 
     @property

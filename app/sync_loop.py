@@ -47,6 +47,7 @@ class SyncLoop:
     def tick(self) -> bool:
         """Renew (or try to take) the lease; run a pass when leading and one is due. True when it ran one."""
         runtime = self._runtime
+        runtime.token_check.run(runtime.gateway)
         leading = lease.acquire(runtime.sessions, LEASE_NAME, runtime.replica_id, timedelta(seconds=self._interval / 2))
         if not leading or time.monotonic() - self._last_sync < self._interval:
             return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -48,8 +49,9 @@ class CountedPool(ThreadPoolExecutor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         self._in_flight.started()
+        context = contextvars.copy_context()  # the request id travels with the work
         try:
-            future = super().submit(fn, *args, **kwargs)
+            future = super().submit(context.run, fn, *args, **kwargs)
         except BaseException:
             self._in_flight.finished(_done_future())
             raise

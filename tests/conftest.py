@@ -204,6 +204,7 @@ def bot(start_bot: Any) -> Bot:
 def serve_processes(fake: FakeSlack, database_url: str) -> Iterator[Any]:
     """Start real `invitebot serve --port 0` processes on demand; each call returns its events URL."""
     processes: list[subprocess.Popen[str]] = []
+    output: dict[str, ProcessOutput] = {}
 
     def start(**overrides: str) -> str:
         env = {**os.environ, **settings_env(fake, database_url, **overrides)}
@@ -216,14 +217,18 @@ def serve_processes(fake: FakeSlack, database_url: str) -> Iterator[Any]:
         )
         processes.append(process)
         assert process.stdout is not None
-        seen = []
+        seen = ProcessOutput()
         for line in process.stdout:
-            seen.append(line)
+            seen.add(line)
             if "invitebot listening on " in line:
-                threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
-                return line.split("invitebot listening on ", 1)[1].strip() + "/slack/events"
-        raise AssertionError("serve exited before listening:\n" + "".join(seen))
+                url = line.split("invitebot listening on ", 1)[1].strip() + "/slack/events"
+                output[url] = seen
+                threading.Thread(target=_drain, args=(process.stdout, seen), daemon=True).start()
+                return url
+        raise AssertionError("serve exited before listening:\n" + seen.text())
 
+    start.output = output  # type: ignore[attr-defined]  # events URL -> every line the process printed
+    start.processes = processes  # type: ignore[attr-defined]
     try:
         yield start
     finally:
@@ -242,9 +247,33 @@ def serve_process(fake: FakeSlack, database_url: str) -> Iterator[Any]:
         yield start
 
 
-def _drain(stream: Any) -> None:
-    for _ in stream:
-        pass
+class ProcessOutput:
+    """Lines a child process printed, with a way to wait for one (no sleeps)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+
+    def add(self, line: str) -> None:
+        with self._changed:
+            self.lines.append(line)
+            self._changed.notify_all()
+
+    def text(self) -> str:
+        with self._changed:
+            return "".join(self.lines)
+
+    def wait_for_line(self, needle: str, timeout: float = 15.0) -> str:
+        with self._changed:
+            found = self._changed.wait_for(lambda: next((l for l in self.lines if needle in l), None), timeout)
+        if not found:
+            raise AssertionError(f"the process never printed {needle!r}:\n{self.text()}")
+        return found
+
+
+def _drain(stream: Any, output: ProcessOutput) -> None:
+    for line in stream:
+        output.add(line)
 
 
 # -- reading what the admin sees ------------------------------------------------------------------
@@ -274,7 +303,7 @@ def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def wait_for_card(fake: FakeSlack, email: str, predicate: Any = None) -> dict[str, Any]:
+def wait_for_card(fake: FakeSlack, email: str, predicate: Any = None, timeout: float = 10.0) -> dict[str, Any]:
     """The card for `email` in the approvals channel, once it exists (and satisfies predicate)."""
 
     def find() -> dict[str, Any] | None:
@@ -283,7 +312,7 @@ def wait_for_card(fake: FakeSlack, email: str, predicate: Any = None) -> dict[st
                 return message
         return None
 
-    return fake.wait_for(find, message=f"no card for {email}")
+    return fake.wait_for(find, timeout=timeout, message=f"no card for {email}")
 
 
 def ephemerals_for(fake: FakeSlack, user: str) -> list[str]:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.metrics import DECISIONS
 from app.store.models import DecisionLog
 
 # Outcomes that are not attempts to reach Slack, so they never explain a decision Slack recorded.
@@ -36,6 +37,7 @@ def record(
     outcome: str,
     detail: str | None = None,
 ) -> None:
+    DECISIONS.labels(outcome=outcome, source=source).inc()
     session.add(
         DecisionLog(
             request_id=request_id,

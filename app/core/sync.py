@@ -12,6 +12,7 @@ from app.core import audit, cards, notify
 from app.core.audit import now
 from app.core.decisions import Decider, attribute
 from app.core.ingest import MalformedRequest, ingest
+from app.metrics import LAST_SUCCESSFUL_SYNC, PENDING, SYNC_DURATION
 from app.slack.gateway import DecisionRecord, SlackCallFailed
 from app.store.models import CLAIM_CLEARED, STATUS_AFTER, InviteRequest, Source, Status, SyncRun
 
@@ -38,12 +39,16 @@ def sync_once(decider: Decider, team_ids: list[str], channel: str) -> SyncSummar
     """One reconcile pass over every configured workspace, recorded in sync_runs."""
     started = now()
     summary = SyncSummary()
-    for team_id in team_ids:
-        _sync_team(decider, team_id, channel, summary)
-    cards.repost_stale(decider.sessions, decider.gateway)
-    cards.heal(decider.sessions, decider.gateway)
+    with SYNC_DURATION.time():
+        for team_id in team_ids:
+            _sync_team(decider, team_id, channel, summary)
+        cards.repost_stale(decider.sessions, decider.gateway)
+        cards.heal(decider.sessions, decider.gateway)
+    finished = now()
     with decider.sessions.begin() as session:
-        session.add(SyncRun(started_at=started, finished_at=now(), summary=summary.line(), errors=summary.errors))
+        session.add(SyncRun(started_at=started, finished_at=finished, summary=summary.line(), errors=summary.errors))
+    if not summary.errors:
+        LAST_SUCCESSFUL_SYNC.set(finished.timestamp())
     return summary
 
 
@@ -54,6 +59,7 @@ def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummar
         summary.errors += 1
         summary.problems.append(f"{team_id}: {exc.method} {exc.code}")
         return
+    PENDING.labels(team=team_id).set(len(pending))
     pending_ids: set[str] = set()
     for raw in pending:
         try:

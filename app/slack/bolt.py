@@ -11,9 +11,12 @@ from app.slack.listeners import actions, commands, events, home, views
 
 def build_app(runtime: Runtime) -> App:
     settings = runtime.settings
+    secret = settings.SLACK_SIGNING_SECRET
     app = App(
         client=WebClient(token=settings.SLACK_BOT_TOKEN.get_secret_value(), base_url=settings.SLACK_API_URL),
-        signing_secret=settings.SLACK_SIGNING_SECRET.get_secret_value(),
+        # Over HTTP every request is verified; Socket Mode has no signatures (the connection is authenticated).
+        signing_secret=secret.get_secret_value() if secret else "",
+        request_verification_enabled=secret is not None,
         token_verification_enabled=False,
         process_before_response=False,
         listener_executor=runtime.listeners,

@@ -16,6 +16,8 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
+from app.metrics import SLACK_CALLS, SLACK_RATE_LIMITED
+
 ADMIN_PAGE_LIMIT = 1000
 USERGROUP_CACHE_SECONDS = 60.0
 _TRANSIENT_BODY_CODES = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
@@ -39,15 +41,45 @@ class TransientErrorRetryHandler(RetryHandler):
         return isinstance(response.body, dict) and response.body.get("error") in _TRANSIENT_BODY_CODES
 
 
+class CountedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (waits for Retry-After), counting each 429 for /metrics."""
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        SLACK_RATE_LIMITED.labels(method=request.url.rsplit("/", 1)[-1]).inc()
+        super().prepare_for_next_attempt(state=state, request=request, response=response, error=error)
+
+
+class CountedWebClient(WebClient):
+    """A WebClient that counts every call by method and result for /metrics."""
+
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            response = super().api_call(api_method, **kwargs)
+        except SlackClientError as exc:
+            SLACK_CALLS.labels(method=api_method, result=_error_code(exc)).inc()
+            if isinstance(exc, SlackApiError) and exc.response.status_code == 429:
+                SLACK_RATE_LIMITED.labels(method=api_method).inc()
+            raise
+        SLACK_CALLS.labels(method=api_method, result="ok").inc()
+        return response
+
+
 def make_client(token: str, api_url: str, *, timeout: int = 15) -> WebClient:
     """A WebClient that waits out 429s, retries dropped connections and Slack's transient errors, a bounded number of times."""
-    return WebClient(
+    return CountedWebClient(
         token=token,
         base_url=api_url,
         timeout=timeout,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
+            CountedRateLimitRetryHandler(max_retry_count=3),
             TransientErrorRetryHandler(
                 max_retry_count=2, interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.25)
             ),
@@ -161,6 +193,16 @@ class SlackGateway:
                     actor = (item.get(actor_key) or {}).get("actor_id")
                     found[request_id] = DecisionRecord(request_id, action, actor)
         return found
+
+    def token_problems(self) -> list[str]:
+        """auth.test for both tokens; an empty list when Slack accepts them."""
+        problems = []
+        for name, client in (("SLACK_BOT_TOKEN", self._bot), ("SLACK_ADMIN_TOKEN", self._admin)):
+            try:
+                client.auth_test()
+            except (SlackClientError, OSError) as exc:
+                problems.append(f"{name}: {_error_code(exc)}")
+        return problems
 
     def admin_user_id(self) -> str | None:
         """Who Slack will name as the decider of our own calls (the admin token's user)."""

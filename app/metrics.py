@@ -1,0 +1,25 @@
+"""Prometheus metrics: what on-call looks at first (decisions, Slack calls and errors, sync health, ack latency)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+DECISIONS = Counter(
+    "invitebot_decisions_total", "Attempts to decide, by outcome (ok, a Slack error code, not_allowed, ...) and surface",
+    ["outcome", "source"],
+)
+SLACK_CALLS = Counter(
+    "invitebot_slack_api_calls_total", "Slack Web API calls by method and result (ok or Slack's error code)", ["method", "result"]
+)
+SLACK_RATE_LIMITED = Counter("invitebot_slack_rate_limited_total", "HTTP 429 answers from Slack, by method", ["method"])
+PENDING = Gauge("invitebot_pending_requests", "Pending invite requests per workspace, as of the last sync", ["team"])
+SYNC_DURATION = Histogram(
+    "invitebot_sync_duration_seconds", "How long a reconcile pass took", buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+)
+LAST_SUCCESSFUL_SYNC = Gauge("invitebot_last_successful_sync_timestamp_seconds", "When the last error-free sync finished")
+ACK_LATENCY = Histogram(
+    "invitebot_slack_request_seconds",
+    "Time to answer a request from Slack (the ack); Slack gives up after 3 s",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5),
+)
+IN_FLIGHT = Gauge("invitebot_work_in_flight", "Accepted work (listeners and background) not finished yet")

@@ -1,0 +1,112 @@
+"""What on-call sees: /healthz, /readyz, /metrics, and JSON logs without tokens or email addresses."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+
+from app.core.sync import sync_once
+from app.logs import JsonFormatter, request_id
+from app.sandbox import SlackSender
+from tests.conftest import APPROVER, CHANNEL, OTHER_TEAM, SIGNING_SECRET, TEAM, buttons, new_request, wait_for_card
+
+
+def _get(bot_url, path):
+    try:
+        with urllib.request.urlopen(bot_url.replace("/slack/events", path), timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def _sync(bot):
+    return sync_once(bot.runtime.decider, [TEAM, OTHER_TEAM], CHANNEL)
+
+
+def test_readyz_needs_accepted_tokens_and_a_clean_sync(fake, bot):
+    status, body = _get(bot.url, "/readyz")
+    assert status == 503
+    checks = json.loads(body)["checks"]
+    assert checks["database"]["ok"] and checks["tokens"]["detail"] == "not checked yet"
+    assert checks["sync"]["detail"] == "no sync has run yet"
+
+    bot.runtime.token_check.run(bot.runtime.gateway)
+    _sync(bot)
+    status, body = _get(bot.url, "/readyz")
+    assert status == 200, body
+
+    fake.fail_next("auth.test", "token_revoked")
+    bot.runtime.token_check.run(bot.runtime.gateway)
+    status, body = _get(bot.url, "/readyz")
+    assert status == 503 and "SLACK_BOT_TOKEN: token_revoked" in body
+    assert fake.bot_token not in body
+
+    bot.runtime.token_check.run(bot.runtime.gateway)
+    fake.fail_next("admin.inviteRequests.list", "not_an_admin")
+    _sync(bot)
+    status, body = _get(bot.url, "/readyz")
+    assert status == 503 and "not_an_admin" in json.loads(body)["checks"]["sync"]["detail"]
+
+
+def _metric(text, name, **labels):
+    """The value of one sample in Prometheus' text format (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            sample_labels = dict(part.split("=", 1) for part in line[line.find("{") + 1 : line.find("}")].split(",") if "=" in part)
+            if all(sample_labels.get(k) == f'"{v}"' for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_decisions_slack_calls_rate_limits_and_sync(fake, bot):
+    before = _get(bot.url, "/metrics")[1]
+    bot.slack.invite_requested(new_request(fake))
+    card = wait_for_card(fake, "ada@example.com")
+    fake.fail_next("admin.inviteRequests.approve", "ratelimited", status=429, retry_after=0)
+    bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
+    wait_for_card(fake, "ada@example.com", lambda m: not buttons(m))
+    bot.settle()
+    _sync(bot)
+
+    status, after = _get(bot.url, "/metrics")
+
+    assert status == 200
+    grew = lambda name, **labels: _metric(after, name, **labels) - _metric(before, name, **labels)  # noqa: E731
+    assert grew("invitebot_decisions_total", outcome="ok", source="button") == 1
+    assert grew("invitebot_slack_api_calls_total", method="admin.inviteRequests.approve", result="ok") == 1
+    assert grew("invitebot_slack_rate_limited_total", method="admin.inviteRequests.approve") == 1
+    assert grew("invitebot_slack_request_seconds_count") >= 2
+    assert grew("invitebot_sync_duration_seconds_count") == 1
+    assert _metric(after, "invitebot_pending_requests", team=TEAM) == 0
+    assert _metric(after, "invitebot_last_successful_sync_timestamp_seconds") > 0
+
+
+def test_logs_are_json_with_request_ids_and_hide_tokens_and_emails(fake, serve_process):
+    url = serve_process()
+    fake.wait_for(lambda: len(fake.calls("admin.inviteRequests.list")) >= 2, message="no start-up sync")  # before the request exists
+    fake.fail_next("chat.postMessage", "channel_not_found")
+
+    SlackSender(url, SIGNING_SECRET, fake).invite_requested(new_request(fake, "secret.person@example.com"))
+
+    output = serve_process.output[url]
+    output.wait_for_line("could not post the card")
+    lines = list(output.lines)
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    [failure] = [e for e in entries if "could not post the card" in e["message"]]
+    assert failure["level"] == "error" and len(failure["request_id"]) == 16
+    text = "".join(lines)
+    assert "secret.person" not in text
+    assert fake.admin_token not in text and fake.bot_token not in text
+
+
+def test_the_formatter_redacts_whatever_a_library_logs():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "token %s for %s", ("xoxp-123-abc", "ada@example.com"), None)
+    token = request_id.set("abc")
+    try:
+        entry = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id.reset(token)
+    assert entry["message"] == "token [token] for ***@example.com"
+    assert entry["request_id"] == "abc"

@@ -13,6 +13,7 @@ $(BIN)/invitebot: pyproject.toml
 
 test: $(BIN)/invitebot
 	$(BIN)/ruff check app tests bench migrations
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m pytest -n 2
 
 serve: $(BIN)/invitebot

@@ -15,8 +15,10 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the HTTP server for Slack (and the periodic sync)")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    commands.add_parser("socket", help="connect to Slack over Socket Mode (and run the periodic sync)")
     commands.add_parser("sync", help="run one reconcile pass with Slack and print its summary")
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    commands.add_parser("doctor", help="check the configuration, database, tokens, workspaces, channel and approver groups")
     args = parser.parse_args(argv)
     logs.configure()
     try:
@@ -26,8 +28,14 @@ def main(argv: list[str] | None = None) -> int:
             from app.serve import serve_forever
 
             return serve_forever(settings, args.host, args.port)
+        if args.command == "socket":
+            from app.socket_mode import run_socket_mode
+
+            return run_socket_mode(load(Settings))
         if args.command == "sync":
             return _sync(load(Settings))
+        if args.command == "doctor":
+            return _doctor(load(Settings))
         return _migrate(load(DatabaseSettings))
     except ConfigError as exc:
         print(f"invitebot: {exc}", file=sys.stderr)
@@ -47,6 +55,14 @@ def _sync(settings: Settings) -> int:
         runtime.close()
     print(summary.line())
     return 1 if summary.errors else 0
+
+
+def _doctor(settings: Settings) -> int:
+    from app.doctor import report, run_checks
+
+    checks = run_checks(settings)
+    print(report(checks))
+    return 0 if all(check.ok for check in checks) else 1
 
 
 def _migrate(settings: DatabaseSettings) -> int:

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any, Callable, TypeVar
 
+from app.sandbox.socket_mode import SocketModeServer
 from app.sandbox.state import (
     Call,
     Channel,
@@ -25,7 +26,7 @@ T = TypeVar("T")
 
 
 class FakeSlack:
-    """Slack's Web API on 127.0.0.1 with an inspectable, seedable world behind it."""
+    """Slack's Web API and Socket Mode on 127.0.0.1 with an inspectable, seedable world behind it."""
 
     def __init__(
         self,
@@ -36,16 +37,18 @@ class FakeSlack:
         admin_user_id: str = "UADMIN001",
         enterprise_id: str = "E0SANDBOX",
         app_id: str = "A0INVITEBOT",
+        app_token: str = "xapp-sandbox-app",
     ) -> None:
-        self.bot_token, self.admin_token = bot_token, admin_token
+        self.bot_token, self.admin_token, self.app_token = bot_token, admin_token, app_token
         self.bot_user_id, self.admin_user_id = bot_user_id, admin_user_id
         self.enterprise_id, self.app_id = enterprise_id, app_id
-        self._state = SlackState(bot_token, admin_token, bot_user_id, admin_user_id, enterprise_id, app_id)
+        self._state = SlackState(bot_token, admin_token, bot_user_id, admin_user_id, enterprise_id, app_id, app_token)
         # auth.test and users.info answer for the token owners even before a test seeds them.
         self._state.users[bot_user_id] = User(bot_user_id, "invitebot", enterprise_id, "invitebot", is_bot=True)
         self._state.users[admin_user_id] = User(admin_user_id, "sandbox-admin", enterprise_id, "Sandbox Admin")
         self._server: SlackServer | None = None
         self._thread: threading.Thread | None = None
+        self._socket: SocketModeServer | None = None
 
     # lifecycle
 
@@ -55,9 +58,13 @@ class FakeSlack:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-slack", daemon=True
         )
         self._thread.start()
+        self._socket = SocketModeServer(self._state).start()
         return self
 
     def stop(self) -> None:
+        if self._socket is not None:
+            self._socket.stop()
+            self._socket = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -236,11 +243,32 @@ class FakeSlack:
     def views_opened(self) -> list[dict[str, Any]]:
         return self._copy(lambda s: s.views_opened)
 
+    # Socket Mode
+
+    def socket_connected(self) -> bool:
+        """Whether the app holds a Socket Mode connection (one that has been sent its hello)."""
+        return self._started_socket().connected()
+
+    def deliver_socket(
+        self, kind: str, payload: dict[str, Any], timeout: float = 3.0, *, retry_attempt: int = 0, retry_reason: str = ""
+    ) -> dict[str, Any]:
+        """Send one envelope (events_api, interactive or slash_commands) to the app; return its ack's payload.
+
+        AssertionError when no app is connected, or when no ack with the envelope's id came within `timeout`
+        (Slack's 3 seconds).
+        """
+        return self._started_socket().deliver(kind, payload, timeout, retry_attempt, retry_reason)
+
     def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0, message: str = "") -> T:
         """Return predicate()'s first truthy value, re-checked on every change; AssertionError on timeout."""
         return self._state.wait_for(predicate, timeout, message)
 
     # internals
+
+    def _started_socket(self) -> SocketModeServer:
+        if self._socket is None:
+            raise RuntimeError("FakeSlack is not started")
+        return self._socket
 
     def _mutate(self, change: Callable[[SlackState], object]) -> None:
         with self._state.lock:

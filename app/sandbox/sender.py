@@ -1,4 +1,4 @@
-"""SlackSender: what Slack itself sends to the bot (events, clicks, slash commands, view submissions), signed."""
+"""What Slack itself sends to the bot (events, clicks, slash commands, view submissions): signed HTTP or Socket Mode."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import string
 import time
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import urlencode
@@ -24,7 +25,7 @@ FORM = "application/x-www-form-urlencoded"
 
 @dataclass
 class Reply:
-    """What the bot answered."""
+    """What the bot answered: its HTTP response, or over Socket Mode its ack (status 200, body the ack's payload)."""
 
     status: int
     body: str
@@ -57,39 +58,11 @@ def _action(block_id: str, button: dict[str, Any]) -> dict[str, Any]:
     return action
 
 
-class SlackSender:
-    """Posts to the bot's /slack/events URL exactly as Slack would, using FakeSlack's users, teams and messages."""
+class BaseSender(ABC):
+    """Builds what Slack sends from FakeSlack's users, teams and messages; subclasses carry it to the bot."""
 
-    def __init__(self, bot_url: str, signing_secret: str, fake: FakeSlack) -> None:
-        self.bot_url = bot_url
+    def __init__(self, fake: FakeSlack) -> None:
         self.fake = fake
-        self._verifier = SignatureVerifier(signing_secret)
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
-
-    def post(
-        self,
-        body: bytes,
-        *,
-        content_type: str,
-        headers: dict[str, str] | None = None,
-        sign: bool = True,
-        timestamp: int | None = None,
-    ) -> Reply:
-        """POST raw bytes; signed per reference §4.7 unless sign=False. 4xx/5xx come back as a Reply."""
-        sent = {"Content-Type": content_type, "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)"}
-        if sign:
-            ts = str(timestamp if timestamp is not None else int(time.time()))
-            sent["X-Slack-Request-Timestamp"] = ts
-            sent["X-Slack-Signature"] = self._verifier.generate_signature(timestamp=ts, body=body) or ""
-        sent.update(headers or {})
-        request = urllib.request.Request(self.bot_url, data=body, headers=sent, method="POST")
-        started = time.monotonic()
-        try:
-            with self._opener.open(request, timeout=30) as response:
-                status, raw, got = response.status, response.read(), dict(response.headers)
-        except urllib.error.HTTPError as error:
-            status, raw, got = error.code, error.read(), dict(error.headers)
-        return Reply(status, raw.decode("utf-8", "replace"), got, time.monotonic() - started)
 
     # Events API
 
@@ -128,10 +101,7 @@ class SlackSender:
             "event_time": int(time.time()),
             "event_context": _random_id("4-", 40).lower(),
         }
-        headers = {}
-        if retry_num is not None:
-            headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason or "http_timeout"}
-        return self.post(json.dumps(envelope).encode(), content_type="application/json", headers=headers)
+        return self._send_event(envelope, retry_num, retry_reason)
 
     def invite_requested(self, invite_request: dict[str, Any], **kw: Any) -> Reply:
         event = {"type": "invite_requested", "invite_request": invite_request}
@@ -187,7 +157,7 @@ class SlackSender:
             "response_url": self.fake.new_response_url(channel=channel, user=user_id, message_ts=message_ts),
             "actions": found[:1],
         }
-        return self._post_payload(payload)
+        return self._send_interaction(payload)
 
     def click_ephemeral(
         self, *, user_id: str, channel: str, blocks: list[dict[str, Any]], action_id: str, block_id: str | None = None
@@ -210,7 +180,7 @@ class SlackSender:
             "response_url": self.fake.new_response_url(channel=channel, user=user_id),
             "actions": found[:1],
         }
-        return self._post_payload(payload)
+        return self._send_interaction(payload)
 
     def click_in_home(self, *, user_id: str, action_id: str, value: str, team_id: str) -> Reply:
         """A button click on the user's published App Home; the button must be on show with that value."""
@@ -231,7 +201,7 @@ class SlackSender:
             "state": view.get("state") or {"values": {}},
             "actions": found[:1],
         }
-        return self._post_payload(payload)
+        return self._send_interaction(payload)
 
     def slash(self, *, text: str, user_id: str, channel_id: str, team_id: str, command: str = "/invites") -> Reply:
         """A slash command, form-encoded (samples/slash_command.form_fields.json, reference §5.2)."""
@@ -256,7 +226,7 @@ class SlackSender:
             "trigger_id": self.fake.issue_trigger_id(),
             "is_enterprise_install": "false",
         }
-        return self.post(urlencode(fields).encode(), content_type=FORM)
+        return self._send_command(fields)
 
     def submit_view(self, *, user_id: str, view: dict[str, Any], values: dict[str, Any], team_id: str) -> Reply:
         """A view_submission of `view` with `values` as view.state.values (reference §5.4)."""
@@ -265,7 +235,18 @@ class SlackSender:
             "view": {**view, "state": {"values": values}},
             "response_urls": [],
         }
-        return self._post_payload(payload)
+        return self._send_interaction(payload)
+
+    # delivery: the one thing that differs between HTTP and Socket Mode
+
+    @abstractmethod
+    def _send_event(self, envelope: dict[str, Any], retry_num: int | None, retry_reason: str | None) -> Reply: ...
+
+    @abstractmethod
+    def _send_interaction(self, payload: dict[str, Any]) -> Reply: ...
+
+    @abstractmethod
+    def _send_command(self, fields: dict[str, str]) -> Reply: ...
 
     # helpers
 
@@ -286,9 +267,6 @@ class SlackSender:
             "is_enterprise_install": False,
         }
 
-    def _post_payload(self, payload: dict[str, Any]) -> Reply:
-        return self.post(urlencode({"payload": json.dumps(payload)}).encode(), content_type=FORM)
-
     def _user(self, user_id: str) -> User:
         user = self.fake.user(user_id)
         if user is None:
@@ -300,3 +278,77 @@ class SlackSender:
         if team is None:
             raise AssertionError(f"seed team {team_id} with add_team() first")
         return team
+
+
+class SlackSender(BaseSender):
+    """Posts to the bot's /slack/events URL exactly as Slack would."""
+
+    def __init__(self, bot_url: str, signing_secret: str, fake: FakeSlack) -> None:
+        super().__init__(fake)
+        self.bot_url = bot_url
+        self._verifier = SignatureVerifier(signing_secret)
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+
+    def post(
+        self,
+        body: bytes,
+        *,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+        sign: bool = True,
+        timestamp: int | None = None,
+    ) -> Reply:
+        """POST raw bytes; signed per reference §4.7 unless sign=False. 4xx/5xx come back as a Reply."""
+        sent = {"Content-Type": content_type, "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)"}
+        if sign:
+            ts = str(timestamp if timestamp is not None else int(time.time()))
+            sent["X-Slack-Request-Timestamp"] = ts
+            sent["X-Slack-Signature"] = self._verifier.generate_signature(timestamp=ts, body=body) or ""
+        sent.update(headers or {})
+        request = urllib.request.Request(self.bot_url, data=body, headers=sent, method="POST")
+        started = time.monotonic()
+        try:
+            with self._opener.open(request, timeout=30) as response:
+                status, raw, got = response.status, response.read(), dict(response.headers)
+        except urllib.error.HTTPError as error:
+            status, raw, got = error.code, error.read(), dict(error.headers)
+        return Reply(status, raw.decode("utf-8", "replace"), got, time.monotonic() - started)
+
+    def _send_event(self, envelope: dict[str, Any], retry_num: int | None, retry_reason: str | None) -> Reply:
+        headers = {}
+        if retry_num is not None:
+            headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason or "http_timeout"}
+        return self.post(json.dumps(envelope).encode(), content_type="application/json", headers=headers)
+
+    def _send_interaction(self, payload: dict[str, Any]) -> Reply:
+        return self.post(urlencode({"payload": json.dumps(payload)}).encode(), content_type=FORM)
+
+    def _send_command(self, fields: dict[str, str]) -> Reply:
+        return self.post(urlencode(fields).encode(), content_type=FORM)
+
+
+class SocketSender(BaseSender):
+    """Hands the same payloads to the bot as Socket Mode envelopes over FakeSlack's WebSocket, waiting for each ack.
+
+    As Slack does: an event is the whole Events API body, an interaction is the JSON object (not form-encoded),
+    and a slash command is its form fields as a JSON object. No ack within `ack_timeout` is an AssertionError.
+    """
+
+    def __init__(self, fake: FakeSlack, *, ack_timeout: float = 3.0) -> None:
+        super().__init__(fake)
+        self.ack_timeout = ack_timeout
+
+    def _send_event(self, envelope: dict[str, Any], retry_num: int | None, retry_reason: str | None) -> Reply:
+        retry = {"retry_attempt": retry_num or 0, "retry_reason": retry_reason or ("timeout" if retry_num else "")}
+        return self._deliver("events_api", envelope, **retry)
+
+    def _send_interaction(self, payload: dict[str, Any]) -> Reply:
+        return self._deliver("interactive", payload)
+
+    def _send_command(self, fields: dict[str, str]) -> Reply:
+        return self._deliver("slash_commands", fields)
+
+    def _deliver(self, kind: str, payload: dict[str, Any], **retry: Any) -> Reply:
+        started = time.monotonic()
+        answer = self.fake.deliver_socket(kind, payload, self.ack_timeout, **retry)
+        return Reply(200, json.dumps(answer) if answer else "", {}, time.monotonic() - started)

@@ -148,6 +148,7 @@ class SlackState:
     admin_user_id: str
     enterprise_id: str
     app_id: str
+    app_token: str
     bot_id: str = "B0SANDBOXBT"
     enterprise_name: str = "Sandbox Org"
     teams: dict[str, Team] = field(default_factory=dict)
@@ -167,6 +168,9 @@ class SlackState:
     calls: list[Call] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)
+    socket_url: str = ""  # where apps.connections.open sends the app: ws://127.0.0.1:<port>/link/
+    socket_tickets: set[str] = field(default_factory=set)  # handed out by apps.connections.open, each good once
+    socket_acks: dict[str, dict[str, Any]] = field(default_factory=dict)  # envelope_id -> the app's ack
     version: int = field(default=0, init=False)
     lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     cond: threading.Condition = field(init=False, repr=False)

@@ -7,6 +7,7 @@ import binascii
 import json
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -14,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from app.sandbox.state import Call, Channel, SlackState
 
-BOT, ADMIN = "bot", "admin"
+BOT, ADMIN, APP = "bot", "admin", "app"  # APP: the app-level token (xapp-), good only for apps.connections.open
 RESPONSE_URL_MAX_USES = 5  # reference §5.6: up to 5 posts per response_url
 TRIGGER_TTL = 3.0  # reference §5.5: a trigger_id is usable for 3 seconds
 
@@ -269,6 +270,18 @@ def update_message(state: SlackState, params: dict[str, Any], caller: Caller) ->
     return {"channel": channel.id, "ts": message["ts"], "text": message["text"], "message": dict(message)}
 
 
+def delete_message(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """chat.delete: a bot may delete its own messages (message_not_found otherwise)."""
+    channel = _channel(state, params)
+    message = state.messages.get(channel.id, {}).get(params.get("ts") or "")
+    if message is None:
+        raise ApiError("message_not_found")
+    if message.get("user") != caller.user_id:
+        raise ApiError("cant_delete_message")
+    del state.messages[channel.id][message["ts"]]
+    return {"channel": channel.id, "ts": message["ts"]}
+
+
 def post_ephemeral(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
     channel = _channel(state, params)
     user = params.get("user") or ""
@@ -394,7 +407,15 @@ def conversations_info(state: SlackState, params: dict[str, Any], caller: Caller
     }
 
 
+def connections_open(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """apps.connections.open: a Socket Mode URL whose ticket is good for one connection."""
+    ticket = str(uuid.uuid4())
+    state.socket_tickets.add(ticket)
+    return {"url": f"{state.socket_url}?ticket={ticket}"}
+
+
 METHODS: dict[str, tuple[Handler, frozenset[str]]] = {
+    "apps.connections.open": (connections_open, frozenset({APP})),
     "auth.test": (auth_test, frozenset({BOT, ADMIN})),
     "admin.inviteRequests.list": (invite_requests_list, frozenset({ADMIN})),
     "admin.inviteRequests.approve": (_decide("approve"), frozenset({ADMIN})),
@@ -407,6 +428,7 @@ METHODS: dict[str, tuple[Handler, frozenset[str]]] = {
     "admin.users.invite": (users_invite, frozenset({ADMIN})),
     "chat.postMessage": (post_message, frozenset({BOT})),
     "chat.update": (update_message, frozenset({BOT})),
+    "chat.delete": (delete_message, frozenset({BOT})),
     "chat.postEphemeral": (post_ephemeral, frozenset({BOT})),
     "views.publish": (views_publish, frozenset({BOT})),
     "views.open": (views_open, frozenset({BOT})),
@@ -422,7 +444,11 @@ def _authorize(state: SlackState, method: str, token: str | None) -> Caller:
         raise ApiError("unknown_method")
     if not token:
         raise ApiError("not_authed")
-    identities = {state.bot_token: (BOT, state.bot_user_id), state.admin_token: (ADMIN, state.admin_user_id)}
+    identities = {
+        state.bot_token: (BOT, state.bot_user_id),
+        state.admin_token: (ADMIN, state.admin_user_id),
+        state.app_token: (APP, ""),  # an app-level token acts for the app, not for a user
+    }
     if token not in identities:
         raise ApiError("invalid_auth")
     kind, user_id = identities[token]

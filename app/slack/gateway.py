@@ -198,11 +198,37 @@ class SlackGateway:
         """auth.test for both tokens; an empty list when Slack accepts them."""
         problems = []
         for name, client in (("SLACK_BOT_TOKEN", self._bot), ("SLACK_ADMIN_TOKEN", self._admin)):
-            try:
-                client.auth_test()
-            except (SlackClientError, OSError) as exc:
-                problems.append(f"{name}: {_error_code(exc)}")
+            code = self._probe(client, "auth.test", {})
+            if code:
+                problems.append(f"{name}: {code}")
         return problems
+
+    def bot_token_problem(self) -> str | None:
+        return self._probe(self._bot, "auth.test", {})
+
+    def admin_token_problem(self) -> str | None:
+        return self._probe(self._admin, "auth.test", {})
+
+    def listing_problem(self, team_id: str) -> str | None:
+        """Can the admin token list one workspace's invite requests?"""
+        return self._probe(self._admin, "admin.inviteRequests.list", {"team_id": team_id, "limit": 1})
+
+    def posting_problem(self, channel: str) -> str | None:
+        """Post a short notice in the channel and remove it again: proves the bot may post there."""
+        try:
+            posted = self._bot_call("chat.postMessage", channel=channel, text="invitebot doctor: checking that I can post here.")
+            self._bot_call("chat.delete", channel=posted["channel"], ts=posted["ts"])
+        except SlackCallFailed as exc:
+            return exc.code
+        return None
+
+    @staticmethod
+    def _probe(client: WebClient, method: str, params: dict[str, Any]) -> str | None:
+        try:
+            client.api_call(method, params=params)
+        except (SlackClientError, OSError) as exc:
+            return _error_code(exc)
+        return None
 
     def admin_user_id(self) -> str | None:
         """Who Slack will name as the decider of our own calls (the admin token's user)."""

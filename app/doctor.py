@@ -1,0 +1,110 @@
+"""`invitebot doctor`: every check an installation needs, each failure with the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from app.config import Settings
+from app.runtime import Runtime
+from app.slack.errors import classify
+from app.slack.gateway import SlackCallFailed
+from app.store.migrate import alembic_config
+
+_TOKEN_FIX = {
+    "SLACK_BOT_TOKEN": "Copy the Bot User OAuth Token (xoxb-) from the app's OAuth & Permissions page into SLACK_BOT_TOKEN.",
+    "SLACK_ADMIN_TOKEN": (
+        "Install the app on the whole Enterprise org as an org admin or owner, and put the User OAuth Token (xoxp-) "
+        "in SLACK_ADMIN_TOKEN."
+    ),
+}
+_CHANNEL_FIX = {
+    "not_in_channel": "Invite the bot to the approvals channel (/invite @invitebot in that channel).",
+    "channel_not_found": "INVITES_CHANNEL names no channel the bot can see: check the id (C…) and invite the bot.",
+    "is_archived": "The approvals channel is archived: unarchive it or choose another INVITES_CHANNEL.",
+    "missing_scope": "The bot token lacks chat:write: add it in the app's settings and reinstall.",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    """Configuration, database and migrations, both tokens, each workspace, the channel, the approver groups."""
+    runtime = Runtime.build(settings)
+    try:
+        checks = [Check("configuration", True, "every setting is present and well-formed"), _database(runtime)]
+        gateway = runtime.gateway
+        for name, problem in (
+            ("SLACK_BOT_TOKEN", gateway.bot_token_problem()),
+            ("SLACK_ADMIN_TOKEN", gateway.admin_token_problem()),
+        ):
+            checks.append(Check(f"{name} (auth.test)", problem is None, problem or "accepted", _TOKEN_FIX[name] if problem else ""))
+        for team_id in settings.INVITES_TEAM_IDS:
+            problem = gateway.listing_problem(team_id)
+            checks.append(
+                Check(f"list invite requests in {team_id}", problem is None, problem or "allowed", _slack_fix(problem))
+            )
+        problem = gateway.posting_problem(settings.INVITES_CHANNEL)
+        fix = _CHANNEL_FIX.get(problem or "", f"Slack answered {problem}.") if problem else ""
+        checks.append(Check(f"post in {settings.INVITES_CHANNEL}", problem is None, problem or "allowed", fix))
+        checks.extend(_groups(runtime, [i for i in settings.INVITES_APPROVERS if i.startswith("S")]))
+        return checks
+    finally:
+        runtime.close()
+
+
+def _database(runtime: Runtime) -> Check:
+    try:
+        with runtime.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is the finding
+        return Check("database", False, f"{type(exc).__name__}: {exc}".splitlines()[0], "Check DATABASE_URL and that the server is up.")
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if current != head:
+        return Check("database", False, f"schema at {current or 'nothing'}, latest is {head}", "Run `invitebot migrate`.")
+    return Check("database", True, f"reachable, schema at {head}")
+
+
+def _groups(runtime: Runtime, group_ids: list[str]) -> list[Check]:
+    checks = []
+    for group in group_ids:
+        try:
+            members = runtime.gateway.usergroup_members(group)
+        except SlackCallFailed as exc:
+            fix = (
+                f"INVITES_APPROVERS names {group}, which is not a user group Slack knows."
+                if exc.code == "no_such_subteam"
+                else f"Slack answered {exc.code}; the bot token needs usergroups:read."
+            )
+            checks.append(Check(f"approver group {group}", False, exc.code, fix))
+            continue
+        if members:
+            checks.append(Check(f"approver group {group}", True, f"{len(members)} members"))
+        else:
+            checks.append(Check(f"approver group {group}", False, "no members", f"Add approvers to the user group {group}."))
+    return checks
+
+
+def _slack_fix(code: str | None) -> str:
+    return classify(code).sentence.removeprefix("Nothing was decided. ") if code else ""
+
+
+def report(checks: list[Check]) -> str:
+    """A table a person reads top to bottom, then the fixes."""
+    width = max(len(check.name) for check in checks)
+    lines = [f"{'check'.ljust(width)}  result  detail"]
+    lines += [f"{c.name.ljust(width)}  {'ok    ' if c.ok else 'FAIL  '}  {c.detail}" for c in checks]
+    fixes = [f"- {c.name}: {c.fix}" for c in checks if not c.ok and c.fix]
+    if fixes:
+        lines += ["", "To fix:", *fixes]
+    failed = sum(1 for c in checks if not c.ok)
+    lines += ["", "All checks passed." if not failed else f"{failed} of {len(checks)} checks failed."]
+    return "\n".join(lines)

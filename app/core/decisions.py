@@ -60,12 +60,9 @@ def decide(
 ) -> Outcome:
     """Claim the request (one winner), call Slack once, record what happened, re-render the cards."""
     claim = f"{decider.replica_id}:{uuid.uuid4().hex}"
-    if not _claim(decider.sessions, request_id, claim, action, actor_id, source):
+    request = _claim(decider.sessions, request_id, claim, action, actor_id, source)
+    if request is None:
         return _lost(decider.sessions, request_id, action, actor_id, source)
-
-    with decider.sessions() as session:
-        request = session.get(InviteRequest, request_id)
-    assert request is not None  # we hold its claim
     result = decider.gateway.decide(action.value, request.id, request.team_id)
     outcome = _Attempt(decider, request, claim, action, actor_id, source).finish(result.error, reason)
     cards.refresh(decider.sessions, decider.gateway, request_id)
@@ -75,8 +72,8 @@ def decide(
 
 def _claim(
     sessions: sessionmaker[Session], request_id: str, claim: str, action: Action, actor_id: str, source: Source
-) -> bool:
-    """pending -> deciding, conditionally; the database picks the single winner."""
+) -> InviteRequest | None:
+    """pending -> deciding, conditionally; the database picks the single winner, who gets the row back."""
     with sessions.begin() as session:
         won = session.execute(
             update(InviteRequest)
@@ -90,7 +87,7 @@ def _claim(
                 claimed_at=now(),
             )
         ).rowcount
-    return bool(won)
+        return session.get(InviteRequest, request_id) if won else None
 
 
 _LOST_OUTCOME = {

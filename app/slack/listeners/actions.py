@@ -1,4 +1,4 @@
-"""Approve and Deny buttons on a card."""
+"""Approve and Deny buttons, wherever they are shown: cards, /invites lists, the App Home."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-# Two commands a newcomer needs: `make test` and `make serve`. Each creates the virtualenv on first use.
+# Commands a newcomer needs: `make demo`, `make test` and `make serve`. Each creates the virtualenv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test serve sync migrate bench clean
+.PHONY: demo test serve sync migrate bench clean
 
 $(BIN)/invitebot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ test: $(BIN)/invitebot
 
 serve: $(BIN)/invitebot
 	$(BIN)/invitebot serve
+
+demo: $(BIN)/invitebot
+	$(BIN)/invitebot demo
 
 sync: $(BIN)/invitebot
 	$(BIN)/invitebot sync

@@ -19,9 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("sync", help="run one reconcile pass with Slack and print its summary")
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     commands.add_parser("doctor", help="check the configuration, database, tokens, workspaces, channel and approver groups")
+    demo = commands.add_parser("demo", help="try invitebot in a browser: a Slack stand-in, a seeded org and the real bot")
+    demo.add_argument("--port", type=int, default=8080, help="port of the demo page on 127.0.0.1; 0 picks a free port")
     args = parser.parse_args(argv)
     logs.configure()
     try:
+        if args.command == "demo":
+            from app.demo.run import run_demo
+
+            return run_demo(args.port)
         if args.command == "serve":
             settings = load(Settings)
             settings.require("SLACK_SIGNING_SECRET")

@@ -1,0 +1,1 @@
+"""`invitebot demo`: the Slack stand-in, a seeded org and the real bot, shown in a local web page."""

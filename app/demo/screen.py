@@ -1,0 +1,207 @@
+"""What one person's Slack client shows, built from the stand-in plus what only a client would remember."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.sandbox import FakeSlack
+
+
+def ts_key(ts: str) -> tuple[int, int]:
+    """Order Slack timestamps exactly ("1732240000.000100"), without float rounding."""
+    seconds, _, micros = str(ts).partition(".")
+    return int(seconds or 0), int(micros or 0)
+
+
+@dataclass
+class ArmedFault:
+    """A fault injected with fail_next, and how many calls of its method there were before it."""
+
+    method: str
+    error: str
+    times: int
+    calls_before: int
+
+
+@dataclass
+class ClientSide:
+    """Things Slack's client (not its API) holds: when ephemerals arrived, ack replies, open modals."""
+
+    ephemeral_ts: list[str] = field(default_factory=list)  # per index of FakeSlack.ephemerals()
+    acks: list[dict[str, Any]] = field(default_factory=list)  # slash-command answers given in the ack itself
+    modals: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> {"view_id", "errors"}
+    requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> what the demo created
+    faults: list[ArmedFault] = field(default_factory=list)
+    clicked: list[tuple[str, str, int]] = field(default_factory=list)  # (user, ephemeral id, response posts before)
+
+
+class Screens:
+    """Per-user state for the page: the approvals channel with ephemerals, App Home, DMs, the open modal."""
+
+    def __init__(self, fake: FakeSlack, channel: str) -> None:
+        self.fake = fake
+        self.channel = channel
+        self._lock = threading.Lock()
+        self._client = ClientSide()
+
+    # the client's own memory
+
+    def observe(self) -> None:
+        """Stamp newly arrived ephemerals with the time they showed up, so they sit between messages correctly."""
+        count = len(self.fake.ephemerals())
+        with self._lock:
+            while len(self._client.ephemeral_ts) < count:
+                self._client.ephemeral_ts.append(self.fake.next_ts())
+
+    def add_ack(self, user_id: str, text: str, blocks: list[dict[str, Any]] | None) -> None:
+        with self._lock:
+            entry = {"user": user_id, "text": text, "blocks": blocks or [], "ts": self.fake.next_ts()}
+            self._client.acks.append(entry)
+
+    def open_modal(self, user_id: str, view_id: str) -> None:
+        with self._lock:
+            self._client.modals[user_id] = {"view_id": view_id, "errors": {}}
+
+    def set_errors(self, user_id: str, view_id: str, errors: dict[str, str]) -> None:
+        with self._lock:
+            modal = self._client.modals.get(user_id)
+            if modal is not None and modal["view_id"] == view_id:
+                modal["errors"] = {str(k): str(v) for k, v in errors.items()}
+
+    def close_modal(self, user_id: str, view_id: str) -> None:
+        with self._lock:
+            if (self._client.modals.get(user_id) or {}).get("view_id") == view_id:
+                del self._client.modals[user_id]
+
+    def modal_view(self, user_id: str, view_id: str) -> dict[str, Any] | None:
+        """The modal `user_id` has open, as it stands now, when it is `view_id`."""
+        with self._lock:
+            open_id = (self._client.modals.get(user_id) or {}).get("view_id")
+        return self.fake.modal(view_id) if open_id == view_id else None
+
+    def remember_request(self, item: dict[str, Any]) -> None:
+        with self._lock:
+            self._client.requests[item["id"]] = {
+                "id": item["id"],
+                "email": item["email"],
+                "real_name": item.get("real_name"),
+                "team_id": item["team"]["id"],
+            }
+
+    def arm_fault(self, method: str, error: str, times: int) -> None:
+        calls = len(self.fake.calls(method))
+        with self._lock:
+            self._client.faults.append(ArmedFault(method, error, times, calls))
+
+    def clicked_ephemeral(self, user_id: str, ephemeral_id: str, posts_before: int) -> None:
+        """A button in an ephemeral was clicked: an answer with replace_original takes that message's place."""
+        with self._lock:
+            self._client.clicked.append((user_id, ephemeral_id, posts_before))
+
+    def ephemeral_blocks(self, user_id: str, ephemeral_id: str) -> list[dict[str, Any]] | None:
+        """The blocks of one of the user's ephemeral messages (by the id the page was given)."""
+        for item in self._ephemerals(user_id):
+            if item["id"] == ephemeral_id:
+                return item["blocks"]
+        return None
+
+    # the page's view
+
+    def state(self, user_id: str) -> dict[str, Any]:
+        """Everything the page shows for `user_id`, with a version that changes whenever any of it does."""
+        self.observe()
+        items = [{"kind": "message", "ts": m["ts"], "message": m} for m in self.fake.messages(self.channel)]
+        items.extend(self._ephemerals(user_id))
+        items.sort(key=lambda item: ts_key(item["ts"]))
+        with self._lock:
+            modal = dict(self._client.modals.get(user_id) or {})
+            requests = [dict(r) for r in self._client.requests.values()]
+        if modal:
+            try:
+                modal["view"] = self.fake.modal(modal["view_id"])
+            except KeyError:
+                modal = {}
+        for request in requests:
+            request["status"] = self.fake.invite_request_status(request["id"])
+        body = {
+            "user": user_id,
+            "channel": {"id": self.channel, "items": items},
+            "home": self.fake.home_view(user_id),
+            "dms": self.fake.direct_messages(user_id),
+            "modal": modal or None,
+            "requests": requests,
+            "faults": self._armed(),
+        }
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return {"version": digest, **body}
+
+    def _ephemerals(self, user_id: str) -> list[dict[str, Any]]:
+        every = self.fake.ephemerals()
+        with self._lock:
+            stamps = list(self._client.ephemeral_ts)
+            acks = [(n, a) for n, a in enumerate(self._client.acks) if a["user"] == user_id]
+        shown = [
+            {"kind": "ephemeral", "id": f"e{n}", "ts": stamps[n] if n < len(stamps) else self.fake.next_ts(),
+             "text": e["text"], "blocks": e["blocks"], "via": e["via"]}
+            for n, e in enumerate(every)
+            if e["user"] == user_id and e["channel"] == self.channel
+        ]
+        shown.extend(
+            {"kind": "ephemeral", "id": f"a{n}", "ts": a["ts"], "text": a["text"], "blocks": a["blocks"], "via": "ack"}
+            for n, a in acks
+        )
+        return self._replaced(user_id, shown)
+
+    def _replaced(self, user_id: str, shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Apply replace_original / delete_original answers to the ephemeral whose button was clicked, as Slack's client does.
+
+        The stand-in records such an answer as a new ephemeral (it has no message to replace); it is matched to the
+        click by content: the first replacing response_url post after the click.
+        """
+        with self._lock:
+            clicked = [(eid, before) for user, eid, before in self._client.clicked if user == user_id]
+        if not clicked:
+            return shown
+        posts = self.fake.response_posts()
+        by_id = {item["id"]: item for item in shown}
+        for eid, before in clicked:
+            post = next((p for p in posts[before:] if p.get("replace_original") or p.get("delete_original")), None)
+            old = by_id.get(eid)
+            if post is None or old is None:
+                continue
+            if not post.get("delete_original"):
+                new = next(
+                    (
+                        item
+                        for item in shown
+                        if item["via"] == "response_url"
+                        and ts_key(item["ts"]) > ts_key(old["ts"])
+                        and (item["text"], item["blocks"]) == (post.get("text") or "", post.get("blocks") or [])
+                    ),
+                    None,
+                )
+                if new is None:
+                    continue
+                new["ts"] = old["ts"]
+            shown.remove(old)
+            del by_id[eid]
+        return shown
+
+    def _armed(self) -> list[dict[str, Any]]:
+        """Injected faults not used up yet: while a fault is queued, each call of its method uses it (first in, first out)."""
+        with self._lock:
+            faults = list(self._client.faults)
+        counts = {method: len(self.fake.calls(method)) for method in {f.method for f in faults}}
+        next_call: dict[str, int] = {}
+        left = []
+        for fault in faults:
+            start = max(fault.calls_before, next_call.get(fault.method, 0))
+            used = min(fault.times, counts[fault.method] - start)
+            next_call[fault.method] = start + used
+            if used < fault.times:
+                left.append({"method": fault.method, "error": fault.error, "left": fault.times - used})
+        return left

@@ -1,0 +1,198 @@
+"""`invitebot demo`: the seeded org, decisions through the demo's JSON API (signed as Slack signs), a clean stop."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from app.demo import seed
+from tests.conftest import card_text
+
+GRACE, KATHERINE, ALAN = "U0GRACEHOP", "U0KATHJOHN", "U0ALANTURI"
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Demo:
+    """A running `invitebot demo --port 0`: its page URL, its temporary folder, the bot's URL, everything it printed."""
+
+    process: subprocess.Popen[str]
+    url: str
+    folder: Path
+    bot_url: str
+    lines: list[str] = field(default_factory=list)
+
+    def get(self, path: str, timeout: float = 35) -> dict[str, Any]:
+        with _OPENER.open(self.url + path.lstrip("/"), timeout=timeout) as response:
+            return json.loads(response.read())
+
+    def post(self, name: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        data = json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}api/{name}", data=data, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with _OPENER.open(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def state(self, user: str, since: str = "") -> dict[str, Any]:
+        return self.get(f"/api/state?user={user}&since={since}")
+
+    def wait_for(self, user: str, predicate: Callable[[dict[str, Any]], Any], timeout: float = 20.0) -> Any:
+        """Long-poll the user's screen until predicate(state) is truthy (no sleeping: the server blocks until a change)."""
+        deadline = time.monotonic() + timeout
+        state = self.state(user)
+        while not (found := predicate(state)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the demo never showed it; last state: {json.dumps(state)[:2000]}")
+            state = self.state(user, since=state["version"])
+        return found
+
+
+@contextmanager
+def running_demo() -> Iterator[Demo]:
+    """Start `python -m app demo --port 0`, read its folder and URL lines, and stop it afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "demo", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    folder = bot_url = None
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("invitebot demo: data in "):
+                folder = Path(line.removeprefix("invitebot demo: data in ").split(" (removed on exit)")[0])
+            if line.startswith("invitebot demo: invitebot is "):
+                bot_url = line.removeprefix("invitebot demo: invitebot is ").split(";")[0]
+            if line.startswith("invitebot demo: open "):
+                url = line.removeprefix("invitebot demo: open ").strip()
+                break
+        else:
+            raise AssertionError("the demo exited before printing its URL:\n" + "".join(lines))
+        assert folder is not None and bot_url is not None, "".join(lines)
+        threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
+        yield Demo(process, url, folder, bot_url, lines)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Demo]:
+    with running_demo() as running:
+        yield running
+
+
+def cards(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return [item["message"] for item in state["channel"]["items"] if item["kind"] == "message"]
+
+
+def card_for(state: dict[str, Any], email: str) -> dict[str, Any]:
+    return next(card for card in cards(state) if email in card_text(card))
+
+
+def ephemerals(state: dict[str, Any]) -> list[str]:
+    return [item["text"] for item in state["channel"]["items"] if item["kind"] == "ephemeral"]
+
+
+def test_the_seeded_org_has_a_dozen_cards_of_every_type_with_the_hostile_reason_escaped(demo: Demo) -> None:
+    state = demo.wait_for(GRACE, lambda s: s if len(cards(s)) >= len(seed.REQUESTS) else None)
+    texts = [card_text(card) for card in cards(state)]
+    assert len(texts) == 12
+    for words in ("Full member", "Multi-channel guest", "Single-channel guest"):
+        assert any(f"*Invite as*\n{words}" in text for text in texts), words
+    assert all("Northwind Traders" in t or "Globex Research" in t for t in texts)
+    assert len({text.split("*Requested by*\n")[1].split("\n")[0] for text in texts}) >= 4  # different requesters
+
+    hostile = card_text(card_for(state, "winner@prizes.example"))
+    assert "&lt;!channel&gt; &lt;https://evil.example|click here&gt; free prizes" in hostile
+    assert "<!channel>" not in hostile and "<https://evil.example" not in hostile
+
+    org = demo.get("/api/org")
+    assert {t["name"] for t in org["teams"]} == {"Northwind Traders", "Globex Research"}
+    assert {p["id"] for p in org["people"]} >= {GRACE, KATHERINE, ALAN, seed.SLACK_ADMIN}
+    assert len(state["requests"]) == 12
+
+
+def test_an_approvers_click_through_the_api_approves_once_and_updates_the_card(demo: Demo) -> None:
+    card = card_for(demo.state(GRACE), "ada.lovelace@northwind.example")
+    status, answer = demo.post("click", {"user": GRACE, "action_id": "invite_approve", "as_seen": card})
+    assert (status, answer["status"]) == (200, 200), answer
+
+    closed = demo.wait_for(GRACE, lambda s: "Approved by <@U0GRACEHOP>" in card_text(card_for(s, "ada.lovelace")) and s)
+    assert not [b for b in card_for(closed, "ada.lovelace")["blocks"] if b["type"] == "actions"]
+    request = next(r for r in closed["requests"] if r["email"] == "ada.lovelace@northwind.example")
+    assert request["status"] == "approved"
+    demo.wait_for(GRACE, lambda s: "You approved the invite request for ada.lovelace@northwind.example." in ephemerals(s))
+    # the requester is told in a direct message
+    demo.wait_for(ALAN, lambda s: any("ada.lovelace@northwind.example" in m["text"] for m in s["dms"]))
+
+    # the same card, as a screen that has not caught up shows it, clicked again: Katherine is told who decided
+    demo.post("click", {"user": KATHERINE, "action_id": "invite_approve", "as_seen": card})
+    demo.wait_for(KATHERINE, lambda s: any("Approved by <@U0GRACEHOP>" in t for t in ephemerals(s)))
+
+
+def test_a_non_approver_is_refused_and_only_they_see_it(demo: Demo) -> None:
+    card = card_for(demo.state(ALAN), "frances@allen-compilers.example")
+    demo.post("click", {"user": ALAN, "action_id": "invite_approve", "as_seen": card})
+    demo.wait_for(ALAN, lambda s: any("Only invite approvers" in t for t in ephemerals(s)))
+    assert not any("Only invite approvers" in t for t in ephemerals(demo.state(GRACE)))
+    assert "Approve" in json.dumps(card_for(demo.state(ALAN), "frances@allen-compilers.example")["blocks"])
+
+
+def test_deny_opens_the_modal_whose_validation_comes_from_the_bot(demo: Demo) -> None:
+    card = card_for(demo.state(GRACE), "edsger.dijkstra@northwind.example")
+    _, answer = demo.post("click", {"user": GRACE, "action_id": "invite_deny", "as_seen": card})
+    view_id = answer["modal"]
+    assert view_id
+    demo.wait_for(GRACE, lambda s: s["modal"] and "edsger.dijkstra" in json.dumps(s["modal"]["view"]["blocks"]))
+
+    _, empty = demo.post("submit_view", {"user": GRACE, "view_id": view_id, "values": {}})
+    assert empty["body"]["response_action"] == "errors"
+    assert demo.state(GRACE)["modal"]["errors"] == {"reason": "Please give a reason: the requester will see it."}
+
+    values = {"reason": {"reason_input": "Please use a contractor account"}}
+    _, sent = demo.post("submit_view", {"user": GRACE, "view_id": view_id, "values": values})
+    assert sent["ok"] and sent["body"] is None
+    closed = demo.wait_for(GRACE, lambda s: "Reason: Please use a contractor account" in card_text(card_for(s, "edsger")) and s)
+    assert closed["modal"] is None
+
+
+def test_slash_command_usage_errors_are_answered_in_the_ack(demo: Demo) -> None:
+    status, answer = demo.post("slash", {"user": KATHERINE, "text": "/invites frobnicate"})
+    assert status == 200 and answer["ok"]
+    demo.wait_for(KATHERINE, lambda s: any("/invites" in t and "help" in t for t in ephemerals(s)))
+    status, answer = demo.post("slash", {"user": KATHERINE, "text": "hello"})
+    assert status == 400
+
+
+def test_sigterm_stops_the_bot_and_removes_the_temporary_folder() -> None:
+    with running_demo() as demo:
+        assert demo.folder.is_dir()
+        demo.process.send_signal(signal.SIGTERM)
+        assert demo.process.wait(timeout=60) == 0, "".join(demo.lines)
+    assert not demo.folder.exists()
+    with pytest.raises(urllib.error.URLError):
+        _OPENER.open(demo.bot_url.replace("/slack/events", "/healthz"), timeout=5)

@@ -233,18 +233,36 @@ def serve_processes(fake: FakeSlack, database_url: str) -> Iterator[Any]:
         yield start
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process)
 
 
 @pytest.fixture
 def serve_process(fake: FakeSlack, database_url: str) -> Iterator[Any]:
     with serve_processes(fake, database_url) as start:
         yield start
+
+
+def stop_process(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, a grace period for a clean shutdown, then SIGKILL."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def assert_approved_by_click(fake: FakeSlack, request: dict[str, Any], card: dict[str, Any], approver: str) -> None:
+    """What an admin sees after one Approve click, however it travelled: one call, the card rewritten, an answer."""
+    decided = wait_for_card(fake, request["email"], lambda m: not buttons(m))
+    assert f"Approved by <@{approver}> at <!date^" in card_text(decided)
+    assert decided["ts"] == card["ts"]
+    [call] = fake.calls("admin.inviteRequests.approve")
+    assert call.params == {"invite_request_id": request["id"], "team_id": request["team"]["id"]}
+    assert call.token == fake.admin_token
+    assert fake.invite_request_status(request["id"]) == "approved"
+    [answer] = fake.wait_for(lambda: ephemerals_for(fake, approver))
+    assert f"You approved the invite request for {request['email']}" in answer
 
 
 class ProcessOutput:

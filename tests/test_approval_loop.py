@@ -11,7 +11,7 @@ from tests.conftest import (
     GROUP_APPROVER,
     OUTSIDER,
     REQUESTER,
-    TEAM,
+    assert_approved_by_click,
     buttons,
     card_text,
     deny_through_modal,
@@ -61,15 +61,7 @@ def test_approve_calls_slack_once_and_rewrites_the_card(fake, bot):
     reply = bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
 
     assert reply.status == 200
-    decided = wait_for_card(fake, "ada@example.com", lambda m: not buttons(m))
-    assert f"Approved by <@{APPROVER}> at <!date^" in card_text(decided)
-    assert decided["ts"] == card["ts"]
-    [call] = fake.calls("admin.inviteRequests.approve")
-    assert call.params == {"invite_request_id": request["id"], "team_id": TEAM}
-    assert call.token == fake.admin_token
-    assert fake.invite_request_status(request["id"]) == "approved"
-    fake.wait_for(lambda: ephemerals_for(fake, APPROVER))
-    assert "You approved the invite request for ada@example.com" in ephemerals_for(fake, APPROVER)[0]
+    assert_approved_by_click(fake, request, card, APPROVER)
     with bot.sessions() as session:
         row = session.get(InviteRequest, request["id"])
         assert (row.status, row.decided_by, row.decision_source) == ("approved", APPROVER, "button")

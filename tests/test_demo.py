@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from app.demo import seed
-from tests.conftest import card_text
+from tests.conftest import card_text, stop_process
 
 GRACE, KATHERINE, ALAN = "U0GRACEHOP", "U0KATHJOHN", "U0ALANTURI"
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -91,12 +91,7 @@ def running_demo() -> Iterator[Demo]:
         threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
         yield Demo(process, url, folder, bot_url, lines)
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")

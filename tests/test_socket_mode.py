@@ -37,11 +37,13 @@ from tests.conftest import (
     MANY_APPROVERS,
     OTHER_TEAM,
     TEAM,
+    assert_approved_by_click,
     buttons,
     card_text,
     ephemerals_for,
     new_request,
     settings_env,
+    stop_process,
     wait_for_card,
 )
 
@@ -208,12 +210,7 @@ def socket_bot(fake: FakeSlack, database_url: str) -> Iterator[SocketBot]:
         fake.wait_for(lambda: {c.params.get("team_id") for c in fake.calls("admin.inviteRequests.list")} >= {TEAM, OTHER_TEAM})
         yield SocketBot(process, SocketSender(fake), database_url)
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_process(process)
 
 
 def _read(process: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
@@ -252,15 +249,7 @@ def test_a_click_over_socket_mode_decides_exactly_as_over_http(fake, socket_bot)
     reply = socket_bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
 
     assert (reply.status, reply.body) == (200, "")
-    decided = wait_for_card(fake, "ada@example.com", lambda m: not buttons(m))
-    assert f"Approved by <@{APPROVER}> at <!date^" in card_text(decided)
-    assert decided["ts"] == card["ts"]
-    [call] = fake.calls("admin.inviteRequests.approve")
-    assert call.params == {"invite_request_id": request["id"], "team_id": TEAM}
-    assert call.token == fake.admin_token
-    assert fake.invite_request_status(request["id"]) == "approved"
-    [answer] = fake.wait_for(lambda: ephemerals_for(fake, APPROVER))
-    assert "You approved the invite request for ada@example.com" in answer
+    assert_approved_by_click(fake, request, card, APPROVER)
     assert len(fake.messages(CHANNEL)) == 1
     with socket_bot.session() as session:
         row = session.get(InviteRequest, request["id"])

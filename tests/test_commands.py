@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.store.models import DecisionLog
+from app.store.models import DecisionLog, InviteRequest
 from tests.conftest import (
     APPROVER,
     CHANNEL,
@@ -252,3 +252,15 @@ def test_every_admin_users_invite_error_has_a_considered_answer():
     assert documented <= known_invite_codes(), documented - known_invite_codes()
     for code in documented:
         assert "Nothing was decided" not in classify_invite(code).sentence
+
+
+def test_text_slack_escaped_is_stored_as_typed_and_shown_safely(fake, bot):
+    seeded(fake, bot, "bob@example.com")
+
+    answer(fake, bot, "deny bob@example.com Budget &lt;2027&gt; &amp; <!channel> more")
+
+    with bot.sessions() as session:
+        [row] = session.scalars(select(InviteRequest)).all()
+    assert row.deny_reason == "Budget <2027> & <!channel> more"
+    card = card_text(wait_for_card(fake, "bob@example.com", lambda m: not buttons(m)))
+    assert "Reason: Budget &lt;2027&gt; &amp; &lt;!channel&gt; more" in card

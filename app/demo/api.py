@@ -206,9 +206,10 @@ class DemoApi:
         return {"modal": views[0]["id"]}
 
     def _escape_links(self, line: str) -> str:
-        """What Slack does with "escape channels, users, and links" on: #name and @name become <#C…|name>, <@U…|name>."""
+        """What Slack sends: typed &, <, > escaped; with "escape channels, users, and links" on, #name and @name as links."""
         channels = {n: c for c, n, _ in seed.CHANNELS}
         users = {p.name: p.id for p in seed.PEOPLE}
+        line = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # as Slack does with typed text
         line = _CHANNEL_WORD.sub(lambda m: f"<#{channels[m[1]]}|{m[1]}>" if m[1] in channels else m[0], line)
         return _USER_WORD.sub(lambda m: f"<@{users[m[1]]}|{m[1]}>" if m[1] in users else m[0], line)
 

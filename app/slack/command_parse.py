@@ -69,7 +69,7 @@ def parse(text: str, today: date) -> Command:
     if name == "deny":
         if not args:
             raise UsageError("`/invites deny` needs a request: its Ir… id or the invitee's email, then an optional reason.")
-        reason = text.split(None, 2)[2].strip() if len(args) > 1 else None
+        reason = unescape(text.split(None, 2)[2].strip()) if len(args) > 1 else None
         return Command("deny", ref=request_ref(args[0]), reason=reason)
     if name == "history":
         return Command("history", count=_count(args))
@@ -132,7 +132,7 @@ def _invite(args: list[str], text: str, today: date) -> DirectInvite:
         if guest is None:
             raise UsageError("Only guests can have an expiry date; add `guest` or `single-channel-guest` before `expires`.")
         position += 2
-    message = _rest(text, position + 1) if position < len(args) else None
+    message = unescape(_rest(text, position + 1)) if position < len(args) else None
     return DirectInvite(email=email, channel_ids=channels, guest=guest, expires=expires, message=message)
 
 
@@ -165,4 +165,9 @@ def _rest(text: str, skip_words: int) -> str:
 
 def _shown(word: str) -> str:
     """Echo user input inside inline code, unable to ping or link."""
-    return escape(word.replace("`", "'")[:80])
+    return escape(unescape(word).replace("`", "'")[:80])
+
+
+def unescape(text: str) -> str:
+    """Slack sends what people type with &, < and > escaped (its own links keep real brackets); store the plain text."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

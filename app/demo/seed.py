@@ -61,7 +61,7 @@ PEOPLE = [
     Person(SLACK_ADMIN, "margaret", "Margaret Hamilton", NORTHWIND, "Slack admin",
            "org admin in Slack's own admin pages; not an invitebot approver"),
 ]
-GRACE, KATHERINE, RADIA, ALAN, BARBARA, DENNIS, TIM, KEN = (p.id for p in PEOPLE[:8])
+GRACE, KATHERINE, RADIA, ALAN, BARBARA, DENNIS, TIM = (p.id for p in PEOPLE[:7])
 APPROVERS_SETTING = f"{GRACE},{APPROVER_GROUP}"
 
 HOSTILE_REASON = "<!channel> <https://evil.example|click here> free prizes"

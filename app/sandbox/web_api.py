@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
+from app.sandbox import block_kit
 from app.sandbox.state import Call, Channel, SlackState
 
 BOT, ADMIN, APP = "bot", "admin", "app"  # APP: the app-level token (xapp-), good only for apps.connections.open
@@ -220,6 +221,12 @@ def _content(params: dict[str, Any]) -> tuple[str, list[Any] | None]:
     blocks = _json_param(params, "blocks", "invalid_blocks_format")
     if not text and not blocks:
         raise ApiError("no_text")
+    if blocks is not None:
+        if not isinstance(blocks, list):
+            raise ApiError("invalid_blocks_format")
+        error = block_kit.message_error(blocks)  # Slack refuses the whole message, 50 blocks at most
+        if error:
+            raise ApiError(error)
     return text, blocks
 
 
@@ -297,6 +304,9 @@ def post_ephemeral(state: SlackState, params: dict[str, Any], caller: Caller) ->
 def _build_view(state: SlackState, given: Any, kind: str, view_id: str, team_id: str | None) -> dict[str, Any]:
     if not isinstance(given, dict) or given.get("type") != kind:
         raise ApiError("invalid_arguments")
+    error = block_kit.view_error(given)  # 100 blocks at most, and each block as Slack checks it
+    if error:
+        raise ApiError(error)
     view: dict[str, Any] = {
         "id": view_id,
         "team_id": team_id,
@@ -407,6 +417,25 @@ def conversations_info(state: SlackState, params: dict[str, Any], caller: Caller
     }
 
 
+def blocks_validate(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """blocks.validate: exactly one of `blocks`, `message` or `view`, checked as the methods taking them check it."""
+    given = [name for name in ("blocks", "message", "view") if params.get(name) not in (None, "")]
+    if len(given) != 1:
+        raise ApiError("invalid_arguments")
+    value = _json_param(params, given[0], "invalid_arguments")
+    if given[0] == "view":
+        problems = block_kit.view_problems(value)
+    elif given[0] == "message":
+        if not isinstance(value, dict):
+            raise ApiError("invalid_arguments")
+        problems = block_kit.message_problems(value.get("blocks"))
+    else:
+        problems = block_kit.message_problems(value)
+    if problems:
+        raise ApiError("invalid_blocks")
+    return {}
+
+
 def connections_open(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
     """apps.connections.open: a Socket Mode URL whose ticket is good for one connection."""
     ticket = str(uuid.uuid4())
@@ -417,6 +446,7 @@ def connections_open(state: SlackState, params: dict[str, Any], caller: Caller) 
 METHODS: dict[str, tuple[Handler, frozenset[str]]] = {
     "apps.connections.open": (connections_open, frozenset({APP})),
     "auth.test": (auth_test, frozenset({BOT, ADMIN})),
+    "blocks.validate": (blocks_validate, frozenset({BOT})),
     "admin.inviteRequests.list": (invite_requests_list, frozenset({ADMIN})),
     "admin.inviteRequests.approve": (_decide("approve"), frozenset({ADMIN})),
     "admin.inviteRequests.deny": (_decide("deny"), frozenset({ADMIN})),
@@ -509,6 +539,8 @@ def post_to_response_url(state: SlackState, hook_id: str, body: bytes) -> tuple[
             return 404, b'{"ok": false, "error": "no_service"}'
         if hook.uses >= RESPONSE_URL_MAX_USES:
             return 404, b'{"ok": false, "error": "used_url"}'
+        if payload.get("blocks") is not None and block_kit.message_error(payload["blocks"]):
+            return 400, b'{"ok": false, "error": "invalid_blocks"}'
         hook.uses += 1
         state.response_posts.append(payload)
         source = state.messages.get(hook.channel, {}).get(hook.message_ts or "")

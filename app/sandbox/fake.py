@@ -163,6 +163,16 @@ class FakeSlack:
         fault = Fault(error, status, retry_after if retry_after is not None else 1, times)
         self._mutate(lambda s: s.faults.setdefault(method, []).append(fault))
 
+    def revoke_token(self, kind: str) -> None:
+        """From now on every call with the bot or admin token answers token_revoked (auth.test included)."""
+        token = self._token(kind)
+        self._mutate(lambda s: s.revoked.add(token))
+
+    def restore_token(self, kind: str) -> None:
+        """Undo revoke_token: Slack takes the token again (as after a reinstall that kept it)."""
+        token = self._token(kind)
+        self._mutate(lambda s: s.revoked.discard(token))
+
     def set_latency(self, method: str, seconds: float) -> None:
         self._mutate(lambda s: s.latency.__setitem__(method, seconds))
 
@@ -264,6 +274,12 @@ class FakeSlack:
         return self._state.wait_for(predicate, timeout, message)
 
     # internals
+
+    def _token(self, kind: str) -> str:
+        tokens = {"bot": self.bot_token, "admin": self.admin_token}
+        if kind not in tokens:
+            raise ValueError(f"kind is 'bot' or 'admin', not {kind!r}")
+        return tokens[kind]
 
     def _started_socket(self) -> SocketModeServer:
         if self._socket is None:

@@ -171,6 +171,7 @@ class SlackState:
     socket_url: str = ""  # where apps.connections.open sends the app: ws://127.0.0.1:<port>/link/
     socket_tickets: set[str] = field(default_factory=set)  # handed out by apps.connections.open, each good once
     socket_acks: dict[str, dict[str, Any]] = field(default_factory=dict)  # envelope_id -> the app's ack
+    revoked: set[str] = field(default_factory=set)  # tokens Slack answers token_revoked for (FakeSlack.revoke_token)
     version: int = field(default=0, init=False)
     lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     cond: threading.Condition = field(init=False, repr=False)

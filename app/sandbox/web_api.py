@@ -481,6 +481,8 @@ def _authorize(state: SlackState, method: str, token: str | None) -> Caller:
     }
     if token not in identities:
         raise ApiError("invalid_auth")
+    if token in state.revoked:
+        raise ApiError("token_revoked")
     kind, user_id = identities[token]
     if kind not in METHODS[method][1]:
         raise ApiError("not_allowed_token_type")

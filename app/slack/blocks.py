@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
+from app.slack import limits
 from app.slack.ids import ActionId, ButtonValue
 from app.store.models import InviteRequest, Source, Status
 
@@ -15,7 +16,8 @@ INVITE_TYPE_WORDS = {
 }
 MAX_REASON_CHARS = 2500
 MAX_NAME_CHARS = 200
-MAX_FIELD_CHARS = 1900  # a section field holds 2000 characters, label included
+MAX_EMAIL_CHARS = 400  # Slack's emails are at most 320 characters; escaping can lengthen them
+MAX_FIELD_CHARS = limits.FIELD_TEXT - 100  # a section field holds 2000 characters, label included
 
 
 def escape(text: str) -> str:
@@ -24,14 +26,24 @@ def escape(text: str) -> str:
 
 
 def _fit(escaped: str, limit: int) -> str:
-    """Shorten already-escaped text to `limit` characters without cutting an &entity; in half."""
+    """Shorten mrkdwn to `limit` characters, ending in an ellipsis, without cutting a token in half.
+
+    A token is an `&entity;` or anything in angle brackets (`<@U…>`, `<#C…>`, `<!subteam^S…>`, `<!date^…|…>`, links):
+    half of one would show as garbage or break the message, so the cut goes before it.
+    """
     if len(escaped) <= limit:
         return escaped
     cut = escaped[: limit - 1]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
-    return cut + "…"
+    while True:
+        opened = cut.rfind("<")
+        if opened > cut.rfind(">"):
+            cut = cut[:opened]
+            continue
+        amp = cut.rfind("&")
+        if amp > cut.rfind(";"):
+            cut = cut[:amp]
+            continue
+        return cut + "…"
 
 
 def safe(text: str, limit: int) -> str:
@@ -51,7 +63,7 @@ def invite_type_words(invite_type: str) -> str:
 
 def who(request: InviteRequest) -> str:
     """The invitee in bold: real name and email, escaped."""
-    email = escape(request.email)
+    email = safe(request.email, MAX_EMAIL_CHARS)
     if request.real_name:
         return f"*{safe(request.real_name, MAX_NAME_CHARS)}* ({email})"
     return f"*{email}*"
@@ -66,11 +78,24 @@ def _channels(channel_ids: list[str]) -> str:
 
 
 def mrkdwn_section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _fit(text, 3000)}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _fit(text, limits.SECTION_TEXT)}}
 
 
 def context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _fit(text, 3000)}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _fit(text, limits.SECTION_TEXT)}]}
+
+
+def capped(head: list[dict[str, Any]], items: list[list[dict[str, Any]]], room: int, more: Callable[[int], str]) -> list[dict[str, Any]]:
+    """`head`, then as many whole items (each a few blocks) as fit in `room` blocks, then a line saying what to do
+    about the items left out; `more(n)` writes that line for n left out."""
+    out = list(head)
+    for shown, item in enumerate(items):
+        left = len(items) - shown
+        if len(out) + len(item) + (1 if left > 1 else 0) > room:
+            out.append(context(more(left)))
+            return out
+        out.extend(item)
+    return out
 
 
 def _field(label: str, value: str) -> dict[str, Any]:
@@ -112,8 +137,8 @@ def decision_buttons(request: InviteRequest, *, block_id: str | None = None) -> 
     }
 
 
-def outcome_line(request: InviteRequest) -> str | None:
-    """One sentence saying how a closed request ended; None while it is open."""
+def outcome_line(request: InviteRequest, *, reason_chars: int = MAX_REASON_CHARS) -> str | None:
+    """One sentence saying how a closed request ended (a deny reason up to `reason_chars`); None while it is open."""
     status = Status(request.status)
     actor = f"<@{request.decided_by}>" if request.decided_by else "someone"
     when = f" at {slack_date(request.decided_at)}" if request.decided_at else ""
@@ -125,7 +150,7 @@ def outcome_line(request: InviteRequest) -> str | None:
     if status is Status.DENIED:
         line = f":no_entry: Already denied by {actor} outside invitebot{when}" if outside else f":no_entry: Denied by {actor}{when}"
         if request.deny_reason:
-            line += f"\nReason: {safe(request.deny_reason, MAX_REASON_CHARS)}"
+            line += f"\nReason: {safe(request.deny_reason, reason_chars)}"
         return line
     if status is Status.APPROVED_INVITE_FAILED:
         return (
@@ -140,22 +165,22 @@ def outcome_line(request: InviteRequest) -> str | None:
 def card_text(request: InviteRequest) -> str:
     """The notification text: what a phone or screen reader shows."""
     line = outcome_line(request)
-    head = f"Invite request for {escape(request.email)}"
-    return f"{head}: {line}" if line else f"{head}: waiting for a decision"
+    head = f"Invite request for {safe(request.email, MAX_EMAIL_CHARS)}"
+    return _fit(f"{head}: {line}" if line else f"{head}: waiting for a decision", limits.SECTION_TEXT)
 
 
 def request_card(request: InviteRequest) -> list[dict[str, Any]]:
     """The card for one request: its details, then buttons while pending or the outcome once closed."""
     fields = [
         _field("Invite as", invite_type_words(request.invite_type)),
-        _field("Workspace", escape(request.team_name) if request.team_name else f"`{request.team_id}`"),
+        _field("Workspace", safe(request.team_name, MAX_NAME_CHARS) if request.team_name else f"`{request.team_id}`"),
         _field("Requested by", _fit(mentions(request.requester_ids), MAX_FIELD_CHARS)),
         _field("Channels", _fit(_channels(request.channel_ids), MAX_FIELD_CHARS)),
         _field("Requested", slack_date(request.date_created)),
         _field("Expires", slack_date(request.date_expire) if request.date_expire else "Never"),
     ]
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f":envelope: Invite request for {who(request)}"}},
+        mrkdwn_section(f":envelope: Invite request for {who(request)}"),
         {"type": "section", "fields": fields},
     ]
     if request.reason:
@@ -164,6 +189,7 @@ def request_card(request: InviteRequest) -> list[dict[str, Any]]:
     if line is None:
         blocks.append(decision_buttons(request))
     else:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+        blocks.append(context(line))
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Request `{request.id}`"}]})
     return blocks
+

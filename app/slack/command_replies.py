@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 from app.core.queries import Stats
-from app.slack import blocks
+from app.slack import blocks, limits
 from app.slack.ids import ActionId
 from app.store.models import DecisionLog, InviteRequest, Source, SyncRun
 
-LIST_PAGE_SIZE = 10
+LIST_PAGE_SIZE = 10  # 2 blocks each, with a title and the pager well within a message's 50 blocks
+LIST_REASON_CHARS = 300  # deny reasons in lists of many requests; /invites show has the whole reason
 SOURCE_WORDS = {
     Source.BUTTON.value: "card",
     Source.SLASH.value: "/invites",
@@ -34,9 +35,9 @@ def request_summary(request: InviteRequest) -> str:
     )
 
 
-def status_words(request: InviteRequest) -> str:
-    """How a request stands, in a sentence."""
-    return blocks.outcome_line(request) or ":hourglass_flowing_sand: Waiting for a decision"
+def status_words(request: InviteRequest, *, reason_chars: int = blocks.MAX_REASON_CHARS) -> str:
+    """How a request stands, in a sentence (a deny reason shortened to `reason_chars`)."""
+    return blocks.outcome_line(request, reason_chars=reason_chars) or ":hourglass_flowing_sand: Waiting for a decision"
 
 
 def pending_page(requests: list[InviteRequest], *, total: int, offset: int, team: str | None) -> list[dict[str, Any]]:
@@ -69,12 +70,20 @@ def _page_button(label: str, offset: int, team: str | None) -> dict[str, Any]:
 
 
 def choose_one(ref: str, matches: list[InviteRequest]) -> list[dict[str, Any]]:
-    """Several pending requests share an email (several workspaces): list them, never guess."""
-    out = [blocks.mrkdwn_section(f"{len(matches)} pending requests match {blocks.escape(ref)}. Choose one:")]
-    for request in matches:
-        out.append(blocks.mrkdwn_section(request_summary(request)))
-        out.append(blocks.decision_buttons(request, block_id=f"choose-{request.id}"))
-    return out
+    """Several pending requests share an email (several workspaces): list them, never guess; as many as one message holds."""
+    head = [blocks.mrkdwn_section(f"{len(matches)} pending requests match {blocks.escape(ref)}. Choose one:")]
+    items = [
+        [blocks.mrkdwn_section(request_summary(r)), blocks.decision_buttons(r, block_id=f"choose-{r.id}")] for r in matches
+    ]
+
+    def more(left: int) -> str:
+        example = matches[len(matches) - left].id
+        return (
+            f"{left} more not shown. Name one by its request id, e.g. `/invites approve {example}` or "
+            f"`/invites show {example}`; `/invites list` shows every pending request with its id."
+        )
+
+    return blocks.capped(head, items, limits.MESSAGE_BLOCKS, more)
 
 
 def request_in_full(request: InviteRequest, trail: list[DecisionLog]) -> list[dict[str, Any]]:
@@ -85,15 +94,28 @@ def request_in_full(request: InviteRequest, trail: list[DecisionLog]) -> list[di
         f"{entry.action} from {source_words(entry.source)}: `{entry.outcome}`"
         for entry in trail
     ]
-    out.append(blocks.mrkdwn_section("*History*\n" + ("\n".join(lines) if lines else "No attempts to decide yet.")))
-    return out
+    if not lines:
+        return [*out, blocks.mrkdwn_section("*History*\nNo attempts to decide yet.")]
+    more = lambda left: (  # noqa: E731
+        f"{left} later attempts not shown. The card above shows how the request stands; "
+        "invitebot's decision_log table has every attempt."
+    )
+    return [*out, *_sections(["*History*", *lines], room=limits.MESSAGE_BLOCKS - len(out), more=more)]
 
 
 def history_lines(requests: list[InviteRequest]) -> list[dict[str, Any]]:
     if not requests:
         return [blocks.mrkdwn_section("No decisions yet.")]
-    lines = [f"• {blocks.escape(r.email)}: {status_words(r)} (from {source_words(r.decision_source)})" for r in requests]
-    return [blocks.mrkdwn_section(f"*Latest {len(requests)} decisions*"), *_sections(lines)]
+    lines = [
+        f"• {blocks.safe(r.email, blocks.MAX_EMAIL_CHARS)}: {status_words(r, reason_chars=LIST_REASON_CHARS)} "
+        f"(from {source_words(r.decision_source)})"
+        for r in requests
+    ]
+    more = lambda left: (  # noqa: E731
+        f"{left} older decisions not shown. Ask for fewer with `/invites history 20`, "
+        "or see one in full with `/invites show` and its email or request id."
+    )
+    return [blocks.mrkdwn_section(f"*Latest {len(requests)} decisions*"), *_sections(lines, room=limits.MESSAGE_BLOCKS - 1, more=more)]
 
 
 def stats_text(stats: Stats, last_sync: SyncRun | None) -> str:
@@ -112,21 +134,29 @@ def mine(requests: list[InviteRequest]) -> list[dict[str, Any]]:
     """A requester's own requests and how each stands."""
     if not requests:
         return [blocks.mrkdwn_section("You have not asked to invite anyone yet.")]
-    lines = [f"• *{blocks.escape(r.email)}* ({blocks.slack_date(r.date_created)}): {status_words(r)}" for r in requests]
-    return [blocks.mrkdwn_section("*Your invite requests*"), *_sections(lines)]
+    lines = [
+        f"• *{blocks.safe(r.email, blocks.MAX_EMAIL_CHARS)}* ({blocks.slack_date(r.date_created)}): "
+        f"{status_words(r, reason_chars=LIST_REASON_CHARS)}"
+        for r in requests
+    ]
+    more = lambda left: f"{left} older requests not shown; an invite approver can look any of them up."  # noqa: E731
+    return [blocks.mrkdwn_section("*Your invite requests*"), *_sections(lines, room=limits.MESSAGE_BLOCKS - 1, more=more)]
 
 
-def _sections(lines: list[str]) -> list[dict[str, Any]]:
-    """Lines grouped into sections under Slack's 3000-character limit."""
-    out, chunk = [], ""
+def _sections(lines: list[str], *, room: int, more: Callable[[int], str]) -> list[dict[str, Any]]:
+    """Lines grouped into sections under Slack's 3000-character limit, in at most `room` blocks: when they do not all
+    fit, the last block says how many lines were left out (`more(n)`) and what to do about it."""
+    groups: list[list[str]] = []
+    size = 0
     for line in lines:
-        if chunk and len(chunk) + len(line) + 1 > 2900:
-            out.append(blocks.mrkdwn_section(chunk))
-            chunk = ""
-        chunk = f"{chunk}\n{line}" if chunk else line
-    if chunk:
-        out.append(blocks.mrkdwn_section(chunk))
-    return out
+        if groups and size + len(line) + 1 <= limits.SECTION_TEXT - 100:
+            groups[-1].append(line)
+            size += len(line) + 1
+        else:
+            groups.append([line])
+            size = len(line)
+    items = [[blocks.mrkdwn_section("\n".join(group))] for group in groups]
+    return blocks.capped([], items, room, lambda left: more(sum(len(g) for g in groups[len(groups) - left :])))
 
 
 def _duration(span: timedelta) -> str:

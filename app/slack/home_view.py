@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.queries import Stats
+from app.slack import limits
 from app.slack.blocks import (
     context,
     decision_buttons,
@@ -21,7 +22,7 @@ from app.slack.command_replies import source_words, status_words
 from app.slack.ids import ActionId
 from app.store.models import InviteRequest, Status, SyncRun
 
-MAX_BLOCKS = 100  # Slack's limit for a Home tab
+MAX_BLOCKS = limits.VIEW_BLOCKS  # Slack's limit for a Home tab
 PENDING_FETCH = MAX_BLOCKS // 2  # more pending requests than could ever fit, so the builder decides how many show
 HISTORY_LIMIT = 10  # latest decisions on the dashboard
 REQUESTS_LIMIT = 20  # a requester's own requests
@@ -43,7 +44,7 @@ class HomeConfig:
 
 
 def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": text[:150]}}
+    return {"type": "header", "text": {"type": "plain_text", "text": text[: limits.HEADER_TEXT]}}
 
 
 def _divider() -> dict[str, Any]:

@@ -1,0 +1,246 @@
+"""Every message, modal and Home view invitebot can build is one Slack takes, however long or hostile the text in it.
+
+Each surface is checked twice: with slack_sdk's own Block Kit models (what the SDK refuses) and with the stand-in's
+app/sandbox/block_kit.py (what slack_sdk lets through: 50/100 blocks, 2000-character fields, duplicate ids,
+plain-text headers and buttons). And no `<…>` token or `&entity;` may be cut in half by shortening.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
+
+import pytest
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from app.core import notify
+from app.core.queries import Stats
+from app.sandbox import block_kit
+from app.slack import blocks, command_replies, home_view, limits, modals
+from app.store.models import DecisionLog, SyncRun
+from tests.conftest import MANY_APPROVERS, request_row
+
+MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
+HOSTILE_REASON = "<&" * 2500  # 5000 characters, each one escaped to 4 or 5
+HOSTILE = dict(
+    real_name="<!channel> " * 30 + "&" * 100,
+    email="<@U0ADMIN01>" * 30 + "@example.com",
+    reason=HOSTILE_REASON,
+    requester_ids=[f"U{n:08d}" for n in range(500)],
+    channel_ids=[f"C{n:08d}" for n in range(500)],
+    team_name="<!subteam^S0ALL> & " * 40,
+)
+CLOSED = dict(decided_by="U0GRACE01", decided_at=MOMENT)
+STATES = {
+    "pending": dict(status="pending"),
+    "deciding": dict(status="deciding", claim_action="deny", claim_actor="U0GRACE01"),
+    "approved": dict(status="approved", decision_source="button", **CLOSED),
+    "denied with reason": dict(status="denied", decision_source="slash", deny_reason=HOSTILE_REASON, **CLOSED),
+    "approved_invite_failed": dict(status="approved_invite_failed", decision_source="button", **CLOSED),
+    "gone": dict(status="gone", decision_source="sync", decided_at=MOMENT),
+    "approved outside": dict(status="approved", decision_source="outside", **CLOSED),
+    "denied outside": dict(status="denied", decision_source="outside", deny_reason="not known", **CLOSED),
+}
+GUEST = dict(invite_type="restricted", date_expire=MOMENT + timedelta(days=30))
+VIEW_ARGUMENTS = frozenset(inspect.signature(View.__init__).parameters) - {"self", "kwargs"}
+
+
+def row(n: int = 0, **kw: Any) -> Any:
+    return request_row(**{"id": f"Ir{n:08d}", **kw})
+
+
+# -- the checks ---------------------------------------------------------------------------------------
+
+
+def texts(node: Any) -> Iterator[str]:
+    """Every string Slack renders: each `text` value anywhere in the blocks."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "text" and isinstance(value, str):
+                yield value
+            else:
+                yield from texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from texts(value)
+
+
+def assert_no_token_cut(node: Any) -> None:
+    for text in texts(node):
+        outside_tokens = re.sub(r"<[^<>\n]*>", "", text)
+        assert "<" not in outside_tokens, f"a <…> token is cut or unclosed in {text[-80:]!r}"
+        assert "&" not in re.sub(r"&(amp|lt|gt);", "", text), f"an &entity; is cut in {text[-80:]!r}"
+
+
+def assert_blocks_valid(surface: list[dict[str, Any]]) -> None:
+    for block in surface:
+        parsed = Block.parse(block)
+        assert parsed is not None, f"slack_sdk knows no block type {block.get('type')!r}"
+        parsed.to_dict()  # raises SlackObjectFormationError past slack_sdk's limits
+    assert_no_token_cut(surface)
+
+
+def assert_message_valid(surface: list[dict[str, Any]], text: str | None = None) -> None:
+    assert 1 <= len(surface) <= limits.MESSAGE_BLOCKS
+    assert_blocks_valid(surface)
+    assert block_kit.message_problems(surface) == []
+    if text is not None:
+        assert text and len(text) <= limits.SECTION_TEXT
+        assert_no_token_cut({"text": text})
+
+
+def assert_view_valid(view: dict[str, Any]) -> None:
+    assert 1 <= len(view["blocks"]) <= limits.VIEW_BLOCKS
+    assert_blocks_valid(view["blocks"])
+    View(**{key: value for key, value in view.items() if key in VIEW_ARGUMENTS}).to_dict()
+    assert block_kit.view_problems(view) == []
+
+
+# -- the checks themselves catch what they should -----------------------------------------------------
+
+
+def test_the_checks_are_not_vacuous() -> None:
+    with pytest.raises(AssertionError):
+        assert_message_valid([blocks.mrkdwn_section("x")] * 51)
+    with pytest.raises(AssertionError):
+        assert_message_valid([{"type": "section", "text": {"type": "mrkdwn", "text": "cut <@U0GRA"}}])
+    with pytest.raises(AssertionError):
+        assert_message_valid([{"type": "section", "text": {"type": "mrkdwn", "text": "cut &am"}}])
+    with pytest.raises(AssertionError):
+        assert_message_valid([{"type": "section", "fields": [{"type": "mrkdwn", "text": "x" * 2001}]}])
+    with pytest.raises(AssertionError):
+        assert_view_valid({"type": "home", "blocks": [blocks.context("x")] * 101})
+
+
+# -- _fit -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token", ["<@U0GRACE01>", "<#C0GENERAL1>", "<!subteam^S0APPROVE1>", "<!date^1700000000^{date_short}|2023-11-14>", "&amp;", "&lt;"]
+)
+def test_fit_never_splits_a_token(token: str) -> None:
+    text = ("word " + token + " ") * 100
+    for limit in range(10, 300):
+        fitted = blocks._fit(text, limit)
+        assert len(fitted) <= limit and fitted.endswith("…")
+        assert_no_token_cut({"text": fitted})
+        kept = fitted[:-1]
+        assert text.startswith(kept) and (kept.count(token) == kept.count(token[:2]))  # each token whole, or gone
+
+
+def test_fit_keeps_text_that_fits_and_the_ellipsis_otherwise() -> None:
+    assert blocks._fit("<@U1> and <#C1>", 15) == "<@U1> and <#C1>"
+    assert blocks._fit("hello <@U0GRACE01>", 12) == "hello …"
+    assert blocks._fit("a &amp; b", 5) == "a …"
+    assert blocks._fit("plain words here", 8) == "plain w…"
+    assert blocks._fit("<@U1>" * 10, 13) == "<@U1><@U1>…"
+
+
+# -- cards ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hostile", [False, True], ids=["plain", "hostile"])
+@pytest.mark.parametrize("guest", [False, True], ids=["member", "guest"])
+@pytest.mark.parametrize("state", list(STATES))
+def test_every_card_state(state: str, guest: bool, hostile: bool) -> None:
+    request = row(**STATES[state], **(GUEST if guest else {}), **(HOSTILE if hostile else {}))
+    card = blocks.request_card(request)
+    assert_message_valid(card, blocks.card_text(request))
+    assert_message_valid(command_replies.request_in_full(request, []))
+    if request.status in ("approved", "denied", "approved_invite_failed"):
+        assert_message_valid([blocks.mrkdwn_section(notify.message(request))])
+
+
+# -- /invites answers -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 24, 25, 60])
+def test_choose_one_fits_any_number_of_matches(count: int) -> None:
+    matches = [row(n, team_id=f"T{n:08d}", **HOSTILE) for n in range(count)]
+    answer = command_replies.choose_one("ada@example.com", matches)
+    assert_message_valid(answer)
+    shown = [b for b in answer if b["type"] == "actions"]
+    assert len(shown) == min(count, 24)
+    if count > len(shown):
+        last = answer[-1]["elements"][0]["text"]
+        assert f"{count - len(shown)} more" in last and f"`/invites approve {matches[len(shown)].id}`" in last
+
+
+def test_history_of_50_with_long_deny_reasons() -> None:
+    denied = [row(n, **STATES["denied with reason"], email=f"person{n}@example.com") for n in range(50)]
+    answer = command_replies.history_lines(denied)
+    assert_message_valid(answer)
+    assert all(f"person{n}@example.com" in str(answer) for n in range(50))  # shortened reasons leave room for all 50
+
+
+def test_lines_that_do_not_fit_end_in_a_line_saying_how_many_more() -> None:
+    out = command_replies._sections(["x" * 2900] * 100, room=limits.MESSAGE_BLOCKS - 1, more=lambda n: f"{n} older decisions")
+    assert len(out) == limits.MESSAGE_BLOCKS - 1
+    assert out[-1]["elements"][0]["text"] == "52 older decisions"
+    assert_message_valid(out)
+
+
+def test_pending_page_mine_and_stats() -> None:
+    page = [row(n, **HOSTILE) for n in range(command_replies.LIST_PAGE_SIZE)]
+    assert_message_valid(command_replies.pending_page(page, total=500, offset=10, team="<!here> & co"))
+    assert_message_valid(command_replies.pending_page([], total=0, offset=0, team=None))
+    states = list(STATES.values())
+    mine = [row(n, **HOSTILE, **states[n % len(states)]) for n in range(50)]
+    assert_message_valid(command_replies.mine(mine))
+    assert_message_valid(command_replies.mine([]))
+    stats = Stats({f"<!channel> team {n}": n for n in range(200)}, 5, 7, timedelta(hours=3))
+    text = command_replies.stats_text(stats, SyncRun(started_at=MOMENT, finished_at=MOMENT, summary="<@U1> " * 500, errors=1))
+    assert_message_valid([blocks.mrkdwn_section(text)])
+
+
+def test_request_in_full_with_a_long_trail() -> None:
+    trail = [
+        DecisionLog(request_id="Ir00000000", actor_id=f"U{n:08d}", action="approve", source="button", outcome="in_flight", at=MOMENT)
+        for n in range(2000)
+    ]
+    answer = command_replies.request_in_full(row(**HOSTILE, **STATES["denied with reason"]), trail)
+    assert_message_valid(answer)
+    assert "later attempts not shown" in answer[-1]["elements"][0]["text"]
+
+
+# -- App Home and modals ----------------------------------------------------------------------------
+
+
+def _config() -> home_view.HomeConfig:
+    approvers = [*MANY_APPROVERS, *[f"S{n:08d}" for n in range(300)]]
+    return home_view.HomeConfig("C0INVITES1", approvers, 300, SyncRun(started_at=MOMENT, finished_at=MOMENT, summary="<&>" * 900, errors=2))
+
+
+@pytest.mark.parametrize("pending", [0, 40, 100])
+def test_approver_home(pending: int) -> None:
+    states = [STATES["pending"], STATES["deciding"]]
+    queue = [row(n, **HOSTILE, **states[n % 2]) for n in range(pending)]
+    decided = [row(1000 + n, **HOSTILE, **STATES["denied with reason"]) for n in range(home_view.HISTORY_LIMIT)]
+    stats = Stats({f"team {n} <!everyone>": n for n in range(100)}, 1, 2, None)
+    for notice in (None, "Approved " + blocks.escape("<x>")):
+        view = home_view.approver_home(
+            stats=stats, pending=queue, pending_total=pending, decisions=decided, config=_config(), notice=notice
+        )
+        assert_view_valid(view)
+        shown = sum(1 for block in view["blocks"] if block.get("block_id", "").startswith("home-decide-"))
+        shown += sum(1 for block in view["blocks"] if "is denying this request right now" in str(block))
+        assert shown == pending or f"{pending - shown} more, use /invites list" in str(view)
+
+
+def test_requester_home() -> None:
+    states = list(STATES.values())
+    for requests in ([], [row(n, **HOSTILE, **states[n % len(states)]) for n in range(60)]):
+        assert_view_valid(home_view.requester_home(requests, notice="Your request is in."))
+
+
+def test_deny_modal_and_notices() -> None:
+    context = modals.DenyContext("Ir00000000", "button", "C0INVITES1")
+    for required in (True, False):
+        assert_view_valid(modals.deny_form(context, required=required))
+        assert_view_valid(modals.deny_form(context, required=required, request=row(**HOSTILE)))
+    for state in STATES.values():
+        assert_view_valid(modals.notice(blocks.outcome_line(row(**HOSTILE, **state)) or "This request is already closed."))
+    assert_view_valid(modals.notice("Only invite approvers can approve or deny invite requests. Nothing was changed."))

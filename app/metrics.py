@@ -23,3 +23,14 @@ ACK_LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5),
 )
 IN_FLIGHT = Gauge("invitebot_work_in_flight", "Accepted work (listeners and background) not finished yet")
+TOKEN_REJECTED = Gauge(
+    "invitebot_slack_token_rejected", "1 while Slack rejects the token (bot or admin): it must be reinstalled", ["token"]
+)
+TOKEN_REVOCATIONS = Counter(
+    "invitebot_slack_token_revocation_events_total", "tokens_revoked and app_uninstalled events from Slack", ["event"]
+)
+TURNED_AWAY = Counter(
+    "invitebot_slack_requests_turned_away_total",
+    "Requests from Slack not carried out while the bot token is rejected (events are left for Slack to retry)",
+    ["kind"],
+)

@@ -17,22 +17,12 @@ from app.config import Settings
 from app.core.authz import Approvers
 from app.core.decisions import Decider
 from app.slack.gateway import SlackGateway, make_client
+from app.slack.token_health import ADMIN, BOT, TokenHealth
 from app.store.db import make_engine, make_session_factory
 from app.work import CountedPool, InFlight
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class TokenCheck:
-    """The latest auth.test of both tokens, for /readyz."""
-
-    problems: list[str] | None = None  # None until the first check has run
-
-    def run(self, gateway: SlackGateway) -> None:
-        self.problems = gateway.token_problems()
-        for problem in self.problems:
-            log.error("Slack rejected a token: %s", problem)
 
 # Slow work (Slack admin calls that may take seconds each) runs here, never in Bolt's listener pool,
 # whose threads only parse, ack and hand over.
@@ -51,15 +41,18 @@ class Runtime:
     background: CountedPool
     listeners: CountedPool
     in_flight: InFlight
-    token_check: "TokenCheck"
+    token_check: TokenHealth  # what Slack last said about both tokens (auth.test, rejections, revocations)
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
         engine = make_engine(settings.DATABASE_URL)
         sessions = make_session_factory(engine)
+        token_check = TokenHealth()
         gateway = SlackGateway(
-            admin=make_client(settings.SLACK_ADMIN_TOKEN.get_secret_value(), settings.SLACK_API_URL),
-            bot=make_client(settings.SLACK_BOT_TOKEN.get_secret_value(), settings.SLACK_API_URL),
+            admin=make_client(
+                settings.SLACK_ADMIN_TOKEN.get_secret_value(), settings.SLACK_API_URL, observer=token_check.observer(ADMIN)
+            ),
+            bot=make_client(settings.SLACK_BOT_TOKEN.get_secret_value(), settings.SLACK_API_URL, observer=token_check.observer(BOT)),
         )
         replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         in_flight = InFlight()
@@ -73,7 +66,7 @@ class Runtime:
             background=CountedPool(in_flight, max_workers=BACKGROUND_THREADS, thread_name_prefix="invitebot-work"),
             listeners=CountedPool(in_flight, max_workers=LISTENER_THREADS, thread_name_prefix="invitebot-listener"),
             in_flight=in_flight,
-            token_check=TokenCheck(),
+            token_check=token_check,
         )
 
     @property

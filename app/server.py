@@ -57,8 +57,7 @@ def create_wsgi_app(runtime: Runtime) -> WsgiApp:
 def readiness(runtime: Runtime) -> dict[str, dict[str, Any]]:
     """Ready means: the database answers, Slack accepted both tokens, and the latest sync (any replica's) was clean."""
     database = database_answers(runtime.engine)
-    problems = runtime.token_check.problems
-    tokens = {"ok": problems == [], "detail": "not checked yet" if problems is None else ("; ".join(problems) or "accepted")}
+    tokens = runtime.token_check.readiness()
     sync: dict[str, Any] = {"ok": False, "detail": "database unavailable"}
     if database:
         with runtime.sessions() as session:

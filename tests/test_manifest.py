@@ -38,7 +38,12 @@ OPENAPI = SHARED / "slack" / "openapi.json"
 GATEWAY = REPO / "app" / "slack" / "gateway.py"
 
 # Scopes an event needs, by the token it is delivered on (events are not in openapi.json; reference.md §2, §5.3).
-EVENT_SCOPES: dict[str, str | None] = {"invite_requested": "admin.invites:read", "app_home_opened": None}
+EVENT_SCOPES: dict[str, str | None] = {
+    "invite_requested": "admin.invites:read",
+    "app_home_opened": None,
+    "app_uninstalled": None,
+    "tokens_revoked": None,
+}
 # Needed for the slash command itself, not for any Web API method.
 COMMAND_SCOPE = "commands"
 # The gateway's two clients: the org admin's user token and the bot token.

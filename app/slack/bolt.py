@@ -2,25 +2,109 @@
 
 from __future__ import annotations
 
-from slack_bolt import App
+import logging
+from typing import Any, Callable
+
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.payload_utils import is_event, is_slash_command, is_view_submission
 from slack_sdk import WebClient
 
+from app.metrics import TURNED_AWAY
 from app.runtime import Runtime
-from app.slack.listeners import actions, commands, events, home, views
+from app.slack import modals
+from app.slack.gateway import SlackCallFailed
+from app.slack.listeners import actions, commands, events, home, installation, views
+from app.slack.token_health import BOT
+
+log = logging.getLogger(__name__)
+# Bolt authorizes neither of these (the tokens may be gone); they must reach their listeners whatever the tokens say.
+NO_TOKEN_EVENTS = frozenset({"tokens_revoked", "app_uninstalled"})
 
 
 def build_app(runtime: Runtime) -> App:
     settings = runtime.settings
     secret = settings.SLACK_SIGNING_SECRET
     app = App(
-        client=WebClient(token=settings.SLACK_BOT_TOKEN.get_secret_value(), base_url=settings.SLACK_API_URL),
+        # Tokens come from authorize(); this client only lends Bolt its base URL (and Socket Mode its transport).
+        client=WebClient(base_url=settings.SLACK_API_URL),
         # Over HTTP every request is verified; Socket Mode has no signatures (the connection is authenticated).
         signing_secret=secret.get_secret_value() if secret else "",
         request_verification_enabled=secret is not None,
-        token_verification_enabled=False,
+        before_authorize=_while_bot_token_rejected(runtime),
+        authorize=_authorize(runtime),
         process_before_response=False,
         listener_executor=runtime.listeners,
     )
-    for listeners in (events, actions, commands, views, home):
+    for listeners in (events, actions, commands, views, home, installation):
         listeners.register(app, runtime)
+    # Bolt's own authorization would call auth.test on the first request, before its ack; do it now instead.
+    runtime.token_check.warm(runtime.gateway)
     return app
+
+
+def _authorize(runtime: Runtime) -> Callable[..., AuthorizeResult]:
+    bot_token = runtime.settings.SLACK_BOT_TOKEN.get_secret_value()
+
+    def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
+        """The bot identity auth.test gave (at start-up or since): no Web API call per request."""
+        identity = runtime.token_check.identity(BOT)
+        if identity is None:  # Slack has not answered yet; Bolt needs only the token to go on
+            return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token, user_id=user_id)
+        return AuthorizeResult(
+            enterprise_id=identity.enterprise_id,
+            team_id=identity.team_id,
+            bot_user_id=identity.user_id,
+            bot_id=identity.bot_id,
+            bot_token=bot_token,
+            user_id=user_id,
+        )
+
+    return authorize
+
+
+def _while_bot_token_rejected(runtime: Runtime) -> Callable[..., BoltResponse]:
+    health = runtime.token_check
+
+    def before_authorize(req: BoltRequest, body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
+        """While Slack rejects the bot token, answer so that nothing is lost and people know why.
+
+        Events get a 503 (over Socket Mode: no ack), so Slack delivers them again later; commands and clicks are
+        answered with what is wrong, since the work they ask for cannot be done without the bot token.
+        """
+        if body.get("type") == "url_verification" or (is_event(body) and body["event"].get("type") in NO_TOKEN_EVENTS):
+            return next()
+        health.ensure_bot_identity(runtime.gateway)
+        if health.rejection(BOT) is None:
+            return next()
+        sentence = health.sentence(BOT)
+        if is_event(body):
+            TURNED_AWAY.labels(kind="event").inc()
+            how = "left the envelope unacknowledged" if req.mode == "socket_mode" else "answered HTTP 503"
+            log.warning(
+                "%s for the %s event %s, so Slack delivers it again later: %s",
+                how,
+                body["event"].get("type"),
+                body.get("event_id"),
+                health.problem(BOT),
+            )
+            return BoltResponse(status=503, body=sentence)
+        if is_slash_command(body):
+            TURNED_AWAY.labels(kind="command").inc()
+            return BoltResponse(status=200, body=sentence)
+        TURNED_AWAY.labels(kind="interaction").inc()
+        response_url = req.context.response_url
+        if response_url:  # needs no token
+            runtime.run_later(_tell, runtime, response_url, sentence)
+        elif is_view_submission(body):
+            return BoltResponse(status=200, body={"response_action": "update", "view": modals.notice(sentence)})
+        return BoltResponse(status=200, body="")
+
+    return before_authorize
+
+
+def _tell(runtime: Runtime, response_url: str, text: str) -> None:
+    try:
+        runtime.gateway.respond(response_url, text=text)
+    except SlackCallFailed as exc:
+        log.warning("could not say that the bot token is rejected: %s", exc.code)

@@ -17,6 +17,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from app.metrics import SLACK_CALLS, SLACK_RATE_LIMITED
+from app.slack.token_health import CallObserver
 
 ADMIN_PAGE_LIMIT = 1000
 USERGROUP_CACHE_SECONDS = 60.0
@@ -57,7 +58,11 @@ class CountedRateLimitRetryHandler(RateLimitErrorRetryHandler):
 
 
 class CountedWebClient(WebClient):
-    """A WebClient that counts every call by method and result for /metrics."""
+    """A WebClient that counts every call by method and result for /metrics, and tells its observer each outcome."""
+
+    def __init__(self, *args: Any, observer: CallObserver | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._observer = observer
 
     def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
         try:
@@ -66,17 +71,30 @@ class CountedWebClient(WebClient):
             SLACK_CALLS.labels(method=api_method, result=_error_code(exc)).inc()
             if isinstance(exc, SlackApiError) and exc.response.status_code == 429:
                 SLACK_RATE_LIMITED.labels(method=api_method).inc()
+            self._observe(api_method, _error_code(exc), None)
+            raise
+        except OSError:
+            self._observe(api_method, "network_error", None)
             raise
         SLACK_CALLS.labels(method=api_method, result="ok").inc()
+        self._observe(api_method, None, response.data if isinstance(response.data, dict) else {})
         return response
 
+    def _observe(self, method: str, error: str | None, data: dict[str, Any] | None) -> None:
+        if self._observer is not None:
+            self._observer(method, error, data)
 
-def make_client(token: str, api_url: str, *, timeout: int = 15) -> WebClient:
-    """A WebClient that waits out 429s, retries dropped connections and Slack's transient errors, a bounded number of times."""
+
+def make_client(token: str, api_url: str, *, timeout: int = 15, observer: CallObserver | None = None) -> WebClient:
+    """A WebClient that waits out 429s, retries dropped connections and Slack's transient errors, a bounded number of times.
+
+    `observer` hears every call's outcome (method, Slack's error code or None, the answer): token health listens.
+    """
     return CountedWebClient(
         token=token,
         base_url=api_url,
         timeout=timeout,
+        observer=observer,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
             CountedRateLimitRetryHandler(max_retry_count=3),

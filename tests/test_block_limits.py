@@ -154,6 +154,20 @@ def test_every_card_state(state: str, guest: bool, hostile: bool) -> None:
         assert_message_valid([blocks.mrkdwn_section(notify.message(request))])
 
 
+def test_guest_requests_show_the_guest_account_end_and_members_do_not() -> None:
+    def labels(request: Any) -> list[str]:
+        return [field["text"].split("\n")[0] for block in blocks.request_card(request) for field in block.get("fields", [])]
+
+    guest = row(invite_type="ultra_restricted", date_expire=MOMENT)
+    assert "*Guest account until*" in labels(guest)
+    [until] = [f["text"] for b in blocks.request_card(guest) for f in b.get("fields", []) if "Guest account" in f["text"]]
+    assert f"<!date^{int(MOMENT.timestamp())}^" in until
+    assert "No time limit" in str(blocks.request_card(row(invite_type="restricted", date_expire=None)))
+    member = row(invite_type="full_member", date_expire=MOMENT)
+    assert not [label for label in labels(member) if "until" in label.lower() or "expire" in label.lower()]
+    assert "Expires" not in str(blocks.request_card(guest)) + str(blocks.request_card(member))
+
+
 # -- /invites answers -----------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ INVITE_TYPE_WORDS = {
     "restricted": "Multi-channel guest",
     "ultra_restricted": "Single-channel guest",
 }
+GUEST_TYPES = frozenset({"restricted", "ultra_restricted"})
 MAX_REASON_CHARS = 2500
 MAX_NAME_CHARS = 200
 MAX_EMAIL_CHARS = 400  # Slack's emails are at most 320 characters; escaping can lengthen them
@@ -162,6 +163,11 @@ def outcome_line(request: InviteRequest, *, reason_chars: int = MAX_REASON_CHARS
     return None
 
 
+def guest_until(request: InviteRequest) -> str:
+    """When a guest's account would end (Slack's time limit for the guest), or that it has none."""
+    return slack_date(request.date_expire) if request.date_expire else "No time limit"
+
+
 def card_text(request: InviteRequest) -> str:
     """The notification text: what a phone or screen reader shows."""
     line = outcome_line(request)
@@ -177,8 +183,9 @@ def request_card(request: InviteRequest) -> list[dict[str, Any]]:
         _field("Requested by", _fit(mentions(request.requester_ids), MAX_FIELD_CHARS)),
         _field("Channels", _fit(_channels(request.channel_ids), MAX_FIELD_CHARS)),
         _field("Requested", slack_date(request.date_created)),
-        _field("Expires", slack_date(request.date_expire) if request.date_expire else "Never"),
     ]
+    if request.invite_type in GUEST_TYPES:  # date_expire is when the guest account ends, not a deadline to decide by
+        fields.append(_field("Guest account until", guest_until(request)))
     blocks: list[dict[str, Any]] = [
         mrkdwn_section(f":envelope: Invite request for {who(request)}"),
         {"type": "section", "fields": fields},

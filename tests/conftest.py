@@ -28,13 +28,13 @@ SIGNING_SECRET = "test-signing-secret"
 CHANNEL = "C0INVITES1"
 TEAM = "T0ALPHA01"
 OTHER_TEAM = "T0BETA001"
-APPROVER = "U0APPROV01"
-GROUP_APPROVER = "U0GROUPAP1"
-OUTSIDER = "U0OUTSID01"
-REQUESTER = "U0REQUES01"
-SLACK_ADMIN = "U0SLACKAD1"
+APPROVER = "W0APPROV01"
+GROUP_APPROVER = "W0GROUPAP1"
+OUTSIDER = "W0OUTSID01"
+REQUESTER = "W0REQUES01"
+SLACK_ADMIN = "W0SLACKAD1"
 APPROVER_GROUP = "S0APPROVE1"
-MANY_APPROVERS = [f"U0MANY{n:04d}" for n in range(20)]
+MANY_APPROVERS = [f"W0MANY{n:04d}" for n in range(20)]
 POSTGRES_URL = os.environ.get("INVITEBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -63,7 +63,7 @@ def seed(fake: FakeSlack) -> None:
 @contextmanager
 def running_fake() -> Iterator[FakeSlack]:
     """A started, seeded stand-in (also used by the benchmarks)."""
-    with FakeSlack(admin_user_id="U0INVBOTAD") as slack:
+    with FakeSlack(admin_user_id="W0INVBOTAD") as slack:
         seed(slack)
         yield slack
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from app.core.sync import sync_once
-from tests.conftest import APPROVER, CHANNEL, OTHER_TEAM, REQUESTER, SLACK_ADMIN, TEAM, both_databases, new_request, wait_for_card
+from tests.conftest import APPROVER, CHANNEL, REQUESTER, SLACK_ADMIN, both_databases, new_request, wait_for_card
 
 
 def _approve(fake, bot, email="ada@example.com"):
@@ -15,7 +14,7 @@ def _approve(fake, bot, email="ada@example.com"):
 
 
 def test_requesters_are_told_of_an_approval(fake, bot):
-    second_requester = "U0MANY0001"
+    second_requester = "W0MANY0001"
     bot.slack.invite_requested(new_request(fake, requester_ids=[REQUESTER, second_requester]))
     bot.settle()
 
@@ -33,7 +32,7 @@ def test_a_decision_made_outside_invitebot_is_told_too(fake, bot):
     bot.settle()
     fake.decide_outside(request["id"], "deny", SLACK_ADMIN)
 
-    sync_once(bot.runtime.decider, [TEAM, OTHER_TEAM], CHANNEL)
+    bot.runtime.sync()
 
     [dm] = fake.direct_messages(REQUESTER)
     assert f"was denied by <@{SLACK_ADMIN}>" in dm["text"]
@@ -58,6 +57,6 @@ def test_two_replicas_tell_the_requester_once(fake, start_bot):
     fake.decide_outside(request["id"], "approve", SLACK_ADMIN)
 
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda bot: sync_once(bot.runtime.decider, [TEAM, OTHER_TEAM], CHANNEL), (first, second)))
+        list(pool.map(lambda bot: bot.runtime.sync(), (first, second)))
 
     assert len(fake.direct_messages(REQUESTER)) == 1

@@ -276,7 +276,7 @@ def test_ten_concurrent_clicks_are_acked_within_3s_and_call_slack_once(fake, soc
     assert len(fake.calls("admin.inviteRequests.approve")) == 1
     winner = fake.calls("admin.inviteRequests.approve")[0]
     assert winner.params["invite_request_id"] == request["id"]
-    assert re.search(r"Approved by <@(U0MANY\d{4})>", card_text(decided))
+    assert re.search(r"Approved by <@(W0MANY\d{4})>", card_text(decided))
 
 
 def test_slash_command_help_is_answered_in_the_ack(fake, socket_bot):

@@ -12,6 +12,7 @@ from app.sandbox.state import (
     Channel,
     Fault,
     InviteRequest,
+    RateLimits,
     ResponseUrl,
     SlackState,
     Team,
@@ -33,8 +34,8 @@ class FakeSlack:
         *,
         bot_token: str = "xoxb-sandbox-bot",
         admin_token: str = "xoxp-sandbox-admin",
-        bot_user_id: str = "UBOTUSER1",
-        admin_user_id: str = "UADMIN001",
+        bot_user_id: str = "W0BOTUSER1",
+        admin_user_id: str = "W0ADMIN001",
         enterprise_id: str = "E0SANDBOX",
         app_id: str = "A0INVITEBOT",
         app_token: str = "xapp-sandbox-app",
@@ -101,6 +102,10 @@ class FakeSlack:
         user = User(user_id, name, team_id, real_name if real_name is not None else name)
         self._mutate(lambda s: s.users.__setitem__(user_id, user))
 
+    def add_local_id(self, global_id: str, local_id: str, *, team_id: str) -> None:
+        """A user from before the workspace joined the org: a local U… id there besides the global W… id."""
+        self._mutate(lambda s: s.local_ids.__setitem__(local_id, (global_id, team_id)))
+
     def add_channel(self, channel_id: str, *, name: str, team_id: str | None = None) -> None:
         self._mutate(lambda s: s.channels.__setitem__(channel_id, Channel(channel_id, name, team_id)))
 
@@ -163,6 +168,11 @@ class FakeSlack:
         fault = Fault(error, status, retry_after if retry_after is not None else 1, times)
         self._mutate(lambda s: s.faults.setdefault(method, []).append(fault))
 
+    def enforce_rate_limits(self, *, tier2_per_minute: int = 20, messages_per_second: float = 1.0) -> None:
+        """Answer 429 + Retry-After like Slack: Tier 2 per method per workspace, messages per channel."""
+        limits = RateLimits(tier2_per_minute=tier2_per_minute, messages_per_second=messages_per_second)
+        self._mutate(lambda s: setattr(s, "rate_limits", limits))
+
     def revoke_token(self, kind: str) -> None:
         """From now on every call with the bot or admin token answers token_revoked (auth.test included)."""
         token = self._token(kind)
@@ -178,11 +188,15 @@ class FakeSlack:
 
     # hand-outs for the sender
 
-    def new_response_url(self, *, channel: str, user: str, message_ts: str | None = None) -> str:
-        """A hooks.slack.com stand-in on this server; with message_ts it can replace or delete that message."""
+    def new_response_url(self, *, channel: str, user: str, message_ts: str | None = None, kind: str = "actions") -> str:
+        """A hooks.slack.com stand-in on this server (under /actions/E…/ or /commands/E…/ as for an org-wide install).
+
+        With message_ts it can replace or delete that message.
+        """
         hook_id = self._state.new_id("", 24).lower()
         self._mutate(lambda s: s.response_urls.__setitem__(hook_id, ResponseUrl(channel, user, message_ts)))
-        return f"{self.base_url}/hooks/{hook_id}"
+        number = self._state.new_id("", 12)
+        return f"{self.base_url}/{kind}/{self.enterprise_id}/{number}/{hook_id}"
 
     def issue_trigger_id(self, *, age: float = 0.0) -> str:
         """A trigger_id views.open accepts for 3 s; `age` pretends it was issued that many seconds ago."""

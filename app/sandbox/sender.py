@@ -75,7 +75,10 @@ class BaseSender(ABC):
         retry_num: int | None = None,
         retry_reason: str | None = None,
     ) -> Reply:
-        """An event_callback envelope (samples/events.*.json plus `authorizations`)."""
+        """An event_callback envelope as an org-wide install receives it (samples/events.*.json plus `authorizations`).
+
+        The authorization is the org's: `team_id` null and `is_enterprise_install` true (Bolt's org-app tests).
+        """
         is_user_event = event.get("type") in USER_EVENTS
         authorized = self.fake.admin_user_id if is_user_event else self.fake.bot_user_id
         envelope = {
@@ -86,14 +89,13 @@ class BaseSender(ABC):
             "event": event,
             "type": "event_callback",
             "authed_users": [authorized],
-            "authed_teams": [team_id],
             "authorizations": [
                 {
                     "enterprise_id": self.fake.enterprise_id,
-                    "team_id": team_id,
+                    "team_id": None,
                     "user_id": authorized,
                     "is_bot": not is_user_event,
-                    "is_enterprise_install": False,
+                    "is_enterprise_install": True,
                 }
             ],
             "is_ext_shared_channel": False,
@@ -103,7 +105,11 @@ class BaseSender(ABC):
         }
         return self._send_event(envelope, retry_num, retry_reason)
 
-    def invite_requested(self, invite_request: dict[str, Any], **kw: Any) -> Reply:
+    def invite_requested(self, invite_request: dict[str, Any], *, without_team: bool = False, **kw: Any) -> Reply:
+        """The event for a new request; `without_team` drops `invite_request.team`, leaving only the org's id outside."""
+        if without_team:
+            invite_request = {key: value for key, value in invite_request.items() if key != "team"}
+            return self.event({"type": "invite_requested", "invite_request": invite_request}, team_id=self.fake.enterprise_id, **kw)
         event = {"type": "invite_requested", "invite_request": invite_request}
         return self.event(event, team_id=invite_request["team"]["id"], **kw)
 
@@ -222,9 +228,9 @@ class BaseSender(ABC):
             "user_name": user.name,
             "command": command,
             "text": text,
-            "response_url": self.fake.new_response_url(channel=channel_id, user=user_id),
+            "response_url": self.fake.new_response_url(channel=channel_id, user=user_id, kind="commands"),
             "trigger_id": self.fake.issue_trigger_id(),
-            "is_enterprise_install": "false",
+            "is_enterprise_install": "true",  # a form field: Slack sends the string
         }
         return self._send_command(fields)
 
@@ -251,20 +257,16 @@ class BaseSender(ABC):
     # helpers
 
     def _interaction(self, kind: str, user: User, team: Team) -> dict[str, Any]:
+        """The common part of an interaction payload for an org-wide install: `team` is null (reference §5.1, §5.4)."""
         return {
             "type": kind,
-            "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": user.team_id},
+            "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": team.id},
             "api_app_id": self.fake.app_id,
             "token": VERIFICATION_TOKEN,
             "trigger_id": self.fake.issue_trigger_id(),
-            "team": {
-                "id": team.id,
-                "domain": team.domain,
-                "enterprise_id": self.fake.enterprise_id,
-                "enterprise_name": self.fake.enterprise_name,
-            },
+            "team": None,
             "enterprise": {"id": self.fake.enterprise_id, "name": self.fake.enterprise_name},
-            "is_enterprise_install": False,
+            "is_enterprise_install": True,
         }
 
     def _user(self, user_id: str) -> User:

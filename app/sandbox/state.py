@@ -44,6 +44,27 @@ class User:
 
 
 @dataclass
+class RateLimits:
+    """Opt-in pacing like Slack's: Tier 2 per method per workspace, ~1 message a second per channel."""
+
+    tier2_per_minute: int = 20  # a minute's worth may come at once (Slack: "20+ per minute, occasional bursts")
+    messages_per_second: float = 1.0
+    message_burst: int = 1  # messages one channel takes at once before pacing bites
+    buckets: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)  # key -> (tokens, at)
+
+    def take(self, key: tuple[str, str], per_second: float, capacity: float) -> float:
+        """Spend one call from the bucket; 0 when allowed, else the seconds until one is free."""
+        now = time.monotonic()
+        tokens, at = self.buckets.get(key, (capacity, now))
+        tokens = min(capacity, tokens + (now - at) * per_second)
+        if tokens >= 1:
+            self.buckets[key] = (tokens - 1, now)
+            return 0.0
+        self.buckets[key] = (tokens, now)
+        return (1 - tokens) / per_second
+
+
+@dataclass
 class Channel:
     id: str
     name: str
@@ -150,9 +171,11 @@ class SlackState:
     app_id: str
     app_token: str
     bot_id: str = "B0SANDBOXBT"
+    rate_limits: RateLimits | None = None  # None: no pacing (the default, so tests run at full speed)
     enterprise_name: str = "Sandbox Org"
     teams: dict[str, Team] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
+    local_ids: dict[str, tuple[str, str]] = field(default_factory=dict)  # local U… id -> (global W… id, its workspace)
     channels: dict[str, Channel] = field(default_factory=dict)
     usergroups: dict[str, Usergroup] = field(default_factory=dict)
     requests: dict[str, InviteRequest] = field(default_factory=dict)

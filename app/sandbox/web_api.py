@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import time
 import uuid
@@ -18,7 +19,9 @@ from app.sandbox.state import Call, Channel, SlackState
 
 BOT, ADMIN, APP = "bot", "admin", "app"  # APP: the app-level token (xapp-), good only for apps.connections.open
 RESPONSE_URL_MAX_USES = 5  # reference §5.6: up to 5 posts per response_url
-TRIGGER_TTL = 3.0  # reference §5.5: a trigger_id is usable for 3 seconds
+TRIGGER_TTL = 3.0
+# hooks.slack.com/actions/<E…>/<n>/<secret> for clicks, /commands/<E…>/<n>/<secret> for slash commands
+RESPONSE_URL_PATHS = ("/actions/", "/commands/")  # reference §5.5: a trigger_id is usable for 3 seconds
 
 
 class ApiError(Exception):
@@ -379,28 +382,77 @@ def views_update(state: SlackState, params: dict[str, Any], caller: Caller) -> d
     return {"view": view}
 
 
+def _org_team(state: SlackState, params: dict[str, Any]) -> str:
+    """usergroups.* and users.* with an org-level token: team_id is required (their docs: "required if org token is used")."""
+    team_id = str(params.get("team_id") or "")
+    if not team_id:
+        raise ApiError("missing_argument")
+    if team_id not in state.teams:
+        raise ApiError("team_not_found")
+    return team_id
+
+
 def users_info(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
-    user = state.users.get(params.get("user") or "")
+    """A user as one workspace sees it; `enterprise_user.id` is the org-wide (W…) id, also for a local U… id."""
+    _org_team(state, params)
+    asked = str(params.get("user") or "")
+    global_id, _ = state.local_ids.get(asked, (asked, ""))
+    user = state.users.get(global_id)
     if user is None:
         raise ApiError("user_not_found")
     return {
         "user": {
-            "id": user.id,
+            "id": asked,
             "team_id": user.team_id,
             "name": user.name,
             "real_name": user.real_name,
             "deleted": False,
             "is_bot": user.is_bot,
             "profile": {"real_name": user.real_name, "display_name": user.name},
+            "enterprise_user": {
+                "id": user.id,
+                "enterprise_id": state.enterprise_id,
+                "enterprise_name": state.enterprise_name,
+                "is_admin": False,
+                "is_owner": False,
+                "teams": sorted(state.teams),
+            },
         }
     }
 
 
 def usergroup_users(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    team_id = _org_team(state, params)
     group = state.usergroups.get(params.get("usergroup") or "")
-    if group is None:
+    if group is None or group.team_id != team_id:
         raise ApiError("no_such_subteam")
     return {"users": list(group.user_ids)}
+
+
+def teams_list(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """admin.teams.list: every workspace of the org, paged (limit 1–100 per openapi.json)."""
+    raw = params.get("limit", 100)
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError):
+        raise ApiError("invalid_limit") from None
+    if not 1 <= limit <= 100:
+        raise ApiError("invalid_limit")
+    rows = [
+        (
+            ("team", team.id),
+            {
+                "id": team.id,
+                "name": team.name,
+                "discoverability": "invite_only",
+                "primary_owner": {"user_id": state.admin_user_id, "email": "owner@example.com"},
+                "team_url": f"https://{team.domain}.slack.com/",
+            },
+        )
+        for team in state.teams.values()
+    ]
+    page = _paginate({**params, "limit": limit}, rows)
+    return {"teams": page["items"], "response_metadata": page["response_metadata"]}
 
 
 def conversations_info(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -456,6 +508,7 @@ METHODS: dict[str, tuple[Handler, frozenset[str]]] = {
     ),
     "admin.inviteRequests.denied.list": (_decided_list("denied", "denied_requests", "denied_by"), frozenset({ADMIN})),
     "admin.users.invite": (users_invite, frozenset({ADMIN})),
+    "admin.teams.list": (teams_list, frozenset({ADMIN})),
     "chat.postMessage": (post_message, frozenset({BOT})),
     "chat.update": (update_message, frozenset({BOT})),
     "chat.delete": (delete_message, frozenset({BOT})),
@@ -489,11 +542,45 @@ def _authorize(state: SlackState, method: str, token: str | None) -> Caller:
     return Caller(token=token, kind=kind, user_id=user_id)
 
 
+TIER_2 = frozenset(
+    {
+        "admin.inviteRequests.list",
+        "admin.inviteRequests.approve",
+        "admin.inviteRequests.deny",
+        "admin.inviteRequests.approved.list",
+        "admin.inviteRequests.denied.list",
+        "admin.users.invite",
+        "usergroups.users.list",
+    }
+)
+
+
+def _pacing_wait(state: SlackState, method: str, params: dict[str, Any]) -> int:
+    """Seconds to wait when a rate limit is switched on and this call is over it (reference §7); 0 otherwise."""
+    limits = state.rate_limits
+    if limits is None:
+        return 0
+    wait = 0.0
+    if method in TIER_2:
+        per_minute = limits.tier2_per_minute
+        key = (method, str(params.get("team_id") or state.enterprise_id))
+        wait = limits.take(key, per_minute / 60, per_minute)
+    elif method == "chat.postMessage":
+        key = (method, str(params.get("channel") or ""))
+        wait = limits.take(key, limits.messages_per_second, limits.message_burst)
+    return math.ceil(wait) if wait else 0
+
+
 def _answer(
-    state: SlackState, method: str, params: dict[str, Any], token: str | None
+    state: SlackState, method: str, params: dict[str, Any], token: str | None, json_body: bool = False
 ) -> tuple[int, dict[str, Any], int]:
     """Authorize, apply an injected fault, run the method; with the lock held. Returns status, body, Retry-After."""
     caller = _authorize(state, method, token)
+    if json_body and method.startswith("admin."):
+        raise ApiError("invalid_arguments")  # admin.* read form fields only; slack_sdk sends them form-encoded
+    wait = _pacing_wait(state, method, params)
+    if wait:
+        return 429, {"ok": False, "error": "ratelimited"}, wait
     faults = state.faults.get(method, [])
     if not faults:
         return 200, {"ok": True, **METHODS[method][0](state, params, caller)}, 0
@@ -507,7 +594,12 @@ def _answer(
 
 
 def call_method(
-    state: SlackState, method: str, params: dict[str, Any], token: str | None, parse_error: str | None
+    state: SlackState,
+    method: str,
+    params: dict[str, Any],
+    token: str | None,
+    parse_error: str | None,
+    json_body: bool = False,
 ) -> tuple[int, bytes, dict[str, str]]:
     """Answer one Web API call, logging it before the answer leaves."""
     delay = state.latency.get(method, 0.0)
@@ -518,7 +610,7 @@ def call_method(
         try:
             if parse_error:
                 raise ApiError(parse_error)
-            status, body, retry_after = _answer(state, method, params, token)
+            status, body, retry_after = _answer(state, method, params, token, json_body)
         except ApiError as exc:
             status, body = 200, {"ok": False, "error": exc.error}
         headers = {"Retry-After": str(retry_after)} if status == 429 else {}
@@ -601,7 +693,7 @@ def _parse(content_type: str | None, body: bytes, query: str) -> tuple[dict[str,
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
-    """Routes /api/<method> to the Web API and /hooks/<id> to response_url handling."""
+    """Routes /api/<method> to the Web API and /actions/… or /commands/… to response_url handling."""
 
     server: SlackServer
 
@@ -615,9 +707,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else None
             token = token or params.pop("token", None)
             params.pop("token", None)
-            status, answer, headers = call_method(self.server.state, url.path[5:], params, token, parse_error)
-        elif url.path.startswith("/hooks/"):
-            status, answer = post_to_response_url(self.server.state, url.path[7:], body)
+            json_body = (self.headers.get("Content-Type") or "").lower().startswith("application/json") and bool(body)
+            status, answer, headers = call_method(self.server.state, url.path[5:], params, token, parse_error, json_body)
+        elif url.path.startswith(RESPONSE_URL_PATHS):
+            status, answer = post_to_response_url(self.server.state, url.path.rsplit("/", 1)[-1], body)
         else:
             status, answer = 404, b'{"ok": false, "error": "not_found"}'
         self.send_response(status)

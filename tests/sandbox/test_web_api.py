@@ -219,17 +219,17 @@ def test_ephemeral_lookups_and_home(fake: FakeSlack, bot: WebClient) -> None:
     assert fake.ephemerals(user="U0ALICE") == [
         {"channel": CHANNEL, "user": "U0ALICE", "text": "only you", "blocks": [], "via": "chat.postEphemeral"}
     ]
-    info = bot.users_info(user="U0ALICE")["user"]
+    info = bot.users_info(user="U0ALICE", team_id=TEAM)["user"]
     assert (info["name"], info["real_name"], info["team_id"], info["profile"]["real_name"]) == (
         "alice",
         "Alice A",
         TEAM,
         "Alice A",
     )
-    assert error_of(bot.users_info, user="U0NOPE") == "user_not_found"
+    assert error_of(bot.users_info, user="U0NOPE", team_id=TEAM) == "user_not_found"
     fake.add_usergroup("S0APPROVERS", team_id=TEAM, handle="approvers", user_ids=["U0ALICE"])
-    assert bot.usergroups_users_list(usergroup="S0APPROVERS")["users"] == ["U0ALICE"]
-    assert error_of(bot.usergroups_users_list, usergroup="S0NOPE") == "no_such_subteam"
+    assert bot.usergroups_users_list(usergroup="S0APPROVERS", team_id=TEAM)["users"] == ["U0ALICE"]
+    assert error_of(bot.usergroups_users_list, usergroup="S0NOPE", team_id=TEAM) == "no_such_subteam"
     assert bot.conversations_info(channel=CHANNEL)["channel"]["is_member"] is True
     view = bot.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": []})["view"]
     again = bot.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": []}, hash=view["hash"])["view"]
@@ -309,7 +309,9 @@ def test_sender_signatures_verify(fake: FakeSlack, bot_endpoint: tuple[str, list
     assert (headers["X-Slack-Retry-Num"], headers["X-Slack-Retry-Reason"]) == ("1", "http_timeout")
     envelope = json.loads(body)
     assert envelope["type"] == "event_callback" and envelope["event"]["invite_request"] == request
-    assert envelope["team_id"] == TEAM and envelope["authorizations"][0]["team_id"] == TEAM
+    # an org-wide install's authorization: the org's, with no workspace (Bolt's org-app tests)
+    [authorization] = envelope["authorizations"]
+    assert envelope["team_id"] == TEAM and authorization["team_id"] is None and authorization["is_enterprise_install"] is True
 
     sender.post(b"{}", content_type="application/json", timestamp=int(time.time()) - 600)
     assert not SignatureVerifier(SECRET).is_valid_request(*reversed(received[-1]))  # stale: outside 5 minutes
@@ -342,7 +344,9 @@ def test_click_sends_block_actions_and_response_url_records(
         "style": "primary",
         "action_ts": None,
     }
-    assert payload["message"]["ts"] == card["ts"] and payload["team"]["domain"] == "one"
+    assert payload["message"]["ts"] == card["ts"] and payload["team"] is None  # null for org-wide installs
+    assert payload["is_enterprise_install"] is True and payload["user"]["team_id"] == TEAM
+    assert payload["response_url"].startswith(f"{fake.base_url}/actions/{fake.enterprise_id}/")
     with pytest.raises(AssertionError):
         sender.click(user_id="U0ALICE", channel=CHANNEL, message_ts=card["ts"], action_id="deny")
 
@@ -359,5 +363,79 @@ def test_slash_command_form_fields(fake: FakeSlack, bot_endpoint: tuple[str, lis
     SlackSender(url, SECRET, fake).slash(text="list", user_id="U0ALICE", channel_id=CHANNEL, team_id=TEAM)
     fields = {k: v[0] for k, v in parse_qs(received[-1][1].decode()).items()}
     assert fields["command"] == "/invites" and fields["text"] == "list" and fields["user_name"] == "alice"
-    assert fields["is_enterprise_install"] == "false" and fields["response_url"].startswith(fake.base_url)
+    assert fields["is_enterprise_install"] == "true"  # a form field, so a string
+    assert fields["response_url"].startswith(f"{fake.base_url}/commands/{fake.enterprise_id}/")
     assert fields["channel_name"] == "invite-approvals" and fields["trigger_id"]
+
+
+def test_an_org_token_must_name_the_workspace_for_users_and_usergroups(fake: FakeSlack, bot: WebClient) -> None:
+    """Their method pages: team_id is "required if org token is used"; a group lives in one workspace."""
+    fake.add_usergroup("S0APPROVERS", team_id=TEAM, handle="approvers", user_ids=["U0ALICE"])
+    assert error_of(bot.usergroups_users_list, usergroup="S0APPROVERS") == "missing_argument"
+    assert error_of(bot.users_info, user="U0ALICE") == "missing_argument"
+    assert error_of(bot.usergroups_users_list, usergroup="S0APPROVERS", team_id="T0NOWHERE") == "team_not_found"
+    fake.add_team("T0OTHER01", "Other", "other")
+    assert error_of(bot.usergroups_users_list, usergroup="S0APPROVERS", team_id="T0OTHER01") == "no_such_subteam"
+
+
+def test_users_info_gives_the_org_wide_id_of_a_local_id(fake: FakeSlack, bot: WebClient) -> None:
+    fake.add_user("W0GRACE01", name="grace", team_id=TEAM)
+    fake.add_local_id("W0GRACE01", "U0GRACELCL", team_id=TEAM)
+    local = bot.users_info(user="U0GRACELCL", team_id=TEAM)["user"]
+    assert (local["id"], local["enterprise_user"]["id"]) == ("U0GRACELCL", "W0GRACE01")
+    assert bot.users_info(user="W0GRACE01", team_id=TEAM)["user"]["enterprise_user"]["id"] == "W0GRACE01"
+
+
+def test_admin_teams_list_pages_through_the_org(fake: FakeSlack, admin: WebClient) -> None:
+    for n in range(3):
+        fake.add_team(f"T0EXTRA{n:02d}", f"Extra {n}", f"extra{n}")
+    seen, cursor = [], None
+    while True:
+        page = admin.admin_teams_list(limit=2, cursor=cursor)
+        seen += [(t["id"], t["team_url"]) for t in page["teams"]]
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert ("T0EXTRA02", "https://extra2.slack.com/") in seen and len(seen) == len({t for t, _ in seen})
+    assert error_of(admin.admin_teams_list, limit=101) == "invalid_limit"
+
+
+def test_admin_methods_read_form_fields_only(fake: FakeSlack, admin: WebClient) -> None:
+    """slack_sdk sends admin.* form-encoded; a JSON body is not read."""
+    request = fake.add_invite_request(team_id=TEAM, email="ada@example.com")
+    body = {"invite_request_id": request["id"], "team_id": TEAM}
+    assert error_of(admin.api_call, api_method="admin.inviteRequests.approve", json=body) == "invalid_arguments"
+    assert fake.invite_request_status(request["id"]) == "pending"
+    admin.api_call("admin.inviteRequests.approve", params=body)
+    assert fake.invite_request_status(request["id"]) == "approved"
+
+
+def _raw(fake: FakeSlack, token: str, method: str, params: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """One call with no client-side retries: the HTTP status and headers Slack's answer carried."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    request = urllib.request.Request(
+        fake.api_url + method,
+        data=urllib.parse.urlencode(params).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def test_rate_limits_bite_when_switched_on(fake: FakeSlack) -> None:
+    """Tier 2 per method per workspace; about one message a second per channel."""
+    fake.add_team(OTHER_TEAM, "Two", "two")
+    fake.enforce_rate_limits(tier2_per_minute=3)
+    answers = [_raw(fake, fake.admin_token, "admin.inviteRequests.list", {"team_id": TEAM}) for _ in range(4)]
+    assert [status for status, _ in answers] == [200, 200, 200, 429]
+    assert int(answers[-1][1]["Retry-After"]) >= 1
+    assert _raw(fake, fake.admin_token, "admin.inviteRequests.list", {"team_id": OTHER_TEAM})[0] == 200
+    assert _raw(fake, fake.admin_token, "admin.inviteRequests.approved.list", {"team_id": TEAM})[0] == 200
+    posts = [_raw(fake, fake.bot_token, "chat.postMessage", {"channel": CHANNEL, "text": "hi"})[0] for _ in range(2)]
+    assert posts == [200, 429]

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from slack_sdk import WebClient
 
 from app.config import Settings
 from app.runtime import Runtime
+from app.slack import blocks
 from app.slack.errors import classify
 from app.slack.gateway import SlackCallFailed
 from app.store.migrate import alembic_config
@@ -55,6 +57,8 @@ def run_checks(settings: Settings) -> list[Check]:
         problem = gateway.posting_problem(settings.INVITES_CHANNEL)
         fix = _CHANNEL_FIX.get(problem or "", f"Slack answered {problem}.") if problem else ""
         checks.append(Check(f"post in {settings.INVITES_CHANNEL}", problem is None, problem or "allowed", fix))
+        if hasattr(WebClient, "blocks_validate"):  # Slack's blocks.validate, in newer slack_sdk releases only
+            checks.append(_card(gateway.blocks_problem(blocks.sample_card())))
         checks.extend(_groups(runtime, [i for i in settings.INVITES_APPROVERS if i.startswith("S")]))
         return checks
     finally:
@@ -71,6 +75,14 @@ def _database(runtime: Runtime) -> Check:
     if current != head:
         return Check("database", False, f"schema at {current or 'nothing'}, latest is {head}", "Run `invitebot migrate`.")
     return Check("database", True, f"reachable, schema at {head}")
+
+
+def _card(problem: str | None) -> Check:
+    fix = (
+        f"Slack answered {problem} for a sample invite request card, so cards may not be posted: "
+        "update invitebot to a release that follows Slack's current Block Kit rules."
+    )
+    return Check("request card (blocks.validate)", problem is None, problem or "Slack accepts it", fix if problem else "")
 
 
 def _groups(runtime: Runtime, group_ids: list[str]) -> list[Check]:

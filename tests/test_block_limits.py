@@ -154,6 +154,10 @@ def test_every_card_state(state: str, guest: bool, hostile: bool) -> None:
         assert_message_valid([blocks.mrkdwn_section(notify.message(request))])
 
 
+def test_the_sample_card_doctor_sends_is_valid() -> None:
+    assert_message_valid(blocks.sample_card())
+
+
 def test_guest_requests_show_the_guest_account_end_and_members_do_not() -> None:
     def labels(request: Any) -> list[str]:
         return [field["text"].split("\n")[0] for block in blocks.request_card(request) for field in block.get("fields", [])]

@@ -37,7 +37,7 @@ def test_a_good_installation_passes_every_check(fake, migrated):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All checks passed." in result.stdout
     for name in ("database", "SLACK_BOT_TOKEN (auth.test)", "SLACK_ADMIN_TOKEN (auth.test)", "list invite requests in T0ALPHA01",
-                 f"post in {CHANNEL}", "approver group S0APPROVE1"):
+                 f"post in {CHANNEL}", "approver group S0APPROVE1", "request card (blocks.validate)"):
         assert name in result.stdout
     assert fake.messages(CHANNEL) == []  # the test post was removed again
 
@@ -56,6 +56,7 @@ def test_pending_migrations_are_reported(fake, database_url):
         (("admin.inviteRequests.list", "not_an_admin"), "org admin or owner"),
         (("chat.postMessage", "not_in_channel"), "Invite the bot to the approvals channel"),
         (("usergroups.users.list", "no_such_subteam"), "not a user group Slack knows"),
+        (("blocks.validate", "invalid_blocks"), "sample invite request card"),
     ],
 )
 def test_each_fault_fails_with_its_fix(fake, migrated, fault, says):

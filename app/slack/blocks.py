@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from app.slack import limits
@@ -200,3 +200,22 @@ def request_card(request: InviteRequest) -> list[dict[str, Any]]:
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Request `{request.id}`"}]})
     return blocks
 
+
+def sample_card() -> list[dict[str, Any]]:
+    """A pending guest request's card with every part filled in, to ask Slack (blocks.validate) whether it takes our cards."""
+    asked = datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc)
+    request = InviteRequest(
+        id="Ir0SAMPLE01",
+        team_id="T0SAMPLE01",
+        team_name="Sample workspace",
+        email="ada@example.com",
+        real_name="Ada <Lovelace> & co",
+        requester_ids=["U0SAMPLE01"],
+        channel_ids=["C0SAMPLE01", "C0SAMPLE02"],
+        invite_type="restricted",
+        reason="Joins the data team as a contractor.\nNeeds #general and #data.",
+        date_created=asked,
+        date_expire=asked + timedelta(days=90),
+        status=Status.PENDING.value,
+    )
+    return request_card(request)

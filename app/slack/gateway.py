@@ -240,6 +240,17 @@ class SlackGateway:
             return exc.code
         return None
 
+    def blocks_problem(self, blocks: list[dict[str, Any]]) -> str | None:
+        """Ask Slack's blocks.validate whether it would take these blocks: its error code, or None when it would.
+
+        Only for a slack_sdk whose WebClient has blocks_validate; nothing is posted.
+        """
+        try:
+            self._bot.blocks_validate(blocks=blocks)
+        except (SlackClientError, OSError) as exc:
+            return _error_code(exc)
+        return None
+
     @staticmethod
     def _probe(client: WebClient, method: str, params: dict[str, Any]) -> str | None:
         try:

@@ -49,14 +49,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _sync(settings: Settings) -> int:
-    from app.core.sync import sync_once
     from app.runtime import Runtime
     from app.store.migrate import upgrade_to_head
 
     runtime = Runtime.build(settings)
     try:
         upgrade_to_head(runtime.engine)
-        summary = sync_once(runtime.decider, settings.INVITES_TEAM_IDS, settings.INVITES_CHANNEL)
+        summary = runtime.sync()
     finally:
         runtime.close()
     print(summary.line())

@@ -12,8 +12,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_DATABASE_URL = f"sqlite:///{Path.cwd() / 'invitebot.db'}"
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
-_APPROVER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
-_TEAM_ID = re.compile(r"^[TE][A-Z0-9]{2,}$")
+# A user (U… local or W… org-wide id), or a user group (S…), optionally with the workspace it lives in (S…@T…).
+_APPROVER_ID = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}(?:@T[A-Z0-9]{2,})?)$")
+_TEAM_ID = re.compile(r"^T[A-Z0-9]{2,}$")
+ALL_TEAMS = "all"
 
 
 class ConfigError(Exception):
@@ -119,12 +121,23 @@ class Settings(DatabaseSettings):
     @field_validator("INVITES_APPROVERS", mode="before")
     @classmethod
     def _approvers(cls, value: object) -> object:
-        return _check_ids(_split_ids(value), _APPROVER_ID, "user id (U…/W…) or user-group id (S…)")
+        return _check_ids(_split_ids(value), _APPROVER_ID, "user id (U…/W…) or user-group id (S…, or S…@T… naming its workspace)")
 
     @field_validator("INVITES_TEAM_IDS", mode="before")
     @classmethod
     def _teams(cls, value: object) -> object:
-        return _check_ids(_split_ids(value), _TEAM_ID, "workspace id (T…)")
+        ids = _split_ids(value)
+        if isinstance(ids, list) and [i.lower() for i in ids] == [ALL_TEAMS]:
+            return [ALL_TEAMS]
+        for team_id in ids if isinstance(ids, list) else []:
+            if team_id.startswith("E"):
+                raise ValueError(f"{team_id!r} is the Enterprise org, not a workspace: list workspace ids (T…) or write 'all'")
+        return _check_ids(ids, _TEAM_ID, "workspace id (T…), or the single word 'all'")
+
+    @property
+    def all_teams(self) -> bool:
+        """INVITES_TEAM_IDS=all: every workspace of the org, found with admin.teams.list."""
+        return self.INVITES_TEAM_IDS == [ALL_TEAMS]
 
 
 S = TypeVar("S", bound=DatabaseSettings)

@@ -49,7 +49,9 @@ def run_checks(settings: Settings) -> list[Check]:
             ("SLACK_ADMIN_TOKEN", gateway.admin_token_problem()),
         ):
             checks.append(Check(f"{name} (auth.test)", problem is None, problem or "accepted", _TOKEN_FIX[name] if problem else ""))
-        for team_id in settings.INVITES_TEAM_IDS:
+        team_ids, workspaces_check = _workspaces(runtime)
+        checks += [workspaces_check] if workspaces_check else []
+        for team_id in team_ids:
             problem = gateway.listing_problem(team_id)
             checks.append(
                 Check(f"list invite requests in {team_id}", problem is None, problem or "allowed", _slack_fix(problem))
@@ -59,7 +61,7 @@ def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check(f"post in {settings.INVITES_CHANNEL}", problem is None, problem or "allowed", fix))
         if hasattr(WebClient, "blocks_validate"):  # Slack's blocks.validate, in newer slack_sdk releases only
             checks.append(_card(gateway.blocks_problem(blocks.sample_card())))
-        checks.extend(_groups(runtime, [i for i in settings.INVITES_APPROVERS if i.startswith("S")]))
+        checks.extend(_groups(runtime))
         return checks
     finally:
         runtime.close()
@@ -85,23 +87,52 @@ def _card(problem: str | None) -> Check:
     return Check("request card (blocks.validate)", problem is None, problem or "Slack accepts it", fix if problem else "")
 
 
-def _groups(runtime: Runtime, group_ids: list[str]) -> list[Check]:
+def _workspaces(runtime: Runtime) -> tuple[list[str], Check | None]:
+    """The workspaces to check; with INVITES_TEAM_IDS=all, whether Slack lists the org's workspaces at all."""
+    try:
+        team_ids = runtime.workspaces.ids()
+    except SlackCallFailed as exc:
+        fix = (
+            "INVITES_TEAM_IDS=all reads the org's workspaces with admin.teams.list: reinstall the app on the org with "
+            "the admin.teams:read user scope, or list the workspace ids (T…) instead."
+        )
+        return [], Check("org workspaces (admin.teams.list)", False, exc.code, fix)
+    if runtime.workspaces.discovers:
+        return team_ids, Check("org workspaces (admin.teams.list)", True, f"{len(team_ids)} workspaces")
+    return team_ids, None
+
+
+def _groups(runtime: Runtime) -> list[Check]:
+    """Each approver group must be found in a workspace; the fix names the S…@T… form when it is not."""
     checks = []
-    for group in group_ids:
-        try:
-            members = runtime.gateway.usergroup_members(group)
-        except SlackCallFailed as exc:
-            fix = (
-                f"INVITES_APPROVERS names {group}, which is not a user group Slack knows."
-                if exc.code == "no_such_subteam"
-                else f"Slack answered {exc.code}; the bot token needs usergroups:read."
-            )
-            checks.append(Check(f"approver group {group}", False, exc.code, fix))
+    for group in runtime.approvers.groups:
+        name = f"approver group {group.id}"
+        found, errors = None, []
+        for team_id in runtime.approvers.group_teams(group):
+            try:
+                found = (team_id, runtime.gateway.usergroup_members(group.id, team_id))
+                break
+            except SlackCallFailed as exc:
+                errors.append(f"{exc.code} in {team_id}")
+        if found is None:
+            detail = "; ".join(errors) or "no workspace to look in"
+            if errors and all(e.startswith("missing_scope") for e in errors):
+                fix = "The bot token lacks usergroups:read: add it in the app's settings and reinstall."
+            elif group.team_id:
+                fix = f"INVITES_APPROVERS names {group.id}@{group.team_id}, but {group.team_id} has no such user group."
+            else:
+                fix = (
+                    f"INVITES_APPROVERS names {group.id}, which is not a user group Slack knows in invitebot's workspaces: "
+                    f"write it as {group.id}@T… with the id of the workspace the group lives in."
+                )
+            checks.append(Check(name, False, detail, fix))
             continue
+        team_id, members = found
+        where = f"in {team_id}" if group.team_id else f"in {team_id} (write {group.id}@{team_id} to skip the search)"
         if members:
-            checks.append(Check(f"approver group {group}", True, f"{len(members)} members"))
+            checks.append(Check(name, True, f"{len(members)} members {where}"))
         else:
-            checks.append(Check(f"approver group {group}", False, "no members", f"Add approvers to the user group {group}."))
+            checks.append(Check(name, False, f"no members {where}", f"Add approvers to the user group {group.id}."))
     return checks
 
 

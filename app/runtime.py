@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.core.authz import Approvers
 from app.core.decisions import Decider
+from app.core.sync import SyncSummary, sync_once
+from app.core.workspaces import Workspaces
 from app.slack.gateway import SlackGateway, make_client
 from app.slack.token_health import ADMIN, BOT, TokenHealth
 from app.store.db import make_engine, make_session_factory
@@ -37,6 +39,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     gateway: SlackGateway
     decider: Decider
+    workspaces: Workspaces
     approvers: Approvers
     background: CountedPool
     listeners: CountedPool
@@ -54,6 +57,7 @@ class Runtime:
             ),
             bot=make_client(settings.SLACK_BOT_TOKEN.get_secret_value(), settings.SLACK_API_URL, observer=token_check.observer(BOT)),
         )
+        workspaces = Workspaces(None if settings.all_teams else settings.INVITES_TEAM_IDS, gateway)
         replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         in_flight = InFlight()
         return cls(
@@ -62,7 +66,8 @@ class Runtime:
             sessions=sessions,
             gateway=gateway,
             decider=Decider(sessions, gateway, replica_id, settings.INVITES_NOTIFY_REQUESTERS),
-            approvers=Approvers(settings.INVITES_APPROVERS, gateway),
+            workspaces=workspaces,
+            approvers=Approvers(settings.INVITES_APPROVERS, gateway, workspaces),
             background=CountedPool(in_flight, max_workers=BACKGROUND_THREADS, thread_name_prefix="invitebot-work"),
             listeners=CountedPool(in_flight, max_workers=LISTENER_THREADS, thread_name_prefix="invitebot-listener"),
             in_flight=in_flight,
@@ -72,6 +77,10 @@ class Runtime:
     @property
     def replica_id(self) -> str:
         return self.decider.replica_id
+
+    def sync(self) -> SyncSummary:
+        """One reconcile pass over invitebot's workspaces."""
+        return sync_once(self.decider, self.workspaces, self.settings.INVITES_CHANNEL)
 
     def run_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run slow work after the ack; failures are logged, never lost silently."""

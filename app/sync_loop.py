@@ -8,7 +8,6 @@ import time
 from datetime import timedelta
 
 from app.core import lease
-from app.core.sync import sync_once
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -52,6 +51,6 @@ class SyncLoop:
         if not leading or time.monotonic() - self._last_sync < self._interval:
             return False
         self._last_sync = time.monotonic()
-        summary = sync_once(runtime.decider, runtime.settings.INVITES_TEAM_IDS, runtime.settings.INVITES_CHANNEL)
+        summary = runtime.sync()
         log.info(summary.line())
         return True

@@ -75,6 +75,7 @@ def test_help_and_unknown_commands_answer_with_usage_in_the_ack(fake, bot):
         ("invite ada@example.com " + GENERAL + " guest expires someday", "`someday` is not a date"),
         ("invite ada@example.com " + GENERAL + " expires 2999-01-01", "Only guests can have an expiry date"),
         ("invite ada@example.com " + GENERAL + " <#C0DESIGN01|design> single-channel-guest", "exactly one channel"),
+        ("invite ada@example.com in", "`in` needs a workspace"),
         ("approve", "exactly one request"),
         ("approve nobody", "`nobody` is neither a request id"),
         ("history 0", "a number from 1 to 50"),
@@ -203,7 +204,7 @@ def test_direct_invite_calls_admin_users_invite_and_is_audited(fake, bot):
 
     done = answer(fake, bot, f"invite grace@example.com {GENERAL} guest expires {expiry} Welcome aboard!")
 
-    assert f"Invited grace@example.com to join <#C0GENERAL1> as a multi-channel guest, until {expiry}" in done
+    assert f"Invited grace@example.com to Alpha Corp, to join <#C0GENERAL1> as a multi-channel guest, until {expiry}" in done
     [invite] = fake.invites()
     assert (invite["email"], invite["team_id"], invite["channel_ids"]) == ("grace@example.com", TEAM, ["C0GENERAL1"])
     assert invite["is_restricted"] and not invite["is_ultra_restricted"]
@@ -264,3 +265,23 @@ def test_text_slack_escaped_is_stored_as_typed_and_shown_safely(fake, bot):
     assert row.deny_reason == "Budget <2027> & <!channel> more"
     card = card_text(wait_for_card(fake, "bob@example.com", lambda m: not buttons(m)))
     assert "Reason: Budget &lt;2027&gt; &amp; &lt;!channel&gt; more" in card
+
+
+def test_direct_invite_into_another_workspace_by_domain_or_id(fake, bot):
+    """Typed in Alpha, the invite goes where `in` says: Beta by its domain, then by its id."""
+    by_domain = answer(fake, bot, f"invite grace@example.com in beta {GENERAL}")
+    by_id = answer(fake, bot, f"invite linus@example.com in {OTHER_TEAM} {GENERAL}")
+
+    assert "Invited grace@example.com to Beta Labs" in by_domain and "Invited linus@example.com to Beta Labs" in by_id
+    assert [(i["email"], i["team_id"]) for i in fake.invites()] == [
+        ("grace@example.com", OTHER_TEAM),
+        ("linus@example.com", OTHER_TEAM),
+    ]
+
+
+def test_direct_invite_into_an_unknown_workspace_is_refused_with_the_choices(fake, bot):
+    refused = answer(fake, bot, f"invite grace@example.com in <!channel> {GENERAL}")
+
+    assert "is not one of invitebot's workspaces (`alpha`, `beta`). Nothing was sent." in refused
+    assert "<!channel>" not in refused
+    assert fake.calls("admin.users.invite") == [] and fake.invites() == []

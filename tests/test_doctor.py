@@ -9,7 +9,7 @@ import pytest
 
 from app.store.db import make_engine
 from app.store.migrate import upgrade_to_head
-from tests.conftest import CHANNEL, settings_env
+from tests.conftest import APPROVER, APPROVER_GROUP, CHANNEL, OTHER_TEAM, TEAM, settings_env
 
 
 def _doctor(fake, database_url, **overrides):
@@ -69,3 +69,17 @@ def test_each_fault_fails_with_its_fix(fake, migrated, fault, says):
     assert code in result.stdout and says in result.stdout
     assert "checks failed." in result.stdout
     assert fake.admin_token not in result.stdout + result.stderr
+
+
+def test_a_group_named_in_the_wrong_workspace_gets_the_s_at_t_fix(fake, migrated):
+    result = _doctor(fake, migrated, INVITES_APPROVERS=f"{APPROVER},{APPROVER_GROUP}@{OTHER_TEAM}")
+
+    assert result.returncode == 1
+    assert f"no_such_subteam in {OTHER_TEAM}" in result.stdout
+    assert f"names {APPROVER_GROUP}@{OTHER_TEAM}, but {OTHER_TEAM} has no such user group" in result.stdout
+
+
+def test_a_group_found_by_searching_suggests_naming_its_workspace(fake, migrated):
+    result = _doctor(fake, migrated)
+
+    assert f"in {TEAM} (write {APPROVER_GROUP}@{TEAM} to skip the search)" in result.stdout

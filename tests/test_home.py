@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from app.core.queries import Stats
-from app.core.sync import sync_once
 from app.slack import home_view
 from app.store.models import DecisionLog, InviteRequest, SyncRun
 from tests.conftest import (
@@ -115,7 +114,7 @@ def test_approver_home_shows_counts_queue_decisions_and_settings(fake, bot):
     deliver(fake, bot, newest, approved, oldest, beta, denied)
     approve_on_card(fake, bot, "carol@example.com")
     fake.decide_outside(denied["id"], "deny", SLACK_ADMIN)
-    sync_once(bot.runtime.decider, [TEAM, OTHER_TEAM], CHANNEL)
+    bot.runtime.sync()
 
     view = open_home(fake, bot, APPROVER)
 
@@ -154,7 +153,7 @@ def test_approver_home_shows_counts_queue_decisions_and_settings(fake, bot):
 
 def test_a_long_queue_fits_in_100_blocks_and_says_how_many_more(fake, bot):
     requests = [new_request(fake, f"person{n:02d}@example.com", date_created=NOW - 10_000 + n) for n in range(60)]
-    sync_once(bot.runtime.decider, [TEAM, OTHER_TEAM], CHANNEL)
+    bot.runtime.sync()
 
     view = open_home(fake, bot, APPROVER)
 
@@ -163,7 +162,7 @@ def test_a_long_queue_fits_in_100_blocks_and_says_how_many_more(fake, bot):
     assert 30 <= len(shown) < 60
     assert [b["block_id"] for b in shown] == [f"home-decide-{r['id']}" for r in requests[: len(shown)]]
     assert f"{60 - len(shown)} more, use /invites list" in card_text(view)
-    assert f"{TEAM}: 60 (60 in all)" in card_text(view)  # the list names no workspace, so its id stands in
+    assert "Alpha Corp: 60 (60 in all)" in card_text(view)  # named from admin.teams.list
     assert len({b.get("block_id") for b in view["blocks"] if b.get("block_id")}) == len(
         [b for b in view["blocks"] if b.get("block_id")]
     )
@@ -194,7 +193,7 @@ def test_a_requester_sees_their_own_requests_in_words(fake, bot):
     approve_on_card(fake, bot, "fail@example.com")
     deny_with_reason(fake, bot, "no@example.com", "Contract not signed yet <!channel>")
     fake.remove_request(gone["id"])
-    sync_once(bot.runtime.decider, [TEAM, OTHER_TEAM], CHANNEL)
+    bot.runtime.sync()
 
     view = open_home(fake, bot, REQUESTER)
 

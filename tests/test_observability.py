@@ -7,10 +7,9 @@ import logging
 import urllib.error
 import urllib.request
 
-from app.core.sync import sync_once
 from app.logs import JsonFormatter, request_id
 from app.sandbox import SlackSender
-from tests.conftest import APPROVER, CHANNEL, OTHER_TEAM, SIGNING_SECRET, TEAM, buttons, new_request, wait_for_card
+from tests.conftest import APPROVER, CHANNEL, SIGNING_SECRET, TEAM, buttons, new_request, wait_for_card
 
 
 def _get(bot_url, path):
@@ -22,7 +21,7 @@ def _get(bot_url, path):
 
 
 def _sync(bot):
-    return sync_once(bot.runtime.decider, [TEAM, OTHER_TEAM], CHANNEL)
+    return bot.runtime.sync()
 
 
 def test_readyz_needs_accepted_tokens_and_a_clean_sync(fake, bot):

@@ -6,17 +6,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from app.core.sync import sync_once
 from app.sandbox import SlackSender
 from app.store.models import DecisionLog
 from tests.conftest import (
     APPROVER,
     CHANNEL,
     MANY_APPROVERS,
-    OTHER_TEAM,
     REQUESTER,
     SIGNING_SECRET,
-    TEAM,
     both_databases,
     buttons,
     card_text,
@@ -103,7 +100,7 @@ def test_event_retries_redelivery_and_sync_make_one_card(fake, bot):
             pool.submit(bot.slack.invite_requested, request),
             pool.submit(bot.slack.invite_requested, request, retry_num=1, retry_reason="http_timeout"),
             pool.submit(bot.slack.invite_requested, request, retry_num=2, retry_reason="http_timeout"),
-            pool.submit(sync_once, bot.runtime.decider, [TEAM, OTHER_TEAM], CHANNEL),
+            pool.submit(bot.runtime.sync),
         ]
         summary = futures[3].result()
     bot.settle()

@@ -63,8 +63,11 @@ def decide(
     request = _claim(decider.sessions, request_id, claim, action, actor_id, source)
     if request is None:
         return _lost(decider.sessions, request_id, action, actor_id, source)
+    attempt = _Attempt(decider, request, claim, action, actor_id, source)
+    if request.team_id is None:
+        return attempt.unplaced()
     result = decider.gateway.decide(action.value, request.id, request.team_id)
-    outcome = _Attempt(decider, request, claim, action, actor_id, source).finish(result.error, reason)
+    outcome = attempt.finish(result.error, reason)
     cards.refresh(decider.sessions, decider.gateway, request_id)
     notify.requesters(decider, request_id)
     return outcome
@@ -152,6 +155,14 @@ class _Attempt:
         retry = f" Click {verb.capitalize()} again to retry." if error.kind is Kind.TRANSIENT else ""
         message = f"Could not {verb} the request for {blocks.escape(self.request.email)}: {error.sentence}{retry}"
         return self._settle(_released(), code, Result.FAILED, message, error)
+
+    def unplaced(self) -> Outcome:
+        """The workspace is not known yet (an org-wide event named only the org): Slack cannot be asked to decide."""
+        message = (
+            f"invitebot does not know yet which workspace the request for {blocks.escape(self.request.email)} "
+            "was made in, so Slack cannot decide it. Nothing was decided; the next sync finds it, then try again."
+        )
+        return self._settle(_released(), "workspace_unknown", Result.FAILED, message)
 
     def _decided_elsewhere(self, error: SlackError) -> Outcome:
         """already_processed: read Slack's lists to learn the real outcome and who decided."""

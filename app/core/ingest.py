@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Any
 
@@ -10,9 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import cards
 from app.core.audit import now
-from app.slack.gateway import SlackGateway
+from app.slack.gateway import SlackCallFailed, SlackGateway
 from app.store.dialect import insert_if_absent
 from app.store.models import InviteRequest, Status
+
+log = logging.getLogger(__name__)
 
 
 class MalformedRequest(ValueError):
@@ -37,7 +40,16 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def row_values(raw: dict[str, Any], team_id: str) -> dict[str, Any]:
+def workspace_of(raw: dict[str, Any], outer_team_id: str | None) -> str | None:
+    """The request's workspace as the payload says it: its own `team`, else a T… id outside; never the org's E… id."""
+    team = raw.get("team") if isinstance(raw.get("team"), dict) else {}
+    for candidate in (_text(team.get("id")), outer_team_id):
+        if candidate and candidate.startswith("T"):
+            return candidate
+    return None
+
+
+def row_values(raw: dict[str, Any], team_id: str | None, team_name: str | None = None) -> dict[str, Any]:
     """Column values for one request as Slack describes it; raises MalformedRequest."""
     request_id, email = _text(raw.get("id")), _text(raw.get("email"))
     if not request_id or not email:
@@ -46,8 +58,8 @@ def row_values(raw: dict[str, Any], team_id: str) -> dict[str, Any]:
     moment = now()
     return {
         "id": request_id[:32],
-        "team_id": _text(team.get("id")) or team_id,
-        "team_name": _text(team.get("name")),
+        "team_id": workspace_of(raw, team_id),
+        "team_name": _text(team.get("name")) or team_name,
         "email": email[:320],
         "real_name": _text(raw.get("real_name")),
         "requester_ids": _ids(raw.get("requester_ids")),
@@ -62,23 +74,51 @@ def row_values(raw: dict[str, Any], team_id: str) -> dict[str, Any]:
     }
 
 
-def store(session: Session, values: dict[str, Any]) -> bool:
-    """Insert the request if it is new; True when it was."""
+def store(session: Session, values: dict[str, Any]) -> tuple[bool, bool]:
+    """Insert the request if it is new; (inserted, workspace learned for a row that lacked it)."""
     inserted = insert_if_absent(session, InviteRequest, values)
-    if not inserted:
-        changes: dict[str, Any] = {"last_seen": values["last_seen"]}
-        if values["team_name"]:
-            changes["team_name"] = values["team_name"]
-        session.execute(update(InviteRequest).where(InviteRequest.id == values["id"]).values(**changes))
-    return inserted
+    if inserted:
+        return True, False
+    changes: dict[str, Any] = {"last_seen": values["last_seen"]}
+    if values["team_name"]:
+        changes["team_name"] = values["team_name"]
+    session.execute(update(InviteRequest).where(InviteRequest.id == values["id"]).values(**changes))
+    learned = 0
+    if values["team_id"]:
+        learned = session.execute(
+            update(InviteRequest)
+            .where(InviteRequest.id == values["id"], InviteRequest.team_id.is_(None))
+            .values(team_id=values["team_id"])
+        ).rowcount
+    return False, bool(learned)
 
 
 def ingest(
-    sessions: sessionmaker[Session], gateway: SlackGateway, raw: dict[str, Any], *, team_id: str, channel: str
+    sessions: sessionmaker[Session],
+    gateway: SlackGateway,
+    raw: dict[str, Any],
+    *,
+    team_id: str | None,
+    channel: str,
+    team_name: str | None = None,
 ) -> bool:
     """Store the request and make sure its card is posted once; True when the request was new to us."""
-    values = row_values(raw, team_id)
+    values = row_values(raw, team_id, team_name)
     with sessions.begin() as session:
-        new = store(session, values)
+        new, learned = store(session, values)
+    if learned:
+        log.info("request %s is from workspace %s: its card gets its buttons", values["id"], values["team_id"])
+        cards.refresh(sessions, gateway, values["id"])
     cards.post_once(sessions, gateway, values["id"], channel)
     return new
+
+
+def locate(gateway: SlackGateway, team_ids: list[str], request_id: str) -> str | None:
+    """Which workspace's pending list holds this request; None when no listing shows it (sync will look again)."""
+    for team_id in team_ids:
+        try:
+            if any(item.get("id") == request_id for item in gateway.pending_requests(team_id)):
+                return team_id
+        except SlackCallFailed as exc:
+            log.warning("could not list %s while looking for request %s: %s", team_id, request_id, exc.code)
+    return None

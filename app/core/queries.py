@@ -6,7 +6,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import now
@@ -81,7 +81,7 @@ class Stats:
 
 def stats(session: Session) -> Stats:
     """Pending per workspace, decisions in the last 7 days, and the median time from request to decision."""
-    label = func.coalesce(InviteRequest.team_name, InviteRequest.team_id)
+    label = func.coalesce(InviteRequest.team_name, InviteRequest.team_id, literal("workspace not known yet"))
     pending_by_team = dict(
         session.execute(
             select(label, func.count()).where(InviteRequest.status.in_(OPEN)).group_by(label).order_by(label)

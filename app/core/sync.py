@@ -12,6 +12,7 @@ from app.core import audit, cards, notify
 from app.core.audit import now
 from app.core.decisions import Decider, attribute
 from app.core.ingest import MalformedRequest, ingest
+from app.core.workspaces import Workspaces
 from app.metrics import LAST_SUCCESSFUL_SYNC, PENDING, SYNC_DURATION
 from app.slack.gateway import DecisionRecord, SlackCallFailed
 from app.store.models import CLAIM_CLEARED, STATUS_AFTER, InviteRequest, Source, Status, SyncRun
@@ -35,13 +36,21 @@ class SyncSummary:
         return f"{text} ({'; '.join(self.problems)})" if self.problems else text
 
 
-def sync_once(decider: Decider, team_ids: list[str], channel: str) -> SyncSummary:
-    """One reconcile pass over every configured workspace, recorded in sync_runs."""
+def sync_once(decider: Decider, workspaces: Workspaces, channel: str) -> SyncSummary:
+    """One reconcile pass over invitebot's workspaces (and any other holding open requests), recorded in sync_runs."""
     started = now()
     summary = SyncSummary()
     with SYNC_DURATION.time():
-        for team_id in team_ids:
-            _sync_team(decider, team_id, channel, summary)
+        try:
+            team_ids = workspaces.ids()
+        except SlackCallFailed as exc:
+            summary.errors += 1
+            summary.problems.append(f"org: {exc.method} {exc.code}")
+            team_ids = []
+        swept = [*team_ids, *_other_open_workspaces(decider, team_ids)]
+        for team_id in swept:
+            _sync_team(decider, team_id, channel, summary, workspaces.name_of(team_id))
+        _close_unplaced(decider, swept, summary)
         cards.repost_stale(decider.sessions, decider.gateway)
         cards.heal(decider.sessions, decider.gateway)
     finished = now()
@@ -52,7 +61,51 @@ def sync_once(decider: Decider, team_ids: list[str], channel: str) -> SyncSummar
     return summary
 
 
-def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummary) -> None:
+def _other_open_workspaces(decider: Decider, team_ids: list[str]) -> list[str]:
+    """Workspaces outside INVITES_TEAM_IDS whose requests reached us by event: reconciled too, so their cards close."""
+    with decider.sessions() as session:
+        found = session.scalars(
+            select(InviteRequest.team_id)
+            .where(
+                InviteRequest.status.in_((Status.PENDING.value, Status.DECIDING.value)),
+                InviteRequest.team_id.is_not(None),
+                InviteRequest.team_id.not_in(team_ids or [""]),
+            )
+            .distinct()
+        ).all()
+    return sorted(team_id for team_id in found if team_id)
+
+
+def _close_unplaced(decider: Decider, team_ids: list[str], summary: SyncSummary) -> None:
+    """Requests whose workspace is still unknown and that no pending list showed: decided already? Then place and close."""
+    with decider.sessions() as session:
+        unplaced = set(
+            session.scalars(
+                select(InviteRequest.id).where(InviteRequest.team_id.is_(None), InviteRequest.status == Status.PENDING.value)
+            ).all()
+        )
+    for team_id in team_ids:
+        if not unplaced:
+            return
+        try:
+            decided = decider.gateway.decisions(team_id)
+        except SlackCallFailed as exc:
+            summary.errors += 1
+            summary.problems.append(f"{team_id}: {exc.method} {exc.code}")
+            continue
+        for request_id in sorted(unplaced & decided.keys()):
+            with decider.sessions.begin() as session:
+                session.execute(
+                    update(InviteRequest)
+                    .where(InviteRequest.id == request_id, InviteRequest.team_id.is_(None))
+                    .values(team_id=team_id)
+                )
+            if _close(decider, request_id, Status.PENDING.value, decided[request_id], now() - STALE_CLAIM):
+                summary.closed += 1
+            unplaced.discard(request_id)
+
+
+def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummary, team_name: str | None) -> None:
     try:
         pending = list(decider.gateway.pending_requests(team_id))
     except SlackCallFailed as exc:
@@ -63,7 +116,7 @@ def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummar
     pending_ids: set[str] = set()
     for raw in pending:
         try:
-            new = ingest(decider.sessions, decider.gateway, raw, team_id=team_id, channel=channel)
+            new = ingest(decider.sessions, decider.gateway, raw, team_id=team_id, channel=channel, team_name=team_name)
         except MalformedRequest as exc:
             summary.errors += 1
             summary.problems.append(f"{team_id}: {exc}")

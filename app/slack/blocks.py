@@ -107,8 +107,26 @@ def _quote(text: str) -> str:
     return _fit("\n".join(f">{line}" for line in escape(text).splitlines() or [""]), MAX_REASON_CHARS)
 
 
+UNPLACED = (
+    ":mag: Waiting to learn which workspace this request was made in; "
+    "Approve and Deny appear once Slack's lists show it (at the next sync)."
+)
+
+
+def workspace_words(request: InviteRequest) -> str:
+    """The request's workspace as a person reads it: its name, else its id, else that it is not known yet."""
+    if request.team_name:
+        return safe(request.team_name, MAX_NAME_CHARS)
+    return f"`{request.team_id}`" if request.team_id else "_not known yet_"
+
+
 def decision_buttons(request: InviteRequest, *, block_id: str | None = None) -> dict[str, Any]:
-    """Approve (asks for confirmation) and Deny (opens the reason modal): the same on cards, lists and the App Home."""
+    """Approve (asks for confirmation) and Deny (opens the reason modal): the same on cards, lists and the App Home.
+
+    A request whose workspace is not known yet gets a line saying so instead: Slack could not decide it.
+    """
+    if request.team_id is None:
+        return context(UNPLACED)
     value = ButtonValue(request.id, request.team_id).encode()
     return {
         "type": "actions",
@@ -179,7 +197,7 @@ def request_card(request: InviteRequest) -> list[dict[str, Any]]:
     """The card for one request: its details, then buttons while pending or the outcome once closed."""
     fields = [
         _field("Invite as", invite_type_words(request.invite_type)),
-        _field("Workspace", safe(request.team_name, MAX_NAME_CHARS) if request.team_name else f"`{request.team_id}`"),
+        _field("Workspace", workspace_words(request)),
         _field("Requested by", _fit(mentions(request.requester_ids), MAX_FIELD_CHARS)),
         _field("Channels", _fit(_channels(request.channel_ids), MAX_FIELD_CHARS)),
         _field("Requested", slack_date(request.date_created)),

@@ -16,7 +16,7 @@ USAGE = """*/invites* — review and decide invite requests
 • `/invites history [n]` — the latest decisions (default 10, at most 50)
 • `/invites stats` — pending per workspace, decisions this week, median time to decision
 • `/invites sync` — reconcile with Slack now
-• `/invites invite <email> <#channel …> [guest | single-channel-guest] [expires YYYY-MM-DD] [message]`
+• `/invites invite <email> [in <workspace>] <#channel …> [guest | single-channel-guest] [expires YYYY-MM-DD] [message]`
 • `/invites mine` — the invite requests you made
 • `/invites help` — this text"""
 
@@ -40,6 +40,7 @@ class DirectInvite:
     guest: str | None = None  # None for a full member, "multi" or "single" for guests
     expires: date | None = None
     message: str | None = None
+    workspace: str | None = None  # as typed after `in`: a T… id, a domain or a name; None for where it was typed
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,13 @@ def _invite(args: list[str], text: str, today: date) -> DirectInvite:
     email = _email(args[0])
     if not email:
         raise UsageError(f"`{_shown(args[0])}` is not an email address.")
-    position, channels = 1, []
+    position, workspace = 1, None
+    if position < len(args) and args[position].lower() == "in":
+        if position + 1 >= len(args):
+            raise UsageError("`in` needs a workspace, like `in T0123ABCD` or `in acme-sales` (its domain).")
+        workspace = unescape(args[position + 1])
+        position += 2
+    channels: list[str] = []
     while position < len(args) and (args[position].startswith(("<#", "#")) or _CHANNEL_ID.match(args[position])):
         channels.append(_channel(args[position]))
         position += 1
@@ -133,7 +140,7 @@ def _invite(args: list[str], text: str, today: date) -> DirectInvite:
             raise UsageError("Only guests can have an expiry date; add `guest` or `single-channel-guest` before `expires`.")
         position += 2
     message = unescape(_rest(text, position + 1)) if position < len(args) else None
-    return DirectInvite(email=email, channel_ids=channels, guest=guest, expires=expires, message=message)
+    return DirectInvite(email=email, channel_ids=channels, guest=guest, expires=expires, message=message, workspace=workspace)
 
 
 def _channel(word: str) -> str:

@@ -28,7 +28,7 @@ def source_words(source: str | None) -> str:
 
 def request_summary(request: InviteRequest) -> str:
     """One request in one mrkdwn paragraph."""
-    workspace = blocks.escape(request.team_name) if request.team_name else f"`{request.team_id}`"
+    workspace = blocks.workspace_words(request)
     return (
         f"{blocks.who(request)} as {blocks.invite_type_words(request.invite_type).lower()} in {workspace}\n"
         f"Asked by {blocks.mentions(request.requester_ids)} {blocks.slack_date(request.date_created)} · `{request.id}`"

@@ -20,6 +20,7 @@ from app.metrics import SLACK_CALLS, SLACK_RATE_LIMITED
 from app.slack.token_health import CallObserver
 
 ADMIN_PAGE_LIMIT = 1000
+TEAMS_PAGE_LIMIT = 100  # admin.teams.list takes 1–100 (openapi.json)
 USERGROUP_CACHE_SECONDS = 60.0
 _TRANSIENT_BODY_CODES = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 
@@ -156,6 +157,7 @@ class SlackGateway:
         self._lock = threading.Lock()
         self._admin_user_id: str | None = None
         self._group_cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._org_ids: dict[str, str] = {}  # a user's id as given -> its org-wide id; ids never change
 
     # -- admin.inviteRequests.* -------------------------------------------------------------
 
@@ -317,20 +319,52 @@ class SlackGateway:
         if response.status_code != 200:
             raise SlackCallFailed("response_url", response.body or f"http_{response.status_code}")
 
-    def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
-        """Members of a user group, cached briefly so a burst of clicks makes one lookup."""
+    def usergroup_members(self, usergroup_id: str, team_id: str) -> frozenset[str]:
+        """Members of a user group in its workspace (an org-level token must name it), cached briefly for bursts of clicks."""
+        key = f"{usergroup_id}@{team_id}"
         now = time.monotonic()
         with self._lock:
-            cached = self._group_cache.get(usergroup_id)
+            cached = self._group_cache.get(key)
             if cached and now - cached[0] < USERGROUP_CACHE_SECONDS:
                 return cached[1]
         try:
-            users = frozenset(self._bot.usergroups_users_list(usergroup=usergroup_id).get("users") or [])
+            users = frozenset(self._bot.usergroups_users_list(usergroup=usergroup_id, team_id=team_id).get("users") or [])
         except (SlackClientError, OSError) as exc:
             raise SlackCallFailed("usergroups.users.list", _error_code(exc))
         with self._lock:
-            self._group_cache[usergroup_id] = (now, users)
+            self._group_cache[key] = (now, users)
         return users
+
+    def org_user_id(self, user_id: str, team_id: str) -> str:
+        """The org-wide (W…) id of a user known by a workspace-local U… id: users.info's enterprise_user.id."""
+        with self._lock:
+            if user_id in self._org_ids:
+                return self._org_ids[user_id]
+        try:
+            user = self._bot.users_info(user=user_id, team_id=team_id).get("user") or {}
+        except (SlackClientError, OSError) as exc:
+            raise SlackCallFailed("users.info", _error_code(exc))
+        org_id = str((user.get("enterprise_user") or {}).get("id") or user.get("id") or user_id)
+        with self._lock:
+            self._org_ids[user_id] = org_id
+        return org_id
+
+    def workspaces(self) -> list[dict[str, Any]]:
+        """Every workspace of the Enterprise org (admin.teams.list, paged); raises SlackCallFailed."""
+        teams: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": TEAMS_PAGE_LIMIT}
+            if cursor:
+                params["cursor"] = cursor
+            try:
+                page = self._admin.api_call("admin.teams.list", params=params)
+            except (SlackClientError, OSError) as exc:
+                raise SlackCallFailed("admin.teams.list", _error_code(exc))
+            teams.extend(page.get("teams") or [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return teams
 
     def _bot_call(self, method: str, **params: Any) -> Any:
         json_params = {k: v for k, v in params.items() if v is not None}

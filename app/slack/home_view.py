@@ -17,6 +17,7 @@ from app.slack.blocks import (
     safe,
     slack_date,
     who,
+    workspace_words,
 )
 from app.slack.command_replies import source_words, status_words
 from app.slack.ids import ActionId
@@ -57,7 +58,7 @@ def _notice(notice: str | None) -> list[dict[str, Any]]:
 
 
 def _workspace(request: InviteRequest) -> str:
-    return escape(request.team_name) if request.team_name else f"`{request.team_id}`"
+    return workspace_words(request)
 
 
 def _approver_mention(approver_id: str) -> str:

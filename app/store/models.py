@@ -90,7 +90,8 @@ class InviteRequest(Base):
     __tablename__ = "invite_requests"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    team_id: Mapped[str] = mapped_column(String(32), index=True)
+    # NULL while the workspace is unknown (an org-wide event that names only the org); no buttons until it is known.
+    team_id: Mapped[str | None] = mapped_column(String(32), index=True)
     team_name: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str] = mapped_column(String(320))
     real_name: Mapped[str | None] = mapped_column(String(255))

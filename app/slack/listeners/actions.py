@@ -19,8 +19,6 @@ from app.store.models import Action, InviteRequest, Source, Status
 
 log = logging.getLogger(__name__)
 
-NOT_ALLOWED = "Only invite approvers can approve or deny invite requests. Nothing was changed."
-
 
 def register(app: App, runtime: Runtime) -> None:
     @app.action(ActionId.APPROVE.value)
@@ -47,16 +45,19 @@ def register(app: App, runtime: Runtime) -> None:
             log.warning("could not open the deny modal: %s", exc.code)
             surface.tell(runtime, body["user"]["id"], "Slack did not open the deny form in time; click Deny again.")
             return
-        runtime.run_later(fill_deny_form, runtime, body["user"]["id"], view_id, context)
+        runtime.run_later(fill_deny_form, runtime, body["user"]["id"], view_id, context, body["user"].get("team_id"))
 
 
-def fill_deny_form(runtime: Runtime, user_id: str, view_id: str, context: modals.DenyContext) -> None:
+def fill_deny_form(
+    runtime: Runtime, user_id: str, view_id: str, context: modals.DenyContext, team_id: str | None = None
+) -> None:
     """Replace the quick modal with the request's details, or explain why it cannot be denied."""
     with runtime.sessions() as session:
         request = session.get(InviteRequest, context.request_id)
-    if not runtime.approvers.allows(user_id):
+    verdict = runtime.approvers.check(user_id, team_id)
+    if not verdict.allowed:
         refuse(runtime, user_id, context.request_id, Action.DENY.value, Source(context.source))
-        view = modals.notice(NOT_ALLOWED)
+        view = modals.notice(verdict.refusal)
     elif request is None:
         view = modals.notice(f"invitebot has no invite request `{context.request_id}`.")
     elif request.status not in (Status.PENDING.value, Status.DECIDING.value):
@@ -79,20 +80,24 @@ def handle_click(runtime: Runtime, body: dict[str, Any], action: Action) -> None
         log.warning("ignored a click with an unreadable button value: %s", exc)
         surface.tell(runtime, user_id, "That button is not one invitebot can read. Nothing was changed.")
         return
-    if not runtime.approvers.allows(user_id):
+    verdict = runtime.approvers.check(user_id, body["user"].get("team_id"))
+    if not verdict.allowed:
         refuse(runtime, user_id, value.request_id, action.value, surface.source)
-        surface.tell(runtime, user_id, NOT_ALLOWED)
+        surface.tell(runtime, user_id, verdict.refusal)
         return
     outcome = decide(runtime.decider, value.request_id, action, user_id, surface.source)
     surface.decided(runtime, user_id, outcome.message)
 
 
-def deny_with_reason(runtime: Runtime, user_id: str, context: modals.DenyContext, reason: str | None) -> None:
+def deny_with_reason(
+    runtime: Runtime, user_id: str, context: modals.DenyContext, reason: str | None, team_id: str | None = None
+) -> None:
     """The reason modal was submitted: decide like any click, answer on the surface the Deny came from."""
     surface = Surface(Source(context.source), context.channel)
-    if not runtime.approvers.allows(user_id):
+    verdict = runtime.approvers.check(user_id, team_id)
+    if not verdict.allowed:
         refuse(runtime, user_id, context.request_id, Action.DENY.value, surface.source)
-        surface.tell(runtime, user_id, NOT_ALLOWED)
+        surface.tell(runtime, user_id, verdict.refusal)
         return
     outcome = decide(runtime.decider, context.request_id, Action.DENY, user_id, surface.source, reason)
     surface.decided(runtime, user_id, outcome.message)

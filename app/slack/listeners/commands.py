@@ -11,9 +11,10 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from app.core import audit, queries
+from app.core.authz import NOT_ALLOWED
 from app.core.decisions import decide
-from app.core.sync import sync_once
 from app.runtime import Runtime
+from app.slack import blocks
 from app.slack import command_replies as replies
 from app.slack.command_parse import USAGE, Command, DirectInvite, UsageError, parse
 from app.slack.errors import classify_invite
@@ -53,13 +54,14 @@ def register(app: App, runtime: Runtime) -> None:
 def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
     """One subcommand, answered ephemerally through the command's response_url."""
     user_id, url = body["user_id"], body["response_url"]
-    if command.name not in OPEN_TO_ALL and not runtime.approvers.allows(user_id):
+    verdict = runtime.approvers.check(user_id, body.get("team_id")) if command.name not in OPEN_TO_ALL else None
+    if verdict is not None and not verdict.allowed:
         refuse(runtime, user_id, _subject(runtime, command), command.name, Source.SLASH)
-        _respond(
-            runtime,
-            url,
-            f"Only invite approvers can use `/invites {command.name}`. You can use `/invites mine` and `/invites help`.",
-        )
+        if verdict.refusal == NOT_ALLOWED:
+            text = f"Only invite approvers can use `/invites {command.name}`. You can use `/invites mine` and `/invites help`."
+        else:
+            text = verdict.refusal
+        _respond(runtime, url, text)
         return
     text, blocks = _HANDLERS[command.name](runtime, command, body)
     _respond(runtime, url, text, blocks)
@@ -129,7 +131,7 @@ def _stats(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
 
 
 def _sync(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
-    summary = sync_once(runtime.decider, runtime.settings.INVITES_TEAM_IDS, runtime.settings.INVITES_CHANNEL)
+    summary = runtime.sync()
     return summary.line(), None
 
 
@@ -143,7 +145,9 @@ def _invite(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     """Invite directly with admin.users.invite, audited like a decision."""
     invite = command.invite
     assert invite is not None
-    team_id = body.get("team_id") or runtime.settings.INVITES_TEAM_IDS[0]
+    team_id, problem = _invite_workspace(runtime, invite, body)
+    if team_id is None:
+        return f"Could not invite {invite.email}: {problem}", None
     result = runtime.gateway.invite(
         team_id=team_id,
         email=invite.email,
@@ -166,7 +170,24 @@ def _invite(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
         return f"Could not invite {invite.email}: {classify_invite(result.error).sentence}", None
     channels = " ".join(f"<#{c}>" for c in invite.channel_ids)
     expiry = f", until {invite.expires.isoformat()}" if invite.expires else ""
-    return f"Invited {invite.email} to join {channels} as {_GUEST_WORDS[invite.guest]}{expiry}.", None
+    where = runtime.workspaces.name_of(team_id) or team_id
+    return f"Invited {invite.email} to {blocks.escape(where)}, to join {channels} as {_GUEST_WORDS[invite.guest]}{expiry}.", None
+
+
+def _invite_workspace(runtime: Runtime, invite: DirectInvite, body: dict[str, Any]) -> tuple[str | None, str]:
+    """The workspace to invite into: the one named after `in`, else the one the command was typed in."""
+    known = runtime.workspaces.known()
+    choices = ", ".join(f"`{blocks.escape(w.domain or w.id)}`" for w in known) or "none configured"
+    if invite.workspace is not None:
+        found = runtime.workspaces.find(invite.workspace)
+        if found is None:
+            shown = blocks.escape(invite.workspace.replace("`", "'")[:80])
+            return None, f"`{shown}` is not one of invitebot's workspaces ({choices}). Nothing was sent."
+        return found.id, ""
+    typed_in = str(body.get("team_id") or "")
+    if typed_in.startswith("T"):
+        return typed_in, ""
+    return None, f"name the workspace to invite into with `in <workspace>` ({choices}). Nothing was sent."
 
 
 def _end_of_day(invite: DirectInvite) -> int:

@@ -7,8 +7,9 @@ from typing import Any
 
 from slack_bolt import App
 
-from app.core.ingest import MalformedRequest, ingest
+from app.core.ingest import MalformedRequest, ingest, locate, workspace_of
 from app.runtime import Runtime
+from app.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +22,26 @@ def register(app: App, runtime: Runtime) -> None:
         runtime.run_later(_ingest, runtime, raw, str(body.get("team_id") or ""))
 
 
-def _ingest(runtime: Runtime, raw: dict[str, Any], team_id: str) -> None:
+def _ingest(runtime: Runtime, raw: dict[str, Any], outer_team_id: str) -> None:
+    """Store and post; an org-wide delivery that names only the org (E…) has its workspace looked up first."""
+    team_id = workspace_of(raw, outer_team_id)
+    if team_id is None and isinstance(raw.get("id"), str):
+        try:
+            team_ids = runtime.workspaces.ids()
+        except SlackCallFailed as exc:
+            log.warning("could not list the org's workspaces to place request %s: %s", raw["id"], exc.code)
+            team_ids = []
+        team_id = locate(runtime.gateway, team_ids, raw["id"])
+        if team_id is None:
+            log.warning("request %s names no workspace and no pending list shows it yet: posted without buttons", raw["id"])
     try:
-        ingest(runtime.sessions, runtime.gateway, raw, team_id=team_id, channel=runtime.settings.INVITES_CHANNEL)
+        ingest(
+            runtime.sessions,
+            runtime.gateway,
+            raw,
+            team_id=team_id,
+            channel=runtime.settings.INVITES_CHANNEL,
+            team_name=runtime.workspaces.name_of(team_id) if team_id else None,
+        )
     except MalformedRequest as exc:
         log.warning("ignored an invite_requested event: %s", exc)

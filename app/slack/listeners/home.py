@@ -7,7 +7,6 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from app.core.sync import sync_once
 from app.runtime import Runtime
 from app.slack.blocks import escape
 from app.slack.home import publish_home
@@ -43,9 +42,8 @@ def sync_now(runtime: Runtime, user_id: str) -> None:
         refuse(runtime, user_id, "-", "sync", Source.HOME)
         publish_home(runtime, user_id, notice=SYNC_NOT_ALLOWED)
         return
-    settings = runtime.settings
     try:
-        summary = sync_once(runtime.decider, settings.INVITES_TEAM_IDS, settings.INVITES_CHANNEL)
+        summary = runtime.sync()
     except Exception:  # noqa: BLE001 - the clicker must hear how it went
         log.exception("sync from the App Home failed")
         publish_home(runtime, user_id, notice=SYNC_FAILED)

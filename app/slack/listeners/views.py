@@ -30,4 +30,5 @@ def register(app: App, runtime: Runtime) -> None:
             ack(response_action="errors", errors={modals.REASON_BLOCK: "This form is out of date; close it and click Deny again."})
             return
         ack()
-        runtime.run_later(deny_with_reason, runtime, body["user"]["id"], context, reason)
+        user = body["user"]
+        runtime.run_later(deny_with_reason, runtime, user["id"], context, reason, user.get("team_id"))

@@ -207,3 +207,19 @@ def test_cards_posted_under_slacks_per_channel_pacing_each_arrive_once(fake, bot
     assert [c.status for c in posts].count(429) >= 1
     texts = [card_text(m) for m in fake.messages(CHANNEL)]
     assert len(texts) == 3 and all(sum(f"paced{n}@example.com" in t for t in texts) == 1 for n in range(3))
+
+
+def test_a_group_found_by_searching_is_not_searched_for_again(fake, bot):
+    """A bare S… living in the second workspace: found once, then asked for only there (no_such_subteam is not kept)."""
+    fake.add_usergroup(APPROVER_GROUP, team_id=OTHER_TEAM, handle="invite-approvers", user_ids=[GROUP_APPROVER])
+    first, second = new_request(fake, "one@example.com"), new_request(fake, "two@example.com")
+    for request in (first, second):
+        bot.slack.invite_requested(request)
+    cards = [wait_for_card(fake, email, buttons) for email in ("one@example.com", "two@example.com")]
+
+    _click(fake, bot, cards[0], GROUP_APPROVER)
+    assert [c.params["team_id"] for c in fake.calls("usergroups.users.list")] == [TEAM, OTHER_TEAM]
+    _click(fake, bot, cards[1], GROUP_APPROVER)
+
+    assert len(fake.calls("usergroups.users.list")) == 2  # the second click used what the first one found
+    assert {fake.invite_request_status(r["id"]) for r in (first, second)} == {"approved"}

@@ -57,6 +57,7 @@ class Approvers:
         self.groups = tuple(GroupRef.parse(i) for i in ids if i.startswith("S"))
         self._gateway = gateway
         self._workspaces = workspaces
+        self._homes: dict[str, str] = {}  # group id -> the workspace it was found in (a group never moves)
 
     def allows(self, user_id: str) -> bool:
         return self.check(user_id).allowed
@@ -74,6 +75,7 @@ class Approvers:
                     if exc.code != "no_such_subteam" or group.team_id:
                         log.warning("could not read user group %s in %s: %s", group.id, group_team, exc.code)
                     continue
+                self._homes[group.id] = group_team
                 try:
                     if self._member(user_id, members, group, group_team, team_id or group_team):
                         return Verdict(True)
@@ -93,9 +95,10 @@ class Approvers:
         return Verdict(False)
 
     def group_teams(self, group: GroupRef) -> list[str]:
-        """Where to look a group up: the workspace it names, else each of invitebot's workspaces."""
-        if group.team_id:
-            return [group.team_id]
+        """Where to look a group up: the workspace it names or was found in, else each of invitebot's workspaces."""
+        home = group.team_id or self._homes.get(group.id)
+        if home:
+            return [home]
         try:
             return self._workspaces.ids()
         except SlackCallFailed as exc:

@@ -36,6 +36,7 @@ HOSTILE = dict(
 CLOSED = dict(decided_by="U0GRACE01", decided_at=MOMENT)
 STATES = {
     "pending": dict(status="pending"),
+    "pending, workspace not known yet": dict(status="pending", team_id=None),
     "deciding": dict(status="deciding", claim_action="deny", claim_actor="U0GRACE01"),
     "approved": dict(status="approved", decision_source="button", **CLOSED),
     "denied with reason": dict(status="denied", decision_source="slash", deny_reason=HOSTILE_REASON, **CLOSED),

@@ -87,11 +87,8 @@ def _close_unplaced(decider: Decider, team_ids: list[str], summary: SyncSummary)
     for team_id in team_ids:
         if not unplaced:
             return
-        try:
-            decided = decider.gateway.decisions(team_id)
-        except SlackCallFailed as exc:
-            summary.errors += 1
-            summary.problems.append(f"{team_id}: {exc.method} {exc.code}")
+        decided = _decisions(decider, team_id, summary)
+        if decided is None:
             continue
         for request_id in sorted(unplaced & decided.keys()):
             with decider.sessions.begin() as session:
@@ -144,15 +141,22 @@ def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummar
     left = [(request_id, status) for request_id, status, _ in open_rows if request_id not in pending_ids]
     if not left:
         return
-    try:
-        decided = decider.gateway.decisions(team_id)
-    except SlackCallFailed as exc:
-        summary.errors += 1
-        summary.problems.append(f"{team_id}: {exc.method} {exc.code}")
+    decided = _decisions(decider, team_id, summary)
+    if decided is None:
         return
     for request_id, status in left:
         if _close(decider, request_id, status, decided.get(request_id), cutoff):
             summary.closed += 1
+
+
+def _decisions(decider: Decider, team_id: str, summary: SyncSummary) -> dict[str, DecisionRecord] | None:
+    """Slack's decided lists for a workspace; None (and an error in the summary) when they cannot be read."""
+    try:
+        return decider.gateway.decisions(team_id)
+    except SlackCallFailed as exc:
+        summary.errors += 1
+        summary.problems.append(f"{team_id}: {exc.method} {exc.code}")
+        return None
 
 
 def _release_stale(decider: Decider, request_id: str, cutoff: datetime) -> None:

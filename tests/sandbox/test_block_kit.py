@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from app.sandbox import FakeSlack
 from app.sandbox.block_kit import message_error, message_problems, view_error, view_problems
-
-TEAM, CHANNEL, USER = "T0ONE", "C0APPROVE", "U0ALICE"
+from tests.sandbox.conftest import CHANNEL, USER, error_of
 
 
 def section(text: str = "hello", **kw: Any) -> dict[str, Any]:
@@ -119,26 +116,6 @@ def test_modal_surface_rules() -> None:
 
 
 # -- through the Web API -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as slack:
-        slack.add_team(TEAM, "One", "one")
-        slack.add_channel(CHANNEL, name="invite-approvals", team_id=TEAM)
-        slack.add_user(USER, name="alice", team_id=TEAM, real_name="Alice A")
-        yield slack
-
-
-@pytest.fixture
-def bot(fake: FakeSlack) -> WebClient:
-    return WebClient(base_url=fake.api_url, token=fake.bot_token)
-
-
-def error_of(call: Any, **kwargs: Any) -> str:
-    with pytest.raises(SlackApiError) as info:
-        call(**kwargs)
-    return info.value.response["error"]
 
 
 def test_messages_over_the_limits_are_refused(fake: FakeSlack, bot: WebClient) -> None:

@@ -18,34 +18,9 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
 from app.sandbox import FakeSlack, SlackSender
+from tests.sandbox.conftest import CHANNEL, OTHER_TEAM, TEAM, error_of
 
-TEAM, OTHER_TEAM, CHANNEL = "T0ONE", "T0TWO", "C0APPROVE"
 SECRET = "sandbox-signing-secret"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as slack:
-        slack.add_team(TEAM, "One", "one")
-        slack.add_channel(CHANNEL, name="invite-approvals", team_id=TEAM)
-        slack.add_user("U0ALICE", name="alice", team_id=TEAM, real_name="Alice A")
-        yield slack
-
-
-@pytest.fixture
-def admin(fake: FakeSlack) -> WebClient:
-    return WebClient(base_url=fake.api_url, token=fake.admin_token)
-
-
-@pytest.fixture
-def bot(fake: FakeSlack) -> WebClient:
-    return WebClient(base_url=fake.api_url, token=fake.bot_token)
-
-
-def error_of(call: Any, **kwargs: Any) -> str:
-    with pytest.raises(SlackApiError) as info:
-        call(**kwargs)
-    return info.value.response["error"]
 
 
 # admin.inviteRequests.*

@@ -57,10 +57,6 @@ def _notice(notice: str | None) -> list[dict[str, Any]]:
     return [mrkdwn_section(f":information_source: {notice}")] if notice else []
 
 
-def _workspace(request: InviteRequest) -> str:
-    return workspace_words(request)
-
-
 def _approver_mention(approver_id: str) -> str:
     return f"<!subteam^{approver_id}>" if approver_id.startswith("S") else f"<@{approver_id}>"
 
@@ -89,7 +85,7 @@ def _pending_item(request: InviteRequest) -> list[dict[str, Any]]:
     """Two blocks: who and what, then the buttons (or who is deciding right now)."""
     name = who(request)
     details = (
-        f"{invite_type_words(request.invite_type)} · {_workspace(request)} · "
+        f"{invite_type_words(request.invite_type)} · {workspace_words(request)} · "
         f"asked by {mentions(request.requester_ids)} · {slack_date(request.date_created)}"
     )
     text = f":envelope: {name}\n{details}"
@@ -122,7 +118,7 @@ def _queue(pending: list[InviteRequest], total: int, room: int) -> list[dict[str
 
 
 def _decision(request: InviteRequest) -> dict[str, Any]:
-    head = f"*{escape(request.email)}* · {_workspace(request)} · from {source_words(request.decision_source)}"
+    head = f"*{escape(request.email)}* · {workspace_words(request)} · from {source_words(request.decision_source)}"
     return context(f"{head}\n{status_words(request)}")
 
 
@@ -180,7 +176,7 @@ def approver_home(
 
 
 def _own_request(request: InviteRequest) -> dict[str, Any]:
-    head = f"*{escape(request.email)}* · {_workspace(request)} · asked {slack_date(request.date_created)}"
+    head = f"*{escape(request.email)}* · {workspace_words(request)} · asked {slack_date(request.date_created)}"
     return mrkdwn_section(f"{head}\n{status_words(request)}")
 
 

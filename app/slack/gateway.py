@@ -197,7 +197,7 @@ class SlackGateway:
 
     def pending_requests(self, team_id: str) -> Iterator[dict[str, Any]]:
         """Every pending request of a workspace, following cursors; raises SlackCallFailed."""
-        yield from self._paged("admin.inviteRequests.list", "invite_requests", team_id)
+        yield from self._paged("admin.inviteRequests.list", "invite_requests", {"team_id": team_id, "limit": ADMIN_PAGE_LIMIT})
 
     def decisions(self, team_id: str) -> dict[str, DecisionRecord]:
         """Slack's record of decided requests in a workspace, by request id; raises SlackCallFailed."""
@@ -206,7 +206,7 @@ class SlackGateway:
             ("admin.inviteRequests.approved.list", "approved_requests", "approved_by", "approve"),
             ("admin.inviteRequests.denied.list", "denied_requests", "denied_by", "deny"),
         ):
-            for item in self._paged(method, key, team_id):
+            for item in self._paged(method, key, {"team_id": team_id, "limit": ADMIN_PAGE_LIMIT}):
                 request = item.get("invite_request") or {}
                 request_id = request.get("id")
                 if request_id and request_id not in found:
@@ -271,14 +271,12 @@ class SlackGateway:
                     return None
             return self._admin_user_id
 
-    def _paged(self, method: str, key: str, team_id: str) -> Iterator[dict[str, Any]]:
+    def _paged(self, method: str, key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of an admin list, following next_cursor; raises SlackCallFailed."""
         cursor: str | None = None
         while True:
-            params: dict[str, Any] = {"team_id": team_id, "limit": ADMIN_PAGE_LIMIT}
-            if cursor:
-                params["cursor"] = cursor
             try:
-                page = self._admin.api_call(method, params=params)
+                page = self._admin.api_call(method, params={**params, "cursor": cursor} if cursor else params)
             except (SlackClientError, OSError) as exc:
                 raise SlackCallFailed(method, _error_code(exc))
             yield from page.get(key) or []
@@ -351,20 +349,7 @@ class SlackGateway:
 
     def workspaces(self) -> list[dict[str, Any]]:
         """Every workspace of the Enterprise org (admin.teams.list, paged); raises SlackCallFailed."""
-        teams: list[dict[str, Any]] = []
-        cursor: str | None = None
-        while True:
-            params: dict[str, Any] = {"limit": TEAMS_PAGE_LIMIT}
-            if cursor:
-                params["cursor"] = cursor
-            try:
-                page = self._admin.api_call("admin.teams.list", params=params)
-            except (SlackClientError, OSError) as exc:
-                raise SlackCallFailed("admin.teams.list", _error_code(exc))
-            teams.extend(page.get("teams") or [])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return teams
+        return list(self._paged("admin.teams.list", "teams", {"limit": TEAMS_PAGE_LIMIT}))
 
     def _bot_call(self, method: str, **params: Any) -> Any:
         json_params = {k: v for k, v in params.items() if v is not None}

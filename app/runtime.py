@@ -57,7 +57,7 @@ class Runtime:
             ),
             bot=make_client(settings.SLACK_BOT_TOKEN.get_secret_value(), settings.SLACK_API_URL, observer=token_check.observer(BOT)),
         )
-        workspaces = Workspaces(None if settings.all_teams else settings.INVITES_TEAM_IDS, gateway)
+        workspaces = Workspaces(None if settings.all_teams else settings.INVITES_TEAM_IDS, gateway, sessions)
         replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         in_flight = InFlight()
         return cls(

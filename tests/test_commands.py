@@ -285,3 +285,31 @@ def test_direct_invite_into_an_unknown_workspace_is_refused_with_the_choices(fak
     assert "is not one of invitebot's workspaces (`alpha`, `beta`). Nothing was sent." in refused
     assert "<!channel>" not in refused
     assert fake.calls("admin.users.invite") == [] and fake.invites() == []
+
+
+@pytest.mark.parametrize("named", ["beta", "BETA LABS", "Beta   Labs", OTHER_TEAM])
+def test_list_one_workspace_by_its_domain_name_or_id(fake, bot, named):
+    seeded(fake, bot, "ada@example.com")
+    seeded(fake, bot, "bob@example.com", "cy@example.com", team_id=OTHER_TEAM)
+
+    listed = answer(fake, bot, f"list {named}")
+
+    assert "Pending invite requests in Beta Labs*" in listed
+    assert "bob@example.com" in listed and "cy@example.com" in listed and "ada@example.com" not in listed
+
+
+def test_list_of_an_unknown_workspace_names_the_ones_that_exist(fake, bot):
+    seeded(fake, bot, "ada@example.com")
+
+    listed = answer(fake, bot, "list northwind traders")
+
+    assert "No workspace of invitebot's is called `northwind traders`" in listed
+    assert "Alpha Corp (alpha), Beta Labs (beta)" in listed
+
+
+def test_an_argument_error_shows_the_one_usage_line_that_applies(fake, bot):
+    reply, posts = slash(fake, bot, "history 99")
+
+    assert "`/invites history` takes a number from 1 to 50." in ack_text(reply)
+    assert "Usage: `/invites history [n]`" in ack_text(reply)
+    assert "/invites invite" not in ack_text(reply) and posts == []

@@ -166,7 +166,7 @@ def test_deny_opens_the_modal_whose_validation_comes_from_the_bot(demo: Demo) ->
 
     _, empty = demo.post("submit_view", {"user": GRACE, "view_id": view_id, "values": {}})
     assert empty["body"]["response_action"] == "errors"
-    assert demo.state(GRACE)["modal"]["errors"] == {"reason": "Please give a reason: the requester will see it."}
+    assert demo.state(GRACE)["modal"]["errors"] == {"reason": "Write a reason to deny this request."}
 
     values = {"reason": {"reason_input": "Please use a contractor account"}}
     _, sent = demo.post("submit_view", {"user": GRACE, "view_id": view_id, "values": values})

@@ -92,7 +92,7 @@ def test_deny_with_a_reason_through_the_modal(page: Any) -> None:
     expect(modal).to_contain_text("Deny the invite for edsger.dijkstra@northwind.example?")
     expect(modal).to_contain_text("Required: the requester will see it.")
     modal.get_by_role("button", name="Deny").click()  # empty: the bot's validation answers in the modal
-    expect(modal.locator(".bk-error")).to_have_text("Please give a reason: the requester will see it.")
+    expect(modal.locator(".bk-error")).to_have_text("Write a reason to deny this request.")
     modal.get_by_label("Reason").fill("Please use a contractor account <for now> & ask again in March")
     modal.get_by_role("button", name="Deny").click()
     expect(modal).to_have_count(0)

@@ -69,7 +69,7 @@ def test_a_required_reason_is_enforced_in_the_modal(fake, start_bot):
     assert empty.status == 200
     assert json.loads(empty.body) == {
         "response_action": "errors",
-        "errors": {"reason": "Please give a reason: the requester will see it."},
+        "errors": {"reason": "Write a reason to deny this request."},
     }
     bot.settle()
     assert not fake.calls("admin.inviteRequests.deny")

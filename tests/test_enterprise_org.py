@@ -223,3 +223,31 @@ def test_a_group_found_by_searching_is_not_searched_for_again(fake, bot):
 
     assert len(fake.calls("usergroups.users.list")) == 2  # the second click used what the first one found
     assert {fake.invite_request_status(r["id"]) for r in (first, second)} == {"approved"}
+
+
+# -- workspace names ----------------------------------------------------------------------------
+
+
+def test_a_card_that_showed_a_workspace_id_shows_its_name_once_known(fake, start_bot):
+    """admin.inviteRequests.list carries no team: without admin.teams.list the id stands in until an event names it."""
+    bot = start_bot()
+    fake.fail_next("admin.teams.list", "missing_scope")
+    early = new_request(fake, "early@example.com", team_id=OTHER_TEAM)
+    bot.runtime.sync()
+    card = wait_for_card(fake, "early@example.com")
+    assert f"`{OTHER_TEAM}`" in card_text(card)
+
+    bot.slack.invite_requested(new_request(fake, "later@example.com", team_id=OTHER_TEAM))  # its `team` names Beta Labs
+    bot.settle()
+    bot.runtime.sync()
+
+    renamed = wait_for_card(fake, "early@example.com", lambda m: "Beta Labs" in card_text(m))
+    assert renamed["ts"] == card["ts"] and fake.invite_request_status(early["id"]) == "pending"
+
+    fake.fail_next("admin.teams.list", "missing_scope")
+    replica = start_bot()  # another process on the same database: the name is stored per workspace
+    before = len(fake.response_posts())
+    replica.slack.slash(text="list beta labs", user_id=APPROVER, channel_id=CHANNEL, team_id=TEAM)
+    replica.settle()
+    [listing] = fake.response_posts()[before:]
+    assert "early@example.com" in str(listing["blocks"]) and "Beta Labs" in listing["blocks"][0]["text"]["text"]

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import cards
@@ -75,20 +75,21 @@ def row_values(raw: dict[str, Any], team_id: str | None, team_name: str | None =
 
 
 def store(session: Session, values: dict[str, Any]) -> tuple[bool, bool]:
-    """Insert the request if it is new; (inserted, workspace learned for a row that lacked it)."""
+    """Insert the request if it is new; (inserted, an existing row learned its workspace or the workspace's name)."""
     inserted = insert_if_absent(session, InviteRequest, values)
     if inserted:
         return True, False
-    changes: dict[str, Any] = {"last_seen": values["last_seen"]}
-    if values["team_name"]:
-        changes["team_name"] = values["team_name"]
-    session.execute(update(InviteRequest).where(InviteRequest.id == values["id"]).values(**changes))
+    row = InviteRequest.id == values["id"]
+    session.execute(update(InviteRequest).where(row).values(last_seen=values["last_seen"]))
     learned = 0
     if values["team_id"]:
-        learned = session.execute(
-            update(InviteRequest)
-            .where(InviteRequest.id == values["id"], InviteRequest.team_id.is_(None))
-            .values(team_id=values["team_id"])
+        learned += session.execute(
+            update(InviteRequest).where(row, InviteRequest.team_id.is_(None)).values(team_id=values["team_id"])
+        ).rowcount
+    if values["team_name"]:
+        renamed = or_(InviteRequest.team_name.is_(None), InviteRequest.team_name != values["team_name"])
+        learned += session.execute(
+            update(InviteRequest).where(row, renamed).values(team_name=values["team_name"])
         ).rowcount
     return False, bool(learned)
 
@@ -106,8 +107,7 @@ def ingest(
     values = row_values(raw, team_id, team_name)
     with sessions.begin() as session:
         new, learned = store(session, values)
-    if learned:
-        log.info("request %s is from workspace %s: its card gets its buttons", values["id"], values["team_id"])
+    if learned:  # the card showed no workspace, or only its id: show what is known now
         cards.refresh(sessions, gateway, values["id"])
     cards.post_once(sessions, gateway, values["id"], channel)
     return new

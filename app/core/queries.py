@@ -6,7 +6,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import String, cast, func, literal, or_, select
+from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import now
@@ -21,7 +21,7 @@ def pending(session: Session, *, team: str | None = None, offset: int = 0, limit
     """A page of open requests, oldest first, and how many there are in all."""
     where = [InviteRequest.status.in_(OPEN)]
     if team:
-        where.append(or_(InviteRequest.team_id == team, func.lower(InviteRequest.team_name) == team.lower()))
+        where.append(InviteRequest.team_id == team)
     total = session.scalar(select(func.count()).select_from(InviteRequest).where(*where)) or 0
     rows = session.scalars(
         select(InviteRequest).where(*where).order_by(InviteRequest.date_created, InviteRequest.id).offset(offset).limit(limit)

@@ -51,6 +51,7 @@ def sync_once(decider: Decider, workspaces: Workspaces, channel: str) -> SyncSum
         for team_id in swept:
             _sync_team(decider, team_id, channel, summary, workspaces.name_of(team_id))
         _close_unplaced(decider, swept, summary)
+        _name_workspaces(decider, workspaces.named())
         cards.repost_stale(decider.sessions, decider.gateway)
         cards.heal(decider.sessions, decider.gateway)
     finished = now()
@@ -59,6 +60,24 @@ def sync_once(decider: Decider, workspaces: Workspaces, channel: str) -> SyncSum
     if not summary.errors:
         LAST_SUCCESSFUL_SYNC.set(finished.timestamp())
     return summary
+
+
+def _name_workspaces(decider: Decider, names: dict[str, str]) -> None:
+    """Requests stored before their workspace's name was known get it, and their cards are re-rendered to show it."""
+    with decider.sessions.begin() as session:
+        unnamed = session.execute(
+            select(InviteRequest.id, InviteRequest.team_id).where(
+                InviteRequest.team_name.is_(None), InviteRequest.team_id.in_(list(names) or [""])
+            )
+        ).all()
+        for team_id in {team_id for _, team_id in unnamed}:
+            session.execute(
+                update(InviteRequest)
+                .where(InviteRequest.team_id == team_id, InviteRequest.team_name.is_(None))
+                .values(team_name=names[team_id])
+            )
+    for request_id, _ in unnamed:
+        cards.refresh(decider.sessions, decider.gateway, request_id)
 
 
 def _other_open_workspaces(decider: Decider, team_ids: list[str]) -> list[str]:

@@ -8,17 +8,22 @@ from datetime import date
 
 from app.slack.blocks import escape
 
-USAGE = """*/invites* — review and decide invite requests
-• `/invites` or `/invites list [workspace]` — pending requests, oldest first
-• `/invites approve <Ir… id | email>`
-• `/invites deny <Ir… id | email> [reason]`
-• `/invites show <Ir… id | email>` — everything about one request, with its history
-• `/invites history [n]` — the latest decisions (default 10, at most 50)
-• `/invites stats` — pending per workspace, decisions this week, median time to decision
-• `/invites sync` — reconcile with Slack now
-• `/invites invite <email> [in <workspace>] <#channel …> [guest | single-channel-guest] [expires YYYY-MM-DD] [message]`
-• `/invites mine` — the invite requests you made
-• `/invites help` — this text"""
+USAGE_LINES = {
+    "list": "`/invites` or `/invites list [workspace]` — pending requests, oldest first (a workspace by name, domain or T… id)",
+    "approve": "`/invites approve <Ir… id | email>`",
+    "deny": "`/invites deny <Ir… id | email> [reason]`",
+    "show": "`/invites show <Ir… id | email>` — everything about one request, with its history",
+    "history": "`/invites history [n]` — the latest decisions (default 10, at most 50)",
+    "stats": "`/invites stats` — pending per workspace, decisions this week, median time to decision",
+    "sync": "`/invites sync` — reconcile with Slack now",
+    "invite": (
+        "`/invites invite <email> [in <workspace>] <#channel …> [guest | single-channel-guest] "
+        "[expires YYYY-MM-DD] [message]`"
+    ),
+    "mine": "`/invites mine` — the invite requests you made",
+    "help": "`/invites help` — this text",
+}
+USAGE = "*/invites* — review and decide invite requests\n" + "\n".join(f"• {line}" for line in USAGE_LINES.values())
 
 MAX_HISTORY = 50
 _EMAIL = re.compile(r"^[^@\s<>|]+@[^@\s<>|]+\.[^@\s<>|]+$")
@@ -31,6 +36,14 @@ _GUEST_WORDS = {"guest": "multi", "multi-channel-guest": "multi", "single-channe
 
 class UsageError(ValueError):
     """What was wrong with the command, in a sentence for the person who typed it."""
+
+    command: str | None = None  # the subcommand it was about, when the text named a known one
+
+    def answer(self) -> str:
+        """The sentence, then the one usage line that applies (the whole help only when no subcommand was recognised)."""
+        if self.command in USAGE_LINES:
+            return f"{self}\nUsage: {USAGE_LINES[self.command]}"
+        return f"{self}\n\n{USAGE}"
 
 
 @dataclass(frozen=True)
@@ -58,11 +71,18 @@ def parse(text: str, today: date) -> Command:
     words = text.split()
     if not words:
         return Command("list")
-    name, args = words[0].lower(), words[1:]
+    name = words[0].lower()
+    try:
+        return _parse(name, words, text, today)
+    except UsageError as exc:
+        exc.command = name if name in USAGE_LINES else None
+        raise
+
+
+def _parse(name: str, words: list[str], text: str, today: date) -> Command:
+    args = words[1:]
     if name == "list":
-        if len(args) > 1:
-            raise UsageError("`/invites list` takes at most one workspace (its name or T… id).")
-        return Command("list", team=args[0] if args else None)
+        return Command("list", team=unescape(_rest(text, 1)) if args else None)
     if name in ("approve", "show"):
         if len(args) != 1:
             raise UsageError(f"`/invites {name}` takes exactly one request: its Ir… id or the invitee's email.")

@@ -40,9 +40,11 @@ def status_words(request: InviteRequest, *, reason_chars: int = blocks.MAX_REASO
     return blocks.outcome_line(request, reason_chars=reason_chars) or ":hourglass_flowing_sand: Waiting for a decision"
 
 
-def pending_page(requests: list[InviteRequest], *, total: int, offset: int, team: str | None) -> list[dict[str, Any]]:
-    """A page of pending requests with Approve/Deny on each, and paging buttons."""
-    where = f" in {blocks.escape(team)}" if team else ""
+def pending_page(
+    requests: list[InviteRequest], *, total: int, offset: int, team: str | None, label: str | None = None
+) -> list[dict[str, Any]]:
+    """A page of pending requests with Approve/Deny on each, and paging buttons; `team` is a workspace id, `label` its name."""
+    where = f" in {blocks.escape(label or team)}" if team else ""
     if not total:
         return [blocks.mrkdwn_section(f"No invite requests are waiting{where}. :tada:")]
     shown = f"{offset + 1}–{offset + len(requests)} of {total}"

@@ -37,7 +37,7 @@ def register(app: App, runtime: Runtime) -> None:
         try:
             command = parse(body.get("text") or "", datetime.now(timezone.utc).date())
         except UsageError as exc:
-            ack(text=f"{exc}\n\n{USAGE}")
+            ack(text=exc.answer())
             return
         if command.name == "help":
             ack(text=USAGE)
@@ -82,13 +82,25 @@ def _subject(runtime: Runtime, command: Command) -> str:
 
 
 def _list(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
-    return _page(runtime, offset=0, team=command.team)
+    if command.team is None:
+        return _page(runtime, offset=0, team=None)
+    found = runtime.workspaces.find(command.team)
+    if found is None:
+        choices = ", ".join(blocks.escape(w.label()) for w in runtime.workspaces.known()) or "none configured"
+        shown = blocks.escape(command.team.replace("`", "'")[:80])
+        return f"No workspace is called {shown}", [
+            blocks.mrkdwn_section(f"No workspace of invitebot's is called `{shown}`. Its workspaces: {choices}.")
+        ]
+    return _page(runtime, offset=0, team=found.id)
 
 
 def _page(runtime: Runtime, *, offset: int, team: str | None) -> Reply:
+    """One page of the pending list, in one workspace (by id) or in all."""
     with runtime.sessions() as session:
         requests, total = queries.pending(session, team=team, offset=offset, limit=replies.LIST_PAGE_SIZE)
-    return f"{total} pending invite requests", replies.pending_page(requests, total=total, offset=offset, team=team)
+    label = (runtime.workspaces.name_of(team) or team) if team else None
+    page = replies.pending_page(requests, total=total, offset=offset, team=team, label=label)
+    return f"{total} pending invite requests", page
 
 
 def _decide(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:

@@ -24,6 +24,8 @@ def register(app: App, runtime: Runtime) -> None:
 
 def _ingest(runtime: Runtime, raw: dict[str, Any], outer_team_id: str) -> None:
     """Store and post; an org-wide delivery that names only the org (E…) has its workspace looked up first."""
+    if isinstance(raw.get("team"), dict):
+        runtime.workspaces.learn(raw["team"])
     team_id = workspace_of(raw, outer_team_id)
     if team_id is None and isinstance(raw.get("id"), str):
         try:

@@ -13,7 +13,7 @@ from app.slack.ids import ActionId
 from app.slack.listeners.actions import deny_with_reason
 
 log = logging.getLogger(__name__)
-REASON_REQUIRED = "Please give a reason: the requester will see it."
+REASON_REQUIRED = "Write a reason to deny this request."  # the hint under the box already says who reads it
 
 
 def register(app: App, runtime: Runtime) -> None:

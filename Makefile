@@ -1,5 +1,7 @@
 # Commands a newcomer needs: `make demo`, `make test` and `make serve`. Each creates the virtualenv on first use.
+# `make demo PORT=0` (or any port) when 8080 is taken; `make serve PORT=…` likewise (default 3000).
 PYTHON ?= python3
+PORT ?=
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -17,10 +19,10 @@ test: $(BIN)/invitebot
 	$(BIN)/python -m pytest -n 2
 
 serve: $(BIN)/invitebot
-	$(BIN)/invitebot serve
+	$(BIN)/invitebot serve $(if $(PORT),--port $(PORT))
 
 demo: $(BIN)/invitebot
-	$(BIN)/invitebot demo
+	$(BIN)/invitebot demo $(if $(PORT),--port $(PORT))
 
 sync: $(BIN)/invitebot
 	$(BIN)/invitebot sync

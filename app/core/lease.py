@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.audit import now
@@ -29,3 +29,9 @@ def acquire(sessions: sessionmaker[Session], name: str, holder: str, ttl: timede
 def release(sessions: sessionmaker[Session], name: str, holder: str) -> None:
     with sessions.begin() as session:
         session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+
+
+def current_holder(sessions: sessionmaker[Session], name: str) -> str | None:
+    """Who holds the lease now (None when nobody does, or the last holder's time ran out)."""
+    with sessions() as session:
+        return session.scalar(select(Lease.holder).where(Lease.name == name, Lease.expires_at >= now()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import or_, select, update
 
@@ -30,14 +31,23 @@ class SyncSummary:
     unchanged: int = 0
     errors: int = 0
     problems: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the pass ended early (its lease was lost, the process is stopping); None if it ran through
 
     def line(self) -> str:
         text = f"sync: {self.new} new, {self.closed} closed elsewhere, {self.unchanged} unchanged, {self.errors} errors"
-        return f"{text} ({'; '.join(self.problems)})" if self.problems else text
+        if self.problems:
+            text = f"{text} ({'; '.join(self.problems)})"
+        return f"{text}; stopped early: {self.stopped}" if self.stopped else text
 
 
-def sync_once(decider: Decider, workspaces: Workspaces, channel: str) -> SyncSummary:
-    """One reconcile pass over invitebot's workspaces (and any other holding open requests), recorded in sync_runs."""
+def sync_once(
+    decider: Decider, workspaces: Workspaces, channel: str, should_stop: Callable[[], str | None] | None = None
+) -> SyncSummary:
+    """One reconcile pass over invitebot's workspaces (and any other holding open requests), recorded in sync_runs.
+
+    `should_stop` is asked before each workspace and before the closing steps: a reason (the periodic sync's lease went
+    to another replica, the process is shutting down) ends the pass there, and the recorded summary says why and where.
+    """
     started = now()
     summary = SyncSummary()
     with SYNC_DURATION.time():
@@ -48,16 +58,32 @@ def sync_once(decider: Decider, workspaces: Workspaces, channel: str) -> SyncSum
             summary.problems.append(f"org: {exc.method} {exc.code}")
             team_ids = []
         swept = [*team_ids, *_other_open_workspaces(decider, team_ids)]
-        for team_id in swept:
+        for done, team_id in enumerate(swept):
+            if _must_stop(should_stop, summary, f"before {team_id}, {done} of {len(swept)} workspaces reconciled"):
+                return _record(decider, started, summary)
             _sync_team(decider, team_id, channel, summary, workspaces.name_of(team_id))
+        if _must_stop(should_stop, summary, f"after all {len(swept)} workspaces, before the closing steps"):
+            return _record(decider, started, summary)
         _close_unplaced(decider, swept, summary)
         _name_workspaces(decider, workspaces.named())
         cards.repost_stale(decider.sessions, decider.gateway)
         cards.heal(decider.sessions, decider.gateway)
+    return _record(decider, started, summary)
+
+
+def _must_stop(should_stop: Callable[[], str | None] | None, summary: SyncSummary, where: str) -> bool:
+    reason = should_stop() if should_stop is not None else None
+    if reason:
+        summary.stopped = f"{reason} ({where})"
+    return bool(reason)
+
+
+def _record(decider: Decider, started: datetime, summary: SyncSummary) -> SyncSummary:
+    """The pass in sync_runs; a clean, complete one also moves the last-successful-sync gauge."""
     finished = now()
     with decider.sessions.begin() as session:
         session.add(SyncRun(started_at=started, finished_at=finished, summary=summary.line(), errors=summary.errors))
-    if not summary.errors:
+    if not summary.errors and not summary.stopped:
         LAST_SUCCESSFUL_SYNC.set(finished.timestamp())
     return summary
 

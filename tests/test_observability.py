@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from app.logs import JsonFormatter, request_id
 from app.sandbox import SlackSender
@@ -80,6 +83,64 @@ def test_metrics_count_decisions_slack_calls_rate_limits_and_sync(fake, bot):
     assert grew("invitebot_sync_duration_seconds_count") == 1
     assert _metric(after, "invitebot_pending_requests", team=TEAM) == 0
     assert _metric(after, "invitebot_last_successful_sync_timestamp_seconds") > 0
+
+
+def _closed_port():
+    """A port nothing listens on: bound by us a moment ago, then closed."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _ProxyErrorPage(BaseHTTPRequestHandler):
+    """What a load balancer in front of Slack answers when Slack is down: an HTML 502, no Slack error code."""
+
+    def do_POST(self):
+        body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _list_failures(start_bot, api_url):
+    """Sync one workspace against a broken Slack; how each invitebot_slack_api_calls_total sample of its pending list grew."""
+    bot = start_bot(SLACK_API_URL=api_url, INVITES_TEAM_IDS=TEAM)
+    before = _get(bot.url, "/metrics")[1]
+    summary = _sync(bot)
+    after = _get(bot.url, "/metrics")[1]
+    samples = [line for line in after.splitlines() if line.startswith('invitebot_slack_api_calls_total{method="admin.inviteRequests.list"')]
+    grown = {}
+    for line in samples:
+        result = line.split('result="', 1)[1].split('"', 1)[0]
+        grown[result] = _metric(after, "invitebot_slack_api_calls_total", method="admin.inviteRequests.list", result=result) - _metric(
+            before, "invitebot_slack_api_calls_total", method="admin.inviteRequests.list", result=result
+        )
+    return summary, {result: n for result, n in grown.items() if n}
+
+
+def test_calls_that_never_reach_slack_are_counted_as_network_errors(start_bot):
+    summary, grown = _list_failures(start_bot, f"http://127.0.0.1:{_closed_port()}/api/")
+
+    assert summary.errors == 1 and f"{TEAM}: admin.inviteRequests.list network_error" in summary.line()
+    assert grown == {"network_error": 1}  # the call is counted once; its retries are the client's own
+
+
+def test_answers_without_a_slack_error_code_are_counted_as_http_errors(start_bot):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ProxyErrorPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        summary, grown = _list_failures(start_bot, f"http://127.0.0.1:{server.server_port}/api/")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert f"{TEAM}: admin.inviteRequests.list http_error" in summary.line()
+    assert grown == {"http_error": 1}  # not slack_sdk's sentence about a non-JSON body, which would be a label per page
 
 
 def test_logs_are_json_with_request_ids_and_hide_tokens_and_emails(fake, serve_process):

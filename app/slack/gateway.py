@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ ADMIN_PAGE_LIMIT = 1000
 TEAMS_PAGE_LIMIT = 100  # admin.teams.list takes 1–100 (openapi.json)
 USERGROUP_CACHE_SECONDS = 60.0
 _TRANSIENT_BODY_CODES = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+_SLACK_ERROR_CODE = re.compile(r"[a-z][a-z0-9_.]*")  # what Slack puts in "error": invalid_auth, ratelimited, ...
 
 
 class TransientErrorRetryHandler(RetryHandler):
@@ -68,14 +70,12 @@ class CountedWebClient(WebClient):
     def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
         try:
             response = super().api_call(api_method, **kwargs)
-        except SlackClientError as exc:
-            SLACK_CALLS.labels(method=api_method, result=_error_code(exc)).inc()
+        except Exception as exc:  # every failed call is counted: Slack's answers, and the wire's (URLError, timeouts, ...)
+            code = _error_code(exc)
+            SLACK_CALLS.labels(method=api_method, result=code).inc()
             if isinstance(exc, SlackApiError) and exc.response.status_code == 429:
                 SLACK_RATE_LIMITED.labels(method=api_method).inc()
-            self._observe(api_method, _error_code(exc), None)
-            raise
-        except OSError:
-            self._observe(api_method, "network_error", None)
+            self._observe(api_method, code, None)
             raise
         SLACK_CALLS.labels(method=api_method, result="ok").inc()
         self._observe(api_method, None, response.data if isinstance(response.data, dict) else {})
@@ -136,14 +136,20 @@ class SlackCallFailed(Exception):
 
 
 def _error_code(exc: Exception) -> str:
-    """Slack's error code, or our own label for a failure on the wire."""
+    """Slack's error code, or our own label for a failure on the wire.
+
+    'http_error': an answer that carries no Slack error code (a proxy's HTML 502, an empty 500; slack_sdk puts its own
+    sentence about a non-JSON body where the code would be). 'network_error': no answer at all (refused, reset, timed out).
+    Both are bounded, so they can be metric labels.
+    """
     if isinstance(exc, SlackApiError):
         response = exc.response
         if response.status_code == 429:
             return "ratelimited"
         data = response.data if isinstance(response.data, dict) else {}
-        if data.get("error"):
-            return str(data["error"])
+        error = data.get("error")
+        if isinstance(error, str) and _SLACK_ERROR_CODE.fullmatch(error):
+            return error
         return "http_error"
     return "network_error"
 

@@ -7,8 +7,10 @@ import json
 import logging
 import re
 import sys
+import threading
 import uuid
 from datetime import datetime, timezone
+from types import TracebackType
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -45,7 +47,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: int = logging.INFO) -> None:
-    """JSON lines on stderr for the whole process; noisy libraries only from WARNING."""
+    """JSON lines on stderr for the whole process; noisy libraries only from WARNING.
+
+    Python's warnings and uncaught exceptions (in any thread) become log lines too, so nothing plain reaches stderr.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
@@ -53,3 +58,22 @@ def configure(level: int = logging.INFO) -> None:
     root.setLevel(level)
     for noisy in ("alembic", "slack_sdk", "slack_bolt", "urllib3", "gunicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    logging.getLogger("app").critical("uncaught exception", exc_info=(kind, error, trace))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit or args.exc_value is None:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("app").error(
+        "uncaught exception in thread %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
+    )

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
 
 from app.config import Settings
 from app.store.db import make_engine
@@ -48,11 +49,22 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self._runtime.close()
 
 
+class _JsonLogs(GunicornLogger):  # type: ignore[misc]
+    """gunicorn's error and access logs as invitebot's own JSON lines: its handlers go, its records reach the root logger."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
+
+
 def _announce(server: Any) -> None:
-    """Print the bound address (useful with --port 0)."""
+    """Log the bound address (useful with --port 0); the message keeps the form start-up scripts look for."""
     for listener in server.LISTENERS:
         host, port = listener.sock.getsockname()[:2]
-        print(f"invitebot listening on http://{host}:{port}", flush=True)
+        log.info("invitebot listening on http://%s:%s", host, port)
 
 
 def serve_forever(settings: Settings, host: str, port: int) -> int:
@@ -67,6 +79,10 @@ def serve_forever(settings: Settings, host: str, port: int) -> int:
         "timeout": 60,
         "graceful_timeout": 30,
         "accesslog": None,
+        "logger_class": _JsonLogs,
+        # No control socket (gunicornc): its default path, ~/.gunicorn/gunicorn.ctl, is one per host shared by every
+        # gunicorn there, and under a home that does not exist (the image's /nonexistent) each start logs a failure.
+        "control_socket_disable": True,
         "when_ready": _announce,
     }
     _Gunicorn(settings, options).run()

@@ -221,7 +221,7 @@ def serve_processes(fake: FakeSlack, database_url: str) -> Iterator[Any]:
         for line in process.stdout:
             seen.add(line)
             if "invitebot listening on " in line:
-                url = line.split("invitebot listening on ", 1)[1].strip() + "/slack/events"
+                url = line.split("invitebot listening on ", 1)[1].split('"', 1)[0].strip() + "/slack/events"  # a JSON line
                 output[url] = seen
                 threading.Thread(target=_drain, args=(process.stdout, seen), daemon=True).start()
                 return url

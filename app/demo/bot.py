@@ -68,7 +68,7 @@ class BotProcess:
             printed.append(line)
             if LISTENING in line:
                 self._log.flush()
-                return line.split(LISTENING, 1)[1].strip() + "/slack/events"
+                return line.split(LISTENING, 1)[1].split('"', 1)[0].strip() + "/slack/events"  # a JSON log line
         self._log.close()
         self.process.wait()
         tail = "".join(printed[-20:])  # the log file goes with the temporary folder

@@ -78,7 +78,7 @@ def test_deny_calls_slack_once_and_rewrites_the_card(fake, bot):
     assert reply.status == 200
 
     decided = wait_for_card(fake, "ada@example.com", lambda m: not buttons(m))
-    assert f"Denied by <@{GROUP_APPROVER}> at <!date^" in card_text(decided)
+    assert f"Denied by <@{GROUP_APPROVER}><!date^" in card_text(decided)
     assert len(fake.calls("admin.inviteRequests.deny")) == 1
     assert not fake.calls("admin.inviteRequests.approve")
     assert fake.invite_request_status(request["id"]) == "denied"

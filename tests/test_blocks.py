@@ -19,8 +19,8 @@ def _request(**kw):
 @pytest.mark.parametrize(
     ("changes", "says"),
     [
-        (dict(status="approved", decided_by="U1GRACE", decision_source="button"), "Approved by <@U1GRACE> at <!date^"),
-        (dict(status="denied", decided_by="U1GRACE", decision_source="button"), "Denied by <@U1GRACE> at <!date^"),
+        (dict(status="approved", decided_by="U1GRACE", decision_source="button"), "Approved by <@U1GRACE><!date^"),
+        (dict(status="denied", decided_by="U1GRACE", decision_source="button"), "Denied by <@U1GRACE><!date^"),
         (dict(status="approved", decided_by="U1MARG", decision_source="outside"), "Already approved by <@U1MARG> outside invitebot"),
         (dict(status="denied", decided_by=None, decision_source="outside"), "Already denied by someone outside invitebot"),
         (dict(status="approved_invite_failed", decided_by="U1GRACE", decision_source="button"), "could not send the invitation"),
@@ -35,6 +35,26 @@ def test_each_closed_state_reads_differently_and_drops_the_buttons(changes, says
     assert says in blocks.outcome_line(request)
     assert says in blocks.card_text(request)
     assert not [b for b in card if b["type"] == "actions"]
+
+
+def test_a_decision_date_joins_its_sentence_as_slack_words_it():
+    """Slack writes "Today at 10:42 PM" where the pretty date opens its format and "today" further in: so a date in a
+    sentence carries the words that join it ("Approved by @grace, today at 10:42 PM"), and nothing puts "at" before it."""
+    ts = int(MOMENT.timestamp())
+    assert blocks.slack_date(MOMENT) == f"<!date^{ts}^{{date_short_pretty}} at {{time}}|2026-11-22 09:14 UTC>"
+    approved = _request(status="approved", decided_by="U1GRACE", decision_source="button", decided_at=MOMENT)
+    assert blocks.outcome_line(approved) == (
+        f":white_check_mark: Approved by <@U1GRACE><!date^{ts}^, {{date_short_pretty}} at {{time}}|, 2026-11-22 09:14 UTC>"
+    )
+    gone = _request(status="gone", decision_source="sync", decided_at=MOMENT)
+    assert blocks.outcome_line(gone) == (
+        ":wastebasket: Slack no longer has this request (expired, withdrawn or removed)"
+        f"<!date^{ts}^; noticed {{date_short_pretty}} at {{time}}|; noticed 2026-11-22 09:14 UTC>."
+    )
+    for status, source in [("approved", "button"), ("denied", "button"), ("approved", "outside"), ("denied", "outside"),
+                           ("approved_invite_failed", "button"), ("gone", "sync")]:
+        line = blocks.outcome_line(_request(status=status, decided_by="U1GRACE", decision_source=source, decided_at=MOMENT))
+        assert " at <!date" not in line and f"<!date^{ts}^{{date" not in line, line
 
 
 def test_pending_and_deciding_cards_keep_their_buttons():

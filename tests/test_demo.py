@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,6 +24,8 @@ from app.demo import seed
 from tests.conftest import card_text, stop_process
 
 GRACE, KATHERINE, ALAN = "U0GRACEHOP", "U0KATHJOHN", "U0ALANTURI"
+APPROVE, DENY = "admin.inviteRequests.approve", "admin.inviteRequests.deny"
+PROJECT = Path(__file__).resolve().parents[1]
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -33,6 +38,14 @@ class Demo:
     folder: Path
     bot_url: str
     lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    def printed(self) -> str:
+        """Everything the demo printed, once it has exited (its output is read to the end first)."""
+        assert self.process.poll() is not None, "the demo is still running"
+        if self.reader is not None:
+            self.reader.join(timeout=30)
+        return "".join(self.lines)
 
     def get(self, path: str, timeout: float = 35) -> dict[str, Any]:
         with _OPENER.open(self.url + path.lstrip("/"), timeout=timeout) as response:
@@ -64,13 +77,16 @@ class Demo:
 
 
 @contextmanager
-def running_demo() -> Iterator[Demo]:
-    """Start `python -m app demo --port 0`, read its folder and URL lines, and stop it afterwards."""
+def running_demo(cwd: Path | None = None) -> Iterator[Demo]:
+    """Start `python -m app demo --port 0` (in `cwd`), read its folder and URL lines, and stop it afterwards."""
+    pythonpath = os.pathsep.join(p for p in (str(PROJECT), os.environ.get("PYTHONPATH", "")) if p)
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "demo", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": pythonpath},
     )
     assert process.stdout is not None
     lines: list[str] = []
@@ -88,8 +104,9 @@ def running_demo() -> Iterator[Demo]:
         else:
             raise AssertionError("the demo exited before printing its URL:\n" + "".join(lines))
         assert folder is not None and bot_url is not None, "".join(lines)
-        threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
-        yield Demo(process, url, folder, bot_url, lines)
+        reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
+        reader.start()
+        yield Demo(process, url, folder, bot_url, lines, reader)
     finally:
         stop_process(process)
 
@@ -191,3 +208,46 @@ def test_sigterm_stops_the_bot_and_removes_the_temporary_folder() -> None:
     assert not demo.folder.exists()
     with pytest.raises(urllib.error.URLError):
         _OPENER.open(demo.bot_url.replace("/slack/events", "/healthz"), timeout=5)
+
+
+def test_an_armed_fault_shows_until_it_is_disarmed_and_then_slack_answers_normally(demo: Demo) -> None:
+    status, answer = demo.post("fault", {"kind": "internal_error_x3", "methods": [APPROVE]})
+    assert status == 200 and answer["ok"], answer
+    demo.post("fault", {"kind": "slow", "methods": [DENY]})
+    armed = demo.wait_for(GRACE, lambda s: len(s["faults"]) == 2 and s["faults"])
+    assert [(f["method"], f["error"]) for f in armed] == [(APPROVE, "internal_error"), (DENY, "slow")]
+    assert [f["words"] for f in armed] == [
+        "internal_error on approve (3 calls left)",
+        "a 3-second wait on every deny (until disarmed)",
+    ]
+
+    status, answer = demo.post("disarm", {"methods": [DENY]})
+    assert (status, answer) == (200, {"ok": True, "disarmed": [DENY]})
+    demo.wait_for(GRACE, lambda s: [f["method"] for f in s["faults"]] == [APPROVE])
+    assert demo.post("disarm", {"methods": ["chat.postMessage"]})[0] == 400
+    demo.post("disarm", {})  # everything
+    demo.wait_for(GRACE, lambda s: s["faults"] == [])
+
+    # disarmed in Slack too: three internal_errors would have outlasted invitebot's retries
+    card = card_for(demo.state(GRACE), "sophie.wilson@northwind.example")
+    demo.post("click", {"user": GRACE, "action_id": "invite_approve", "as_seen": card})
+    demo.wait_for(GRACE, lambda s: "Approved by <@U0GRACEHOP>" in card_text(card_for(s, "sophie.wilson")))
+    assert not any("sophie.wilson" in t and "try again" in t.lower() for t in ephemerals(demo.state(GRACE)))
+
+
+def test_a_tab_closed_during_its_long_poll_costs_no_traceback_and_the_working_folder_stays_empty(tmp_path: Path) -> None:
+    with running_demo(cwd=tmp_path) as demo:
+        version = demo.state(GRACE)["version"]
+        port = urlsplit(demo.url).port
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as tab:  # a tab waiting for the next change
+            tab.sendall(f"GET /api/state?user={GRACE}&since={version} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        # the tab is gone; a change wakes its long poll, whose answer now has nobody to read it
+        status, _ = demo.post("slash", {"user": GRACE, "text": "/invites help"})
+        assert status == 200
+        demo.process.send_signal(signal.SIGTERM)  # the demo answers every open long poll before it exits
+        assert demo.process.wait(timeout=60) == 0
+        printed = demo.printed()
+    for sign in ("Traceback", "BrokenPipeError", "ConnectionResetError"):
+        assert sign not in printed, printed
+    assert "invitebot demo: stopped, and cleaned up" in printed
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no invitebot.db, no .migrate.lock: all in its own folder

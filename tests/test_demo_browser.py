@@ -1,4 +1,5 @@
-"""The demo page in headless Chromium: approve, deny with a reason, be refused, see an outside decision, stay safe."""
+"""The demo page in headless Chromium: approve, deny with a reason, be refused, see an outside decision, stay safe;
+the Home opens at its top, faults can be armed and disarmed, a decision in flight shows, dates read as Slack's."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def page(browser: Any, demo: Demo) -> Iterator[Any]:
     """A fresh tab (so the picker starts at Grace, an approver) with every card on show."""
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
@@ -78,7 +79,7 @@ def test_approve_asks_for_confirmation_then_the_card_says_who_approved(page: Any
     dialog = page.locator(".confirm-dialog")
     expect(dialog).to_contain_text("Slack will invite ada.lovelace@northwind.example.")
     dialog.get_by_role("button", name="Approve").click()
-    expect(ada).to_contain_text("Approved by @grace")
+    expect(ada).to_contain_text("Approved by @grace, today at ")
     expect(ada.get_by_role("button")).to_have_count(0)
     expect(ephemeral(page, "You approved the invite request for ada.lovelace@northwind.example.")).to_be_visible()
 
@@ -136,3 +137,123 @@ def test_the_hostile_reason_is_literal_text(page: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     prize.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "channel.png"))
+
+
+def test_the_app_home_opens_at_its_top_and_the_channel_at_its_newest(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    at_bottom = "s => s.scrollTop + s.clientHeight >= s.scrollHeight - 2"
+    channel = page.locator("#channel-scroll")
+    assert channel.evaluate("s => s.scrollHeight > s.clientHeight") and channel.evaluate(at_bottom)
+
+    page.locator("#nav-home").click()
+    header = page.locator("#home .bk-header").first
+    expect(header).to_be_visible()
+    home = page.locator("#app-scroll")
+    assert home.evaluate("s => s.scrollHeight > s.clientHeight + 200"), "the Home should be taller than the pane"
+    assert home.evaluate("s => s.scrollTop") == 0
+    expect(header).to_be_in_viewport()
+
+    home.evaluate("s => { s.scrollTop = s.scrollHeight; }")  # read down to Settings, look at Messages, come back
+    page.locator("#tab-messages").click()
+    page.locator("#tab-home").click()
+    expect(header).to_be_in_viewport()
+    assert home.evaluate("s => s.scrollTop") == 0
+
+    page.locator("#nav-channel").click()
+    assert channel.evaluate(at_bottom)
+
+
+def test_an_armed_fault_is_listed_until_it_is_disarmed(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    armed = page.locator("#armed li")
+    expect(armed).to_have_text(["No fault armed."])
+    disarm = page.get_by_role("button", name="Disarm all")
+    expect(disarm).to_be_disabled()
+    page.select_option("#fault-kind", "ratelimited")
+    page.get_by_role("button", name="Arm the fault").click()
+    expect(armed).to_have_text(["ratelimited on approve (1 call left)", "ratelimited on deny (1 call left)"])
+    disarm.click()
+    expect(armed).to_have_text(["No fault armed."])
+    expect(disarm).to_be_disabled()
+
+
+def _arm_slow(page: Any, keep: str) -> None:
+    """Make Slack take 3 seconds over every approve or deny (`keep`), through the page's controls."""
+    from playwright.sync_api import expect
+
+    page.select_option("#fault-kind", "slow")
+    page.locator("#fault-approve" if keep == "deny" else "#fault-deny").uncheck()
+    page.get_by_role("button", name="Arm the fault").click()
+    expect(page.locator("#armed")).to_contain_text(f"a 3-second wait on every {keep} (until disarmed)")
+
+
+def test_an_approval_in_flight_shows_on_the_card_until_the_card_changes(page: Any, demo: Demo) -> None:
+    from playwright.sync_api import expect
+
+    try:
+        _arm_slow(page, "approve")
+        knuth = card(page, "don.knuth@northwind.example")
+        knuth.get_by_role("button", name="Approve").click()
+        page.locator(".confirm-dialog").get_by_role("button", name="Approve").click()
+        expect(knuth).to_contain_text("Approving… (@grace)")
+        expect(knuth.get_by_role("button")).to_have_count(0)
+        expect(knuth).to_contain_text("Approved by @grace, today at ")
+        expect(knuth).not_to_contain_text("Approving…")
+    finally:
+        demo.post("disarm", {})
+
+
+def test_a_denial_in_flight_shows_on_the_card_from_the_modals_submit(page: Any, demo: Demo) -> None:
+    from playwright.sync_api import expect
+
+    try:
+        _arm_slow(page, "deny")
+        guido = card(page, "guido@python.example")
+        guido.get_by_role("button", name="Deny").click()
+        modal = page.locator("#modal-root")
+        expect(modal).to_contain_text("guido@python.example")
+        modal.get_by_label("Reason").fill("The trial project was cancelled")
+        modal.get_by_role("button", name="Deny").click()
+        expect(modal).to_have_count(0)
+        expect(guido).to_contain_text("Denying… (@grace)")
+        expect(guido).to_contain_text("Denied by @grace, today at ")
+        expect(guido).not_to_contain_text("Denying…")
+    finally:
+        demo.post("disarm", {})
+
+
+def test_slack_date_tokens_read_as_slack_writes_them(page: Any) -> None:
+    shown = page.evaluate(
+        """async () => {
+            const { formatDate } = await import("/mrkdwn.js");
+            const now = new Date();
+            const day = (days, h, m) => new Date(now.getFullYear(), now.getMonth(), now.getDate() + days, h, m) / 1000;
+            const old = new Date(2021, 10, 22, 9, 14) / 1000;  // a Monday
+            const card = "{date_short_pretty} at {time}";
+            const all = "{date_num}|{date_slash}|{date}|{date_short}|{date_long}|{date_long_full}|{date_pretty}|" +
+              "{date_short_pretty}|{date_long_pretty}|{day_divider_pretty}|{time}|{time_secs}|{nope}";
+            const shown = {
+              today: formatDate(day(0, 22, 42), card),
+              inSentence: formatDate(day(0, 22, 42), ", " + card),
+              yesterday: formatDate(day(-1, 9, 14), card),
+              tomorrow: formatDate(day(1, 9, 14), "due {date_long_pretty}"),
+              old: formatDate(old, card),
+              all: formatDate(old, all),
+              unreadable: formatDate("soon", card, "the fallback"),
+            };
+            return Object.fromEntries(Object.entries(shown).map(([k, v]) => [k, v.replace(/\u202f/g, " ")]));
+        }"""
+    )
+    assert shown == {
+        "today": "Today at 10:42 PM",
+        "inSentence": ", today at 10:42 PM",
+        "yesterday": "Yesterday at 9:14 AM",
+        "tomorrow": "due tomorrow",
+        "old": "Nov 22, 2021 at 9:14 AM",
+        "all": "2021-11-22|22/11/2021|November 22nd, 2021|Nov 22, 2021|Monday, November 22nd, 2021|November 22, 2021|"
+        "November 22nd, 2021|Nov 22, 2021|Monday, November 22nd, 2021|Monday, November 22nd, 2021|9:14 AM|9:14:00 AM|"
+        "{nope}",
+        "unreadable": "the fallback",
+    }

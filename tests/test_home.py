@@ -136,9 +136,9 @@ def test_approver_home_shows_counts_queue_decisions_and_settings(fake, bot):
     assert f"<!date^{oldest['date_created']}^" in text
     # the latest decisions: who, when, from where (newest decision first)
     assert "*dan@example.com* · Alpha Corp · from Slack admin pages" in text
-    assert f"Already denied by <@{SLACK_ADMIN}> outside invitebot at <!date^" in text
+    assert f"Already denied by <@{SLACK_ADMIN}> outside invitebot<!date^" in text
     assert "*carol@example.com* · Alpha Corp · from card" in text
-    assert f"Approved by <@{APPROVER}> at <!date^" in text
+    assert f"Approved by <@{APPROVER}><!date^" in text
     assert text.index("dan@example.com") < text.index("carol@example.com")
     # the configuration in force, with the last sync
     assert f"*Approvals channel:* <#{CHANNEL}>" in text
@@ -204,8 +204,8 @@ def test_a_requester_sees_their_own_requests_in_words(fake, bot):
         "wait@example.com", "yes@example.com", "no@example.com", "fail@example.com", "gone@example.com"
     )}
     assert "Waiting for a decision" in lines["wait@example.com"]
-    assert f"Approved by <@{APPROVER}> at <!date^" in lines["yes@example.com"]
-    assert f"Denied by <@{APPROVER}> at <!date^" in lines["no@example.com"]
+    assert f"Approved by <@{APPROVER}><!date^" in lines["yes@example.com"]
+    assert f"Denied by <@{APPROVER}><!date^" in lines["no@example.com"]
     assert "Reason: Contract not signed yet &lt;!channel&gt;" in lines["no@example.com"]
     assert "but Slack could not send the invitation" in lines["fail@example.com"]
     assert "Slack no longer has this request" in lines["gone@example.com"]
@@ -282,7 +282,7 @@ def test_approve_in_the_home_decides_once_and_republishes_with_a_notice(fake, bo
     assert call.params == {"invite_request_id": request["id"], "team_id": TEAM}
     card = wait_for_card(fake, "ada@example.com")
     assert not buttons(card)
-    assert f"Approved by <@{APPROVER}> at <!date^" in card_text(card)
+    assert f"Approved by <@{APPROVER}><!date^" in card_text(card)
     assert view["blocks"][0]["text"]["text"] == ":information_source: You approved the invite request for ada@example.com."
     assert decide_blocks(view) == []
     assert "*ada@example.com* · Alpha Corp · from App Home" in card_text(view)
@@ -309,7 +309,7 @@ def test_deny_in_the_home_asks_for_a_reason_and_republishes_with_a_notice(fake, 
     assert view["blocks"][0]["text"]["text"] == ":information_source: You denied the invite request for ada@example.com."
     text = card_text(view)
     assert "*ada@example.com* · Alpha Corp · from App Home" in text
-    assert f"Denied by <@{APPROVER}> at <!date^" in text
+    assert f"Denied by <@{APPROVER}><!date^" in text
     assert "Reason: Not this quarter &lt;!channel&gt;" in text
     assert "<!channel>" not in text
     assert decide_blocks(view) == []

@@ -42,6 +42,7 @@ class DemoApi:
             "request": controls.new_request,
             "decide_outside": controls.decide_outside,
             "fault": controls.fault,
+            "disarm": controls.disarm,
         }
 
     # reading
@@ -65,6 +66,7 @@ class DemoApi:
             "slack_admin": seed.SLACK_ADMIN,
             "invite_types": list(INVITE_TYPES),
             "faults": [{"kind": kind, "words": words} for kind, (_, _, words) in FAULTS.items()],
+            "actions": {"approve": ActionId.APPROVE.value, "deny": ActionId.DENY.value},
         }
 
     def state(self, user_id: str, since: str, timeout: float = LONG_POLL_SECONDS) -> Answer:

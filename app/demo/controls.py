@@ -14,10 +14,12 @@ from app.sandbox import FakeSlack, SlackSender
 
 INVITE_TYPES = ("full_member", "restricted", "ultra_restricted")
 DECIDE_METHODS = ("admin.inviteRequests.approve", "admin.inviteRequests.deny")
-FAULTS = {  # kind -> (Slack error, how many calls fail, words for the page)
+SLOW, SLOW_SECONDS = "slow", 3.0
+FAULTS = {  # kind -> (Slack error, how many calls fail, words for the page); "slow" delays every call instead
     "ratelimited": ("ratelimited", 1, "HTTP 429 with Retry-After: 2 (invitebot waits, then retries)"),
     "internal_error": ("internal_error", 1, "internal_error once (invitebot retries and succeeds)"),
     "internal_error_x3": ("internal_error", 3, "internal_error 3 times (retries run out; the clicker is told)"),
+    SLOW: (SLOW, 0, f"slowly: {SLOW_SECONDS:g} seconds for every call, until disarmed"),
 }
 _EMAIL = re.compile(r"^[^@\s<>|]+@[^@\s<>|]+\.[^@\s<>|]+$")
 
@@ -76,16 +78,34 @@ class Controls:
         return 200, {"ok": True}
 
     def fault(self, body: dict[str, Any]) -> Answer:
-        """The next calls of admin.inviteRequests.approve and/or .deny answer with the chosen Slack error."""
+        """The next calls of admin.inviteRequests.approve and/or .deny answer with the chosen Slack error (or slowly)."""
         kind = text(body, "kind")
         if kind not in FAULTS:
             raise BadRequest(f"kind must be one of {', '.join(FAULTS)}")
         error, times, words = FAULTS[kind]
-        methods = body.get("methods") or list(DECIDE_METHODS)
-        if not isinstance(methods, list) or not methods or any(m not in DECIDE_METHODS for m in methods):
-            raise BadRequest(f"methods must be among {', '.join(DECIDE_METHODS)}")
-        for method in methods:
-            self.screens.arm_fault(method, error, times)
-            self.fake.fail_next(method, error, times=times, retry_after=2 if error == "ratelimited" else None)
+        for method in _methods(body):
+            if kind == SLOW:
+                self.screens.set_slow(method, SLOW_SECONDS)
+                self.fake.set_latency(method, SLOW_SECONDS)
+            else:
+                self.fake.fail_next(method, error, times=times, retry_after=2 if error == "ratelimited" else None)
         self.feed.bump()
         return 200, {"ok": True, "armed": words}
+
+    def disarm(self, body: dict[str, Any]) -> Answer:
+        """Take back what `fault` armed on admin.inviteRequests.approve and/or .deny (both when no methods are given)."""
+        methods = _methods(body)
+        for method in methods:
+            self.fake.clear_faults(method)
+            if self.screens.slow(method):
+                self.fake.set_latency(method, 0.0)
+                self.screens.set_slow(method, 0.0)
+        self.feed.bump()
+        return 200, {"ok": True, "disarmed": methods}
+
+
+def _methods(body: dict[str, Any]) -> list[str]:
+    methods = body.get("methods") or list(DECIDE_METHODS)
+    if not isinstance(methods, list) or any(m not in DECIDE_METHODS for m in methods):
+        raise BadRequest(f"methods must be among {', '.join(DECIDE_METHODS)}")
+    return list(dict.fromkeys(methods))

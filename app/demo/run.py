@@ -70,6 +70,7 @@ def _run(port: int, stop: threading.Event, cleanup: ExitStack) -> int:
     seed.seed_org(fake)
     screens = Screens(fake, seed.APPROVALS_CHANNEL)
     feed = ChangeFeed(fake, on_change=screens.observe).start()
+    cleanup.callback(server.drain)  # after the feed closes: the open long polls are answered before the demo ends
     cleanup.callback(feed.close)
     announce(f"data in {folder} (removed on exit)")
     secret = secrets.token_hex(16)

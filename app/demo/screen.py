@@ -18,16 +18,6 @@ def ts_key(ts: str) -> tuple[int, int]:
 
 
 @dataclass
-class ArmedFault:
-    """A fault injected with fail_next, and how many calls of its method there were before it."""
-
-    method: str
-    error: str
-    times: int
-    calls_before: int
-
-
-@dataclass
 class ClientSide:
     """Things Slack's client (not its API) holds: when ephemerals arrived, ack replies, open modals."""
 
@@ -35,7 +25,7 @@ class ClientSide:
     acks: list[dict[str, Any]] = field(default_factory=list)  # slash-command answers given in the ack itself
     modals: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> {"view_id", "errors"}
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> what the demo created
-    faults: list[ArmedFault] = field(default_factory=list)
+    slow: dict[str, float] = field(default_factory=dict)  # method -> the latency the demo set on it
     clicked: list[tuple[str, str, int]] = field(default_factory=list)  # (user, ephemeral id, response posts before)
 
 
@@ -92,10 +82,17 @@ class Screens:
                 "team_id": item["team"]["id"],
             }
 
-    def arm_fault(self, method: str, error: str, times: int) -> None:
-        calls = len(self.fake.calls(method))
+    def set_slow(self, method: str, seconds: float) -> None:
+        """Remember the latency the demo set on `method` (the stand-in has no way to read it back); 0 is none."""
         with self._lock:
-            self._client.faults.append(ArmedFault(method, error, times, calls))
+            if seconds > 0:
+                self._client.slow[method] = seconds
+            else:
+                self._client.slow.pop(method, None)
+
+    def slow(self, method: str) -> float:
+        with self._lock:
+            return self._client.slow.get(method, 0.0)
 
     def clicked_ephemeral(self, user_id: str, ephemeral_id: str, posts_before: int) -> None:
         """A button in an ephemeral was clicked: an answer with replace_original takes that message's place."""
@@ -192,16 +189,24 @@ class Screens:
         return shown
 
     def _armed(self) -> list[dict[str, Any]]:
-        """Injected faults not used up yet: while a fault is queued, each call of its method uses it (first in, first out)."""
+        """What the demo's controls armed and is not used up yet: the stand-in's queued faults, then any slowness."""
         with self._lock:
-            faults = list(self._client.faults)
-        counts = {method: len(self.fake.calls(method)) for method in {f.method for f in faults}}
-        next_call: dict[str, int] = {}
-        left = []
-        for fault in faults:
-            start = max(fault.calls_before, next_call.get(fault.method, 0))
-            used = min(fault.times, counts[fault.method] - start)
-            next_call[fault.method] = start + used
-            if used < fault.times:
-                left.append({"method": fault.method, "error": fault.error, "left": fault.times - used})
-        return left
+            slow = dict(self._client.slow)
+        armed = [
+            {**fault, "words": f"{fault['error']} on {_short(fault['method'])} ({_calls(fault['left'])} left)"}
+            for fault in self.fake.armed_faults()
+        ]
+        armed.extend(
+            {"method": method, "error": "slow", "seconds": seconds,
+             "words": f"a {seconds:g}-second wait on every {_short(method)} (until disarmed)"}
+            for method, seconds in sorted(slow.items())
+        )
+        return armed
+
+
+def _short(method: str) -> str:
+    return method.removeprefix("admin.inviteRequests.")
+
+
+def _calls(count: int) -> str:
+    return f"{count} call" if count == 1 else f"{count} calls"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 from app.demo.api import DemoApi
@@ -30,6 +32,9 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_BODY = 64 * 1024
+DRAIN_SECONDS = 10.0
+# The browser went away (a tab closed or reloaded) before its answer was written: nobody is left to tell.
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -37,6 +42,14 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        with self.server.answering():
+            self._get()
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        with self.server.answering():
+            self._post()
+
+    def _get(self) -> None:
         url = urlsplit(self.path)
         if not self._local_host():
             return
@@ -56,7 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"ok": False, "error": "not found"})
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+    def _post(self) -> None:
         url = urlsplit(self.path)
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -102,8 +115,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         for name, value in SECURITY_HEADERS.items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.end_headers()
+            self.wfile.write(payload)
+        except CLIENT_GONE:  # a long poll outlives its tab: its answer has no reader
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep the terminal for the URL
         pass
@@ -119,6 +135,30 @@ class DemoServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.api: DemoApi = api  # type: ignore[assignment]  # set before start()
         self._thread: threading.Thread | None = None
+        self._answering = 0  # requests read and not answered yet (idle keep-alive connections are not counted)
+        self._answered = threading.Condition()
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        with self._answered:
+            self._answering += 1
+        try:
+            yield
+        finally:
+            with self._answered:
+                self._answering -= 1
+                self._answered.notify_all()
+
+    def drain(self, timeout: float = DRAIN_SECONDS) -> bool:
+        """Wait until every request being answered is (long polls end as soon as the change feed closes)."""
+        with self._answered:
+            return self._answered.wait_for(lambda: self._answering == 0, timeout)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that disconnected (read or write) is no error worth a traceback; anything else still is."""
+        if isinstance(sys.exc_info()[1], CLIENT_GONE):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

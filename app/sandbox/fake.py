@@ -168,6 +168,21 @@ class FakeSlack:
         fault = Fault(error, status, retry_after if retry_after is not None else 1, times)
         self._mutate(lambda s: s.faults.setdefault(method, []).append(fault))
 
+    def clear_faults(self, method: str | None = None) -> None:
+        """Disarm what fail_next queued and is not used up yet: for `method`, or for every method."""
+        self._mutate(lambda s: s.faults.pop(method, None) if method is not None else s.faults.clear())
+
+    def armed_faults(self) -> list[dict[str, Any]]:
+        """What fail_next queued and is not used up yet, in the order each method will answer with it."""
+        return self._copy(
+            lambda s: [
+                {"method": method, "error": f.error, "status": f.status, "left": f.remaining}
+                for method, faults in s.faults.items()
+                for f in faults
+                if f.remaining > 0
+            ]
+        )
+
     def enforce_rate_limits(self, *, tier2_per_minute: int = 20, messages_per_second: float = 1.0) -> None:
         """Answer 429 + Retry-After like Slack: Tier 2 per method per workspace, messages per channel."""
         limits = RateLimits(tier2_per_minute=tier2_per_minute, messages_per_second=messages_per_second)

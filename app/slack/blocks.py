@@ -52,10 +52,15 @@ def safe(text: str, limit: int) -> str:
     return _fit(escape(text), limit)
 
 
-def slack_date(moment: datetime) -> str:
-    """A date Slack renders in each viewer's own time zone, with a UTC fallback."""
+def slack_date(moment: datetime, *, lead: str = "") -> str:
+    """A date and time Slack shows in each viewer's own time zone, with a UTC fallback for clients that cannot.
+
+    It reads "Today at 10:42 PM", "Yesterday at 9:14 AM" or "Nov 22, 2026 at 9:14 AM", so no "at" or "on" goes
+    before it. Slack capitalises "today" only where it opens the format, so the words that join the date to a
+    sentence (`lead`, such as ", ") go inside the token: "Approved by @grace, today at 10:42 PM".
+    """
     fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+    return f"<!date^{int(moment.timestamp())}^{lead}{{date_short_pretty}} at {{time}}|{lead}{fallback}>"
 
 
 def invite_type_words(invite_type: str) -> str:
@@ -160,7 +165,7 @@ def outcome_line(request: InviteRequest, *, reason_chars: int = MAX_REASON_CHARS
     """One sentence saying how a closed request ended (a deny reason up to `reason_chars`); None while it is open."""
     status = Status(request.status)
     actor = f"<@{request.decided_by}>" if request.decided_by else "someone"
-    when = f" at {slack_date(request.decided_at)}" if request.decided_at else ""
+    when = slack_date(request.decided_at, lead=", ") if request.decided_at else ""
     outside = request.decision_source == Source.OUTSIDE.value
     if status is Status.APPROVED:
         return f":white_check_mark: Already approved by {actor} outside invitebot{when}" if outside else (
@@ -177,7 +182,8 @@ def outcome_line(request: InviteRequest, *, reason_chars: int = MAX_REASON_CHARS
             "(the person may be deactivated or already in the workspace)."
         )
     if status is Status.GONE:
-        return f":wastebasket: Slack no longer has this request (expired, withdrawn or removed){when}."
+        noticed = slack_date(request.decided_at, lead="; noticed ") if request.decided_at else ""
+        return f":wastebasket: Slack no longer has this request (expired, withdrawn or removed){noticed}."
     return None
 
 

@@ -15,7 +15,11 @@ const UI = {
   dismissed: new Set(),
   seenDms: {},
   drawn: {},
+  homeFromTop: false, // the Home tab opens at its top, as Slack's does
+  inflight: new Map(), // card ts -> { words, user, blocks, ephemerals }: a decision this person started, not shown yet
+  denyFrom: new Map(), // deny modal's view id -> the card whose Deny opened it
 };
+const INFLIGHT_MS = 60_000; // give up on the "Approving…" line if neither the card nor an answer ever comes
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -130,9 +134,53 @@ function keepScrolled(scroller, redraw) {
   scroller.scrollTop = atBottom ? scroller.scrollHeight : top;
 }
 
+// -- a decision in flight: from the click until the card changes (or invitebot answers the clicker) ---------------
+
+function ephemeralIds() {
+  return new Set(UI.screen.channel.items.filter((item) => item.kind === "ephemeral").map((item) => item.id));
+}
+
+function markInflight(message, words) {
+  const mark = { words, user: UI.user, blocks: JSON.stringify(message.blocks), ephemerals: ephemeralIds() };
+  UI.inflight.set(message.ts, mark);
+  setTimeout(() => {
+    if (UI.inflight.get(message.ts) === mark) UI.inflight.delete(message.ts);
+    draw();
+  }, INFLIGHT_MS);
+  draw();
+}
+
+function unmarkInflight(ts) {
+  UI.inflight.delete(ts);
+  draw();
+}
+
+/** The in-flight mark on this card while it still applies: same person, the card unchanged, no answer for them yet. */
+function inflightFor(message) {
+  const mark = UI.inflight.get(message.ts);
+  if (!mark) return null;
+  const answered = [...ephemeralIds()].some((id) => !mark.ephemerals.has(id));
+  if (mark.user !== UI.user || answered || JSON.stringify(message.blocks) !== mark.blocks) {
+    UI.inflight.delete(message.ts);
+    return null;
+  }
+  return mark;
+}
+
+/** The card as drawn while its decision is in flight: the buttons give way to "Approving… (@name)". */
+function withInflight(message, mark) {
+  const line = { type: "context", block_id: "inflight", elements: [{ type: "mrkdwn", text: `${mark.words} (<@${mark.user}>)` }] };
+  return { ...message, blocks: message.blocks.map((block) => (block.type === "actions" ? line : block)) };
+}
+
 function drawChannel() {
   const items = UI.screen.channel.items.filter((item) => !UI.dismissed.has(item.id));
-  const key = JSON.stringify([UI.user, items]);
+  const marks = new Map();
+  for (const item of items) {
+    const mark = item.kind === "message" && inflightFor(item.message);
+    if (mark) marks.set(item.message.ts, mark);
+  }
+  const key = JSON.stringify([UI.user, items, [...marks].map(([ts, mark]) => [ts, mark.words])]);
   if (UI.drawn.channel === key) return;
   const first = UI.drawn.channel === undefined;
   UI.drawn.channel = key;
@@ -143,8 +191,15 @@ function drawChannel() {
   keepScrolled(scroller, () => {
     const nodes = items.map((item) => {
       if (item.kind === "message") {
-        const click = (element) => api("click", { user: UI.user, action_id: element.action_id, as_seen: item.message });
-        return messageNode(item.message, click);
+        const click = async (element) => {
+          const approving = element.action_id === UI.org.actions.approve;
+          if (approving) markInflight(item.message, "Approving…");
+          const answer = await api("click", { user: UI.user, action_id: element.action_id, as_seen: item.message });
+          if (!answer.ok && approving) unmarkInflight(item.message.ts);
+          if (answer.ok && answer.modal && element.action_id === UI.org.actions.deny) UI.denyFrom.set(answer.modal, item.message);
+        };
+        const mark = marks.get(item.message.ts);
+        return messageNode(mark ? withInflight(item.message, mark) : item.message, click);
       }
       const click = (element, block) =>
         api("click_ephemeral", { user: UI.user, ephemeral_id: item.id, action_id: element.action_id, block_id: block.block_id });
@@ -167,7 +222,11 @@ function drawHome() {
     return;
   }
   const click = (element) => api("click_home", { user: UI.user, action_id: element.action_id, value: element.value });
-  keepScrolled($("app-scroll"), () => target.replaceChildren(renderBlocks(home.blocks, { dir: directory(), onButton: click })));
+  const scroller = $("app-scroll");
+  const top = UI.homeFromTop ? 0 : scroller.scrollTop; // a Home re-published while you read it stays where you were
+  target.replaceChildren(renderBlocks(home.blocks, { dir: directory(), onButton: click }));
+  scroller.scrollTop = top;
+  UI.homeFromTop = false;
 }
 
 function drawMessages() {
@@ -181,7 +240,9 @@ function drawMessages() {
   UI.drawn.dms = key;
   const nodes = dms.map((message) => messageNode(message, () => toast("This button is only for show here.")));
   if (!nodes.length) nodes.push(el("p", "empty", "No messages from invitebot yet. Requesters hear here how their requests ended."));
-  keepScrolled($("app-scroll"), () => $("dm-messages").replaceChildren(...nodes));
+  const redraw = () => $("dm-messages").replaceChildren(...nodes);
+  if (UI.view === "messages") keepScrolled($("app-scroll"), redraw); // the Home shares the scroller: leave it alone there
+  else redraw();
 }
 
 // -- the modal -------------------------------------------------------------------------------------
@@ -234,8 +295,13 @@ function drawModal() {
     submit.type = "button";
     submit.addEventListener("click", async () => {
       submit.disabled = true;
-      await api("submit_view", { user: UI.user, view_id: viewId, values: typedValues() });
+      const answer = await api("submit_view", { user: UI.user, view_id: viewId, values: typedValues() });
       submit.disabled = false;
+      const card = UI.denyFrom.get(viewId);
+      if (card && answer.ok && answer.body?.response_action !== "errors") {
+        UI.denyFrom.delete(viewId);
+        markInflight(card, "Denying…");
+      }
     });
     footer.append(submit);
   }
@@ -268,9 +334,10 @@ function drawControls() {
     if (pending.some((r) => r.id === chosen)) select.value = chosen;
     select.disabled = $("outside-approve").disabled = $("outside-deny").disabled = !pending.length;
   }
-  const faults = UI.screen.faults.map((f) => el("li", "", `${f.error} on ${f.method.replace("admin.inviteRequests.", "")} (${f.left} call${f.left === 1 ? "" : "s"} left)`));
+  const faults = UI.screen.faults.map((f) => el("li", "", f.words));
   if (!faults.length) faults.push(el("li", "none", "No fault armed."));
   $("armed").replaceChildren(...faults);
+  $("fault-disarm").disabled = !UI.screen.faults.length;
 }
 
 function fillRequestChannels() {
@@ -334,7 +401,11 @@ function setUpControls() {
     if ($("fault-deny").checked) methods.push("admin.inviteRequests.deny");
     if (!methods.length) return toast("Pick approve, deny or both.", "error");
     const answer = await api("fault", { kind: $("fault-kind").value, methods });
-    if (answer.ok) toast(`Armed: ${answer.armed}.`);
+    if (answer.ok) toast(`Armed: Slack answers ${answer.armed}.`);
+  });
+  $("fault-disarm").addEventListener("click", async () => {
+    const answer = await api("disarm", {});
+    if (answer.ok) toast("Disarmed: Slack answers approve and deny normally again.");
   });
 }
 
@@ -347,6 +418,7 @@ function openHome() {
 function show(view) {
   const changed = UI.view !== view;
   UI.view = view;
+  if (changed && view === "home") UI.homeFromTop = true;
   $("view-channel").hidden = view !== "channel";
   $("view-app").hidden = view === "channel";
   $("home").hidden = view !== "home";
@@ -357,6 +429,11 @@ function show(view) {
   }
   if (view === "home" && changed) openHome();
   if (UI.screen) draw();
+  if (changed && view !== "channel") {
+    const scroller = $("app-scroll"); // shared by Home (opens at its top) and Messages (at the newest)
+    scroller.scrollTop = view === "home" ? 0 : scroller.scrollHeight;
+    if (view === "home") UI.homeFromTop = !UI.screen?.home; // still waiting for the first Home: it opens at the top too
+  }
 }
 
 function switchUser(id) {
@@ -364,6 +441,9 @@ function switchUser(id) {
   UI.version = "";
   UI.screen = null;
   UI.drawn = {};
+  UI.homeFromTop = true;
+  UI.inflight.clear();
+  UI.denyFrom.clear();
   localStorage.setItem("invitebot-demo-user", id);
   $("modal-root")?.remove();
   UI.poll?.abort();

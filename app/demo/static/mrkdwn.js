@@ -98,24 +98,36 @@ function ago(date) {
   return seconds < 0 ? `in ${words}` : `${words} ago`;
 }
 
-/** Slack's date tokens (api.slack.com "Formatting dates"), in the viewer's own time zone. */
+/**
+ * Slack's date tokens (docs.slack.dev "Formatting text": dates), in the viewer's own time zone. The _pretty forms say
+ * "today", "yesterday" or "tomorrow" when they can, capitalised only where they open the format, as Slack writes them.
+ */
 export function formatDate(seconds, format, fallback) {
   const date = new Date(Number(seconds) * 1000);
   if (!Number.isFinite(date.getTime())) return fallback;
   const [y, m, d, w] = [date.getFullYear(), date.getMonth(), date.getDate(), date.getDay()];
+  const two = (n) => String(n).padStart(2, "0");
   const plain = {
-    date_num: `${y}-${String(m + 1).padStart(2, "0")}-${String(d).padStart(2, "0")}`,
+    date_num: `${y}-${two(m + 1)}-${two(d)}`,
+    date_slash: `${two(d)}/${two(m + 1)}/${y}`,
     date: `${MONTHS[m]} ${ordinal(d)}, ${y}`,
     date_short: `${MONTHS[m].slice(0, 3)} ${d}, ${y}`,
     date_long: `${WEEKDAYS[w]}, ${MONTHS[m]} ${ordinal(d)}, ${y}`,
+    date_long_full: `${MONTHS[m]} ${d}, ${y}`,
     time: date.toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit" }),
     time_secs: date.toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit" }),
     ago: ago(date),
   };
+  const thisYear = y === new Date().getFullYear();
+  const otherwise = {
+    date_pretty: plain.date,
+    date_short_pretty: plain.date_short,
+    date_long_pretty: plain.date_long,
+    day_divider_pretty: thisYear ? `${WEEKDAYS[w]}, ${MONTHS[m]} ${ordinal(d)}` : plain.date_long,
+  };
   return format.replace(/\{(\w+)\}/g, (whole, token, offset) => {
-    const pretty = token.match(/^(date|date_short|date_long)_pretty$/);
-    if (pretty) return prettyDay(date, offset === 0) || plain[pretty[1]];
-    return plain[token] ?? whole;
+    if (Object.hasOwn(otherwise, token)) return prettyDay(date, offset === 0) || otherwise[token];
+    return Object.hasOwn(plain, token) ? plain[token] : whole; // Slack leaves a token it does not know as it is
   });
 }
 

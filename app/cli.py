@@ -1,4 +1,8 @@
-"""`invitebot serve | sync | migrate`."""
+"""`invitebot serve | socket | sync | migrate | doctor | demo`.
+
+A missing or malformed setting, or a database that cannot be opened, ends the command with one line on stderr and
+exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import sys
 
 from app import logs
 from app.config import ConfigError, DatabaseSettings, Settings, load
+from app.store.db import DatabaseUnavailable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,32 +33,48 @@ def main(argv: list[str] | None = None) -> int:
             from app.demo.run import run_demo
 
             return run_demo(args.port)
+        if args.command == "doctor":
+            return _doctor()
+        if args.command == "migrate":
+            return _migrate(load(DatabaseSettings))
+        settings = load(Settings)
         if args.command == "serve":
-            settings = load(Settings)
             settings.require("SLACK_SIGNING_SECRET")
+            _check_database(settings)
             from app.serve import serve_forever
 
             return serve_forever(settings, args.host, args.port)
         if args.command == "socket":
+            settings.require("SLACK_APP_TOKEN")
+            _check_database(settings)
             from app.socket_mode import run_socket_mode
 
-            return run_socket_mode(load(Settings))
-        if args.command == "sync":
-            return _sync(load(Settings))
-        if args.command == "doctor":
-            return _doctor(load(Settings))
-        return _migrate(load(DatabaseSettings))
-    except ConfigError as exc:
+            return run_socket_mode(settings)
+        return _sync(settings)
+    except (ConfigError, DatabaseUnavailable) as exc:
         print(f"invitebot: {exc}", file=sys.stderr)
         return 2
 
 
+def _check_database(settings: DatabaseSettings) -> None:
+    """Before anything starts: the database opens (its default folder is made), or DatabaseUnavailable says why."""
+    from app.store.db import ensure_reachable, make_engine
+
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        ensure_reachable(engine)
+    finally:
+        engine.dispose()
+
+
 def _sync(settings: Settings) -> int:
     from app.runtime import Runtime
+    from app.store.db import ensure_reachable
     from app.store.migrate import upgrade_to_head
 
     runtime = Runtime.build(settings)
     try:
+        ensure_reachable(runtime.engine)
         upgrade_to_head(runtime.engine)
         summary = runtime.sync()
     finally:
@@ -62,21 +83,25 @@ def _sync(settings: Settings) -> int:
     return 1 if summary.errors else 0
 
 
-def _doctor(settings: Settings) -> int:
-    from app.doctor import report, run_checks
+def _doctor() -> int:
+    """Reads the settings itself: every problem is a row of its table, not the end of the run."""
+    from app.doctor import diagnose, report
 
-    checks = run_checks(settings)
+    checks = diagnose()
     print(report(checks))
     return 0 if all(check.ok for check in checks) else 1
 
 
 def _migrate(settings: DatabaseSettings) -> int:
-    from app.store.db import make_engine
+    from app.store.db import ensure_reachable, make_engine
     from app.store.migrate import upgrade_to_head
 
     engine = make_engine(settings.DATABASE_URL)
-    upgrade_to_head(engine)
-    engine.dispose()
+    try:
+        ensure_reachable(engine)
+        upgrade_to_head(engine)
+    finally:
+        engine.dispose()
     print("invitebot: database is at the latest schema")
     return 0
 

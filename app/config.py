@@ -3,23 +3,99 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-DEFAULT_DATABASE_URL = f"sqlite:///{Path.cwd() / 'invitebot.db'}"
+DATA_FOLDER = "data"  # the default SQLite database lives in ./data/, made on first use
+DATABASE_FILE = "invitebot.db"
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 # A user (U… local or W… org-wide id), or a user group (S…), optionally with the workspace it lives in (S…@T…).
 _APPROVER_ID = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}(?:@T[A-Z0-9]{2,})?)$")
 _TEAM_ID = re.compile(r"^T[A-Z0-9]{2,}$")
 ALL_TEAMS = "all"
+_TOKEN_KINDS = {"xoxb-": "a bot token", "xoxp-": "a user token", "xapp-": "an app-level token", "xoxe": "a refresh token"}
+_NOT_A_URL = "(not a URL)"
+
+
+def default_data_folder() -> Path:
+    """Where the default SQLite database lives: ./data in the working directory."""
+    return Path.cwd() / DATA_FOLDER
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_data_folder() / DATABASE_FILE}"
 
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a setting holds, in words a person can act on, and an example of a good value."""
+
+    what: str
+    example: str | None = None
+    secret: bool = False
+
+    def wanted(self) -> str:
+        return f"{self.what} (for example {self.example})" if self.example else self.what
+
+
+SPECS: dict[str, Spec] = {
+    "DATABASE_URL": Spec(
+        "a sqlite:// or postgresql:// URL",
+        "sqlite:///data/invitebot.db or postgresql://invitebot:secret@db.internal:5432/invitebot",
+    ),
+    "SLACK_BOT_TOKEN": Spec("the Bot User OAuth Token from the app's OAuth & Permissions page", "xoxb-…", secret=True),
+    "SLACK_ADMIN_TOKEN": Spec(
+        "the User OAuth Token of the org admin or owner who installed the app on the org (OAuth & Permissions)",
+        "xoxp-…",
+        secret=True,
+    ),
+    "SLACK_SIGNING_SECRET": Spec("the Signing Secret from the app's Basic Information page (App Credentials)", secret=True),
+    "SLACK_APP_TOKEN": Spec(
+        "an app-level token with connections:write (Basic Information → App-Level Tokens)", "xapp-…", secret=True
+    ),
+    "SLACK_API_URL": Spec("an http:// or https:// URL of Slack's Web API", "https://slack.com/api/"),
+    "INVITES_CHANNEL": Spec("the approvals channel's id, C… or G…", "C0123ABCD, at the bottom of the channel's details"),
+    "INVITES_APPROVERS": Spec(
+        "comma-separated user ids (U…/W…) and user-group ids (S…, or S…@T… naming its workspace)",
+        "W0123GRACE,S0456ADMINS@T0789ALPHA",
+    ),
+    "INVITES_TEAM_IDS": Spec("comma-separated workspace ids (T…), or the single word 'all'", "T0123ALPHA,T0456BETA, or all"),
+    "INVITES_SYNC_INTERVAL": Spec("a number of seconds from 10 to 86400", "300"),
+    "INVITES_DENY_REASON_REQUIRED": Spec("true or false"),
+    "INVITES_NOTIFY_REQUESTERS": Spec("true or false"),
+}
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """One missing or malformed variable: `line` is what start-up prints, `fix` what `invitebot doctor` advises."""
+
+    name: str
+    missing: bool
+    detail: str
+
+    @property
+    def line(self) -> str:
+        if self.missing:
+            return f"{self.name} is not set: it should be {SPECS[self.name].wanted()}"
+        return f"{self.name} is invalid: {self.detail}"
+
+    @property
+    def fix(self) -> str:
+        return f"Set {self.name} to {SPECS[self.name].wanted()}."
 
 
 def _split_ids(value: object) -> object:
@@ -29,19 +105,38 @@ def _split_ids(value: object) -> object:
     return value
 
 
-def _check_ids(values: list[str], pattern: re.Pattern[str], what: str) -> list[str]:
+def _check_ids(values: object, pattern: re.Pattern[str], name: str, what: str) -> object:
+    if not isinstance(values, list):
+        return values  # pydantic reports the wrong type
     if not values:
-        raise ValueError(f"needs at least one {what}")
+        raise ValueError(f"it is empty: write {SPECS[name].wanted()}")
     for value in values:
         if not pattern.match(value):
-            raise ValueError(f"{value!r} is not a {what}")
+            raise ValueError(f"{value!r} is not {what} (for example {SPECS[name].example})")
     return values
 
 
-def _check_token(value: SecretStr, prefix: str) -> SecretStr:
-    if not value.get_secret_value().startswith(prefix):
-        raise ValueError(f"must start with {prefix}")
+def _check_token(value: SecretStr, name: str, prefix: str) -> SecretStr:
+    """Never echo a token: say what kind it looks like, from its public prefix, and what it must be."""
+    token = value.get_secret_value()
+    wanted = f"{SPECS[name].what}, which starts with {prefix}"
+    if not token.strip():
+        raise ValueError(f"it is empty; it must be {wanted}")
+    if token != token.strip():
+        raise ValueError("it has spaces or a line break around it; remove them")
+    if not token.startswith(prefix):
+        kind = next((f"{k} ({p}…)" for p, k in _TOKEN_KINDS.items() if token.startswith(p)), None)
+        raise ValueError(f"it is {kind}, but it must be {wanted}" if kind else f"it does not start with {prefix}; it must be {wanted}")
     return value
+
+
+def shown_database_url(url: str) -> str:
+    """DATABASE_URL as it may be printed: with its password hidden, and nothing when it cannot be parsed."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return _NOT_A_URL
+    return url if parsed.get_backend_name() == "sqlite" else parsed.render_as_string(hide_password=True)
 
 
 class DatabaseSettings(BaseSettings):
@@ -49,13 +144,17 @@ class DatabaseSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=True)
 
-    DATABASE_URL: str = DEFAULT_DATABASE_URL
+    DATABASE_URL: str = Field(default_factory=default_database_url)
 
     @field_validator("DATABASE_URL")
     @classmethod
     def _known_backend(cls, value: str) -> str:
+        wanted = SPECS["DATABASE_URL"].wanted()
+        shown = shown_database_url(value)  # never the password
+        if shown == _NOT_A_URL:
+            raise ValueError(f"it cannot be read as a URL; write {wanted}")
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-            raise ValueError("must be a sqlite:// or postgresql:// URL")
+            raise ValueError(f"{shown} is not {wanted}")
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
@@ -79,49 +178,61 @@ class Settings(DatabaseSettings):
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
     def _bot_token(cls, value: SecretStr) -> SecretStr:
-        return _check_token(value, "xoxb-")
+        return _check_token(value, "SLACK_BOT_TOKEN", "xoxb-")
 
     @field_validator("SLACK_ADMIN_TOKEN")
     @classmethod
     def _admin_token(cls, value: SecretStr) -> SecretStr:
-        return _check_token(value, "xoxp-")
+        return _check_token(value, "SLACK_ADMIN_TOKEN", "xoxp-")
 
     @field_validator("SLACK_SIGNING_SECRET")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
+            raise ValueError(f"it is empty; it must be {SPECS['SLACK_SIGNING_SECRET'].what}")
         return value
 
     @field_validator("SLACK_APP_TOKEN")
     @classmethod
     def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
-        return None if value is None else _check_token(value, "xapp-")
+        return None if value is None else _check_token(value, "SLACK_APP_TOKEN", "xapp-")
 
     def require(self, *names: str) -> None:
         """Settings that only some commands need (the signing secret for HTTP, the app token for Socket Mode)."""
         for name in names:
             if getattr(self, name) is None:
-                raise ConfigError(f"{name} is not set")
+                raise ConfigError(SettingProblem(name, True, "").line)
 
     @field_validator("SLACK_API_URL")
     @classmethod
     def _api_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL")
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"{value!r} is not {SPECS['SLACK_API_URL'].wanted()}")
         return value if value.endswith("/") else value + "/"
 
     @field_validator("INVITES_CHANNEL")
     @classmethod
     def _channel(cls, value: str) -> str:
         if not _CHANNEL_ID.match(value):
-            raise ValueError(f"{value!r} is not a channel id (C… or G…)")
+            wanted = SPECS["INVITES_CHANNEL"].wanted()
+            if value.startswith("#"):
+                raise ValueError(f"{value!r} is a channel's name; write {wanted}")
+            raise ValueError(f"{value!r} is not {wanted}")
         return value
 
     @field_validator("INVITES_APPROVERS", mode="before")
     @classmethod
     def _approvers(cls, value: object) -> object:
-        return _check_ids(_split_ids(value), _APPROVER_ID, "user id (U…/W…) or user-group id (S…, or S…@T… naming its workspace)")
+        ids = _split_ids(value)
+        for approver in ids if isinstance(ids, list) else []:
+            if re.match(r"^S[A-Z0-9]{2,}@E", approver):
+                raise ValueError(
+                    f"{approver!r} names the Enterprise org after the @, not a workspace: write the group as S…@T… naming its "
+                    f"workspace (for example {SPECS['INVITES_APPROVERS'].example})"
+                )
+        what = "a user id (U…/W…) or user-group id (S…, or S…@T… naming its workspace)"
+        return _check_ids(ids, _APPROVER_ID, "INVITES_APPROVERS", what)
 
     @field_validator("INVITES_TEAM_IDS", mode="before")
     @classmethod
@@ -131,8 +242,16 @@ class Settings(DatabaseSettings):
             return [ALL_TEAMS]
         for team_id in ids if isinstance(ids, list) else []:
             if team_id.startswith("E"):
-                raise ValueError(f"{team_id!r} is the Enterprise org, not a workspace: list workspace ids (T…) or write 'all'")
-        return _check_ids(ids, _TEAM_ID, "workspace id (T…), or the single word 'all'")
+                raise ValueError(
+                    f"{team_id!r} is the Enterprise org, not a workspace: list workspace ids (T…) or write 'all' "
+                    f"(for example {SPECS['INVITES_TEAM_IDS'].example})"
+                )
+        if isinstance(ids, list) and len(ids) > 1 and ALL_TEAMS in (i.lower() for i in ids):
+            raise ValueError(
+                f"'{ALL_TEAMS}' is not a workspace id: write '{ALL_TEAMS}' on its own, or only workspace ids (T…) "
+                f"(for example {SPECS['INVITES_TEAM_IDS'].example})"
+            )
+        return _check_ids(ids, _TEAM_ID, "INVITES_TEAM_IDS", "a workspace id (T…)")
 
     @property
     def all_teams(self) -> bool:
@@ -143,13 +262,43 @@ class Settings(DatabaseSettings):
 S = TypeVar("S", bound=DatabaseSettings)
 
 
+def problems(kind: type[DatabaseSettings], **overrides: object) -> list[SettingProblem]:
+    """Every missing or malformed variable `kind` reads, in the order the settings are declared."""
+    try:
+        kind(**overrides)
+    except ValidationError as exc:
+        return _problems(exc)
+    return []
+
+
 def load(kind: type[S]) -> S:
-    """Build settings, turning pydantic's report into one line naming the first bad variable."""
+    """Build settings, turning pydantic's report into one line naming the first bad variable (and how many more)."""
     try:
         return kind()
     except ValidationError as exc:
-        error = exc.errors()[0]
-        name = str(error["loc"][0]) if error["loc"] else "configuration"
-        if error["type"] == "missing":
-            raise ConfigError(f"{name} is not set") from None
-        raise ConfigError(f"{name} is invalid: {error['msg'].removeprefix('Value error, ')}") from None
+        found = _problems(exc)
+    line = found[0].line
+    if len(found) > 1:
+        more = "1 more setting needs" if len(found) == 2 else f"{len(found) - 1} more settings need"
+        line += f" ({more} fixing: `invitebot doctor` lists them all)"
+    raise ConfigError(line) from None
+
+
+def _problems(exc: ValidationError) -> list[SettingProblem]:
+    found: dict[str, SettingProblem] = {}
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if name not in SPECS or name in found:
+            continue
+        found[name] = SettingProblem(name, error["type"] == "missing", _detail(name, error))
+    return list(found.values())
+
+
+def _detail(name: str, error: ErrorDetails) -> str:
+    """Our own validators already speak plainly; pydantic's type and range errors are reworded from the spec."""
+    if error["type"] == "value_error":
+        return str((error.get("ctx") or {}).get("error") or error["msg"])
+    spec = SPECS[name]
+    value = error.get("input")
+    shown = "the value" if spec.secret or not isinstance(value, str) else repr(value)
+    return f"{shown} is not {spec.wanted()}"

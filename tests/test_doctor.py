@@ -4,23 +4,42 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from app.store.db import make_engine
 from app.store.migrate import upgrade_to_head
 from tests.conftest import APPROVER, APPROVER_GROUP, CHANNEL, OTHER_TEAM, TEAM, settings_env
+from tests.test_cli_errors import closed_port
+
+# Advice for token and scope problems, which must not be given when Slack simply cannot be reached.
+TOKEN_AND_SCOPE_ADVICE = ("OAuth Token", "reinstall", "usergroups:read", "not a user group Slack knows", "Block Kit")
 
 
-def _doctor(fake, database_url, **overrides):
+def _doctor(fake, database_url, *, unset=(), cwd=None, **overrides):
+    env = settings_env(fake, database_url, **overrides)
+    for name in unset:
+        del env[name]
     return subprocess.run(
         [sys.executable, "-m", "app", "doctor"],
-        env={"PATH": "/usr/bin:/bin", **settings_env(fake, database_url, **overrides)},
+        env={"PATH": "/usr/bin:/bin", **env},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        cwd=cwd,
     )
+
+
+def _row(stdout, name):
+    """The table row of one check: (result, detail)."""
+    for line in stdout.splitlines():
+        if line.startswith(name + "  "):
+            result, _, detail = line[len(name):].strip().partition("  ")
+            return result.strip(), detail.strip()
+    raise AssertionError(f"no row {name!r} in:\n{stdout}")
 
 
 @pytest.fixture
@@ -57,18 +76,107 @@ def test_pending_migrations_are_reported(fake, database_url):
         (("chat.postMessage", "not_in_channel"), "Invite the bot to the approvals channel"),
         (("usergroups.users.list", "no_such_subteam"), "not a user group Slack knows"),
         (("blocks.validate", "invalid_blocks"), "sample invite request card"),
+        (("admin.inviteRequests.list", "missing_scope"), "lacks admin.invites:read"),
+        (("admin.inviteRequests.list", "internal_error"), "Run `invitebot doctor` again in a minute."),
     ],
 )
 def test_each_fault_fails_with_its_fix(fake, migrated, fault, says):
     method, code = fault
-    fake.fail_next(method, code, times=2 if method == "auth.test" else 1)
+    # auth.test is asked once per token; internal_error is retried twice before it counts.
+    fake.fail_next(method, code, times=2 if method == "auth.test" else 3 if code == "internal_error" else 1)
 
     result = _doctor(fake, migrated)
 
     assert result.returncode == 1
     assert code in result.stdout and says in result.stdout
     assert "checks failed." in result.stdout
+    assert "Nothing was decided" not in result.stdout  # doctor decides nothing
+    assert "cannot reach Slack" not in result.stdout
     assert fake.admin_token not in result.stdout + result.stderr
+
+
+def test_every_setting_problem_is_a_row_and_the_database_is_still_checked(fake, migrated):
+    missing = ("SLACK_BOT_TOKEN", "SLACK_ADMIN_TOKEN", "INVITES_CHANNEL", "INVITES_APPROVERS", "INVITES_TEAM_IDS")
+
+    result = _doctor(fake, migrated, unset=missing, INVITES_SYNC_INTERVAL="5")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    for name in missing:
+        assert _row(result.stdout, name) == ("FAIL", "not set")
+        assert f"- {name}: Set {name} to " in result.stdout
+    assert _row(result.stdout, "INVITES_SYNC_INTERVAL") == (
+        "FAIL", "'5' is not a number of seconds from 10 to 86400 (for example 300)"
+    )
+    assert _row(result.stdout, "database")[0] == "ok"
+    assert _row(result.stdout, "SLACK_BOT_TOKEN (auth.test)") == ("skip", "not run: needs SLACK_BOT_TOKEN (see above)")
+    assert _row(result.stdout, "post in the approvals channel")[0] == "skip"
+    assert "6 of 13 checks failed. 6 could not run until those are fixed." in result.stdout
+    assert fake.calls() == []  # nothing was sent to Slack with a stand-in for a missing token
+
+
+def test_checks_a_bad_setting_does_not_hold_back_still_run(fake, migrated):
+    result = _doctor(fake, migrated, INVITES_CHANNEL="#approvals")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert _row(result.stdout, "INVITES_CHANNEL")[1].startswith("'#approvals' is a channel's name; write the approvals")
+    for name in ("database", "SLACK_BOT_TOKEN (auth.test)", f"list invite requests in {TEAM}", f"approver group {APPROVER_GROUP}"):
+        assert _row(result.stdout, name)[0] == "ok", name
+    assert _row(result.stdout, "post in the approvals channel") == ("skip", "not run: needs INVITES_CHANNEL (see above)")
+    assert fake.calls("chat.postMessage") == []
+
+
+def test_doctor_creates_no_database(fake, tmp_path):
+    result = _doctor(fake, "", unset=("DATABASE_URL",), cwd=tmp_path)
+
+    assert _row(result.stdout, "database") == ("FAIL", f"no database file at {tmp_path / 'data' / 'invitebot.db'} yet")
+    assert "- database: Run `invitebot migrate`." in result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_slack_out_of_reach_is_told_apart_from_token_problems(fake, migrated):
+    api_url = f"http://127.0.0.1:{closed_port()}/api/"
+
+    result = _doctor(fake, migrated, SLACK_API_URL=api_url)
+
+    assert result.returncode == 1
+    assert _row(result.stdout, "SLACK_BOT_TOKEN (auth.test)") == ("FAIL", f"cannot reach Slack at {api_url} (network_error)")
+    assert "Nothing answered at that address: check SLACK_API_URL" in result.stdout
+    assert _row(result.stdout, "SLACK_ADMIN_TOKEN (auth.test)") == ("skip", f"not run: cannot reach Slack at {api_url}")
+    assert _row(result.stdout, "database")[0] == "ok"
+    for advice in (*TOKEN_AND_SCOPE_ADVICE, "Nothing was decided"):
+        assert advice not in result.stdout, advice
+
+
+class _NotSlack(BaseHTTPRequestHandler):
+    """A web server that is not Slack's Web API: every request gets an HTML 404."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        body = b"<html>Not Found</html>"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_an_address_that_is_not_slacks_api_is_named_as_such(fake, migrated):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotSlack)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api_url = f"http://127.0.0.1:{server.server_port}/api/"
+    try:
+        result = _doctor(fake, migrated, SLACK_API_URL=api_url)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert result.returncode == 1
+    assert _row(result.stdout, "SLACK_BOT_TOKEN (auth.test)") == ("FAIL", f"cannot reach Slack at {api_url} (http_error)")
+    assert "Something answered, but not as Slack's Web API" in result.stdout
+    for advice in (*TOKEN_AND_SCOPE_ADVICE, "Nothing was decided"):
+        assert advice not in result.stdout, advice
 
 
 def test_a_group_named_in_the_wrong_workspace_gets_the_s_at_t_fix(fake, migrated):

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event, text
+import os
+from pathlib import Path
+
+from sqlalchemy import URL, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.config import default_data_folder
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_SECONDS = 10  # a host that drops packets fails in seconds instead of hanging start-up
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened; the message names it (password hidden) and what failed, on one line."""
 
 
 def make_engine(url: str) -> Engine:
@@ -14,11 +25,73 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    connect_args = {} if "connect_timeout" in url else {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS}
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=connect_args)
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite database, or None for an in-memory one (or another backend)."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:" or url.query.get("mode") == "memory":
+        return None
+    return Path(database.removeprefix("file:")).absolute()
+
+
+def prepare_folder(url: URL) -> None:
+    """Before SQLite first opens its file: make the default data folder; any other missing folder is an error."""
+    path = sqlite_file(url)
+    if path is None or path.parent.is_dir():
+        return
+    if path.parent == default_data_folder():
+        path.parent.mkdir(exist_ok=True)
+        return
+    raise DatabaseUnavailable(_cannot_open(url, f"the folder {path.parent} does not exist"))
+
+
+def ensure_reachable(engine: Engine) -> None:
+    """Open a connection and run a trivial query; raises DatabaseUnavailable with one line saying what failed."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        raise DatabaseUnavailable(_cannot_open(engine.url, why_unavailable(engine.url, exc))) from None
+    except OSError as exc:
+        raise DatabaseUnavailable(_cannot_open(engine.url, exc.strerror or str(exc))) from None
+
+
+def why_unavailable(url: URL, exc: DBAPIError) -> str:
+    """The driver's reason in a few words: 'connection refused', 'the folder /x is not writable', …"""
+    reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+    reason = reason.removeprefix("connection failed: ")
+    if reason.startswith("connection to server at ") and "failed: " in reason:
+        reason = reason.rsplit("failed: ", 1)[1]  # psycopg: 'connection to server at "h", port 1 failed: Connection refused'
+    reason = reason.removeprefix("FATAL:").strip()
+    path = sqlite_file(url)
+    if path is not None and reason == "unable to open database file":
+        if not path.parent.is_dir():
+            return f"the folder {path.parent} does not exist"
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            return f"the folder {path.parent} is not writable"
+    return reason[:1].lower() + reason[1:] if reason[1:2].islower() else reason
+
+
+def shown(url: URL) -> str:
+    """The database as a person recognises it, never with its password."""
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite:///{url.database}" if url.database else "sqlite://"
+    return url.render_as_string(hide_password=True)
+
+
+def _cannot_open(url: URL, reason: str) -> str:
+    return f"cannot open the database {shown(url)}: {reason}"
 
 
 def _configure_sqlite(engine: Engine) -> None:
     """WAL + busy timeout, and BEGIN IMMEDIATE so two writers queue instead of failing with 'database is locked'."""
+
+    @event.listens_for(engine, "do_connect")
+    def _before_connect(_dialect, _record, _cargs, _cparams) -> None:  # type: ignore[no-untyped-def]
+        prepare_folder(engine.url)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

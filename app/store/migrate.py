@@ -11,6 +11,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, text
 
+from app.store.db import prepare_folder, sqlite_file
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # Any constant works; it only has to be the same in every replica.
 PG_MIGRATION_LOCK_KEY = 0x1A71_7EB0
@@ -38,12 +40,13 @@ def migration_lock(engine: Engine) -> Iterator[Connection]:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PG_MIGRATION_LOCK_KEY})
                 connection.commit()
         return
-    database = engine.url.database
-    lock_path = Path(f"{database}.migrate.lock") if database and database != ":memory:" else None
-    if lock_path is None:
+    database_file = sqlite_file(engine.url)
+    if database_file is None:
         with engine.connect() as connection:
             yield connection
         return
+    prepare_folder(engine.url)  # the lock sits beside the database: its folder must exist first
+    lock_path = database_file.with_name(database_file.name + ".migrate.lock")
     with open(lock_path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

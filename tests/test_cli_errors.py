@@ -1,0 +1,65 @@
+"""A database that cannot be opened ends `serve`, `socket`, `sync` and `migrate` with one line naming it, exit status 2."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PASSWORD = "s3cret-db-pw"
+COMMANDS = [["serve", "--host", "127.0.0.1", "--port", "0"], ["socket"], ["sync"], ["migrate"]]
+
+
+def closed_port() -> int:
+    """A port nothing listens on: bound by us for a moment, then let go."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _run(args: list[str], database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # Slack is never asked: the database is checked before anything starts. A closed port stands in for Slack too.
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_ADMIN_TOKEN": "xoxp-test",
+        "SLACK_SIGNING_SECRET": "test-signing-secret",
+        "SLACK_APP_TOKEN": "xapp-test",
+        "SLACK_API_URL": f"http://127.0.0.1:{closed_port()}/api/",
+        "DATABASE_URL": database_url,
+        "INVITES_CHANNEL": "C0INVITES1",
+        "INVITES_APPROVERS": "W0APPROV01",
+        "INVITES_TEAM_IDS": "T0ALPHA01",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda args: args[0])
+def test_postgresql_on_a_closed_port_is_one_line_with_the_password_hidden(tmp_path, args):
+    port = closed_port()
+
+    result = _run(args, f"postgresql://invitebot:{PASSWORD}@127.0.0.1:{port}/invitebot", tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"invitebot: cannot open the database postgresql+psycopg://invitebot:***@127.0.0.1:{port}/invitebot: connection refused"
+    ]
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda args: args[0])
+def test_sqlite_in_a_missing_folder_is_one_line_and_creates_nothing(tmp_path, args):
+    folder = tmp_path / "nope"
+
+    result = _run(args, f"sqlite:///{folder / 'invitebot.db'}", tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"invitebot: cannot open the database sqlite:///{folder / 'invitebot.db'}: the folder {folder} does not exist"
+    ]
+    assert list(tmp_path.iterdir()) == []  # no folder, no database, no .migrate.lock

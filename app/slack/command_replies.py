@@ -31,7 +31,7 @@ def request_summary(request: InviteRequest) -> str:
     workspace = blocks.workspace_words(request)
     return (
         f"{blocks.who(request)} as {blocks.invite_type_words(request.invite_type).lower()} in {workspace}\n"
-        f"Asked by {blocks.mentions(request.requester_ids)} {blocks.slack_date(request.date_created)} · `{request.id}`"
+        f"Asked by {blocks.mentions(request.requester_ids)}{blocks.slack_date(request.date_created, lead=', ')} · `{request.id}`"
     )
 
 

@@ -176,7 +176,7 @@ def approver_home(
 
 
 def _own_request(request: InviteRequest) -> dict[str, Any]:
-    head = f"*{escape(request.email)}* · {workspace_words(request)} · asked {slack_date(request.date_created)}"
+    head = f"*{escape(request.email)}* · {workspace_words(request)} · {slack_date(request.date_created, lead='asked ')}"
     return mrkdwn_section(f"{head}\n{status_words(request)}")
 
 

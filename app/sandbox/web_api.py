@@ -62,13 +62,14 @@ def _json_param(params: dict[str, Any], name: str, error: str) -> Any:
         raise ApiError(error) from None
 
 
-def _limit(params: dict[str, Any]) -> int:
+def _limit(params: dict[str, Any], maximum: int = 1000) -> int:
+    """`limit` from 1 to `maximum` (1000 for the invite-request lists, reference §1.1), default 100."""
     raw = params.get("limit", 100)
     try:
         limit = int(raw)
     except (TypeError, ValueError):
         raise ApiError("invalid_arguments") from None
-    if not 1 <= limit <= 1000:
+    if not 1 <= limit <= maximum:
         raise ApiError("invalid_limit")
     return limit
 
@@ -77,9 +78,11 @@ def _encode_cursor(key: tuple[Any, ...]) -> str:
     return base64.b64encode(json.dumps(key).encode()).decode()
 
 
-def _paginate(params: dict[str, Any], rows: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> dict[str, Any]:
+def _paginate(
+    params: dict[str, Any], rows: list[tuple[tuple[Any, ...], dict[str, Any]]], maximum: int = 1000
+) -> dict[str, Any]:
     """Keyset paging: the cursor names the last key served, so decisions between pages skip nothing."""
-    limit = _limit(params)
+    limit = _limit(params, maximum)
     rows.sort(key=lambda row: row[0])
     cursor = params.get("cursor")
     if cursor:
@@ -431,13 +434,6 @@ def usergroup_users(state: SlackState, params: dict[str, Any], caller: Caller) -
 
 def teams_list(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
     """admin.teams.list: every workspace of the org, paged (limit 1–100 per openapi.json)."""
-    raw = params.get("limit", 100)
-    try:
-        limit = int(raw)
-    except (TypeError, ValueError):
-        raise ApiError("invalid_limit") from None
-    if not 1 <= limit <= 100:
-        raise ApiError("invalid_limit")
     rows = [
         (
             ("team", team.id),
@@ -451,7 +447,7 @@ def teams_list(state: SlackState, params: dict[str, Any], caller: Caller) -> dic
         )
         for team in state.teams.values()
     ]
-    page = _paginate({**params, "limit": limit}, rows)
+    page = _paginate(params, rows, maximum=100)
     return {"teams": page["items"], "response_metadata": page["response_metadata"]}
 
 

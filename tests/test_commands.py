@@ -313,3 +313,14 @@ def test_an_argument_error_shows_the_one_usage_line_that_applies(fake, bot):
     assert "`/invites history` takes a number from 1 to 50." in ack_text(reply)
     assert "Usage: `/invites history [n]`" in ack_text(reply)
     assert "/invites invite" not in ack_text(reply) and posts == []
+
+
+def test_mine_shows_only_the_asking_users_requests_whatever_their_id_holds(fake, bot):
+    """A LIKE wildcard in the id (`%`, `_`) must not widen `/invites mine` to other people's requests."""
+    seeded(fake, bot, "ada@example.com")
+    for odd in ("W_%", "W%"):
+        fake.add_user(odd, name="wild", team_id=TEAM)
+
+        mine = answer(fake, bot, "mine", odd)
+
+        assert "ada@example.com" not in mine

@@ -12,6 +12,7 @@ from tests.conftest import (
     CHANNEL,
     OUTSIDER,
     REQUESTER,
+    TEAM,
     buttons,
     card_text,
     deny_through_modal,
@@ -105,3 +106,28 @@ def test_deny_on_a_card_decided_meanwhile_says_who_decided(fake, bot):
 
     shown = fake.modal(fake.views_opened()[-1]["id"])
     assert f"Approved by <@{APPROVER}>" in json.dumps(shown) and "submit" not in shown
+
+
+def test_a_form_claiming_another_source_is_refused_and_nothing_is_denied(fake, bot):
+    """private_metadata comes back from the client: a deny modal only ever comes from a button or the App Home."""
+    request, card = _card(fake, bot)
+    opened = len(fake.views_opened())
+    bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_deny")
+    view = fake.wait_for(lambda: fake.views_opened()[opened:], message="no deny modal opened")[0]
+    bot.settle()
+    shown = fake.modal(view["id"])
+    values = {"reason": {"reason_input": {"type": "plain_text_input", "value": "Not known"}}}
+
+    for forged in ("outside", "sync", "nonsense"):
+        metadata = {**json.loads(shown["private_metadata"]), "source": forged}
+        reply = bot.slack.submit_view(
+            user_id=APPROVER, view={**shown, "private_metadata": json.dumps(metadata)}, values=values, team_id=TEAM
+        )
+        assert reply.status == 200
+        assert "out of date" in json.loads(reply.body)["errors"]["reason"]
+    bot.settle()
+
+    assert not fake.calls("admin.inviteRequests.deny")
+    assert fake.invite_request_status(request["id"]) == "pending"
+    with bot.sessions() as session:
+        assert session.get(InviteRequest, request["id"]).decision_source is None

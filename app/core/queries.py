@@ -59,8 +59,19 @@ def audit_trail(session: Session, request_id: str) -> list[DecisionLog]:
     )
 
 
+def _is_user_id(text: str) -> bool:
+    """U… or W… followed by capitals and digits, as Slack writes user ids."""
+    rest = text[1:]
+    return text[:1] in ("U", "W") and len(rest) >= 2 and rest.isascii() and rest.isalnum() and rest == rest.upper()
+
+
 def requested_by(session: Session, user_id: str, limit: int = 20) -> list[InviteRequest]:
-    """Requests a user asked for, newest first (requester ids are a JSON list, matched as text)."""
+    """Requests a user asked for, newest first (requester ids are a JSON list, matched as text).
+
+    Only a Slack user id is looked for: anything else (`%`, `_`, quotes) would widen the text match to other people's.
+    """
+    if not _is_user_id(user_id):
+        return []
     return list(
         session.scalars(
             select(InviteRequest)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from app.slack import blocks
 from app.slack.ids import ActionId
-from app.store.models import InviteRequest
+from app.store.models import InviteRequest, Source
 
 REASON_BLOCK = "reason"
 REASON_INPUT = "reason_input"
 MAX_REASON = 2000
+# A deny modal opens from a card's or a list's Deny button, or from the App Home's: nothing else may be claimed.
+DENY_SOURCES = frozenset({Source.BUTTON.value, Source.HOME.value})
+_CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,}")
 
 
 @dataclass(frozen=True)
@@ -28,8 +32,16 @@ class DenyContext:
 
     @classmethod
     def decode(cls, raw: str) -> "DenyContext":
+        """What encode() wrote; anything else (another source, a channel that is not an id) is a ValueError."""
         data = json.loads(raw)
-        return cls(str(data["id"]), str(data["source"]), data.get("channel"))
+        request_id, source, channel = data["id"], data["source"], data.get("channel")
+        if not isinstance(request_id, str) or not request_id:
+            raise ValueError("private_metadata names no request")
+        if source not in DENY_SOURCES:
+            raise ValueError(f"a deny modal does not come from {source!r}")
+        if channel is not None and not (isinstance(channel, str) and _CHANNEL_ID.fullmatch(channel)):
+            raise ValueError("private_metadata names no channel")
+        return cls(request_id, source, channel)
 
 
 def _title() -> dict[str, Any]:

@@ -25,27 +25,55 @@ def register(app: App, runtime: Runtime) -> None:
     def on_approve(ack: Ack, body: dict[str, Any]) -> None:
         """Ack at once; the decision (a Slack admin call) runs on the background pool."""
         ack()
+        if not _clicked_by_someone(body):
+            log.warning("ignored an approve click that names no user or no button")
+            return
         runtime.run_later(handle_click, runtime, body, Action.APPROVE)
 
     @app.action(ActionId.DENY.value)
     def on_deny(ack: Ack, body: dict[str, Any]) -> None:
-        """Open the reason modal within the trigger's 3 seconds; check and fill it in afterwards."""
+        """Ack at once; the reason modal opens from the background pool, straight away (the trigger lasts 3 seconds).
+
+        A slow views.open must never hold one of Bolt's few listener threads, or the acks queued behind it miss
+        Slack's 3 seconds.
+        """
         ack()
-        surface = Surface.of(body)
-        try:
-            value = ButtonValue.decode(body["actions"][0]["value"])
-        except (KeyError, IndexError, ValueError) as exc:
-            log.warning("ignored a deny click with an unreadable button value: %s", exc)
+        if not _clicked_by_someone(body) or not isinstance(body.get("trigger_id"), str):
+            log.warning("ignored a deny click that names no user, no button or no trigger_id")
             return
-        context = modals.DenyContext(value.request_id, surface.source.value, surface.channel)
-        required = runtime.settings.INVITES_DENY_REASON_REQUIRED
-        try:
-            view_id = runtime.gateway.open_view(body["trigger_id"], modals.deny_form(context, required=required))
-        except SlackCallFailed as exc:
-            log.warning("could not open the deny modal: %s", exc.code)
-            surface.tell(runtime, body["user"]["id"], "Slack did not open the deny form in time; click Deny again.")
-            return
-        runtime.run_later(fill_deny_form, runtime, body["user"]["id"], view_id, context, body["user"].get("team_id"))
+        runtime.run_later(open_deny_form, runtime, body)
+
+
+def _clicked_by_someone(body: dict[str, Any]) -> bool:
+    """A click invitebot can act on names the clicker and carries one action (its value is checked later)."""
+    user, actions = body.get("user"), body.get("actions")
+    return (
+        isinstance(user, dict)
+        and isinstance(user.get("id"), str)
+        and isinstance(actions, list)
+        and len(actions) > 0
+        and isinstance(actions[0], dict)
+    )
+
+
+def open_deny_form(runtime: Runtime, body: dict[str, Any]) -> None:
+    """Open the reason modal within the trigger's 3 seconds; check and fill it in afterwards."""
+    surface = Surface.of(body)
+    user_id = body["user"]["id"]
+    try:
+        value = ButtonValue.decode(body["actions"][0]["value"])
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        log.warning("ignored a deny click with an unreadable button value: %s", exc)
+        return
+    context = modals.DenyContext(value.request_id, surface.source.value, surface.channel)
+    required = runtime.settings.INVITES_DENY_REASON_REQUIRED
+    try:
+        view_id = runtime.gateway.open_view(body["trigger_id"], modals.deny_form(context, required=required))
+    except SlackCallFailed as exc:
+        log.warning("could not open the deny modal: %s", exc.code)
+        surface.tell(runtime, user_id, "Slack did not open the deny form in time; click Deny again.")
+        return
+    fill_deny_form(runtime, user_id, view_id, context, body["user"].get("team_id"))
 
 
 def fill_deny_form(

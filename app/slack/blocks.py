@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -21,9 +22,31 @@ MAX_EMAIL_CHARS = 400  # Slack's emails are at most 320 characters; escaping can
 MAX_FIELD_CHARS = limits.FIELD_TEXT - 100  # a section field holds 2000 characters, label included
 
 
+_ZWJ = "\u200d"  # joins emoji sequences (family, flags of professions): a format character worth keeping
+_STRIPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})  # controls (NUL, ESC, ...), format (bidi overrides, ...), surrogates
+_NAME_MARKUP = str.maketrans({"*": " ", "_": " ", "~": " ", "`": " "})  # mrkdwn's bold, italic, strike and code marks
+
+
+def clean(text: str, *, lines: bool = False) -> str:
+    """Requester text as it may be shown: no control, format or bidi characters, whitespace runs as one space.
+
+    Newlines become spaces too, unless `lines` (a reason, shown as a quote, keeps its lines). Bidi overrides
+    and isolates (U+202A–U+202E, U+2066–U+2069) are format characters, so they go with the rest.
+    """
+    kept: list[str] = []
+    for char in text.replace("\r\n", "\n"):
+        if char == "\n" and lines:
+            kept.append(char)
+        elif char.isspace():
+            kept.append(" ")
+        elif char == _ZWJ or unicodedata.category(char) not in _STRIPPED_CATEGORIES:
+            kept.append(char)
+    return "\n".join(" ".join(line.split()) for line in "".join(kept).split("\n"))
+
+
 def escape(text: str) -> str:
-    """mrkdwn control characters, so requester text can ping nobody and link nowhere."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """mrkdwn control characters, so requester text can ping nobody and link nowhere; controls and bidi marks removed."""
+    return clean(text, lines=True).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _fit(escaped: str, limit: int) -> str:
@@ -48,8 +71,8 @@ def _fit(escaped: str, limit: int) -> str:
 
 
 def safe(text: str, limit: int) -> str:
-    """Requester text, escaped, then fitted: escaping can make it up to five times longer."""
-    return _fit(escape(text), limit)
+    """Requester text on one line, escaped, then fitted: escaping can make it up to five times longer."""
+    return _fit(escape(clean(text)), limit)
 
 
 def slack_date(moment: datetime, *, lead: str = "") -> str:
@@ -68,10 +91,11 @@ def invite_type_words(invite_type: str) -> str:
 
 
 def who(request: InviteRequest) -> str:
-    """The invitee in bold: real name and email, escaped."""
+    """The invitee in bold: real name and email, escaped, each on one line; the name cannot add formatting of its own."""
     email = safe(request.email, MAX_EMAIL_CHARS)
-    if request.real_name:
-        return f"*{safe(request.real_name, MAX_NAME_CHARS)}* ({email})"
+    name = clean((request.real_name or "").translate(_NAME_MARKUP))
+    if name:
+        return f"*{safe(name, MAX_NAME_CHARS)}* ({email})"
     return f"*{email}*"
 
 

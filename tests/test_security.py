@@ -64,6 +64,6 @@ def test_a_requesters_name_cannot_forge_lines_formatting_or_hidden_characters_on
     )
     assert "boss@example.com" not in text.replace(head, "")  # no line of its own
     assert not [line for line in text.splitlines() if "Approved by" in line and line != head]
-    assert ">First line[2J\n>Second line" in text  # a reason keeps its lines, nothing else
+    assert ">First line[2J\n>Second   line" in text  # a reason keeps its lines, nothing else
     shown = json.dumps(card, ensure_ascii=False)
     assert not [c for c in CONTROLS_AND_BIDI if c in shown]

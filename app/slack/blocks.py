@@ -28,20 +28,25 @@ _NAME_MARKUP = str.maketrans({"*": " ", "_": " ", "~": " ", "`": " "})  # mrkdwn
 
 
 def clean(text: str, *, lines: bool = False) -> str:
-    """Requester text as it may be shown: no control, format or bidi characters, whitespace runs as one space.
+    """Requester text as it may be shown: no control, format or bidi characters; tabs and other spaces as spaces.
 
-    Newlines become spaces too, unless `lines` (a reason, shown as a quote, keeps its lines). Bidi overrides
+    Line breaks become spaces too, unless `lines` (a reason, shown as a quote, keeps its lines). Bidi overrides
     and isolates (U+202A–U+202E, U+2066–U+2069) are format characters, so they go with the rest.
     """
     kept: list[str] = []
     for char in text.replace("\r\n", "\n"):
         if char == "\n" and lines:
             kept.append(char)
-        elif char.isspace():
+        elif char.isspace():  # tab, CR, VT, FF, U+0085, U+2028, U+2029, no-break spaces, ...
             kept.append(" ")
         elif char == _ZWJ or unicodedata.category(char) not in _STRIPPED_CATEGORIES:
             kept.append(char)
-    return "\n".join(" ".join(line.split()) for line in "".join(kept).split("\n"))
+    return "".join(kept)
+
+
+def one_line(text: str) -> str:
+    """A name: cleaned, and every run of whitespace one space, so it cannot start lines of its own."""
+    return " ".join(clean(text).split())
 
 
 def escape(text: str) -> str:
@@ -92,8 +97,8 @@ def invite_type_words(invite_type: str) -> str:
 
 def who(request: InviteRequest) -> str:
     """The invitee in bold: real name and email, escaped, each on one line; the name cannot add formatting of its own."""
-    email = safe(request.email, MAX_EMAIL_CHARS)
-    name = clean((request.real_name or "").translate(_NAME_MARKUP))
+    email = safe(one_line(request.email), MAX_EMAIL_CHARS)
+    name = one_line((request.real_name or "").translate(_NAME_MARKUP))
     if name:
         return f"*{safe(name, MAX_NAME_CHARS)}* ({email})"
     return f"*{email}*"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +20,7 @@ from tests.conftest import (
     OUTSIDER,
     REQUESTER,
     TEAM,
+    both_databases,
     buttons,
     card_text,
     new_request,
@@ -324,3 +327,33 @@ def test_mine_shows_only_the_asking_users_requests_whatever_their_id_holds(fake,
         mine = answer(fake, bot, "mine", odd)
 
         assert "ada@example.com" not in mine
+
+
+@both_databases
+def test_a_replayed_invite_command_is_answered_without_inviting_again(fake, start_bot):
+    """The same signed bytes, sent again within Slack's five minutes (here to two replicas at once), invite once."""
+    first, second = start_bot(), start_bot()
+    captured = []
+    first.slack._send_command = captured.append  # build the request Slack would send, without sending it
+    first.slack.slash(text=f"invite grace@example.com {GENERAL}", user_id=APPROVER, channel_id=CHANNEL, team_id=TEAM)
+    [fields] = captured
+    body, signed_at = urlencode(fields).encode(), int(time.time())
+
+    def send(bot):
+        return bot.slack.post(body, content_type="application/x-www-form-urlencoded", timestamp=signed_at)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        replies = list(pool.map(send, [first, second]))
+    replayed = send(first)
+    first.settle()
+    second.settle()
+
+    assert [r.status for r in [*replies, replayed]] == [200, 200, 200]
+    assert len(fake.invites()) == 1
+    assert len(fake.calls("admin.users.invite")) == 1
+    [done] = fake.wait_for(lambda: fake.response_posts())
+    assert "Invited grace@example.com" in done["text"]
+    told = sorted(ack_text(r) for r in [*replies, replayed])
+    assert told == ["", "invitebot already received this command and did not run it again.", "invitebot already received this command and did not run it again."]
+    with first.sessions() as session:
+        assert [e.outcome for e in session.scalars(select(DecisionLog))] == ["ok"]

@@ -179,3 +179,12 @@ class WorkspaceName(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     domain: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CommandReceipt(Base):
+    """A slash command already acted on, by its trigger_id: a replay of the same signed request is not acted on again."""
+
+    __tablename__ = "command_receipts"
+
+    trigger_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from slack_bolt import Ack, App
+from sqlalchemy import delete
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.core import audit, queries
 from app.core.authz import NOT_ALLOWED
@@ -22,11 +24,14 @@ from app.slack.gateway import SlackCallFailed
 from app.slack.home import publish_home
 from app.slack.ids import ActionId
 from app.slack.listeners.actions import refuse
-from app.store.models import Action, Source
+from app.store.dialect import insert_if_absent
+from app.store.models import Action, CommandReceipt, Source
 
 log = logging.getLogger(__name__)
 OPEN_TO_ALL = ("mine", "help")
 DIRECT_INVITE_SUBJECT = "(direct invite)"
+REPLAYED = "invitebot already received this command and did not run it again."
+RECEIPT_KEPT = timedelta(minutes=10)  # longer than the five minutes Slack's signature stays valid
 _GUEST_WORDS = {None: "a full member", "multi": "a multi-channel guest", "single": "a single-channel guest"}
 
 
@@ -42,6 +47,9 @@ def register(app: App, runtime: Runtime) -> None:
         if command.name == "help":
             ack(text=USAGE)
             return
+        if not first_delivery(runtime, body):
+            ack(text=REPLAYED)
+            return
         ack()
         runtime.run_later(run, runtime, command, body)
 
@@ -49,6 +57,29 @@ def register(app: App, runtime: Runtime) -> None:
     def on_page(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         runtime.run_later(turn_page, runtime, body)
+
+
+def first_delivery(runtime: Runtime, body: dict[str, Any]) -> bool:
+    """Record the command's trigger_id; False when it was recorded before (the same signed request sent again).
+
+    Slack accepts a signed request for five minutes, so receipts are kept a little longer than that and then
+    dropped. The database decides, so replicas agree; when it cannot be reached the command goes on (and meets
+    the same trouble in its handler).
+    """
+    trigger_id = str(body.get("trigger_id") or "")
+    if not trigger_id:
+        return True
+    moment = audit.now()
+    try:
+        with runtime.sessions.begin() as session:
+            session.execute(delete(CommandReceipt).where(CommandReceipt.received_at < moment - RECEIPT_KEPT))
+            first = insert_if_absent(session, CommandReceipt, {"trigger_id": trigger_id[:255], "received_at": moment})
+    except SQLAlchemyError as exc:
+        log.warning("could not record slash command %s: %s", trigger_id[:40], exc)
+        return True
+    if not first:
+        log.warning("ignored a replayed slash command (trigger_id %s) from %s", trigger_id[:40], body.get("user_id"))
+    return first
 
 
 def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:

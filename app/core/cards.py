@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Iterator
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.audit import now
 from app.slack import blocks
-from app.slack.gateway import SlackCallFailed, SlackGateway
+from app.slack.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
 from app.store.dialect import insert_if_absent
 from app.store.models import InviteRequest, RequestCard, Status
 
@@ -19,6 +23,65 @@ log = logging.getLogger(__name__)
 # A reservation this old whose post never finished (the process died) may be taken over.
 STALE_RESERVATION = timedelta(minutes=5)
 _OPEN = (Status.PENDING.value, Status.DECIDING.value)
+# Every card carries this Slack message metadata, so a card can be told apart from other messages and tied to its request.
+CARD_EVENT_TYPE = "invitebot_card"
+
+_FIXES = {
+    "is_archived": "the channel is archived: unarchive it, or set INVITES_CHANNEL to a channel that is not",
+    "is_inactive": "the channel is archived: unarchive it, or set INVITES_CHANNEL to a channel that is not",
+    "channel_not_found": (
+        "the bot sees no such channel: check the id in INVITES_CHANNEL and invite the bot there (/invite @invitebot)"
+    ),
+    "not_in_channel": "the bot is not in the channel: invite it (/invite @invitebot), or set INVITES_CHANNEL to one it is in",
+}
+
+
+@dataclass(frozen=True)
+class CardFailure:
+    """A card Slack did not post or re-render: where, which call, Slack's error code."""
+
+    channel: str
+    method: str
+    code: str
+    unconfirmed: bool = False  # the post went out and no answer came back: it may be in the channel
+
+
+_noted: ContextVar[list[CardFailure] | None] = ContextVar("card_failures", default=None)
+
+
+@contextmanager
+def failures_noted() -> Iterator[list[CardFailure]]:
+    """Collect every card post or update that fails in this thread while the block runs (a sync pass counts them)."""
+    noted: list[CardFailure] = []
+    token = _noted.set(noted)
+    try:
+        yield noted
+    finally:
+        _noted.reset(token)
+
+
+def describe(failures: list[CardFailure]) -> list[str]:
+    """One line per channel, call and error code, with how many cards it hit and what fixes it."""
+    counts: dict[CardFailure, int] = {}
+    for failure in failures:
+        counts[failure] = counts.get(failure, 0) + 1
+    lines = []
+    for failure, count in counts.items():
+        line = f"{failure.channel}: {failure.method} {failure.code}"
+        if count > 1:
+            line += f" for {count} cards"
+        if failure.unconfirmed:
+            line += " — no answer came, so Slack may have posted it; invitebot posts it again if it has no ts in 5 minutes"
+        elif failure.code in _FIXES:
+            line += f" — {_FIXES[failure.code]}"
+        lines.append(line)
+    return lines
+
+
+def _note(channel: str, exc: SlackCallFailed) -> None:
+    noted = _noted.get()
+    if noted is not None:
+        noted.append(CardFailure(channel, exc.method, exc.code, isinstance(exc, PostUnconfirmed)))
 
 
 def post_once(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str, channel: str) -> bool:
@@ -64,10 +127,19 @@ def _post_reserved(sessions: sessionmaker[Session], gateway: SlackGateway, reque
         request = session.get(InviteRequest, request_id)
     if request is None:
         return False
+    metadata = {"event_type": CARD_EVENT_TYPE, "event_payload": {"request_id": request.id, "team_id": request.team_id or ""}}
     try:
-        ts = gateway.post_message(channel, text=blocks.card_text(request), blocks=blocks.request_card(request))
+        ts = gateway.post_message(
+            channel, text=blocks.card_text(request), blocks=blocks.request_card(request), metadata=metadata
+        )
+    except PostUnconfirmed as exc:
+        # Posting again now could show two cards; the reservation stays, and repost_stale posts it once it is stale.
+        log.error("no answer to posting the card for %s in %s (%s); it may be there untracked", request_id, channel, exc.code)
+        _note(channel, exc)
+        return False
     except SlackCallFailed as exc:
         log.error("could not post the card for %s in %s: %s", request_id, channel, exc.code)
+        _note(channel, exc)
         with sessions.begin() as session:
             session.execute(
                 delete(RequestCard).where(
@@ -132,6 +204,7 @@ def _update(sessions: sessionmaker[Session], gateway: SlackGateway, request: Inv
         gateway.update_message(channel, ts, text=blocks.card_text(request), blocks=blocks.request_card(request))
     except SlackCallFailed as exc:
         log.error("could not update the card for %s in %s: %s", request.id, channel, exc.code)
+        _note(channel, exc)
         return
     with sessions.begin() as session:
         session.execute(

@@ -39,6 +39,11 @@ class SyncSummary:
             text = f"{text} ({'; '.join(self.problems)})"
         return f"{text}; stopped early: {self.stopped}" if self.stopped else text
 
+    def add_card_failures(self, failures: list[cards.CardFailure]) -> None:
+        """Cards Slack would not post or re-render (an archived or missing channel, a refused chat.update) are errors."""
+        self.errors += len(failures)
+        self.problems.extend(cards.describe(failures))
+
 
 def sync_once(
     decider: Decider, workspaces: Workspaces, channel: str, should_stop: Callable[[], str | None] | None = None
@@ -47,28 +52,40 @@ def sync_once(
 
     `should_stop` is asked before each workspace and before the closing steps: a reason (the periodic sync's lease went
     to another replica, the process is shutting down) ends the pass there, and the recorded summary says why and where.
+    Every card the pass could not post or update counts as one of its errors.
     """
     started = now()
     summary = SyncSummary()
-    with SYNC_DURATION.time():
-        try:
-            team_ids = workspaces.ids()
-        except SlackCallFailed as exc:
-            summary.errors += 1
-            summary.problems.append(f"org: {exc.method} {exc.code}")
-            team_ids = []
-        swept = [*team_ids, *_other_open_workspaces(decider, team_ids)]
-        for done, team_id in enumerate(swept):
-            if _must_stop(should_stop, summary, f"before {team_id}, {done} of {len(swept)} workspaces reconciled"):
-                return _record(decider, started, summary)
-            _sync_team(decider, team_id, channel, summary, workspaces.name_of(team_id))
-        if _must_stop(should_stop, summary, f"after all {len(swept)} workspaces, before the closing steps"):
-            return _record(decider, started, summary)
-        _close_unplaced(decider, swept, summary)
-        _name_workspaces(decider, workspaces.named())
-        cards.repost_stale(decider.sessions, decider.gateway)
-        cards.heal(decider.sessions, decider.gateway)
+    with SYNC_DURATION.time(), cards.failures_noted() as card_failures:
+        _reconcile(decider, workspaces, channel, should_stop, summary)
+        summary.add_card_failures(card_failures)
     return _record(decider, started, summary)
+
+
+def _reconcile(
+    decider: Decider,
+    workspaces: Workspaces,
+    channel: str,
+    should_stop: Callable[[], str | None] | None,
+    summary: SyncSummary,
+) -> None:
+    try:
+        team_ids = workspaces.ids()
+    except SlackCallFailed as exc:
+        summary.errors += 1
+        summary.problems.append(f"org: {exc.method} {exc.code}")
+        team_ids = []
+    swept = [*team_ids, *_other_open_workspaces(decider, team_ids)]
+    for done, team_id in enumerate(swept):
+        if _must_stop(should_stop, summary, f"before {team_id}, {done} of {len(swept)} workspaces reconciled"):
+            return
+        _sync_team(decider, team_id, channel, summary, workspaces.name_of(team_id))
+    if _must_stop(should_stop, summary, f"after all {len(swept)} workspaces, before the closing steps"):
+        return
+    _close_unplaced(decider, swept, summary)
+    _name_workspaces(decider, workspaces.named())
+    cards.repost_stale(decider.sessions, decider.gateway)
+    cards.heal(decider.sessions, decider.gateway)
 
 
 def _must_stop(should_stop: Callable[[], str | None] | None, summary: SyncSummary, where: str) -> bool:

@@ -109,6 +109,10 @@ class FakeSlack:
     def add_channel(self, channel_id: str, *, name: str, team_id: str | None = None) -> None:
         self._mutate(lambda s: s.channels.__setitem__(channel_id, Channel(channel_id, name, team_id)))
 
+    def archive_channel(self, channel_id: str) -> None:
+        """Someone archives the channel: posts answer is_archived, edits is_inactive, conversations.info tells."""
+        self._mutate(lambda s: setattr(s.channels[channel_id], "is_archived", True))
+
     def add_usergroup(self, usergroup_id: str, *, team_id: str, handle: str, user_ids: list[str]) -> None:
         group = Usergroup(usergroup_id, team_id, handle, list(user_ids))
         self._mutate(lambda s: s.usergroups.__setitem__(usergroup_id, group))
@@ -167,6 +171,10 @@ class FakeSlack:
             status = 429 if error == "ratelimited" else 200
         fault = Fault(error, status, retry_after if retry_after is not None else 1, times)
         self._mutate(lambda s: s.faults.setdefault(method, []).append(fault))
+
+    def drop_answer(self, method: str, *, times: int = 1) -> None:
+        """The next `times` calls of `method` are carried out, then the connection closes before any answer is sent."""
+        self._mutate(lambda s: s.dropped_answers.__setitem__(method, s.dropped_answers.get(method, 0) + times))
 
     def clear_faults(self, method: str | None = None) -> None:
         """Disarm what fail_next queued and is not used up yet: for `method`, or for every method."""
@@ -237,6 +245,15 @@ class FakeSlack:
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """Current messages of a channel, oldest first."""
         return self._copy(lambda s: [{**m, "channel": channel} for m in s.messages.get(channel, {}).values()])
+
+    def messages_with_metadata(self, channel: str, event_type: str, **payload: Any) -> list[dict[str, Any]]:
+        """Messages of a channel carrying `metadata` of this event_type whose event_payload has these values."""
+        return [
+            m
+            for m in self.messages(channel)
+            if (m.get("metadata") or {}).get("event_type") == event_type
+            and all((m["metadata"].get("event_payload") or {}).get(k) == v for k, v in payload.items())
+        ]
 
     def direct_messages(self, user_id: str) -> list[dict[str, Any]]:
         """What the app has said to a user in their direct-message conversation with it."""

@@ -69,6 +69,7 @@ class Channel:
     id: str
     name: str
     team_id: str | None
+    is_archived: bool = False
 
 
 @dataclass
@@ -195,6 +196,7 @@ class SlackState:
     socket_tickets: set[str] = field(default_factory=set)  # handed out by apps.connections.open, each good once
     socket_acks: dict[str, dict[str, Any]] = field(default_factory=dict)  # envelope_id -> the app's ack
     revoked: set[str] = field(default_factory=set)  # tokens Slack answers token_revoked for (FakeSlack.revoke_token)
+    dropped_answers: dict[str, int] = field(default_factory=dict)  # method -> calls done whose answer is never sent
     version: int = field(default=0, init=False)
     lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     cond: threading.Condition = field(init=False, repr=False)

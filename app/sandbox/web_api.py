@@ -252,7 +252,10 @@ def direct_message_channel_id(user_id: str) -> str:
 def post_message(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
     target = params.get("channel") or ""
     channel = _dm_channel(state, target) if target[:1] in ("U", "W") else _channel(state, params)
+    if channel.is_archived:
+        raise ApiError("is_archived")
     text, blocks = _content(params)
+    metadata = _metadata(params)
     ts = state.next_ts()
     message = {
         "type": "message",
@@ -266,12 +269,30 @@ def post_message(state: SlackState, params: dict[str, Any], caller: Caller) -> d
     }
     if params.get("thread_ts"):
         message["thread_ts"] = params["thread_ts"]
+    if metadata is not None:
+        message["metadata"] = metadata
     state.messages.setdefault(channel.id, {})[ts] = message
     return {"channel": channel.id, "ts": ts, "message": dict(message)}
 
 
+def _metadata(params: dict[str, Any]) -> dict[str, Any] | None:
+    """chat.postMessage's `metadata`: an object with a string event_type and an object event_payload."""
+    metadata = _json_param(params, "metadata", "invalid_metadata_format")
+    if metadata in (None, ""):
+        return None
+    if (
+        not isinstance(metadata, dict)
+        or not isinstance(metadata.get("event_type"), str)
+        or not isinstance(metadata.get("event_payload"), dict)
+    ):
+        raise ApiError("invalid_metadata_format")
+    return {"event_type": metadata["event_type"], "event_payload": dict(metadata["event_payload"])}
+
+
 def update_message(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
     channel = _channel(state, params)
+    if channel.is_archived:
+        raise ApiError("is_inactive")  # chat.update: no edits in a frozen, archived or deleted channel
     message = state.messages.get(channel.id, {}).get(params.get("ts") or "")
     if message is None:
         raise ApiError("message_not_found")
@@ -459,7 +480,7 @@ def conversations_info(state: SlackState, params: dict[str, Any], caller: Caller
             "name": channel.name,
             "is_channel": True,
             "is_private": False,
-            "is_archived": False,
+            "is_archived": channel.is_archived,
             "is_member": True,
         }
     }
@@ -615,6 +636,17 @@ def call_method(
         return status, json.dumps(body).encode(), headers
 
 
+def _answer_dropped(state: SlackState, method: str) -> bool:
+    """Whether this call's answer is to be lost on the wire (FakeSlack.drop_answer): the connection just closes."""
+    with state.lock:
+        left = state.dropped_answers.get(method, 0)
+        if left <= 0:
+            return False
+        state.dropped_answers[method] = left - 1
+        state.changed()
+        return True
+
+
 def post_to_response_url(state: SlackState, hook_id: str, body: bytes) -> tuple[int, bytes]:
     """A response_url post (reference §5.6): replace/delete the source message, post in channel, or ephemeral."""
     try:
@@ -705,6 +737,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             params.pop("token", None)
             json_body = (self.headers.get("Content-Type") or "").lower().startswith("application/json") and bool(body)
             status, answer, headers = call_method(self.server.state, url.path[5:], params, token, parse_error, json_body)
+            if _answer_dropped(self.server.state, url.path[5:]):
+                self.close_connection = True  # the call was carried out; its caller never hears so
+                return
         elif url.path.startswith(RESPONSE_URL_PATHS):
             status, answer = post_to_response_url(self.server.state, url.path.rsplit("/", 1)[-1], body)
         else:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator
+from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -43,6 +45,32 @@ class TransientErrorRetryHandler(RetryHandler):
         if response.status_code in (500, 502, 503, 504):
             return True
         return isinstance(response.body, dict) and response.body.get("error") in _TRANSIENT_BODY_CODES
+
+
+# Calls that do their work again when repeated: a retry after a lost answer could post a second card.
+_NOT_REPEATABLE = frozenset({"chat.postMessage"})
+
+
+def _never_sent(error: Exception | None) -> bool:
+    """The request never went out (the host was not found, or refused the connection): Slack cannot have acted on it."""
+    return isinstance(error, URLError) and isinstance(error.reason, (ConnectionRefusedError, socket.gaierror))
+
+
+class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+    """slack_sdk's retry for dropped connections, except that a call in _NOT_REPEATABLE is retried only when it never
+    left: once it was sent, a reset or a lost answer says nothing about whether Slack did it."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        return request.url.rsplit("/", 1)[-1] not in _NOT_REPEATABLE or _never_sent(error)
 
 
 class CountedRateLimitRetryHandler(RateLimitErrorRetryHandler):
@@ -89,6 +117,8 @@ class CountedWebClient(WebClient):
 def make_client(token: str, api_url: str, *, timeout: int = 15, observer: CallObserver | None = None) -> WebClient:
     """A WebClient that waits out 429s, retries dropped connections and Slack's transient errors, a bounded number of times.
 
+    A chat.postMessage whose answer was lost is not sent again (Slack may have posted it): the caller hears PostUnconfirmed.
+
     `observer` hears every call's outcome (method, Slack's error code or None, the answer): token health listens.
     """
     return CountedWebClient(
@@ -97,7 +127,7 @@ def make_client(token: str, api_url: str, *, timeout: int = 15, observer: CallOb
         timeout=timeout,
         observer=observer,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
+            SafeConnectionErrorRetryHandler(max_retry_count=2),
             CountedRateLimitRetryHandler(max_retry_count=3),
             TransientErrorRetryHandler(
                 max_retry_count=2, interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.25)
@@ -133,6 +163,10 @@ class SlackCallFailed(Exception):
         super().__init__(f"{method} failed: {code}")
         self.method = method
         self.code = code
+
+
+class PostUnconfirmed(SlackCallFailed):
+    """chat.postMessage was sent but its answer was lost: Slack may or may not have posted the message."""
 
 
 def _error_code(exc: Exception) -> str:
@@ -292,9 +326,23 @@ class SlackGateway:
 
     # -- bot calls ------------------------------------------------------------------------
 
-    def post_message(self, channel: str, *, text: str, blocks: list[dict[str, Any]]) -> str:
-        """Post a card; returns its ts."""
-        return str(self._bot_call("chat.postMessage", channel=channel, text=text, blocks=blocks)["ts"])
+    def post_message(
+        self, channel: str, *, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any] | None = None
+    ) -> str:
+        """Post a message (with Slack message `metadata`, if given); returns its ts.
+
+        Raises PostUnconfirmed when the request went out and no answer came back (posted or not, nobody knows), and
+        SlackCallFailed for every other failure, after which nothing was posted.
+        """
+        params = {"channel": channel, "text": text, "blocks": blocks, "metadata": metadata}
+        try:
+            answer = self._bot.api_call("chat.postMessage", json={k: v for k, v in params.items() if v is not None})
+        except (SlackClientError, OSError) as exc:
+            code = _error_code(exc)
+            if code == "network_error" and not _never_sent(exc):
+                raise PostUnconfirmed("chat.postMessage", code) from exc
+            raise SlackCallFailed("chat.postMessage", code) from exc
+        return str(answer["ts"])
 
     def update_message(self, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
         self._bot_call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 
+from slack_sdk import WebClient
 from sqlalchemy import select, update
 
 from app.core.audit import now
@@ -128,3 +129,19 @@ def test_sync_fails_while_slack_refuses_to_update_a_decided_card(fake, bot, data
     assert _run_sync(fake, database_url).returncode == 0  # Slack takes the update again: the card is repaired
     assert not buttons(fake.message(CHANNEL, card["ts"]))
     assert _sync_check(bot)["ok"]
+
+
+def test_a_card_deleted_in_slack_fails_one_sync_at_most(fake, bot):
+    """Someone deleted the card: its update can never succeed, so it is forgotten instead of failing every pass."""
+    request = new_request(fake)
+    bot.slack.invite_requested(request)
+    card = wait_for_card(fake, "ada@example.com", buttons)
+    WebClient(base_url=fake.api_url, token=fake.bot_token).chat_delete(channel=CHANNEL, ts=card["ts"])
+    fake.decide_outside(request["id"], "approve", APPROVER)
+
+    first = bot.runtime.sync()
+    second = bot.runtime.sync()
+
+    assert first.closed == 1 and first.errors == 0 and second.errors == 0
+    assert len(fake.calls("chat.update")) == 1  # tried once, then left alone
+    assert fake.messages(CHANNEL) == []

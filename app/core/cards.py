@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 # A reservation this old whose post never finished (the process died) may be taken over.
 STALE_RESERVATION = timedelta(minutes=5)
 _OPEN = (Status.PENDING.value, Status.DECIDING.value)
+# chat.update's answer when the message itself no longer exists (someone deleted it): retrying can never succeed.
+GONE_FROM_SLACK = frozenset({"message_not_found"})
 # Every card carries this Slack message metadata, so a card can be told apart from other messages and tied to its request.
 CARD_EVENT_TYPE = "invitebot_card"
 
@@ -203,6 +205,9 @@ def _update(sessions: sessionmaker[Session], gateway: SlackGateway, request: Inv
     try:
         gateway.update_message(channel, ts, text=blocks.card_text(request), blocks=blocks.request_card(request))
     except SlackCallFailed as exc:
+        if exc.code in GONE_FROM_SLACK:
+            _forget(sessions, request.id, channel, ts, exc.code)
+            return
         log.error("could not update the card for %s in %s: %s", request.id, channel, exc.code)
         _note(channel, exc)
         return
@@ -211,4 +216,13 @@ def _update(sessions: sessionmaker[Session], gateway: SlackGateway, request: Inv
             update(RequestCard)
             .where(RequestCard.request_id == request.id, RequestCard.channel == channel)
             .values(rendered_status=_shown(request.status))
+        )
+
+
+def _forget(sessions: sessionmaker[Session], request_id: str, channel: str, ts: str, code: str) -> None:
+    """Someone deleted the card (or its channel) in Slack: stop trying to update it, so sync does not fail forever."""
+    log.warning("the card for %s in %s is gone from Slack (%s): invitebot stops updating it", request_id, channel, code)
+    with sessions.begin() as session:
+        session.execute(
+            delete(RequestCard).where(RequestCard.request_id == request_id, RequestCard.channel == channel, RequestCard.ts == ts)
         )

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import socket
+import threading
+import time
+import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode, urlsplit
 
-from tests.conftest import APPROVER, new_request, wait_for_card
+import pytest
+
+from app.sandbox import SlackSender
+from app.sandbox.sender import FORM
+from tests.conftest import APPROVER, CHANNEL, SIGNING_SECRET, TEAM, buttons, new_request, stop_process, wait_for_card
 
 
 def _cards(fake, bot, count):
@@ -36,3 +49,205 @@ def test_a_slow_views_open_delays_no_ack(fake, bot):
     fake.wait_for(lambda: all(fake.invite_request_status(r["id"]) == "approved" for r in approved), timeout=30)
     fake.wait_for(lambda: len(fake.calls("views.open")) == 10, timeout=30, message="not every Deny tried its modal")
     bot.settle()
+
+
+# -- refused before Bolt: garbage, forgeries, huge bodies --------------------------------------------
+
+GARBAGE = {
+    "broken JSON": (b"{not json", "application/json"),
+    "form with a garbage payload": (b"payload=garbage", FORM),
+    "a JSON list": (b"[1, 2, 3]", "application/json"),
+    "invalid UTF-8": (b'{"type": "\xff\xfe"}', "application/json"),
+}
+
+
+def _tracebacks(caplog, capfd):
+    """Whatever looks like a crash: a logged exception, or a traceback the server printed."""
+    logged = [record.getMessage() for record in caplog.records if record.exc_info]
+    printed = "Traceback" in capfd.readouterr().err
+    return logged + (["a traceback on stderr"] if printed else [])
+
+
+@pytest.mark.parametrize("body, content_type", GARBAGE.values(), ids=GARBAGE.keys())
+def test_unsigned_garbage_is_401_without_a_traceback(bot, caplog, capfd, body, content_type):
+    reply = bot.slack.post(body, content_type=content_type, sign=False)
+
+    assert reply.status == 401
+    assert _tracebacks(caplog, capfd) == []
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["yesterday", f"{int(time.time())}, {int(time.time())}"], ids=["non-numeric", "doubled"]
+)
+def test_an_unreadable_timestamp_header_is_401_without_a_traceback(bot, caplog, capfd, timestamp):
+    body = b'{"type": "event_callback", "event": {"type": "invite_requested"}}'
+
+    reply = bot.slack.post(body, content_type="application/json", headers={"X-Slack-Request-Timestamp": timestamp})
+
+    assert reply.status == 401
+    assert _tracebacks(caplog, capfd) == []
+
+
+def _signature(body: bytes) -> dict[str, str]:
+    """Slack's v0 signature over raw bytes (the sender's signer only takes text)."""
+    timestamp = str(int(time.time()))
+    digest = hmac.new(SIGNING_SECRET.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+@pytest.mark.parametrize("body, content_type", GARBAGE.values(), ids=GARBAGE.keys())
+def test_signed_garbage_is_400_without_a_traceback(bot, caplog, capfd, body, content_type):
+    reply = bot.slack.post(body, content_type=content_type, sign=False, headers=_signature(body))
+
+    assert reply.status == 400
+    assert _tracebacks(caplog, capfd) == []
+
+
+def _click_payload(fake, card, **changes):
+    """A block_actions payload for the card's first button (Approve), with fields replaced or (None) removed."""
+    approve = next(element for element in buttons(card) if element["action_id"] == "invite_approve")
+    payload = {
+        "type": "block_actions",
+        "user": {"id": APPROVER, "username": "grace", "team_id": TEAM},
+        "api_app_id": fake.app_id,
+        "trigger_id": fake.issue_trigger_id(),
+        "team": None,
+        "enterprise": {"id": fake.enterprise_id, "name": "Org"},
+        "is_enterprise_install": True,
+        "container": {"type": "message", "message_ts": card["ts"], "channel_id": CHANNEL, "is_ephemeral": False},
+        "channel": {"id": CHANNEL, "name": "invite-approvals"},
+        "response_url": fake.new_response_url(channel=CHANNEL, user=APPROVER, message_ts=card["ts"]),
+        "actions": [{"action_id": "invite_approve", "block_id": "b1", "type": "button", "value": approve["value"]}],
+    }
+    for key, value in changes.items():
+        if value is None:
+            payload.pop(key)
+        else:
+            payload[key] = value
+    return payload
+
+
+MALFORMED_CLICKS = {
+    "no actions": lambda p: {**p, "actions": []},
+    "no user": lambda p: {k: v for k, v in p.items() if k != "user"},
+    "a numeric user id": lambda p: {**p, "user": {"id": 12345, "team_id": TEAM}},
+    "a numeric button value": lambda p: {**p, "actions": [{**p["actions"][0], "value": 7}]},
+    "deny without a trigger_id": lambda p: {
+        **{k: v for k, v in p.items() if k != "trigger_id"},
+        "actions": [{**p["actions"][0], "action_id": "invite_deny"}],
+    },
+}
+
+
+@pytest.mark.parametrize("mangle", MALFORMED_CLICKS.values(), ids=MALFORMED_CLICKS.keys())
+def test_signed_but_malformed_clicks_change_nothing_and_crash_nothing(fake, bot, caplog, capfd, mangle):
+    request = new_request(fake)
+    bot.slack.invite_requested(request)
+    card = wait_for_card(fake, request["email"])
+    bot.settle()
+    payload = mangle(_click_payload(fake, card))
+
+    reply = bot.slack.post(urlencode({"payload": json.dumps(payload)}).encode(), content_type=FORM)
+    bot.settle()
+
+    assert reply.status in (200, 400)
+    assert _tracebacks(caplog, capfd) == []
+    assert fake.invite_request_status(request["id"]) == "pending"
+    assert fake.calls("admin.inviteRequests.approve") == [] and fake.calls("views.open") == []
+
+
+# -- against the real server: bodies bounded in size and in time --------------------------------------
+
+
+def _address(events_url):
+    host, port = urlsplit(events_url).netloc.rsplit(":", 1)
+    return host, int(port)
+
+
+def _status_line(sock):
+    """The first line the server answered on a raw socket, or '' if it closed (or reset) without one."""
+    sock.settimeout(15)
+    try:
+        return sock.recv(200).split(b"\r\n", 1)[0].decode()
+    except OSError:
+        return ""
+
+
+def test_a_declared_or_growing_body_over_1_mb_is_413_and_never_logged(fake, serve_process):
+    url = serve_process()
+    address = _address(url)
+    declared = socket.create_connection(address, timeout=15)
+    declared.sendall(
+        b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n"
+        + b"{" + b" " * 65536
+    )
+    chunked = socket.create_connection(address, timeout=15)
+    chunked.sendall(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+
+    def send_chunks():
+        chunk = b" " * 65536
+        try:
+            for _ in range(48):  # 3 MB, unless the server stops reading first
+                chunked.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            chunked.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass
+
+    sender = threading.Thread(target=send_chunks, daemon=True)
+    sender.start()
+    marker = f"unsigned-{uuid.uuid4().hex}"
+    unsigned = SlackSender(url, "not-the-secret", fake).post(
+        json.dumps({"type": "event_callback", "note": marker}).encode(), content_type="application/json", sign=False
+    )
+
+    assert _status_line(declared).startswith("HTTP/1.1 413")
+    assert _status_line(chunked).startswith("HTTP/1.1 413")
+    assert unsigned.status == 401
+    sender.join(timeout=15)
+    declared.close()
+    chunked.close()
+    # The server still works, and nothing of the refused bodies reached its log.
+    bot_sender = SlackSender(url, SIGNING_SECRET, fake)
+    assert bot_sender.invite_requested(new_request(fake)).status == 200
+    wait_for_card(fake, "ada@example.com")
+    [process] = serve_process.processes
+    stop_process(process)
+    output = serve_process.output[url]
+    output.wait_for_line("Shutting down")
+    assert marker not in output.text()
+    assert max(len(line) for line in output.text().splitlines()) < 10_000
+
+
+def test_trickling_bodies_cannot_starve_health_checks_or_events(fake, serve_process):
+    """40 clients sending a body a byte at a time (more than the server has threads): /healthz and events still answer."""
+    url = serve_process()
+    tricklers = []
+    for _ in range(40):
+        sock = socket.create_connection(_address(url), timeout=15)
+        sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+        tricklers.append(sock)
+    stop = threading.Event()
+
+    def trickle():
+        while not stop.wait(0.2):  # the attack's pace, not a synchronisation
+            for sock in tricklers:
+                try:
+                    sock.send(b" ")
+                except OSError:
+                    pass
+
+    threading.Thread(target=trickle, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url.replace("/slack/events", "/healthz"), timeout=15) as health:
+            assert health.status == 200
+        request = new_request(fake)
+        assert SlackSender(url, SIGNING_SECRET, fake).invite_requested(request).status == 200
+        wait_for_card(fake, request["email"])
+        assert time.monotonic() - started < 15
+        answers = [_status_line(sock) for sock in tricklers]
+        assert any(answer.startswith("HTTP/1.1 408") for answer in answers), answers
+    finally:
+        stop.set()
+        for sock in tricklers:
+            sock.close()

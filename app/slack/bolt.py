@@ -35,12 +35,23 @@ def build_app(runtime: Runtime) -> App:
         authorize=_authorize(runtime),
         process_before_response=False,
         listener_executor=runtime.listeners,
+        logger=_quiet_bolt_logger(),
     )
     for listeners in (events, actions, commands, views, home, installation):
         listeners.register(app, runtime)
     # Bolt's own authorization would call auth.test on the first request, before its ack; do it now instead.
     runtime.token_check.warm(runtime.gateway)
     return app
+
+
+def _quiet_bolt_logger() -> logging.Logger:
+    """Bolt's loggers from WARNING only: at INFO it logs whole request bodies (unverified ones included).
+
+    Bolt copies this logger's level to every logger it makes; left to itself it copies the root logger's INFO.
+    """
+    bolt_logger = logging.getLogger("slack_bolt.App")
+    bolt_logger.setLevel(max(bolt_logger.getEffectiveLevel(), logging.WARNING))
+    return bolt_logger
 
 
 def _authorize(runtime: Runtime) -> Callable[..., AuthorizeResult]:

@@ -45,7 +45,7 @@ def register(app: App, runtime: Runtime) -> None:
 
 
 def _clicked_by_someone(body: dict[str, Any]) -> bool:
-    """A click invitebot can act on names the clicker and carries one action (its value is checked later)."""
+    """A click invitebot can act on names the clicker and carries an action with a value (decoded later)."""
     user, actions = body.get("user"), body.get("actions")
     return (
         isinstance(user, dict)
@@ -53,6 +53,7 @@ def _clicked_by_someone(body: dict[str, Any]) -> bool:
         and isinstance(actions, list)
         and len(actions) > 0
         and isinstance(actions[0], dict)
+        and isinstance(actions[0].get("value"), str)
     )
 
 

@@ -251,3 +251,21 @@ def test_trickling_bodies_cannot_starve_health_checks_or_events(fake, serve_proc
         stop.set()
         for sock in tricklers:
             sock.close()
+
+
+# -- Slack's auth.test failing at start-up loses no event ---------------------------------------------
+
+
+def test_events_are_processed_while_auth_test_keeps_failing(fake, start_bot):
+    """Bolt's own authorization would answer 200 "please reinstall" and drop the event; ours needs no auth.test."""
+    fake.fail_next("auth.test", "internal_error", times=20)  # start-up, its retries, the first request's retry, more
+    bot = start_bot()
+
+    first, second = new_request(fake), new_request(fake, "grace@example.com")
+    replies = [bot.slack.invite_requested(first), bot.slack.invite_requested(second)]
+
+    assert [reply.status for reply in replies] == [200, 200]
+    wait_for_card(fake, first["email"])
+    wait_for_card(fake, second["email"])
+    assert [call.error for call in fake.calls("auth.test")] == ["internal_error"] * len(fake.calls("auth.test"))
+    bot.settle()

@@ -25,7 +25,7 @@ from app.core.audit import now
 from app.metrics import ACK_LATENCY, IN_FLIGHT
 from app.runtime import Runtime
 from app.slack.bolt import build_app
-from app.store.db import database_answers
+from app.store.db import WriteCheck, database_answers
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -45,7 +45,8 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 def create_wsgi_app(runtime: Runtime) -> WsgiApp:
     runtime.settings.require("SLACK_SIGNING_SECRET")
     secret = runtime.settings.SLACK_SIGNING_SECRET.get_secret_value().encode()  # type: ignore[union-attr]
-    slack = SlackRequestHandler(build_app(runtime), path=EVENTS_PATH)
+    write_check = WriteCheck(runtime.engine)
+    slack = SlackRequestHandler(build_app(runtime, write_check), path=EVENTS_PATH)
     IN_FLIGHT.set_function(runtime.in_flight.count)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -64,11 +65,11 @@ def create_wsgi_app(runtime: Runtime) -> WsgiApp:
         if method not in ("GET", "HEAD"):
             return _answer(start_response, "405 Method Not Allowed", "text/plain; charset=utf-8", b"method not allowed\n")
         if path == "/healthz":
-            healthy = database_answers(runtime.engine)
-            body = b"ok\n" if healthy else b"database unavailable\n"
+            healthy = write_check.probe()  # a database that answers but takes no writes drops every decision
+            body = b"ok\n" if healthy else b"database unavailable or not writable\n"
             return _answer(start_response, "200 OK" if healthy else "503 Service Unavailable", "text/plain; charset=utf-8", body)
         if path == "/readyz":
-            checks = readiness(runtime)
+            checks = readiness(runtime, write_check)
             ready = all(check["ok"] for check in checks.values())
             body = json.dumps({"ready": ready, "checks": checks}, indent=2).encode()
             return _answer(start_response, "200 OK" if ready else "503 Service Unavailable", "application/json", body)
@@ -209,9 +210,10 @@ def _parses_as_bolt_would(body: bytes, content_type: str | None) -> None:
         raise _Refused("400 Bad Request", "the payload lacks what Slack always sends") from None
 
 
-def readiness(runtime: Runtime) -> dict[str, dict[str, Any]]:
-    """Ready means: the database answers, Slack accepted both tokens, and the latest sync (any replica's) was clean."""
+def readiness(runtime: Runtime, write_check: WriteCheck | None = None) -> dict[str, dict[str, Any]]:
+    """Ready means: the database takes writes, Slack accepted both tokens, and the latest sync (any replica's) was clean."""
     database = database_answers(runtime.engine)
+    writable = database and (write_check or WriteCheck(runtime.engine)).probe()
     tokens = runtime.token_check.readiness()
     sync: dict[str, Any] = {"ok": False, "detail": "database unavailable"}
     if database:
@@ -224,7 +226,8 @@ def readiness(runtime: Runtime) -> dict[str, dict[str, Any]]:
             sync = {"ok": False, "detail": f"last sync finished {last.finished_at.isoformat()}, too long ago"}
         else:
             sync = {"ok": last.errors == 0, "detail": f"{last.summary} at {last.finished_at.isoformat()}"}
-    return {"database": {"ok": database, "detail": "answers" if database else "unavailable"}, "tokens": tokens, "sync": sync}
+    detail = "takes writes" if writable else "answers, but does not take writes" if database else "unavailable"
+    return {"database": {"ok": writable, "detail": detail}, "tokens": tokens, "sync": sync}
 
 
 def _answer(start_response: Callable[..., Any], status: str, content_type: str, body: bytes) -> Iterable[bytes]:

@@ -8,16 +8,29 @@ import json
 import socket
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+import sqlalchemy
 
 from app.sandbox import SlackSender
 from app.sandbox.sender import FORM
-from tests.conftest import APPROVER, CHANNEL, SIGNING_SECRET, TEAM, buttons, new_request, stop_process, wait_for_card
+from tests.conftest import (
+    APPROVER,
+    CHANNEL,
+    SIGNING_SECRET,
+    TEAM,
+    both_databases,
+    buttons,
+    card_text,
+    new_request,
+    stop_process,
+    wait_for_card,
+)
 
 
 def _cards(fake, bot, count):
@@ -269,3 +282,72 @@ def test_events_are_processed_while_auth_test_keeps_failing(fake, start_bot):
     wait_for_card(fake, second["email"])
     assert [call.error for call in fake.calls("auth.test")] == ["internal_error"] * len(fake.calls("auth.test"))
     bot.settle()
+
+
+# -- a database that takes no writes --------------------------------------------------------------------
+
+
+def _refuse_writes(engine):
+    """From now on the bot's connections cannot write: SQLite opens its file read-only (as for a file it may not
+    write), PostgreSQL sessions are read-only (as on a standby). Returns the undo."""
+    if engine.url.get_backend_name() == "sqlite":
+
+        def read_only(_dialect, _record, _cargs, cparams):
+            cparams.update(database=f"file:{cparams['database']}?mode=ro", uri=True)
+
+        hook = "do_connect"
+    else:
+
+        def read_only(dbapi_connection, _record):
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            dbapi_connection.commit()
+
+        hook = "connect"
+    sqlalchemy.event.listen(engine, hook, read_only)
+    engine.dispose()
+    return lambda: (sqlalchemy.event.remove(engine, hook, read_only), engine.dispose())
+
+
+def _health(bot):
+    try:
+        with urllib.request.urlopen(bot.url.replace("/slack/events", "/healthz"), timeout=15) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+NOT_RECORDED = "invitebot could not record this — its database is not writable; nothing was decided."
+
+
+@both_databases
+def test_while_the_database_takes_no_writes_people_are_told_and_events_are_kept(fake, bot, caplog):
+    request = new_request(fake)
+    bot.slack.invite_requested(request)
+    card = wait_for_card(fake, request["email"])
+    bot.settle()
+    restore = _refuse_writes(bot.runtime.engine)
+
+    assert _health(bot) == 503
+    click = bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
+    command = bot.slack.slash(text="list", user_id=APPROVER, channel_id=CHANNEL, team_id=TEAM)
+    later = new_request(fake, "grace@example.com")
+    event = bot.slack.invite_requested(later, event_id="Ev0LATER001")
+
+    assert click.status == 200
+    [told] = fake.wait_for(lambda: [p for p in fake.response_posts() if NOT_RECORDED in json.dumps(p, ensure_ascii=False)])
+    assert command.status == 200 and NOT_RECORDED in command.body
+    assert event.status == 503  # so Slack delivers it again
+    bot.settle()
+    assert fake.calls("admin.inviteRequests.approve") == []
+    assert fake.invite_request_status(request["id"]) == "pending"
+    assert all("grace@example.com" not in card_text(message) for message in fake.messages(CHANNEL))
+
+    restore()
+    retry = bot.slack.invite_requested(later, event_id="Ev0LATER001", retry_num=1, retry_reason="http_error")
+
+    assert retry.status == 200
+    wait_for_card(fake, "grace@example.com")
+    assert _health(bot) == 200
+    bot.settle()
+    assert [record.getMessage() for record in caplog.records if record.exc_info] == []

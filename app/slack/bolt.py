@@ -16,13 +16,15 @@ from app.slack import modals
 from app.slack.gateway import SlackCallFailed
 from app.slack.listeners import actions, commands, events, home, installation, views
 from app.slack.token_health import BOT
+from app.store.db import WriteCheck, shown
 
 log = logging.getLogger(__name__)
 # Bolt authorizes neither of these (the tokens may be gone); they must reach their listeners whatever the tokens say.
 NO_TOKEN_EVENTS = frozenset({"tokens_revoked", "app_uninstalled"})
+DATABASE_NOT_WRITABLE = "invitebot could not record this — its database is not writable; nothing was decided."
 
 
-def build_app(runtime: Runtime) -> App:
+def build_app(runtime: Runtime, write_check: WriteCheck | None = None) -> App:
     settings = runtime.settings
     secret = settings.SLACK_SIGNING_SECRET
     app = App(
@@ -31,7 +33,7 @@ def build_app(runtime: Runtime) -> App:
         # Over HTTP every request is verified; Socket Mode has no signatures (the connection is authenticated).
         signing_secret=secret.get_secret_value() if secret else "",
         request_verification_enabled=secret is not None,
-        before_authorize=_while_bot_token_rejected(runtime),
+        before_authorize=_while_unable_to_act(runtime, write_check or WriteCheck(runtime.engine)),
         authorize=_authorize(runtime),
         process_before_response=False,
         listener_executor=runtime.listeners,
@@ -74,48 +76,59 @@ def _authorize(runtime: Runtime) -> Callable[..., AuthorizeResult]:
     return authorize
 
 
-def _while_bot_token_rejected(runtime: Runtime) -> Callable[..., BoltResponse]:
+def _while_unable_to_act(runtime: Runtime, write_check: WriteCheck) -> Callable[..., BoltResponse]:
     health = runtime.token_check
 
     def before_authorize(req: BoltRequest, body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
-        """While Slack rejects the bot token, answer so that nothing is lost and people know why.
+        """While Slack rejects the bot token, or the database takes no writes, answer so that nothing is lost.
 
-        Events get a 503 (over Socket Mode: no ack), so Slack delivers them again later; commands and clicks are
-        answered with what is wrong, since the work they ask for cannot be done without the bot token.
+        Either way the work a request asks for cannot be done (or not recorded), so it is turned away (see
+        _turn_away) before any listener acks it; the token is checked first, since its fix is the reinstall.
         """
-        if body.get("type") == "url_verification" or (is_event(body) and body["event"].get("type") in NO_TOKEN_EVENTS):
+        event = body.get("event") if is_event(body) else None
+        event_type = event.get("type") if isinstance(event, dict) else None
+        if body.get("type") == "url_verification" or event_type in NO_TOKEN_EVENTS:
             return next()
         health.ensure_bot_identity(runtime.gateway)
-        if health.rejection(BOT) is None:
-            return next()
-        sentence = health.sentence(BOT)
-        if is_event(body):
-            TURNED_AWAY.labels(kind="event").inc()
-            how = "left the envelope unacknowledged" if req.mode == "socket_mode" else "answered HTTP 503"
-            log.warning(
-                "%s for the %s event %s, so Slack delivers it again later: %s",
-                how,
-                body["event"].get("type"),
-                body.get("event_id"),
-                health.problem(BOT),
-            )
-            return BoltResponse(status=503, body=sentence)
-        if is_slash_command(body):
-            TURNED_AWAY.labels(kind="command").inc()
-            return BoltResponse(status=200, body=sentence)
-        TURNED_AWAY.labels(kind="interaction").inc()
-        response_url = req.context.response_url
-        if response_url:  # needs no token
-            runtime.run_later(_tell, runtime, response_url, sentence)
-        elif is_view_submission(body):
-            return BoltResponse(status=200, body={"response_action": "update", "view": modals.notice(sentence)})
-        return BoltResponse(status=200, body="")
+        if health.rejection(BOT) is not None:
+            return _turn_away(runtime, req, body, health.sentence(BOT), health.problem(BOT) or "")
+        if not write_check.writable():
+            problem = f"the database {shown(runtime.engine.url)} does not take writes"
+            return _turn_away(runtime, req, body, DATABASE_NOT_WRITABLE, problem)
+        return next()
 
     return before_authorize
+
+
+def _turn_away(runtime: Runtime, req: BoltRequest, body: dict[str, Any], sentence: str, problem: str) -> BoltResponse:
+    """Events get a 503 (over Socket Mode: no ack), so Slack delivers them again later; commands, clicks and
+    modal submissions are answered with what is wrong."""
+    if is_event(body):
+        TURNED_AWAY.labels(kind="event").inc()
+        how = "left the envelope unacknowledged" if req.mode == "socket_mode" else "answered HTTP 503"
+        event = body["event"] if isinstance(body["event"], dict) else {}
+        log.warning(
+            "%s for the %s event %s, so Slack delivers it again later: %s",
+            how,
+            event.get("type"),
+            body.get("event_id"),
+            problem,
+        )
+        return BoltResponse(status=503, body=sentence)
+    if is_slash_command(body):
+        TURNED_AWAY.labels(kind="command").inc()
+        return BoltResponse(status=200, body=sentence)
+    TURNED_AWAY.labels(kind="interaction").inc()
+    response_url = req.context.response_url
+    if response_url:  # needs no token
+        runtime.run_later(_tell, runtime, response_url, sentence)
+    elif is_view_submission(body):
+        return BoltResponse(status=200, body={"response_action": "update", "view": modals.notice(sentence)})
+    return BoltResponse(status=200, body="")
 
 
 def _tell(runtime: Runtime, response_url: str, text: str) -> None:
     try:
         runtime.gateway.respond(response_url, text=text)
     except SlackCallFailed as exc:
-        log.warning("could not say that the bot token is rejected: %s", exc.code)
+        log.warning("could not tell the clicker why nothing was done: %s", exc.code)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import URL, Engine, create_engine, event, text
@@ -11,7 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import default_data_folder
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PROBE_BUSY_TIMEOUT_MS = 2_000  # a write probe waits this long for SQLite's write lock, not the writers' 30 s
+# A statement that needs write access and changes nothing: refused on a read-only SQLite file (or one opened
+# query_only), on a full or vanished disk's journal, and in a read-only PostgreSQL transaction or standby.
+_WRITE_PROBE = "DELETE FROM invite_requests WHERE 1 = 0"
 PG_CONNECT_TIMEOUT_SECONDS = 10  # a host that drops packets fails in seconds instead of hanging start-up
 
 
@@ -120,3 +129,58 @@ def database_answers(engine: Engine) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means "not healthy"
         return False
+
+
+def database_writable(engine: Engine) -> bool:
+    """True when the database takes a write: a transaction that runs a no-op DELETE and rolls back; what /healthz reports.
+
+    On SQLite the transaction is BEGIN IMMEDIATE (see _configure_sqlite), so it also needs the write lock.
+    """
+    sqlite = engine.url.get_backend_name() == "sqlite"
+    try:
+        with engine.connect() as connection:
+            raw = connection.connection.dbapi_connection  # pragmas outside any transaction
+            if sqlite:
+                raw.execute(f"PRAGMA busy_timeout={PROBE_BUSY_TIMEOUT_MS}")  # type: ignore[union-attr]
+            try:
+                connection.exec_driver_sql(_WRITE_PROBE)  # begins the transaction (BEGIN IMMEDIATE on SQLite)
+                connection.rollback()
+            finally:
+                if sqlite:
+                    raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # type: ignore[union-attr]
+        return True
+    except Exception as exc:  # noqa: BLE001 - any failure means "cannot write"
+        log.debug("the database write probe failed: %s", exc)
+        return False
+
+
+class WriteCheck:
+    """Whether the database takes writes, for the guard in app.slack.bolt; safe to use from every thread.
+
+    A good answer is reused for `fresh_for` seconds so a burst of requests costs one probe; a bad one is never
+    reused, so the first request after the database recovers goes through.
+    """
+
+    def __init__(self, engine: Engine, fresh_for: float = 1.0) -> None:
+        self._engine = engine
+        self._fresh_for = fresh_for
+        self._lock = threading.Lock()
+        self._writable: bool | None = None
+        self._checked_at = 0.0
+
+    def writable(self) -> bool:
+        with self._lock:
+            if self._writable and time.monotonic() - self._checked_at < self._fresh_for:
+                return True
+        return self.probe()
+
+    def probe(self) -> bool:
+        """Ask the database now (what /healthz does), and remember the answer."""
+        writable = database_writable(self._engine)
+        with self._lock:
+            was, self._writable, self._checked_at = self._writable, writable, time.monotonic()
+        if was is not False and not writable:
+            log.error("the database %s does not take writes: Slack events are answered 503 until it does", shown(self._engine.url))
+        elif was is False and writable:
+            log.warning("the database %s takes writes again", shown(self._engine.url))
+        return writable

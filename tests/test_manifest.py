@@ -43,6 +43,7 @@ EVENT_SCOPES: dict[str, str | None] = {
     "app_home_opened": None,
     "app_uninstalled": None,
     "tokens_revoked": None,
+    "subteam_members_changed": "usergroups:read",
 }
 # Needed for the slash command itself, not for any Web API method.
 COMMAND_SCOPE = "commands"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 
 from app.core.workspaces import Workspaces
-from app.slack.gateway import SlackCallFailed, SlackGateway
+from app.slack.gateway import USERGROUP_CACHE_SECONDS, SlackCallFailed, SlackGateway
 
 log = logging.getLogger(__name__)
 
@@ -15,12 +17,100 @@ NOT_ALLOWED = "Only invite approvers can approve or deny invite requests. Nothin
 MAX_TRANSLATED_MEMBERS = 200
 
 
+# Audit outcomes of a refused attempt: not an approver, or invitebot could not find out.
+NOT_ALLOWED_OUTCOME = "not_allowed"
+LOOKUP_FAILED_OUTCOME = "approvers_unreadable"
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """May this person decide? When not, the sentence to show them."""
+    """May this person decide? When not, the sentence to show them and the outcome the audit log records."""
 
     allowed: bool
     refusal: str = NOT_ALLOWED
+    outcome: str = NOT_ALLOWED_OUTCOME
+
+
+def lookup_failed(code: str) -> Verdict:
+    """Refused only because Slack would not say who is in the approver groups right now."""
+    return Verdict(
+        False,
+        f"invitebot could not check your approver rights just now (Slack answered {code}); "
+        "nothing was changed — try again in a minute.",
+        LOOKUP_FAILED_OUTCOME,
+    )
+
+
+class _Group:
+    """What one user group in one workspace holds, as last read; `lock` lets one reader at a time ask Slack."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.members: frozenset[str] | None = None
+        self.read_at = 0.0  # time.monotonic() when Slack last answered
+        self.reads = 0  # answers (or failures) so far: a waiter that sees it change shares that answer
+        self.failure: SlackCallFailed | None = None  # the last read's failure, when it failed
+
+
+class GroupMembers:
+    """Members of user groups, read from Slack once per (group, workspace) at a time and kept `ttl` seconds.
+
+    However many clicks arrive together, one of them calls usergroups.users.list (Tier 2) and the others wait for
+    its answer. When Slack fails, the members last read are used; `subteam_members_changed` updates them at once.
+    """
+
+    def __init__(self, gateway: SlackGateway, ttl: float = USERGROUP_CACHE_SECONDS) -> None:
+        self._gateway = gateway
+        self.ttl = ttl  # seconds a read is used before Slack is asked again
+        self._lock = threading.Lock()
+        self._groups: dict[tuple[str, str], _Group] = {}
+
+    def _group(self, group_id: str, team_id: str) -> _Group:
+        with self._lock:
+            return self._groups.setdefault((group_id, team_id), _Group())
+
+    def get(self, group_id: str, team_id: str) -> frozenset[str]:
+        """The group's members; raises SlackCallFailed only when Slack fails and nothing was ever read."""
+        group = self._group(group_id, team_id)
+        seen = group.reads
+        with group.lock:
+            if group.reads != seen or (group.members is not None and time.monotonic() - group.read_at < self.ttl):
+                return self._answer(group, group_id, team_id)  # read while we waited, or recently enough
+            try:
+                # The read time is taken after the answer, so the gateway's own cache is never younger than ours.
+                members = self._gateway.usergroup_members(group_id, team_id)
+            except SlackCallFailed as exc:
+                group.failure = exc
+                if exc.code == "no_such_subteam":
+                    group.members = None  # not (or no longer) in this workspace
+            else:
+                group.members, group.failure, group.read_at = members, None, time.monotonic()
+            group.reads += 1
+            return self._answer(group, group_id, team_id)
+
+    @staticmethod
+    def _answer(group: _Group, group_id: str, team_id: str) -> frozenset[str]:
+        if group.failure is None and group.members is not None:
+            return group.members
+        assert group.failure is not None
+        if group.members is None:
+            raise group.failure
+        log.warning(
+            "could not read user group %s in %s (%s); using its members as last read", group_id, team_id, group.failure.code
+        )
+        return group.members
+
+    def changed(self, group_id: str, team_id: str, added: list[str], removed: list[str]) -> bool:
+        """Slack says members joined or left (subteam_members_changed): apply it to what was read. False if unknown."""
+        with self._lock:
+            group = self._groups.get((group_id, team_id))
+        if group is None:
+            return False
+        with group.lock:  # after any read in flight, so its older answer cannot undo the change
+            if group.members is None:
+                return False
+            group.members = (group.members | frozenset(added)) - frozenset(removed)
+        return True
 
 
 @dataclass(frozen=True)
@@ -58,6 +148,7 @@ class Approvers:
         self._gateway = gateway
         self._workspaces = workspaces
         self._homes: dict[str, str] = {}  # group id -> the workspace it was found in (a group never moves)
+        self.members = GroupMembers(gateway)
 
     def allows(self, user_id: str) -> bool:
         return self.check(user_id).allowed
@@ -67,20 +158,34 @@ class Approvers:
         if user_id in self._users or self._listed_in_other_form(user_id, team_id):
             return Verdict(True)
         unmatched: _Unmatched | None = None
+        unread: str | None = None  # why a group could be read nowhere, when Slack failed rather than said "no such group"
         for group in self.groups:
-            for group_team in self.group_teams(group):
+            failure, found = None, False
+            try:
+                teams = self.group_teams(group, raising=True)
+            except SlackCallFailed as exc:
+                teams, failure = [], f"{exc.method} {exc.code}"
+            for group_team in teams:
                 try:
-                    members = self._gateway.usergroup_members(group.id, group_team)
+                    members = self.members.get(group.id, group_team)
                 except SlackCallFailed as exc:
                     if exc.code != "no_such_subteam" or group.team_id:
                         log.warning("could not read user group %s in %s: %s", group.id, group_team, exc.code)
+                    if exc.code != "no_such_subteam":
+                        failure = exc.code
                     continue
+                found = True
                 self._homes[group.id] = group_team
                 try:
                     if self._member(user_id, members, group, group_team, team_id or group_team):
                         return Verdict(True)
                 except _Unmatched as exc:
                     unmatched = exc
+            if failure is not None and not found:
+                unread = failure
+        if unread is not None:
+            log.warning("refused %s for now: the approver groups could not be read (%s)", user_id, unread)
+            return lookup_failed(unread)
         if unmatched is not None:
             log.warning(
                 "refused %s: user group %s in %s lists ids in another form and Slack did not translate them (%s)",
@@ -94,7 +199,7 @@ class Approvers:
             )
         return Verdict(False)
 
-    def group_teams(self, group: GroupRef) -> list[str]:
+    def group_teams(self, group: GroupRef, *, raising: bool = False) -> list[str]:
         """Where to look a group up: the workspace it names or was found in, else each of invitebot's workspaces."""
         home = group.team_id or self._homes.get(group.id)
         if home:
@@ -103,7 +208,15 @@ class Approvers:
             return self._workspaces.ids()
         except SlackCallFailed as exc:
             log.warning("could not list the org's workspaces to find user group %s: %s", group.id, exc.code)
+            if raising:
+                raise
             return []
+
+    def members_changed(self, group_id: str, team_id: str, added: list[str], removed: list[str]) -> bool:
+        """A listed group's membership changed in Slack: use the change from now on. False for groups not listed."""
+        if not any(group.id == group_id for group in self.groups):
+            return False
+        return self.members.changed(group_id, team_id, added, removed)
 
     def _member(self, user_id: str, members: frozenset[str], group: GroupRef, team_id: str, clicked_in: str) -> bool:
         """Is the person in the group, whichever form (U… local, W… org-wide) each side uses?"""

@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from app.core import audit
+from app.core.authz import NOT_ALLOWED_OUTCOME
 from app.core.decisions import decide
 from app.runtime import Runtime
 from app.slack import blocks, modals
@@ -85,7 +86,7 @@ def fill_deny_form(
         request = session.get(InviteRequest, context.request_id)
     verdict = runtime.approvers.check(user_id, team_id)
     if not verdict.allowed:
-        refuse(runtime, user_id, context.request_id, Action.DENY.value, Source(context.source))
+        refuse(runtime, user_id, context.request_id, Action.DENY.value, Source(context.source), verdict.outcome)
         view = modals.notice(verdict.refusal)
     elif request is None:
         view = modals.notice(f"invitebot has no invite request `{context.request_id}`.")
@@ -111,7 +112,7 @@ def handle_click(runtime: Runtime, body: dict[str, Any], action: Action) -> None
         return
     verdict = runtime.approvers.check(user_id, body["user"].get("team_id"))
     if not verdict.allowed:
-        refuse(runtime, user_id, value.request_id, action.value, surface.source)
+        refuse(runtime, user_id, value.request_id, action.value, surface.source, verdict.outcome)
         surface.tell(runtime, user_id, verdict.refusal)
         return
     outcome = decide(runtime.decider, value.request_id, action, user_id, surface.source)
@@ -125,17 +126,19 @@ def deny_with_reason(
     surface = Surface(Source(context.source), context.channel)
     verdict = runtime.approvers.check(user_id, team_id)
     if not verdict.allowed:
-        refuse(runtime, user_id, context.request_id, Action.DENY.value, surface.source)
+        refuse(runtime, user_id, context.request_id, Action.DENY.value, surface.source, verdict.outcome)
         surface.tell(runtime, user_id, verdict.refusal)
         return
     outcome = decide(runtime.decider, context.request_id, Action.DENY, user_id, surface.source, reason)
     surface.decided(runtime, user_id, outcome.message)
 
 
-def refuse(runtime: Runtime, user_id: str, request_id: str, action: str, source: Source) -> None:
-    """Record an attempt by someone who may not decide."""
+def refuse(
+    runtime: Runtime, user_id: str, request_id: str, action: str, source: Source, outcome: str = NOT_ALLOWED_OUTCOME
+) -> None:
+    """Record a refused attempt: by someone who may not decide, or whose rights could not be read (the Verdict says)."""
     with runtime.sessions.begin() as session:
-        audit.record(session, request_id=request_id, actor_id=user_id, action=action, source=source.value, outcome="not_allowed")
+        audit.record(session, request_id=request_id, actor_id=user_id, action=action, source=source.value, outcome=outcome)
 
 
 @dataclass(frozen=True)

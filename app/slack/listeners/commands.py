@@ -87,7 +87,7 @@ def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
     user_id, url = body["user_id"], body["response_url"]
     verdict = runtime.approvers.check(user_id, body.get("team_id")) if command.name not in OPEN_TO_ALL else None
     if verdict is not None and not verdict.allowed:
-        refuse(runtime, user_id, _subject(runtime, command), command.name, Source.SLASH)
+        refuse(runtime, user_id, _subject(runtime, command), command.name, Source.SLASH, verdict.outcome)
         if verdict.refusal == NOT_ALLOWED:
             text = f"Only invite approvers can use `/invites {command.name}`. You can use `/invites mine` and `/invites help`."
         else:
@@ -257,9 +257,10 @@ def turn_page(runtime: Runtime, body: dict[str, Any]) -> None:
     user_id, url = body["user"]["id"], body.get("response_url")
     if not url:
         return
-    if not runtime.approvers.allows(user_id):
-        refuse(runtime, user_id, "-", "list", Source.SLASH)
-        _respond(runtime, url, "Only invite approvers can list invite requests.")
+    verdict = runtime.approvers.check(user_id, (body.get("user") or {}).get("team_id"))
+    if not verdict.allowed:
+        refuse(runtime, user_id, "-", "list", Source.SLASH, verdict.outcome)
+        _respond(runtime, url, "Only invite approvers can list invite requests." if verdict.refusal == NOT_ALLOWED else verdict.refusal)
         return
     try:
         value = json.loads(body["actions"][0]["value"])

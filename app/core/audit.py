@@ -23,8 +23,20 @@ _NOT_ATTEMPTS = (
 )
 
 
+# The widths of decision_log's columns (app.store.models.DecisionLog); detail is TEXT, kept to a readable length.
+_WIDTHS = {"request_id": 32, "actor_id": 32, "action": 16, "source": 16, "outcome": 64, "detail": 500}
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _bounded(field: str, value: str | None) -> str | None:
+    """Slack's and our own text cut to its column, so an odd answer never fails the transaction that records it."""
+    if value is None:
+        return None
+    width = _WIDTHS[field]
+    return value if len(value) <= width else value[: width - 1] + "…"
 
 
 def record(
@@ -37,17 +49,20 @@ def record(
     outcome: str,
     detail: str | None = None,
 ) -> None:
-    DECISIONS.labels(outcome=outcome, source=source).inc()
-    session.add(
-        DecisionLog(
-            request_id=request_id,
-            actor_id=actor_id,
-            action=action,
-            source=source,
-            outcome=outcome,
-            detail=detail,
-            at=now(),
-        )
+    outcome = _bounded("outcome", outcome) or ""
+    DECISIONS.labels(outcome=outcome, source=_bounded("source", source)).inc()
+    session.add(_entry(request_id, actor_id, action, source, outcome, detail))
+
+
+def _entry(request_id: str, actor_id: str | None, action: str, source: str, outcome: str, detail: str | None) -> DecisionLog:
+    return DecisionLog(
+        request_id=_bounded("request_id", request_id),
+        actor_id=_bounded("actor_id", actor_id),
+        action=_bounded("action", action),
+        source=_bounded("source", source),
+        outcome=_bounded("outcome", outcome),
+        detail=_bounded("detail", detail),
+        at=now(),
     )
 
 

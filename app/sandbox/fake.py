@@ -164,12 +164,25 @@ class FakeSlack:
     # faults
 
     def fail_next(
-        self, method: str, error: str, *, times: int = 1, status: int | None = None, retry_after: int | None = None
+        self,
+        method: str,
+        error: str = "",
+        *,
+        times: int = 1,
+        status: int | None = None,
+        retry_after: int | None = None,
+        wire: str | None = None,
     ) -> None:
-        """The next `times` calls of `method` answer `error`; "ratelimited" defaults to HTTP 429 + Retry-After."""
+        """The next `times` calls of `method` answer `error`; "ratelimited" defaults to HTTP 429 + Retry-After.
+
+        `wire` breaks the answer itself instead: "html_502" (a proxy's HTML error page; the method is not run) or
+        "truncated" (the method runs, its 200 JSON answer is cut short). drop_answer() loses an answer altogether.
+        """
+        if wire not in (None, "html_502", "truncated"):
+            raise ValueError(f"wire is html_502 or truncated, not {wire!r}")
         if status is None:
-            status = 429 if error == "ratelimited" else 200
-        fault = Fault(error, status, retry_after if retry_after is not None else 1, times)
+            status = 429 if error == "ratelimited" else 502 if wire == "html_502" else 200
+        fault = Fault(error or wire or "", status, retry_after if retry_after is not None else 1, times, wire)
         self._mutate(lambda s: s.faults.setdefault(method, []).append(fault))
 
     def drop_answer(self, method: str, *, times: int = 1) -> None:

@@ -142,6 +142,9 @@ class Fault:
     status: int
     retry_after: int
     remaining: int
+    # What goes wrong on the wire instead of a Slack error: "html_502" (a proxy's error page, the method not run),
+    # or "truncated" (the method ran, its 200 answer cut short).
+    wire: str | None = None
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from app.sandbox import block_kit
-from app.sandbox.state import Call, Channel, SlackState
+from app.sandbox.state import Call, Channel, Fault, SlackState
 
 BOT, ADMIN, APP = "bot", "admin", "app"  # APP: the app-level token (xapp-), good only for apps.connections.open
 RESPONSE_URL_MAX_USES = 5  # reference §5.6: up to 5 posts per response_url
@@ -607,7 +607,37 @@ def _answer(
         faults.pop(0)
     if method == "admin.inviteRequests.approve" and fault.error == "failed_to_send_invite":
         METHODS[method][0](state, params, caller)  # reference §1.2: the approval went through, the invite did not
+    if fault.wire is not None:
+        _wire_fault(state, method, params, caller, fault)
     return fault.status, {"ok": False, "error": fault.error}, fault.retry_after
+
+
+_PROXY_ERROR_PAGE = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n"
+    b"<hr><center>envoy</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+class WireFault(Exception):
+    """An answer that is not Slack's JSON, to send as is."""
+
+    def __init__(self, kind: str, status: int, body: bytes) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.status = status
+        self.body = body
+
+
+def _wire_fault(state: SlackState, method: str, params: dict[str, Any], caller: Caller, fault: Fault) -> None:
+    """Break the answer as `fault.wire` says; the method itself runs first unless a proxy stood in front of it."""
+    if fault.wire == "html_502":
+        raise WireFault(fault.wire, fault.status, _PROXY_ERROR_PAGE)
+    try:
+        answer: dict[str, Any] = {"ok": True, **METHODS[method][0](state, params, caller)}
+    except ApiError as exc:
+        answer = {"ok": False, "error": exc.error}
+    whole = json.dumps({**answer, "response_metadata": {"warnings": []}}).encode()
+    raise WireFault(fault.wire, fault.status, whole[: len(whole) // 2])  # "truncated"
 
 
 def call_method(
@@ -630,6 +660,10 @@ def call_method(
             status, body, retry_after = _answer(state, method, params, token, json_body)
         except ApiError as exc:
             status, body = 200, {"ok": False, "error": exc.error}
+        except WireFault as fault:
+            state.calls.append(Call(method, params, token, fault.status, fault.kind, time.time()))
+            state.changed()
+            return fault.status, fault.body, {}
         headers = {"Retry-After": str(retry_after)} if status == 429 else {}
         state.calls.append(Call(method, params, token, status, body.get("error"), time.time()))
         state.changed()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -20,6 +21,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from app.metrics import SLACK_CALLS, SLACK_RATE_LIMITED
+from app.slack.errors import known_codes
 from app.slack.token_health import CallObserver
 
 ADMIN_PAGE_LIMIT = 1000
@@ -169,12 +171,19 @@ class PostUnconfirmed(SlackCallFailed):
     """chat.postMessage was sent but its answer was lost: Slack may or may not have posted the message."""
 
 
-def _error_code(exc: Exception) -> str:
-    """Slack's error code, or our own label for a failure on the wire.
+MAX_ERROR_CODE = 48
+# What a call to Slack can raise besides a Slack answer: slack_sdk's errors, the wire's (URLError, resets, timeouts),
+# and a 200 whose body is cut short (json.JSONDecodeError, a ValueError).
+_WIRE_ERRORS = (SlackClientError, OSError, ValueError)
 
-    'http_error': an answer that carries no Slack error code (a proxy's HTML 502, an empty 500; slack_sdk puts its own
-    sentence about a non-JSON body where the code would be). 'network_error': no answer at all (refused, reset, timed out).
-    Both are bounded, so they can be metric labels.
+
+def _error_code(exc: Exception) -> str:
+    """Slack's error code, or our own label for a failure on the wire; at most MAX_ERROR_CODE characters.
+
+    'http_error': an answer that carries no Slack error code (a proxy's HTML 502 or plain-text error, an empty 500;
+    slack_sdk puts its own sentence about a non-JSON body where the code would be), or a 5xx whose code is none Slack
+    documents (a proxy's own JSON). 'network_error': no usable answer at all (refused, reset, timed out, or a body cut
+    short so it is not JSON). All are bounded, so they can be metric labels and audit outcomes.
     """
     if isinstance(exc, SlackApiError):
         response = exc.response
@@ -182,9 +191,11 @@ def _error_code(exc: Exception) -> str:
             return "ratelimited"
         data = response.data if isinstance(response.data, dict) else {}
         error = data.get("error")
-        if isinstance(error, str) and _SLACK_ERROR_CODE.fullmatch(error):
-            return error
-        return "http_error"
+        if not (isinstance(error, str) and len(error) <= MAX_ERROR_CODE and _SLACK_ERROR_CODE.fullmatch(error)):
+            return "http_error"
+        if response.status_code >= 500 and error not in known_codes():
+            return "http_error"
+        return error
     return "network_error"
 
 
@@ -206,7 +217,7 @@ class SlackGateway:
         method = self._admin.admin_inviteRequests_approve if action == "approve" else self._admin.admin_inviteRequests_deny
         try:
             method(invite_request_id=request_id, team_id=team_id)
-        except (SlackClientError, OSError) as exc:
+        except _WIRE_ERRORS as exc:
             return CallResult(_error_code(exc))
         return CallResult()
 
@@ -231,7 +242,7 @@ class SlackGateway:
                 guest_expiration_ts=str(expires_ts) if expires_ts else None,
                 custom_message=message,
             )
-        except (SlackClientError, OSError) as exc:
+        except _WIRE_ERRORS as exc:
             return CallResult(_error_code(exc))
         return CallResult()
 
@@ -289,7 +300,7 @@ class SlackGateway:
         """
         try:
             self._bot.blocks_validate(blocks=blocks)
-        except (SlackClientError, OSError) as exc:
+        except _WIRE_ERRORS as exc:
             return _error_code(exc)
         return None
 
@@ -297,7 +308,7 @@ class SlackGateway:
     def _probe(client: WebClient, method: str, params: dict[str, Any]) -> str | None:
         try:
             client.api_call(method, params=params)
-        except (SlackClientError, OSError) as exc:
+        except _WIRE_ERRORS as exc:
             return _error_code(exc)
         return None
 
@@ -307,7 +318,7 @@ class SlackGateway:
             if self._admin_user_id is None:
                 try:
                     self._admin_user_id = self._admin.auth_test().get("user_id")
-                except (SlackClientError, OSError):
+                except _WIRE_ERRORS:
                     return None
             return self._admin_user_id
 
@@ -317,7 +328,7 @@ class SlackGateway:
         while True:
             try:
                 page = self._admin.api_call(method, params={**params, "cursor": cursor} if cursor else params)
-            except (SlackClientError, OSError) as exc:
+            except _WIRE_ERRORS as exc:
                 raise SlackCallFailed(method, _error_code(exc))
             yield from page.get(key) or []
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
@@ -366,10 +377,17 @@ class SlackGateway:
             response = WebhookClient(response_url, timeout=10).send(
                 text=text, blocks=blocks, response_type="ephemeral", replace_original=replace
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise SlackCallFailed("response_url", "network_error") from exc
         if response.status_code != 200:
-            raise SlackCallFailed("response_url", response.body or f"http_{response.status_code}")
+            body = (response.body or "").strip()  # a code (used_url, no_service, ...), as text or as {"error": ...}
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+            code = parsed.get("error") if isinstance(parsed, dict) else body
+            readable = isinstance(code, str) and len(code) <= MAX_ERROR_CODE and _SLACK_ERROR_CODE.fullmatch(code)
+            raise SlackCallFailed("response_url", code if readable else f"http_{response.status_code}")
 
     def usergroup_members(self, usergroup_id: str, team_id: str) -> frozenset[str]:
         """Members of a user group in its workspace (an org-level token must name it), cached briefly for bursts of clicks."""
@@ -381,7 +399,7 @@ class SlackGateway:
                 return cached[1]
         try:
             users = frozenset(self._bot.usergroups_users_list(usergroup=usergroup_id, team_id=team_id).get("users") or [])
-        except (SlackClientError, OSError) as exc:
+        except _WIRE_ERRORS as exc:
             raise SlackCallFailed("usergroups.users.list", _error_code(exc))
         with self._lock:
             self._group_cache[key] = (now, users)
@@ -394,7 +412,7 @@ class SlackGateway:
                 return self._org_ids[user_id]
         try:
             user = self._bot.users_info(user=user_id, team_id=team_id).get("user") or {}
-        except (SlackClientError, OSError) as exc:
+        except _WIRE_ERRORS as exc:
             raise SlackCallFailed("users.info", _error_code(exc))
         org_id = str((user.get("enterprise_user") or {}).get("id") or user.get("id") or user_id)
         with self._lock:
@@ -409,6 +427,6 @@ class SlackGateway:
         json_params = {k: v for k, v in params.items() if v is not None}
         try:
             return self._bot.api_call(method, json=json_params)
-        except (SlackClientError, OSError) as exc:
+        except _WIRE_ERRORS as exc:
             raise SlackCallFailed(method, _error_code(exc))
 

@@ -125,6 +125,25 @@ def test_a_crash_after_slack_approved_is_resolved_to_the_clicker(fake, bot):
 
 
 @both_databases
+def test_a_crash_that_left_only_its_claim_is_credited_to_the_claimer_not_the_admin_token(fake, bot):
+    request = new_request(fake)
+    bot.slack.invite_requested(request)
+    bot.settle()
+    _crash_mid_decision(bot, request["id"])  # the claim names the clicker; no attempt of theirs was logged
+    fake.decide_outside(request["id"], "approve", fake.admin_user_id)  # our call had reached Slack
+
+    summary = _sync(bot)
+
+    assert summary.closed == 1
+    card = wait_for_card(fake, "ada@example.com", lambda m: not buttons(m))
+    assert f"Approved by <@{APPROVER}>" in card_text(card)
+    assert "outside" not in card_text(card)
+    with bot.sessions() as session:
+        row = session.get(InviteRequest, request["id"])
+        assert (row.status, row.decided_by, row.decision_source) == ("approved", APPROVER, "button")
+
+
+@both_databases
 def test_a_crash_before_slack_acted_reopens_the_request(fake, bot):
     request = new_request(fake)
     bot.slack.invite_requested(request)

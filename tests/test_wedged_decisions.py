@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select
+import os
+import signal
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import select, update
+
+from app.core.audit import now
+from app.sandbox import SlackSender
 from app.store.models import DecisionLog, InviteRequest
 from tests.conftest import (
     APPROVER,
     CHANNEL,
     GROUP_APPROVER,
+    SIGNING_SECRET,
     both_databases,
     buttons,
     card_text,
@@ -44,6 +51,32 @@ def _row(bot, request):
 def _outcomes(bot):
     with bot.sessions() as session:
         return [e.outcome for e in session.scalars(select(DecisionLog).order_by(DecisionLog.id))]
+
+
+def _age_claim(bot, request, minutes=10):
+    """Make the claim look as old as a dead process's, so sync takes it over."""
+    with bot.runtime.sessions.begin() as session:
+        session.execute(
+            update(InviteRequest).where(InviteRequest.id == request["id"]).values(claimed_at=now() - timedelta(minutes=minutes))
+        )
+
+
+def _kill_hard(pid):
+    """SIGKILL a process and every process under it (gunicorn's workers); the parent first, so none is respawned."""
+    tree, seen = [pid], 0
+    while seen < len(tree):
+        parent = tree[seen]
+        seen += 1
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as listing:
+                tree.extend(int(child) for child in listing.read().split())
+        except FileNotFoundError:
+            pass
+    for member in tree:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @both_databases
@@ -88,3 +121,34 @@ def test_a_cut_short_answer_never_leaves_the_request_stuck(fake, bot):
     bot.settle()
     assert _row(bot, request).status == "pending"
     assert _outcomes(bot) == ["network_error"]
+
+
+@both_databases
+def test_an_approval_that_lands_after_its_process_died_is_credited_to_the_clicker(fake, database_url, start_bot, serve_process):
+    syncer = start_bot()
+    url = serve_process()
+    slack = SlackSender(url, SIGNING_SECRET, fake)
+    request = new_request(fake)
+    slack.invite_requested(request)
+    card = wait_for_card(fake, request["email"])
+    fake.set_latency(APPROVE, 5)
+
+    slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
+    fake.wait_for(lambda: fake.calls_in_progress(APPROVE), message="the approval never reached Slack")
+    [process] = serve_process.processes
+    _kill_hard(process.pid)  # SIGKILL, workers included: nothing of the decision after the claim is recorded
+    process.wait()
+    _age_claim(syncer, request)
+    syncer.runtime.sync()  # still pending at Slack: the dead claim is released
+    assert _row(syncer, request).status == "pending"
+    fake.wait_for(lambda: fake.invite_request_status(request["id"]) == "approved", message="Slack never approved")
+
+    summary = syncer.runtime.sync()
+
+    assert summary.closed == 1
+    closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))
+    assert f"Approved by <@{APPROVER}>" in card_text(closed)
+    assert "outside" not in card_text(closed)
+    row = _row(syncer, request)
+    assert (row.status, row.decided_by, row.decision_source) == ("approved", APPROVER, "button")
+

@@ -1,27 +1,19 @@
-"""The append-only decision log: every attempt, refused or failed ones included."""
+"""The decision log: every attempt, refused or failed ones included, each written before its outcome is known."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.metrics import DECISIONS
 from app.store.models import DecisionLog
 
-# Outcomes that are not attempts to reach Slack, so they never explain a decision Slack recorded.
-_NOT_ATTEMPTS = (
-    "not_allowed",
-    "not_found",
-    "already_decided",
-    "in_flight",
-    "released_meanwhile",
-    "closed_elsewhere",
-    "gone",
-    "released_stale",
-)
-
+# Outcomes of calls that may have been carried out by Slack: asked and never answered ("calling": the process died,
+# or the database failed, before the answer was recorded), answered ok, or answered in a way that hides whether it was.
+MAY_HAVE_LANDED = ("calling", "ok", "network_error", "http_error", "request_timeout")
+CALLING = "calling"
 
 # The widths of decision_log's columns (app.store.models.DecisionLog); detail is TEXT, kept to a readable length.
 _WIDTHS = {"request_id": 32, "actor_id": 32, "action": 16, "source": 16, "outcome": 64, "detail": 500}
@@ -54,6 +46,23 @@ def record(
     session.add(_entry(request_id, actor_id, action, source, outcome, detail))
 
 
+def begin(session: Session, *, request_id: str, actor_id: str, action: str, source: str) -> int:
+    """Log an attempt as `calling`, before Slack is asked; finish() fills in the outcome. Returns the entry's id."""
+    entry = _entry(request_id, actor_id, action, source, CALLING, None)
+    session.add(entry)
+    session.flush()
+    return entry.id
+
+
+def finish(session: Session, entry_id: int, *, source: str, outcome: str, detail: str | None = None) -> None:
+    """The outcome of an attempt begin() logged."""
+    outcome = _bounded("outcome", outcome) or ""
+    DECISIONS.labels(outcome=outcome, source=_bounded("source", source)).inc()
+    session.execute(
+        update(DecisionLog).where(DecisionLog.id == entry_id).values(outcome=outcome, detail=_bounded("detail", detail))
+    )
+
+
 def _entry(request_id: str, actor_id: str | None, action: str, source: str, outcome: str, detail: str | None) -> DecisionLog:
     return DecisionLog(
         request_id=_bounded("request_id", request_id),
@@ -66,16 +75,15 @@ def _entry(request_id: str, actor_id: str | None, action: str, source: str, outc
     )
 
 
-def last_attempt(session: Session, request_id: str, action: str) -> DecisionLog | None:
-    """The latest attempt of ours to approve or deny a request, to name who a decision Slack recorded was for."""
-    return session.scalars(
-        select(DecisionLog)
-        .where(
-            DecisionLog.request_id == request_id,
-            DecisionLog.action == action,
-            DecisionLog.outcome.not_in(_NOT_ATTEMPTS),
-            DecisionLog.actor_id.is_not(None),
-        )
-        .order_by(DecisionLog.at.desc(), DecisionLog.id.desc())
-        .limit(1)
-    ).first()
+def last_attempt(session: Session, request_id: str, action: str, *, besides: int | None = None) -> DecisionLog | None:
+    """The latest call of ours to approve or deny a request that Slack may have carried out (other than `besides`),
+    to name whom a decision Slack records under the admin token's user was for."""
+    query = select(DecisionLog).where(
+        DecisionLog.request_id == request_id,
+        DecisionLog.action == action,
+        DecisionLog.outcome.in_(MAY_HAVE_LANDED),
+        DecisionLog.actor_id.is_not(None),
+    )
+    if besides is not None:
+        query = query.where(DecisionLog.id != besides)
+    return session.scalars(query.order_by(DecisionLog.at.desc(), DecisionLog.id.desc()).limit(1)).first()

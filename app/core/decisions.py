@@ -60,10 +60,11 @@ def decide(
 ) -> Outcome:
     """Claim the request (one winner), call Slack once, record what happened, re-render the cards."""
     claim = f"{decider.replica_id}:{uuid.uuid4().hex}"
-    request = _claim(decider.sessions, request_id, claim, action, actor_id, source)
-    if request is None:
+    won = _claim(decider.sessions, request_id, claim, action, actor_id, source)
+    if won is None:
         return _lost(decider.sessions, request_id, action, actor_id, source)
-    attempt = _Attempt(decider, request, claim, action, actor_id, source)
+    request, log_id = won
+    attempt = _Attempt(decider, request, claim, action, actor_id, source, log_id)
     if request.team_id is None:
         return attempt.unplaced()
     result = decider.gateway.decide(action.value, request.id, request.team_id)
@@ -75,8 +76,12 @@ def decide(
 
 def _claim(
     sessions: sessionmaker[Session], request_id: str, claim: str, action: Action, actor_id: str, source: Source
-) -> InviteRequest | None:
-    """pending -> deciding, conditionally; the database picks the single winner, who gets the row back."""
+) -> tuple[InviteRequest, int] | None:
+    """pending -> deciding, conditionally; the database picks the single winner, who gets the row back.
+
+    The winner's attempt is logged (as `calling`) in the same transaction, before Slack is asked: if this process
+    dies before Slack's answer is recorded, sync still knows whose call a decision Slack carried out was.
+    """
     with sessions.begin() as session:
         won = session.execute(
             update(InviteRequest)
@@ -90,7 +95,11 @@ def _claim(
                 claimed_at=now(),
             )
         ).rowcount
-        return session.get(InviteRequest, request_id) if won else None
+        if not won:
+            return None
+        log_id = audit.begin(session, request_id=request_id, actor_id=actor_id, action=action.value, source=source.value)
+        request = session.get(InviteRequest, request_id)
+        return (request, log_id) if request is not None else None
 
 
 _LOST_OUTCOME = {
@@ -136,6 +145,7 @@ class _Attempt:
     action: Action
     actor_id: str
     source: Source
+    log_id: int
 
     def finish(self, code: str | None, reason: str | None) -> Outcome:
         """Turn Slack's answer into the row's next state, an audit entry and the clicker's sentence."""
@@ -196,33 +206,35 @@ class _Attempt:
     def _settle(
         self, changes: dict[str, object], audit_outcome: str, result: Result, message: str, error: SlackError | None = None
     ) -> Outcome:
-        """Apply the outcome only if we still hold the claim, and log the attempt in the same transaction."""
+        """Apply the outcome only if we still hold the claim, and log the attempt's outcome in the same transaction."""
         with self.decider.sessions.begin() as session:
             applied = session.execute(
                 update(InviteRequest)
                 .where(InviteRequest.id == self.request.id, InviteRequest.claim_owner == self.claim)
                 .values(**changes)
             ).rowcount
-            audit.record(
-                session,
-                request_id=self.request.id,
-                actor_id=self.actor_id,
-                action=self.action.value,
-                source=self.source.value,
-                outcome=audit_outcome,
-                detail=None if applied else "claim had been resolved by sync before Slack answered",
-            )
+            detail = None if applied else "the claim had been resolved by sync before Slack answered"
+            audit.finish(session, self.log_id, source=self.source.value, outcome=audit_outcome, detail=detail)
             current = session.get(InviteRequest, self.request.id)
         return Outcome(result, message, current, error)
 
 
-def attribute(session: Session, request_id: str, record: DecisionRecord, admin_user_id: str | None) -> tuple[str | None, str]:
-    """Who decided, and from where: Slack names our admin token's user for our own calls, so map those back."""
+def attribute(
+    session: Session, request_id: str, record: DecisionRecord, admin_user_id: str | None, *, besides: int | None = None
+) -> tuple[str | None, str]:
+    """Who decided, and from where: Slack names our admin token's user for our own calls, so map those back.
+
+    To the latest call of ours (other than log entry `besides`) that may have landed, logged before it was made;
+    failing that, to the claim the row still holds for that action (a claim older than the log of attempts).
+    """
     if record.actor_id and record.actor_id != admin_user_id:
         return record.actor_id, Source.OUTSIDE.value
-    attempt = audit.last_attempt(session, request_id, record.action)
+    attempt = audit.last_attempt(session, request_id, record.action, besides=besides)
     if attempt is not None:
         return attempt.actor_id, attempt.source
+    row = session.get(InviteRequest, request_id)
+    if row is not None and row.claim_actor and row.claim_action == record.action:
+        return row.claim_actor, row.claim_source or Source.OUTSIDE.value
     return record.actor_id, Source.OUTSIDE.value
 
 

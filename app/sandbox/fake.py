@@ -222,6 +222,10 @@ class FakeSlack:
     def set_latency(self, method: str, seconds: float) -> None:
         self._mutate(lambda s: s.latency.__setitem__(method, seconds))
 
+    def calls_in_progress(self, method: str) -> int:
+        """Calls of `method` that have arrived and are held back by set_latency: Slack is working on them."""
+        return self._copy(lambda s: s.in_progress.get(method, 0))
+
     # hand-outs for the sender
 
     def new_response_url(self, *, channel: str, user: str, message_ts: str | None = None, kind: str = "actions") -> str:

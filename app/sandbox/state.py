@@ -195,6 +195,7 @@ class SlackState:
     calls: list[Call] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)
+    in_progress: dict[str, int] = field(default_factory=dict)  # method -> calls received, held back by latency
     socket_url: str = ""  # where apps.connections.open sends the app: ws://127.0.0.1:<port>/link/
     socket_tickets: set[str] = field(default_factory=set)  # handed out by apps.connections.open, each good once
     socket_acks: dict[str, dict[str, Any]] = field(default_factory=dict)  # envelope_id -> the app's ack

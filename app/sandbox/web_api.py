@@ -640,6 +640,13 @@ def _wire_fault(state: SlackState, method: str, params: dict[str, Any], caller: 
     raise WireFault(fault.wire, fault.status, whole[: len(whole) // 2])  # "truncated"
 
 
+def _in_progress(state: SlackState, method: str, change: int) -> None:
+    """Count the calls of `method` received and not answered yet (held back by set_latency)."""
+    with state.lock:
+        state.in_progress[method] = state.in_progress.get(method, 0) + change
+        state.changed()
+
+
 def call_method(
     state: SlackState,
     method: str,
@@ -651,7 +658,11 @@ def call_method(
     """Answer one Web API call, logging it before the answer leaves."""
     delay = state.latency.get(method, 0.0)
     if delay:
-        time.sleep(delay)
+        _in_progress(state, method, 1)
+        try:
+            time.sleep(delay)
+        finally:
+            _in_progress(state, method, -1)
     with state.lock:
         retry_after = 0
         try:

@@ -110,17 +110,49 @@ def test_an_answer_without_a_slack_error_code_reopens_the_card_and_tells_the_cli
 
 
 @both_databases
-def test_a_cut_short_answer_never_leaves_the_request_stuck(fake, bot):
+def test_a_cut_short_answer_to_an_approval_slack_carried_out_is_credited_to_the_clicker(fake, bot):
     request, card = _card_for(fake, bot)
     fake.fail_next(APPROVE, wire="truncated")
 
     _click(bot, card)
 
-    answer = _answer(fake)
-    assert "invitebot could not reach Slack" in answer and "Click Approve again to retry" in answer
-    bot.settle()
-    assert _row(bot, request).status == "pending"
-    assert _outcomes(bot) == ["network_error"]
+    assert f"You approved the invite request for {request['email']}" in _answer(fake)
+    closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))
+    assert f"Approved by <@{APPROVER}>" in card_text(closed)
+    row = _row(bot, request)
+    assert (row.status, row.decided_by, row.decision_source) == ("approved", APPROVER, "button")
+    assert len(fake.calls(APPROVE)) == 1
+
+
+@both_databases
+def test_an_approval_whose_every_answer_was_lost_is_the_clickers(fake, bot):
+    request, card = _card_for(fake, bot)
+    fake.drop_answer(APPROVE, times=3)  # the first call approves; it and both retries lose their answers
+
+    _click(bot, card)
+
+    assert f"You approved the invite request for {request['email']}" in _answer(fake)
+    closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))
+    assert f"Approved by <@{APPROVER}>" in card_text(closed)
+    assert fake.invite_request_status(request["id"]) == "approved"
+
+    bot.slack.click(user_id=GROUP_APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve", as_seen=card)
+
+    assert f"Approved by <@{APPROVER}>" in _answer(fake, GROUP_APPROVER)
+    row = _row(bot, request)
+    assert (row.status, row.decided_by) == ("approved", APPROVER)
+
+
+def test_a_lost_answer_slacks_lists_show_undecided_lets_the_next_click_through(fake, bot):
+    request, card = _card_for(fake, bot)
+    fake.fail_next(APPROVE, wire="html_502", times=3)
+    _click(bot, card)
+    assert "Click Approve again" in _answer(fake)
+
+    _click(bot, card, user=GROUP_APPROVER)
+
+    closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))
+    assert f"Approved by <@{GROUP_APPROVER}>" in card_text(closed)
 
 
 @both_databases

@@ -14,6 +14,8 @@ from app.store.models import DecisionLog
 # or the database failed, before the answer was recorded), answered ok, or answered in a way that hides whether it was.
 MAY_HAVE_LANDED = ("calling", "ok", "network_error", "http_error", "request_timeout")
 CALLING = "calling"
+# The detail of a lost answer after which Slack's lists showed the request undecided: that call did not land.
+CHECKED_UNDECIDED = "the answer was lost; Slack's decided lists showed the request undecided"
 
 # The widths of decision_log's columns (app.store.models.DecisionLog); detail is TEXT, kept to a readable length.
 _WIDTHS = {"request_id": 32, "actor_id": 32, "action": 16, "source": 16, "outcome": 64, "detail": 500}
@@ -83,6 +85,7 @@ def last_attempt(session: Session, request_id: str, action: str, *, besides: int
         DecisionLog.action == action,
         DecisionLog.outcome.in_(MAY_HAVE_LANDED),
         DecisionLog.actor_id.is_not(None),
+        DecisionLog.detail.is_distinct_from(CHECKED_UNDECIDED),
     )
     if besides is not None:
         query = query.where(DecisionLog.id != besides)

@@ -52,6 +52,8 @@ class Decider:
 
 
 _VERB = {Action.APPROVE.value: "approve", Action.DENY.value: "deny"}
+# Answers that leave open whether Slack carried the call out: the wire's, and a proxy's error page.
+_ANSWER_LOST = frozenset({"network_error", "http_error", "request_timeout"})
 _PAST = {Action.APPROVE.value: "approved", Action.DENY.value: "denied"}
 
 
@@ -155,6 +157,8 @@ class _Attempt:
         error = classify(code)
         if error.kind is Kind.ALREADY_PROCESSED:
             return self._decided_elsewhere(error)
+        if code in _ANSWER_LOST:
+            return self._answer_lost(error, reason)
         if error.kind is Kind.INVITE_FAILED and self.action is Action.APPROVE:
             changes = _closed(Status.APPROVED_INVITE_FAILED.value, self.actor_id, self.source.value, None)
             return self._settle(changes, code, Result.INVITE_FAILED, error.sentence, error)
@@ -174,37 +178,73 @@ class _Attempt:
         )
         return self._settle(_released(), "workspace_unknown", Result.FAILED, message)
 
-    def _decided_elsewhere(self, error: SlackError) -> Outcome:
-        """already_processed: read Slack's lists to learn the real outcome and who decided."""
-        gateway = self.decider.gateway
+    def _slack_record(self) -> tuple[DecisionRecord | None, bool]:
+        """How Slack's approved/denied lists say this request ended (None: not decided), and whether they could be read."""
         try:
-            record = gateway.decisions(self.request.team_id).get(self.request.id)
+            return self.decider.gateway.decisions(self.request.team_id or "").get(self.request.id), True
         except SlackCallFailed as exc:
             log.warning("could not read Slack's decided lists for %s: %s", self.request.id, exc.code)
-            record = None
+            return None, False
+
+    def _decided_elsewhere(self, error: SlackError) -> Outcome:
+        """already_processed: read Slack's lists to learn the real outcome and who decided."""
+        record, _ = self._slack_record()
         if record is None:
             message = (
                 "Slack says this request was already decided elsewhere, but has not listed the decision yet; "
                 "the card will be updated on the next sync."
             )
             return self._settle(_released(), error.code, Result.FAILED, message, error)
-        if record.actor_id is not None and record.actor_id == gateway.admin_user_id() and record.action == self.action.value:
-            # Our own call landed earlier (a retried connection): the decision is this clicker's.
-            changes = _closed(STATUS_AFTER[record.action], self.actor_id, self.source.value, None)
-            return self._settle(changes, error.code, Result.DECIDED, self._you_decided(record.action))
+        return self._decided_as_listed(record, error.code, error)
+
+    def _answer_lost(self, error: SlackError, reason: str | None) -> Outcome:
+        """The call may have been carried out, but its answer never arrived whole: ask Slack's lists before saying anything."""
+        record, readable = self._slack_record()
+        if record is not None:
+            return self._decided_as_listed(record, error.code, error, reason)
+        verb = _VERB[self.action.value]
+        if readable:  # not among the decided requests: nothing was decided, and the clicker may simply try again
+            message = (
+                f"Could not {verb} the request for {blocks.escape(self.request.email)}: {error.sentence}"
+                f" Click {verb.capitalize()} again to retry."
+            )
+        else:
+            message = (
+                f"Slack's answer to {verb} the request for {blocks.escape(self.request.email)} was lost on the way, and "
+                f"invitebot could not check whether it went through. Click {verb.capitalize()} again: if Slack did "
+                "decide it, you will be told so, and the card will say who decided."
+            )
+        detail = audit.CHECKED_UNDECIDED if readable else None
+        return self._settle(_released(), error.code, Result.FAILED, message, error, detail)
+
+    def _decided_as_listed(
+        self, record: DecisionRecord, audit_outcome: str, error: SlackError, reason: str | None = None
+    ) -> Outcome:
+        """Close the request as Slack's lists have it, crediting whoever's call it was, and tell the clicker."""
+        gateway = self.decider.gateway
         with self.decider.sessions() as session:
-            decided_by, decided_from = attribute(session, self.request.id, record, gateway.admin_user_id())
+            decided_by, decided_from = attribute(session, self.request.id, record, gateway.admin_user_id(), besides=self.log_id)
+        if decided_by == self.actor_id and record.action == self.action.value and decided_from != Source.OUTSIDE.value:
+            # This clicker's own call landed (its answer was lost, or a retried connection found it done).
+            changes = _closed(STATUS_AFTER[record.action], self.actor_id, self.source.value, reason)
+            return self._settle(changes, audit_outcome, Result.DECIDED, self._you_decided(record.action))
         changes = _closed(STATUS_AFTER[record.action], decided_by, decided_from, None)
         who = f"<@{decided_by}>" if decided_by else "someone"
         where = " outside invitebot" if decided_from == Source.OUTSIDE.value else ""
         message = f"No need: this request was already {_PAST[record.action]} by {who}{where}. The card now says so."
-        return self._settle(changes, error.code, Result.DECIDED_ELSEWHERE, message, error)
+        return self._settle(changes, audit_outcome, Result.DECIDED_ELSEWHERE, message, error)
 
     def _you_decided(self, action: str) -> str:
         return f"You {_PAST[action]} the invite request for {blocks.escape(self.request.email)}."
 
     def _settle(
-        self, changes: dict[str, object], audit_outcome: str, result: Result, message: str, error: SlackError | None = None
+        self,
+        changes: dict[str, object],
+        audit_outcome: str,
+        result: Result,
+        message: str,
+        error: SlackError | None = None,
+        detail: str | None = None,
     ) -> Outcome:
         """Apply the outcome only if we still hold the claim, and log the attempt's outcome in the same transaction."""
         with self.decider.sessions.begin() as session:
@@ -213,7 +253,8 @@ class _Attempt:
                 .where(InviteRequest.id == self.request.id, InviteRequest.claim_owner == self.claim)
                 .values(**changes)
             ).rowcount
-            detail = None if applied else "the claim had been resolved by sync before Slack answered"
+            if not applied:
+                detail = "the claim had been resolved by sync before Slack answered"
             audit.finish(session, self.log_id, source=self.source.value, outcome=audit_outcome, detail=detail)
             current = session.get(InviteRequest, self.request.id)
         return Outcome(result, message, current, error)

@@ -155,6 +155,38 @@ def test_a_lost_answer_slacks_lists_show_undecided_lets_the_next_click_through(f
     assert f"Approved by <@{GROUP_APPROVER}>" in card_text(closed)
 
 
+def test_a_long_retry_after_is_not_waited_out_while_the_request_is_claimed(fake, bot):
+    request, card = _card_for(fake, bot)
+    fake.fail_next(APPROVE, "ratelimited", retry_after=120)
+
+    _click(bot, card)
+
+    answer = _answer(fake)
+    assert "Slack is rate-limiting admin calls right now" in answer and "Click Approve again" in answer
+    bot.settle()
+    assert _row(bot, request).status == "pending"
+    assert buttons(fake.message(CHANNEL, card["ts"]))
+    assert [c.status for c in fake.calls(APPROVE)] == [429]
+
+
+@both_databases
+def test_an_approval_that_lands_after_sync_reopened_the_request_closes_it(fake, bot):
+    request, card = _card_for(fake, bot)
+    fake.set_latency(APPROVE, 3)
+
+    _click(bot, card)
+    fake.wait_for(lambda: fake.calls_in_progress(APPROVE), message="the approval never reached Slack")
+    _age_claim(bot, request)
+    bot.runtime.sync()  # Slack still lists the request as pending: sync reopens it
+    bot.settle()
+
+    assert f"You approved the invite request for {request['email']}" in _answer(fake)
+    closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))
+    assert f"Approved by <@{APPROVER}>" in card_text(closed)
+    row = _row(bot, request)
+    assert (row.status, row.decided_by, row.decision_source) == ("approved", APPROVER, "button")
+
+
 @both_databases
 def test_an_approval_that_lands_after_its_process_died_is_credited_to_the_clicker(fake, database_url, start_bot, serve_process):
     syncer = start_bot()
@@ -183,4 +215,3 @@ def test_an_approval_that_lands_after_its_process_died_is_credited_to_the_clicke
     assert "outside" not in card_text(closed)
     row = _row(syncer, request)
     assert (row.status, row.decided_by, row.decision_source) == ("approved", APPROVER, "button")
-

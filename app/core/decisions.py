@@ -181,7 +181,8 @@ class _Attempt:
     def _slack_record(self) -> tuple[DecisionRecord | None, bool]:
         """How Slack's approved/denied lists say this request ended (None: not decided), and whether they could be read."""
         try:
-            return self.decider.gateway.decisions(self.request.team_id or "").get(self.request.id), True
+            decided = self.decider.gateway.decisions(self.request.team_id or "", within_decision=True)
+            return decided.get(self.request.id), True
         except SlackCallFailed as exc:
             log.warning("could not read Slack's decided lists for %s: %s", self.request.id, exc.code)
             return None, False
@@ -246,18 +247,47 @@ class _Attempt:
         error: SlackError | None = None,
         detail: str | None = None,
     ) -> Outcome:
-        """Apply the outcome only if we still hold the claim, and log the attempt's outcome in the same transaction."""
+        """Apply the outcome only if we still hold the claim, and log the attempt's outcome in the same transaction.
+
+        A claim lost meanwhile (sync took it for a dead process's while Slack was slow) still lets a closing answer
+        close the request if sync reopened it; otherwise the clicker hears how the request stands now.
+        """
         with self.decider.sessions.begin() as session:
             applied = session.execute(
                 update(InviteRequest)
                 .where(InviteRequest.id == self.request.id, InviteRequest.claim_owner == self.claim)
                 .values(**changes)
             ).rowcount
+            if not applied and changes["status"] != Status.PENDING.value:
+                applied = session.execute(
+                    update(InviteRequest)
+                    .where(InviteRequest.id == self.request.id, InviteRequest.status == Status.PENDING.value)
+                    .values(**changes)
+                ).rowcount
+                detail = "sync had reopened the request before Slack answered; the answer closed it"
             if not applied:
                 detail = "the claim had been resolved by sync before Slack answered"
             audit.finish(session, self.log_id, source=self.source.value, outcome=audit_outcome, detail=detail)
             current = session.get(InviteRequest, self.request.id)
+            if not applied and current is not None:
+                result, message = self._as_it_stands(current, changes, result, message)
         return Outcome(result, message, current, error)
+
+    def _as_it_stands(
+        self, current: InviteRequest, changes: dict[str, object], result: Result, message: str
+    ) -> tuple[Result, str]:
+        """The clicker's sentence when their attempt's outcome could not be applied: the row as it is now."""
+        if current.status == changes["status"] and current.decided_by == changes.get("decided_by"):
+            return result, message  # as this attempt would have left it (sync recorded it just so, or reopened it)
+        if current.status == Status.DECIDING.value:
+            verb = "approving" if current.claim_action == Action.APPROVE.value else "denying"
+            return Result.IN_FLIGHT, f"Slack answered late; meanwhile <@{current.claim_actor}> is {verb} this request."
+        if current.status == Status.PENDING.value:
+            return Result.FAILED, (
+                f"Slack answered too late for invitebot to record it; the request for {blocks.escape(self.request.email)} "
+                "is open again. The next sync will show how it ended."
+            )
+        return Result.ALREADY_DECIDED, blocks.outcome_line(current) or ""
 
 
 def attribute(

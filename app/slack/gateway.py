@@ -90,6 +90,35 @@ class CountedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         super().prepare_for_next_attempt(state=state, request=request, response=response, error=error)
 
 
+# The longest Retry-After one approve/deny waits out. A decision holds its claim while it waits, so its waits (at most
+# max_retry_count of them, plus timeouts) must end well inside sync.STALE_CLAIM, after which sync reopens the request.
+DECISION_MAX_RETRY_AFTER = 20.0
+
+
+class BoundedRateLimitRetryHandler(CountedRateLimitRetryHandler):
+    """Waits out a 429 only when its Retry-After is at most `max_wait` seconds; a longer one is answered as ratelimited."""
+
+    def __init__(self, *, max_wait: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_wait = max_wait
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error) or response is None:
+            return False
+        values = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None) or ["1"]
+        try:
+            return float(values[0]) <= self.max_wait
+        except (TypeError, ValueError):
+            return False
+
+
 class CountedWebClient(WebClient):
     """A WebClient that counts every call by method and result for /metrics, and tells its observer each outcome."""
 
@@ -213,13 +242,32 @@ class SlackGateway:
     # -- admin.inviteRequests.* -------------------------------------------------------------
 
     def decide(self, action: str, request_id: str, team_id: str) -> CallResult:
-        """approve or deny one request in its own workspace."""
-        method = self._admin.admin_inviteRequests_approve if action == "approve" else self._admin.admin_inviteRequests_deny
+        """approve or deny one request in its own workspace, waiting out only short rate limits (the claim is held)."""
+        client = self._decision_client()
+        method = client.admin_inviteRequests_approve if action == "approve" else client.admin_inviteRequests_deny
         try:
             method(invite_request_id=request_id, team_id=team_id)
         except _WIRE_ERRORS as exc:
             return CallResult(_error_code(exc))
         return CallResult()
+
+    def _decision_client(self) -> WebClient:
+        """The admin client with its rate-limit handler swapped for one that refuses Retry-After waits over the bound."""
+        with self._lock:
+            client: WebClient | None = getattr(self, "_decider", None)
+            if client is None:
+                admin = self._admin
+                handlers = [h for h in admin.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)]
+                handlers.append(BoundedRateLimitRetryHandler(max_wait=DECISION_MAX_RETRY_AFTER, max_retry_count=2))
+                client = CountedWebClient(
+                    token=admin.token,
+                    base_url=admin.base_url,
+                    timeout=admin.timeout,
+                    observer=getattr(admin, "_observer", None),
+                    retry_handlers=handlers,
+                )
+                self._decider = client
+            return client
 
     def invite(
         self,
@@ -250,14 +298,18 @@ class SlackGateway:
         """Every pending request of a workspace, following cursors; raises SlackCallFailed."""
         yield from self._paged("admin.inviteRequests.list", "invite_requests", {"team_id": team_id, "limit": ADMIN_PAGE_LIMIT})
 
-    def decisions(self, team_id: str) -> dict[str, DecisionRecord]:
-        """Slack's record of decided requests in a workspace, by request id; raises SlackCallFailed."""
+    def decisions(self, team_id: str, *, within_decision: bool = False) -> dict[str, DecisionRecord]:
+        """Slack's record of decided requests in a workspace, by request id; raises SlackCallFailed.
+
+        `within_decision`: asked while a claim is held, so long rate-limit waits are refused as for decide().
+        """
+        client = self._decision_client() if within_decision else self._admin
         found: dict[str, DecisionRecord] = {}
         for method, key, actor_key, action in (
             ("admin.inviteRequests.approved.list", "approved_requests", "approved_by", "approve"),
             ("admin.inviteRequests.denied.list", "denied_requests", "denied_by", "deny"),
         ):
-            for item in self._paged(method, key, {"team_id": team_id, "limit": ADMIN_PAGE_LIMIT}):
+            for item in self._paged(method, key, {"team_id": team_id, "limit": ADMIN_PAGE_LIMIT}, client):
                 request = item.get("invite_request") or {}
                 request_id = request.get("id")
                 if request_id and request_id not in found:
@@ -322,12 +374,14 @@ class SlackGateway:
                     return None
             return self._admin_user_id
 
-    def _paged(self, method: str, key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every item of an admin list, following next_cursor; raises SlackCallFailed."""
+    def _paged(
+        self, method: str, key: str, params: dict[str, Any], client: WebClient | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of an admin list (with the admin client unless given another), following next_cursor; raises SlackCallFailed."""
         cursor: str | None = None
         while True:
             try:
-                page = self._admin.api_call(method, params={**params, "cursor": cursor} if cursor else params)
+                page = (client or self._admin).api_call(method, params={**params, "cursor": cursor} if cursor else params)
             except _WIRE_ERRORS as exc:
                 raise SlackCallFailed(method, _error_code(exc))
             yield from page.get(key) or []

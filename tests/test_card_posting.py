@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import urllib.error
@@ -145,3 +146,18 @@ def test_a_card_deleted_in_slack_fails_one_sync_at_most(fake, bot):
     assert first.closed == 1 and first.errors == 0 and second.errors == 0
     assert len(fake.calls("chat.update")) == 1  # tried once, then left alone
     assert fake.messages(CHANNEL) == []
+
+
+def test_a_card_whose_answer_came_back_cut_short_is_not_posted_again(fake, bot, caplog):
+    """A 200 whose JSON is cut short: Slack posted the card, so it is neither posted twice nor a traceback."""
+    caplog.set_level(logging.ERROR, logger="app.work")
+    request = new_request(fake)
+    fake.fail_next("chat.postMessage", "ok", wire="truncated")
+
+    bot.slack.invite_requested(request)
+    bot.settle()
+    bot.slack.invite_requested(request, retry_num=1, retry_reason="http_timeout")
+    bot.settle()
+
+    assert len(fake.calls("chat.postMessage")) == 1 and len(fake.messages(CHANNEL)) == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "app.work"] == []  # no "background work failed"

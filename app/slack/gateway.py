@@ -402,12 +402,14 @@ class SlackGateway:
         params = {"channel": channel, "text": text, "blocks": blocks, "metadata": metadata}
         try:
             answer = self._bot.api_call("chat.postMessage", json={k: v for k, v in params.items() if v is not None})
+            return str(answer["ts"])
         except (SlackClientError, OSError) as exc:
             code = _error_code(exc)
             if code == "network_error" and not _never_sent(exc):
                 raise PostUnconfirmed("chat.postMessage", code) from exc
             raise SlackCallFailed("chat.postMessage", code) from exc
-        return str(answer["ts"])
+        except (ValueError, KeyError, TypeError) as exc:  # Slack answered, but not readably (a body cut short): maybe posted
+            raise PostUnconfirmed("chat.postMessage", "network_error") from exc
 
     def update_message(self, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
         self._bot_call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)

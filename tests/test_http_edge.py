@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import socket
+import sqlite3
 import threading
 import time
 import urllib.error
@@ -351,3 +352,14 @@ def test_while_the_database_takes_no_writes_people_are_told_and_events_are_kept(
     assert _health(bot) == 200
     bot.settle()
     assert [record.getMessage() for record in caplog.records if record.exc_info] == []
+
+
+def test_a_database_busy_with_other_writers_is_not_reported_unwritable(fake, bot):
+    """SQLite: while decisions hold the write lock, the probe times out on it; that is busy, not read-only."""
+    holder = sqlite3.connect(bot.runtime.engine.url.database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer, for longer than the probe waits
+    try:
+        assert _health(bot) == 200
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import URL, Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import default_data_folder
@@ -149,16 +149,27 @@ def database_writable(engine: Engine) -> bool:
                 if sqlite:
                     raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # type: ignore[union-attr]
         return True
-    except Exception as exc:  # noqa: BLE001 - any failure means "cannot write"
+    except OperationalError as exc:
+        if _busy(exc):  # other writers hold SQLite's lock: busy is not read-only
+            return True
         log.debug("the database write probe failed: %s", exc)
         return False
+    except Exception as exc:  # noqa: BLE001 - any other failure means "cannot write"
+        log.debug("the database write probe failed: %s", exc)
+        return False
+
+
+def _busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked": the probe waited its 2 s behind writers that are busy writing."""
+    return "database is locked" in str(exc.orig or exc).lower()
 
 
 class WriteCheck:
     """Whether the database takes writes, for the guard in app.slack.bolt; safe to use from every thread.
 
-    A good answer is reused for `fresh_for` seconds so a burst of requests costs one probe; a bad one is never
-    reused, so the first request after the database recovers goes through.
+    A good answer is reused, and refreshed in the background once it is `fresh_for` seconds old, so requests never
+    wait for a probe (on SQLite it needs the write lock the decisions hold); a bad one is never reused, so the first
+    request after the database recovers goes through.
     """
 
     def __init__(self, engine: Engine, fresh_for: float = 1.0) -> None:
@@ -167,12 +178,29 @@ class WriteCheck:
         self._lock = threading.Lock()
         self._writable: bool | None = None
         self._checked_at = 0.0
+        self._refreshing = False
 
     def writable(self) -> bool:
+        """Never makes a request wait while the database is fine: a stale good answer is refreshed in the background.
+
+        Before the first answer, and while the last one was bad, the probe runs at once (recovery shows immediately).
+        """
         with self._lock:
-            if self._writable and time.monotonic() - self._checked_at < self._fresh_for:
-                return True
-        return self.probe()
+            good = self._writable is True
+            stale = time.monotonic() - self._checked_at >= self._fresh_for
+            refresh = good and stale and not self._refreshing
+            if refresh:
+                self._refreshing = True
+        if refresh:
+            threading.Thread(target=self._refresh, name="invitebot-write-check", daemon=True).start()
+        return True if good else self.probe()
+
+    def _refresh(self) -> None:
+        try:
+            self.probe()
+        finally:
+            with self._lock:
+                self._refreshing = False
 
     def probe(self) -> bool:
         """Ask the database now (what /healthz does), and remember the answer."""

@@ -161,3 +161,21 @@ def test_a_card_whose_answer_came_back_cut_short_is_not_posted_again(fake, bot, 
 
     assert len(fake.calls("chat.postMessage")) == 1 and len(fake.messages(CHANNEL)) == 1
     assert [r.getMessage() for r in caplog.records if r.name == "app.work"] == []  # no "background work failed"
+
+
+def test_a_second_card_posted_after_a_lost_answer_is_brought_up_to_date_by_its_click(fake, bot):
+    """Slack posted the card but its answer was lost; sync later posts another. A click on either closes both."""
+    request = new_request(fake)
+    fake.drop_answer("chat.postMessage")
+    bot.slack.invite_requested(request)
+    bot.settle()
+    with bot.runtime.sessions.begin() as session:
+        session.execute(update(RequestCard).values(reserved_at=now() - timedelta(minutes=10)))
+    bot.runtime.sync()
+    untracked, tracked = fake.messages(CHANNEL)
+
+    bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=untracked["ts"], action_id="invite_approve")
+    bot.settle()
+
+    assert [bool(buttons(m)) for m in fake.messages(CHANNEL)] == [False, False]
+    assert all(f"Approved by <@{APPROVER}>" in card_text(m) for m in fake.messages(CHANNEL))

@@ -178,6 +178,21 @@ def refresh(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: 
         _update(sessions, gateway, request, channel, ts)
 
 
+def render_clicked(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str, channel: str, ts: str) -> None:
+    """A click on a copy of the card we do not track (posted, but its answer was lost): bring that copy up to date too."""
+    with sessions() as session:
+        request = session.get(InviteRequest, request_id)
+        tracked = session.scalars(
+            select(RequestCard.ts).where(RequestCard.request_id == request_id, RequestCard.channel == channel)
+        ).all()
+    if request is None or ts in tracked:
+        return
+    try:
+        gateway.update_message(channel, ts, text=blocks.card_text(request), blocks=blocks.request_card(request))
+    except SlackCallFailed as exc:
+        log.warning("could not update an untracked copy of the card for %s in %s: %s", request_id, channel, exc.code)
+
+
 def heal(sessions: sessionmaker[Session], gateway: SlackGateway) -> int:
     """Re-render cards whose last successful render is behind their request (a chat.update that failed)."""
     with sessions() as session:

@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from app.core import audit
+from app.core import audit, cards
 from app.core.authz import NOT_ALLOWED_OUTCOME
 from app.core.decisions import decide
 from app.runtime import Runtime
@@ -116,6 +116,9 @@ def handle_click(runtime: Runtime, body: dict[str, Any], action: Action) -> None
         surface.tell(runtime, user_id, verdict.refusal)
         return
     outcome = decide(runtime.decider, value.request_id, action, user_id, surface.source)
+    container = body.get("container") or {}
+    if surface.channel and container.get("type") == "message" and not container.get("is_ephemeral"):
+        cards.render_clicked(runtime.sessions, runtime.gateway, value.request_id, surface.channel, container["message_ts"])
     surface.decided(runtime, user_id, outcome.message)
 
 

@@ -149,7 +149,7 @@ def _close_unplaced(decider: Decider, team_ids: list[str], summary: SyncSummary)
     for team_id in team_ids:
         if not unplaced:
             return
-        decided = _decisions(decider, team_id, summary)
+        decided = _decisions(decider, team_id, summary, unplaced)
         if decided is None:
             continue
         for request_id in sorted(unplaced & decided.keys()):
@@ -203,7 +203,7 @@ def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummar
     left = [(request_id, status) for request_id, status, _ in open_rows if request_id not in pending_ids]
     if not left:
         return
-    decided = _decisions(decider, team_id, summary)
+    decided = _decisions(decider, team_id, summary, {request_id for request_id, _ in left})
     if decided is None:
         return
     for request_id, status in left:
@@ -211,10 +211,12 @@ def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummar
             summary.closed += 1
 
 
-def _decisions(decider: Decider, team_id: str, summary: SyncSummary) -> dict[str, DecisionRecord] | None:
-    """Slack's decided lists for a workspace; None (and an error in the summary) when they cannot be read."""
+def _decisions(
+    decider: Decider, team_id: str, summary: SyncSummary, wanted: set[str]
+) -> dict[str, DecisionRecord] | None:
+    """Slack's decided lists for a workspace, read as far as `wanted` needs; None (an error in the summary) if unreadable."""
     try:
-        return decider.gateway.decisions(team_id)
+        return decider.gateway.decisions(team_id, wanted=wanted)
     except SlackCallFailed as exc:
         summary.errors += 1
         summary.problems.append(f"{team_id}: {exc.method} {exc.code}")

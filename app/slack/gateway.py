@@ -228,6 +228,21 @@ def _error_code(exc: Exception) -> str:
     return "network_error"
 
 
+# Slack's decided lists: method, the answer's key, the key naming who decided, the action it records.
+_DECIDED_LISTS = (
+    ("admin.inviteRequests.approved.list", "approved_requests", "approved_by", "approve"),
+    ("admin.inviteRequests.denied.list", "denied_requests", "denied_by", "deny"),
+)
+
+
+def _decision_record(item: dict[str, Any], actor_key: str, action: str) -> DecisionRecord | None:
+    """One item of a decided list as a record; None for an item without a request id."""
+    request_id = (item.get("invite_request") or {}).get("id")
+    if not request_id:
+        return None
+    return DecisionRecord(request_id, action, (item.get(actor_key) or {}).get("actor_id"))
+
+
 class SlackGateway:
     """Admin calls with the org admin's user token; messaging calls with the bot token."""
 
@@ -298,24 +313,35 @@ class SlackGateway:
         """Every pending request of a workspace, following cursors; raises SlackCallFailed."""
         yield from self._paged("admin.inviteRequests.list", "invite_requests", {"team_id": team_id, "limit": ADMIN_PAGE_LIMIT})
 
-    def decisions(self, team_id: str, *, within_decision: bool = False) -> dict[str, DecisionRecord]:
+    def decisions(
+        self, team_id: str, *, within_decision: bool = False, wanted: set[str] | None = None
+    ) -> dict[str, DecisionRecord]:
         """Slack's record of decided requests in a workspace, by request id; raises SlackCallFailed.
 
         `within_decision`: asked while a claim is held, so long rate-limit waits are refused as for decide().
+        `wanted`: only these ids matter, so no further page is read once all of them are found (None reads every page);
+        the other records read on the way come back too.
         """
         client = self._decision_client() if within_decision else self._admin
         found: dict[str, DecisionRecord] = {}
-        for method, key, actor_key, action in (
-            ("admin.inviteRequests.approved.list", "approved_requests", "approved_by", "approve"),
-            ("admin.inviteRequests.denied.list", "denied_requests", "denied_by", "deny"),
-        ):
-            for item in self._paged(method, key, {"team_id": team_id, "limit": ADMIN_PAGE_LIMIT}, client):
-                request = item.get("invite_request") or {}
-                request_id = request.get("id")
-                if request_id and request_id not in found:
-                    actor = (item.get(actor_key) or {}).get("actor_id")
-                    found[request_id] = DecisionRecord(request_id, action, actor)
+        missing = None if wanted is None else set(wanted)
+        if missing is not None and not missing:
+            return found
+        for record in self._decided(team_id, client):
+            found.setdefault(record.request_id, record)
+            if missing is not None:
+                missing.discard(record.request_id)
+                if not missing:
+                    break  # the lists are read lazily: stopping here reads no further page
         return found
+
+    def _decided(self, team_id: str, client: WebClient) -> Iterator[DecisionRecord]:
+        """approved.list, then denied.list, page by page as the caller asks for more."""
+        for method, key, actor_key, action in _DECIDED_LISTS:
+            for item in self._paged(method, key, {"team_id": team_id, "limit": ADMIN_PAGE_LIMIT}, client):
+                record = _decision_record(item, actor_key, action)
+                if record is not None:
+                    yield record
 
     def token_problems(self) -> list[str]:
         """auth.test for both tokens; an empty list when Slack accepts them."""

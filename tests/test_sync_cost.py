@@ -1,0 +1,83 @@
+"""What a reconcile pass costs: Slack's decided lists read only as far as needed."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.store.models import InviteRequest
+from tests.conftest import (
+    SLACK_ADMIN,
+    TEAM,
+    buttons,
+    card_text,
+    new_request,
+    wait_for_card,
+)
+
+PAGE = 10  # admin list page size for these tests, so a few dozen decided requests span several pages
+DECIDED_LISTS = ("admin.inviteRequests.approved.list", "admin.inviteRequests.denied.list")
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    monkeypatch.setattr("app.slack.gateway.ADMIN_PAGE_LIMIT", PAGE)
+
+
+def _decide_many(fake, count, action, label):
+    """Requests the bot never saw, decided outside it (each one is listed before those decided earlier)."""
+    for n in range(count):
+        request = new_request(fake, f"{label}{n}@example.com")
+        fake.decide_outside(request["id"], action, SLACK_ADMIN)
+
+
+def _decided_list_pages(fake, since):
+    """How many pages of each decided list were read after the first `since` calls, all for TEAM."""
+    calls = [c for c in fake.calls()[since:] if c.method in DECIDED_LISTS]
+    assert {c.params["team_id"] for c in calls} <= {TEAM}
+    return {method: sum(c.method == method for c in calls) for method in DECIDED_LISTS}
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "expected"),
+    [
+        # newest first, 45 decided after it: item 46 of 76 on approved.list, page 5 of 8; denied.list is not needed
+        ("approve", "approved", {DECIDED_LISTS[0]: 5, DECIDED_LISTS[1]: 0}),
+        # all 8 pages of approved.list (it is not there), then denied.list to page 5 of 8
+        ("deny", "denied", {DECIDED_LISTS[0]: 8, DECIDED_LISTS[1]: 5}),
+    ],
+)
+def test_closing_a_request_reads_the_decided_lists_only_until_it_is_found(fake, small_pages, bot, action, status, expected):
+    request = new_request(fake)
+    assert bot.runtime.sync().new == 1
+    _decide_many(fake, 30, action, "earlier")
+    fake.decide_outside(request["id"], action, SLACK_ADMIN)
+    _decide_many(fake, 45, action, "later")
+    _decide_many(fake, 76, "deny" if action == "approve" else "approve", "other")
+    since = len(fake.calls())
+
+    summary = bot.runtime.sync()
+
+    assert (summary.closed, summary.errors) == (1, 0)
+    assert _decided_list_pages(fake, since) == expected
+    with bot.sessions() as session:
+        row = session.get(InviteRequest, request["id"])
+        assert (row.status, row.decided_by, row.decision_source) == (status, SLACK_ADMIN, "outside")
+    assert f"Already {status} by <@{SLACK_ADMIN}> outside invitebot" in card_text(
+        wait_for_card(fake, "ada@example.com", lambda m: not buttons(m))
+    )
+
+
+def test_a_request_gone_from_every_list_still_reads_them_all(fake, small_pages, bot):
+    request = new_request(fake)
+    bot.runtime.sync()
+    _decide_many(fake, 25, "approve", "yes")
+    _decide_many(fake, 15, "deny", "no")
+    fake.remove_request(request["id"])
+    since = len(fake.calls())
+
+    summary = bot.runtime.sync()
+
+    assert (summary.closed, summary.errors) == (1, 0)
+    assert _decided_list_pages(fake, since) == {DECIDED_LISTS[0]: 3, DECIDED_LISTS[1]: 2}
+    with bot.sessions() as session:
+        assert session.get(InviteRequest, request["id"]).status == "gone"

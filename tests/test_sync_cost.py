@@ -1,13 +1,21 @@
-"""What a reconcile pass costs: Slack's decided lists read only as far as needed."""
+"""What a reconcile pass costs: Slack's decided lists read only as far as needed, no writes for what did not change."""
 
 from __future__ import annotations
 
-import pytest
+import re
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Iterator
 
+import pytest
+from sqlalchemy import Engine, event, select, update
+
+from app.core.audit import now
 from app.store.models import InviteRequest
 from tests.conftest import (
     SLACK_ADMIN,
     TEAM,
+    both_databases,
     buttons,
     card_text,
     new_request,
@@ -16,6 +24,7 @@ from tests.conftest import (
 
 PAGE = 10  # admin list page size for these tests, so a few dozen decided requests span several pages
 DECIDED_LISTS = ("admin.inviteRequests.approved.list", "admin.inviteRequests.denied.list")
+_WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
 
 
 @pytest.fixture
@@ -81,3 +90,55 @@ def test_a_request_gone_from_every_list_still_reads_them_all(fake, small_pages, 
     assert _decided_list_pages(fake, since) == {DECIDED_LISTS[0]: 3, DECIDED_LISTS[1]: 2}
     with bot.sessions() as session:
         assert session.get(InviteRequest, request["id"]).status == "gone"
+
+
+@contextmanager
+def _writes(engine: Engine) -> Iterator[list[str]]:
+    """The table of every INSERT, UPDATE and DELETE the engine sends while the block runs."""
+    tables: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        found = _WRITE.match(statement)
+        if found:
+            tables.append(found.group(1).lower())
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield tables
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+@both_databases
+def test_a_pass_over_known_pending_requests_writes_nothing_for_them(fake, bot):
+    for n in range(1500):
+        new_request(fake, f"person{n}@example.com")
+    with _writes(bot.runtime.engine) as first:
+        assert bot.runtime.sync().new == 1500
+    assert first.count("invite_requests") == 1500 and first.count("request_cards") >= 1500  # the counter sees writes
+
+    with _writes(bot.runtime.engine) as second:
+        summary = bot.runtime.sync()
+
+    assert (summary.new, summary.unchanged, summary.errors) == (0, 1500, 0)
+    assert second == ["sync_runs"]
+    assert len(fake.calls("chat.postMessage")) == 1500
+
+
+def test_last_seen_is_kept_to_the_day(fake, bot):
+    stale, fresh = new_request(fake, "stale@example.com"), new_request(fake, "fresh@example.com")
+    bot.runtime.sync()
+    with bot.runtime.sessions.begin() as session:
+        session.execute(
+            update(InviteRequest).where(InviteRequest.id == stale["id"]).values(last_seen=now() - timedelta(days=2))
+        )
+        before = {row.id: row.last_seen for row in session.scalars(select(InviteRequest))}
+
+    with _writes(bot.runtime.engine) as writes:
+        bot.runtime.sync()
+
+    with bot.sessions() as session:
+        after = {row.id: row.last_seen for row in session.scalars(select(InviteRequest))}
+    assert after[fresh["id"]] == before[fresh["id"]]
+    assert after[stale["id"]] > now() - timedelta(minutes=1)
+    assert writes.count("invite_requests") == 1

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import cards
 from app.core.audit import now
 from app.slack.gateway import SlackCallFailed, SlackGateway
 from app.store.dialect import insert_if_absent
-from app.store.models import InviteRequest, Status
+from app.store.models import InviteRequest, RequestCard, Status
 
 log = logging.getLogger(__name__)
+
+# last_seen moves only when it is this far behind: it stays true to the day without a write per request per pass.
+LAST_SEEN_STEP = timedelta(days=1)
 
 
 class MalformedRequest(ValueError):
@@ -75,23 +78,44 @@ def row_values(raw: dict[str, Any], team_id: str | None, team_name: str | None =
 
 
 def store(session: Session, values: dict[str, Any]) -> tuple[bool, bool]:
-    """Insert the request if it is new; (inserted, an existing row learned its workspace or the workspace's name)."""
-    inserted = insert_if_absent(session, InviteRequest, values)
-    if inserted:
-        return True, False
+    """Insert the request if it is new, else write only what changed, so a pass over known requests writes nothing.
+
+    Returns (inserted, an existing row learned its workspace or the workspace's name).
+    """
+    seen = _seen(session, values["id"])
+    if seen is None:
+        if insert_if_absent(session, InviteRequest, values):
+            return True, False
+        seen = _seen(session, values["id"])  # stored by another process a moment ago
     row = InviteRequest.id == values["id"]
-    session.execute(update(InviteRequest).where(row).values(last_seen=values["last_seen"]))
     learned = 0
-    if values["team_id"]:
+    if values["team_id"] and seen.team_id is None:
         learned += session.execute(
             update(InviteRequest).where(row, InviteRequest.team_id.is_(None)).values(team_id=values["team_id"])
         ).rowcount
-    if values["team_name"]:
+    if values["team_name"] and seen.team_name != values["team_name"]:
         renamed = or_(InviteRequest.team_name.is_(None), InviteRequest.team_name != values["team_name"])
         learned += session.execute(
             update(InviteRequest).where(row, renamed).values(team_name=values["team_name"])
         ).rowcount
+    if seen.last_seen < values["last_seen"] - LAST_SEEN_STEP:
+        session.execute(update(InviteRequest).where(row).values(last_seen=values["last_seen"]))
     return False, bool(learned)
+
+
+def _seen(session: Session, request_id: str) -> Row[tuple[str | None, str | None, datetime]] | None:
+    """What store() compares with: the stored workspace, its name, and when the request was last seen."""
+    return session.execute(
+        select(InviteRequest.team_id, InviteRequest.team_name, InviteRequest.last_seen).where(InviteRequest.id == request_id)
+    ).first()
+
+
+def _has_card(session: Session, request_id: str, channel: str) -> bool:
+    """A card is posted or reserved for the request in the channel: post_once would only find its reservation taken."""
+    found = session.scalar(
+        select(RequestCard.request_id).where(RequestCard.request_id == request_id, RequestCard.channel == channel)
+    )
+    return found is not None
 
 
 def ingest(
@@ -107,9 +131,11 @@ def ingest(
     values = row_values(raw, team_id, team_name)
     with sessions.begin() as session:
         new, learned = store(session, values)
+        carded = not new and _has_card(session, values["id"], channel)
     if learned:  # the card showed no workspace, or only its id: show what is known now
         cards.refresh(sessions, gateway, values["id"])
-    cards.post_once(sessions, gateway, values["id"], channel)
+    if not carded:
+        cards.post_once(sessions, gateway, values["id"], channel)
     return new
 
 

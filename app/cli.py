@@ -68,11 +68,12 @@ def _check_database(settings: DatabaseSettings) -> None:
 
 
 def _sync(settings: Settings) -> int:
-    from app.runtime import Runtime
+    """One pass with only what a pass needs: no listener or background pools, no approvers."""
     from app.store.db import ensure_reachable
     from app.store.migrate import upgrade_to_head
+    from app.sync_runtime import SyncRuntime
 
-    runtime = Runtime.build(settings)
+    runtime = SyncRuntime.build(settings)
     try:
         ensure_reachable(runtime.engine)
         upgrade_to_head(runtime.engine)

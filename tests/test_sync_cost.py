@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Iterator
@@ -13,12 +15,14 @@ from sqlalchemy import Engine, event, select, update
 from app.core.audit import now
 from app.store.models import InviteRequest
 from tests.conftest import (
+    CHANNEL,
     SLACK_ADMIN,
     TEAM,
     both_databases,
     buttons,
     card_text,
     new_request,
+    settings_env,
     wait_for_card,
 )
 
@@ -142,3 +146,47 @@ def test_last_seen_is_kept_to_the_day(fake, bot):
     assert after[fresh["id"]] == before[fresh["id"]]
     assert after[stale["id"]] > now() - timedelta(minutes=1)
     assert writes.count("invite_requests") == 1
+
+
+def _cli(fake, database_url, *args):
+    return subprocess.run(
+        [sys.executable, *args],
+        env={"PATH": "/usr/bin:/bin", **settings_env(fake, database_url)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_sync_command_prints_its_summary_each_time(fake, database_url):
+    new_request(fake)
+
+    first = _cli(fake, database_url, "-m", "app", "sync")
+    second = _cli(fake, database_url, "-m", "app", "sync")
+
+    assert (first.returncode, first.stdout) == (0, "sync: 1 new, 0 closed elsewhere, 0 unchanged, 0 errors\n"), first.stderr
+    assert (second.returncode, second.stdout) == (0, "sync: 0 new, 0 closed elsewhere, 1 unchanged, 0 errors\n"), second.stderr
+    assert buttons(wait_for_card(fake, "ada@example.com"))
+    assert len(fake.messages(CHANNEL)) == 1
+
+
+_WITHOUT_SERVER_RUNTIME = """
+import sys
+import app.runtime
+
+def refuse(*args, **kwargs):
+    raise AssertionError("the sync command built the server runtime")
+
+app.runtime.Runtime.build = refuse
+from app.cli import main
+sys.exit(main(["sync"]))
+"""
+
+
+def test_the_sync_command_runs_without_the_server_runtime(fake, database_url):
+    new_request(fake)
+
+    result = _cli(fake, database_url, "-c", _WITHOUT_SERVER_RUNTIME)
+
+    assert (result.returncode, result.stdout) == (0, "sync: 1 new, 0 closed elsewhere, 0 unchanged, 0 errors\n"), result.stderr

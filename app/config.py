@@ -76,6 +76,8 @@ SPECS: dict[str, Spec] = {
     "INVITES_SYNC_INTERVAL": Spec("a number of seconds from 10 to 86400", "300"),
     "INVITES_DENY_REASON_REQUIRED": Spec("true or false"),
     "INVITES_NOTIFY_REQUESTERS": Spec("true or false"),
+    "INVITES_ADMIN_CALLS_PER_MINUTE": Spec("a whole number of calls from 1 to 60000", "20"),
+    "INVITES_CARD_POSTS_PER_MINUTE": Spec("a whole number of posts from 1 to 60000", "50"),
 }
 
 
@@ -174,6 +176,10 @@ class Settings(DatabaseSettings):
     INVITES_SYNC_INTERVAL: int = Field(default=300, ge=10, le=86400)
     INVITES_DENY_REASON_REQUIRED: bool = False
     INVITES_NOTIFY_REQUESTERS: bool = True
+    # Slack's Tier 2 (admin.inviteRequests.*, admin.users.invite): about 20 a minute per workspace, shared by replicas.
+    INVITES_ADMIN_CALLS_PER_MINUTE: int = Field(default=20, ge=1, le=60000)
+    # chat.postMessage: about one message a second per channel; a little under it leaves room for others.
+    INVITES_CARD_POSTS_PER_MINUTE: int = Field(default=50, ge=1, le=60000)
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod

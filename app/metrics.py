@@ -34,3 +34,8 @@ TURNED_AWAY = Counter(
     "Requests from Slack not carried out while the bot token is rejected (events are left for Slack to retry)",
     ["kind"],
 )
+OUTBOX_DONE = Counter("invitebot_outbox_jobs_done_total", "Outbox jobs (decisions, answers, cards, DMs, Homes) done, by kind", ["kind"])
+OUTBOX_FAILED = Counter(
+    "invitebot_outbox_jobs_failed_total", "Outbox jobs given up for good (Slack will not take them), by kind", ["kind"]
+)
+OUTBOX_JOBS = Gauge("invitebot_outbox_jobs", "Outbox jobs in the database by state (queued, running, dead)", ["state"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -14,8 +15,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.core import pacing
 from app.core.authz import Approvers
-from app.core.decisions import Decider
+from app.core.decisions import Decider, Rules
+from app.core.outbox import Outbox
 from app.core.sync import SyncSummary, sync_once
 from app.core.workspaces import Workspaces
 from app.slack.gateway import SlackGateway, make_client
@@ -26,9 +29,10 @@ from app.work import CountedPool, InFlight
 log = logging.getLogger(__name__)
 
 
-# Slow work (Slack admin calls that may take seconds each) runs here, never in Bolt's listener pool,
-# whose threads only parse, ack and hand over.
-BACKGROUND_THREADS = 32
+# Work after an ack (claims, commands, App Home reads) runs here; the Slack calls a decision needs run in the outbox.
+BACKGROUND_THREADS = 16
+# Incoming requests are stored and their cards posted here, at the channel's pace, apart from clicks.
+INGEST_THREADS = 4
 LISTENER_THREADS = 8
 
 
@@ -41,7 +45,9 @@ class Runtime:
     decider: Decider
     workspaces: Workspaces
     approvers: Approvers
+    outbox: Outbox
     background: CountedPool
+    ingesting: CountedPool
     listeners: CountedPool
     in_flight: InFlight
     token_check: TokenHealth  # what Slack last said about both tokens (auth.test, rejections, revocations)
@@ -51,28 +57,35 @@ class Runtime:
         engine = make_engine(settings.DATABASE_URL)
         sessions = make_session_factory(engine)
         token_check = TokenHealth()
-        gateway = SlackGateway(
-            admin=make_client(
-                settings.SLACK_ADMIN_TOKEN.get_secret_value(), settings.SLACK_API_URL, observer=token_check.observer(ADMIN)
-            ),
-            bot=make_client(settings.SLACK_BOT_TOKEN.get_secret_value(), settings.SLACK_API_URL, observer=token_check.observer(BOT)),
-        )
+        gateway = build_gateway(settings, token_check)
         workspaces = Workspaces(None if settings.all_teams else settings.INVITES_TEAM_IDS, gateway, sessions)
-        replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        replica_id = new_replica_id()
         in_flight = InFlight()
-        return cls(
+        outbox = Outbox(sessions, replica_id)
+        approvers = Approvers(settings.INVITES_APPROVERS, gateway, workspaces)
+        runtime = cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             gateway=gateway,
-            decider=Decider(sessions, gateway, replica_id, settings.INVITES_NOTIFY_REQUESTERS),
+            decider=build_decider(settings, sessions, gateway, replica_id, outbox, approvers),
             workspaces=workspaces,
-            approvers=Approvers(settings.INVITES_APPROVERS, gateway, workspaces),
+            approvers=approvers,
+            outbox=outbox,
             background=CountedPool(in_flight, max_workers=BACKGROUND_THREADS, thread_name_prefix="invitebot-work"),
+            ingesting=CountedPool(in_flight, max_workers=INGEST_THREADS, thread_name_prefix="invitebot-ingest"),
             listeners=CountedPool(in_flight, max_workers=LISTENER_THREADS, thread_name_prefix="invitebot-listener"),
             in_flight=in_flight,
             token_check=token_check,
         )
+        from app.slack import jobs  # the outbox's Slack work needs the runtime it is part of
+
+        jobs.register(runtime)
+        return runtime
+
+    def start(self) -> None:
+        """Start taking outbox jobs (once the schema is migrated); doctor and one-off commands never do."""
+        self.outbox.start()
 
     @property
     def replica_id(self) -> str:
@@ -83,15 +96,69 @@ class Runtime:
         return sync_once(self.decider, self.workspaces, self.settings.INVITES_CHANNEL)
 
     def run_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        """Run slow work after the ack; failures are logged, never lost silently."""
+        """Run work after the ack; failures are logged, never lost silently."""
         return self.background.submit(fn, *args)
 
+    def ingest_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Store an incoming request and post its card after the ack, where waiting for the channel's pace holds up no click."""
+        return self.ingesting.submit(fn, *args)
+
     def wait_until_idle(self, timeout: float) -> bool:
-        """Block until every accepted request's work (listener and background) has finished."""
-        return self.in_flight.wait_until_idle(timeout)
+        """Block until every accepted request's work (listeners, background, and the outbox jobs it made) has finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.in_flight.wait_until_idle(max(0.0, deadline - time.monotonic())):
+                return False
+            if not self.outbox.wait_until_idle(max(0.0, deadline - time.monotonic())):
+                return False
+            if self.in_flight.count() == 0:
+                return True
 
     def close(self) -> None:
-        """Finish in-flight work, then let go of the database."""
+        """Finish in-flight work and running jobs (queued ones wait in the database), then let go of the database."""
         self.listeners.shutdown(wait=True)
         self.background.shutdown(wait=True)
+        self.ingesting.shutdown(wait=True)
+        self.outbox.stop()
         self.engine.dispose()
+
+
+def build_gateway(settings: Settings, token_check: TokenHealth | None = None) -> SlackGateway:
+    """Both Slack clients; `token_check` (when given) hears what Slack says of each token."""
+    return SlackGateway(
+        admin=make_client(
+            settings.SLACK_ADMIN_TOKEN.get_secret_value(),
+            settings.SLACK_API_URL,
+            observer=token_check.observer(ADMIN) if token_check else None,
+        ),
+        bot=make_client(
+            settings.SLACK_BOT_TOKEN.get_secret_value(), settings.SLACK_API_URL, observer=token_check.observer(BOT) if token_check else None
+        ),
+    )
+
+
+def new_replica_id() -> str:
+    """This process's name on its claims and outbox jobs: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def build_decider(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    gateway: SlackGateway,
+    replica_id: str,
+    outbox: Outbox,
+    approvers: Approvers | None,
+) -> Decider:
+    """The Decider with the rules and paces Settings give."""
+    return Decider(
+        sessions=sessions,
+        gateway=gateway,
+        replica_id=replica_id,
+        outbox=outbox,
+        pace=pacing.Pace.per_minute("admin", settings.INVITES_ADMIN_CALLS_PER_MINUTE),
+        post_pace=pacing.Pace.per_minute("post", settings.INVITES_CARD_POSTS_PER_MINUTE),
+        approvers=approvers,
+        rules=Rules(deny_reason_required=settings.INVITES_DENY_REASON_REQUIRED),
+        notify_requesters=settings.INVITES_NOTIFY_REQUESTERS,
+    )

@@ -38,6 +38,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         from app.sync_loop import SyncLoop
 
         self._runtime = Runtime.build(self._settings)
+        self._runtime.start()
         self._loop = SyncLoop(self._runtime)
         self._loop.start()
         return create_wsgi_app(self._runtime)

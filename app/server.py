@@ -18,11 +18,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.request import payload_utils
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import logs
-from app.core import queries
+from app.core import outbox, queries
 from app.core.audit import now
-from app.metrics import ACK_LATENCY, IN_FLIGHT
+from app.metrics import ACK_LATENCY, IN_FLIGHT, OUTBOX_JOBS
 from app.runtime import Runtime
 from app.slack.bolt import build_app
 from app.store.db import WriteCheck, database_answers
@@ -74,6 +75,8 @@ def create_wsgi_app(runtime: Runtime) -> WsgiApp:
             body = json.dumps({"ready": ready, "checks": checks}, indent=2).encode()
             return _answer(start_response, "200 OK" if ready else "503 Service Unavailable", "application/json", body)
         if path == "/metrics":
+            if database_answers(runtime.engine):
+                outbox_health(runtime.sessions)  # the outbox gauges are read from the database when scraped
             return _answer(start_response, "200 OK", CONTENT_TYPE_LATEST, generate_latest())
         return _answer(start_response, "404 Not Found", "text/plain; charset=utf-8", b"not found\n")
 
@@ -227,7 +230,22 @@ def readiness(runtime: Runtime, write_check: WriteCheck | None = None) -> dict[s
         else:
             sync = {"ok": last.errors == 0, "detail": f"{last.summary} at {last.finished_at.isoformat()}"}
     detail = "takes writes" if writable else "answers, but does not take writes" if database else "unavailable"
-    return {"database": {"ok": writable, "detail": detail}, "tokens": tokens, "sync": sync}
+    work = outbox_health(runtime.sessions) if database else {"ok": False, "detail": "database unavailable"}
+    return {"database": {"ok": writable, "detail": detail}, "tokens": tokens, "sync": sync, "outbox": work}
+
+
+DEAD_JOBS_SHOWN = timedelta(hours=1)
+
+
+def outbox_health(sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """Not ready while a job Slack will never take failed within the last hour (it is in the log); queued work is fine."""
+    report = outbox.health(sessions, since=now() - DEAD_JOBS_SHOWN)
+    for state, count in report.counts.items():
+        OUTBOX_JOBS.labels(state=state).set(count)
+    detail = f"{report.counts['queued']} queued, {report.counts['running']} running, {report.counts['dead']} failed for good"
+    if report.latest_dead is not None:
+        detail += f"; latest failure: {report.latest_dead}"
+    return {"ok": report.recent_dead == 0, "detail": detail}
 
 
 def _answer(start_response: Callable[..., Any], status: str, content_type: str, body: bytes) -> Iterable[bytes]:

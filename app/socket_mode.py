@@ -37,6 +37,7 @@ def run_socket_mode(settings: Settings) -> int:
             runtime = Runtime.build(settings)
             cleanup.callback(runtime.close)
             upgrade_to_head(runtime.engine)
+            runtime.start()
             loop = SyncLoop(runtime)
             loop.start()
             cleanup.callback(loop.stop)

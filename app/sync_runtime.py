@@ -2,50 +2,58 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Engine
 
 from app.config import Settings
 from app.core.decisions import Decider
+from app.core.outbox import Outbox
 from app.core.sync import SyncSummary, sync_once
 from app.core.workspaces import Workspaces
-from app.slack.gateway import SlackGateway, make_client
+from app.runtime import build_decider, build_gateway, new_replica_id
+from app.slack.jobs import tell_requesters
 from app.store.db import make_engine, make_session_factory
+
+# How long `invitebot sync` waits, after its pass, for the requester DMs the pass queued.
+DRAIN_SECONDS = 60.0
 
 
 @dataclass
 class SyncRuntime:
-    """Built for `invitebot sync`: a pass and nothing that outlives it."""
+    """Built for `invitebot sync`: a pass, and the DMs it owes, and nothing that outlives them."""
 
     settings: Settings
     engine: Engine
     decider: Decider
     workspaces: Workspaces
+    outbox: Outbox
 
     @classmethod
     def build(cls, settings: Settings) -> SyncRuntime:
         engine = make_engine(settings.DATABASE_URL)
         sessions = make_session_factory(engine)
-        gateway = SlackGateway(
-            admin=make_client(settings.SLACK_ADMIN_TOKEN.get_secret_value(), settings.SLACK_API_URL),
-            bot=make_client(settings.SLACK_BOT_TOKEN.get_secret_value(), settings.SLACK_API_URL),
-        )
-        replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        gateway = build_gateway(settings)
+        replica_id = new_replica_id()
+        outbox = Outbox(sessions, replica_id)
+        outbox.handle("notify", partial(tell_requesters, sessions, gateway))
         return cls(
             settings=settings,
             engine=engine,
-            decider=Decider(sessions, gateway, replica_id, settings.INVITES_NOTIFY_REQUESTERS),
+            decider=build_decider(settings, sessions, gateway, replica_id, outbox, None),
             workspaces=Workspaces(None if settings.all_teams else settings.INVITES_TEAM_IDS, gateway, sessions),
+            outbox=outbox,
         )
 
     def sync(self) -> SyncSummary:
-        """One reconcile pass over invitebot's workspaces."""
-        return sync_once(self.decider, self.workspaces, self.settings.INVITES_CHANNEL)
+        """One reconcile pass over invitebot's workspaces, then the requester DMs it queued (other jobs are the server's)."""
+        summary = sync_once(self.decider, self.workspaces, self.settings.INVITES_CHANNEL)
+        self.outbox.start()
+        self.outbox.wait_until_idle(DRAIN_SECONDS)
+        return summary
 
     def close(self) -> None:
-        """Let go of the database."""
+        """Let go of the outbox and the database."""
+        self.outbox.stop()
         self.engine.dispose()

@@ -139,6 +139,9 @@ def settings_env(fake: FakeSlack, database_url: str, **overrides: str) -> dict[s
         "INVITES_APPROVERS": f"{APPROVER},{APPROVER_GROUP}",
         "INVITES_TEAM_IDS": f"{TEAM},{OTHER_TEAM}",
         "INVITES_SYNC_INTERVAL": "300",
+        # Paced like Slack only where a test asks for it (the stand-in enforces no limits unless told to).
+        "INVITES_ADMIN_CALLS_PER_MINUTE": "60000",
+        "INVITES_CARD_POSTS_PER_MINUTE": "60000",
     }
     env.update(overrides)
     return env
@@ -182,6 +185,7 @@ def start_bot(fake: FakeSlack, database_url: str) -> Iterator[Any]:
         settings = make_settings(fake, database_url, **overrides)
         runtime = Runtime.build(settings)
         upgrade_to_head(runtime.engine)
+        runtime.start()
         server = make_server("127.0.0.1", 0, create_wsgi_app(runtime), _ThreadingWSGIServer, _QuietHandler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         started.append((server, runtime))

@@ -16,10 +16,9 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from app.core import notify
 from app.core.queries import Stats
 from app.sandbox import block_kit
-from app.slack import blocks, command_replies, home_view, limits, modals
+from app.slack import blocks, home_view, limits, modals, replies
 from app.store.models import DecisionLog, SyncRun
 from tests.conftest import MANY_APPROVERS, request_row
 
@@ -150,9 +149,9 @@ def test_every_card_state(state: str, guest: bool, hostile: bool) -> None:
     request = row(**STATES[state], **(GUEST if guest else {}), **(HOSTILE if hostile else {}))
     card = blocks.request_card(request)
     assert_message_valid(card, blocks.card_text(request))
-    assert_message_valid(command_replies.request_in_full(request, []))
+    assert_message_valid(replies.request_in_full(request, []))
     if request.status in ("approved", "denied", "approved_invite_failed"):
-        assert_message_valid([blocks.mrkdwn_section(notify.message(request))])
+        assert_message_valid([blocks.mrkdwn_section(replies.requester_dm(request))])
 
 
 def test_the_sample_card_doctor_sends_is_valid() -> None:
@@ -179,7 +178,7 @@ def test_guest_requests_show_the_guest_account_end_and_members_do_not() -> None:
 @pytest.mark.parametrize("count", [0, 1, 2, 24, 25, 60])
 def test_choose_one_fits_any_number_of_matches(count: int) -> None:
     matches = [row(n, team_id=f"T{n:08d}", **HOSTILE) for n in range(count)]
-    answer = command_replies.choose_one("ada@example.com", matches)
+    answer = replies.choose_one("ada@example.com", matches)
     assert_message_valid(answer)
     shown = [b for b in answer if b["type"] == "actions"]
     assert len(shown) == min(count, 24)
@@ -190,28 +189,28 @@ def test_choose_one_fits_any_number_of_matches(count: int) -> None:
 
 def test_history_of_50_with_long_deny_reasons() -> None:
     denied = [row(n, **STATES["denied with reason"], email=f"person{n}@example.com") for n in range(50)]
-    answer = command_replies.history_lines(denied)
+    answer = replies.history_lines(denied)
     assert_message_valid(answer)
     assert all(f"person{n}@example.com" in str(answer) for n in range(50))  # shortened reasons leave room for all 50
 
 
 def test_lines_that_do_not_fit_end_in_a_line_saying_how_many_more() -> None:
-    out = command_replies._sections(["x" * 2900] * 100, room=limits.MESSAGE_BLOCKS - 1, more=lambda n: f"{n} older decisions")
+    out = replies._sections(["x" * 2900] * 100, room=limits.MESSAGE_BLOCKS - 1, more=lambda n: f"{n} older decisions")
     assert len(out) == limits.MESSAGE_BLOCKS - 1
     assert out[-1]["elements"][0]["text"] == "52 older decisions"
     assert_message_valid(out)
 
 
 def test_pending_page_mine_and_stats() -> None:
-    page = [row(n, **HOSTILE) for n in range(command_replies.LIST_PAGE_SIZE)]
-    assert_message_valid(command_replies.pending_page(page, total=500, offset=10, team="<!here> & co"))
-    assert_message_valid(command_replies.pending_page([], total=0, offset=0, team=None))
+    page = [row(n, **HOSTILE) for n in range(replies.LIST_PAGE_SIZE)]
+    assert_message_valid(replies.pending_page(page, total=500, offset=10, team="<!here> & co"))
+    assert_message_valid(replies.pending_page([], total=0, offset=0, team=None))
     states = list(STATES.values())
     mine = [row(n, **HOSTILE, **states[n % len(states)]) for n in range(50)]
-    assert_message_valid(command_replies.mine(mine))
-    assert_message_valid(command_replies.mine([]))
+    assert_message_valid(replies.mine(mine))
+    assert_message_valid(replies.mine([]))
     stats = Stats({f"<!channel> team {n}": n for n in range(200)}, 5, 7, timedelta(hours=3))
-    text = command_replies.stats_text(stats, SyncRun(started_at=MOMENT, finished_at=MOMENT, summary="<@U1> " * 500, errors=1))
+    text = replies.stats_text(stats, SyncRun(started_at=MOMENT, finished_at=MOMENT, summary="<@U1> " * 500, errors=1))
     assert_message_valid([blocks.mrkdwn_section(text)])
 
 
@@ -220,7 +219,7 @@ def test_request_in_full_with_a_long_trail() -> None:
         DecisionLog(request_id="Ir00000000", actor_id=f"U{n:08d}", action="approve", source="button", outcome="in_flight", at=MOMENT)
         for n in range(2000)
     ]
-    answer = command_replies.request_in_full(row(**HOSTILE, **STATES["denied with reason"]), trail)
+    answer = replies.request_in_full(row(**HOSTILE, **STATES["denied with reason"]), trail)
     assert_message_valid(answer)
     assert "later attempts not shown" in answer[-1]["elements"][0]["text"]
 

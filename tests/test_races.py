@@ -88,6 +88,7 @@ def test_two_server_processes_on_one_database_post_once_and_decide_once(fake, se
     _all_answered(fake, set(clickers))
     wait_for_card(fake, "ada@example.com", lambda m: not buttons(m))
     assert len(fake.calls("admin.inviteRequests.approve")) == 1
+    fake.wait_for(lambda: len(fake.calls("chat.postMessage")) >= 2, message="the requester's DM")  # DMs come after the card
     assert [c.params["channel"] for c in fake.calls("chat.postMessage")] == [CHANNEL, REQUESTER]  # one card, one DM
 
 

@@ -12,7 +12,6 @@ from app.slack.gateway import USERGROUP_CACHE_SECONDS, SlackCallFailed, SlackGat
 
 log = logging.getLogger(__name__)
 
-NOT_ALLOWED = "Only invite approvers can approve or deny invite requests. Nothing was changed."
 # More local ids than this in one group are not translated one by one (users.info each); name W… ids instead.
 MAX_TRANSLATED_MEMBERS = 200
 
@@ -24,21 +23,20 @@ LOOKUP_FAILED_OUTCOME = "approvers_unreadable"
 
 @dataclass(frozen=True)
 class Verdict:
-    """May this person decide? When not, the sentence to show them and the outcome the audit log records."""
+    """May this person decide? When not, what the audit log records and what app.slack.replies needs to explain it."""
 
     allowed: bool
-    refusal: str = NOT_ALLOWED
     outcome: str = NOT_ALLOWED_OUTCOME
+    code: str | None = None  # Slack's answer when the rights could not be read or the ids not matched
+    group: str | None = None  # the user group whose ids could not be matched with the person's
+
+
+ALLOWED = Verdict(True)
 
 
 def lookup_failed(code: str) -> Verdict:
     """Refused only because Slack would not say who is in the approver groups right now."""
-    return Verdict(
-        False,
-        f"invitebot could not check your approver rights just now (Slack answered {code}); "
-        "nothing was changed — try again in a minute.",
-        LOOKUP_FAILED_OUTCOME,
-    )
+    return Verdict(False, LOOKUP_FAILED_OUTCOME, code)
 
 
 class _Group:
@@ -156,7 +154,7 @@ class Approvers:
     def check(self, user_id: str, team_id: str | None = None) -> Verdict:
         """Listed directly, or a member of a listed group; `team_id` is where the person clicked (for id translation)."""
         if user_id in self._users or self._listed_in_other_form(user_id, team_id):
-            return Verdict(True)
+            return ALLOWED
         unmatched: _Unmatched | None = None
         unread: str | None = None  # why a group could be read nowhere, when Slack failed rather than said "no such group"
         for group in self.groups:
@@ -178,7 +176,7 @@ class Approvers:
                 self._homes[group.id] = group_team
                 try:
                     if self._member(user_id, members, group, group_team, team_id or group_team):
-                        return Verdict(True)
+                        return ALLOWED
                 except _Unmatched as exc:
                     unmatched = exc
             if failure is not None and not found:
@@ -191,12 +189,7 @@ class Approvers:
                 "refused %s: user group %s in %s lists ids in another form and Slack did not translate them (%s)",
                 user_id, unmatched.group.id, unmatched.team_id, unmatched.code,
             )
-            return Verdict(
-                False,
-                f"invitebot could not match your Slack id ({user_id}) with the ids user group "
-                f"<!subteam^{unmatched.group.id}> lists, so it cannot tell whether you are an approver "
-                f"(Slack answered {unmatched.code}). Nothing was changed. An admin can add your id to INVITES_APPROVERS.",
-            )
+            return Verdict(False, NOT_ALLOWED_OUTCOME, unmatched.code, unmatched.group.id)
         return Verdict(False)
 
     def group_teams(self, group: GroupRef, *, raising: bool = False) -> list[str]:

@@ -1,28 +1,44 @@
-"""decide(): the one path from a click (or command) to exactly one Slack call and a truthful record."""
+"""decide(): the one path from any surface to exactly one Slack call and a truthful record.
+
+decide() checks the rules (approver? reason required?), claims the request and writes the admin call as an outbox job
+in one transaction. The job (run_decision) asks Slack when the workspace's pace allows, and settles the request in
+one more transaction with everything Slack must be told next: the clicker's answer, every card copy, the requesters'
+DMs and the decider's App Home.
+"""
 
 from __future__ import annotations
 
 import enum
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core import audit, cards, notify
+from app.core import audit, lifecycle, pacing
 from app.core.audit import now
-from app.slack import blocks
-from app.slack.errors import Kind, SlackError, classify
+from app.core.authz import ALLOWED, Approvers, Verdict
+from app.core.lifecycle import Closing, Entry
+from app.core.outbox import Job, Outbox
+from app.slack.errors import Kind, classify
 from app.slack.gateway import DecisionRecord, SlackCallFailed, SlackGateway
-from app.store.models import CLAIM_CLEARED, STATUS_AFTER, Action, InviteRequest, Source, Status
+from app.store.models import Action, InviteRequest, RequestCard, Source
 
 log = logging.getLogger(__name__)
+
+# A call that waits longer than this for the workspace's pace is shown as queued, on the card and to the clicker.
+QUEUED_NOTICE = timedelta(seconds=2)
+REASON_REQUIRED_OUTCOME = "reason_required"
 
 
 class Result(enum.Enum):
     """How an attempt ended, from the clicker's point of view."""
 
+    ACCEPTED = "accepted"  # claimed; Slack is being asked, and the answer follows
+    QUEUED = "queued"  # claimed; the call waits for the workspace's pace
     DECIDED = "decided"
     INVITE_FAILED = "invite_failed"
     DECIDED_ELSEWHERE = "decided_elsewhere"
@@ -30,80 +46,97 @@ class Result(enum.Enum):
     IN_FLIGHT = "in_flight"
     GONE = "gone"
     NOT_FOUND = "not_found"
+    REFUSED = "refused"
+    REASON_REQUIRED = "reason_required"
     FAILED = "failed"
+
+
+class Why(enum.Enum):
+    """Why an attempt FAILED (or came to another result than its own call's), beyond Slack's error code."""
+
+    SLACK_ERROR = "slack_error"
+    RELEASED_MEANWHILE = "released_meanwhile"  # another attempt just failed and gave the request back
+    NOT_LISTED_YET = "not_listed_yet"  # already_processed, but Slack's lists do not show the decision yet
+    ANSWER_LOST_UNDECIDED = "answer_lost_undecided"  # the answer was lost; Slack's lists show it undecided
+    ANSWER_LOST_UNCHECKED = "answer_lost_unchecked"  # the answer was lost, and the lists could not be read
+    UNPLACED = "unplaced"  # the workspace is not known yet
+    TOO_LATE = "too_late"  # Slack answered after sync had resolved the claim; the request is open again
+    LATE = "late"  # Slack answered after sync had resolved the claim; the row shows how it stands now
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """What an attempt came to, as data; app.slack.replies turns it into the sentence a person reads."""
+
     result: Result
-    message: str
-    request: InviteRequest | None = None
-    error: SlackError | None = None
+    action: Action
+    request_id: str
+    email: str | None = None
+    error: str | None = None  # Slack's error code
+    why: Why | None = None
+    other: str | None = None  # who else holds or made the decision
+    other_action: str | None = None
+    outside: bool = False  # the other decision was made outside invitebot (in Slack's own admin pages)
+    wait_seconds: float | None = None  # QUEUED: how long until the call may go out
+    verdict: Verdict | None = None  # REFUSED: why
+    request: InviteRequest | None = field(default=None, compare=False)
+
+    def payload(self) -> dict[str, Any]:
+        """The outcome as an answer job carries it (the row is read again when the answer is written)."""
+        return {
+            "result": self.result.value,
+            "action": self.action.value,
+            "request_id": self.request_id,
+            "email": self.email,
+            "error": self.error,
+            "why": self.why.value if self.why else None,
+            "other": self.other,
+            "other_action": self.other_action,
+            "outside": self.outside,
+            "wait_seconds": self.wait_seconds,
+        }
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any], request: InviteRequest | None) -> "Outcome":
+        return cls(
+            result=Result(data["result"]),
+            action=Action(data["action"]),
+            request_id=str(data["request_id"]),
+            email=data.get("email"),
+            error=data.get("error"),
+            why=Why(data["why"]) if data.get("why") else None,
+            other=data.get("other"),
+            other_action=data.get("other_action"),
+            outside=bool(data.get("outside")),
+            wait_seconds=data.get("wait_seconds"),
+            request=request,
+        )
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a decision must satisfy besides being made by an approver."""
+
+    deny_reason_required: bool = False
 
 
 @dataclass(frozen=True)
 class Decider:
-    """What decide() needs: the database, Slack, and a name for this process's claims."""
+    """What decide() needs: the database, Slack, the outbox, the rules, and a name for this process's claims."""
 
     sessions: sessionmaker[Session]
     gateway: SlackGateway
     replica_id: str
+    outbox: Outbox
+    pace: pacing.Pace  # admin calls per workspace
+    post_pace: pacing.Pace | None = None  # card posts per channel
+    approvers: Approvers | None = None  # None: every caller has checked already (sync closes, never decides)
+    rules: Rules = Rules()
     notify_requesters: bool = True
 
 
-_VERB = {Action.APPROVE.value: "approve", Action.DENY.value: "deny"}
 # Answers that leave open whether Slack carried the call out: the wire's, and a proxy's error page.
 _ANSWER_LOST = frozenset({"network_error", "http_error", "request_timeout"})
-_PAST = {Action.APPROVE.value: "approved", Action.DENY.value: "denied"}
-
-
-def decide(
-    decider: Decider, request_id: str, action: Action, actor_id: str, source: Source, reason: str | None = None
-) -> Outcome:
-    """Claim the request (one winner), call Slack once, record what happened, re-render the cards."""
-    claim = f"{decider.replica_id}:{uuid.uuid4().hex}"
-    won = _claim(decider.sessions, request_id, claim, action, actor_id, source)
-    if won is None:
-        return _lost(decider.sessions, request_id, action, actor_id, source)
-    request, log_id = won
-    attempt = _Attempt(decider, request, claim, action, actor_id, source, log_id)
-    if request.team_id is None:
-        return attempt.unplaced()
-    result = decider.gateway.decide(action.value, request.id, request.team_id)
-    outcome = attempt.finish(result.error, reason)
-    cards.refresh(decider.sessions, decider.gateway, request_id)
-    notify.requesters(decider, request_id)
-    return outcome
-
-
-def _claim(
-    sessions: sessionmaker[Session], request_id: str, claim: str, action: Action, actor_id: str, source: Source
-) -> tuple[InviteRequest, int] | None:
-    """pending -> deciding, conditionally; the database picks the single winner, who gets the row back.
-
-    The winner's attempt is logged (as `calling`) in the same transaction, before Slack is asked: if this process
-    dies before Slack's answer is recorded, sync still knows whose call a decision Slack carried out was.
-    """
-    with sessions.begin() as session:
-        won = session.execute(
-            update(InviteRequest)
-            .where(InviteRequest.id == request_id, InviteRequest.status == Status.PENDING.value)
-            .values(
-                status=Status.DECIDING.value,
-                claim_owner=claim,
-                claim_action=action.value,
-                claim_actor=actor_id,
-                claim_source=source.value,
-                claimed_at=now(),
-            )
-        ).rowcount
-        if not won:
-            return None
-        log_id = audit.begin(session, request_id=request_id, actor_id=actor_id, action=action.value, source=source.value)
-        request = session.get(InviteRequest, request_id)
-        return (request, log_id) if request is not None else None
-
-
 _LOST_OUTCOME = {
     Result.NOT_FOUND: "not_found",
     Result.IN_FLIGHT: "in_flight",
@@ -112,182 +145,288 @@ _LOST_OUTCOME = {
 }
 
 
-def _lost(sessions: sessionmaker[Session], request_id: str, action: Action, actor_id: str, source: Source) -> Outcome:
-    """Someone else holds or has closed the request: say who, and log the attempt."""
-    with sessions.begin() as session:
+def decide(
+    decider: Decider,
+    request_id: str,
+    action: Action,
+    actor_id: str,
+    source: Source,
+    reason: str | None = None,
+    *,
+    actor_team: str | None = None,
+    reply_to: dict[str, Any] | None = None,
+    clicked: tuple[str, str] | None = None,
+) -> Outcome:
+    """Check the rules, then claim the request (one winner) and queue its admin call; every refusal is audited.
+
+    `reply_to` says where the clicker's answer goes once Slack has answered (app.slack.jobs reads it); `clicked` is the
+    card copy the click came from, brought up to date even if invitebot does not track it.
+    """
+    verdict = decider.approvers.check(actor_id, actor_team) if decider.approvers is not None else ALLOWED
+    if not verdict.allowed:
+        _refuse(decider, request_id, action, actor_id, source, verdict.outcome)
+        return Outcome(Result.REFUSED, action, request_id, verdict=verdict)
+    if action is Action.DENY and decider.rules.deny_reason_required and not (reason or "").strip():
+        _refuse(decider, request_id, action, actor_id, source, REASON_REQUIRED_OUTCOME)
+        return Outcome(Result.REASON_REQUIRED, action, request_id)
+    claim = f"{decider.replica_id}:{uuid.uuid4().hex}"
+    with decider.sessions.begin() as session:
         request = session.get(InviteRequest, request_id)
-        if request is None:
-            outcome = Outcome(Result.NOT_FOUND, f"invitebot has no invite request `{blocks.escape(request_id)}`.")
-        elif request.status == Status.DECIDING.value:
-            verb = "approving" if request.claim_action == Action.APPROVE.value else "denying"
-            outcome = Outcome(Result.IN_FLIGHT, f"<@{request.claim_actor}> is {verb} this request right now.", request)
-        elif request.status == Status.PENDING.value:
-            # Released between our claim attempt and this read: the clicker may simply try again.
-            outcome = Outcome(Result.FAILED, "Another attempt on this request just failed; please try again.", request)
-        else:
-            outcome = Outcome(Result.ALREADY_DECIDED, blocks.outcome_line(request) or "", request)
-        audit.record(
-            session,
-            request_id=request_id,
-            actor_id=actor_id,
-            action=action.value,
-            source=source.value,
-            outcome=_LOST_OUTCOME[outcome.result],
+        if request is not None and request.team_id is None and request.status == lifecycle.PENDING:
+            audit.record(session, request_id=request_id, actor_id=actor_id, action=action.value, source=source.value, outcome="workspace_unknown")
+            return Outcome(Result.FAILED, action, request_id, request.email, why=Why.UNPLACED)
+        log_id = lifecycle.claim(session, request_id, owner=claim, action=action.value, actor_id=actor_id, source=source.value)
+        if log_id is None:
+            return _lost(session, request_id, action, actor_id, source)
+        assert request is not None and request.team_id is not None
+        call_at = pacing.take(session, decider.pace, request.team_id)
+        wait = call_at - now()
+        job = {
+            "claim": claim,
+            "action": action.value,
+            "actor": actor_id,
+            "source": source.value,
+            "reason": reason,
+            "log_id": log_id,
+            "reply_to": reply_to,
+            "clicked": list(clicked) if clicked else None,
+        }
+        decider.outbox.add(session, "decide", job, request_id=request_id, not_before=call_at)
+        if wait <= QUEUED_NOTICE:
+            return Outcome(Result.ACCEPTED, action, request_id, request.email)
+        lifecycle.schedule(session, request_id, claim, call_at)
+        queue_cards(decider, session, request_id, clicked)
+        return Outcome(Result.QUEUED, action, request_id, request.email, wait_seconds=wait.total_seconds())
+
+
+def _refuse(decider: Decider, request_id: str, action: Action, actor_id: str, source: Source, outcome: str) -> None:
+    with decider.sessions.begin() as session:
+        audit.record(session, request_id=request_id, actor_id=actor_id, action=action.value, source=source.value, outcome=outcome)
+
+
+def _lost(session: Session, request_id: str, action: Action, actor_id: str, source: Source) -> Outcome:
+    """Someone else holds or has closed the request: say who, and log the attempt."""
+    request = session.get(InviteRequest, request_id, populate_existing=True)
+    if request is None:
+        outcome = Outcome(Result.NOT_FOUND, action, request_id)
+    elif request.status == lifecycle.DECIDING:
+        outcome = Outcome(
+            Result.IN_FLIGHT, action, request_id, request.email, other=request.claim_actor, other_action=request.claim_action
         )
+    elif request.status == lifecycle.PENDING:  # released between our claim attempt and this read: try again
+        outcome = Outcome(Result.FAILED, action, request_id, request.email, why=Why.RELEASED_MEANWHILE)
+    else:
+        outcome = Outcome(Result.ALREADY_DECIDED, action, request_id, request.email, request=request)
+    audit.record(
+        session, request_id=request_id, actor_id=actor_id, action=action.value, source=source.value, outcome=_LOST_OUTCOME[outcome.result]
+    )
     return outcome
 
 
-@dataclass(frozen=True)
+def queue_cards(decider: Decider, session: Session, request_id: str, clicked: tuple[str, str] | None = None) -> None:
+    """Re-render every posted copy of the request's card (and the copy clicked, tracked or not) as outbox jobs."""
+    copies = set(
+        session.execute(
+            select(RequestCard.channel, RequestCard.ts).where(RequestCard.request_id == request_id, RequestCard.ts.is_not(None))
+        ).all()
+    )
+    if clicked is not None:
+        copies.add(tuple(clicked))
+    for channel, ts in sorted(copies):
+        decider.outbox.add(session, "card", {"channel": channel, "ts": ts}, request_id=request_id)
+
+
+def queue_told(decider: Decider, session: Session, request_id: str) -> None:
+    """The requesters hear how a decided request ended (the job makes sure it is once)."""
+    if decider.notify_requesters:
+        decider.outbox.add(session, "notify", {}, request_id=request_id)
+
+
+# -- the decision job -----------------------------------------------------------------------------------------------
+
+
+def run_decision(decider: Decider, job: Job) -> None:
+    """The outbox's `decide` job: ask Slack once, and settle what its answer means."""
+    attempt = _Attempt.of(decider, job)
+    with decider.sessions() as session:
+        request = session.get(InviteRequest, attempt.request_id)
+    if request is None or request.claim_owner != attempt.claim:
+        attempt.settle(None, "claim_resolved", Outcome(Result.FAILED, attempt.action, attempt.request_id, why=Why.LATE))
+        return
+    attempt.email = request.email
+    attempt.team_id = request.team_id or ""
+    result = decider.gateway.decide(attempt.action.value, request.id, attempt.team_id)
+    if result.error == "ratelimited":
+        attempt.wait_for_slack(result.retry_after or 1.0)
+        return
+    attempt.finish(result.error)
+
+
+@dataclass
 class _Attempt:
-    """One claimed attempt: everything needed to turn Slack's answer into a record."""
+    """One claimed attempt: everything needed to turn Slack's answer into a record and what to tell whom."""
 
     decider: Decider
-    request: InviteRequest
+    job: Job
+    request_id: str
     claim: str
     action: Action
     actor_id: str
     source: Source
+    reason: str | None
     log_id: int
+    email: str | None = None
+    team_id: str = ""
 
-    def finish(self, code: str | None, reason: str | None) -> Outcome:
-        """Turn Slack's answer into the row's next state, an audit entry and the clicker's sentence."""
+    @classmethod
+    def of(cls, decider: Decider, job: Job) -> "_Attempt":
+        p = job.payload
+        return cls(
+            decider, job, str(job.request_id), p["claim"], Action(p["action"]), p["actor"], Source(p["source"]), p.get("reason"), p["log_id"]
+        )
+
+    def wait_for_slack(self, retry_after: float) -> None:
+        """Slack's limit is tighter than our pace just now: the claim is kept and the call waits for Retry-After (and the
+        workspace's next free slot), shown as queued on the card and to the clicker."""
+        decider = self.decider
+        with decider.sessions.begin() as session:
+            at = pacing.take(session, decider.pace, self.team_id, not_before=now() + timedelta(seconds=retry_after))
+            self.job.postpone(session, at, "ratelimited")
+            wait = at - now()
+            if wait > QUEUED_NOTICE:
+                lifecycle.schedule(session, self.request_id, self.claim, at)
+                queue_cards(decider, session, self.request_id, _clicked(self.job))
+                outcome = self._outcome(Result.QUEUED, "ratelimited", wait_seconds=wait.total_seconds())
+                self._answer(session, outcome, publish_home=False)
+        log.info("Slack asked to wait %s s before deciding %s; the call waits until %s", retry_after, self.request_id, at.isoformat())
+
+    def finish(self, code: str | None) -> None:
+        """Turn Slack's answer into the row's next state, an audit entry and the clicker's answer."""
         if code is None:
-            changes = _closed(STATUS_AFTER[self.action.value], self.actor_id, self.source.value, reason)
-            return self._settle(changes, "ok", Result.DECIDED, self._you_decided(self.action.value))
+            self._closed(lifecycle.status_after(self.action.value), "ok", self._outcome(Result.DECIDED), self.reason)
+            return
         error = classify(code)
         if error.kind is Kind.ALREADY_PROCESSED:
-            return self._decided_elsewhere(error)
-        if code in _ANSWER_LOST:
-            return self._answer_lost(error, reason)
-        if error.kind is Kind.INVITE_FAILED and self.action is Action.APPROVE:
-            changes = _closed(Status.APPROVED_INVITE_FAILED.value, self.actor_id, self.source.value, None)
-            return self._settle(changes, code, Result.INVITE_FAILED, error.sentence, error)
-        if error.kind is Kind.GONE:
-            changes = _closed(Status.GONE.value, None, self.source.value, None)
-            return self._settle(changes, code, Result.GONE, error.sentence, error)
-        verb = _VERB[self.action.value]
-        retry = f" Click {verb.capitalize()} again to retry." if error.kind is Kind.TRANSIENT else ""
-        message = f"Could not {verb} the request for {blocks.escape(self.request.email)}: {error.sentence}{retry}"
-        return self._settle(_released(), code, Result.FAILED, message, error)
+            self._decided_elsewhere(code)
+        elif code in _ANSWER_LOST:
+            self._answer_lost(code)
+        elif error.kind is Kind.INVITE_FAILED and self.action is Action.APPROVE:
+            self._closed(lifecycle.INVITE_FAILED, code, self._outcome(Result.INVITE_FAILED, code), None)
+        elif error.kind is Kind.GONE:
+            closing = Closing(lifecycle.GONE, None, self.source.value)
+            self.settle(closing, code, self._outcome(Result.GONE, code))
+        else:
+            self.settle(None, code, self._outcome(Result.FAILED, code, Why.SLACK_ERROR))
 
-    def unplaced(self) -> Outcome:
-        """The workspace is not known yet (an org-wide event named only the org): Slack cannot be asked to decide."""
-        message = (
-            f"invitebot does not know yet which workspace the request for {blocks.escape(self.request.email)} "
-            "was made in, so Slack cannot decide it. Nothing was decided; the next sync finds it, then try again."
-        )
-        return self._settle(_released(), "workspace_unknown", Result.FAILED, message)
+    def _outcome(self, result: Result, code: str | None = None, why: Why | None = None, **more: Any) -> Outcome:
+        return Outcome(result, self.action, self.request_id, self.email, error=code, why=why, **more)
+
+    def _closed(self, status: str, audit_outcome: str, outcome: Outcome, reason: str | None) -> None:
+        self.settle(Closing(status, self.actor_id, self.source.value, reason), audit_outcome, outcome)
 
     def _slack_record(self) -> tuple[DecisionRecord | None, bool]:
         """How Slack's approved/denied lists say this request ended (None: not decided), and whether they could be read."""
         try:
-            decided = self.decider.gateway.decisions(self.request.team_id or "", within_decision=True)
-            return decided.get(self.request.id), True
+            decided = self.decider.gateway.decisions(self.team_id, within_decision=True)
+            return decided.get(self.request_id), True
         except SlackCallFailed as exc:
-            log.warning("could not read Slack's decided lists for %s: %s", self.request.id, exc.code)
+            log.warning("could not read Slack's decided lists for %s: %s", self.request_id, exc.code)
             return None, False
 
-    def _decided_elsewhere(self, error: SlackError) -> Outcome:
+    def _decided_elsewhere(self, code: str) -> None:
         """already_processed: read Slack's lists to learn the real outcome and who decided."""
         record, _ = self._slack_record()
         if record is None:
-            message = (
-                "Slack says this request was already decided elsewhere, but has not listed the decision yet; "
-                "the card will be updated on the next sync."
-            )
-            return self._settle(_released(), error.code, Result.FAILED, message, error)
-        return self._decided_as_listed(record, error.code, error)
+            self.settle(None, code, self._outcome(Result.FAILED, code, Why.NOT_LISTED_YET))
+            return
+        self._decided_as_listed(record, code)
 
-    def _answer_lost(self, error: SlackError, reason: str | None) -> Outcome:
+    def _answer_lost(self, code: str) -> None:
         """The call may have been carried out, but its answer never arrived whole: ask Slack's lists before saying anything."""
         record, readable = self._slack_record()
         if record is not None:
-            return self._decided_as_listed(record, error.code, error, reason)
-        verb = _VERB[self.action.value]
-        if readable:  # not among the decided requests: nothing was decided, and the clicker may simply try again
-            message = (
-                f"Could not {verb} the request for {blocks.escape(self.request.email)}: {error.sentence}"
-                f" Click {verb.capitalize()} again to retry."
-            )
-        else:
-            message = (
-                f"Slack's answer to {verb} the request for {blocks.escape(self.request.email)} was lost on the way, and "
-                f"invitebot could not check whether it went through. Click {verb.capitalize()} again: if Slack did "
-                "decide it, you will be told so, and the card will say who decided."
-            )
+            self._decided_as_listed(record, code, self.reason)
+            return
+        why = Why.ANSWER_LOST_UNDECIDED if readable else Why.ANSWER_LOST_UNCHECKED
         detail = audit.CHECKED_UNDECIDED if readable else None
-        return self._settle(_released(), error.code, Result.FAILED, message, error, detail)
+        self.settle(None, code, self._outcome(Result.FAILED, code, why), detail)
 
-    def _decided_as_listed(
-        self, record: DecisionRecord, audit_outcome: str, error: SlackError, reason: str | None = None
-    ) -> Outcome:
+    def _decided_as_listed(self, record: DecisionRecord, audit_outcome: str, reason: str | None = None) -> None:
         """Close the request as Slack's lists have it, crediting whoever's call it was, and tell the clicker."""
-        gateway = self.decider.gateway
         with self.decider.sessions() as session:
-            decided_by, decided_from = attribute(session, self.request.id, record, gateway.admin_user_id(), besides=self.log_id)
+            decided_by, decided_from = attribute(
+                session, self.request_id, record, self.decider.gateway.admin_user_id(), besides=self.log_id
+            )
+        status = lifecycle.status_after(record.action)
         if decided_by == self.actor_id and record.action == self.action.value and decided_from != Source.OUTSIDE.value:
             # This clicker's own call landed (its answer was lost, or a retried connection found it done).
-            changes = _closed(STATUS_AFTER[record.action], self.actor_id, self.source.value, reason)
-            return self._settle(changes, audit_outcome, Result.DECIDED, self._you_decided(record.action))
-        changes = _closed(STATUS_AFTER[record.action], decided_by, decided_from, None)
-        who = f"<@{decided_by}>" if decided_by else "someone"
-        where = " outside invitebot" if decided_from == Source.OUTSIDE.value else ""
-        message = f"No need: this request was already {_PAST[record.action]} by {who}{where}. The card now says so."
-        return self._settle(changes, audit_outcome, Result.DECIDED_ELSEWHERE, message, error)
+            self._closed(status, audit_outcome, self._outcome(Result.DECIDED, other_action=record.action), reason)
+            return
+        outcome = self._outcome(
+            Result.DECIDED_ELSEWHERE, audit_outcome, other=decided_by, other_action=record.action,
+            outside=decided_from == Source.OUTSIDE.value,
+        )
+        self.settle(Closing(status, decided_by, decided_from), audit_outcome, outcome)
 
-    def _you_decided(self, action: str) -> str:
-        return f"You {_PAST[action]} the invite request for {blocks.escape(self.request.email)}."
+    def settle(self, closing: Closing | None, audit_outcome: str, outcome: Outcome, detail: str | None = None) -> None:
+        """Apply the outcome while we still hold the claim, with its audit entry, its follow-up jobs and this job's end.
 
-    def _settle(
-        self,
-        changes: dict[str, object],
-        audit_outcome: str,
-        result: Result,
-        message: str,
-        error: SlackError | None = None,
-        detail: str | None = None,
-    ) -> Outcome:
-        """Apply the outcome only if we still hold the claim, and log the attempt's outcome in the same transaction.
-
-        A claim lost meanwhile (sync took it for a dead process's while Slack was slow) still lets a closing answer
-        close the request if sync reopened it; otherwise the clicker hears how the request stands now.
+        A claim lost meanwhile (sync resolved it while Slack was slow) still lets a closing answer close the request if
+        sync reopened it; otherwise the clicker hears how the request stands now.
         """
-        with self.decider.sessions.begin() as session:
-            applied = session.execute(
-                update(InviteRequest)
-                .where(InviteRequest.id == self.request.id, InviteRequest.claim_owner == self.claim)
-                .values(**changes)
-            ).rowcount
-            if not applied and changes["status"] != Status.PENDING.value:
-                applied = session.execute(
-                    update(InviteRequest)
-                    .where(InviteRequest.id == self.request.id, InviteRequest.status == Status.PENDING.value)
-                    .values(**changes)
-                ).rowcount
-                detail = "sync had reopened the request before Slack answered; the answer closed it"
+        decider = self.decider
+        with decider.sessions.begin() as session:
+            entry = Entry(self.source.value, audit_outcome, detail=detail, log_id=self.log_id)
+            if closing is None:
+                applied = lifecycle.release(session, self.request_id, entry, owner=self.claim)
+            else:
+                applied = lifecycle.settle(session, self.request_id, self.claim, closing, entry)
+                if not applied:
+                    late = Entry(self.source.value, audit_outcome, log_id=self.log_id,
+                                 detail="sync had reopened the request before Slack answered; the answer closed it")
+                    applied = lifecycle.close(session, self.request_id, closing, late, only_from=(lifecycle.PENDING,))
+            current = session.get(InviteRequest, self.request_id, populate_existing=True)
             if not applied:
                 detail = "the claim had been resolved by sync before Slack answered"
-            audit.finish(session, self.log_id, source=self.source.value, outcome=audit_outcome, detail=detail)
-            current = session.get(InviteRequest, self.request.id)
-            if not applied and current is not None:
-                result, message = self._as_it_stands(current, changes, result, message)
-        return Outcome(result, message, current, error)
+                audit.finish(session, self.log_id, source=self.source.value, outcome=audit_outcome, detail=detail)
+                if current is not None:
+                    outcome = _as_it_stands(outcome, current, closing)
+            else:
+                queue_cards(decider, session, self.request_id, _clicked(self.job))
+                if closing is not None and closing.status in lifecycle.DECIDED:
+                    queue_told(decider, session, self.request_id)
+            self._answer(session, outcome)
+            self.job.complete(session)
 
-    def _as_it_stands(
-        self, current: InviteRequest, changes: dict[str, object], result: Result, message: str
-    ) -> tuple[Result, str]:
-        """The clicker's sentence when their attempt's outcome could not be applied: the row as it is now."""
-        if current.status == changes["status"] and current.decided_by == changes.get("decided_by"):
-            return result, message  # as this attempt would have left it (sync recorded it just so, or reopened it)
-        if current.status == Status.DECIDING.value:
-            verb = "approving" if current.claim_action == Action.APPROVE.value else "denying"
-            return Result.IN_FLIGHT, f"Slack answered late; meanwhile <@{current.claim_actor}> is {verb} this request."
-        if current.status == Status.PENDING.value:
-            return Result.FAILED, (
-                f"Slack answered too late for invitebot to record it; the request for {blocks.escape(self.request.email)} "
-                "is open again. The next sync will show how it ended."
-            )
-        return Result.ALREADY_DECIDED, blocks.outcome_line(current) or ""
+    def _answer(self, session: Session, outcome: Outcome, *, publish_home: bool = True) -> None:
+        """The clicker's answer, then (unless they clicked in it) their App Home brought up to date."""
+        reply_to = self.job.payload.get("reply_to")
+        if not reply_to:
+            return
+        self.decider.outbox.add(session, "answer", {"reply_to": reply_to, "outcome": outcome.payload()}, request_id=self.request_id)
+        if publish_home and reply_to.get("surface") != "home" and reply_to.get("user"):
+            self.decider.outbox.add(session, "home", {"user": reply_to["user"]})
+
+
+def _clicked(job: Job) -> tuple[str, str] | None:
+    clicked = job.payload.get("clicked")
+    return (str(clicked[0]), str(clicked[1])) if clicked else None
+
+
+def _as_it_stands(outcome: Outcome, current: InviteRequest, closing: Closing | None) -> Outcome:
+    """The clicker's outcome when their attempt's result could not be applied: the row as it is now."""
+    wanted = closing.status if closing else lifecycle.PENDING
+    wanted_by = closing.decided_by if closing else None
+    if current.status == wanted and current.decided_by == wanted_by:
+        return outcome  # as this attempt would have left it (sync recorded it just so, or reopened it)
+    base = Outcome(outcome.result, outcome.action, outcome.request_id, current.email, request=current)
+    if current.status == lifecycle.DECIDING:
+        return Outcome(
+            Result.IN_FLIGHT, base.action, base.request_id, base.email, why=Why.LATE, other=current.claim_actor, other_action=current.claim_action
+        )
+    if current.status == lifecycle.PENDING:
+        return Outcome(Result.FAILED, base.action, base.request_id, base.email, why=Why.TOO_LATE)
+    return Outcome(Result.ALREADY_DECIDED, base.action, base.request_id, base.email, request=current)
 
 
 def attribute(
@@ -307,18 +446,3 @@ def attribute(
     if row is not None and row.claim_actor and row.claim_action == record.action:
         return row.claim_actor, row.claim_source or Source.OUTSIDE.value
     return record.actor_id, Source.OUTSIDE.value
-
-
-def _closed(status: str, decided_by: str | None, source: str, reason: str | None) -> dict[str, object]:
-    return {
-        "status": status,
-        "decided_by": decided_by,
-        "decided_at": now(),
-        "decision_source": source,
-        "deny_reason": reason,
-        **CLAIM_CLEARED,
-    }
-
-
-def _released() -> dict[str, object]:
-    return {"status": Status.PENDING.value, **CLAIM_CLEARED}

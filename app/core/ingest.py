@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import Row, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core import cards
 from app.core.audit import now
+from app.core.pacing import Pace
+from app.slack import cards
 from app.slack.gateway import SlackCallFailed, SlackGateway
 from app.store.dialect import insert_if_absent
 from app.store.models import InviteRequest, RequestCard, Status
@@ -126,8 +127,9 @@ def ingest(
     team_id: str | None,
     channel: str,
     team_name: str | None = None,
+    post_pace: Pace | None = None,
 ) -> bool:
-    """Store the request and make sure its card is posted once; True when the request was new to us."""
+    """Store the request and make sure its card is posted once (at the channel's `post_pace`); True when it was new."""
     values = row_values(raw, team_id, team_name)
     with sessions.begin() as session:
         new, learned = store(session, values)
@@ -135,7 +137,7 @@ def ingest(
     if learned:  # the card showed no workspace, or only its id: show what is known now
         cards.refresh(sessions, gateway, values["id"])
     if not carded:
-        cards.post_once(sessions, gateway, values["id"], channel)
+        cards.post_once(sessions, gateway, values["id"], channel, pace=post_pace)
     return new
 
 

@@ -10,11 +10,8 @@ from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import now
+from app.core.lifecycle import APPROVED_STATES, DECIDED, OPEN
 from app.store.models import DecisionLog, InviteRequest, Status, SyncRun
-
-OPEN = (Status.PENDING.value, Status.DECIDING.value)
-CLOSED = (Status.APPROVED.value, Status.DENIED.value, Status.APPROVED_INVITE_FAILED.value)
-APPROVED_STATES = (Status.APPROVED.value, Status.APPROVED_INVITE_FAILED.value)
 
 
 def pending(session: Session, *, team: str | None = None, offset: int = 0, limit: int = 10) -> tuple[list[InviteRequest], int]:
@@ -101,7 +98,7 @@ def stats(session: Session) -> Stats:
     since = now() - timedelta(days=7)
     recent = session.execute(
         select(InviteRequest.status, InviteRequest.date_created, InviteRequest.decided_at).where(
-            InviteRequest.decided_at >= since, InviteRequest.status.in_(CLOSED)
+            InviteRequest.decided_at >= since, InviteRequest.status.in_(DECIDED)
         )
     ).all()
     waits = [decided - created for _, created, decided in recent if decided and created]

@@ -5,22 +5,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
-from app.core import audit, cards, notify
+from app.core import lifecycle, outbox
 from app.core.audit import now
-from app.core.decisions import Decider, attribute
+from app.core.decisions import Decider, attribute, queue_told
 from app.core.ingest import MalformedRequest, ingest
+from app.core.lifecycle import Closing, Entry
 from app.core.workspaces import Workspaces
 from app.metrics import LAST_SUCCESSFUL_SYNC, PENDING, SYNC_DURATION
+from app.slack import cards
 from app.slack.gateway import DecisionRecord, SlackCallFailed
-from app.store.models import CLAIM_CLEARED, STATUS_AFTER, InviteRequest, Source, Status, SyncRun
+from app.store.models import InviteRequest, Source, SyncRun
 
 log = logging.getLogger(__name__)
 
-# Longer than any decide() can take (timeouts and Retry-After waits included): older claims died with their process.
+# A claim with no decision job left (it gave up, or predates the outbox) is reopened after this long.
 STALE_CLAIM = timedelta(minutes=3)
 
 
@@ -84,7 +86,7 @@ def _reconcile(
         return
     _close_unplaced(decider, swept, summary)
     _name_workspaces(decider, workspaces.named())
-    cards.repost_stale(decider.sessions, decider.gateway)
+    cards.repost_stale(decider.sessions, decider.gateway, decider.post_pace)
     cards.heal(decider.sessions, decider.gateway)
 
 
@@ -129,7 +131,7 @@ def _other_open_workspaces(decider: Decider, team_ids: list[str]) -> list[str]:
         found = session.scalars(
             select(InviteRequest.team_id)
             .where(
-                InviteRequest.status.in_((Status.PENDING.value, Status.DECIDING.value)),
+                InviteRequest.status.in_(lifecycle.OPEN),
                 InviteRequest.team_id.is_not(None),
                 InviteRequest.team_id.not_in(team_ids or [""]),
             )
@@ -143,7 +145,7 @@ def _close_unplaced(decider: Decider, team_ids: list[str], summary: SyncSummary)
     with decider.sessions() as session:
         unplaced = set(
             session.scalars(
-                select(InviteRequest.id).where(InviteRequest.team_id.is_(None), InviteRequest.status == Status.PENDING.value)
+                select(InviteRequest.id).where(InviteRequest.team_id.is_(None), InviteRequest.status == lifecycle.PENDING)
             ).all()
         )
     for team_id in team_ids:
@@ -159,7 +161,7 @@ def _close_unplaced(decider: Decider, team_ids: list[str], summary: SyncSummary)
                     .where(InviteRequest.id == request_id, InviteRequest.team_id.is_(None))
                     .values(team_id=team_id)
                 )
-            if _close(decider, request_id, Status.PENDING.value, decided[request_id], now() - STALE_CLAIM):
+            if _close(decider, request_id, lifecycle.PENDING, decided[request_id], now() - STALE_CLAIM):
                 summary.closed += 1
             unplaced.discard(request_id)
 
@@ -175,7 +177,15 @@ def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummar
     pending_ids: set[str] = set()
     for raw in pending:
         try:
-            new = ingest(decider.sessions, decider.gateway, raw, team_id=team_id, channel=channel, team_name=team_name)
+            new = ingest(
+                decider.sessions,
+                decider.gateway,
+                raw,
+                team_id=team_id,
+                channel=channel,
+                team_name=team_name,
+                post_pace=decider.post_pace,
+            )
         except MalformedRequest as exc:
             summary.errors += 1
             summary.problems.append(f"{team_id}: {exc}")
@@ -189,18 +199,18 @@ def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummar
     cutoff = now() - STALE_CLAIM
     with decider.sessions() as session:
         open_rows = session.execute(
-            select(InviteRequest.id, InviteRequest.status, InviteRequest.claimed_at).where(
+            select(InviteRequest.id, InviteRequest.status).where(
                 InviteRequest.team_id == team_id,
                 or_(
-                    InviteRequest.status == Status.PENDING.value,
-                    (InviteRequest.status == Status.DECIDING.value) & (InviteRequest.claimed_at < cutoff),
+                    InviteRequest.status == lifecycle.PENDING,
+                    and_(InviteRequest.status == lifecycle.DECIDING, *_abandoned(cutoff)),
                 ),
             )
         ).all()
-    for request_id, status, _ in open_rows:
-        if status == Status.DECIDING.value and request_id in pending_ids:
+    for request_id, status in open_rows:
+        if status == lifecycle.DECIDING and request_id in pending_ids:
             _release_stale(decider, request_id, cutoff)
-    left = [(request_id, status) for request_id, status, _ in open_rows if request_id not in pending_ids]
+    left = [(request_id, status) for request_id, status in open_rows if request_id not in pending_ids]
     if not left:
         return
     decided = _decisions(decider, team_id, summary, {request_id for request_id, _ in left})
@@ -223,52 +233,34 @@ def _decisions(
         return None
 
 
+def _abandoned(cutoff: datetime) -> list[Any]:
+    """A claim nobody will finish: older than `cutoff`, with no decision job queued or running (its job gave up, or it
+    was made before the outbox). A queued claim is never abandoned, however long Slack's pace makes it wait."""
+    return [InviteRequest.claimed_at < cutoff, ~outbox.live_job(InviteRequest.id)]
+
+
 def _release_stale(decider: Decider, request_id: str, cutoff: datetime) -> None:
-    """A claim whose process died before Slack acted: the request is still pending at Slack, so reopen it."""
+    """An abandoned claim whose request is still pending at Slack: reopen it."""
     with decider.sessions.begin() as session:
-        released = session.execute(
-            update(InviteRequest)
-            .where(
-                InviteRequest.id == request_id,
-                InviteRequest.status == Status.DECIDING.value,
-                InviteRequest.claimed_at < cutoff,
-            )
-            .values(status=Status.PENDING.value, **CLAIM_CLEARED)
-        ).rowcount
-        if released:
-            audit.record(
-                session, request_id=request_id, actor_id=None, action="release", source=Source.SYNC.value, outcome="released_stale"
-            )
+        released = lifecycle.release(session, request_id, Entry(Source.SYNC.value, "released_stale", action="release"), guards=_abandoned(cutoff))
+    if released:
+        cards.refresh(decider.sessions, decider.gateway, request_id)
 
 
 def _close(decider: Decider, request_id: str, status: str, record: DecisionRecord | None, cutoff: datetime) -> bool:
     """The request left Slack's pending list: record how it ended, if nobody else got there first."""
-    guard = InviteRequest.status == status
-    if status == Status.DECIDING.value:
-        guard = guard & (InviteRequest.claimed_at < cutoff)
+    guards = _abandoned(cutoff) if status == lifecycle.DECIDING else []
     with decider.sessions.begin() as session:
         if record is None:
-            changes = {"status": Status.GONE.value, "decided_by": None, "decision_source": Source.SYNC.value}
-            outcome = "gone"
+            closing = Closing(lifecycle.GONE, None, Source.SYNC.value)
+            entry = Entry(Source.SYNC.value, "gone", action="close")
         else:
             decided_by, source = attribute(session, request_id, record, decider.gateway.admin_user_id())
-            changes = {"status": STATUS_AFTER[record.action], "decided_by": decided_by, "decision_source": source}
-            outcome = "closed_elsewhere"
-        closed = session.execute(
-            update(InviteRequest)
-            .where(InviteRequest.id == request_id, guard)
-            .values(**changes, decided_at=now(), **CLAIM_CLEARED)
-        ).rowcount
-        if closed:
-            audit.record(
-                session,
-                request_id=request_id,
-                actor_id=record.actor_id if record else None,
-                action=record.action if record else "close",
-                source=Source.SYNC.value,
-                outcome=outcome,
-            )
+            closing = Closing(lifecycle.status_after(record.action), decided_by, source)
+            entry = Entry(Source.SYNC.value, "closed_elsewhere", actor_id=record.actor_id, action=record.action)
+        closed = lifecycle.close(session, request_id, closing, entry, only_from=(status,), guards=guards)
+        if closed and closing.status in lifecycle.DECIDED:
+            queue_told(decider, session, request_id)
     if closed:
         cards.refresh(decider.sessions, decider.gateway, request_id)
-        notify.requesters(decider, request_id)
-    return bool(closed)
+    return closed

@@ -216,6 +216,28 @@ def outcome_line(request: InviteRequest, *, reason_chars: int = MAX_REASON_CHARS
     return None
 
 
+def is_queued(request: InviteRequest, at: datetime | None = None) -> bool:
+    """A claimed decision whose admin call waits for Slack's pace."""
+    moment = at or datetime.now(timezone.utc)
+    return request.status == Status.DECIDING.value and request.call_at is not None and request.call_at > moment
+
+
+def waiting_words(seconds: float, per_minute: int | None) -> str:
+    """How long a queued decision waits, as the card and the clicker both read it."""
+    about = f"{max(1, round(seconds))} s" if seconds < 90 else f"{round(seconds / 60)} min"
+    if per_minute is None:
+        return f"Slack's rate limit for admin calls (about {about})"
+    return f"Slack allows {per_minute} decisions a minute (about {about})"
+
+
+def queued_line(request: InviteRequest, per_minute: int | None, at: datetime | None = None) -> str:
+    """Approving… @ada, queued: Slack allows 20 decisions a minute (about 40 s)."""
+    moment = at or datetime.now(timezone.utc)
+    doing = "Approving" if request.claim_action == "approve" else "Denying"
+    seconds = (request.call_at - moment).total_seconds() if request.call_at else 0.0
+    return f":hourglass_flowing_sand: {doing}… <@{request.claim_actor}>, queued: {waiting_words(seconds, per_minute)}"
+
+
 def guest_until(request: InviteRequest) -> str:
     """When a guest's account would end (Slack's time limit for the guest), or that it has none."""
     return slack_date(request.date_expire) if request.date_expire else "No time limit"
@@ -228,8 +250,11 @@ def card_text(request: InviteRequest) -> str:
     return _fit(f"{head}: {line}" if line else f"{head}: waiting for a decision", limits.SECTION_TEXT)
 
 
-def request_card(request: InviteRequest) -> list[dict[str, Any]]:
-    """The card for one request: its details, then buttons while pending or the outcome once closed."""
+def request_card(request: InviteRequest, *, per_minute: int | None = None) -> list[dict[str, Any]]:
+    """The card for one request: its details, then buttons while pending, the wait while queued, or the outcome once closed.
+
+    `per_minute` is the admin-call pace a queued decision waits for.
+    """
     fields = [
         _field("Invite as", invite_type_words(request.invite_type)),
         _field("Workspace", workspace_words(request)),
@@ -246,10 +271,12 @@ def request_card(request: InviteRequest) -> list[dict[str, Any]]:
     if request.reason:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Reason*\n{_quote(request.reason)}"}})
     line = outcome_line(request)
-    if line is None:
-        blocks.append(decision_buttons(request))
-    else:
+    if line is not None:
         blocks.append(context(line))
+    elif is_queued(request):
+        blocks.append(context(queued_line(request, per_minute)))
+    else:
+        blocks.append(decision_buttons(request))
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Request `{request.id}`"}]})
     return blocks
 

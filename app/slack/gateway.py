@@ -14,7 +14,10 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, RetryHandler
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.builtin_interval_calculators import (
+    BackoffRetryIntervalCalculator,
+    FixedValueRetryIntervalCalculator,
+)
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -47,6 +50,26 @@ class TransientErrorRetryHandler(RetryHandler):
         if response.status_code in (500, 502, 503, 504):
             return True
         return isinstance(response.body, dict) and response.body.get("error") in _TRANSIENT_BODY_CODES
+
+
+class RateLimitedBodyRetryHandler(RetryHandler):
+    """chat.postMessage's own limit can answer HTTP 200 with `rate_limited` (no Retry-After): nothing was posted, so wait
+    a second and send it again."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 200 or not isinstance(response.body, dict):
+            return False
+        if response.body.get("error") not in ("rate_limited", "ratelimited"):
+            return False
+        SLACK_RATE_LIMITED.labels(method=request.url.rsplit("/", 1)[-1]).inc()
+        return True
 
 
 # Calls that do their work again when repeated: a retry after a lost answer could post a second card.
@@ -90,8 +113,8 @@ class CountedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         super().prepare_for_next_attempt(state=state, request=request, response=response, error=error)
 
 
-# The longest Retry-After one approve/deny waits out. A decision holds its claim while it waits, so its waits (at most
-# max_retry_count of them, plus timeouts) must end well inside sync.STALE_CLAIM, after which sync reopens the request.
+# The longest Retry-After a decision job waits out in place while reading Slack's decided lists; approve and deny
+# themselves never wait (their outbox job goes back in the queue until the workspace's pace and Slack allow).
 DECISION_MAX_RETRY_AFTER = 20.0
 
 
@@ -163,6 +186,7 @@ def make_client(token: str, api_url: str, *, timeout: int = 15, observer: CallOb
             TransientErrorRetryHandler(
                 max_retry_count=2, interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.25)
             ),
+            RateLimitedBodyRetryHandler(max_retry_count=3, interval_calculator=FixedValueRetryIntervalCalculator(1.0)),
         ],
     )
 
@@ -172,6 +196,7 @@ class CallResult:
     """What one Web API call came to: ok, or a Slack error code (our own 'network_error'/'http_error' for the wire)."""
 
     error: str | None = None
+    retry_after: float | None = None  # ratelimited: the seconds Slack asked us to wait
 
     @property
     def ok(self) -> bool:
@@ -228,19 +253,24 @@ def _error_code(exc: Exception) -> str:
     return "network_error"
 
 
-# Slack's decided lists: method, the answer's key, the key naming who decided, the action it records.
-_DECIDED_LISTS = (
-    ("admin.inviteRequests.approved.list", "approved_requests", "approved_by", "approve"),
-    ("admin.inviteRequests.denied.list", "denied_requests", "denied_by", "deny"),
-)
-
-
 def _decision_record(item: dict[str, Any], actor_key: str, action: str) -> DecisionRecord | None:
     """One item of a decided list as a record; None for an item without a request id."""
     request_id = (item.get("invite_request") or {}).get("id")
     if not request_id:
         return None
     return DecisionRecord(request_id, action, (item.get(actor_key) or {}).get("actor_id"))
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """The Retry-After of a 429, in seconds (1 when Slack gave none readable)."""
+    if not isinstance(exc, SlackApiError) or exc.response.status_code != 429:
+        return None
+    values = {k.lower(): v for k, v in (exc.response.headers or {}).items()}.get("retry-after")
+    value = values[0] if isinstance(values, list) and values else values
+    try:
+        return max(0.0, float(value)) if value is not None else 1.0
+    except (TypeError, ValueError):
+        return 1.0
 
 
 class SlackGateway:
@@ -257,14 +287,30 @@ class SlackGateway:
     # -- admin.inviteRequests.* -------------------------------------------------------------
 
     def decide(self, action: str, request_id: str, team_id: str) -> CallResult:
-        """approve or deny one request in its own workspace, waiting out only short rate limits (the claim is held)."""
-        client = self._decision_client()
+        """approve or deny one request in its own workspace; a 429 comes back at once, with its Retry-After."""
+        client = self._call_client()
         method = client.admin_inviteRequests_approve if action == "approve" else client.admin_inviteRequests_deny
         try:
             method(invite_request_id=request_id, team_id=team_id)
         except _WIRE_ERRORS as exc:
-            return CallResult(_error_code(exc))
+            return CallResult(_error_code(exc), _retry_after(exc))
         return CallResult()
+
+    def _call_client(self) -> WebClient:
+        """The admin client without any rate-limit wait: the outbox re-queues a decision Slack asks to wait."""
+        with self._lock:
+            client: WebClient | None = getattr(self, "_caller", None)
+            if client is None:
+                admin = self._admin
+                client = CountedWebClient(
+                    token=admin.token,
+                    base_url=admin.base_url,
+                    timeout=admin.timeout,
+                    observer=getattr(admin, "_observer", None),
+                    retry_handlers=[h for h in admin.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)],
+                )
+                self._caller = client
+            return client
 
     def _decision_client(self) -> WebClient:
         """The admin client with its rate-limit handler swapped for one that refuses Retry-After waits over the bound."""
@@ -337,7 +383,10 @@ class SlackGateway:
 
     def _decided(self, team_id: str, client: WebClient) -> Iterator[DecisionRecord]:
         """approved.list, then denied.list, page by page as the caller asks for more."""
-        for method, key, actor_key, action in _DECIDED_LISTS:
+        for method, key, actor_key, action in (  # method, the answer's key, the key naming who decided, the action
+            ("admin.inviteRequests.approved.list", "approved_requests", "approved_by", "approve"),
+            ("admin.inviteRequests.denied.list", "denied_requests", "denied_by", "deny"),
+        ):
             for item in self._paged(method, key, {"team_id": team_id, "limit": ADMIN_PAGE_LIMIT}, client):
                 record = _decision_record(item, actor_key, action)
                 if record is not None:

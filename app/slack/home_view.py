@@ -19,8 +19,8 @@ from app.slack.blocks import (
     who,
     workspace_words,
 )
-from app.slack.command_replies import source_words, status_words
 from app.slack.ids import ActionId
+from app.slack.replies import source_words, status_words
 from app.store.models import InviteRequest, Status, SyncRun
 
 MAX_BLOCKS = limits.VIEW_BLOCKS  # Slack's limit for a Home tab

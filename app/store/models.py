@@ -71,11 +71,6 @@ class Action(str, enum.Enum):
     DENY = "deny"
 
 
-STATUS_AFTER = {Action.APPROVE.value: Status.APPROVED.value, Action.DENY.value: Status.DENIED.value}
-
-CLAIM_CLEARED = {"claim_owner": None, "claim_action": None, "claim_actor": None, "claim_source": None, "claimed_at": None}
-
-
 class Source(str, enum.Enum):
     """The surface a decision came from."""
 
@@ -115,6 +110,8 @@ class InviteRequest(Base):
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
     # Set by whichever process tells the requesters first, so they hear of a decision once.
     requesters_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When a claimed decision's admin call may go out (Slack's pace); the card says so while it waits.
+    call_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class RequestCard(Base):
@@ -188,3 +185,37 @@ class CommandReceipt(Base):
 
     trigger_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class OutboxJob(Base):
+    """Something Slack must be told, written in the transaction that made it necessary, done by whichever replica is free.
+
+    `lane` orders the work (decisions, then answers and cards, then DMs and Homes); `not_before` is when it may run
+    (Slack's pace or a backoff); a `running` job whose `locked_until` has passed belonged to a replica that died.
+    """
+
+    __tablename__ = "outbox_jobs"
+    __table_args__ = (Index("ix_outbox_jobs_state_not_before", "state", "not_before"),)
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    lane: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class PaceBudget(Base):
+    """When the next call of a paced kind may go out (admin calls per workspace, posts per channel), for all replicas."""
+
+    __tablename__ = "pace_budgets"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -8,14 +8,16 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from app.core import audit, cards
+from app.core import audit
 from app.core.authz import NOT_ALLOWED_OUTCOME
-from app.core.decisions import decide
+from app.core.decisions import Outcome, Result, decide
+from app.core.outbox import GiveUp, Retry
 from app.runtime import Runtime
-from app.slack import blocks, modals
+from app.slack import blocks, modals, replies
 from app.slack.gateway import SlackCallFailed
 from app.slack.home import publish_home
 from app.slack.ids import ActionId, ButtonValue
+from app.slack.jobs import tell
 from app.store.models import Action, InviteRequest, Source, Status
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ def fill_deny_form(
     verdict = runtime.approvers.check(user_id, team_id)
     if not verdict.allowed:
         refuse(runtime, user_id, context.request_id, Action.DENY.value, Source(context.source), verdict.outcome)
-        view = modals.notice(verdict.refusal)
+        view = modals.notice(replies.refusal(verdict, user_id))
     elif request is None:
         view = modals.notice(f"invitebot has no invite request `{context.request_id}`.")
     elif request.status not in (Status.PENDING.value, Status.DECIDING.value):
@@ -101,7 +103,7 @@ def fill_deny_form(
 
 
 def handle_click(runtime: Runtime, body: dict[str, Any], action: Action) -> None:
-    """Check the clicker, decide, and tell the clicker how it went on the surface they clicked."""
+    """Decide (decide() checks the clicker), and answer on the surface they clicked unless the outbox will."""
     user_id = body["user"]["id"]
     surface = Surface.of(body)
     try:
@@ -110,16 +112,21 @@ def handle_click(runtime: Runtime, body: dict[str, Any], action: Action) -> None
         log.warning("ignored a click with an unreadable button value: %s", exc)
         surface.tell(runtime, user_id, "That button is not one invitebot can read. Nothing was changed.")
         return
-    verdict = runtime.approvers.check(user_id, body["user"].get("team_id"))
-    if not verdict.allowed:
-        refuse(runtime, user_id, value.request_id, action.value, surface.source, verdict.outcome)
-        surface.tell(runtime, user_id, verdict.refusal)
-        return
-    outcome = decide(runtime.decider, value.request_id, action, user_id, surface.source)
     container = body.get("container") or {}
-    if surface.channel and container.get("type") == "message" and not container.get("is_ephemeral"):
-        cards.render_clicked(runtime.sessions, runtime.gateway, value.request_id, surface.channel, container["message_ts"])
-    surface.decided(runtime, user_id, outcome.message)
+    clicked = None
+    if surface.channel and container.get("type") == "message" and not container.get("is_ephemeral") and container.get("message_ts"):
+        clicked = (surface.channel, str(container["message_ts"]))
+    outcome = decide(
+        runtime.decider,
+        value.request_id,
+        action,
+        user_id,
+        surface.source,
+        actor_team=body["user"].get("team_id"),
+        reply_to=surface.reply_to(user_id),
+        clicked=clicked,
+    )
+    surface.answer(runtime, user_id, outcome)
 
 
 def deny_with_reason(
@@ -127,13 +134,17 @@ def deny_with_reason(
 ) -> None:
     """The reason modal was submitted: decide like any click, answer on the surface the Deny came from."""
     surface = Surface(Source(context.source), context.channel)
-    verdict = runtime.approvers.check(user_id, team_id)
-    if not verdict.allowed:
-        refuse(runtime, user_id, context.request_id, Action.DENY.value, surface.source, verdict.outcome)
-        surface.tell(runtime, user_id, verdict.refusal)
-        return
-    outcome = decide(runtime.decider, context.request_id, Action.DENY, user_id, surface.source, reason)
-    surface.decided(runtime, user_id, outcome.message)
+    outcome = decide(
+        runtime.decider,
+        context.request_id,
+        Action.DENY,
+        user_id,
+        surface.source,
+        reason,
+        actor_team=team_id,
+        reply_to=surface.reply_to(user_id),
+    )
+    surface.answer(runtime, user_id, outcome)
 
 
 def refuse(
@@ -158,19 +169,22 @@ class Surface:
             return cls(Source.HOME)
         return cls(Source.BUTTON, container.get("channel_id") or (body.get("channel") or {}).get("id"))
 
-    def decided(self, runtime: Runtime, user_id: str, text: str) -> None:
-        """After an attempt to decide: the answer, and the decider's App Home brought up to date."""
-        self.tell(runtime, user_id, text)
-        if self.source is not Source.HOME:
+    def reply_to(self, user_id: str) -> dict[str, str]:
+        """Where the outbox sends this clicker's answer once Slack has answered."""
+        if self.source is Source.HOME:
+            return {"surface": "home", "user": user_id}
+        return {"surface": "ephemeral", "channel": self.channel or "", "user": user_id}
+
+    def answer(self, runtime: Runtime, user_id: str, outcome: Outcome) -> None:
+        """An outcome known at once is told here; one that waits for Slack's answer is told by the outbox."""
+        if outcome.result is Result.ACCEPTED:
+            return
+        self.tell(runtime, user_id, replies.decision(outcome, user_id, per_minute=runtime.settings.INVITES_ADMIN_CALLS_PER_MINUTE))
+        if self.source is not Source.HOME and outcome.result not in (Result.REFUSED, Result.REASON_REQUIRED):
             publish_home(runtime, user_id)
 
     def tell(self, runtime: Runtime, user_id: str, text: str) -> None:
-        if self.source is Source.HOME:
-            publish_home(runtime, user_id, notice=text)
-            return
-        if not self.channel:
-            return
         try:
-            runtime.gateway.post_ephemeral(self.channel, user_id, text=text)
-        except SlackCallFailed as exc:
-            log.warning("could not tell %s: %s", user_id, exc.code)
+            tell(runtime, self.reply_to(user_id), text)
+        except (Retry, GiveUp):
+            pass  # told at once, not as an outbox job: nothing to try again, and the failure was logged

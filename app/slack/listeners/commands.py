@@ -13,11 +13,10 @@ from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.core import audit, queries
-from app.core.authz import NOT_ALLOWED
-from app.core.decisions import decide
+from app.core.authz import NOT_ALLOWED_OUTCOME
+from app.core.decisions import Result, decide
 from app.runtime import Runtime
-from app.slack import blocks
-from app.slack import command_replies as replies
+from app.slack import blocks, replies
 from app.slack.command_parse import USAGE, Command, DirectInvite, UsageError, parse
 from app.slack.errors import classify_invite
 from app.slack.gateway import SlackCallFailed
@@ -88,17 +87,20 @@ def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
     verdict = runtime.approvers.check(user_id, body.get("team_id")) if command.name not in OPEN_TO_ALL else None
     if verdict is not None and not verdict.allowed:
         refuse(runtime, user_id, _subject(runtime, command), command.name, Source.SLASH, verdict.outcome)
-        if verdict.refusal == NOT_ALLOWED:
+        if verdict.outcome == NOT_ALLOWED_OUTCOME and verdict.group is None:
             text = f"Only invite approvers can use `/invites {command.name}`. You can use `/invites mine` and `/invites help`."
         else:
-            text = verdict.refusal
+            text = replies.refusal(verdict, user_id)
         _respond(runtime, url, text)
         return
-    text, blocks = _HANDLERS[command.name](runtime, command, body)
-    _respond(runtime, url, text, blocks)
+    reply = _HANDLERS[command.name](runtime, command, body)
+    if reply is not None:
+        text, blocks = reply
+        _respond(runtime, url, text, blocks)
 
 
-Reply = tuple[str, list[dict[str, Any]] | None]
+# What a subcommand answers; None when the outbox answers (a decision, once Slack has answered).
+Reply = tuple[str, list[dict[str, Any]] | None] | None
 
 
 def _subject(runtime: Runtime, command: Command) -> str:
@@ -143,9 +145,22 @@ def _decide(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     if len(matches) > 1:
         return f"{len(matches)} requests match {command.ref}", replies.choose_one(command.ref, matches)
     action = Action.APPROVE if command.name == "approve" else Action.DENY
-    outcome = decide(runtime.decider, matches[0].id, action, body["user_id"], Source.SLASH, command.reason)
-    publish_home(runtime, body["user_id"])
-    return outcome.message, None
+    user_id = body["user_id"]
+    outcome = decide(
+        runtime.decider,
+        matches[0].id,
+        action,
+        user_id,
+        Source.SLASH,
+        command.reason,
+        actor_team=body.get("team_id"),
+        reply_to={"surface": "response_url", "url": body["response_url"], "user": user_id},
+    )
+    if outcome.result is Result.ACCEPTED:
+        return None
+    if outcome.result not in (Result.REFUSED, Result.REASON_REQUIRED):
+        publish_home(runtime, user_id)
+    return replies.decision(outcome, user_id, per_minute=runtime.settings.INVITES_ADMIN_CALLS_PER_MINUTE), None
 
 
 def _show(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
@@ -260,7 +275,8 @@ def turn_page(runtime: Runtime, body: dict[str, Any]) -> None:
     verdict = runtime.approvers.check(user_id, (body.get("user") or {}).get("team_id"))
     if not verdict.allowed:
         refuse(runtime, user_id, "-", "list", Source.SLASH, verdict.outcome)
-        _respond(runtime, url, "Only invite approvers can list invite requests." if verdict.refusal == NOT_ALLOWED else verdict.refusal)
+        only = verdict.outcome == NOT_ALLOWED_OUTCOME and verdict.group is None
+        _respond(runtime, url, "Only invite approvers can list invite requests." if only else replies.refusal(verdict, user_id))
         return
     try:
         value = json.loads(body["actions"][0]["value"])

@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 def register(app: App, runtime: Runtime) -> None:
     @app.event("invite_requested")
     def on_invite_requested(event: dict[str, Any], body: dict[str, Any]) -> None:
-        """Bolt has already acked; posting the card happens on the background pool."""
+        """Bolt has already acked; storing the request and posting its card happen on the ingest pool."""
         raw = event.get("invite_request") or {}
-        runtime.run_later(_ingest, runtime, raw, str(body.get("team_id") or ""))
+        runtime.ingest_later(_ingest, runtime, raw, str(body.get("team_id") or ""))
 
 
 def _ingest(runtime: Runtime, raw: dict[str, Any], outer_team_id: str) -> None:
@@ -44,6 +44,7 @@ def _ingest(runtime: Runtime, raw: dict[str, Any], outer_team_id: str) -> None:
             team_id=team_id,
             channel=runtime.settings.INVITES_CHANNEL,
             team_name=runtime.workspaces.name_of(team_id) if team_id else None,
+            post_pace=runtime.decider.post_pace,
         )
     except MalformedRequest as exc:
         log.warning("ignored an invite_requested event: %s", exc)

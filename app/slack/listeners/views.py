@@ -8,12 +8,11 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from app.runtime import Runtime
-from app.slack import modals
+from app.slack import modals, replies
 from app.slack.ids import ActionId
 from app.slack.listeners.actions import deny_with_reason
 
 log = logging.getLogger(__name__)
-REASON_REQUIRED = "Write a reason to deny this request."  # the hint under the box already says who reads it
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -22,7 +21,7 @@ def register(app: App, runtime: Runtime) -> None:
         """Validate in the ack (errors show in the modal); deny after it."""
         reason = modals.submitted_reason(view)
         if reason is None and runtime.settings.INVITES_DENY_REASON_REQUIRED:
-            ack(response_action="errors", errors={modals.REASON_BLOCK: REASON_REQUIRED})
+            ack(response_action="errors", errors={modals.REASON_BLOCK: replies.REASON_REQUIRED})
             return
         try:
             context = modals.DenyContext.decode(view.get("private_metadata") or "")

@@ -1,4 +1,5 @@
-"""Block Kit for /invites answers: lists with buttons, one request in full, history, stats, a requester's own requests."""
+"""Every sentence a person reads about a decision, and the Block Kit of /invites answers (lists, one request in full,
+history, stats, a requester's own requests). Core returns typed outcomes; this module words them."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import json
 from datetime import timedelta
 from typing import Any, Callable
 
+from app.core.authz import LOOKUP_FAILED_OUTCOME, Verdict
+from app.core.decisions import Outcome, Result, Why
 from app.core.queries import Stats
 from app.slack import blocks, limits
+from app.slack.errors import Kind, classify
 from app.slack.ids import ActionId
-from app.store.models import DecisionLog, InviteRequest, Source, SyncRun
+from app.store.models import Action, DecisionLog, InviteRequest, Source, Status, SyncRun
 
 LIST_PAGE_SIZE = 10  # 2 blocks each, with a title and the pager well within a message's 50 blocks
 LIST_REASON_CHARS = 300  # deny reasons in lists of many requests; /invites show has the whole reason
@@ -169,3 +173,117 @@ def _duration(span: timedelta) -> str:
     if hours < 48:
         return f"{hours} h {minutes} min"
     return f"{hours // 24} days {hours % 24} h"
+
+
+# -- decisions ---------------------------------------------------------------------------------------------------------
+
+NOT_ALLOWED = "Only invite approvers can approve or deny invite requests. Nothing was changed."
+REASON_REQUIRED = "Write a reason to deny this request."  # under the modal's box, which already says who reads it
+_VERB = {Action.APPROVE: "approve", Action.DENY: "deny"}
+_PAST = {Action.APPROVE.value: "approved", Action.DENY.value: "denied"}
+_DOING = {Action.APPROVE.value: "approving", Action.DENY.value: "denying"}
+
+
+def refusal(verdict: Verdict, user_id: str) -> str:
+    """Why someone may not decide: not an approver, or invitebot could not find out."""
+    if verdict.outcome == LOOKUP_FAILED_OUTCOME:
+        return (
+            f"invitebot could not check your approver rights just now (Slack answered {verdict.code}); "
+            "nothing was changed — try again in a minute."
+        )
+    if verdict.group is not None:
+        return (
+            f"invitebot could not match your Slack id ({user_id}) with the ids user group "
+            f"<!subteam^{verdict.group}> lists, so it cannot tell whether you are an approver "
+            f"(Slack answered {verdict.code}). Nothing was changed. An admin can add your id to INVITES_APPROVERS."
+        )
+    return NOT_ALLOWED
+
+
+REASON_NEEDED = (
+    "invitebot requires a reason to deny a request: `/invites deny <request> <reason>`, or the box after Deny. "
+    "Nothing was decided."
+)
+
+
+def decision(outcome: Outcome, user_id: str, *, per_minute: int) -> str:
+    """The clicker's answer to an attempt to decide, whichever surface it came from."""
+    email = blocks.escape(outcome.email) if outcome.email else "this person"
+    verb = _VERB[outcome.action]
+    result = outcome.result
+    if result is Result.REFUSED and outcome.verdict is not None:
+        return refusal(outcome.verdict, user_id)
+    if result is Result.REASON_REQUIRED:
+        return REASON_NEEDED
+    if result is Result.QUEUED:
+        return (
+            f"{_DOING[outcome.action.value].capitalize()}… <@{user_id}>, queued: "
+            f"{blocks.waiting_words(outcome.wait_seconds or 0, per_minute)}. You will be told here when Slack has {_PAST[outcome.action.value]} it."
+        )
+    if result is Result.ACCEPTED:
+        return f"{_DOING[outcome.action.value].capitalize()} the invite request for {email}…"
+    if result is Result.DECIDED:
+        return f"You {_PAST[outcome.other_action or outcome.action.value]} the invite request for {email}."
+    if result in (Result.INVITE_FAILED, Result.GONE):
+        return classify(outcome.error or "").sentence
+    if result is Result.DECIDED_ELSEWHERE:
+        who = f"<@{outcome.other}>" if outcome.other else "someone"
+        where = " outside invitebot" if outcome.outside else ""
+        return f"No need: this request was already {_PAST[outcome.other_action or '']} by {who}{where}. The card now says so."
+    if result is Result.ALREADY_DECIDED:
+        return (blocks.outcome_line(outcome.request) if outcome.request else None) or "This request is already closed."
+    if result is Result.IN_FLIGHT:
+        doing = _DOING.get(outcome.other_action or "", "deciding")
+        if outcome.why is Why.LATE:
+            return f"Slack answered late; meanwhile <@{outcome.other}> is {doing} this request."
+        return f"<@{outcome.other}> is {doing} this request right now."
+    if result is Result.NOT_FOUND:
+        return f"invitebot has no invite request `{blocks.escape(outcome.request_id)}`."
+    return _failed(outcome, email, verb)
+
+
+def _failed(outcome: Outcome, email: str, verb: str) -> str:
+    again = f" Click {verb.capitalize()} again to retry."
+    why = outcome.why
+    if why is Why.RELEASED_MEANWHILE:
+        return "Another attempt on this request just failed; please try again."
+    if why is Why.UNPLACED:
+        return (
+            f"invitebot does not know yet which workspace the request for {email} "
+            "was made in, so Slack cannot decide it. Nothing was decided; the next sync finds it, then try again."
+        )
+    if why is Why.NOT_LISTED_YET:
+        return (
+            "Slack says this request was already decided elsewhere, but has not listed the decision yet; "
+            "the card will be updated on the next sync."
+        )
+    if why is Why.ANSWER_LOST_UNCHECKED:
+        return (
+            f"Slack's answer to {verb} the request for {email} was lost on the way, and "
+            f"invitebot could not check whether it went through. Click {verb.capitalize()} again: if Slack did "
+            "decide it, you will be told so, and the card will say who decided."
+        )
+    if why in (Why.TOO_LATE, Why.LATE):
+        return (
+            f"Slack answered too late for invitebot to record it; the request for {email} "
+            "is open again. The next sync will show how it ended."
+        )
+    error = classify(outcome.error or "network_error")
+    retry = again if error.kind is Kind.TRANSIENT or why is Why.ANSWER_LOST_UNDECIDED else ""
+    return f"Could not {verb} the request for {email}: {error.sentence}{retry}"
+
+
+def requester_dm(request: InviteRequest) -> str:
+    """What a requester reads when their request was decided."""
+    who = f"<@{request.decided_by}>" if request.decided_by else "an admin"
+    where = blocks.escape(request.team_name) if request.team_name else "the workspace"
+    subject = f"Your request to invite {blocks.escape(request.email)} to {where}"
+    if request.status == Status.APPROVED.value:
+        return f":white_check_mark: {subject} was approved by {who}. They will get an invitation by email."
+    if request.status == Status.APPROVED_INVITE_FAILED.value:
+        return (
+            f":warning: {subject} was approved by {who}, but Slack could not send the invitation "
+            "(they may be deactivated or already in the workspace)."
+        )
+    reason = f"\nReason: {blocks.escape(request.deny_reason)}" if request.deny_reason else ""
+    return f":no_entry: {subject} was denied by {who}.{reason}"

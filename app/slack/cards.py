@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -12,7 +13,10 @@ from typing import Iterator
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core import pacing
 from app.core.audit import now
+from app.core.lifecycle import OPEN
+from app.core.pacing import Pace
 from app.slack import blocks
 from app.slack.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
 from app.store.dialect import insert_if_absent
@@ -22,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # A reservation this old whose post never finished (the process died) may be taken over.
 STALE_RESERVATION = timedelta(minutes=5)
-_OPEN = (Status.PENDING.value, Status.DECIDING.value)
+QUEUED_SHOWN = "queued"  # rendered_status of a card that shows a decision waiting for Slack's pace
 # chat.update's answer when the message itself no longer exists (someone deleted it): retrying can never succeed.
 GONE_FROM_SLACK = frozenset({"message_not_found"})
 # Every card carries this Slack message metadata, so a card can be told apart from other messages and tied to its request.
@@ -86,18 +90,20 @@ def _note(channel: str, exc: SlackCallFailed) -> None:
         noted.append(CardFailure(channel, exc.method, exc.code, isinstance(exc, PostUnconfirmed)))
 
 
-def post_once(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str, channel: str) -> bool:
-    """Reserve the (request, channel) slot in the database, then post; True when this call posted the card."""
+def post_once(
+    sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str, channel: str, *, pace: Pace | None = None
+) -> bool:
+    """Reserve the (request, channel) slot in the database, then post at the channel's `pace`; True when this posted it."""
     with sessions.begin() as session:
         reserved = insert_if_absent(
             session, RequestCard, {"request_id": request_id, "channel": channel, "reserved_at": now()}
         )
     if not reserved:
         return False
-    return _post_reserved(sessions, gateway, request_id, channel)
+    return _post_reserved(sessions, gateway, request_id, channel, pace)
 
 
-def repost_stale(sessions: sessionmaker[Session], gateway: SlackGateway) -> int:
+def repost_stale(sessions: sessionmaker[Session], gateway: SlackGateway, pace: Pace | None = None) -> int:
     """Post cards whose reservation was left behind by a crash; returns how many were posted."""
     cutoff = now() - STALE_RESERVATION
     with sessions() as session:
@@ -119,12 +125,26 @@ def repost_stale(sessions: sessionmaker[Session], gateway: SlackGateway) -> int:
                 )
                 .values(reserved_at=now())
             ).rowcount
-        if taken and _post_reserved(sessions, gateway, request_id, channel):
+        if taken and _post_reserved(sessions, gateway, request_id, channel, pace):
             posted += 1
     return posted
 
 
-def _post_reserved(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str, channel: str) -> bool:
+def _wait_for_turn(sessions: sessionmaker[Session], pace: Pace | None, channel: str) -> None:
+    """Take the channel's next posting slot (shared by replicas) and wait for it: a backlog goes out paced, not at once."""
+    if pace is None:
+        return
+    with sessions.begin() as session:
+        slot = pacing.take(session, pace, channel)
+    wait = (slot - now()).total_seconds()
+    if wait > 0:
+        time.sleep(wait)
+
+
+def _post_reserved(
+    sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str, channel: str, pace: Pace | None = None
+) -> bool:
+    _wait_for_turn(sessions, pace, channel)
     with sessions() as session:
         request = session.get(InviteRequest, request_id)
     if request is None:
@@ -153,12 +173,12 @@ def _post_reserved(sessions: sessionmaker[Session], gateway: SlackGateway, reque
         session.execute(
             update(RequestCard)
             .where(RequestCard.request_id == request_id, RequestCard.channel == channel)
-            .values(ts=ts, rendered_status=_shown(request.status))
+            .values(ts=ts, rendered_status=_shown(request))
         )
     # A decision may have landed while we were posting; it could not see this card yet, so render it now.
     with sessions() as session:
         current = session.get(InviteRequest, request_id)
-    if current is not None and _shown(current.status) != _shown(request.status):
+    if current is not None and _shown(current) != _shown(request):
         _update(sessions, gateway, current, channel, ts)
     return True
 
@@ -178,19 +198,25 @@ def refresh(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: 
         _update(sessions, gateway, request, channel, ts)
 
 
-def render_clicked(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str, channel: str, ts: str) -> None:
-    """A click on a copy of the card we do not track (posted, but its answer was lost): bring that copy up to date too."""
+def update_copy(
+    sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str, channel: str, ts: str, *, per_minute: int | None = None
+) -> None:
+    """Bring one copy of a card (tracked or not: a click may come from a copy whose post answer was lost) up to date.
+
+    A copy deleted in Slack is forgotten; any other failure is raised, for the outbox to try again or give up.
+    """
     with sessions() as session:
         request = session.get(InviteRequest, request_id)
-        tracked = session.scalars(
-            select(RequestCard.ts).where(RequestCard.request_id == request_id, RequestCard.channel == channel)
-        ).all()
-    if request is None or ts in tracked:
+    if request is None:
         return
     try:
-        gateway.update_message(channel, ts, text=blocks.card_text(request), blocks=blocks.request_card(request))
+        gateway.update_message(channel, ts, text=blocks.card_text(request), blocks=blocks.request_card(request, per_minute=per_minute))
     except SlackCallFailed as exc:
-        log.warning("could not update an untracked copy of the card for %s in %s: %s", request_id, channel, exc.code)
+        if exc.code in GONE_FROM_SLACK:
+            _forget(sessions, request.id, channel, ts, exc.code)
+            return
+        raise
+    _rendered(sessions, request, channel, ts)
 
 
 def heal(sessions: sessionmaker[Session], gateway: SlackGateway) -> int:
@@ -201,7 +227,7 @@ def heal(sessions: sessionmaker[Session], gateway: SlackGateway) -> int:
             .join(InviteRequest, InviteRequest.id == RequestCard.request_id)
             .where(
                 RequestCard.ts.is_not(None),
-                InviteRequest.status.not_in(_OPEN),
+                InviteRequest.status.not_in(OPEN),
                 or_(RequestCard.rendered_status.is_(None), RequestCard.rendered_status != InviteRequest.status),
             )
             .distinct()
@@ -211,9 +237,11 @@ def heal(sessions: sessionmaker[Session], gateway: SlackGateway) -> int:
     return len(lagging)
 
 
-def _shown(status: str) -> str:
-    """A claim in flight looks like pending on the card."""
-    return Status.PENDING.value if status in _OPEN else status
+def _shown(request: InviteRequest) -> str:
+    """What the card shows: a claim in flight looks like pending, unless it is queued for Slack's pace."""
+    if blocks.is_queued(request):
+        return QUEUED_SHOWN
+    return Status.PENDING.value if request.status in OPEN else request.status
 
 
 def _update(sessions: sessionmaker[Session], gateway: SlackGateway, request: InviteRequest, channel: str, ts: str) -> None:
@@ -226,11 +254,16 @@ def _update(sessions: sessionmaker[Session], gateway: SlackGateway, request: Inv
         log.error("could not update the card for %s in %s: %s", request.id, channel, exc.code)
         _note(channel, exc)
         return
+    _rendered(sessions, request, channel, ts)
+
+
+def _rendered(sessions: sessionmaker[Session], request: InviteRequest, channel: str, ts: str) -> None:
+    """Slack took this render of a tracked copy: sync need not render it again."""
     with sessions.begin() as session:
         session.execute(
             update(RequestCard)
-            .where(RequestCard.request_id == request.id, RequestCard.channel == channel)
-            .values(rendered_status=_shown(request.status))
+            .where(RequestCard.request_id == request.id, RequestCard.channel == channel, RequestCard.ts == ts)
+            .values(rendered_status=_shown(request))
         )
 
 

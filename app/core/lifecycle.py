@@ -1,0 +1,191 @@
+"""A request's life: its statuses, the moves allowed between them, and the only code that changes a request's status.
+
+Every move is one conditional UPDATE (its rowcount picks the single winner on SQLite and PostgreSQL alike) and its
+audit entry, in the caller's transaction.
+
+| move    | from               | to                                          | made by                                              |
+|---------|--------------------|---------------------------------------------|------------------------------------------------------|
+| claim   | pending            | deciding                                    | decide(): an approver asked; one winner              |
+| settle  | deciding           | approved, denied, approved_invite_failed, gone | the claim's holder, once Slack answered its call  |
+| release | deciding           | pending                                     | the claim's holder when Slack's answer left it open; sync for a claim no job will finish |
+| close   | pending, deciding  | approved, denied, approved_invite_failed, gone | sync (it left Slack's pending list); an answer that came after sync reopened it |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, update
+from sqlalchemy.orm import Session
+
+from app.core import audit
+from app.core.audit import now
+from app.store.models import Action, InviteRequest, Status
+
+PENDING, DECIDING = Status.PENDING.value, Status.DECIDING.value
+APPROVED, DENIED = Status.APPROVED.value, Status.DENIED.value
+INVITE_FAILED, GONE = Status.APPROVED_INVITE_FAILED.value, Status.GONE.value
+
+OPEN = (PENDING, DECIDING)
+CLOSED = (APPROVED, DENIED, INVITE_FAILED, GONE)
+DECIDED = (APPROVED, DENIED, INVITE_FAILED)  # closed by a decision: the requesters hear how it ended
+APPROVED_STATES = (APPROVED, INVITE_FAILED)
+
+_CLAIM_CLEARED: dict[str, Any] = {
+    "claim_owner": None,
+    "claim_action": None,
+    "claim_actor": None,
+    "claim_source": None,
+    "claimed_at": None,
+    "call_at": None,
+}
+
+
+@dataclass(frozen=True)
+class Move:
+    """One row of the table above."""
+
+    name: str
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+
+
+CLAIM = Move("claim", (PENDING,), (DECIDING,))
+SETTLE = Move("settle", (DECIDING,), CLOSED)
+RELEASE = Move("release", (DECIDING,), (PENDING,))
+CLOSE = Move("close", OPEN, CLOSED)
+MOVES = (CLAIM, SETTLE, RELEASE, CLOSE)
+
+
+def allowed(source: str, target: str) -> bool:
+    """Whether any move takes a request from `source` to `target`."""
+    return any(source in move.sources and target in move.targets for move in MOVES)
+
+
+_STATUS_AFTER = {Action.APPROVE.value: APPROVED, Action.DENY.value: DENIED}
+
+
+def status_after(action: str) -> str:
+    """Where a decision Slack carried out leaves the request."""
+    return _STATUS_AFTER[action]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The audit entry a move writes: a new one, or the outcome of the attempt logged at its claim (`log_id`)."""
+
+    source: str
+    outcome: str
+    actor_id: str | None = None
+    action: str = ""
+    detail: str | None = None
+    log_id: int | None = None
+
+    def write(self, session: Session, request_id: str) -> None:
+        if self.log_id is not None:
+            audit.finish(session, self.log_id, source=self.source, outcome=self.outcome, detail=self.detail)
+        else:
+            audit.record(
+                session,
+                request_id=request_id,
+                actor_id=self.actor_id,
+                action=self.action,
+                source=self.source,
+                outcome=self.outcome,
+                detail=self.detail,
+            )
+
+
+@dataclass(frozen=True)
+class Closing:
+    """How a request ended: its closed status, who decided it, from which surface, the deny reason."""
+
+    status: str
+    decided_by: str | None
+    source: str
+    reason: str | None = None
+    at: datetime = field(default_factory=now)
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "decided_by": self.decided_by,
+            "decided_at": self.at,
+            "decision_source": self.source,
+            "deny_reason": self.reason,
+            **_CLAIM_CLEARED,
+        }
+
+
+def _move(
+    session: Session,
+    request_id: str,
+    move: Move,
+    target: str,
+    values: dict[str, Any],
+    guards: list[ColumnElement[bool]],
+    entry: Entry | None,
+) -> bool:
+    if target not in move.targets:
+        raise ValueError(f"{move.name} cannot take a request to {target}")
+    moved = session.execute(
+        update(InviteRequest)
+        .where(InviteRequest.id == request_id, InviteRequest.status.in_(move.sources), *guards)
+        .values(status=target, **values)
+    ).rowcount
+    if moved and entry is not None:
+        entry.write(session, request_id)
+    return bool(moved)
+
+
+def claim(
+    session: Session, request_id: str, *, owner: str, action: str, actor_id: str, source: str
+) -> int | None:
+    """pending -> deciding for one winner; its attempt is logged as `calling` before Slack is asked (returns the log id).
+
+    If this process dies before Slack's answer is recorded, that entry still says whose call a decision Slack carried
+    out was.
+    """
+    values = {"claim_owner": owner, "claim_action": action, "claim_actor": actor_id, "claim_source": source, "claimed_at": now()}
+    if not _move(session, request_id, CLAIM, DECIDING, values, [], None):
+        return None
+    return audit.begin(session, request_id=request_id, actor_id=actor_id, action=action, source=source)
+
+
+def schedule(session: Session, request_id: str, owner: str, call_at: datetime | None) -> None:
+    """When the claim's call may go out (None: at once); the status does not change."""
+    session.execute(
+        update(InviteRequest)
+        .where(InviteRequest.id == request_id, InviteRequest.claim_owner == owner)
+        .values(call_at=call_at)
+    )
+
+
+def settle(session: Session, request_id: str, owner: str, closing: Closing, entry: Entry) -> bool:
+    """deciding -> closed, only while `owner` still holds the claim."""
+    return _move(session, request_id, SETTLE, closing.status, closing.values(), [InviteRequest.claim_owner == owner], entry)
+
+
+def release(
+    session: Session, request_id: str, entry: Entry, *, owner: str | None = None, guards: list[ColumnElement[bool]] | None = None
+) -> bool:
+    """deciding -> pending: by the claim's holder (`owner`), or by sync under its own `guards` (a claim nobody will finish)."""
+    conditions = list(guards or [])
+    if owner is not None:
+        conditions.append(InviteRequest.claim_owner == owner)
+    return _move(session, request_id, RELEASE, PENDING, dict(_CLAIM_CLEARED), conditions, entry)
+
+
+def close(
+    session: Session,
+    request_id: str,
+    closing: Closing,
+    entry: Entry,
+    *,
+    only_from: tuple[str, ...] = OPEN,
+    guards: list[ColumnElement[bool]] | None = None,
+) -> bool:
+    """open -> closed, for a request that left Slack's pending list (or whose late answer closes it after all)."""
+    conditions = [InviteRequest.status.in_(only_from), *(guards or [])]
+    return _move(session, request_id, CLOSE, closing.status, closing.values(), conditions, entry)

@@ -1,0 +1,377 @@
+"""The outbox: Slack work written as jobs in the transaction that made it necessary, done by any replica's workers.
+
+A job survives a crash or a restart: a `running` job whose lease ran out belonged to a replica that died, and is taken
+again. Lanes keep the order people feel: admin calls (the decisions), then the clicker's answer and the cards, then
+requester DMs and App Homes. A job that fails is tried again with backoff; one that can never succeed is kept as
+`dead`, logged, counted in /metrics and shown by /readyz.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from sqlalchemy import and_, delete, event, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core import pacing
+from app.core.audit import now
+from app.metrics import OUTBOX_DONE, OUTBOX_FAILED
+from app.store.models import OutboxJob
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=15)  # a running job not renewed for this long belonged to a replica that died
+POLL_SECONDS = 1.0  # how often the dispatcher looks for other replicas' jobs and for leases that ran out
+MAX_ATTEMPTS = 6
+STOP_DRAIN_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 300.0
+
+
+class Lane(enum.IntEnum):
+    """Each lane has its own workers, so a slow admin call never holds up an answer or a card."""
+
+    DECIDE = 0
+    FIRST = 1
+    LATER = 2
+
+
+# Every kind of job and its lane.
+KINDS = {
+    "decide": Lane.DECIDE,
+    "answer": Lane.FIRST,
+    "card": Lane.FIRST,
+    "notify": Lane.LATER,
+    "home": Lane.LATER,
+}
+WORKERS = {Lane.DECIDE: 8, Lane.FIRST: 8, Lane.LATER: 4}
+
+QUEUED, RUNNING, DEAD = "queued", "running", "dead"
+
+
+class Retry(Exception):
+    """Try this job again later: after `seconds`, or at the next free slot of a pace (its 429s do not count as attempts)."""
+
+    def __init__(self, error: str, seconds: float = 0.0, *, pace: tuple[pacing.Pace, str] | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.seconds = seconds
+        self.pace = pace
+
+
+class GiveUp(Exception):
+    """This job can never succeed (Slack's answer will not change by asking again)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    request_id: str | None
+    payload: dict[str, Any]
+    attempts: int
+    owner: str
+
+    def complete(self, session: Session) -> bool:
+        """Mark the job done in the caller's transaction (with the work it did); False if another replica took it over."""
+        return bool(
+            session.execute(
+                delete(OutboxJob).where(OutboxJob.id == self.id, OutboxJob.locked_by == self.owner, OutboxJob.state == RUNNING)
+            ).rowcount
+        )
+
+
+    def postpone(self, session: Session, until: datetime, error: str) -> None:
+        """Back in the queue until `until`, in the caller's transaction, without counting this as a failed attempt."""
+        session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id == self.id, OutboxJob.locked_by == self.owner)
+            .values(state=QUEUED, not_before=until, locked_by=None, locked_until=None, last_error=error[:64], attempts=OutboxJob.attempts - 1)
+        )
+
+
+Handler = Callable[[Job], None]
+
+
+class Outbox:
+    """This process's share of the outbox: the dispatcher that takes due jobs, and a pool of workers per lane."""
+
+    def __init__(self, sessions: sessionmaker[Session], owner: str) -> None:
+        self._sessions = sessions
+        self.owner = owner
+        self._handlers: dict[str, Handler] = {}
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._idle = threading.Condition()
+        self._busy = {lane: 0 for lane in Lane}
+        self._running: set[int] = set()
+        self._pools = {lane: ThreadPoolExecutor(count, thread_name_prefix=f"invitebot-{lane.name.lower()}") for lane, count in WORKERS.items()}
+        self._dispatcher: threading.Thread | None = None
+        self._renewed = now()
+
+    def handle(self, kind: str, handler: Handler) -> None:
+        """This process does jobs of `kind` (a process that does not, such as `invitebot sync`, leaves them to others)."""
+        self._handlers[kind] = handler
+
+    def add(
+        self,
+        session: Session,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        request_id: str | None = None,
+        not_before: datetime | None = None,
+    ) -> None:
+        """Write a job in the caller's transaction; the workers hear of it when that transaction commits."""
+        moment = now()
+        session.add(
+            OutboxJob(
+                kind=kind,
+                lane=int(KINDS[kind]),
+                request_id=request_id,
+                payload=payload,
+                state=QUEUED,
+                not_before=not_before or moment,
+                attempts=0,
+                created_at=moment,
+            )
+        )
+        event.listen(session, "after_commit", lambda _session: self._wake.set(), once=True)
+
+    # -- running -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._dispatcher is None:
+            self._dispatcher = threading.Thread(target=self._dispatch_loop, name="invitebot-outbox", daemon=True)
+            self._dispatcher.start()
+
+    def stop(self, drain_seconds: float = STOP_DRAIN_SECONDS) -> None:
+        """Finish what is due now (a decision's answer and cards, say) for up to `drain_seconds`, then take no more jobs
+        and let the running ones finish; jobs queued for later wait in the database for the next start."""
+        if self._dispatcher is not None:
+            self.wait_until_idle(drain_seconds)
+        self._stopping.set()
+        self._wake.set()
+        if self._dispatcher is not None:
+            self._dispatcher.join()
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Block until no job of ours runs and none is due; False if time ran out first."""
+        deadline = now() + timedelta(seconds=timeout)
+        while True:
+            with self._idle:
+                if not self._idle.wait_for(lambda: not self._running, max(0.0, (deadline - now()).total_seconds())):
+                    return False
+            if not self._due_count():
+                with self._idle:
+                    if not self._running:
+                        return True
+            if now() >= deadline:
+                return False
+            self._wake.set()
+            with self._idle:
+                self._idle.wait(0.02)
+
+    def _due_count(self) -> int:
+        """Jobs this process could take now; none while the database cannot be read (the dispatcher logs why)."""
+        moment = now()
+        try:
+            with self._sessions() as session:
+                due = select(func.count()).select_from(OutboxJob).where(OutboxJob.kind.in_(list(self._handlers)), _takeable(moment))
+                return int(session.scalar(due) or 0)
+        except Exception:  # noqa: BLE001 - whatever the driver raises, there is nothing to wait for
+            return 0
+
+    def _dispatch_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                delay = self._dispatch()
+                self._renew_leases()
+            except Exception:  # noqa: BLE001 - the database may be away for a while; keep trying
+                log.exception("the outbox could not take jobs; trying again shortly")
+                delay = POLL_SECONDS
+            self._wake.wait(delay)
+
+    def _dispatch(self) -> float:
+        """Take as many due jobs as each lane has free workers for; returns how long to wait before looking again."""
+        with self._sessions.begin() as session:
+            moment = now()
+            taken: list[Job] = []
+            for lane in Lane:
+                room = WORKERS[lane] - self._busy[lane]
+                if room > 0:
+                    taken.extend(self._take(session, lane, room, moment))
+            later = session.scalar(
+                select(func.min(OutboxJob.not_before)).where(
+                    OutboxJob.state == QUEUED, OutboxJob.kind.in_(list(self._handlers)), OutboxJob.not_before > moment
+                )
+            )
+        for job in taken:
+            self._submit(job)
+        if later is None:
+            return POLL_SECONDS
+        return max(0.0, min(POLL_SECONDS, (later - now()).total_seconds()))
+
+    def _take(self, session: Session, lane: Lane, room: int, moment: datetime) -> list[Job]:
+        ids = session.scalars(
+            select(OutboxJob.id)
+            .where(OutboxJob.lane == int(lane), OutboxJob.kind.in_(list(self._handlers)), _takeable(moment))
+            .order_by(OutboxJob.not_before, OutboxJob.id)
+            .limit(room)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not ids:
+            return []
+        session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id.in_(ids), _takeable(moment))
+            .values(state=RUNNING, locked_by=self.owner, locked_until=moment + LEASE, attempts=OutboxJob.attempts + 1)
+        )
+        rows = session.scalars(
+            select(OutboxJob).where(OutboxJob.id.in_(ids), OutboxJob.locked_by == self.owner, OutboxJob.state == RUNNING)
+        ).all()
+        return [Job(r.id, r.kind, r.request_id, dict(r.payload), r.attempts, self.owner) for r in rows]
+
+    def _submit(self, job: Job) -> None:
+        lane = KINDS.get(job.kind, Lane.LATER)
+        with self._idle:
+            self._busy[lane] += 1
+            self._running.add(job.id)
+        self._pools[lane].submit(self._run, job, lane)
+
+    def _run(self, job: Job, lane: Lane) -> None:
+        try:
+            handler = self._handlers.get(job.kind)
+            if handler is None:
+                raise GiveUp(f"no_handler_{job.kind}"[:64])
+            handler(job)
+        except Retry as retry:
+            self._retry(job, retry)
+        except GiveUp as give_up:
+            self._bury(job, give_up.error)
+        except Exception as exc:  # noqa: BLE001 - a bug or an outage must not lose the job
+            log.exception("outbox job %s (%s) failed", job.id, job.kind)
+            self._retry(job, Retry(type(exc).__name__[:64], _backoff(job.attempts)))
+        else:
+            with self._sessions.begin() as session:
+                job.complete(session)
+            OUTBOX_DONE.labels(kind=job.kind).inc()
+        finally:
+            with self._idle:
+                self._busy[lane] -= 1
+                self._running.discard(job.id)
+                self._idle.notify_all()
+            self._wake.set()
+
+    def _retry(self, job: Job, retry: Retry) -> None:
+        """Back in the queue for later; a job out of attempts is buried instead (rate limits do not count)."""
+        counted = retry.pace is None
+        if counted and job.attempts >= MAX_ATTEMPTS:
+            self._bury(job, retry.error)
+            return
+        with self._sessions.begin() as session:
+            at = now() + timedelta(seconds=retry.seconds or _backoff(job.attempts))
+            if retry.pace is not None:
+                at = pacing.take(session, retry.pace[0], retry.pace[1], not_before=now() + timedelta(seconds=retry.seconds))
+            session.execute(
+                update(OutboxJob)
+                .where(OutboxJob.id == job.id, OutboxJob.locked_by == self.owner)
+                .values(
+                    state=QUEUED,
+                    not_before=at,
+                    locked_by=None,
+                    locked_until=None,
+                    last_error=retry.error[:64],
+                    attempts=OutboxJob.attempts - (0 if counted else 1),
+                )
+            )
+        log.info("outbox job %s (%s) will be tried again at %s: %s", job.id, job.kind, at.isoformat(), retry.error)
+
+    def _bury(self, job: Job, error: str) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OutboxJob)
+                .where(OutboxJob.id == job.id, OutboxJob.locked_by == self.owner)
+                .values(state=DEAD, last_error=error[:64], finished_at=now(), locked_until=None)
+            )
+        OUTBOX_FAILED.labels(kind=job.kind).inc()
+        log.error(
+            "outbox job %s (%s for %s) failed for good after %s attempts: %s", job.id, job.kind, job.request_id, job.attempts, error
+        )
+
+    def _renew_leases(self) -> None:
+        """Keep our running jobs' leases fresh, so no other replica takes them over while they run."""
+        moment = now()
+        if moment - self._renewed < LEASE / 3:
+            return
+        self._renewed = moment
+        with self._idle:
+            running = list(self._running)
+        if not running:
+            return
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OutboxJob)
+                .where(OutboxJob.id.in_(running), OutboxJob.locked_by == self.owner, OutboxJob.state == RUNNING)
+                .values(locked_until=moment + LEASE)
+            )
+
+
+@dataclass(frozen=True)
+class Health:
+    counts: dict[str, int]
+    recent_dead: int
+    latest_dead: str | None  # "card for Ir… at …: channel_not_found"
+
+
+def health(sessions: sessionmaker[Session], *, since: datetime) -> Health:
+    """Jobs by state, and the jobs given up for good since `since` (the latest one described)."""
+    with sessions() as session:
+        rows = session.execute(select(OutboxJob.state, func.count()).group_by(OutboxJob.state)).all()
+        recent = int(
+            session.scalar(select(func.count()).select_from(OutboxJob).where(OutboxJob.state == DEAD, OutboxJob.finished_at >= since))
+            or 0
+        )
+        latest = session.scalars(
+            select(OutboxJob).where(OutboxJob.state == DEAD).order_by(OutboxJob.finished_at.desc(), OutboxJob.id.desc()).limit(1)
+        ).first()
+    counts = {QUEUED: 0, RUNNING: 0, DEAD: 0}
+    counts.update({str(state): int(count) for state, count in rows})
+    described = None
+    if latest is not None:
+        when = latest.finished_at.isoformat() if latest.finished_at else "?"
+        described = f"{latest.kind} for {latest.request_id or '-'} at {when}: {latest.last_error}"
+    return Health(counts, recent, described)
+
+
+def _takeable(moment: datetime) -> Any:
+    """Due and queued, or running under a lease that ran out (its replica died)."""
+    return or_(
+        and_(OutboxJob.state == QUEUED, OutboxJob.not_before <= moment),
+        and_(OutboxJob.state == RUNNING, OutboxJob.locked_until < moment),
+    )
+
+
+def _backoff(attempts: int) -> float:
+    return min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, attempts))
+
+
+def live_job(request_id_column: Any) -> Any:
+    """A condition: the request has a decision job that is queued or running (sync must not take its claim as stale)."""
+    return (
+        select(OutboxJob.id)
+        .where(OutboxJob.request_id == request_id_column, OutboxJob.kind == "decide", OutboxJob.state.in_((QUEUED, RUNNING)))
+        .exists()
+    )

@@ -327,7 +327,7 @@ class _Attempt:
     def _slack_record(self) -> tuple[DecisionRecord | None, bool]:
         """How Slack's approved/denied lists say this request ended (None: not decided), and whether they could be read."""
         try:
-            decided = self.decider.gateway.decisions(self.team_id, within_decision=True)
+            decided = self.decider.gateway.decisions(self.team_id, within_decision=True, wanted={self.request_id})
             return decided.get(self.request_id), True
         except SlackCallFailed as exc:
             log.warning("could not read Slack's decided lists for %s: %s", self.request_id, exc.code)

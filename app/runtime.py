@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 BACKGROUND_THREADS = 16
 # Incoming requests are stored and their cards posted here, at the channel's pace, apart from clicks.
 INGEST_THREADS = 4
-LISTENER_THREADS = 8
 
 
 @dataclass
@@ -48,7 +47,6 @@ class Runtime:
     outbox: Outbox
     background: CountedPool
     ingesting: CountedPool
-    listeners: CountedPool
     in_flight: InFlight
     token_check: TokenHealth  # what Slack last said about both tokens (auth.test, rejections, revocations)
 
@@ -74,7 +72,6 @@ class Runtime:
             outbox=outbox,
             background=CountedPool(in_flight, max_workers=BACKGROUND_THREADS, thread_name_prefix="invitebot-work"),
             ingesting=CountedPool(in_flight, max_workers=INGEST_THREADS, thread_name_prefix="invitebot-ingest"),
-            listeners=CountedPool(in_flight, max_workers=LISTENER_THREADS, thread_name_prefix="invitebot-listener"),
             in_flight=in_flight,
             token_check=token_check,
         )
@@ -116,7 +113,6 @@ class Runtime:
 
     def close(self) -> None:
         """Finish in-flight work and running jobs (queued ones wait in the database), then let go of the database."""
-        self.listeners.shutdown(wait=True)
         self.background.shutdown(wait=True)
         self.ingesting.shutdown(wait=True)
         self.outbox.stop()

@@ -35,8 +35,9 @@ def build_app(runtime: Runtime, write_check: WriteCheck | None = None) -> App:
         request_verification_enabled=secret is not None,
         before_authorize=_while_unable_to_act(runtime, write_check or WriteCheck(runtime.engine)),
         authorize=_authorize(runtime),
-        process_before_response=False,
-        listener_executor=runtime.listeners,
+        # Listeners run in the request's own thread: each only acks and hands its work to a pool or the outbox, so the
+        # ack never waits for a free listener thread behind queued work.
+        process_before_response=True,
         logger=_quiet_bolt_logger(),
     )
     for listeners in (events, actions, commands, views, home, installation, usergroups):

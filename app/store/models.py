@@ -1,4 +1,4 @@
-"""Tables: one row per invite request, every card we posted, an append-only audit log, and leases."""
+"""Tables: requests, the cards we posted, the audit log, leases, the outbox and the pace budgets."""
 
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ class RequestCard(Base):
 
 
 class DecisionLog(Base):
-    """Append-only audit of every attempt to decide, refused ones included."""
+    """Audit of every attempt to decide, refused ones included; an attempt gets its outcome when Slack answers."""
 
     __tablename__ = "decision_log"
     __table_args__ = (Index("ix_decision_log_request_id_at", "request_id", "at"),)

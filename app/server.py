@@ -154,25 +154,59 @@ class _Deadline:
     def __init__(self, sock: socket.socket | None, seconds: float) -> None:
         self._sock = sock
         self._expired = threading.Event()
-        self._timer: threading.Timer | None = None
+        self._due = time.monotonic() + seconds
         if sock is not None:
-            self._timer = threading.Timer(seconds, self._cut)
-            self._timer.daemon = True
-            self._timer.start()
+            _WATCH.add(self)
 
-    def _cut(self) -> None:
+    def cut_if_due(self, moment: float) -> bool:
+        """Called by the watcher; True once this deadline is done with (cut, or never armed)."""
+        if moment < self._due:
+            return False
         self._expired.set()
         try:
             self._sock.shutdown(socket.SHUT_RD)  # type: ignore[union-attr]
         except OSError:
             pass
+        return True
 
     def expired(self) -> bool:
         return self._expired.is_set()
 
     def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        if self._sock is not None:
+            _WATCH.discard(self)
+
+
+class _DeadlineWatch:
+    """One thread that cuts every body read past its deadline: starting a timer thread per request costs each ack."""
+
+    def __init__(self) -> None:
+        self._armed: set[_Deadline] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._lock:
+            self._armed.add(deadline)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="invitebot-body-deadlines", daemon=True)
+                self._thread.start()
+
+    def discard(self, deadline: _Deadline) -> None:
+        with self._lock:
+            self._armed.discard(deadline)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            moment = time.monotonic()
+            with self._lock:
+                due = [d for d in self._armed if d.cut_if_due(moment)]
+                self._armed.difference_update(due)
+
+
+WATCH_SECONDS = 0.1  # how late past BODY_SECONDS a trickling body may be cut
+_WATCH = _DeadlineWatch()
 
 
 def _signed_by_slack(environ: dict[str, Any], body: bytes, secret: bytes) -> bool:

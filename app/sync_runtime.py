@@ -13,7 +13,7 @@ from app.core.outbox import Outbox
 from app.core.sync import SyncSummary, sync_once
 from app.core.workspaces import Workspaces
 from app.runtime import build_decider, build_gateway, new_replica_id
-from app.slack.jobs import tell_requesters
+from app.slack.jobs import tell_requester
 from app.store.db import make_engine, make_session_factory
 
 # How long `invitebot sync` waits, after its pass, for the requester DMs the pass queued.
@@ -37,11 +37,12 @@ class SyncRuntime:
         gateway = build_gateway(settings)
         replica_id = new_replica_id()
         outbox = Outbox(sessions, replica_id)
-        outbox.handle("notify", partial(tell_requesters, sessions, gateway))
+        decider = build_decider(settings, sessions, gateway, replica_id, outbox, None)
+        outbox.handle("notify", partial(tell_requester, sessions, gateway, decider.post_pace))
         return cls(
             settings=settings,
             engine=engine,
-            decider=build_decider(settings, sessions, gateway, replica_id, outbox, None),
+            decider=decider,
             workspaces=Workspaces(None if settings.all_teams else settings.INVITES_TEAM_IDS, gateway, sessions),
             outbox=outbox,
         )

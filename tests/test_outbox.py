@@ -314,14 +314,6 @@ def test_sync_never_takes_a_claim_queued_behind_the_pace_for_a_stale_one(fake, s
 # -- waiting for the outbox ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Outbox.wait_until_idle (so Runtime.wait_until_idle and every test's settle()) answers idle while a job is "
-        "taken: _dispatch commits it as running before _submit adds it to _running, and _due_count does not count a "
-        "running job with a live lease"
-    ),
-)
 def test_waiting_for_the_outbox_counts_a_job_taken_but_not_yet_started(fake, bot):
     request = new_request(fake)
     bot.slack.invite_requested(request)

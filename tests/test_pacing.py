@@ -201,17 +201,10 @@ def test_two_replicas_share_one_pace(fake, start_bot):
     assert all((rows[r["id"]].status, rows[r["id"]].decided_by) == ("approved", user) for r, user in zip(requests, users))
 
 
-LOST_CARDS = (
-    "Card posts paced at exactly the channel's limit (60 a minute against 1 message a second) meet 429s whenever one "
-    "post leaves a little later than its slot and the next one on time; slack_sdk's 429 retry inside "
-    "SlackGateway.post_message then re-sends outside the channel's pace (app.core.pacing), colliding with the next "
-    "slots, and after three 429s app.slack.cards._post_reserved drops the card (its reservation is deleted) until a "
-    "sync pass posts it"
-)
-
-
-@pytest.mark.parametrize("per_minute", [50, pytest.param(60, marks=pytest.mark.xfail(strict=True, reason=LOST_CARDS))])
+@pytest.mark.parametrize("per_minute", [50, 60])
 def test_card_posts_keep_to_a_message_a_second(fake, start_bot, per_minute):
+    """At the default pace Slack never says 429; at exactly its limit (a post a second against the stand-in's exact
+    bucket) a post can meet one, and is posted again at the channel's next free slot: no card is lost either way."""
     bot = start_bot(INVITES_CARD_POSTS_PER_MINUTE=str(per_minute))
     fake.enforce_rate_limits(messages_per_second=1.0)
     requests = [new_request(fake, f"post{n:02d}@example.com") for n in range(10)]
@@ -230,6 +223,8 @@ def test_card_posts_keep_to_a_message_a_second(fake, start_bot, per_minute):
         f"429s: {[c.status for c in posts].count(429)}"
     )
     assert len(fake.messages(CHANNEL)) == 10
-    assert [c.status for c in posts] == [200] * 10, [(c.status, c.error) for c in posts]
+    limited = [c.status for c in posts].count(429)
+    assert len(ok) == 10 and (limited == 0 if per_minute == 50 else limited <= 10), [(c.status, c.error) for c in posts]
     interval = 60 / per_minute
-    assert min(gaps) > 0.8 * interval and 9 * interval * 0.95 < ok[-1] - ok[0] < 9 * interval + 5
+    # each 429 costs the post one more slot
+    assert min(gaps) > 0.8 * interval and 9 * interval * 0.95 < ok[-1] - ok[0] < (9 + limited) * interval + 5

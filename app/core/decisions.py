@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import audit, lifecycle, pacing
@@ -237,9 +237,18 @@ def queue_cards(decider: Decider, session: Session, request_id: str, clicked: tu
 
 
 def queue_told(decider: Decider, session: Session, request_id: str) -> None:
-    """The requesters hear how a decided request ended (the job makes sure it is once)."""
-    if decider.notify_requesters:
-        decider.outbox.add(session, "notify", {}, request_id=request_id)
+    """Each requester hears how a decided request ended, once, at the pace their DM channel takes."""
+    if not decider.notify_requesters:
+        return
+    marked = session.execute(
+        update(InviteRequest)
+        .where(InviteRequest.id == request_id, InviteRequest.requesters_notified_at.is_(None))
+        .values(requesters_notified_at=now())
+    ).rowcount
+    request = session.get(InviteRequest, request_id) if marked else None
+    for user_id in request.requester_ids if request is not None else []:
+        at = pacing.take(session, decider.post_pace, user_id) if decider.post_pace else None
+        decider.outbox.add(session, "notify", {"user": user_id}, request_id=request_id, not_before=at)
 
 
 # -- the decision job -----------------------------------------------------------------------------------------------

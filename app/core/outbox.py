@@ -206,18 +206,23 @@ class Outbox:
 
     def _dispatch(self) -> float:
         """Take as many due jobs as each lane has free workers for; returns how long to wait before looking again."""
-        with self._sessions.begin() as session:
-            moment = now()
-            taken: list[Job] = []
-            for lane in Lane:
-                room = WORKERS[lane] - self._busy[lane]
-                if room > 0:
-                    taken.extend(self._take(session, lane, room, moment))
-            later = session.scalar(
-                select(func.min(OutboxJob.not_before)).where(
-                    OutboxJob.state == QUEUED, OutboxJob.kind.in_(list(self._handlers)), OutboxJob.not_before > moment
+        taken: list[Job] = []
+        try:
+            with self._sessions.begin() as session:
+                moment = now()
+                for lane in Lane:
+                    room = WORKERS[lane] - self._busy[lane]
+                    if room > 0:
+                        taken.extend(self._take(session, lane, room, moment))
+                self._hold(taken)  # counted as ours before the commit, so nobody waiting for idle misses them
+                later = session.scalar(
+                    select(func.min(OutboxJob.not_before)).where(
+                        OutboxJob.state == QUEUED, OutboxJob.kind.in_(list(self._handlers)), OutboxJob.not_before > moment
+                    )
                 )
-            )
+        except BaseException:
+            self._let_go(taken)
+            raise
         for job in taken:
             self._submit(job)
         if later is None:
@@ -245,11 +250,22 @@ class Outbox:
         return [Job(r.id, r.kind, r.request_id, dict(r.payload), r.attempts, self.owner) for r in rows]
 
     def _submit(self, job: Job) -> None:
+        """Hand a job taken (and already counted as running) to its lane's workers."""
         lane = KINDS.get(job.kind, Lane.LATER)
-        with self._idle:
-            self._busy[lane] += 1
-            self._running.add(job.id)
         self._pools[lane].submit(self._run, job, lane)
+
+    def _hold(self, jobs: list[Job]) -> None:
+        with self._idle:
+            for job in jobs:
+                self._busy[KINDS.get(job.kind, Lane.LATER)] += 1
+                self._running.add(job.id)
+
+    def _let_go(self, jobs: list[Job]) -> None:
+        with self._idle:
+            for job in jobs:
+                self._busy[KINDS.get(job.kind, Lane.LATER)] -= 1
+                self._running.discard(job.id)
+            self._idle.notify_all()
 
     def _run(self, job: Job, lane: Lane) -> None:
         try:

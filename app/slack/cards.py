@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +24,7 @@ from app.store.models import InviteRequest, RequestCard, Status
 
 log = logging.getLogger(__name__)
 
+POST_ATTEMPTS = 5  # a post Slack rate-limits this many times in a row gives up (sync posts it on its next pass)
 # A reservation this old whose post never finished (the process died) may be taken over.
 STALE_RESERVATION = timedelta(minutes=5)
 QUEUED_SHOWN = "queued"  # rendered_status of a card that shows a decision waiting for Slack's pace
@@ -130,12 +131,12 @@ def repost_stale(sessions: sessionmaker[Session], gateway: SlackGateway, pace: P
     return posted
 
 
-def _wait_for_turn(sessions: sessionmaker[Session], pace: Pace | None, channel: str) -> None:
-    """Take the channel's next posting slot (shared by replicas) and wait for it: a backlog goes out paced, not at once."""
+def wait_for_turn(sessions: sessionmaker[Session], pace: Pace | None, channel: str, *, after: float = 0.0) -> None:
+    """Take the channel's next posting slot (shared by replicas), no sooner than `after` seconds, and wait for it."""
     if pace is None:
         return
     with sessions.begin() as session:
-        slot = pacing.take(session, pace, channel)
+        slot = pacing.take(session, pace, channel, not_before=now() + timedelta(seconds=after))
     wait = (slot - now()).total_seconds()
     if wait > 0:
         time.sleep(wait)
@@ -144,15 +145,14 @@ def _wait_for_turn(sessions: sessionmaker[Session], pace: Pace | None, channel: 
 def _post_reserved(
     sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str, channel: str, pace: Pace | None = None
 ) -> bool:
-    _wait_for_turn(sessions, pace, channel)
     with sessions() as session:
         request = session.get(InviteRequest, request_id)
     if request is None:
         return False
     metadata = {"event_type": CARD_EVENT_TYPE, "event_payload": {"request_id": request.id, "team_id": request.team_id or ""}}
     try:
-        ts = gateway.post_message(
-            channel, text=blocks.card_text(request), blocks=blocks.request_card(request), metadata=metadata
+        ts = post_paced(
+            sessions, gateway, pace, channel, text=blocks.card_text(request), blocks=blocks.request_card(request), metadata=metadata
         )
     except PostUnconfirmed as exc:
         # Posting again now could show two cards; the reservation stays, and repost_stale posts it once it is stale.
@@ -181,6 +181,28 @@ def _post_reserved(
     if current is not None and _shown(current) != _shown(request):
         _update(sessions, gateway, current, channel, ts)
     return True
+
+
+def post_paced(
+    sessions: sessionmaker[Session],
+    gateway: SlackGateway,
+    pace: Pace | None,
+    channel: str,
+    *,
+    text: str,
+    blocks: list[dict[str, Any]],
+    metadata: dict[str, Any] | None = None,
+) -> str:
+    """chat.postMessage at the channel's pace; a 429 waits for Retry-After and the next free slot, a few times."""
+    after, attempt = 0.0, 1
+    while True:
+        wait_for_turn(sessions, pace, channel, after=after)
+        try:
+            return gateway.post_message(channel, text=text, blocks=blocks, metadata=metadata)
+        except SlackCallFailed as exc:
+            if exc.code != "ratelimited" or attempt >= POST_ATTEMPTS:
+                raise
+            after, attempt = exc.retry_after or 1.0, attempt + 1
 
 
 def refresh(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str) -> None:

@@ -215,10 +215,11 @@ class DecisionRecord:
 class SlackCallFailed(Exception):
     """A non-decision call failed; carries the Slack error code."""
 
-    def __init__(self, method: str, code: str) -> None:
+    def __init__(self, method: str, code: str, retry_after: float | None = None) -> None:
         super().__init__(f"{method} failed: {code}")
         self.method = method
         self.code = code
+        self.retry_after = retry_after  # ratelimited: the seconds Slack asked us to wait
 
 
 class PostUnconfirmed(SlackCallFailed):
@@ -261,6 +262,17 @@ def _decision_record(item: dict[str, Any], actor_key: str, action: str) -> Decis
     return DecisionRecord(request_id, action, (item.get(actor_key) or {}).get("actor_id"))
 
 
+def _without_rate_limit_waits(client: WebClient) -> WebClient:
+    """A copy of a client that answers a 429 at once instead of waiting it out."""
+    return CountedWebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        observer=getattr(client, "_observer", None),
+        retry_handlers=[h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)],
+    )
+
+
 def _retry_after(exc: Exception) -> float | None:
     """The Retry-After of a 429, in seconds (1 when Slack gave none readable)."""
     if not isinstance(exc, SlackApiError) or exc.response.status_code != 429:
@@ -283,6 +295,8 @@ class SlackGateway:
         self._admin_user_id: str | None = None
         self._group_cache: dict[str, tuple[float, frozenset[str]]] = {}
         self._org_ids: dict[str, str] = {}  # a user's id as given -> its org-wide id; ids never change
+        self._caller: WebClient | None = None
+        self._posting: WebClient | None = None
 
     # -- admin.inviteRequests.* -------------------------------------------------------------
 
@@ -299,18 +313,16 @@ class SlackGateway:
     def _call_client(self) -> WebClient:
         """The admin client without any rate-limit wait: the outbox re-queues a decision Slack asks to wait."""
         with self._lock:
-            client: WebClient | None = getattr(self, "_caller", None)
-            if client is None:
-                admin = self._admin
-                client = CountedWebClient(
-                    token=admin.token,
-                    base_url=admin.base_url,
-                    timeout=admin.timeout,
-                    observer=getattr(admin, "_observer", None),
-                    retry_handlers=[h for h in admin.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)],
-                )
-                self._caller = client
-            return client
+            if self._caller is None:
+                self._caller = _without_rate_limit_waits(self._admin)
+            return self._caller
+
+    def _poster(self) -> WebClient:
+        """The bot client without rate-limit waits, for posts: their retries take the channel's next slot instead."""
+        with self._lock:
+            if self._posting is None:
+                self._posting = _without_rate_limit_waits(self._bot)
+            return self._posting
 
     def _decision_client(self) -> WebClient:
         """The admin client with its rate-limit handler swapped for one that refuses Retry-After waits over the bound."""
@@ -472,17 +484,18 @@ class SlackGateway:
         """Post a message (with Slack message `metadata`, if given); returns its ts.
 
         Raises PostUnconfirmed when the request went out and no answer came back (posted or not, nobody knows), and
-        SlackCallFailed for every other failure, after which nothing was posted.
+        SlackCallFailed for every other failure, after which nothing was posted. A 429 is not waited out here: the
+        caller posts again at the channel's next free slot (with its Retry-After), so retries keep to the pace.
         """
         params = {"channel": channel, "text": text, "blocks": blocks, "metadata": metadata}
         try:
-            answer = self._bot.api_call("chat.postMessage", json={k: v for k, v in params.items() if v is not None})
+            answer = self._poster().api_call("chat.postMessage", json={k: v for k, v in params.items() if v is not None})
             return str(answer["ts"])
         except (SlackClientError, OSError) as exc:
             code = _error_code(exc)
             if code == "network_error" and not _never_sent(exc):
                 raise PostUnconfirmed("chat.postMessage", code) from exc
-            raise SlackCallFailed("chat.postMessage", code) from exc
+            raise SlackCallFailed("chat.postMessage", code, _retry_after(exc)) from exc
         except (ValueError, KeyError, TypeError) as exc:  # Slack answered, but not readably (a body cut short): maybe posted
             raise PostUnconfirmed("chat.postMessage", "network_error") from exc
 

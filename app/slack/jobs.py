@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.audit import now
 from app.core.decisions import Outcome, run_decision
 from app.core.lifecycle import DECIDED
 from app.core.outbox import GiveUp, Job, Retry
+from app.core.pacing import Pace
 from app.slack import blocks, cards, replies
 from app.slack.gateway import SlackCallFailed, SlackGateway
 from app.slack.home import publish_home
@@ -58,7 +57,7 @@ def register(runtime: "Runtime") -> None:
     outbox.handle("decide", lambda job: run_decision(runtime.decider, job))
     outbox.handle("card", lambda job: update_card(runtime, job))
     outbox.handle("answer", lambda job: answer(runtime, job))
-    outbox.handle("notify", lambda job: tell_requesters(runtime.sessions, runtime.gateway, job))
+    outbox.handle("notify", lambda job: tell_requester(runtime.sessions, runtime.gateway, runtime.decider.post_pace, job))
     outbox.handle("home", lambda job: publish_home(runtime, str(job.payload["user"])))
 
 
@@ -110,25 +109,18 @@ def tell(runtime: "Runtime", reply_to: dict[str, str], text: str) -> None:
         raise _failed(exc) from exc
 
 
-def tell_requesters(sessions: sessionmaker[Session], gateway: SlackGateway, job: Job) -> None:
-    """DM each requester about a decided request; the first job to mark it in the database sends, so they hear once."""
-    with sessions.begin() as session:
-        won = session.execute(
-            update(InviteRequest)
-            .where(
-                InviteRequest.id == job.request_id,
-                InviteRequest.status.in_(DECIDED),
-                InviteRequest.requesters_notified_at.is_(None),
-            )
-            .values(requesters_notified_at=now())
-        ).rowcount
-        request = session.get(InviteRequest, str(job.request_id)) if won else None
-        job.complete(session)
-    if request is None:
+def tell_requester(sessions: sessionmaker[Session], gateway: SlackGateway, pace: Pace | None, job: Job) -> None:
+    """DM one requester how their request ended; a 429 waits for the DM channel's next slot."""
+    user_id = str(job.payload["user"])
+    with sessions() as session:
+        request = session.get(InviteRequest, str(job.request_id))
+    if request is None or request.status not in DECIDED:
         return
     text = replies.requester_dm(request)
-    for user_id in request.requester_ids:
-        try:
-            gateway.post_message(user_id, text=text, blocks=[blocks.mrkdwn_section(text)])
-        except SlackCallFailed as exc:
-            log.warning("could not tell requester %s about %s: %s", user_id, request.id, exc.code)
+    try:
+        gateway.post_message(user_id, text=text, blocks=[blocks.mrkdwn_section(text)])
+    except SlackCallFailed as exc:
+        log.warning("could not tell requester %s about %s: %s", user_id, request.id, exc.code)
+        if exc.code == "ratelimited":
+            raise Retry(exc.code, exc.retry_after or 1.0, pace=(pace, user_id) if pace else None) from exc
+        raise _failed(exc) from exc

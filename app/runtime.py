@@ -23,7 +23,7 @@ from app.core.sync import SyncSummary, sync_once
 from app.core.workspaces import Workspaces
 from app.slack.gateway import SlackGateway, make_client
 from app.slack.token_health import ADMIN, BOT, TokenHealth
-from app.store.db import make_engine, make_session_factory
+from app.store.db import make_engine, make_read_session_factory, make_session_factory
 from app.work import CountedPool, InFlight
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    reads: sessionmaker[Session]  # read-only sessions: on SQLite they do not wait for the write lock
     gateway: SlackGateway
     decider: Decider
     workspaces: Workspaces
@@ -54,19 +55,21 @@ class Runtime:
     def build(cls, settings: Settings) -> "Runtime":
         engine = make_engine(settings.DATABASE_URL)
         sessions = make_session_factory(engine)
+        reads = make_read_session_factory(engine)
         token_check = TokenHealth()
         gateway = build_gateway(settings, token_check)
         workspaces = Workspaces(None if settings.all_teams else settings.INVITES_TEAM_IDS, gateway, sessions)
         replica_id = new_replica_id()
         in_flight = InFlight()
-        outbox = Outbox(sessions, replica_id)
+        outbox = Outbox(sessions, replica_id, reads)
         approvers = Approvers(settings.INVITES_APPROVERS, gateway, workspaces)
         runtime = cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
+            reads=reads,
             gateway=gateway,
-            decider=build_decider(settings, sessions, gateway, replica_id, outbox, approvers),
+            decider=build_decider(settings, sessions, gateway, replica_id, outbox, approvers, reads),
             workspaces=workspaces,
             approvers=approvers,
             outbox=outbox,
@@ -145,6 +148,7 @@ def build_decider(
     replica_id: str,
     outbox: Outbox,
     approvers: Approvers | None,
+    reads: sessionmaker[Session] | None = None,
 ) -> Decider:
     """The Decider with the rules and paces Settings give."""
     return Decider(
@@ -157,4 +161,5 @@ def build_decider(
         approvers=approvers,
         rules=Rules(deny_reason_required=settings.INVITES_DENY_REASON_REQUIRED),
         notify_requesters=settings.INVITES_NOTIFY_REQUESTERS,
+        reads=reads,
     )

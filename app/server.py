@@ -76,7 +76,7 @@ def create_wsgi_app(runtime: Runtime) -> WsgiApp:
             return _answer(start_response, "200 OK" if ready else "503 Service Unavailable", "application/json", body)
         if path == "/metrics":
             if database_answers(runtime.engine):
-                outbox_health(runtime.sessions)  # the outbox gauges are read from the database when scraped
+                outbox_health(runtime.reads)  # the outbox gauges are read from the database when scraped
             return _answer(start_response, "200 OK", CONTENT_TYPE_LATEST, generate_latest())
         return _answer(start_response, "404 Not Found", "text/plain; charset=utf-8", b"not found\n")
 
@@ -264,7 +264,7 @@ def readiness(runtime: Runtime, write_check: WriteCheck | None = None) -> dict[s
         else:
             sync = {"ok": last.errors == 0, "detail": f"{last.summary} at {last.finished_at.isoformat()}"}
     detail = "takes writes" if writable else "answers, but does not take writes" if database else "unavailable"
-    work = outbox_health(runtime.sessions) if database else {"ok": False, "detail": "database unavailable"}
+    work = outbox_health(runtime.reads) if database else {"ok": False, "detail": "database unavailable"}
     return {"database": {"ok": writable, "detail": detail}, "tokens": tokens, "sync": sync, "outbox": work}
 
 

@@ -33,7 +33,7 @@ def test_deny_opens_the_modal_then_fills_it_in(fake, bot):
     reply = bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_deny")
 
     assert reply.status == 200
-    [opened] = fake.views_opened()
+    [opened] = fake.wait_for(lambda: fake.views_opened(), message="no modal opened")
     assert opened["callback_id"] == "invite_deny_reason"
     assert [b["block_id"] for b in opened["blocks"] if b["type"] == "input"] == ["reason"]
     bot.settle()

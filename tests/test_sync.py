@@ -206,14 +206,15 @@ def test_sync_repairs_a_card_whose_update_failed(fake, bot):
     request = new_request(fake)
     bot.slack.invite_requested(request)
     card = wait_for_card(fake, "ada@example.com")
-    fake.fail_next("chat.update", "internal_error", times=3)
+    fake.fail_next("chat.update", "internal_error", times=3)  # the card job's first try, and slack_sdk's two retries
     bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
-    bot.settle()
-    assert buttons(fake.message(CHANNEL, card["ts"]))  # Slack refused every update attempt
+    fake.wait_for(lambda: len(fake.calls("chat.update")) == 3, message="the card's update was never tried")
+    assert buttons(fake.message(CHANNEL, card["ts"]))  # Slack refused every update attempt; the job waits to try again
 
-    _sync(bot)
+    _sync(bot)  # sooner than the job's next try
 
     assert f"Approved by <@{APPROVER}>" in card_text(wait_for_card(fake, "ada@example.com", lambda m: not buttons(m)))
+    bot.settle()  # the job's own next try finds the card as it should be, and renders it once more
     updates = len(fake.calls("chat.update"))
     _sync(bot)
     assert len(fake.calls("chat.update")) == updates  # a card that tells the truth is left alone

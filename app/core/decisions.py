@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 # A call that waits longer than this for the workspace's pace is shown as queued, on the card and to the clicker.
 QUEUED_NOTICE = timedelta(seconds=2)
 REASON_REQUIRED_OUTCOME = "reason_required"
+# A decider's App Home is published this long after their decision, once for all the decisions made meanwhile.
+HOME_COALESCE = timedelta(seconds=1)
 
 
 class Result(enum.Enum):
@@ -133,6 +135,10 @@ class Decider:
     approvers: Approvers | None = None  # None: every caller has checked already (sync closes, never decides)
     rules: Rules = Rules()
     notify_requesters: bool = True
+    reads: sessionmaker[Session] | None = None  # read-only sessions, when the database has a cheaper kind for them
+
+    def read(self) -> Session:
+        return (self.reads or self.sessions)()
 
 
 # Answers that leave open whether Slack carried the call out: the wire's, and a proxy's error page.
@@ -191,7 +197,7 @@ def decide(
             "reply_to": reply_to,
             "clicked": list(clicked) if clicked else None,
         }
-        decider.outbox.add(session, "decide", job, request_id=request_id, not_before=call_at)
+        decider.outbox.add(session, "decide", job, request_id=request_id, not_before=call_at, here=True)
         if wait <= QUEUED_NOTICE:
             return Outcome(Result.ACCEPTED, action, request_id, request.email)
         lifecycle.schedule(session, request_id, claim, call_at)
@@ -233,7 +239,7 @@ def queue_cards(decider: Decider, session: Session, request_id: str, clicked: tu
     if clicked is not None:
         copies.add(tuple(clicked))
     for channel, ts in sorted(copies):
-        decider.outbox.add(session, "card", {"channel": channel, "ts": ts}, request_id=request_id)
+        decider.outbox.add(session, "card", {"channel": channel, "ts": ts}, request_id=request_id, here=True)
 
 
 def queue_told(decider: Decider, session: Session, request_id: str) -> None:
@@ -257,7 +263,7 @@ def queue_told(decider: Decider, session: Session, request_id: str) -> None:
 def run_decision(decider: Decider, job: Job) -> None:
     """The outbox's `decide` job: ask Slack once, and settle what its answer means."""
     attempt = _Attempt.of(decider, job)
-    with decider.sessions() as session:
+    with decider.read() as session:
         request = session.get(InviteRequest, attempt.request_id)
     if request is None or request.claim_owner != attempt.claim:
         attempt.settle(None, "claim_resolved", Outcome(Result.FAILED, attempt.action, attempt.request_id, why=Why.LATE))
@@ -412,9 +418,13 @@ class _Attempt:
         reply_to = self.job.payload.get("reply_to")
         if not reply_to:
             return
-        self.decider.outbox.add(session, "answer", {"reply_to": reply_to, "outcome": outcome.payload()}, request_id=self.request_id)
+        self.decider.outbox.add(
+            session, "answer", {"reply_to": reply_to, "outcome": outcome.payload()}, request_id=self.request_id, here=True
+        )
         if publish_home and reply_to.get("surface") != "home" and reply_to.get("user"):
-            self.decider.outbox.add(session, "home", {"user": reply_to["user"]})
+            user = str(reply_to["user"])
+            later = now() + HOME_COALESCE
+            self.decider.outbox.add(session, "home", {"user": user}, key=f"home:{user}"[:64], not_before=later)
 
 
 def _clicked(job: Job) -> tuple[str, str] | None:

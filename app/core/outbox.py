@@ -30,6 +30,7 @@ LEASE = timedelta(seconds=15)  # a running job not renewed for this long belonge
 POLL_SECONDS = 1.0  # how often the dispatcher looks for other replicas' jobs and for leases that ran out
 MAX_ATTEMPTS = 6
 STOP_DRAIN_SECONDS = 10.0
+SOON = timedelta(seconds=2)  # work due this soon counts as due for anyone waiting until the outbox is idle
 MAX_BACKOFF_SECONDS = 300.0
 
 
@@ -105,8 +106,9 @@ Handler = Callable[[Job], None]
 class Outbox:
     """This process's share of the outbox: the dispatcher that takes due jobs, and a pool of workers per lane."""
 
-    def __init__(self, sessions: sessionmaker[Session], owner: str) -> None:
+    def __init__(self, sessions: sessionmaker[Session], owner: str, reads: sessionmaker[Session] | None = None) -> None:
         self._sessions = sessions
+        self._reads = reads or sessions
         self.owner = owner
         self._handlers: dict[str, Handler] = {}
         self._wake = threading.Event()
@@ -116,6 +118,7 @@ class Outbox:
         self._running: set[int] = set()
         self._pools = {lane: ThreadPoolExecutor(count, thread_name_prefix=f"invitebot-{lane.name.lower()}") for lane, count in WORKERS.items()}
         self._dispatcher: threading.Thread | None = None
+        self._lanes = set(Lane)  # the lanes this process takes jobs from (a stopping one takes no new decisions)
         self._renewed = now()
 
     def handle(self, kind: str, handler: Handler) -> None:
@@ -130,22 +133,45 @@ class Outbox:
         *,
         request_id: str | None = None,
         not_before: datetime | None = None,
+        here: bool = False,
+        key: str | None = None,
     ) -> None:
-        """Write a job in the caller's transaction; the workers hear of it when that transaction commits."""
+        """Write a job in the caller's transaction; the workers hear of it when that transaction commits.
+
+        `here`: a job due now is taken by this process in the same transaction and handed to its workers on commit,
+        with no round trip through the dispatcher (the clicker's decision, answer and cards). Should this process die
+        first, its lease runs out and any replica takes the job, as for any job.
+
+        `key`: nothing is added while a job with the same key is still queued (it will do the same work, later).
+        """
         moment = now()
-        session.add(
-            OutboxJob(
-                kind=kind,
-                lane=int(KINDS[kind]),
-                request_id=request_id,
-                payload=payload,
-                state=QUEUED,
-                not_before=not_before or moment,
-                attempts=0,
-                created_at=moment,
-            )
+        if key is not None and session.scalar(
+            select(OutboxJob.id).where(OutboxJob.key == key, OutboxJob.state == QUEUED).limit(1)
+        ):
+            return
+        mine = here and self._dispatcher is not None and kind in self._handlers and (not_before is None or not_before <= moment)
+        row = OutboxJob(
+            kind=kind,
+            lane=int(KINDS[kind]),
+            request_id=request_id,
+            key=key,
+            payload=payload,
+            state=RUNNING if mine else QUEUED,
+            not_before=not_before or moment,
+            attempts=1 if mine else 0,
+            locked_by=self.owner if mine else None,
+            locked_until=moment + LEASE if mine else None,
+            created_at=moment,
         )
-        event.listen(session, "after_commit", lambda _session: self._wake.set(), once=True)
+        session.add(row)
+        if not mine:
+            event.listen(session, "after_commit", lambda _session: self._wake.set(), once=True)
+            return
+        session.flush()
+        job = Job(row.id, kind, request_id, payload, 1, self.owner)
+        self._hold([job])  # counted from now: waiting for idle sees it; a rollback lets go of it
+        event.listen(session, "after_commit", lambda _session: self._submit(job), once=True)
+        event.listen(session, "after_rollback", lambda _session: self._let_go([job]), once=True)
 
     # -- running -----------------------------------------------------------------------------
 
@@ -155,8 +181,9 @@ class Outbox:
             self._dispatcher.start()
 
     def stop(self, drain_seconds: float = STOP_DRAIN_SECONDS) -> None:
-        """Finish what is due now (a decision's answer and cards, say) for up to `drain_seconds`, then take no more jobs
-        and let the running ones finish; jobs queued for later wait in the database for the next start."""
+        """Start no new decision, finish what decisions made owe (answers, cards, DMs) for up to `drain_seconds`, then
+        take no more jobs and let the running ones finish; queued jobs wait in the database for the next start."""
+        self._lanes.discard(Lane.DECIDE)
         if self._dispatcher is not None:
             self.wait_until_idle(drain_seconds)
         self._stopping.set()
@@ -167,7 +194,7 @@ class Outbox:
             pool.shutdown(wait=True)
 
     def wait_until_idle(self, timeout: float) -> bool:
-        """Block until no job of ours runs and none is due; False if time ran out first."""
+        """Block until no job of ours runs and none is due (or due within SOON); False if time ran out first."""
         deadline = now() + timedelta(seconds=timeout)
         while True:
             with self._idle:
@@ -184,11 +211,15 @@ class Outbox:
                 self._idle.wait(0.02)
 
     def _due_count(self) -> int:
-        """Jobs this process could take now; none while the database cannot be read (the dispatcher logs why)."""
-        moment = now()
+        """Jobs this process could take now or within SOON (an App Home held back a moment to publish once for a burst);
+        none while the database cannot be read (the dispatcher logs why)."""
+        moment = now() + SOON
         try:
-            with self._sessions() as session:
-                due = select(func.count()).select_from(OutboxJob).where(OutboxJob.kind.in_(list(self._handlers)), _takeable(moment))
+            with self._reads() as session:
+                lanes = [int(lane) for lane in self._lanes]
+                due = select(func.count()).select_from(OutboxJob).where(
+                    OutboxJob.kind.in_(list(self._handlers)), OutboxJob.lane.in_(lanes), _takeable(moment)
+                )
                 return int(session.scalar(due) or 0)
         except Exception:  # noqa: BLE001 - whatever the driver raises, there is nothing to wait for
             return 0
@@ -210,7 +241,7 @@ class Outbox:
         try:
             with self._sessions.begin() as session:
                 moment = now()
-                for lane in Lane:
+                for lane in sorted(self._lanes):
                     room = WORKERS[lane] - self._busy[lane]
                     if room > 0:
                         taken.extend(self._take(session, lane, room, moment))

@@ -167,6 +167,7 @@ def _close_unplaced(decider: Decider, team_ids: list[str], summary: SyncSummary)
 
 
 def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummary, team_name: str | None) -> None:
+    listed_at = now()  # a request first seen after this may be missing from the list only because it is that new
     try:
         pending = list(decider.gateway.pending_requests(team_id))
     except SlackCallFailed as exc:
@@ -201,6 +202,7 @@ def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummar
         open_rows = session.execute(
             select(InviteRequest.id, InviteRequest.status).where(
                 InviteRequest.team_id == team_id,
+                InviteRequest.first_seen < listed_at,
                 or_(
                     InviteRequest.status == lifecycle.PENDING,
                     and_(InviteRequest.status == lifecycle.DECIDING, *_abandoned(cutoff)),

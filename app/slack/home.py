@@ -24,11 +24,11 @@ def publish_home(runtime: Runtime, user_id: str, notice: str | None = None) -> N
 
 def build_home(runtime: Runtime, user_id: str, notice: str | None = None) -> dict[str, Any]:
     if not runtime.approvers.allows(user_id):
-        with runtime.sessions() as session:
+        with runtime.reads() as session:
             mine = queries.requested_by(session, user_id, limit=home_view.REQUESTS_LIMIT)
         return home_view.requester_home(mine, notice=notice)
     settings = runtime.settings
-    with runtime.sessions() as session:
+    with runtime.reads() as session:
         stats = queries.stats(session)
         pending, total = queries.pending(session, limit=home_view.PENDING_FETCH)
         decisions = queries.history(session, home_view.HISTORY_LIMIT)

@@ -85,7 +85,7 @@ def update_card(runtime: "Runtime", job: Job) -> None:
 def answer(runtime: "Runtime", job: Job) -> None:
     """Tell the clicker how their attempt ended, on the surface they used."""
     reply_to = job.payload["reply_to"]
-    with runtime.sessions() as session:
+    with runtime.reads() as session:
         request = session.get(InviteRequest, str(job.request_id))
     outcome = Outcome.from_payload(job.payload["outcome"], request)
     user = str(reply_to.get("user") or "")

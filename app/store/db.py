@@ -114,11 +114,21 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reads_only = connection.get_execution_options().get(READS_ONLY)
+        connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+READS_ONLY = "invitebot_reads_only"
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that only read: on SQLite they begin without taking the write lock, so they never queue behind writers.
+    Writes belong in the ordinary sessions, whose BEGIN IMMEDIATE makes writers wait their turn."""
+    return sessionmaker(engine.execution_options(**{READS_ONLY: True}), expire_on_commit=False)
 
 
 def database_answers(engine: Engine) -> bool:

@@ -201,6 +201,8 @@ class OutboxJob(Base):
     kind: Mapped[str] = mapped_column(String(32))
     lane: Mapped[int] = mapped_column(Integer)
     request_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Jobs that say the same thing (an App Home to publish for one user) share a key: one queued is enough.
+    key: Mapped[str | None] = mapped_column(String(64), index=True)
     payload: Mapped[dict[str, object]] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16))
     not_before: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("lane", sa.Integer(), nullable=False),
         sa.Column("request_id", sa.String(32), nullable=True),
+        sa.Column("key", sa.String(64), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
@@ -38,6 +39,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_outbox_jobs_state_not_before", "outbox_jobs", ["state", "not_before"])
     op.create_index(op.f("ix_outbox_jobs_request_id"), "outbox_jobs", ["request_id"])
+    op.create_index(op.f("ix_outbox_jobs_key"), "outbox_jobs", ["key"])
     op.create_table(
         "pace_budgets",
         sa.Column("key", sa.String(64), nullable=False),
@@ -52,6 +54,7 @@ def downgrade() -> None:
     with op.batch_alter_table("invite_requests") as batch:
         batch.drop_column("call_at")
     op.drop_table("pace_budgets")
+    op.drop_index(op.f("ix_outbox_jobs_key"), table_name="outbox_jobs")
     op.drop_index(op.f("ix_outbox_jobs_request_id"), table_name="outbox_jobs")
     op.drop_index("ix_outbox_jobs_state_not_before", table_name="outbox_jobs")
     op.drop_table("outbox_jobs")

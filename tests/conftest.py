@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -379,3 +380,14 @@ def request_row(**kw: Any) -> Any:
     )
     values.update(kw)
     return InviteRequest(**values)
+
+
+def poll_until(predicate: Any, timeout: float = 15.0, message: str = "") -> Any:
+    """Poll the database (which the stand-in cannot watch) until predicate() is truthy; returns its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, message or "gave up waiting"
+        time.sleep(0.05)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from sqlalchemy import select
 
 from app.core.decisions import Result, decide
 from app.store.models import Action, DecisionLog, InviteRequest, Source
-from tests.conftest import APPROVER, CHANNEL, TEAM, buttons, card_text, new_request, wait_for_card
+from tests.conftest import APPROVER, CHANNEL, TEAM, buttons, card_text, new_request, poll_until, wait_for_card
 
 DENY = "admin.inviteRequests.deny"
 
@@ -37,16 +36,6 @@ def _slash(fake, bot, text):
     bot.settle()
     return [post["text"] for post in fake.response_posts()[before:]]
 
-
-def _until(predicate, timeout=15.0, message=""):
-    """Poll the database (which the stand-in cannot watch) until predicate() is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, message or "gave up waiting"
-        time.sleep(0.05)
 
 
 def _row(bot, request):
@@ -154,7 +143,7 @@ def test_a_deny_from_the_home_needs_a_reason_in_the_modal(fake, strict):
 
     assert accepted.status == 200 and not accepted.body
     fake.wait_for(lambda: fake.calls(DENY), message="the deny with a reason never reached Slack")
-    _until(lambda: _row(strict, request).status == "denied", message="the deny was never recorded")
+    poll_until(lambda: _row(strict, request).status == "denied", message="the deny was never recorded")
     strict.settle()
     assert len(fake.calls(DENY)) == 1
     assert fake.invite_request_status(request["id"]) == "denied"

@@ -7,7 +7,6 @@ import json
 import logging
 import re
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -32,22 +31,13 @@ from tests.conftest import (
     card_text,
     ephemerals_for,
     new_request,
+    poll_until,
     wait_for_card,
 )
 from tests.test_wedged_decisions import _kill_hard
 
 APPROVE = "admin.inviteRequests.approve"
 
-
-def _until(predicate, timeout=15.0, message=""):
-    """Poll the database (which the stand-in cannot watch) until predicate() is truthy; returns its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, message or "gave up waiting"
-        time.sleep(0.05)
 
 
 def _approvers(fake, count):
@@ -133,7 +123,7 @@ def test_decisions_queued_when_the_bot_stops_are_made_by_the_next_one(fake, star
     for card, user in zip(cards, users):
         _click(before.slack, card, user)
     claimed = lambda: all(row.status in ("deciding", "approved") for row in _rows(database, requests).values())  # noqa: E731
-    _until(claimed, message="not all 10 clicks were claimed")
+    poll_until(claimed, message="not all 10 clicks were claimed")
     before.runtime.close()  # queued decisions stay in the database
 
     waiting = _jobs(database, "decide", outbox.QUEUED)
@@ -154,7 +144,7 @@ def test_decisions_queued_when_the_bot_stops_are_made_by_the_next_one(fake, star
     }
     for request, user in zip(requests, users):
         fake.wait_for(lambda: _told_approved(fake, user, request["email"]), timeout=15, message=f"{user} was never told")
-    rows = _until(lambda: (lambda r: r if {x.status for x in r.values()} == {"approved"} else None)(_rows(database, requests)))
+    rows = poll_until(lambda: (lambda r: r if {x.status for x in r.values()} == {"approved"} else None)(_rows(database, requests)))
     assert all((rows[r["id"]].decided_by, rows[r["id"]].decision_source) == (user, "button") for r, user in zip(requests, users))
     after.settle()
     assert _jobs(database, "decide") == []
@@ -179,7 +169,7 @@ def test_a_claim_queued_in_a_killed_process_is_decided_by_the_next_one_for_its_c
         jobs = [j for j in _jobs(database, "decide", outbox.QUEUED) if j.request_id == second["id"]]
         return row.status == "deciding" and row.call_at is not None and row.call_at > now() + timedelta(seconds=5) and jobs
 
-    _until(queued, message="the second click was never queued behind the pace")
+    poll_until(queued, message="the second click was never queued behind the pace")
     assert not _approved_by_slack(fake, second["id"])
     _kill_hard(process.pid)
     process.wait(timeout=30)
@@ -191,7 +181,7 @@ def test_a_claim_queued_in_a_killed_process_is_decided_by_the_next_one_for_its_c
     fake.wait_for(lambda: _told_approved(fake, GROUP_APPROVER, second["email"]), message="the clicker was never told")
     closed = wait_for_card(fake, second["email"], lambda m: f"Approved by <@{GROUP_APPROVER}>" in card_text(m))
     assert not buttons(closed) and "queued" not in card_text(closed)
-    row = _until(lambda: (lambda r: r if r.status == "approved" else None)(_rows(database, [second])[second["id"]]))
+    row = poll_until(lambda: (lambda r: r if r.status == "approved" else None)(_rows(database, [second])[second["id"]]))
     assert (row.decided_by, row.decision_source) == (GROUP_APPROVER, "button")
     assert len(_approved_by_slack(fake, second["id"])) == 1
     assert len(_approved_by_slack(fake, first["id"])) == 1
@@ -210,7 +200,7 @@ def test_a_card_update_slack_refuses_for_good_ends_visibly(fake, bot, caplog):
 
     _click(bot.slack, card, APPROVER)
 
-    dead = _until(lambda: _jobs(bot.runtime.sessions, "card", outbox.DEAD), message="the card job never ended")
+    dead = poll_until(lambda: _jobs(bot.runtime.sessions, "card", outbox.DEAD), message="the card job never ended")
     assert [(j.request_id, j.last_error) for j in dead] == [(request["id"], "cant_update_message")]
     assert fake.invite_request_status(request["id"]) == "approved"
     assert [c.error for c in fake.calls("chat.update")] == ["cant_update_message"]  # given up at once, not retried
@@ -231,7 +221,7 @@ def test_a_card_in_an_archived_channel_ends_visibly(fake, bot):
 
     _click(bot.slack, card, APPROVER)
 
-    dead = _until(lambda: _jobs(bot.runtime.sessions, "card", outbox.DEAD), message="the card job never ended")
+    dead = poll_until(lambda: _jobs(bot.runtime.sessions, "card", outbox.DEAD), message="the card job never ended")
     assert [j.request_id for j in dead] == [request["id"]]
     assert len([c for c in fake.calls("chat.update") if c.params.get("ts") == card["ts"]]) == 1
     check = json.loads(_get(bot.url, "/readyz")[1])["checks"]["outbox"]
@@ -306,7 +296,7 @@ def test_sync_never_takes_a_claim_queued_behind_the_pace_for_a_stale_one(fake, s
     assert buttons(shown) == [] and f"Approving… <@{GROUP_APPROVER}>, queued" in card_text(shown)  # not open again
 
     fake.wait_for(lambda: _told_approved(fake, GROUP_APPROVER, second["email"]), timeout=40, message="never decided")
-    row = _until(lambda: (lambda r: r if r.status == "approved" else None)(_rows(bot.runtime.sessions, [second])[second["id"]]))
+    row = poll_until(lambda: (lambda r: r if r.status == "approved" else None)(_rows(bot.runtime.sessions, [second])[second["id"]]))
     assert (row.decided_by, row.decision_source) == (GROUP_APPROVER, "button")
     assert len(_approved_by_slack(fake, second["id"])) == 1
 
@@ -331,7 +321,7 @@ def test_waiting_for_the_outbox_counts_a_job_taken_but_not_yet_started(fake, bot
     box._submit = slow_submit
     try:
         _click(bot.slack, card, APPROVER)
-        _until(lambda: taken, message="the decision was never taken")
+        poll_until(lambda: taken, message="the decision was never taken")
         assert [j.state for j in _jobs(bot.runtime.sessions, "decide")] == [outbox.RUNNING]
         assert not box.wait_until_idle(timeout=1.0), "the outbox said it was idle with a decision taken and not yet made"
     finally:

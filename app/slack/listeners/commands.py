@@ -46,9 +46,6 @@ def register(app: App, runtime: Runtime) -> None:
         if command.name == "help":
             ack(text=USAGE)
             return
-        if not first_delivery(runtime, body):
-            ack(text=REPLAYED)
-            return
         ack()
         runtime.run_later(run, runtime, command, body)
 
@@ -82,8 +79,14 @@ def first_delivery(runtime: Runtime, body: dict[str, Any]) -> bool:
 
 
 def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
-    """One subcommand, answered ephemerally through the command's response_url."""
+    """One subcommand, answered ephemerally through the command's response_url; a replayed one only says so.
+
+    The replay check writes to the database, so it runs here, after the ack: an ack never waits for a write lock.
+    """
     user_id, url = body["user_id"], body["response_url"]
+    if not first_delivery(runtime, body):
+        _respond(runtime, url, REPLAYED)
+        return
     verdict = runtime.approvers.check(user_id, body.get("team_id")) if command.name not in OPEN_TO_ALL else None
     if verdict is not None and not verdict.allowed:
         refuse(runtime, user_id, _subject(runtime, command), command.name, Source.SLASH, verdict.outcome)

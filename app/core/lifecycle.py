@@ -133,6 +133,7 @@ def _move(
         update(InviteRequest)
         .where(InviteRequest.id == request_id, InviteRequest.status.in_(move.sources), *guards)
         .values(status=target, **values)
+        .execution_options(synchronize_session=False)  # callers read the row again when they need it
     ).rowcount
     if moved and entry is not None:
         entry.write(session, request_id)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import and_, delete, event, func, or_, select, update
+from sqlalchemy import and_, delete, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import pacing
@@ -150,25 +150,24 @@ class Outbox:
         ):
             return
         mine = here and self._dispatcher is not None and kind in self._handlers and (not_before is None or not_before <= moment)
-        row = OutboxJob(
-            kind=kind,
-            lane=int(KINDS[kind]),
-            request_id=request_id,
-            key=key,
-            payload=payload,
-            state=RUNNING if mine else QUEUED,
-            not_before=not_before or moment,
-            attempts=1 if mine else 0,
-            locked_by=self.owner if mine else None,
-            locked_until=moment + LEASE if mine else None,
-            created_at=moment,
-        )
-        session.add(row)
+        values = {
+            "kind": kind,
+            "lane": int(KINDS[kind]),
+            "request_id": request_id,
+            "key": key,
+            "payload": payload,
+            "state": RUNNING if mine else QUEUED,
+            "not_before": not_before or moment,
+            "attempts": 1 if mine else 0,
+            "locked_by": self.owner if mine else None,
+            "locked_until": moment + LEASE if mine else None,
+            "created_at": moment,
+        }
+        job_id = session.execute(insert(OutboxJob).values(**values).returning(OutboxJob.id)).scalar_one()
         if not mine:
             event.listen(session, "after_commit", lambda _session: self._wake.set(), once=True)
             return
-        session.flush()
-        job = Job(row.id, kind, request_id, payload, 1, self.owner)
+        job = Job(job_id, kind, request_id, payload, 1, self.owner)
         self._hold([job])  # counted from now: waiting for idle sees it; a rollback lets go of it
         event.listen(session, "after_commit", lambda _session: self._submit(job), once=True)
         event.listen(session, "after_rollback", lambda _session: self._let_go([job]), once=True)

@@ -42,8 +42,11 @@ def take(session: Session, pace: Pace, scope: str, *, not_before: datetime | Non
     """
     key = pace.key(scope)
     moment = now()
-    insert_if_absent(session, PaceBudget, {"key": key, "next_at": _EPOCH})
-    next_at = session.scalars(select(PaceBudget.next_at).where(PaceBudget.key == key).with_for_update()).one()
+    locked = select(PaceBudget.next_at).where(PaceBudget.key == key).with_for_update()
+    next_at = session.scalars(locked).first()
+    if next_at is None:  # the budget's first use: create it (once, whoever races), then lock it
+        insert_if_absent(session, PaceBudget, {"key": key, "next_at": _EPOCH})
+        next_at = session.scalars(locked).one()
     slot = max(moment, next_at, not_before or moment)
     session.execute(update(PaceBudget).where(PaceBudget.key == key).values(next_at=slot + pace.interval))
     return slot

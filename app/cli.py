@@ -1,4 +1,4 @@
-"""`invitebot serve | socket | sync | migrate | doctor | demo`.
+"""`invitebot serve | socket | sync | migrate | outbox | doctor | demo`.
 
 A missing or malformed setting, or a database that cannot be opened, ends the command with one line on stderr and
 exit status 2.
@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("socket", help="connect to Slack over Socket Mode (and run the periodic sync)")
     commands.add_parser("sync", help="run one reconcile pass with Slack and print its summary")
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    outbox = commands.add_parser("outbox", help="list the Slack work waiting or given up for good; retry or drop what failed")
+    choice = outbox.add_mutually_exclusive_group()
+    choice.add_argument("--retry-failed", action="store_true", help="queue every job that failed for good again, due now")
+    choice.add_argument("--drop-failed", action="store_true", help="delete every job that failed for good")
     commands.add_parser("doctor", help="check the configuration, database, tokens, workspaces, channel and approver groups")
     demo = commands.add_parser("demo", help="try invitebot in a browser: a Slack stand-in, a seeded org and the real bot")
     demo.add_argument("--port", type=int, default=8080, help="port of the demo page on 127.0.0.1; 0 picks a free port")
@@ -37,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             return _doctor()
         if args.command == "migrate":
             return _migrate(load(DatabaseSettings))
+        if args.command == "outbox":
+            return _outbox(load(DatabaseSettings), retry=args.retry_failed, drop=args.drop_failed)
         settings = load(Settings)
         if args.command == "serve":
             settings.require("SLACK_SIGNING_SECRET")
@@ -91,6 +97,34 @@ def _doctor() -> int:
     checks = diagnose()
     print(report(checks))
     return 0 if all(check.ok for check in checks) else 1
+
+
+def _outbox(settings: DatabaseSettings, *, retry: bool, drop: bool) -> int:
+    """What the outbox holds, by state, and a line per job given up for good; or retry or drop those."""
+    from app.core import outbox
+    from app.core.audit import now
+    from app.store.db import ensure_reachable, make_engine, make_session_factory
+    from app.store.migrate import upgrade_to_head
+
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        ensure_reachable(engine)
+        upgrade_to_head(engine)
+        sessions = make_session_factory(engine)
+        if retry:
+            print(f"invitebot: {outbox.retry_failed(sessions)} failed jobs queued again")
+            return 0
+        if drop:
+            print(f"invitebot: {outbox.drop_failed(sessions)} failed jobs dropped")
+            return 0
+        counts = outbox.health(sessions, since=now()).counts
+        print(f"outbox: {counts['queued']} queued, {counts['running']} running, {counts['dead']} failed for good")
+        for job in outbox.failed(sessions):
+            when = job.finished_at.isoformat(timespec="seconds") if job.finished_at else "?"
+            print(f"  job {job.id}: {job.kind} for {job.request_id or '-'} failed at {when} after {job.attempts} attempts: {job.last_error}")
+    finally:
+        engine.dispose()
+    return 0
 
 
 def _migrate(settings: DatabaseSettings) -> int:

@@ -402,6 +402,30 @@ def health(sessions: sessionmaker[Session], *, since: datetime) -> Health:
     return Health(counts, recent, described)
 
 
+def failed(sessions: sessionmaker[Session]) -> list[OutboxJob]:
+    """Every job given up for good, oldest first: what on-call looks at before retrying or dropping them."""
+    with sessions() as session:
+        return list(session.scalars(select(OutboxJob).where(OutboxJob.state == DEAD).order_by(OutboxJob.id)).all())
+
+
+def retry_failed(sessions: sessionmaker[Session]) -> int:
+    """Put every job given up for good back in the queue, due now with fresh attempts (once what failed is fixed)."""
+    with sessions.begin() as session:
+        return int(
+            session.execute(
+                update(OutboxJob)
+                .where(OutboxJob.state == DEAD)
+                .values(state=QUEUED, not_before=now(), attempts=0, finished_at=None)
+            ).rowcount
+        )
+
+
+def drop_failed(sessions: sessionmaker[Session]) -> int:
+    """Forget every job given up for good (what it would have said no longer matters)."""
+    with sessions.begin() as session:
+        return int(session.execute(delete(OutboxJob).where(OutboxJob.state == DEAD)).rowcount)
+
+
 def _takeable(moment: datetime) -> Any:
     """Due and queued, or running under a lease that ran out (its replica died)."""
     return or_(

@@ -1,0 +1,77 @@
+"""`invitebot outbox`: what on-call sees of the Slack work that failed for good, and how they retry or drop it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from sqlalchemy import select
+
+from app.core import outbox
+from app.store.models import OutboxJob
+from tests.conftest import (
+    APPROVER,
+    CHANNEL,
+    both_databases,
+    buttons,
+    card_text,
+    new_request,
+    poll_until,
+    wait_for_card,
+)
+
+
+def _invitebot(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", "outbox", *args],
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _dead(bot):
+    with bot.sessions() as session:
+        return session.scalars(select(OutboxJob).where(OutboxJob.state == outbox.DEAD)).all()
+
+
+def _card_job_given_up(fake, bot):
+    request = new_request(fake)
+    bot.slack.invite_requested(request)
+    card = wait_for_card(fake, request["email"])
+    fake.fail_next("chat.update", "cant_update_message")
+    assert bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve").status == 200
+    [job] = poll_until(lambda: _dead(bot), message="the card job never failed for good")
+    return request, card, job
+
+
+@both_databases
+def test_the_outbox_command_lists_what_failed_for_good_and_retries_it(fake, bot, database_url):
+    request, card, job = _card_job_given_up(fake, bot)
+
+    listed = _invitebot(database_url)
+
+    assert listed.returncode == 0, listed.stderr
+    assert "1 failed for good" in listed.stdout
+    assert f"job {job.id}: card for {request['id']} failed at" in listed.stdout and "cant_update_message" in listed.stdout
+    assert buttons(fake.message(CHANNEL, card["ts"]))  # the card still offers a decision that was made
+
+    retried = _invitebot(database_url, "--retry-failed")
+
+    assert retried.returncode == 0 and "1 failed jobs queued again" in retried.stdout
+    closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))  # the running bot takes it at once
+    assert f"Approved by <@{APPROVER}>" in card_text(closed)
+    bot.settle()
+    assert _dead(bot) == []
+
+
+def test_the_outbox_command_drops_what_failed_for_good(fake, bot, database_url):
+    _card_job_given_up(fake, bot)
+
+    dropped = _invitebot(database_url, "--drop-failed")
+
+    assert dropped.returncode == 0 and "1 failed jobs dropped" in dropped.stdout
+    assert _dead(bot) == []
+    assert "0 failed for good" in _invitebot(database_url).stdout

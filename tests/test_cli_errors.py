@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PASSWORD = "s3cret-db-pw"
-COMMANDS = [["serve", "--host", "127.0.0.1", "--port", "0"], ["socket"], ["sync"], ["migrate"]]
+COMMANDS = [["serve", "--host", "127.0.0.1", "--port", "0"], ["socket"], ["sync"], ["migrate"], ["outbox"]]
 
 
 def closed_port() -> int:

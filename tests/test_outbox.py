@@ -195,6 +195,7 @@ def test_a_card_update_slack_refuses_for_good_ends_visibly(fake, bot, caplog):
     request = new_request(fake)
     bot.slack.invite_requested(request)
     card = wait_for_card(fake, request["email"])
+    bot.settle()  # the card's ts is recorded before the click
     failed_before = _failed_total(bot, "card")
     fake.fail_next("chat.update", "cant_update_message", times=5)
 
@@ -217,6 +218,7 @@ def test_a_card_in_an_archived_channel_ends_visibly(fake, bot):
     request = new_request(fake)
     bot.slack.invite_requested(request)
     card = wait_for_card(fake, request["email"])
+    bot.settle()  # the card's ts is recorded before the click
     fake.archive_channel(CHANNEL)
 
     _click(bot.slack, card, APPROVER)
@@ -238,6 +240,7 @@ def test_a_failed_answer_to_the_clicker_is_tried_again_and_arrives(fake, bot, fa
     request = new_request(fake)
     bot.slack.invite_requested(request)
     card = wait_for_card(fake, request["email"])
+    bot.settle()  # the card's ts is recorded before the click
     fake.fail_next("chat.postEphemeral", times=3, **fault)  # the first try and both of slack_sdk's quick retries
 
     _click(bot.slack, card, APPROVER)

@@ -41,6 +41,7 @@ def _card_job_given_up(fake, bot):
     request = new_request(fake)
     bot.slack.invite_requested(request)
     card = wait_for_card(fake, request["email"])
+    bot.settle()  # the card's ts is recorded: its one update is the job's
     fake.fail_next("chat.update", "cant_update_message")
     assert bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve").status == 200
     [job] = poll_until(lambda: _dead(bot), message="the card job never failed for good")

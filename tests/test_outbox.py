@@ -331,3 +331,27 @@ def test_waiting_for_the_outbox_counts_a_job_taken_but_not_yet_started(fake, bot
         handed_over.set()
         box._submit = submit
     bot.settle()
+
+
+def test_a_decision_given_up_for_good_gives_the_request_back_and_says_so(fake, bot, monkeypatch):
+    request = new_request(fake)
+    bot.slack.invite_requested(request)
+    card = wait_for_card(fake, request["email"])
+    bot.settle()
+
+    def broken(decider, job):
+        raise outbox.GiveUp("OperationalError")  # as when invitebot's own database keeps failing
+
+    monkeypatch.setattr("app.slack.jobs.run_decision", broken)
+    _click(bot.slack, card, APPROVER)
+
+    [told] = fake.wait_for(lambda: [t for t in ephemerals_for(fake, APPROVER) if "could not finish deciding" in t])
+    assert request["email"] in told and "Click Approve again to retry" in told
+    bot.settle()
+    with bot.sessions() as session:
+        row = session.get(InviteRequest, request["id"])
+        outcomes = [e.outcome for e in session.scalars(select(DecisionLog).where(DecisionLog.request_id == request["id"]))]
+    assert (row.status, row.claim_owner) == ("pending", None)
+    assert outcomes == ["gave_up"]
+    assert buttons(fake.message(CHANNEL, card["ts"]))
+    assert fake.calls("admin.inviteRequests.approve") == []

@@ -62,6 +62,7 @@ class Why(enum.Enum):
     ANSWER_LOST_UNDECIDED = "answer_lost_undecided"  # the answer was lost; Slack's lists show it undecided
     ANSWER_LOST_UNCHECKED = "answer_lost_unchecked"  # the answer was lost, and the lists could not be read
     UNPLACED = "unplaced"  # the workspace is not known yet
+    GAVE_UP = "gave_up"  # invitebot's own attempts kept failing (its database, say); the claim was given back
     TOO_LATE = "too_late"  # Slack answered after sync had resolved the claim; the request is open again
     LATE = "late"  # Slack answered after sync had resolved the claim; the row shows how it stands now
 
@@ -277,6 +278,23 @@ def run_decision(decider: Decider, job: Job) -> None:
     attempt.finish(result.error)
 
 
+def give_up_decision(decider: Decider, job: Job, error: str) -> None:
+    """A decision job that failed for good: give the claim back, show the card as it is, and tell the clicker.
+
+    Should Slack have carried the call out before the failure, the next sync closes the request as Slack lists it,
+    credited to this attempt (logged before it was made).
+    """
+    attempt = _Attempt.of(decider, job)
+    with decider.sessions.begin() as session:
+        entry = Entry(attempt.source.value, "gave_up", detail=error, log_id=attempt.log_id)
+        if not lifecycle.release(session, attempt.request_id, entry, owner=attempt.claim):
+            return
+        request = session.get(InviteRequest, attempt.request_id)
+        attempt.email = request.email if request is not None else None
+        queue_cards(decider, session, attempt.request_id, _clicked(job))
+        attempt.answer(session, attempt.outcome(Result.FAILED, error, Why.GAVE_UP))
+
+
 @dataclass
 class _Attempt:
     """One claimed attempt: everything needed to turn Slack's answer into a record and what to tell whom."""
@@ -311,14 +329,14 @@ class _Attempt:
             if wait > QUEUED_NOTICE:
                 lifecycle.schedule(session, self.request_id, self.claim, at)
                 queue_cards(decider, session, self.request_id, _clicked(self.job))
-                outcome = self._outcome(Result.QUEUED, "ratelimited", wait_seconds=wait.total_seconds())
-                self._answer(session, outcome, publish_home=False)
+                outcome = self.outcome(Result.QUEUED, "ratelimited", wait_seconds=wait.total_seconds())
+                self.answer(session, outcome, publish_home=False)
         log.info("Slack asked to wait %s s before deciding %s; the call waits until %s", retry_after, self.request_id, at.isoformat())
 
     def finish(self, code: str | None) -> None:
         """Turn Slack's answer into the row's next state, an audit entry and the clicker's answer."""
         if code is None:
-            self._closed(lifecycle.status_after(self.action.value), "ok", self._outcome(Result.DECIDED), self.reason)
+            self._closed(lifecycle.status_after(self.action.value), "ok", self.outcome(Result.DECIDED), self.reason)
             return
         error = classify(code)
         if error.kind is Kind.ALREADY_PROCESSED:
@@ -326,14 +344,14 @@ class _Attempt:
         elif code in _ANSWER_LOST:
             self._answer_lost(code)
         elif error.kind is Kind.INVITE_FAILED and self.action is Action.APPROVE:
-            self._closed(lifecycle.INVITE_FAILED, code, self._outcome(Result.INVITE_FAILED, code), None)
+            self._closed(lifecycle.INVITE_FAILED, code, self.outcome(Result.INVITE_FAILED, code), None)
         elif error.kind is Kind.GONE:
             closing = Closing(lifecycle.GONE, None, self.source.value)
-            self.settle(closing, code, self._outcome(Result.GONE, code))
+            self.settle(closing, code, self.outcome(Result.GONE, code))
         else:
-            self.settle(None, code, self._outcome(Result.FAILED, code, Why.SLACK_ERROR))
+            self.settle(None, code, self.outcome(Result.FAILED, code, Why.SLACK_ERROR))
 
-    def _outcome(self, result: Result, code: str | None = None, why: Why | None = None, **more: Any) -> Outcome:
+    def outcome(self, result: Result, code: str | None = None, why: Why | None = None, **more: Any) -> Outcome:
         return Outcome(result, self.action, self.request_id, self.email, error=code, why=why, **more)
 
     def _closed(self, status: str, audit_outcome: str, outcome: Outcome, reason: str | None) -> None:
@@ -352,7 +370,7 @@ class _Attempt:
         """already_processed: read Slack's lists to learn the real outcome and who decided."""
         record, _ = self._slack_record()
         if record is None:
-            self.settle(None, code, self._outcome(Result.FAILED, code, Why.NOT_LISTED_YET))
+            self.settle(None, code, self.outcome(Result.FAILED, code, Why.NOT_LISTED_YET))
             return
         self._decided_as_listed(record, code)
 
@@ -364,7 +382,7 @@ class _Attempt:
             return
         why = Why.ANSWER_LOST_UNDECIDED if readable else Why.ANSWER_LOST_UNCHECKED
         detail = audit.CHECKED_UNDECIDED if readable else None
-        self.settle(None, code, self._outcome(Result.FAILED, code, why), detail)
+        self.settle(None, code, self.outcome(Result.FAILED, code, why), detail)
 
     def _decided_as_listed(self, record: DecisionRecord, audit_outcome: str, reason: str | None = None) -> None:
         """Close the request as Slack's lists have it, crediting whoever's call it was, and tell the clicker."""
@@ -375,9 +393,9 @@ class _Attempt:
         status = lifecycle.status_after(record.action)
         if decided_by == self.actor_id and record.action == self.action.value and decided_from != Source.OUTSIDE.value:
             # This clicker's own call landed (its answer was lost, or a retried connection found it done).
-            self._closed(status, audit_outcome, self._outcome(Result.DECIDED, other_action=record.action), reason)
+            self._closed(status, audit_outcome, self.outcome(Result.DECIDED, other_action=record.action), reason)
             return
-        outcome = self._outcome(
+        outcome = self.outcome(
             Result.DECIDED_ELSEWHERE, audit_outcome, other=decided_by, other_action=record.action,
             outside=decided_from == Source.OUTSIDE.value,
         )
@@ -410,10 +428,10 @@ class _Attempt:
                 queue_cards(decider, session, self.request_id, _clicked(self.job))
                 if closing is not None and closing.status in lifecycle.DECIDED:
                     queue_told(decider, session, self.request_id)
-            self._answer(session, outcome)
+            self.answer(session, outcome)
             self.job.complete(session)
 
-    def _answer(self, session: Session, outcome: Outcome, *, publish_home: bool = True) -> None:
+    def answer(self, session: Session, outcome: Outcome, *, publish_home: bool = True) -> None:
         """The clicker's answer, then (unless they clicked in it) their App Home brought up to date."""
         reply_to = self.job.payload.get("reply_to")
         if not reply_to:

@@ -101,6 +101,7 @@ class Job:
 
 
 Handler = Callable[[Job], None]
+GiveUpHandler = Callable[[Job, str], None]  # what to set right when a job of that kind is given up for good
 
 
 class Outbox:
@@ -111,6 +112,7 @@ class Outbox:
         self._reads = reads or sessions
         self.owner = owner
         self._handlers: dict[str, Handler] = {}
+        self._on_give_up: dict[str, GiveUpHandler] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._idle = threading.Condition()
@@ -121,9 +123,12 @@ class Outbox:
         self._lanes = set(Lane)  # the lanes this process takes jobs from (a stopping one takes no new decisions)
         self._renewed = now()
 
-    def handle(self, kind: str, handler: Handler) -> None:
-        """This process does jobs of `kind` (a process that does not, such as `invitebot sync`, leaves them to others)."""
+    def handle(self, kind: str, handler: Handler, on_give_up: GiveUpHandler | None = None) -> None:
+        """This process does jobs of `kind` (a process that does not, such as `invitebot sync`, leaves them to others);
+        `on_give_up` sets right what a job of that kind leaves behind when it fails for good."""
         self._handlers[kind] = handler
+        if on_give_up is not None:
+            self._on_give_up[kind] = on_give_up
 
     def add(
         self,
@@ -356,6 +361,9 @@ class Outbox:
         log.error(
             "outbox job %s (%s for %s) failed for good after %s attempts: %s", job.id, job.kind, job.request_id, job.attempts, error
         )
+        on_give_up = self._on_give_up.get(job.kind)
+        if on_give_up is not None:
+            on_give_up(job, error)
 
     def _renew_leases(self) -> None:
         """Keep our running jobs' leases fresh, so no other replica takes them over while they run."""

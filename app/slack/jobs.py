@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.decisions import Outcome, run_decision
+from app.core.decisions import Outcome, give_up_decision, run_decision
 from app.core.lifecycle import DECIDED
 from app.core.outbox import GiveUp, Job, Retry
 from app.core.pacing import Pace
@@ -54,7 +54,11 @@ NEVER_SUCCEEDS = frozenset(
 def register(runtime: "Runtime") -> None:
     """Give each kind of outbox job its worker."""
     outbox = runtime.outbox
-    outbox.handle("decide", lambda job: run_decision(runtime.decider, job))
+    outbox.handle(
+        "decide",
+        lambda job: run_decision(runtime.decider, job),
+        on_give_up=lambda job, error: give_up_decision(runtime.decider, job, error),
+    )
     outbox.handle("card", lambda job: update_card(runtime, job))
     outbox.handle("answer", lambda job: answer(runtime, job))
     outbox.handle("notify", lambda job: tell_requester(runtime.sessions, runtime.gateway, runtime.decider.post_pace, job))

@@ -252,6 +252,12 @@ def _failed(outcome: Outcome, email: str, verb: str) -> str:
             f"invitebot does not know yet which workspace the request for {email} "
             "was made in, so Slack cannot decide it. Nothing was decided; the next sync finds it, then try again."
         )
+    if why is Why.GAVE_UP:
+        return (
+            f"invitebot could not finish deciding the request for {email}: its own attempts kept failing "
+            f"({outcome.error}). The request is open again; if Slack did decide it, the next sync shows how it ended."
+            f"{again}"
+        )
     if why is Why.NOT_LISTED_YET:
         return (
             "Slack says this request was already decided elsewhere, but has not listed the decision yet; "

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -21,6 +22,9 @@ _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 # A user (U… local or W… org-wide id), or a user group (S…), optionally with the workspace it lives in (S…@T…).
 _APPROVER_ID = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}(?:@T[A-Z0-9]{2,})?)$")
 _TEAM_ID = re.compile(r"^T[A-Z0-9]{2,}$")
+_ESCALATE_TO = re.compile(r"^(?:[CG][A-Z0-9]{2,}|S[A-Z0-9]{2,})$")
+_DURATION_PART = re.compile(r"(\d+)([dhms])")
+_DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 ALL_TEAMS = "all"
 _TOKEN_KINDS = {"xoxb-": "a bot token", "xoxp-": "a user token", "xapp-": "an app-level token", "xoxe": "a refresh token"}
 _NOT_A_URL = "(not a URL)"
@@ -78,6 +82,12 @@ SPECS: dict[str, Spec] = {
     "INVITES_NOTIFY_REQUESTERS": Spec("true or false"),
     "INVITES_ADMIN_CALLS_PER_MINUTE": Spec("a whole number of calls from 1 to 60000", "20"),
     "INVITES_CARD_POSTS_PER_MINUTE": Spec("a whole number of posts from 1 to 60000", "50"),
+    "INVITES_POLICY": Spec("the path of a policy YAML file (see the README's Policies section)", "/etc/invitebot/policy.yml"),
+    "INVITES_REMIND_AFTER": Spec("a duration of at least one minute, in days, hours and minutes", "4h, 30m or 1d12h"),
+    "INVITES_ESCALATE_AFTER": Spec("a duration of at least one minute, in days, hours and minutes", "1d"),
+    "INVITES_ESCALATE_TO": Spec(
+        "a channel id (C…/G…) to post escalations in, or a user-group id (S…) to mention in the approvals channel", "C0456LEADS or S0789ADMINS"
+    ),
 }
 
 
@@ -116,6 +126,27 @@ def _check_ids(values: object, pattern: re.Pattern[str], name: str, what: str) -
         if not pattern.match(value):
             raise ValueError(f"{value!r} is not {what} (for example {SPECS[name].example})")
     return values
+
+
+def parse_duration(text: str) -> timedelta:
+    """'4h', '30m', '1d12h', '90s' as a timedelta; raises ValueError on anything else."""
+    compact = text.strip().lower().replace(" ", "")
+    parts = _DURATION_PART.findall(compact)
+    if not compact or "".join(number + unit for number, unit in parts) != compact or len({u for _, u in parts}) != len(parts):
+        raise ValueError(f"{text!r} is not a duration like 4h, 30m or 1d12h")
+    return timedelta(**{_DURATION_UNITS[unit]: int(number) for number, unit in parts})
+
+
+def _check_duration(value: object, name: str) -> object:
+    if value is None or isinstance(value, timedelta):
+        return value
+    try:
+        duration = parse_duration(str(value))
+    except ValueError:
+        raise ValueError(f"{str(value)!r} is not {SPECS[name].wanted()}") from None
+    if duration < timedelta(minutes=1):
+        raise ValueError(f"{str(value)!r} is shorter than a minute; write {SPECS[name].wanted()}")
+    return duration
 
 
 def _check_token(value: SecretStr, name: str, prefix: str) -> SecretStr:
@@ -180,6 +211,45 @@ class Settings(DatabaseSettings):
     INVITES_ADMIN_CALLS_PER_MINUTE: int = Field(default=20, ge=1, le=60000)
     # chat.postMessage: about one message a second per channel; a little under it leaves room for others.
     INVITES_CARD_POSTS_PER_MINUTE: int = Field(default=50, ge=1, le=60000)
+    # Rules that decide the obvious requests (or, in shadow mode, say what they would have done); read at start-up.
+    INVITES_POLICY: Path | None = None
+    # A pending request this old (from date_created) gets one reminder on its card, then one escalation.
+    INVITES_REMIND_AFTER: timedelta | None = None
+    INVITES_ESCALATE_AFTER: timedelta | None = None
+    INVITES_ESCALATE_TO: str | None = Field(default=None, validate_default=True)
+
+    @field_validator("INVITES_POLICY", mode="before")
+    @classmethod
+    def _policy(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("INVITES_REMIND_AFTER", mode="before")
+    @classmethod
+    def _remind_after(cls, value: object) -> object:
+        return _check_duration(None if value == "" else value, "INVITES_REMIND_AFTER")
+
+    @field_validator("INVITES_ESCALATE_AFTER", mode="before")
+    @classmethod
+    def _escalate_after(cls, value: object) -> object:
+        return _check_duration(None if value == "" else value, "INVITES_ESCALATE_AFTER")
+
+    @field_validator("INVITES_ESCALATE_TO", mode="before")
+    @classmethod
+    def _escalate_to(cls, value: object, info: ValidationInfo) -> object:
+        """An escalation needs both when and where: one without the other would silently never happen."""
+        after = info.data.get("INVITES_ESCALATE_AFTER")
+        after_unset = "INVITES_ESCALATE_AFTER" in info.data and after is None  # absent from data: it failed on its own
+        if value in (None, ""):
+            if after is not None:
+                raise ValueError("it is not set, but INVITES_ESCALATE_AFTER is: set both, or neither")
+            return None
+        if after_unset:
+            raise ValueError("it is set, but INVITES_ESCALATE_AFTER is not: set both, or neither")
+        if not isinstance(value, str) or not _ESCALATE_TO.match(value.strip()):
+            raise ValueError(f"{value!r} is not {SPECS['INVITES_ESCALATE_TO'].wanted()}")
+        return value.strip()
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod

@@ -1,4 +1,4 @@
-"""Tables: requests, the cards we posted, the audit log, leases, the outbox and the pace budgets."""
+"""Tables: requests, the cards we posted, the audit log, approvals, notices, leases, the outbox and the pace budgets."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -79,6 +80,7 @@ class Source(str, enum.Enum):
     HOME = "home"
     SYNC = "sync"
     OUTSIDE = "outside"
+    POLICY = "policy"  # a rule of INVITES_POLICY in enforce mode; the actor is the rule's name
 
 
 class InviteRequest(Base):
@@ -112,6 +114,15 @@ class InviteRequest(Base):
     requesters_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When a claimed decision's admin call may go out (Slack's pace); the card says so while it waits.
     call_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The first policy rule that matched when the request was stored, what it says (approve, deny, require_approvals)
+    # and the policy's mode then (shadow or enforce); NULL when no rule matched or no policy is set.
+    policy_rule: Mapped[str | None] = mapped_column(String(64))
+    policy_verdict: Mapped[str | None] = mapped_column(String(24))
+    policy_mode: Mapped[str | None] = mapped_column(String(16))
+    # How many distinct approvers it takes (a require_approvals rule in enforce mode); NULL means one.
+    approvals_needed: Mapped[int | None] = mapped_column(Integer)
+    # Whether the person who decided did what the policy would have (NULL: no approve/deny verdict, or not decided by a person).
+    policy_agreed: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class RequestCard(Base):
@@ -142,6 +153,29 @@ class DecisionLog(Base):
     source: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Approval(Base):
+    """One approver's approval of a request that needs several; the last one needed makes the one approve call."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("request_id", "approver_id"),)
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("invite_requests.id", ondelete="CASCADE"))
+    approver_id: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RequestNotice(Base):
+    """A reminder, escalation or guest-expiry notice sent for a request: its row is what makes it go out once."""
+
+    __tablename__ = "request_notices"
+
+    request_id: Mapped[str] = mapped_column(ForeignKey("invite_requests.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

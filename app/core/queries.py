@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session
@@ -85,17 +85,19 @@ class Stats:
     approved_7d: int
     denied_7d: int
     median_to_decision: timedelta | None
+    oldest_wait: timedelta | None = None  # how long the oldest open request has waited
 
 
 def stats(session: Session) -> Stats:
-    """Pending per workspace, decisions in the last 7 days, and the median time from request to decision."""
+    """Pending per workspace, decisions in the last 7 days, the median time from request to decision, the oldest wait."""
     label = func.coalesce(InviteRequest.team_name, InviteRequest.team_id, literal("workspace not known yet"))
     pending_by_team = dict(
         session.execute(
             select(label, func.count()).where(InviteRequest.status.in_(OPEN)).group_by(label).order_by(label)
         ).all()
     )
-    since = now() - timedelta(days=7)
+    moment = now()
+    since = moment - timedelta(days=7)
     recent = session.execute(
         select(InviteRequest.status, InviteRequest.date_created, InviteRequest.decided_at).where(
             InviteRequest.decided_at >= since, InviteRequest.status.in_(DECIDED)
@@ -107,7 +109,14 @@ def stats(session: Session) -> Stats:
         approved_7d=sum(1 for status, _, _ in recent if status in APPROVED_STATES),
         denied_7d=sum(1 for status, _, _ in recent if status == Status.DENIED.value),
         median_to_decision=statistics.median(waits) if waits else None,
+        oldest_wait=oldest_wait(session, moment),
     )
+
+
+def oldest_wait(session: Session, moment: datetime) -> timedelta | None:
+    """How long the oldest open request has been waiting at `moment`; None when nothing waits."""
+    oldest = session.scalar(select(func.min(InviteRequest.date_created)).where(InviteRequest.status.in_(OPEN)))
+    return None if oldest is None else max(timedelta(0), moment - oldest)
 
 
 def last_sync(session: Session) -> SyncRun | None:

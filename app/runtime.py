@@ -15,10 +15,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.core import pacing
-from app.core.authz import Approvers
+from app.core import pacing, policy
+from app.core.authz import Approvers, GroupMembers
 from app.core.decisions import Decider, Rules
 from app.core.outbox import Outbox
+from app.core.policy import Policy
 from app.core.sync import SyncSummary, sync_once
 from app.core.workspaces import Workspaces
 from app.slack.gateway import SlackGateway, make_client
@@ -69,7 +70,7 @@ class Runtime:
             sessions=sessions,
             reads=reads,
             gateway=gateway,
-            decider=build_decider(settings, sessions, gateway, replica_id, outbox, approvers, reads),
+            decider=build_decider(settings, sessions, gateway, replica_id, outbox, approvers, reads, groups=approvers.members),
             workspaces=workspaces,
             approvers=approvers,
             outbox=outbox,
@@ -90,6 +91,11 @@ class Runtime:
     @property
     def replica_id(self) -> str:
         return self.decider.replica_id
+
+    @property
+    def policy(self) -> Policy | None:
+        """INVITES_POLICY as read at start-up (a change takes effect on restart)."""
+        return self.decider.policy
 
     def sync(self) -> SyncSummary:
         """One reconcile pass over invitebot's workspaces."""
@@ -149,8 +155,10 @@ def build_decider(
     outbox: Outbox,
     approvers: Approvers | None,
     reads: sessionmaker[Session] | None = None,
+    *,
+    groups: GroupMembers | None = None,
 ) -> Decider:
-    """The Decider with the rules and paces Settings give."""
+    """The Decider with the rules, policy and paces Settings give; raises PolicyError for a policy file that is wrong."""
     return Decider(
         sessions=sessions,
         gateway=gateway,
@@ -162,4 +170,6 @@ def build_decider(
         rules=Rules(deny_reason_required=settings.INVITES_DENY_REASON_REQUIRED),
         notify_requesters=settings.INVITES_NOTIFY_REQUESTERS,
         reads=reads,
+        policy=policy.load(settings.INVITES_POLICY) if settings.INVITES_POLICY else None,
+        groups=groups,
     )

@@ -8,6 +8,7 @@ from functools import partial
 from sqlalchemy import Engine
 
 from app.config import Settings
+from app.core.authz import GroupMembers
 from app.core.decisions import Decider
 from app.core.outbox import Outbox
 from app.core.sync import SyncSummary, sync_once
@@ -37,7 +38,7 @@ class SyncRuntime:
         gateway = build_gateway(settings)
         replica_id = new_replica_id()
         outbox = Outbox(sessions, replica_id)
-        decider = build_decider(settings, sessions, gateway, replica_id, outbox, None)
+        decider = build_decider(settings, sessions, gateway, replica_id, outbox, None, groups=GroupMembers(gateway))
         outbox.handle("notify", partial(tell_requester, sessions, gateway, decider.post_pace))
         return cls(
             settings=settings,

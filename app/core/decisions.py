@@ -1,7 +1,7 @@
 """decide(): the one path from any surface to exactly one Slack call and a truthful record.
 
-decide() checks the rules (approver? reason required?), claims the request and writes the admin call as an outbox job
-in one transaction. The job (run_decision) asks Slack when the workspace's pace allows, and settles the request in
+decide() checks the rules (approver? reason required? enough approvers, when a policy rule asks for several?), claims
+the request and writes the admin call as an outbox job in one transaction. The job (run_decision) asks Slack when the workspace's pace allows, and settles the request in
 one more transaction with everything Slack must be told next: the clicker's answer, every card copy, the requesters'
 DMs and the decider's App Home.
 """
@@ -18,20 +18,24 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core import audit, lifecycle, pacing
+from app.core import approvals, audit, lifecycle, pacing
 from app.core.audit import now
-from app.core.authz import ALLOWED, Approvers, Verdict
+from app.core.authz import ALLOWED, Approvers, GroupMembers, Verdict
 from app.core.lifecycle import Closing, Entry
 from app.core.outbox import Job, Outbox
+from app.core.policy import Policy
 from app.slack.errors import Kind, classify
 from app.slack.gateway import DecisionRecord, SlackCallFailed, SlackGateway
-from app.store.models import Action, InviteRequest, RequestCard, Source
+from app.store.dialect import insert_if_absent
+from app.store.models import Action, Approval, InviteRequest, RequestCard, Source
 
 log = logging.getLogger(__name__)
 
 # A call that waits longer than this for the workspace's pace is shown as queued, on the card and to the clicker.
 QUEUED_NOTICE = timedelta(seconds=2)
 REASON_REQUIRED_OUTCOME = "reason_required"
+APPROVAL_RECORDED_OUTCOME = "approval_recorded"
+ALREADY_APPROVED_OUTCOME = "already_approved"
 # A decider's App Home is published this long after their decision, once for all the decisions made meanwhile.
 HOME_COALESCE = timedelta(seconds=1)
 
@@ -50,6 +54,8 @@ class Result(enum.Enum):
     NOT_FOUND = "not_found"
     REFUSED = "refused"
     REASON_REQUIRED = "reason_required"
+    APPROVAL_RECORDED = "approval_recorded"  # one of several approvals a rule asks for; no call yet
+    ALREADY_APPROVED = "already_approved"  # this approver's approval is already counted
     FAILED = "failed"
 
 
@@ -82,6 +88,8 @@ class Outcome:
     outside: bool = False  # the other decision was made outside invitebot (in Slack's own admin pages)
     wait_seconds: float | None = None  # QUEUED: how long until the call may go out
     verdict: Verdict | None = None  # REFUSED: why
+    approvals: tuple[str, ...] = ()  # APPROVAL_RECORDED / ALREADY_APPROVED: who has approved so far, in order
+    needed: int | None = None  # how many approvals the request's rule asks for
     request: InviteRequest | None = field(default=None, compare=False)
 
     def payload(self) -> dict[str, Any]:
@@ -137,6 +145,8 @@ class Decider:
     rules: Rules = Rules()
     notify_requesters: bool = True
     reads: sessionmaker[Session] | None = None  # read-only sessions, when the database has a cheaper kind for them
+    policy: Policy | None = None  # INVITES_POLICY, read at start-up
+    groups: GroupMembers | None = None  # user-group members, for policy rules that name requesters by group
 
     def read(self) -> Session:
         return (self.reads or self.sessions)()
@@ -169,7 +179,8 @@ def decide(
     `reply_to` says where the clicker's answer goes once Slack has answered (app.slack.jobs reads it); `clicked` is the
     card copy the click came from, brought up to date even if invitebot does not track it.
     """
-    verdict = decider.approvers.check(actor_id, actor_team) if decider.approvers is not None else ALLOWED
+    by_rule = source is Source.POLICY  # INVITES_POLICY in enforce mode: the rule is the decider, checked at start-up
+    verdict = decider.approvers.check(actor_id, actor_team) if decider.approvers is not None and not by_rule else ALLOWED
     if not verdict.allowed:
         _refuse(decider, request_id, action, actor_id, source, verdict.outcome)
         return Outcome(Result.REFUSED, action, request_id, verdict=verdict)
@@ -182,6 +193,10 @@ def decide(
         if request is not None and request.team_id is None and request.status == lifecycle.PENDING:
             audit.record(session, request_id=request_id, actor_id=actor_id, action=action.value, source=source.value, outcome="workspace_unknown")
             return Outcome(Result.FAILED, action, request_id, request.email, why=Why.UNPLACED)
+        if request is not None and action is Action.APPROVE and not by_rule and _needs_several(request):
+            counted = _count_approval(decider, session, request, actor_id, source, clicked)
+            if counted is not None:
+                return counted
         log_id = lifecycle.claim(session, request_id, owner=claim, action=action.value, actor_id=actor_id, source=source.value)
         if log_id is None:
             return _lost(session, request_id, action, actor_id, source)
@@ -204,6 +219,44 @@ def decide(
         lifecycle.schedule(session, request_id, claim, call_at)
         queue_cards(decider, session, request_id, clicked)
         return Outcome(Result.QUEUED, action, request_id, request.email, wait_seconds=wait.total_seconds())
+
+
+def _needs_several(request: InviteRequest) -> bool:
+    """An open request whose enforced policy rule asks for more than one approver."""
+    return (
+        request.policy_mode == "enforce"
+        and (request.approvals_needed or 0) > 1
+        and request.status in lifecycle.OPEN
+    )
+
+
+def _count_approval(
+    decider: Decider, session: Session, request: InviteRequest, actor_id: str, source: Source, clicked: tuple[str, str] | None
+) -> Outcome | None:
+    """Record one approver's approval; the outcome to return unless this was the last one needed (None: claim and call).
+
+    The request's row is locked first (SQLite's BEGIN IMMEDIATE already serialises writers), so of approvals arriving
+    together exactly one sees the count reach what the rule asks for.
+    """
+    request_id, needed = request.id, int(request.approvals_needed or 0)
+    status = session.scalar(select(InviteRequest.status).where(InviteRequest.id == request_id).with_for_update())
+    if status != lifecycle.PENDING:
+        return None  # decided or being decided meanwhile: the claim says by whom
+    before = approvals.so_far(session, request_id)
+    if len(before) >= needed:
+        return None  # enough already (their call failed and gave the request back): any approver may ask again
+    if actor_id in before:
+        audit.record(session, request_id=request_id, actor_id=actor_id, action=Action.APPROVE.value, source=source.value,
+                     outcome=ALREADY_APPROVED_OUTCOME, detail=f"{len(before)} of {needed}")
+        return Outcome(Result.ALREADY_APPROVED, Action.APPROVE, request_id, request.email, approvals=tuple(before), needed=needed)
+    insert_if_absent(session, Approval, {"request_id": request_id, "approver_id": actor_id, "source": source.value, "at": now()})
+    after = [*before, actor_id]
+    audit.record(session, request_id=request_id, actor_id=actor_id, action=Action.APPROVE.value, source=source.value,
+                 outcome=APPROVAL_RECORDED_OUTCOME, detail=f"{len(after)} of {needed}")
+    if len(after) >= needed:
+        return None
+    queue_cards(decider, session, request_id, clicked)
+    return Outcome(Result.APPROVAL_RECORDED, Action.APPROVE, request_id, request.email, approvals=tuple(after), needed=needed)
 
 
 def _refuse(decider: Decider, request_id: str, action: Action, actor_id: str, source: Source, outcome: str) -> None:

@@ -9,8 +9,12 @@ from typing import Any
 from sqlalchemy import Row, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core import lifecycle
 from app.core.audit import now
+from app.core.authz import GroupMembers
 from app.core.pacing import Pace
+from app.core.policy import Policy
+from app.core.policy_apply import VERDICT_COLUMNS, verdict
 from app.slack import cards
 from app.slack.gateway import SlackCallFailed, SlackGateway
 from app.store.dialect import insert_if_absent
@@ -81,7 +85,9 @@ def row_values(raw: dict[str, Any], team_id: str | None, team_name: str | None =
 def store(session: Session, values: dict[str, Any]) -> tuple[bool, bool]:
     """Insert the request if it is new, else write only what changed, so a pass over known requests writes nothing.
 
-    Returns (inserted, an existing row learned its workspace or the workspace's name).
+    A pending request's policy verdict follows the policy in force (it changes on restart); a closed one keeps the
+    verdict it was decided under. Returns (inserted, an existing row changed in a way its card shows: its workspace, the
+    workspace's name, its verdict).
     """
     seen = _seen(session, values["id"])
     if seen is None:
@@ -101,13 +107,24 @@ def store(session: Session, values: dict[str, Any]) -> tuple[bool, bool]:
         ).rowcount
     if seen.last_seen < values["last_seen"] - LAST_SEEN_STEP:
         session.execute(update(InviteRequest).where(row).values(last_seen=values["last_seen"]))
+    judged = {name: values.get(name) for name in VERDICT_COLUMNS}
+    if seen.status == lifecycle.PENDING and judged != {name: getattr(seen, name) for name in VERDICT_COLUMNS}:
+        learned += session.execute(
+            update(InviteRequest).where(row, InviteRequest.status == lifecycle.PENDING).values(**judged)
+        ).rowcount
     return False, bool(learned)
 
 
-def _seen(session: Session, request_id: str) -> Row[tuple[str | None, str | None, datetime]] | None:
-    """What store() compares with: the stored workspace, its name, and when the request was last seen."""
+def _seen(session: Session, request_id: str) -> Row[Any] | None:
+    """What store() compares with: the stored workspace, its name, when the request was last seen, its policy verdict."""
     return session.execute(
-        select(InviteRequest.team_id, InviteRequest.team_name, InviteRequest.last_seen).where(InviteRequest.id == request_id)
+        select(
+            InviteRequest.team_id,
+            InviteRequest.team_name,
+            InviteRequest.last_seen,
+            InviteRequest.status,
+            *(getattr(InviteRequest, name) for name in VERDICT_COLUMNS),
+        ).where(InviteRequest.id == request_id)
     ).first()
 
 
@@ -128,9 +145,15 @@ def ingest(
     channel: str,
     team_name: str | None = None,
     post_pace: Pace | None = None,
+    policy: Policy | None = None,
+    groups: GroupMembers | None = None,
 ) -> bool:
-    """Store the request and make sure its card is posted once (at the channel's `post_pace`); True when it was new."""
+    """Store the request with its policy verdict and make sure its card is posted once (at the channel's `post_pace`).
+
+    True when it was new.
+    """
     values = row_values(raw, team_id, team_name)
+    values.update(verdict(policy, values, groups))
     with sessions.begin() as session:
         new, learned = store(session, values)
         carded = not new and _has_card(session, values["id"], channel)

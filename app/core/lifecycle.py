@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, case, null, select, update
 from sqlalchemy.orm import Session
 
 from app.core import audit
 from app.core.audit import now
-from app.store.models import Action, InviteRequest, Status
+from app.store.models import Action, InviteRequest, Source, Status
 
 PENDING, DECIDING = Status.PENDING.value, Status.DECIDING.value
 APPROVED, DENIED = Status.APPROVED.value, Status.DENIED.value
@@ -32,6 +32,10 @@ OPEN = (PENDING, DECIDING)
 CLOSED = (APPROVED, DENIED, INVITE_FAILED, GONE)
 DECIDED = (APPROVED, DENIED, INVITE_FAILED)  # closed by a decision: the requesters hear how it ended
 APPROVED_STATES = (APPROVED, INVITE_FAILED)
+
+# A closed status, as the verdict a policy rule would have given for it (what "the policy agreed" compares).
+_VERDICT_FOR = {APPROVED: Action.APPROVE.value, INVITE_FAILED: Action.APPROVE.value, DENIED: Action.DENY.value}
+AGREED, DISAGREED = "policy_agreed", "policy_disagreed"
 
 _CLAIM_CLEARED: dict[str, Any] = {
     "claim_owner": None,
@@ -108,14 +112,41 @@ class Closing:
     reason: str | None = None
     at: datetime = field(default_factory=now)
 
+    @property
+    def by_a_person(self) -> bool:
+        """A decision made by someone (here or in Slack's admin pages), which a policy's verdict can be compared with."""
+        return self.status in _VERDICT_FOR and self.source != Source.POLICY.value
+
     def values(self) -> dict[str, Any]:
-        return {
+        values = {
             "decided_by": self.decided_by,
             "decided_at": self.at,
             "decision_source": self.source,
             "deny_reason": self.reason,
             **_CLAIM_CLEARED,
         }
+        if self.by_a_person:
+            verdict = InviteRequest.policy_verdict
+            values["policy_agreed"] = case((verdict.in_(tuple(_STATUS_AFTER)), verdict == _VERDICT_FOR[self.status]), else_=null())
+        return values
+
+
+def _audit_agreement(session: Session, request_id: str, closing: Closing) -> None:
+    """Shadow mode's evidence: whether the person who decided did what the matching rule would have done."""
+    row = session.execute(
+        select(InviteRequest.policy_rule, InviteRequest.policy_verdict, InviteRequest.policy_agreed).where(InviteRequest.id == request_id)
+    ).first()
+    if row is None or row.policy_agreed is None:
+        return
+    audit.record(
+        session,
+        request_id=request_id,
+        actor_id=row.policy_rule,
+        action=row.policy_verdict,
+        source=Source.POLICY.value,
+        outcome=AGREED if row.policy_agreed else DISAGREED,
+        detail=f"rule {row.policy_rule} would {row.policy_verdict}; {closing.decided_by or 'someone'} made it {closing.status}",
+    )
 
 
 def _move(
@@ -165,7 +196,16 @@ def schedule(session: Session, request_id: str, owner: str, call_at: datetime | 
 
 def settle(session: Session, request_id: str, owner: str, closing: Closing, entry: Entry) -> bool:
     """deciding -> closed, only while `owner` still holds the claim."""
-    return _move(session, request_id, SETTLE, closing.status, closing.values(), [InviteRequest.claim_owner == owner], entry)
+    return _closed(session, request_id, SETTLE, closing, [InviteRequest.claim_owner == owner], entry)
+
+
+def _closed(
+    session: Session, request_id: str, move: Move, closing: Closing, guards: list[ColumnElement[bool]], entry: Entry
+) -> bool:
+    moved = _move(session, request_id, move, closing.status, closing.values(), guards, entry)
+    if moved and closing.by_a_person:
+        _audit_agreement(session, request_id, closing)
+    return moved
 
 
 def release(
@@ -189,4 +229,4 @@ def close(
 ) -> bool:
     """open -> closed, for a request that left Slack's pending list (or whose late answer closes it after all)."""
     conditions = [InviteRequest.status.in_(only_from), *(guards or [])]
-    return _move(session, request_id, CLOSE, closing.status, closing.values(), conditions, entry)
+    return _closed(session, request_id, CLOSE, closing, conditions, entry)

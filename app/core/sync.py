@@ -14,6 +14,7 @@ from app.core.audit import now
 from app.core.decisions import Decider, attribute, queue_told
 from app.core.ingest import MalformedRequest, ingest
 from app.core.lifecycle import Closing, Entry
+from app.core.policy_apply import enforce
 from app.core.workspaces import Workspaces
 from app.metrics import LAST_SUCCESSFUL_SYNC, PENDING, SYNC_DURATION
 from app.slack import cards
@@ -186,11 +187,14 @@ def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummar
                 channel=channel,
                 team_name=team_name,
                 post_pace=decider.post_pace,
+                policy=decider.policy,
+                groups=decider.groups,
             )
         except MalformedRequest as exc:
             summary.errors += 1
             summary.problems.append(f"{team_id}: {exc}")
             continue
+        enforce(decider, str(raw["id"])[:32])
         pending_ids.add(str(raw["id"]))
         if new:
             summary.new += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from app.slack import limits
 from app.slack.ids import ActionId, ButtonValue
@@ -190,10 +190,19 @@ def decision_buttons(request: InviteRequest, *, block_id: str | None = None) -> 
     }
 
 
+def decided_by_words(request: InviteRequest, unknown: str = "someone") -> str:
+    """Who decided: a mention, or the policy rule that did ("policy *employees*")."""
+    if not request.decided_by:
+        return unknown
+    if request.decision_source == Source.POLICY.value:
+        return f"policy *{safe(request.decided_by, 64)}*"
+    return f"<@{request.decided_by}>"
+
+
 def outcome_line(request: InviteRequest, *, reason_chars: int = MAX_REASON_CHARS) -> str | None:
     """One sentence saying how a closed request ended (a deny reason up to `reason_chars`); None while it is open."""
     status = Status(request.status)
-    actor = f"<@{request.decided_by}>" if request.decided_by else "someone"
+    actor = decided_by_words(request)
     when = slack_date(request.decided_at, lead=", ") if request.decided_at else ""
     outside = request.decision_source == Source.OUTSIDE.value
     if status is Status.APPROVED:
@@ -214,6 +223,36 @@ def outcome_line(request: InviteRequest, *, reason_chars: int = MAX_REASON_CHARS
         noticed = slack_date(request.decided_at, lead="; noticed ") if request.decided_at else ""
         return f":wastebasket: Slack no longer has this request (expired, withdrawn or removed){noticed}."
     return None
+
+
+_WOULD_HAVE = {"approve": "approved", "deny": "denied"}
+
+
+def approvals_line(approvers: Sequence[str], needed: int | None) -> str:
+    """1 of 2 approvals: @ada."""
+    who = ", ".join(f"<@{user}>" for user in approvers) or "none yet"
+    return f"{len(approvers)} of {needed or 1} approvals: {who}"
+
+
+def policy_line(request: InviteRequest) -> str | None:
+    """What the first matching policy rule says of the request (or said, once a person decided it); None without one.
+
+    Enforced approve and deny rules decide at once, so the outcome line speaks for them instead.
+    """
+    rule, verdict = request.policy_rule, request.policy_verdict
+    if not rule or not verdict:
+        return None
+    named = f"(rule {safe(rule, 64)})"
+    enforced = request.policy_mode == "enforce"
+    if verdict == "require_approvals":
+        count = request.approvals_needed or 2
+        return f":busts_in_silhouette: Needs {count} approvals {named}" if enforced else f":scales: Policy would require {count} approvals {named}"
+    if request.status in (Status.PENDING.value, Status.DECIDING.value):
+        return None if enforced else f":scales: Policy would {verdict} {named}"
+    if request.policy_agreed is None:
+        return None
+    agreed = "agreed" if request.policy_agreed else "did not agree"
+    return f":scales: Policy would have {_WOULD_HAVE.get(verdict, verdict)} {named}: the decision {agreed}"
 
 
 def is_queued(request: InviteRequest, at: datetime | None = None) -> bool:
@@ -250,10 +289,13 @@ def card_text(request: InviteRequest) -> str:
     return _fit(f"{head}: {line}" if line else f"{head}: waiting for a decision", limits.SECTION_TEXT)
 
 
-def request_card(request: InviteRequest, *, per_minute: int | None = None) -> list[dict[str, Any]]:
+def request_card(
+    request: InviteRequest, *, per_minute: int | None = None, approvals: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """The card for one request: its details, then buttons while pending, the wait while queued, or the outcome once closed.
 
-    `per_minute` is the admin-call pace a queued decision waits for.
+    `per_minute` is the admin-call pace a queued decision waits for; `approvals` who approved so far, when its policy
+    rule asks for several approvers.
     """
     fields = [
         _field("Invite as", invite_type_words(request.invite_type)),
@@ -270,7 +312,12 @@ def request_card(request: InviteRequest, *, per_minute: int | None = None) -> li
     ]
     if request.reason:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Reason*\n{_quote(request.reason)}"}})
+    verdict = policy_line(request)
+    if verdict is not None:
+        blocks.append(context(verdict))
     line = outcome_line(request)
+    if approvals and (request.approvals_needed or 0) > 1:
+        blocks.append(context(f":ballot_box_with_check: {approvals_line(approvals, request.approvals_needed)}"))
     if line is not None:
         blocks.append(context(line))
     elif is_queued(request):

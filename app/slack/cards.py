@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core import pacing
+from app.core import approvals, pacing
 from app.core.audit import now
 from app.core.lifecycle import OPEN
 from app.core.pacing import Pace
@@ -145,14 +145,13 @@ def wait_for_turn(sessions: sessionmaker[Session], pace: Pace | None, channel: s
 def _post_reserved(
     sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str, channel: str, pace: Pace | None = None
 ) -> bool:
-    with sessions() as session:
-        request = session.get(InviteRequest, request_id)
+    request, approved = _load(sessions, request_id)
     if request is None:
         return False
     metadata = {"event_type": CARD_EVENT_TYPE, "event_payload": {"request_id": request.id, "team_id": request.team_id or ""}}
     try:
         ts = post_paced(
-            sessions, gateway, pace, channel, text=blocks.card_text(request), blocks=blocks.request_card(request), metadata=metadata
+            sessions, gateway, pace, channel, text=blocks.card_text(request), blocks=blocks.request_card(request, approvals=approved), metadata=metadata
         )
     except PostUnconfirmed as exc:
         # Posting again now could show two cards; the reservation stays, and repost_stale posts it once it is stale.
@@ -175,11 +174,10 @@ def _post_reserved(
             .where(RequestCard.request_id == request_id, RequestCard.channel == channel)
             .values(ts=ts, rendered_status=_shown(request))
         )
-    # A decision may have landed while we were posting; it could not see this card yet, so render it now.
-    with sessions() as session:
-        current = session.get(InviteRequest, request_id)
-    if current is not None and _shown(current) != _shown(request):
-        _update(sessions, gateway, current, channel, ts)
+    # A decision (or an approval) may have landed while we were posting; it could not see this card yet, so render it now.
+    current, now_approved = _load(sessions, request_id)
+    if current is not None and (_shown(current) != _shown(request) or now_approved != approved):
+        _update(sessions, gateway, current, channel, ts, now_approved)
     return True
 
 
@@ -208,16 +206,16 @@ def post_paced(
 def refresh(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: str) -> None:
     """Re-render every posted copy of a request's card from its current row."""
     with sessions() as session:
-        request = session.get(InviteRequest, request_id)
         copies = session.execute(
             select(RequestCard.channel, RequestCard.ts).where(
                 RequestCard.request_id == request_id, RequestCard.ts.is_not(None)
             )
         ).all()
+    request, approved = _load(sessions, request_id)
     if request is None:
         return
     for channel, ts in copies:
-        _update(sessions, gateway, request, channel, ts)
+        _update(sessions, gateway, request, channel, ts, approved)
 
 
 def update_copy(
@@ -227,12 +225,12 @@ def update_copy(
 
     A copy deleted in Slack is forgotten; any other failure is raised, for the outbox to try again or give up.
     """
-    with sessions() as session:
-        request = session.get(InviteRequest, request_id)
+    request, approved = _load(sessions, request_id)
     if request is None:
         return
     try:
-        gateway.update_message(channel, ts, text=blocks.card_text(request), blocks=blocks.request_card(request, per_minute=per_minute))
+        card = blocks.request_card(request, per_minute=per_minute, approvals=approved)
+        gateway.update_message(channel, ts, text=blocks.card_text(request), blocks=card)
     except SlackCallFailed as exc:
         if exc.code in GONE_FROM_SLACK:
             _forget(sessions, request.id, channel, ts, exc.code)
@@ -266,9 +264,20 @@ def _shown(request: InviteRequest) -> str:
     return Status.PENDING.value if request.status in OPEN else request.status
 
 
-def _update(sessions: sessionmaker[Session], gateway: SlackGateway, request: InviteRequest, channel: str, ts: str) -> None:
+def _load(sessions: sessionmaker[Session], request_id: str) -> tuple[InviteRequest | None, list[str]]:
+    """The request as a card shows it: its row, and who has approved it so far when its rule asks for several."""
+    with sessions() as session:
+        request = session.get(InviteRequest, request_id)
+        needs_several = request is not None and (request.approvals_needed or 0) > 1
+        return request, approvals.so_far(session, request_id) if needs_several else []
+
+
+def _update(
+    sessions: sessionmaker[Session], gateway: SlackGateway, request: InviteRequest, channel: str, ts: str, approved: list[str]
+) -> None:
     try:
-        gateway.update_message(channel, ts, text=blocks.card_text(request), blocks=blocks.request_card(request))
+        card = blocks.request_card(request, approvals=approved)
+        gateway.update_message(channel, ts, text=blocks.card_text(request), blocks=card)
     except SlackCallFailed as exc:
         if exc.code in GONE_FROM_SLACK:
             _forget(sessions, request.id, channel, ts, exc.code)

@@ -222,6 +222,18 @@ def decision(outcome: Outcome, user_id: str, *, per_minute: int) -> str:
         )
     if result is Result.ACCEPTED:
         return f"{_DOING[outcome.action.value].capitalize()} the invite request for {email}…"
+    if result is Result.APPROVAL_RECORDED:
+        missing = (outcome.needed or 0) - len(outcome.approvals)
+        more = "one more approver" if missing == 1 else f"{missing} more approvers"
+        return (
+            f"Your approval of the invite request for {email} is recorded ({blocks.approvals_line(outcome.approvals, outcome.needed)}). "
+            f"Its policy rule asks for {more} before Slack is asked."
+        )
+    if result is Result.ALREADY_APPROVED:
+        return (
+            f"You already approved the invite request for {email} ({blocks.approvals_line(outcome.approvals, outcome.needed)}). "
+            "It needs another approver; nothing was changed."
+        )
     if result is Result.DECIDED:
         return f"You {_PAST[outcome.other_action or outcome.action.value]} the invite request for {email}."
     if result in (Result.INVITE_FAILED, Result.GONE):
@@ -281,7 +293,7 @@ def _failed(outcome: Outcome, email: str, verb: str) -> str:
 
 def requester_dm(request: InviteRequest) -> str:
     """What a requester reads when their request was decided."""
-    who = f"<@{request.decided_by}>" if request.decided_by else "an admin"
+    who = blocks.decided_by_words(request, "an admin")
     where = blocks.escape(request.team_name) if request.team_name else "the workspace"
     subject = f"Your request to invite {blocks.escape(request.email)} to {where}"
     if request.status == Status.APPROVED.value:

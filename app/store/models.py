@@ -119,7 +119,7 @@ class InviteRequest(Base):
     policy_rule: Mapped[str | None] = mapped_column(String(64))
     policy_verdict: Mapped[str | None] = mapped_column(String(24))
     policy_mode: Mapped[str | None] = mapped_column(String(16))
-    # How many distinct approvers it takes (a require_approvals rule in enforce mode); NULL means one.
+    # A require_approvals rule's count: in enforce mode it takes that many distinct approvers; NULL means one.
     approvals_needed: Mapped[int | None] = mapped_column(Integer)
     # Whether the person who decided did what the policy would have (NULL: no approve/deny verdict, or not decided by a person).
     policy_agreed: Mapped[bool | None] = mapped_column(Boolean)

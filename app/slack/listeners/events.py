@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt import App
 
 from app.core.ingest import MalformedRequest, ingest, locate, workspace_of
+from app.core.policy_apply import enforce
 from app.runtime import Runtime
 from app.slack.gateway import SlackCallFailed
 
@@ -45,6 +46,10 @@ def _ingest(runtime: Runtime, raw: dict[str, Any], outer_team_id: str) -> None:
             channel=runtime.settings.INVITES_CHANNEL,
             team_name=runtime.workspaces.name_of(team_id) if team_id else None,
             post_pace=runtime.decider.post_pace,
+            policy=runtime.decider.policy,
+            groups=runtime.decider.groups,
         )
     except MalformedRequest as exc:
         log.warning("ignored an invite_requested event: %s", exc)
+        return
+    enforce(runtime.decider, str(raw["id"])[:32])

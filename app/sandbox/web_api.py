@@ -316,6 +316,21 @@ def delete_message(state: SlackState, params: dict[str, Any], caller: Caller) ->
     return {"channel": channel.id, "ts": message["ts"]}
 
 
+def get_permalink(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """chat.getPermalink: a link to an extant message, on its workspace's domain (a thread reply's names its thread)."""
+    channel = _channel(state, params)
+    ts = str(params.get("message_ts") or "")
+    message = state.messages.get(channel.id, {}).get(ts)
+    if message is None:
+        raise ApiError("message_not_found")
+    team = state.teams.get(channel.team_id or "")
+    host = f"{team.domain}.slack.com" if team is not None else f"{state.enterprise_id.lower()}.enterprise.slack.com"
+    link = f"https://{host}/archives/{channel.id}/p{ts.replace('.', '')}"
+    if message.get("thread_ts") and message["thread_ts"] != ts:
+        link += f"?thread_ts={message['thread_ts']}&cid={channel.id}"
+    return {"channel": channel.id, "permalink": link}
+
+
 def post_ephemeral(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
     channel = _channel(state, params)
     user = params.get("user") or ""
@@ -530,6 +545,7 @@ METHODS: dict[str, tuple[Handler, frozenset[str]]] = {
     "chat.update": (update_message, frozenset({BOT})),
     "chat.delete": (delete_message, frozenset({BOT})),
     "chat.postEphemeral": (post_ephemeral, frozenset({BOT})),
+    "chat.getPermalink": (get_permalink, frozenset({BOT, ADMIN})),
     "views.publish": (views_publish, frozenset({BOT})),
     "views.open": (views_open, frozenset({BOT})),
     "views.update": (views_update, frozenset({BOT})),

@@ -479,15 +479,21 @@ class SlackGateway:
     # -- bot calls ------------------------------------------------------------------------
 
     def post_message(
-        self, channel: str, *, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any] | None = None
+        self,
+        channel: str,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]],
+        metadata: dict[str, Any] | None = None,
+        thread_ts: str | None = None,
     ) -> str:
-        """Post a message (with Slack message `metadata`, if given); returns its ts.
+        """Post a message (with Slack message `metadata`, if given; a reply in `thread_ts`'s thread, if given); returns its ts.
 
         Raises PostUnconfirmed when the request went out and no answer came back (posted or not, nobody knows), and
         SlackCallFailed for every other failure, after which nothing was posted. A 429 is not waited out here: the
         caller posts again at the channel's next free slot (with its Retry-After), so retries keep to the pace.
         """
-        params = {"channel": channel, "text": text, "blocks": blocks, "metadata": metadata}
+        params = {"channel": channel, "text": text, "blocks": blocks, "metadata": metadata, "thread_ts": thread_ts}
         try:
             answer = self._poster().api_call("chat.postMessage", json={k: v for k, v in params.items() if v is not None})
             return str(answer["ts"])
@@ -498,6 +504,13 @@ class SlackGateway:
             raise SlackCallFailed("chat.postMessage", code, _retry_after(exc)) from exc
         except (ValueError, KeyError, TypeError) as exc:  # Slack answered, but not readably (a body cut short): maybe posted
             raise PostUnconfirmed("chat.postMessage", "network_error") from exc
+
+    def permalink(self, channel: str, ts: str) -> str:
+        """A link that opens one message (chat.getPermalink); raises SlackCallFailed."""
+        try:
+            return str(self._bot.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        except _WIRE_ERRORS as exc:
+            raise SlackCallFailed("chat.getPermalink", _error_code(exc)) from exc
 
     def update_message(self, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
         self._bot_call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)

@@ -189,6 +189,19 @@ def test_post_and_update_messages(fake: FakeSlack, bot: WebClient) -> None:
     assert [m["text"] for m in fake.messages(CHANNEL)] == ["plain", "second"]
 
 
+def test_thread_replies_and_permalinks(fake: FakeSlack, bot: WebClient) -> None:
+    card = bot.chat_postMessage(channel=CHANNEL, text="card")["ts"]
+    reply = bot.chat_postMessage(channel=CHANNEL, text="still waiting", thread_ts=card)["ts"]
+    assert fake.message(CHANNEL, reply)["thread_ts"] == card and "thread_ts" not in fake.message(CHANNEL, card)
+
+    link = bot.chat_getPermalink(channel=CHANNEL, message_ts=card)
+    assert (link["channel"], link["permalink"]) == (CHANNEL, f"https://one.slack.com/archives/{CHANNEL}/p{card.replace('.', '')}")
+    in_thread = bot.chat_getPermalink(channel=CHANNEL, message_ts=reply)["permalink"]
+    assert in_thread.endswith(f"/p{reply.replace('.', '')}?thread_ts={card}&cid={CHANNEL}")
+    assert error_of(bot.chat_getPermalink, channel=CHANNEL, message_ts="1.000001") == "message_not_found"
+    assert error_of(bot.chat_getPermalink, channel="C0NOPE", message_ts=card) == "channel_not_found"
+
+
 def test_ephemeral_lookups_and_home(fake: FakeSlack, bot: WebClient) -> None:
     assert bot.chat_postEphemeral(channel=CHANNEL, user="U0ALICE", text="only you")["message_ts"]
     assert fake.ephemerals(user="U0ALICE") == [

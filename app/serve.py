@@ -24,6 +24,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         self._options = options
         self._runtime: Any = None
         self._loop: Any = None
+        self._reminders: Any = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -33,6 +34,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         """Runs in the worker process, after fork: threads and connections are made here."""
+        from app.reminder_loop import ReminderLoop
         from app.runtime import Runtime
         from app.server import create_wsgi_app
         from app.sync_loop import SyncLoop
@@ -41,9 +43,13 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         self._runtime.start()
         self._loop = SyncLoop(self._runtime)
         self._loop.start()
+        self._reminders = ReminderLoop(self._runtime)
+        self._reminders.start()
         return create_wsgi_app(self._runtime)
 
     def _on_worker_exit(self, _server: Any, _worker: Any) -> None:
+        if self._reminders is not None:
+            self._reminders.stop()
         if self._loop is not None:
             self._loop.stop()
         if self._runtime is not None:

@@ -17,6 +17,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from app import logs
 from app.config import Settings
 from app.metrics import ACK_LATENCY
+from app.reminder_loop import ReminderLoop
 from app.runtime import Runtime
 from app.slack.bolt import build_app
 from app.store.migrate import upgrade_to_head
@@ -41,6 +42,9 @@ def run_socket_mode(settings: Settings) -> int:
             loop = SyncLoop(runtime)
             loop.start()
             cleanup.callback(loop.stop)
+            reminders = ReminderLoop(runtime)
+            reminders.start()
+            cleanup.callback(reminders.stop)
             # app.client already points at SLACK_API_URL, so apps.connections.open goes there too.
             handler = ObservedSocketModeHandler(build_app(runtime), app_token=settings.SLACK_APP_TOKEN.get_secret_value())
             cleanup.callback(handler.close)

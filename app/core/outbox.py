@@ -49,6 +49,9 @@ KINDS = {
     "card": Lane.FIRST,
     "notify": Lane.LATER,
     "home": Lane.LATER,
+    "remind": Lane.LATER,
+    "escalate": Lane.LATER,
+    "expires": Lane.LATER,
 }
 WORKERS = {Lane.DECIDE: 8, Lane.FIRST: 8, Lane.LATER: 4}
 

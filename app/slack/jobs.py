@@ -64,6 +64,10 @@ def register(runtime: "Runtime") -> None:
     outbox.handle("notify", lambda job: tell_requester(runtime.sessions, runtime.gateway, runtime.decider.post_pace, job))
     outbox.handle("home", lambda job: publish_home(runtime, str(job.payload["user"])))
 
+    from app.slack import notices  # it reads NEVER_SUCCEEDS from this module, so it is imported once this one is
+
+    notices.register(runtime)
+
 
 def _failed(exc: SlackCallFailed) -> Exception:
     """What the outbox should do about a failed call: give up for good, or try again later."""

@@ -142,7 +142,7 @@ def mine(requests: list[InviteRequest]) -> list[dict[str, Any]]:
         return [blocks.mrkdwn_section("You have not asked to invite anyone yet.")]
     lines = [
         f"• *{blocks.safe(r.email, blocks.MAX_EMAIL_CHARS)}* ({blocks.slack_date(r.date_created)}): "
-        f"{status_words(r, reason_chars=LIST_REASON_CHARS)}"
+        f"{status_words(r, reason_chars=LIST_REASON_CHARS)}{guest_ends(r)}"
         for r in requests
     ]
     more = lambda left: f"{left} older requests not shown; an invite approver can look any of them up."  # noqa: E731
@@ -305,3 +305,74 @@ def requester_dm(request: InviteRequest) -> str:
         )
     reason = f"\nReason: {blocks.escape(request.deny_reason)}" if request.deny_reason else ""
     return f":no_entry: {subject} was denied by {who}.{reason}"
+
+
+# -- reminders, escalations and guest time limits ----------------------------------------------------------------------
+
+
+def age_words(seconds: int) -> str:
+    """How long a request has waited: 45 minutes, 4 hours, 1 day 12 hours, 3 days."""
+    minutes = seconds // 60
+    days, hours = minutes // 1440, minutes % 1440 // 60
+    if days:
+        return _count(days, "day") + (f" {_count(hours, 'hour')}" if hours else "")
+    if minutes >= 60:
+        return _count(minutes // 60, "hour")
+    return _count(minutes, "minute")
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def approver_mentions(approvers: list[str]) -> str:
+    """INVITES_APPROVERS as mentions: users, and user groups (S…, or S…@T… naming the group's workspace)."""
+    ids = (approver.partition("@")[0] for approver in approvers)
+    return " ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids)
+
+
+def reminder(age_seconds: int, approvers: list[str]) -> str:
+    """On the card's thread, once the request has waited INVITES_REMIND_AFTER."""
+    return f"Still waiting after {age_words(age_seconds)}: {approver_mentions(approvers)}, please approve or deny."
+
+
+def escalation_to_group(group: str, age_seconds: int) -> str:
+    """On the card's thread, once the request has waited INVITES_ESCALATE_AFTER (INVITES_ESCALATE_TO is a user group)."""
+    return (
+        f"<!subteam^{group}>: this invite request is still waiting after {age_words(age_seconds)}. "
+        "Please approve or deny it here."
+    )
+
+
+def escalation(request: InviteRequest, age_seconds: int, *, permalink: str | None, channel: str) -> str:
+    """In the escalation channel (INVITES_ESCALATE_TO), with a link to the card (or its channel, without one)."""
+    where = f"<{permalink}|Open its card> to approve or deny it." if permalink else f"Its card is in <#{channel}>."
+    return (
+        f":rotating_light: The invite request for *{blocks.safe(request.email, blocks.MAX_EMAIL_CHARS)}* to "
+        f"{blocks.workspace_words(request)} is still waiting after {age_words(age_seconds)}. {where}"
+    )
+
+
+def approved_by(request: InviteRequest) -> str:
+    """Who approved a request: a person, or the policy rule that did."""
+    if request.decision_source == Source.POLICY.value:
+        return f"policy *{blocks.safe(request.decided_by or 'unnamed', 64)}*"
+    return f"<@{request.decided_by}>" if request.decided_by else "an admin"
+
+
+def guest_expiry_dm(request: InviteRequest) -> str:
+    """What a requester reads 7 days and 1 day before the guest account they asked for ends."""
+    assert request.date_expire is not None
+    where = blocks.escape(request.team_name) if request.team_name else "the workspace"
+    return (
+        f":hourglass: The guest account of {blocks.safe(request.email, blocks.MAX_EMAIL_CHARS)} in {where} "
+        f"{blocks.slack_date(request.date_expire, lead='ends ')}. It was approved by {approved_by(request)}; "
+        "a Slack admin can change its time limit."
+    )
+
+
+def guest_ends(request: InviteRequest) -> str:
+    """After an approved guest's status in `/invites mine`: when the account ends (nothing for anyone else)."""
+    if request.status != Status.APPROVED.value or request.invite_type not in blocks.GUEST_TYPES or request.date_expire is None:
+        return ""
+    return f" · guest account {blocks.slack_date(request.date_expire, lead='ends ')}"

@@ -74,4 +74,3 @@ def waiting_for_approvals(session: Session, *, limit: int) -> list[Waiting]:
         ):
             by_request[request_id].append(approver_id)
     return [Waiting(r, tuple(by_request[r.id]), int(r.approvals_needed or 1)) for r in requests]
-

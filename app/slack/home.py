@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app.core import queries
+from app.core import policy_stats, queries
 from app.runtime import Runtime
 from app.slack import home_view
 from app.slack.gateway import SlackCallFailed
@@ -33,6 +33,11 @@ def build_home(runtime: Runtime, user_id: str, notice: str | None = None) -> dic
         pending, total = queries.pending(session, limit=home_view.PENDING_FETCH)
         decisions = queries.history(session, home_view.HISTORY_LIMIT)
         last_sync = queries.last_sync(session)
+        panel = home_view.PolicyPanel(
+            policy=runtime.policy,
+            agreement=policy_stats.agreement(session),
+            waiting=policy_stats.waiting_for_approvals(session, limit=home_view.WAITING_SHOWN + 1),
+        )
     config = home_view.HomeConfig(
         channel=settings.INVITES_CHANNEL,
         approvers=list(settings.INVITES_APPROVERS),
@@ -40,5 +45,5 @@ def build_home(runtime: Runtime, user_id: str, notice: str | None = None) -> dic
         last_sync=last_sync,
     )
     return home_view.approver_home(
-        stats=stats, pending=pending, pending_total=total, decisions=decisions, config=config, notice=notice
+        stats=stats, pending=pending, pending_total=total, decisions=decisions, config=config, notice=notice, policy=panel
     )

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.policy import Policy
+from app.core.policy_stats import AGREEMENT_DAYS, RuleAgreement, Waiting
 from app.core.queries import Stats
-from app.slack import limits
+from app.slack import limits, replies
 from app.slack.blocks import (
+    MAX_EMAIL_CHARS,
     context,
     decision_buttons,
     escape,
@@ -20,7 +23,7 @@ from app.slack.blocks import (
     workspace_words,
 )
 from app.slack.ids import ActionId
-from app.slack.replies import source_words, status_words
+from app.slack.replies import oldest_words, source_words, status_words
 from app.store.models import InviteRequest, Status, SyncRun
 
 MAX_BLOCKS = limits.VIEW_BLOCKS  # Slack's limit for a Home tab
@@ -29,6 +32,8 @@ HISTORY_LIMIT = 10  # latest decisions on the dashboard
 REQUESTS_LIMIT = 20  # a requester's own requests
 HOME_REASON_CHARS = 300  # the full reason is on the card; the Home shows its start
 SYNC_BUTTON_VALUE = "sync"
+RULES_SHOWN = 20  # a policy's rules on the Home; the file has them all
+WAITING_SHOWN = 10  # requests short of approvals on the Home (one more is read, to know there are more)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,15 @@ class HomeConfig:
     approvers: list[str]
     sync_interval: int
     last_sync: SyncRun | None
+
+
+@dataclass(frozen=True)
+class PolicyPanel:
+    """The policy in force (None: no INVITES_POLICY), how often people agreed with its rules, what waits for approvers."""
+
+    policy: Policy | None
+    agreement: list[RuleAgreement]
+    waiting: list[Waiting]
 
 
 # -- small shared helpers ---------------------------------------------------------------------------
@@ -78,6 +92,7 @@ def _counts(stats: Stats) -> dict[str, Any]:
         pending = f"*Pending:* {per_team} ({sum(stats.pending_by_team.values())} in all)"
     else:
         pending = "*Pending:* none"
+    pending += oldest_words(stats.oldest_wait)
     return mrkdwn_section(f"{pending}\n*Last 7 days:* {stats.approved_7d} approved, {stats.denied_7d} denied")
 
 
@@ -143,6 +158,43 @@ def _config(config: HomeConfig) -> dict[str, Any]:
     return section
 
 
+def _rules(policy: Policy) -> str:
+    shown = " · ".join(replies.rule_words(rule) for rule in policy.rules[:RULES_SHOWN])
+    shown = shown or "none (people decide every request)"
+    more = len(policy.rules) - RULES_SHOWN
+    return f"*Rules, first match wins:* {shown}" + (f" · and {more} more in the file" if more > 0 else "")
+
+
+def _agreement(panel: PolicyPanel) -> str:
+    ordered = replies.in_policy_order(panel.agreement, panel.policy)
+    agreed = ", ".join(replies.agreement_words(a) for a in ordered[:RULES_SHOWN])
+    agreed = agreed or "no decisions by people on requests a rule had a verdict on yet"
+    more = f", and {len(ordered) - RULES_SHOWN} more rules" if len(ordered) > RULES_SHOWN else ""
+    return f"*People agreed with the rules ({AGREEMENT_DAYS} days):* {agreed}{more}"
+
+
+def _waiting(item: Waiting) -> dict[str, Any]:
+    who = ", ".join(f"<@{approver}>" for approver in item.approvers)
+    head = f"*{safe(item.request.email, MAX_EMAIL_CHARS)}* · {workspace_words(item.request)}"
+    return context(f"{head} · {len(item.approvers)} of {item.needed}: {who}")
+
+
+def _policy(panel: PolicyPanel | None) -> list[dict[str, Any]]:
+    """The policy section: what is in force, how often people agreed with each rule, requests short of approvals."""
+    if panel is None or panel.policy is None:
+        return [context(replies.NO_POLICY)]
+    out = [
+        mrkdwn_section(f"*Policy:* {replies.policy_words(panel.policy)}\n{_rules(panel.policy)}"),
+        mrkdwn_section(_agreement(panel)),
+    ]
+    if panel.waiting:
+        out.append(mrkdwn_section("*Waiting for more approvals*"))
+        out.extend(_waiting(w) for w in panel.waiting[:WAITING_SHOWN])
+        if len(panel.waiting) > WAITING_SHOWN:
+            out.append(context("More are waiting for approvals; /invites list shows every open request."))
+    return out
+
+
 def approver_home(
     *,
     stats: Stats,
@@ -151,8 +203,9 @@ def approver_home(
     decisions: list[InviteRequest],
     config: HomeConfig,
     notice: str | None = None,
+    policy: PolicyPanel | None = None,
 ) -> dict[str, Any]:
-    """Counts, the pending queue with buttons, the latest decisions, and the configuration; never over 100 blocks."""
+    """Counts, the pending queue with buttons, the latest decisions, the policy and the configuration; never over 100 blocks."""
     top = [
         *_notice(notice),
         _header("Invite requests"),
@@ -165,6 +218,7 @@ def approver_home(
         mrkdwn_section("*Latest decisions*"),
         *([_decision(r) for r in decisions[:HISTORY_LIMIT]] or [context("No decisions yet.")]),
         _divider(),
+        *_policy(policy),
         mrkdwn_section("*Settings*"),
         _config(config),
     ]

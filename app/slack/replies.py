@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import PurePath
 from typing import Any, Callable
 
 from app.core.authz import LOOKUP_FAILED_OUTCOME, Verdict
 from app.core.decisions import Outcome, Result, Why
+from app.core.lifecycle import OPEN
+from app.core.policy import Mode, Policy, Rule, Then
+from app.core.policy_stats import AGREEMENT_DAYS, RuleAgreement
 from app.core.queries import Stats
 from app.slack import blocks, limits
 from app.slack.errors import Kind, classify
@@ -92,9 +96,14 @@ def choose_one(ref: str, matches: list[InviteRequest]) -> list[dict[str, Any]]:
     return blocks.capped(head, items, limits.MESSAGE_BLOCKS, more)
 
 
-def request_in_full(request: InviteRequest, trail: list[DecisionLog]) -> list[dict[str, Any]]:
-    """`/invites show`: the card as the channel shows it, then every recorded attempt."""
-    out = blocks.request_card(request)
+def request_in_full(
+    request: InviteRequest, trail: list[DecisionLog], approved: list[str] | None = None, policy: Policy | None = None
+) -> list[dict[str, Any]]:
+    """`/invites show`: the card as the channel shows it, what the policy said of it, then every recorded attempt."""
+    out = blocks.request_card(request, approvals=approved or [])
+    said = request_policy(request, approved or [], policy)
+    if said is not None:
+        out.append(blocks.mrkdwn_section(said))
     lines = [
         f"• {blocks.slack_date(entry.at)}: {f'<@{entry.actor_id}>' if entry.actor_id else 'invitebot'} "
         f"{entry.action} from {source_words(entry.source)}: `{entry.outcome}`"
@@ -129,7 +138,7 @@ def stats_text(stats: Stats, last_sync: SyncRun | None) -> str:
     median = _duration(stats.median_to_decision) if stats.median_to_decision is not None else "no decisions yet"
     synced = f"{blocks.slack_date(last_sync.finished_at)} ({last_sync.summary})" if last_sync else "never"
     return (
-        f"*Pending:* {pending}\n"
+        f"*Pending:* {pending}{oldest_words(stats.oldest_wait)}\n"
         f"*Last 7 days:* {stats.approved_7d} approved, {stats.denied_7d} denied\n"
         f"*Median time to decision (7 days):* {median}\n"
         f"*Last sync:* {synced}"
@@ -305,6 +314,71 @@ def requester_dm(request: InviteRequest) -> str:
         )
     reason = f"\nReason: {blocks.escape(request.deny_reason)}" if request.deny_reason else ""
     return f":no_entry: {subject} was denied by {who}.{reason}"
+
+
+# -- policies (INVITES_POLICY): what a rule says, how often people agreed, who has approved so far ---------------------
+
+NO_POLICY = "No policy is set: people decide every request. INVITES_POLICY names a policy file that lets rules decide or advise."
+_MODE_WORDS = {
+    Mode.SHADOW.value: "the rules only say what they would do; people decide",
+    Mode.ENFORCE.value: "the rules decide",
+}
+
+
+def oldest_words(span: timedelta | None) -> str:
+    """After the pending count: how long the oldest open request has waited."""
+    return f" (the oldest has waited {_duration(span)})" if span is not None else ""
+
+
+def rule_words(rule: Rule) -> str:
+    """employees → approve; guests → 2 approvals."""
+    then = f"{rule.count} approvals" if rule.then is Then.REQUIRE_APPROVALS else rule.then.value
+    return f"{blocks.safe(rule.name, 64)} → {then}"
+
+
+def policy_words(policy: Policy) -> str:
+    """The policy in force: its file, digest and mode."""
+    name = blocks.safe(PurePath(policy.path).name or policy.path or "policy file", 200)
+    digest = f" · digest `{blocks.safe(policy.digest, 64)}`" if policy.digest else ""
+    return f"`{name}`{digest} · *{policy.mode.value}* mode: {_MODE_WORDS[policy.mode.value]}"
+
+
+def agreement_words(agreement: RuleAgreement) -> str:
+    """employees: 41/42 agreed."""
+    return f"{blocks.safe(agreement.rule, 64)}: {agreement.agreed}/{agreement.total} agreed"
+
+
+def in_policy_order(agreement: list[RuleAgreement], policy: Policy | None) -> list[RuleAgreement]:
+    """The policy's rules in its own order, then rules it no longer has (their decisions still count)."""
+    order = {rule.name: n for n, rule in enumerate(policy.rules)} if policy else {}
+    return sorted(agreement, key=lambda a: (order.get(a.rule, len(order)), a.rule))
+
+
+def agreement_text(agreement: list[RuleAgreement], policy: Policy | None) -> str:
+    """`/invites stats`: how often people agreed with each rule over the last 30 days."""
+    head = f"*Agreement with the policy ({AGREEMENT_DAYS} days):*"
+    if not agreement:
+        none = "no policy is set (INVITES_POLICY)" if policy is None else "no request a rule had a verdict on was decided by a person yet"
+        return f"{head} {none}"
+    return f"{head} " + ", ".join(agreement_words(a) for a in in_policy_order(agreement, policy))
+
+
+def request_policy(request: InviteRequest, approvers: list[str], policy: Policy | None) -> str | None:
+    """`/invites show`: which rule matched, what it says and in which mode; once closed, who approved (the card says it before)."""
+    if not request.policy_rule or not request.policy_verdict:
+        return None if policy is None else "*Policy*\nNo rule of the policy matches it; people decide it."
+    mode = request.policy_mode or Mode.SHADOW.value
+    verdict = blocks.safe(request.policy_verdict, 32)
+    if request.policy_verdict == Then.REQUIRE_APPROVALS.value:
+        verdict = f"require {request.approvals_needed or 'several'} approvals"
+    lines = [
+        "*Policy*",
+        f"Rule *{blocks.safe(request.policy_rule, 64)}* matched: {verdict} "
+        f"({blocks.safe(mode, 16)} mode{': ' + _MODE_WORDS[mode] if mode in _MODE_WORDS else ''}).",
+    ]
+    if approvers and request.status not in OPEN:
+        lines.append(blocks.approvals_line(approvers, request.approvals_needed))
+    return "\n".join(lines)
 
 
 # -- reminders, escalations and guest time limits ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ from slack_bolt import Ack, App
 from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.core import audit, queries
+from app.core import approvals, audit, policy_stats, queries
 from app.core.authz import NOT_ALLOWED_OUTCOME
 from app.core.decisions import Result, decide
 from app.runtime import Runtime
@@ -171,12 +171,13 @@ def _show(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     with runtime.sessions() as session:
         matches = queries.find(session, command.ref)
         trails = {m.id: queries.audit_trail(session, m.id) for m in matches}
+        approved = approvals.so_far(session, matches[0].id) if len(matches) == 1 else []
     if not matches:
         return f"No invite request matches {command.ref}.", None
     if len(matches) > 1:
         return f"{len(matches)} requests match {command.ref}", replies.choose_one(command.ref, matches)
     request = matches[0]
-    return f"Invite request {request.id}", replies.request_in_full(request, trails[request.id])
+    return f"Invite request {request.id}", replies.request_in_full(request, trails[request.id], approved, runtime.policy)
 
 
 def _history(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
@@ -188,6 +189,7 @@ def _history(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
 def _stats(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     with runtime.sessions() as session:
         text = replies.stats_text(queries.stats(session), queries.last_sync(session))
+        text += "\n" + replies.agreement_text(policy_stats.agreement(session), runtime.policy)
     return text, None
 
 

@@ -1,4 +1,5 @@
-"""`invitebot demo`: the seeded org, decisions through the demo's JSON API (signed as Slack signs), a clean stop."""
+"""`invitebot demo`: the seeded org and policy, decisions through the demo's JSON API (signed as Slack signs), the policy
+switch, a clean stop."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.demo import seed
+from app.demo import policy_file, seed
 from tests.conftest import card_text, stop_process
 
 GRACE, KATHERINE, ALAN = "U0GRACEHOP", "U0KATHJOHN", "U0ALANTURI"
@@ -129,10 +130,10 @@ def ephemerals(state: dict[str, Any]) -> list[str]:
     return [item["text"] for item in state["channel"]["items"] if item["kind"] == "ephemeral"]
 
 
-def test_the_seeded_org_has_a_dozen_cards_of_every_type_with_the_hostile_reason_escaped(demo: Demo) -> None:
+def test_the_seeded_org_has_a_card_per_request_of_every_type_with_the_hostile_reason_escaped(demo: Demo) -> None:
     state = demo.wait_for(GRACE, lambda s: s if len(cards(s)) >= len(seed.REQUESTS) else None)
     texts = [card_text(card) for card in cards(state)]
-    assert len(texts) == 12
+    assert len(texts) == len(seed.REQUESTS) == 13
     for words in ("Full member", "Multi-channel guest", "Single-channel guest"):
         assert any(f"*Invite as*\n{words}" in text for text in texts), words
     assert all("Northwind Traders" in t or "Globex Research" in t for t in texts)
@@ -145,7 +146,7 @@ def test_the_seeded_org_has_a_dozen_cards_of_every_type_with_the_hostile_reason_
     org = demo.get("/api/org")
     assert {t["name"] for t in org["teams"]} == {"Northwind Traders", "Globex Research"}
     assert {p["id"] for p in org["people"]} >= {GRACE, KATHERINE, ALAN, seed.SLACK_ADMIN}
-    assert len(state["requests"]) == 12
+    assert len(state["requests"]) == 13
 
 
 def test_an_approvers_click_through_the_api_approves_once_and_updates_the_card(demo: Demo) -> None:
@@ -251,3 +252,59 @@ def test_a_tab_closed_during_its_long_poll_costs_no_traceback_and_the_working_fo
         assert sign not in printed, printed
     assert "invitebot demo: stopped, and cleaned up" in printed
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no invitebot.db, no .migrate.lock: all in its own folder
+
+
+# -- the policy --------------------------------------------------------------------------------------
+
+
+def test_the_demo_starts_in_shadow_mode_and_each_kind_of_rule_speaks_on_its_cards(demo: Demo) -> None:
+    written = (demo.folder / policy_file.FILE_NAME).read_text(encoding="utf-8")
+    assert "mode: shadow" in written and "then: require_approvals" in written
+    state = demo.wait_for(GRACE, lambda s: s if len(cards(s)) >= len(seed.REQUESTS) else None)
+    assert state["policy"] == {"mode": "shadow"}
+    said = {email: card_text(card_for(state, email)) for email in (
+        "hedy.lamarr@globex.example", "charles.babbage.1791@gmail.com", "c.shannon@bell-labs.example", "winner@prizes.example"
+    )}
+    assert "Policy would approve (rule employees)" in said["hedy.lamarr@globex.example"]
+    assert "Policy would deny (rule personal-mail)" in said["charles.babbage.1791@gmail.com"]
+    assert "Policy would require 2 approvals (rule guests)" in said["c.shannon@bell-labs.example"]
+    assert "Policy would" not in said["winner@prizes.example"]  # no rule matches: people decide, as without a policy
+    # shadow mode decides nothing by itself
+    assert all(r["status"] == "pending" for r in state["requests"] if r["email"] in said)
+
+
+def test_the_policy_switch_restarts_the_bot_in_enforce_mode_where_a_guest_takes_two_approvers() -> None:
+    with running_demo() as demo:
+        demo.wait_for(GRACE, lambda s: len(cards(s)) >= len(seed.REQUESTS))
+        assert demo.post("policy_mode", {"mode": "strict"})[0] == 400
+
+        status, answer = demo.post("policy_mode", {"mode": "enforce"})
+        assert (status, answer) == (200, {"ok": True, "mode": "enforce"})
+        assert "mode: enforce" in (demo.folder / policy_file.FILE_NAME).read_text(encoding="utf-8")
+        state = demo.wait_for(GRACE, lambda s: s["policy"]["mode"] == "enforce" and s)
+        assert state["policy"] == {"mode": "enforce"}
+
+        # the restarted bot judges the open requests again: its rules now decide, once each
+        demo.wait_for(GRACE, lambda s: "Approved by policy *employees*" in card_text(card_for(s, "hedy.lamarr")))
+        demo.wait_for(GRACE, lambda s: "Denied by policy *personal-mail*" in card_text(card_for(s, "charles.babbage")))
+        shannon = demo.wait_for(GRACE, _card_saying("c.shannon", "Needs 2 approvals (rule guests)"))
+
+        demo.post("click", {"user": GRACE, "action_id": "invite_approve", "as_seen": shannon})
+        first = demo.wait_for(GRACE, _card_saying("c.shannon", f"1 of 2 approvals: <@{GRACE}>"))
+        assert _slack_calls(demo, "c.shannon@bell-labs.example") == {}
+        demo.post("click", {"user": KATHERINE, "action_id": "invite_approve", "as_seen": first})
+        demo.wait_for(GRACE, lambda s: "Approved by <@U0KATHJOHN>" in card_text(card_for(s, "c.shannon")))
+        assert _slack_calls(demo, "c.shannon@bell-labs.example") == {"approve": 1}
+        assert _slack_calls(demo, "hedy.lamarr@globex.example") == {"approve": 1}
+
+        assert demo.post("policy_mode", {"mode": "shadow"}) == (200, {"ok": True, "mode": "shadow"})
+        demo.wait_for(GRACE, lambda s: s["policy"]["mode"] == "shadow")
+
+
+def _card_saying(email: str, words: str) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """A predicate for wait_for: the card for `email` once it says `words`."""
+    return lambda state: card if words in card_text(card := card_for(state, email)) else None
+
+
+def _slack_calls(demo: Demo, email: str) -> dict[str, int]:
+    return next(r["slack_calls"] for r in demo.state(GRACE)["requests"] if r["email"] == email)

@@ -1,5 +1,6 @@
 """The demo page in headless Chromium: approve, deny with a reason, be refused, see an outside decision, stay safe;
-the Home opens at its top, faults can be armed and disarmed, a decision in flight shows, dates read as Slack's."""
+the Home opens at its top, faults can be armed and disarmed, a decision in flight shows, dates read as Slack's;
+a shadow policy's verdict on a card, and, switched to enforce, a guest approved by two people with one call to Slack."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from app.demo import seed
 from tests.test_demo import Demo, running_demo
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -22,7 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-ALAN = "U0ALANTURI"
+ALAN, KATHERINE = "U0ALANTURI", "U0KATHJOHN"
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,7 @@ def page(browser: Any, demo: Demo) -> Iterator[Any]:
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
     tab.goto(demo.url)
-    expect(tab.locator(".message:not(.ephemeral)")).to_have_count(12)
+    expect(tab.locator(".message:not(.ephemeral)")).to_have_count(len(seed.REQUESTS))
     yield tab
     context.close()
     assert not errors, errors
@@ -257,3 +259,42 @@ def test_slack_date_tokens_read_as_slack_writes_them(page: Any) -> None:
         "{nope}",
         "unreadable": "the fallback",
     }
+
+
+def test_a_shadow_policy_says_on_the_card_what_its_rule_would_do(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#policy-mode")).to_have_text("Policy: shadow")
+    hedy = card(page, "hedy.lamarr@globex.example")
+    expect(hedy).to_contain_text("Policy would approve (rule employees)")
+    expect(hedy.get_by_role("button", name="Approve")).to_be_visible()  # shadow mode decides nothing
+    expect(card(page, "charles.babbage.1791@gmail.com")).to_contain_text("Policy would deny (rule personal-mail)")
+    expect(card(page, "vint@partner-net.example")).to_contain_text("Policy would require 2 approvals (rule guests)")
+
+
+def _approve(page: Any, email: str) -> None:
+    card(page, email).get_by_role("button", name="Approve").click()
+    page.locator(".confirm-dialog").get_by_role("button", name="Approve").click()
+
+
+def test_in_enforce_mode_a_guest_needs_two_approvers_and_slack_is_asked_once(page: Any, demo: Demo) -> None:
+    """Last in this file: it leaves the demo's bot in enforce mode."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Enforce").click()
+    expect(page.locator("#policy-mode")).to_have_text("Policy: enforce", timeout=60_000)
+    vint = card(page, "vint@partner-net.example")
+    expect(vint).to_contain_text("Needs 2 approvals (rule guests)", timeout=30_000)
+    expect(card(page, "hedy.lamarr@globex.example")).to_contain_text("Approved by policy employees", timeout=30_000)
+
+    _approve(page, "vint@partner-net.example")
+    expect(vint).to_contain_text("1 of 2 approvals: @grace")
+    expect(vint.get_by_role("button", name="Approve")).to_be_visible()
+    page.select_option("#user-picker", KATHERINE)
+    _approve(page, "vint@partner-net.example")
+    expect(vint).to_contain_text("Approved by @katherine")
+    expect(vint.get_by_role("button")).to_have_count(0)
+
+    requests = {r["email"]: r for r in demo.state(KATHERINE)["requests"]}
+    assert requests["vint@partner-net.example"]["slack_calls"] == {"approve": 1}
+    assert requests["vint@partner-net.example"]["status"] == "approved"

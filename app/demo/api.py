@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import time
+from pathlib import Path
 from typing import Any, Callable
 
-from app.demo import seed
+from app.demo import policy_file, seed
+from app.demo.bot import DemoBot
 from app.demo.controls import FAULTS, INVITE_TYPES, Controls
 from app.demo.feed import ChangeFeed
 from app.demo.params import Answer, BadRequest, bot_answer, text
@@ -26,11 +28,13 @@ _USER_WORD = re.compile(r"(?<![\w<])@([a-z0-9][a-z0-9._-]*)")
 class DemoApi:
     """Handlers for /api/*: reads from the stand-in, writes through SlackSender or FakeSlack's seeding and faults."""
 
-    def __init__(self, fake: FakeSlack, sender: SlackSender, screens: Screens, feed: ChangeFeed) -> None:
+    def __init__(
+        self, fake: FakeSlack, sender: SlackSender, screens: Screens, feed: ChangeFeed, bot: DemoBot, policy: Path
+    ) -> None:
         self.fake, self.sender, self.screens, self.feed = fake, sender, screens, feed
         self.channel = screens.channel
         self.people = {p.id: p for p in seed.PEOPLE}
-        controls = Controls(fake, sender, screens, feed, self._person)
+        controls = Controls(fake, sender, screens, feed, self._person, bot, policy)
         self.posts: dict[str, Callable[[dict[str, Any]], Answer]] = {
             "click": self.click,
             "click_ephemeral": self.click_ephemeral,
@@ -43,6 +47,7 @@ class DemoApi:
             "decide_outside": controls.decide_outside,
             "fault": controls.fault,
             "disarm": controls.disarm,
+            "policy_mode": controls.policy_mode,
         }
 
     # reading
@@ -66,6 +71,7 @@ class DemoApi:
             "slack_admin": seed.SLACK_ADMIN,
             "invite_types": list(INVITE_TYPES),
             "faults": [{"kind": kind, "words": words} for kind, (_, _, words) in FAULTS.items()],
+            "policy_modes": list(policy_file.MODES),
             "actions": {"approve": ActionId.APPROVE.value, "deny": ActionId.DENY.value},
         }
 

@@ -1,4 +1,5 @@
-"""Run the real bot as `invitebot serve --port 0` in a subprocess, against the stand-in, with its log in a file."""
+"""Run the real bot as `invitebot serve --port 0` in a subprocess, against the stand-in, with its log in a file;
+restart it (same folder, same database) when its policy file changes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import IO
 
-from app.demo import seed
+from app.demo import policy_file, seed
 from app.sandbox import FakeSlack
 
 LISTENING = "invitebot listening on "
@@ -38,6 +39,7 @@ def bot_env(fake: FakeSlack, folder: Path, signing_secret: str) -> dict[str, str
         "INVITES_SYNC_INTERVAL": SYNC_INTERVAL,
         "INVITES_DENY_REASON_REQUIRED": "true",  # so the modal's validation can be seen
         "INVITES_NOTIFY_REQUESTERS": "true",
+        "INVITES_POLICY": str(folder / policy_file.FILE_NAME),
     }
 
 
@@ -95,3 +97,40 @@ class BotProcess:
                 self.process.wait()
         self._copier.join(timeout=5)  # the log reaches its end once the process has exited
         return self.process.returncode
+
+
+class DemoBot:
+    """The demo's one invitebot: a BotProcess, replaced by a fresh one on the same folder when it must restart."""
+
+    def __init__(self, fake: FakeSlack, folder: Path, signing_secret: str) -> None:
+        self._args = (fake, folder, signing_secret)
+        self._lock = threading.Lock()
+        self._restarting = False
+        self.current = BotProcess(*self._args)
+
+    @property
+    def url(self) -> str:
+        return self.current.url
+
+    @property
+    def log_path(self) -> Path:
+        return self.current.log_path
+
+    def alive(self) -> bool:
+        """Running, or between its stop and its start again."""
+        return self._restarting or self.current.alive()
+
+    def restart(self) -> str:
+        """Stop the bot (it finishes in-flight work; queued work waits in its database), start it again, return its URL."""
+        with self._lock:
+            self._restarting = True
+            try:
+                self.current.stop()
+                self.current = BotProcess(*self._args)
+            finally:
+                self._restarting = False
+        return self.current.url
+
+    def stop(self) -> int | None:
+        with self._lock:
+            return self.current.stop()

@@ -1,12 +1,15 @@
-"""The demo's controls for what happens in Slack itself: a new invite request, a decision outside invitebot, a fault."""
+"""The demo's controls for what happens in Slack itself (a new invite request, a decision outside invitebot, a fault)
+and for invitebot's policy (shadow or enforce, which takes a restart)."""
 
 from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any, Callable
 
-from app.demo import seed
+from app.demo import policy_file, seed
+from app.demo.bot import BotStartFailed, DemoBot
 from app.demo.feed import ChangeFeed
 from app.demo.params import Answer, BadRequest, bot_answer, text
 from app.demo.screen import Screens
@@ -28,9 +31,17 @@ class Controls:
     """Things that happen in Slack itself, outside anyone's client; invitebot hears of them as it would in production."""
 
     def __init__(
-        self, fake: FakeSlack, sender: SlackSender, screens: Screens, feed: ChangeFeed, person: Callable[[str], seed.Person]
+        self,
+        fake: FakeSlack,
+        sender: SlackSender,
+        screens: Screens,
+        feed: ChangeFeed,
+        person: Callable[[str], seed.Person],
+        bot: DemoBot,
+        policy: Path,
     ) -> None:
         self.fake, self.sender, self.screens, self.feed, self.person = fake, sender, screens, feed, person
+        self.bot, self.policy = bot, policy
 
     def new_request(self, body: dict[str, Any]) -> Answer:
         """Someone asks to invite a person: the request exists in Slack, and Slack sends invite_requested."""
@@ -102,6 +113,21 @@ class Controls:
                 self.screens.set_slow(method, 0.0)
         self.feed.bump()
         return 200, {"ok": True, "disarmed": methods}
+
+    def policy_mode(self, body: dict[str, Any]) -> Answer:
+        """Rewrite the policy file's mode and restart invitebot, which reads the file only as it starts."""
+        mode = text(body, "mode")
+        if mode not in policy_file.MODES:
+            raise BadRequest(f"mode must be one of {', '.join(policy_file.MODES)}")
+        policy_file.set_mode(self.policy, mode)
+        try:
+            self.sender.bot_url = self.bot.restart()
+        except BotStartFailed as exc:
+            return 502, {"ok": False, "error": str(exc)}
+        finally:
+            self.screens.set_policy_mode(mode)
+            self.feed.bump()
+        return 200, {"ok": True, "mode": mode}
 
 
 def _methods(body: dict[str, Any]) -> list[str]:

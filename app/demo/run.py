@@ -13,9 +13,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from app.demo import seed
+from app.demo import policy_file, seed
 from app.demo.api import DemoApi
-from app.demo.bot import BotProcess, BotStartFailed
+from app.demo.bot import BotStartFailed, DemoBot
 from app.demo.feed import ChangeFeed
 from app.demo.screen import Screens
 from app.demo.server import DemoServer
@@ -29,7 +29,7 @@ def announce(text: str) -> None:
 
 
 def seed_requests(fake: FakeSlack, sender: SlackSender, screens: Screens) -> None:
-    """Once the bot's first sync has looked (and found nothing), the dozen requests arrive as Slack sends them."""
+    """Once the bot's first sync has looked (and found nothing), the seeded requests arrive as Slack sends them."""
     teams = len(seed.TEAMS)
     fake.wait_for(lambda: len(fake.calls("admin.inviteRequests.list")) >= teams, STARTUP_WAIT, "the bot never synced")
     now = time.time()
@@ -73,11 +73,12 @@ def _run(port: int, stop: threading.Event, cleanup: ExitStack) -> int:
     cleanup.callback(server.drain)  # after the feed closes: the open long polls are answered before the demo ends
     cleanup.callback(feed.close)
     announce(f"data in {folder} (removed on exit)")
+    policy = policy_file.write(folder)
     secret = secrets.token_hex(16)
-    bot = BotProcess(fake, folder, secret)
+    bot = DemoBot(fake, folder, secret)
     cleanup.callback(bot.stop)
     sender = SlackSender(bot.url, secret, fake)
-    server.api = DemoApi(fake, sender, screens, feed)
+    server.api = DemoApi(fake, sender, screens, feed, bot, policy)
     server.start()
     cleanup.callback(server.stop)
     announce(f"invitebot is {bot.url}; its log is {bot.log_path}")
@@ -87,10 +88,10 @@ def _run(port: int, stop: threading.Event, cleanup: ExitStack) -> int:
     return _wait(stop, bot)
 
 
-def _wait(stop: threading.Event, bot: BotProcess) -> int:
+def _wait(stop: threading.Event, bot: DemoBot) -> int:
     while not stop.wait(0.5):
         if not bot.alive():
-            announce(f"invitebot exited unexpectedly ({bot.process.returncode}); the end of its log")
+            announce(f"invitebot exited unexpectedly ({bot.current.process.returncode}); the end of its log")
             _print_tail(bot.log_path)
             return 1
     return 0

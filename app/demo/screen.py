@@ -8,7 +8,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.demo import policy_file
 from app.sandbox import FakeSlack
+
+_DECIDE_VERBS = {"admin.inviteRequests.approve": "approve", "admin.inviteRequests.deny": "deny"}
 
 
 def ts_key(ts: str) -> tuple[int, int]:
@@ -37,6 +40,7 @@ class Screens:
         self.channel = channel
         self._lock = threading.Lock()
         self._client = ClientSide()
+        self._policy_mode = policy_file.STARTING_MODE
 
     # the client's own memory
 
@@ -90,6 +94,11 @@ class Screens:
             else:
                 self._client.slow.pop(method, None)
 
+    def set_policy_mode(self, mode: str) -> None:
+        """The mode the demo last wrote into invitebot's policy file."""
+        with self._lock:
+            self._policy_mode = mode
+
     def slow(self, method: str) -> float:
         with self._lock:
             return self._client.slow.get(method, 0.0)
@@ -117,13 +126,16 @@ class Screens:
         with self._lock:
             modal = dict(self._client.modals.get(user_id) or {})
             requests = [dict(r) for r in self._client.requests.values()]
+            policy_mode = self._policy_mode
         if modal:
             try:
                 modal["view"] = self.fake.modal(modal["view_id"])
             except KeyError:
                 modal = {}
+        asked = self._decide_calls()
         for request in requests:
             request["status"] = self.fake.invite_request_status(request["id"])
+            request["slack_calls"] = asked.get(request["id"], {})
         body = {
             "user": user_id,
             "channel": {"id": self.channel, "items": items},
@@ -132,6 +144,7 @@ class Screens:
             "modal": modal or None,
             "requests": requests,
             "faults": self._armed(),
+            "policy": {"mode": policy_mode},
         }
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
         return {"version": digest, **body}
@@ -187,6 +200,17 @@ class Screens:
             shown.remove(old)
             del by_id[eid]
         return shown
+
+    def _decide_calls(self) -> dict[str, dict[str, int]]:
+        """How often Slack was asked to approve or deny each request (a decision must be asked for once)."""
+        asked: dict[str, dict[str, int]] = {}
+        for method, verb in _DECIDE_VERBS.items():
+            for call in self.fake.calls(method):
+                request_id = call.params.get("invite_request_id")
+                if isinstance(request_id, str):
+                    counts = asked.setdefault(request_id, {})
+                    counts[verb] = counts.get(verb, 0) + 1
+        return asked
 
     def _armed(self) -> list[dict[str, Any]]:
         """What the demo's controls armed and is not used up yet: the stand-in's queued faults, then any slowness."""

@@ -1,4 +1,5 @@
-"""The demo org: two workspaces, approvers and requesters with real-looking names, channels, a dozen requests."""
+"""The demo org: two workspaces, approvers and requesters with real-looking names, channels, thirteen requests that
+between them meet every rule of the demo's policy (app/demo/policy_file.py) and one that meets none."""
 
 from __future__ import annotations
 
@@ -104,6 +105,8 @@ REQUESTS = [
                 ("finance-reports",), "External auditor for the Q4 review; needs read access until the quarter ends.", 12, 60),
     RequestSeed(GLOBEX, "guido@python.example", "Guido van Rossum", "ultra_restricted", (RADIA,),
                 ("trial-project",), "Interview candidate doing a paid trial project. _One channel only_, please.", 8, 14),
+    RequestSeed(NORTHWIND, "charles.babbage.1791@gmail.com", "Charles Babbage", "full_member", (DENNIS,),
+                ("general",), "An old friend of the team; he wants to help with the engine documentation.", 6),
     RequestSeed(NORTHWIND, "sophie.wilson@northwind.example", "Sophie Wilson", "full_member", (ALAN,),
                 ("general", "design"), "Returning after a career break; HR approved the rehire. She will lead the design "
                 "system.", 3),

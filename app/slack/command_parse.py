@@ -14,7 +14,7 @@ USAGE_LINES = {
     "deny": "`/invites deny <Ir… id | email> [reason]`",
     "show": "`/invites show <Ir… id | email>` — everything about one request, with its history",
     "history": "`/invites history [n]` — the latest decisions (default 10, at most 50)",
-    "stats": "`/invites stats` — pending per workspace, decisions this week, median time to decision",
+    "stats": "`/invites stats` — pending per workspace, decisions this week, median time to decision, agreement with the policy",
     "sync": "`/invites sync` — reconcile with Slack now",
     "invite": (
         "`/invites invite <email> [in <workspace>] <#channel …> [guest | single-channel-guest] "

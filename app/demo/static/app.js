@@ -18,6 +18,7 @@ const UI = {
   homeFromTop: false, // the Home tab opens at its top, as Slack's does
   inflight: new Map(), // card ts -> { words, user, blocks, ephemerals }: a decision this person started, not shown yet
   denyFrom: new Map(), // deny modal's view id -> the card whose Deny opened it
+  restarting: false, // the policy switch is restarting invitebot
 };
 const INFLIGHT_MS = 60_000; // give up on the "Approving…" line if neither the card nor an answer ever comes
 
@@ -338,6 +339,13 @@ function drawControls() {
   if (!faults.length) faults.push(el("li", "none", "No fault armed."));
   $("armed").replaceChildren(...faults);
   $("fault-disarm").disabled = !UI.screen.faults.length;
+  const mode = UI.screen.policy.mode;
+  $("policy-mode").textContent = UI.restarting ? `Policy: ${mode}, restarting invitebot…` : `Policy: ${mode}`;
+  for (const m of UI.org.policy_modes) {
+    const button = $(`policy-${m}`);
+    button.setAttribute("aria-pressed", String(m === mode));
+    button.disabled = UI.restarting || m === mode;
+  }
 }
 
 function fillRequestChannels() {
@@ -407,6 +415,16 @@ function setUpControls() {
     const answer = await api("disarm", {});
     if (answer.ok) toast("Disarmed: Slack answers approve and deny normally again.");
   });
+  for (const mode of UI.org.policy_modes) {
+    $(`policy-${mode}`).addEventListener("click", async () => {
+      UI.restarting = true;
+      draw();
+      const answer = await api("policy_mode", { mode });
+      UI.restarting = false;
+      draw();
+      if (answer.ok) toast(`Policy: ${mode}. invitebot restarted and read the file again.`);
+    });
+  }
 }
 
 // -- navigation ------------------------------------------------------------------------------------

@@ -1,17 +1,23 @@
-"""`invitebot serve | socket | sync | migrate | outbox | doctor | demo`.
+"""`invitebot serve | socket | sync | migrate | outbox | doctor | policy | demo`.
 
 A missing or malformed setting, or a database that cannot be opened, ends the command with one line on stderr and
-exit status 2.
+exit status 2. So does a policy file (INVITES_POLICY) that cannot be used, with a `file:line: what` line per problem,
+before anything starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
-from app import logs
+from app import logs, policy_cli
 from app.config import ConfigError, DatabaseSettings, Settings, load
+from app.core import policy
+from app.core.policy import Policy, PolicyError
 from app.store.db import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     choice = outbox.add_mutually_exclusive_group()
     choice.add_argument("--retry-failed", action="store_true", help="queue every job that failed for good again, due now")
     choice.add_argument("--drop-failed", action="store_true", help="delete every job that failed for good")
-    commands.add_parser("doctor", help="check the configuration, database, tokens, workspaces, channel and approver groups")
+    commands.add_parser("doctor", help="check the configuration, policy, database, tokens, workspaces, channel and approver groups")
+    policy_cli.add_parser(commands)
     demo = commands.add_parser("demo", help="try invitebot in a browser: a Slack stand-in, a seeded org and the real bot")
     demo.add_argument("--port", type=int, default=8080, help="port of the demo page on 127.0.0.1; 0 picks a free port")
     args = parser.parse_args(argv)
@@ -39,20 +46,25 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(args.port)
         if args.command == "doctor":
             return _doctor()
+        if args.command == "policy":
+            return policy_cli.run(args)
         if args.command == "migrate":
             return _migrate(load(DatabaseSettings))
         if args.command == "outbox":
             return _outbox(load(DatabaseSettings), retry=args.retry_failed, drop=args.drop_failed)
         settings = load(Settings)
+        active = _check_policy(settings)
         if args.command == "serve":
             settings.require("SLACK_SIGNING_SECRET")
             _check_database(settings)
+            _announce(active)
             from app.serve import serve_forever
 
             return serve_forever(settings, args.host, args.port)
         if args.command == "socket":
             settings.require("SLACK_APP_TOKEN")
             _check_database(settings)
+            _announce(active)
             from app.socket_mode import run_socket_mode
 
             return run_socket_mode(settings)
@@ -60,6 +72,23 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DatabaseUnavailable) as exc:
         print(f"invitebot: {exc}", file=sys.stderr)
         return 2
+    except PolicyError as exc:
+        for line in exc.problems:  # `file:line: what`, as editors and `invitebot policy check` show them
+            print(line, file=sys.stderr)
+        return 2
+
+
+def _check_policy(settings: Settings) -> Policy | None:
+    """Right after the settings, before anything starts (gunicorn included): INVITES_POLICY, when set, can be used, or
+    PolicyError lists every problem. The Runtime reads the file again as it is built: a change takes effect on restart.
+    """
+    return policy.load(settings.INVITES_POLICY) if settings.INVITES_POLICY is not None else None
+
+
+def _announce(active: Policy | None) -> None:
+    """`serve` and `socket` say once, as they start, which policy is in force."""
+    if active is not None:
+        log.info("policy active: %s, %s", active.path, active.summary())
 
 
 def _check_database(settings: DatabaseSettings) -> None:

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import make_url
 
 from app.config import Settings, default_data_folder, problems
+from app.core import policy
 from app.core.authz import GroupRef
 from app.runtime import Runtime
 from app.slack import blocks
@@ -74,7 +75,16 @@ _STAND_INS: dict[str, object] = {
     "INVITES_SYNC_INTERVAL": 300,
     "INVITES_DENY_REASON_REQUIRED": False,
     "INVITES_NOTIFY_REQUESTERS": True,
+    "INVITES_ADMIN_CALLS_PER_MINUTE": 20,
+    "INVITES_CARD_POSTS_PER_MINUTE": 50,
+    "INVITES_POLICY": None,
+    "INVITES_REMIND_AFTER": None,
+    "INVITES_ESCALATE_AFTER": None,
+    "INVITES_ESCALATE_TO": None,
 }
+# Checked together (one needs the other): when either is bad, both are stood in for.
+_PAIRED = frozenset({"INVITES_ESCALATE_AFTER", "INVITES_ESCALATE_TO"})
+_POLICY_FIX = "Correct the policy file (see the README's Policies section); `invitebot policy check FILE` checks it again."
 
 
 @dataclass(frozen=True)
@@ -93,11 +103,27 @@ def diagnose() -> list[Check]:
     checks = [Check(p.name, False, "not set" if p.missing else p.detail, p.fix) for p in found]
     if not found:
         checks.append(Check("configuration", True, "every setting is present and well-formed"))
+    stand_in = bad | _PAIRED if bad & _PAIRED else bad
     try:
-        settings = Settings(**{name: _STAND_INS[name] for name in bad})  # type: ignore[arg-type]
+        settings = Settings(**{name: _STAND_INS[name] for name in stand_in})  # type: ignore[arg-type]
     except ValidationError:
         return checks  # unreachable while every setting has a stand-in; the rows above say what to fix
-    return checks + run_checks(settings, bad)
+    policy_checks = _policy(settings)
+    if not all(check.ok for check in policy_checks):  # the other checks need no policy: build the Runtime without it
+        settings = settings.model_copy(update={"INVITES_POLICY": None})
+    return checks + policy_checks + run_checks(settings, bad)
+
+
+def _policy(settings: Settings) -> list[Check]:
+    """INVITES_POLICY: its mode, rules and digest, or a row for each problem (`file:line: what`)."""
+    if settings.INVITES_POLICY is None:
+        return [Check("policy", True, "none (INVITES_POLICY is not set): people decide every request")]
+    try:
+        loaded = policy.load(settings.INVITES_POLICY)
+    except policy.PolicyError as exc:
+        rows = [Check("policy", False, problem) for problem in exc.problems]
+        return [*rows[:-1], Check("policy", False, rows[-1].detail, _POLICY_FIX)]  # the fix once, after the last
+    return [Check("policy", True, f"{loaded.path}: {loaded.summary()}")]
 
 
 def run_checks(settings: Settings, bad: frozenset[str] = frozenset()) -> list[Check]:

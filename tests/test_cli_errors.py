@@ -20,7 +20,7 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _run(args: list[str], database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], database_url: str, cwd: Path, **more: str) -> subprocess.CompletedProcess[str]:
     # Slack is never asked: the database is checked before anything starts. A closed port stands in for Slack too.
     env = {
         "PATH": "/usr/bin:/bin",
@@ -33,6 +33,7 @@ def _run(args: list[str], database_url: str, cwd: Path) -> subprocess.CompletedP
         "INVITES_CHANNEL": "C0INVITES1",
         "INVITES_APPROVERS": "W0APPROV01",
         "INVITES_TEAM_IDS": "T0ALPHA01",
+        **more,
     }
     return subprocess.run(
         [sys.executable, "-m", "app", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False

@@ -110,8 +110,29 @@ def test_every_setting_problem_is_a_row_and_the_database_is_still_checked(fake, 
     assert _row(result.stdout, "database")[0] == "ok"
     assert _row(result.stdout, "SLACK_BOT_TOKEN (auth.test)") == ("skip", "not run: needs SLACK_BOT_TOKEN (see above)")
     assert _row(result.stdout, "post in the approvals channel")[0] == "skip"
-    assert "6 of 13 checks failed. 6 could not run until those are fixed." in result.stdout
+    assert "6 of 14 checks failed. 6 could not run until those are fixed." in result.stdout  # 14: with the policy's row
     assert fake.calls() == []  # nothing was sent to Slack with a stand-in for a missing token
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"INVITES_ADMIN_CALLS_PER_MINUTE": "0"},
+        {"INVITES_CARD_POSTS_PER_MINUTE": "fast"},
+        {"INVITES_REMIND_AFTER": "soon"},
+        {"INVITES_ESCALATE_AFTER": "soon", "INVITES_ESCALATE_TO": "C0LEADS01"},
+        {"INVITES_ESCALATE_AFTER": "1d", "INVITES_ESCALATE_TO": "#leads"},
+    ],
+    ids=lambda bad: "+".join(bad),
+)
+def test_every_later_setting_has_a_stand_in_so_the_other_checks_still_run(fake, migrated, bad):
+    result = _doctor(fake, migrated, **bad)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert any(line.startswith(f"{name}  ") and " FAIL " in line for line in result.stdout.splitlines() for name in bad)
+    assert _row(result.stdout, "database")[0] == "ok"
+    assert _row(result.stdout, "SLACK_BOT_TOKEN (auth.test)")[0] == "ok"
 
 
 def test_checks_a_bad_setting_does_not_hold_back_still_run(fake, migrated):

@@ -245,10 +245,10 @@ class Settings(DatabaseSettings):
             if after is not None:
                 raise ValueError("it is not set, but INVITES_ESCALATE_AFTER is: set both, or neither")
             return None
-        if after_unset:
-            raise ValueError("it is set, but INVITES_ESCALATE_AFTER is not: set both, or neither")
         if not isinstance(value, str) or not _ESCALATE_TO.match(value.strip()):
             raise ValueError(f"{value!r} is not {SPECS['INVITES_ESCALATE_TO'].wanted()}")
+        if after_unset:
+            raise ValueError("it is set, but INVITES_ESCALATE_AFTER is not: set both, or neither")
         return value.strip()
 
     @field_validator("SLACK_BOT_TOKEN")

@@ -106,11 +106,29 @@ CASES = [
     ("INVITES_NOTIFY_REQUESTERS", "2", "'2' is not true or false"),
     ("INVITES_ADMIN_CALLS_PER_MINUTE", "0", "'0' is not a whole number of calls from 1 to 60000 (for example 20)"),
     ("INVITES_CARD_POSTS_PER_MINUTE", "fast", "'fast' is not a whole number of posts from 1 to 60000 (for example 50)"),
+    ("INVITES_REMIND_AFTER", "4 hours", "'4 hours' is not a duration of at least one minute, in days, hours and minutes"),
+    ("INVITES_REMIND_AFTER", "30s", "'30s' is shorter than a minute; write a duration of at least one minute"),
+    ("INVITES_ESCALATE_AFTER", "1d1d", "'1d1d' is not a duration of at least one minute, in days, hours and minutes"),
+    ("INVITES_ESCALATE_TO", "#leads", "'#leads' is not a channel id (C…/G…) to post escalations in, or a user-group id (S…)"),
+    ("INVITES_ESCALATE_TO", "C0LEADS01", "it is set, but INVITES_ESCALATE_AFTER is not: set both, or neither"),
 ]
+# Any text names a path: the policy file itself is read and checked at start-up (see tests/test_policy_startup.py).
+CHECKED_AT_START_UP = {"INVITES_POLICY"}
 
 
 def test_every_setting_has_its_own_words():
-    assert set(SPECS) == set(Settings.model_fields) == {name for name, _, _ in CASES}
+    assert set(SPECS) == set(Settings.model_fields) == {name for name, _, _ in CASES} | CHECKED_AT_START_UP
+
+
+def test_an_escalation_without_a_destination_says_so(monkeypatch):
+    for name, good in GOOD.items():
+        monkeypatch.setenv(name, good)
+    monkeypatch.setenv("INVITES_ESCALATE_AFTER", "1d")
+
+    with pytest.raises(ConfigError) as info:
+        load(Settings)
+
+    assert str(info.value) == "INVITES_ESCALATE_TO is invalid: it is not set, but INVITES_ESCALATE_AFTER is: set both, or neither"
 
 
 @pytest.mark.parametrize(("variable", "value", "says"), CASES, ids=[f"{n}={v!r}" for n, v, _ in CASES])

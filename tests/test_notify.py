@@ -33,6 +33,7 @@ def test_a_decision_made_outside_invitebot_is_told_too(fake, bot):
     fake.decide_outside(request["id"], "deny", SLACK_ADMIN)
 
     bot.runtime.sync()
+    bot.settle()
 
     [dm] = fake.direct_messages(REQUESTER)
     assert f"was denied by <@{SLACK_ADMIN}>" in dm["text"]
@@ -58,5 +59,7 @@ def test_two_replicas_tell_the_requester_once(fake, start_bot):
 
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda bot: bot.runtime.sync(), (first, second)))
+    first.settle()
+    second.settle()
 
     assert len(fake.direct_messages(REQUESTER)) == 1

@@ -352,6 +352,31 @@ def deny_through_modal(fake: FakeSlack, bot: Bot, card: dict[str, Any], user: st
     return bot.slack.submit_view(user_id=user, view=fake.modal(view["id"]), values=values, team_id=TEAM)
 
 
+# A policy with a rule of each kind: work addresses approved, personal ones denied, guests needing two approvers.
+POLICY_YAML = """\
+mode: {mode}
+rules:
+  - name: employees
+    when: {{email_domain: [example.com, "*.example.com"], invite_type: [full_member]}}
+    then: approve
+  - name: personal-mail
+    when: {{email_domain: [gmail.com, outlook.com]}}
+    then: deny
+    reason: "Personal addresses cannot join; please ask for a work address."
+  - name: guests
+    when: {{invite_type: [restricted, ultra_restricted]}}
+    then: require_approvals
+    count: 2
+"""
+
+
+def write_policy(folder: Path, mode: str = "shadow") -> str:
+    """POLICY_YAML in `mode`, written to a file of its own in `folder`; returns its path for INVITES_POLICY."""
+    path = folder / f"policy-{mode}.yml"
+    path.write_text(POLICY_YAML.format(mode=mode), encoding="utf-8")
+    return str(path)
+
+
 def request_row(**kw: Any) -> Any:
     """An unsaved InviteRequest with plain defaults, for testing builders as data."""
     from datetime import datetime, timezone

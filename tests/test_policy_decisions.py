@@ -25,36 +25,13 @@ from tests.conftest import (
     new_request,
     poll_until,
     wait_for_card,
+    write_policy,
 )
 
 APPROVE, DENY = "admin.inviteRequests.approve", "admin.inviteRequests.deny"
-POLICY = """\
-mode: {mode}
-rules:
-  - name: employees
-    when:
-      email_domain: [example.com, "*.example.com"]
-      invite_type: [full_member]
-    then: approve
-  - name: personal-mail
-    when: {{email_domain: [gmail.com, outlook.com]}}
-    then: deny
-    reason: "Personal addresses cannot join; please ask for a work address."
-  - name: guests
-    when: {{invite_type: [restricted, ultra_restricted]}}
-    then: require_approvals
-    count: 2
-"""
-
-
 @pytest.fixture
 def policy_file(tmp_path):
-    def write(mode: str) -> str:
-        path = tmp_path / f"policy-{mode}.yml"
-        path.write_text(POLICY.format(mode=mode))
-        return str(path)
-
-    return write
+    return lambda mode: write_policy(tmp_path, mode)
 
 
 def _delivered(fake, bot, email, **kw):

@@ -10,39 +10,28 @@ from app.core.policy_stats import RuleAgreement, Waiting
 from app.core.queries import Stats
 from app.slack import home_view, replies
 from app.store.models import Approval, InviteRequest
-from tests.conftest import APPROVER, CHANNEL, GROUP_APPROVER, TEAM, card_text, new_request, request_row, wait_for_card
+from tests.conftest import (
+    APPROVER,
+    CHANNEL,
+    GROUP_APPROVER,
+    TEAM,
+    card_text,
+    new_request,
+    request_row,
+    wait_for_card,
+    write_policy,
+)
 from tests.test_block_limits import assert_view_valid
 from tests.test_commands import answer
 from tests.test_home import deliver, open_home
 
 MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
-POLICY_YAML = """\
-mode: {mode}
-rules:
-  - name: employees
-    when: {{email_domain: [example.com, "*.example.com"], invite_type: [full_member]}}
-    then: approve
-  - name: personal-mail
-    when: {{email_domain: [gmail.com, outlook.com]}}
-    then: deny
-    reason: "Personal addresses cannot join; please ask for a work address."
-  - name: guests
-    when: {{invite_type: [restricted, ultra_restricted]}}
-    then: require_approvals
-    count: 2
-"""
 RULES = (
     Rule("employees", Conditions(email_domain=("example.com",), invite_type=("full_member",)), Then.APPROVE),
     Rule("personal-mail", Conditions(email_domain=("gmail.com",)), Then.DENY, reason="Use a work address."),
     Rule("guests", Conditions(invite_type=("restricted", "ultra_restricted")), Then.REQUIRE_APPROVALS, count=2),
 )
 SHADOW = Policy(Mode.SHADOW, RULES, path="/etc/invitebot/policy.yml", digest="3f2a9c01b7e4")
-
-
-def policy_file(tmp_path, mode="shadow"):
-    path = tmp_path / "policy.yml"
-    path.write_text(POLICY_YAML.format(mode=mode), encoding="utf-8")
-    return str(path)
 
 
 def _home(panel, pending=(), total=0):
@@ -146,7 +135,7 @@ def test_stats_words_the_agreement_per_rule_and_when_there_is_none():
 
 
 def test_stats_and_the_home_count_the_last_30_days_decisions_by_people_per_rule(fake, start_bot, tmp_path):
-    bot = start_bot(INVITES_POLICY=policy_file(tmp_path))
+    bot = start_bot(INVITES_POLICY=write_policy(tmp_path))
     for n, agreed in enumerate([True, True, True, False]):
         decided(bot, n, "employees", agreed)
     decided(bot, 10, "employees", False, days_ago=31)  # too old to count
@@ -180,7 +169,7 @@ def test_stats_and_the_home_count_the_last_30_days_decisions_by_people_per_rule(
     home = card_text(open_home(fake, bot, APPROVER))
     assert "employees: 3/4 agreed, personal-mail: 1/1 agreed" in home
     assert "(the oldest has waited 5 h 3 min)" in home
-    assert "*Policy:* `policy.yml`" in home and "*shadow* mode" in home
+    assert "*Policy:* `policy-shadow.yml`" in home and "*shadow* mode" in home
 
 
 def test_without_a_policy_stats_and_the_home_say_none_is_set(fake, bot):
@@ -189,7 +178,7 @@ def test_without_a_policy_stats_and_the_home_say_none_is_set(fake, bot):
 
 
 def test_the_home_lists_requests_short_of_approvals_with_who_approved(fake, start_bot, tmp_path):
-    bot = start_bot(INVITES_POLICY=policy_file(tmp_path, "enforce"))
+    bot = start_bot(INVITES_POLICY=write_policy(tmp_path, "enforce"))
     for n, (email, approvers) in enumerate([("one@example.com", [GROUP_APPROVER]), ("none@example.com", [])]):
         stored(
             bot,
@@ -212,7 +201,7 @@ def test_the_home_lists_requests_short_of_approvals_with_who_approved(fake, star
 
 
 def test_show_says_which_rule_matched_in_shadow_mode(fake, start_bot, tmp_path):
-    bot = start_bot(INVITES_POLICY=policy_file(tmp_path, "shadow"))
+    bot = start_bot(INVITES_POLICY=write_policy(tmp_path, "shadow"))
     deliver(fake, bot, new_request(fake, "ada@example.com", invite_type="full_member"))
     deliver(fake, bot, new_request(fake, "someone@elsewhere.example", invite_type="full_member"))
 
@@ -224,7 +213,7 @@ def test_show_says_which_rule_matched_in_shadow_mode(fake, start_bot, tmp_path):
 
 
 def test_show_lists_approvals_so_far_of_an_enforced_two_person_rule(fake, start_bot, tmp_path):
-    bot = start_bot(INVITES_POLICY=policy_file(tmp_path, "enforce"))
+    bot = start_bot(INVITES_POLICY=write_policy(tmp_path, "enforce"))
     guest = new_request(fake, "guest@partner.example", invite_type="restricted")
     deliver(fake, bot, guest)
     card = wait_for_card(fake, "guest@partner.example")

@@ -1,4 +1,4 @@
-"""Tables: requests, the cards we posted, the audit log, approvals, notices, leases, the outbox and the pace budgets."""
+"""Tables: requests, the cards we posted, the audit log, batches, digests, approvals, notices, leases, the outbox, pace budgets."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -123,6 +124,8 @@ class InviteRequest(Base):
     approvals_needed: Mapped[int | None] = mapped_column(Integer)
     # Whether the person who decided did what the policy would have (NULL: no approve/deny verdict, or not decided by a person).
     policy_agreed: Mapped[bool | None] = mapped_column(Boolean)
+    # Found in a backlog too big for a card each: the workspace's digest card stands for it instead.
+    in_digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RequestCard(Base):
@@ -154,6 +157,53 @@ class DecisionLog(Base):
     outcome: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+    batch_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # the bulk decision this entry was part of
+
+
+class Batch(Base):
+    """A bulk decision: the requests a filter found when previewed, decided one by one at the workspace's pace once confirmed.
+
+    `state`: preview (shown, not confirmed), running, cancelled or done; `progress_ts` is the message it keeps updated.
+    """
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))
+    filters: Mapped[dict[str, object]] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    progress_ts: Mapped[str | None] = mapped_column(String(32))
+    total: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class BatchItem(Base):
+    """One request of a batch, in preview order; `outcome` once its decision has ended (or the batch was cancelled)."""
+
+    __tablename__ = "batch_items"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Digest(Base):
+    """The one card standing for a workspace's backlog (INVITES_DIGEST_OVER), kept up to date instead of a card each."""
+
+    __tablename__ = "digests"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    posted_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Approval(Base):

@@ -1,4 +1,4 @@
-"""`invitebot serve | socket | sync | migrate | outbox | doctor | policy | demo`.
+"""`invitebot serve | socket | sync | migrate | outbox | doctor | policy | export | demo`.
 
 A missing or malformed setting, or a database that cannot be opened, ends the command with one line on stderr and
 exit status 2. So does a policy file (INVITES_POLICY) that cannot be used, with a `file:line: what` line per problem,
@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from app import logs, policy_cli
+from app import export_cli, logs, policy_cli
 from app.config import ConfigError, DatabaseSettings, Settings, load
 from app.core import policy
 from app.core.policy import Policy, PolicyError
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     choice.add_argument("--drop-failed", action="store_true", help="delete every job that failed for good")
     commands.add_parser("doctor", help="check the configuration, policy, database, tokens, workspaces, channel and approver groups")
     policy_cli.add_parser(commands)
+    export_cli.add_parser(commands)
     demo = commands.add_parser("demo", help="try invitebot in a browser: a Slack stand-in, a seeded org and the real bot")
     demo.add_argument("--port", type=int, default=8080, help="port of the demo page on 127.0.0.1; 0 picks a free port")
     args = parser.parse_args(argv)
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             return _migrate(load(DatabaseSettings))
         if args.command == "outbox":
             return _outbox(load(DatabaseSettings), retry=args.retry_failed, drop=args.drop_failed)
+        if args.command == "export":
+            return export_cli.run(args, load(DatabaseSettings))
         settings = load(Settings)
         active = _check_policy(settings)
         if args.command == "serve":

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from slack_sdk import WebClient
 from sqlalchemy.engine import make_url
 
-from app.config import Settings, default_data_folder, problems
+from app.config import WORKSPACE_APPROVERS, Settings, default_data_folder, problems, setting_of
 from app.core import policy
 from app.core.authz import GroupRef
 from app.runtime import Runtime
@@ -56,9 +56,15 @@ _LIST_FIX = {
 }
 _CHANNEL_FIX = {
     "not_in_channel": "Invite the bot to the approvals channel (/invite @invitebot in that channel).",
-    "channel_not_found": "INVITES_CHANNEL names no channel the bot can see: check the id (C…) and invite the bot.",
-    "is_archived": "The approvals channel is archived: unarchive it or choose another INVITES_CHANNEL.",
+    "channel_not_found": "{setting} names no channel the bot can see: check the id (C…) and invite the bot.",
+    "is_archived": "The approvals channel is archived: unarchive it or choose another in {setting}.",
     "missing_scope": "The bot token lacks chat:write: add it in the app's settings and reinstall.",
+}
+_UPLOAD_FIX = {
+    "missing_scope": "The bot token lacks files:write (and /invites export also needs im:write): add both in the app's "
+    "settings and reinstall.",
+    "file_uploads_disabled": "File uploads are turned off for the org: allow them, or use `invitebot export` instead of "
+    "/invites export.",
 }
 # While a setting is missing or malformed these stand in for it, so the Runtime can be built for the checks that do
 # not need that setting. A check that needs one is not run, so a stand-in never reaches Slack or a database.
@@ -71,6 +77,8 @@ _STAND_INS: dict[str, object] = {
     "SLACK_API_URL": "http://slack-api-url.invalid/api/",
     "INVITES_CHANNEL": "C0NOTSET",
     "INVITES_APPROVERS": "W0NOTSET",
+    WORKSPACE_APPROVERS: {},  # one bad INVITES_APPROVERS_T… stands in for all of them: their groups are not checked
+    "INVITES_ROUTES": {},
     "INVITES_TEAM_IDS": "T0NOTSET",
     "INVITES_SYNC_INTERVAL": 300,
     "INVITES_DENY_REASON_REQUIRED": False,
@@ -99,7 +107,7 @@ class Check:
 def diagnose() -> list[Check]:
     """Read the settings from the environment and run every check: each bad setting is a row, not the end of the run."""
     found = problems(Settings)
-    bad = frozenset(problem.name for problem in found)
+    bad = frozenset(setting_of(problem.name) for problem in found)  # INVITES_APPROVERS_T… as the setting they fill
     checks = [Check(p.name, False, "not set" if p.missing else p.detail, p.fix) for p in found]
     if not found:
         checks.append(Check("configuration", True, "every setting is present and well-formed"))
@@ -188,16 +196,27 @@ class _SlackChecks:
         for team_id in team_ids:
             self._add(f"list invite requests in {team_id}", ["SLACK_ADMIN_TOKEN"], lambda t=team_id: self._listing(t))
         channel = "the approvals channel" if "INVITES_CHANNEL" in self.bad else settings.INVITES_CHANNEL
-        self._add(f"post in {channel}", ["SLACK_BOT_TOKEN", "INVITES_CHANNEL"], self._posting)
+        self._add(f"post in {channel}", ["SLACK_BOT_TOKEN", "INVITES_CHANNEL"], lambda: self._posting(settings.INVITES_CHANNEL))
+        if "INVITES_ROUTES" in self.bad:
+            self.checks.append(_skipped("post in the routed channels", ["INVITES_ROUTES"]))
+        for routed in settings.routes.channels()[1:]:  # each workspace's own channel (INVITES_ROUTES), once
+            self._add(f"post in {routed}", ["SLACK_BOT_TOKEN"], lambda c=routed: self._posting(c, "INVITES_ROUTES"))
+        self._add("upload files (files.getUploadURLExternal)", ["SLACK_BOT_TOKEN"], self._uploading)
         if hasattr(WebClient, "blocks_validate"):  # Slack's blocks.validate, in newer slack_sdk releases only
             self._add("request card (blocks.validate)", ["SLACK_BOT_TOKEN"], self._card)
         if "INVITES_APPROVERS" in self.bad:
             self.checks.append(_skipped("approver groups", ["INVITES_APPROVERS"]))
-        for group in self.runtime.approvers.groups:
-            # A bare S… is looked for in each workspace, which INVITES_TEAM_IDS=all reads with the admin token.
-            search = [] if group.team_id else ["INVITES_TEAM_IDS", *(["SLACK_ADMIN_TOKEN"] if settings.all_teams else [])]
-            needs = ["SLACK_BOT_TOKEN", *search]
-            self._add(f"approver group {group.id}", needs, lambda g=group: _group(self.runtime, g, self._fix))
+        if WORKSPACE_APPROVERS in self.bad:
+            self.checks.append(_skipped("approver groups of INVITES_APPROVERS_T…", ["INVITES_APPROVERS_T…"]))
+        seen: set[GroupRef] = set()
+        for variable, listed in self.runtime.approvers.lists():
+            for group in (g for g in listed.groups if g not in seen):
+                seen.add(group)
+                # A bare S… is looked for in each workspace, which INVITES_TEAM_IDS=all reads with the admin token.
+                search = [] if group.team_id else ["INVITES_TEAM_IDS", *(["SLACK_ADMIN_TOKEN"] if settings.all_teams else [])]
+                needs = ["SLACK_BOT_TOKEN", *search]
+                name = f"approver group {group.id}" + ("" if variable == "INVITES_APPROVERS" else f" ({variable})")
+                self._add(name, needs, lambda g=group, n=name, v=variable: _group(self.runtime, g, self._fix, n, v))
         return self.checks
 
     def _add(self, name: str, needs: list[str], check: Callable[[], Check]) -> None:
@@ -235,12 +254,21 @@ class _SlackChecks:
             return Check(name, True, "allowed")
         return self._fail(name, problem, _LIST_FIX.get(problem) or _slack_fix(problem))
 
-    def _posting(self) -> Check:
-        channel = self.runtime.settings.INVITES_CHANNEL
+    def _posting(self, channel: str, setting: str = "INVITES_CHANNEL") -> Check:
+        """The bot can post (and delete) in an approvals channel: INVITES_CHANNEL, or one INVITES_ROUTES names."""
         problem = self.gateway.posting_problem(channel)
         if problem is None:
             return Check(f"post in {channel}", True, "allowed")
-        return self._fail(f"post in {channel}", problem, _CHANNEL_FIX.get(problem) or _slack_fix(problem))
+        fix = _CHANNEL_FIX[problem].format(setting=setting) if problem in _CHANNEL_FIX else _slack_fix(problem)
+        return self._fail(f"post in {channel}", problem, fix)
+
+    def _uploading(self) -> Check:
+        """`/invites export` sends its CSV as a file: the bot token needs files:write."""
+        name = "upload files (files.getUploadURLExternal)"
+        problem = self.gateway.upload_problem()
+        if problem is None:
+            return Check(name, True, "allowed")
+        return self._fail(name, problem, _UPLOAD_FIX.get(problem) or _slack_fix(problem))
 
     def _card(self) -> Check:
         return _card(self.gateway.blocks_problem(blocks.sample_card()), self._fail)
@@ -280,9 +308,10 @@ def _card(problem: str | None, fail: Callable[[str, str, str], Check]) -> Check:
     return fail(name, problem, _TOKEN_FIX["SLACK_BOT_TOKEN"] if problem in _TOKEN_CODES else fix)
 
 
-def _group(runtime: Runtime, group: GroupRef, fix_for: Callable[[str], str]) -> Check:
+def _group(
+    runtime: Runtime, group: GroupRef, fix_for: Callable[[str], str], name: str, variable: str = "INVITES_APPROVERS"
+) -> Check:
     """An approver group must be found in a workspace; the fix names the S…@T… form when it is not."""
-    name = f"approver group {group.id}"
     found, codes, errors = None, [], []
     for team_id in runtime.approvers.group_teams(group):
         try:
@@ -301,7 +330,8 @@ def _group(runtime: Runtime, group: GroupRef, fix_for: Callable[[str], str]) -> 
         elif codes and all(code in _TOKEN_CODES for code in codes):
             fix = _TOKEN_FIX["SLACK_BOT_TOKEN"]
         elif group.team_id:
-            fix = f"INVITES_APPROVERS names {group.id}@{group.team_id}, but {group.team_id} has no such user group."
+            named = f"{group.id}@{group.team_id}" if variable == "INVITES_APPROVERS" else group.id  # a workspace's own: read there
+            fix = f"{variable} names {named}, but {group.team_id} has no such user group."
         else:
             fix = (
                 f"INVITES_APPROVERS names {group.id}, which is not a user group Slack knows in invitebot's workspaces: "

@@ -56,7 +56,8 @@ def test_a_good_installation_passes_every_check(fake, migrated):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All checks passed." in result.stdout
     for name in ("database", "SLACK_BOT_TOKEN (auth.test)", "SLACK_ADMIN_TOKEN (auth.test)", "list invite requests in T0ALPHA01",
-                 f"post in {CHANNEL}", "approver group S0APPROVE1", "request card (blocks.validate)"):
+                 f"post in {CHANNEL}", "approver group S0APPROVE1", "request card (blocks.validate)",
+                 "upload files (files.getUploadURLExternal)"):
         assert name in result.stdout
     assert fake.messages(CHANNEL) == []  # the test post was removed again
 
@@ -77,6 +78,7 @@ def test_pending_migrations_are_reported(fake, database_url):
         (("usergroups.users.list", "no_such_subteam"), "not a user group Slack knows"),
         (("blocks.validate", "invalid_blocks"), "sample invite request card"),
         (("admin.inviteRequests.list", "missing_scope"), "lacks admin.invites:read"),
+        (("files.getUploadURLExternal", "missing_scope"), "lacks files:write"),
         (("admin.inviteRequests.list", "internal_error"), "Run `invitebot doctor` again in a minute."),
     ],
 )
@@ -110,7 +112,7 @@ def test_every_setting_problem_is_a_row_and_the_database_is_still_checked(fake, 
     assert _row(result.stdout, "database")[0] == "ok"
     assert _row(result.stdout, "SLACK_BOT_TOKEN (auth.test)") == ("skip", "not run: needs SLACK_BOT_TOKEN (see above)")
     assert _row(result.stdout, "post in the approvals channel")[0] == "skip"
-    assert "6 of 14 checks failed. 6 could not run until those are fixed." in result.stdout  # 14: with the policy's row
+    assert "6 of 15 checks failed. 7 could not run until those are fixed." in result.stdout  # 15: with the policy's row
     assert fake.calls() == []  # nothing was sent to Slack with a stand-in for a missing token
 
 

@@ -290,6 +290,13 @@ class FakeSlack:
     def response_posts(self) -> list[dict[str, Any]]:
         return self._copy(lambda s: s.response_posts)
 
+    def uploaded_file(self, file_id: str) -> dict[str, Any]:
+        """A file uploaded through files.getUploadURLExternal: name, title, the bytes received, the channels it is in."""
+        found = self._copy(lambda s: s.files.get(file_id))
+        if found is None:
+            raise KeyError(file_id)
+        return {"id": found.id, "name": found.filename, "title": found.title, "content": found.content, "shared_in": found.shared_in}
+
     def next_ts(self) -> str:
         """A fresh message timestamp, as Slack would give an ephemeral message."""
         return self._state.next_ts()

@@ -164,6 +164,20 @@ class Trigger:
 
 
 @dataclass
+class UploadedFile:
+    """A file from files.getUploadURLExternal: the length promised, the bytes once posted, and where it was shared."""
+
+    id: str
+    filename: str
+    length: int
+    ticket: str
+    title: str | None = None
+    content: bytes | None = None  # None until the upload URL received exactly `length` bytes
+    shared_in: list[str] = field(default_factory=list)
+    completed: bool = False
+
+
+@dataclass
 class SlackState:
     """Everything the stand-in knows, guarded by one re-entrant lock whose condition signals every change."""
 
@@ -201,6 +215,8 @@ class SlackState:
     socket_acks: dict[str, dict[str, Any]] = field(default_factory=dict)  # envelope_id -> the app's ack
     revoked: set[str] = field(default_factory=set)  # tokens Slack answers token_revoked for (FakeSlack.revoke_token)
     dropped_answers: dict[str, int] = field(default_factory=dict)  # method -> calls done whose answer is never sent
+    files: dict[str, UploadedFile] = field(default_factory=dict)  # file id -> what files.* were told and sent
+    upload_url: str = ""  # where files.getUploadURLExternal sends uploads: http://127.0.0.1:<port>/upload/v1/
     version: int = field(default=0, init=False)
     lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     cond: threading.Condition = field(init=False, repr=False)

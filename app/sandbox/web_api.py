@@ -15,7 +15,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from app.sandbox import block_kit
-from app.sandbox.state import Call, Channel, Fault, SlackState
+from app.sandbox.state import Call, Channel, Fault, SlackState, UploadedFile
 
 BOT, ADMIN, APP = "bot", "admin", "app"  # APP: the app-level token (xapp-), good only for apps.connections.open
 RESPONSE_URL_MAX_USES = 5  # reference §5.6: up to 5 posts per response_url
@@ -527,6 +527,101 @@ def connections_open(state: SlackState, params: dict[str, Any], caller: Caller) 
     return {"url": f"{state.socket_url}?ticket={ticket}"}
 
 
+# -- conversations.open and file uploads (files.getUploadURLExternal, the upload URL, files.completeUploadExternal) --
+
+UPLOAD_PATH = "/upload/v1/"
+MAX_ALT_TEXT = 1000  # files.getUploadURLExternal: alt_txt_too_large beyond it
+MAX_SHARE_CHANNELS = 100  # files.completeUploadExternal: channels_limit_exceeded beyond it
+
+
+def conversations_open(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """Open (or resume) the app's direct message with one user; group DMs of several users are not modelled."""
+    channel_id = str(params.get("channel") or "")
+    if channel_id:
+        if not channel_id.startswith("D") or channel_id not in state.channels:
+            raise ApiError("channel_not_found")
+        return {"no_op": True, "already_open": True, "channel": {"id": channel_id}}
+    users = [user.strip() for user in str(params.get("users") or "").split(",") if user.strip()]
+    if not users:
+        raise ApiError("users_list_not_supplied")
+    if len(users) > 1:
+        raise ApiError("invalid_arguments")
+    if users[0] not in state.users:
+        raise ApiError("user_not_found")
+    already = direct_message_channel_id(users[0]) in state.channels
+    channel = _dm_channel(state, users[0])
+    return {"no_op": already, "already_open": already, "channel": {"id": channel.id}}
+
+
+def files_get_upload_url(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """A file id and a URL on this server to POST its bytes to; `length` is the exact size to come."""
+    filename = str(_required(params, "filename"))
+    try:
+        length = int(_required(params, "length"))
+    except (TypeError, ValueError):
+        raise ApiError("invalid_arguments") from None
+    if length <= 0:
+        raise ApiError("missing_argument")  # Slack's answer for a length of 0
+    if len(str(params.get("alt_txt") or "")) > MAX_ALT_TEXT:
+        raise ApiError("alt_txt_too_large")
+    upload = UploadedFile(state.new_id("F", 10), filename, length, state.new_id("", 32).lower())
+    state.files[upload.id] = upload
+    return {"upload_url": f"{state.upload_url}{upload.ticket}", "file_id": upload.id}
+
+
+def receive_upload(state: SlackState, ticket: str, body: bytes) -> tuple[int, bytes]:
+    """The upload URL: the raw bytes of the file, exactly as many as `length` promised (else HTTP 400, nothing kept)."""
+    with state.lock:
+        upload = next((f for f in state.files.values() if f.ticket == ticket and not f.completed), None)
+        if upload is None:
+            return 404, b"unknown or finished upload"
+        if len(body) != upload.length:
+            return 400, f"expected {upload.length} bytes, received {len(body)}".encode()
+        upload.content = bytes(body)
+        state.changed()
+        return 200, f"OK - {len(body)}".encode()
+
+
+def files_complete_upload(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """Finish uploads (once each) and share them in channel_id or channels, as one message carrying `files`."""
+    given = _json_param(params, "files", "invalid_arguments")
+    if not isinstance(given, list) or not given or not all(isinstance(f, dict) and f.get("id") for f in given):
+        raise ApiError("invalid_arguments")
+    uploads = []
+    for item in given:
+        upload = state.files.get(str(item["id"]))
+        if upload is None or upload.content is None or upload.completed:
+            raise ApiError("file_not_found")
+        uploads.append((upload, item.get("title")))
+    targets = [str(params["channel_id"])] if params.get("channel_id") else []
+    targets += [c.strip() for c in str(params.get("channels") or "").split(",") if c.strip()]
+    if len(targets) > MAX_SHARE_CHANNELS:
+        raise ApiError("channels_limit_exceeded")
+    channels = [_dm_channel(state, t) if t[:1] in ("U", "W") else state.channels.get(t) for t in targets]
+    if any(channel is None for channel in channels):
+        raise ApiError("channel_not_found")
+    shared = []
+    for upload, title in uploads:
+        upload.title = str(title) if title else upload.filename
+        upload.completed = True
+        upload.shared_in = [channel.id for channel in channels if channel is not None]
+        shared.append({"id": upload.id, "name": upload.filename, "title": upload.title, "size": upload.length})
+    for channel in channels:
+        assert channel is not None
+        ts = state.next_ts()
+        state.messages.setdefault(channel.id, {})[ts] = {
+            "type": "message",
+            "user": state.bot_user_id,
+            "bot_id": state.bot_id,
+            "app_id": state.app_id,
+            "text": str(params.get("initial_comment") or ""),
+            "files": [dict(item) for item in shared],
+            "upload": True,
+            "ts": ts,
+        }
+    return {"files": shared}
+
+
 METHODS: dict[str, tuple[Handler, frozenset[str]]] = {
     "apps.connections.open": (connections_open, frozenset({APP})),
     "auth.test": (auth_test, frozenset({BOT, ADMIN})),
@@ -552,6 +647,9 @@ METHODS: dict[str, tuple[Handler, frozenset[str]]] = {
     "users.info": (users_info, frozenset({BOT, ADMIN})),
     "usergroups.users.list": (usergroup_users, frozenset({BOT})),
     "conversations.info": (conversations_info, frozenset({BOT, ADMIN})),
+    "conversations.open": (conversations_open, frozenset({BOT, ADMIN})),
+    "files.getUploadURLExternal": (files_get_upload_url, frozenset({BOT, ADMIN})),
+    "files.completeUploadExternal": (files_complete_upload, frozenset({BOT, ADMIN})),
 }
 
 
@@ -782,7 +880,7 @@ def _parse(content_type: str | None, body: bytes, query: str) -> tuple[dict[str,
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
-    """Routes /api/<method> to the Web API and /actions/… or /commands/… to response_url handling."""
+    """Routes /api/<method> to the Web API, /actions/… or /commands/… to response_url handling, /upload/v1/… to uploads."""
 
     server: SlackServer
 
@@ -803,6 +901,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
         elif url.path.startswith(RESPONSE_URL_PATHS):
             status, answer = post_to_response_url(self.server.state, url.path.rsplit("/", 1)[-1], body)
+        elif url.path.startswith(UPLOAD_PATH):
+            status, answer = receive_upload(self.server.state, url.path[len(UPLOAD_PATH) :], body)
         else:
             status, answer = 404, b'{"ok": false, "error": "not_found"}'
         self.send_response(status)
@@ -827,3 +927,4 @@ class SlackServer(ThreadingHTTPServer):
     def __init__(self, state: SlackState) -> None:
         super().__init__(("127.0.0.1", 0), _RequestHandler)
         self.state = state
+        state.upload_url = f"http://127.0.0.1:{self.server_address[1]}{UPLOAD_PATH}"

@@ -9,10 +9,10 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, RetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import (
     BackoffRetryIntervalCalculator,
@@ -73,7 +73,7 @@ class RateLimitedBodyRetryHandler(RetryHandler):
 
 
 # Calls that do their work again when repeated: a retry after a lost answer could post a second card.
-_NOT_REPEATABLE = frozenset({"chat.postMessage"})
+_NOT_REPEATABLE = frozenset({"chat.postMessage", "files.completeUploadExternal"})
 
 
 def _never_sent(error: Exception | None) -> bool:
@@ -227,6 +227,7 @@ class PostUnconfirmed(SlackCallFailed):
 
 
 MAX_ERROR_CODE = 48
+UPLOAD_REFUSED = "upload_refused"  # a file's upload URL answered with an HTTP error: the file was not shared
 # What a call to Slack can raise besides a Slack answer: slack_sdk's errors, the wire's (URLError, resets, timeouts),
 # and a 200 whose body is cut short (json.JSONDecodeError, a ValueError).
 _WIRE_ERRORS = (SlackClientError, OSError, ValueError)
@@ -432,6 +433,10 @@ class SlackGateway:
             return exc.code
         return None
 
+    def upload_problem(self) -> str | None:
+        """May the bot upload files (files:write)? Asks for an upload URL and never uses it: Slack discards the file."""
+        return self._probe(self._bot, "files.getUploadURLExternal", {"filename": "invitebot-doctor.txt", "length": 1})
+
     def blocks_problem(self, blocks: list[dict[str, Any]]) -> str | None:
         """Ask Slack's blocks.validate whether it would take these blocks: its error code, or None when it would.
 
@@ -579,6 +584,26 @@ class SlackGateway:
     def workspaces(self) -> list[dict[str, Any]]:
         """Every workspace of the Enterprise org (admin.teams.list, paged); raises SlackCallFailed."""
         return list(self._paged("admin.teams.list", "teams", {"limit": TEAMS_PAGE_LIMIT}))
+
+    # -- files ------------------------------------------------------------------------------
+
+    def send_file(self, user_id: str, *, filename: str, content: bytes, title: str, comment: str) -> str:
+        """Share a file in the app's direct message with a user; returns that conversation's id.
+
+        conversations.open, then slack_sdk's files_upload_v2: files.getUploadURLExternal, the bytes POSTed to the
+        upload_url it gives, files.completeUploadExternal into the conversation. Raises SlackCallFailed with Slack's
+        code, or UPLOAD_REFUSED when the upload URL would not take the bytes.
+        """
+        channel = str(self._bot_call("conversations.open", users=user_id)["channel"]["id"])
+        try:
+            self._bot.files_upload_v2(channel=channel, filename=filename, content=content, title=title, initial_comment=comment)
+        except SlackApiError as exc:
+            raise SlackCallFailed(str(exc.response.api_url).rsplit("/", 1)[-1], _error_code(exc)) from exc
+        except (HTTPError, SlackRequestError) as exc:
+            raise SlackCallFailed("upload_url", UPLOAD_REFUSED) from exc
+        except _WIRE_ERRORS as exc:
+            raise SlackCallFailed("files_upload_v2", "network_error") from exc
+        return channel
 
     def _bot_call(self, method: str, **params: Any) -> Any:
         json_params = {k: v for k, v in params.items() if v is not None}

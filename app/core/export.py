@@ -1,0 +1,156 @@
+"""The audit export: every decision_log row in a time window, oldest first, with its request, as CSV or JSON lines.
+
+One module builds the rows for `invitebot export` and `/invites export`, so both give the same columns (the README's
+"Audit export" section describes them; the CSV header is the contract). Rows are read from the database in batches and
+written as they come, so a large log never sits in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import astuple, dataclass, fields
+from datetime import datetime, timezone
+from typing import IO, Collection, Iterable, Iterator
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from app.slack.errors import known_codes, known_invite_codes
+from app.store.models import DecisionLog, InviteRequest, WorkspaceName
+
+BATCH = 500  # rows fetched from the database at a time
+# Labels the gateway gives when no Slack answer came back (app.slack.gateway._error_code): ours, not Slack's.
+_WIRE_LABELS = frozenset({"network_error", "http_error"})
+_SLACK_CODES = (known_codes() | known_invite_codes()) - _WIRE_LABELS
+# OWASP's advice against CSV (formula) injection: a cell a spreadsheet would read as a formula starts with a quote.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One attempt as the export shows it; the field order is the column order."""
+
+    at: str
+    request_id: str
+    workspace: str | None
+    workspace_name: str | None
+    email: str | None
+    invite_type: str | None
+    action: str
+    actor: str | None
+    source: str
+    outcome: str
+    slack_error: str | None
+    rule: str | None
+    batch_id: int | None
+    detail: str | None
+    status: str | None
+    decided_by: str | None
+    decided_at: str | None
+
+
+COLUMNS = tuple(field.name for field in fields(ExportRow))
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC, to the second, with a Z: 2026-01-05T09:30:00Z."""
+    return None if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def slack_error(outcome: str) -> str | None:
+    """The outcome when it is an error code Slack documents for a method invitebot calls (app/slack/errors.py)."""
+    return outcome if outcome in _SLACK_CODES else None
+
+
+def rows(
+    session: Session,
+    since: datetime,
+    until: datetime | None = None,
+    *,
+    teams: Collection[str] | None = None,
+    viewer: str | None = None,
+) -> Iterator[ExportRow]:
+    """Every decision_log row with since <= at < until (no upper bound without `until`), oldest first.
+
+    `teams`: only rows about requests of these workspaces (a workspace approver's reach), and the `viewer`'s own.
+    """
+    query = (
+        select(
+            DecisionLog.at,
+            DecisionLog.request_id,
+            InviteRequest.team_id,
+            func.coalesce(InviteRequest.team_name, WorkspaceName.name),
+            InviteRequest.email,
+            InviteRequest.invite_type,
+            DecisionLog.action,
+            DecisionLog.actor_id,
+            DecisionLog.source,
+            DecisionLog.outcome,
+            InviteRequest.policy_rule,
+            DecisionLog.batch_id,
+            DecisionLog.detail,
+            InviteRequest.status,
+            InviteRequest.decided_by,
+            InviteRequest.decided_at,
+        )
+        .outerjoin(InviteRequest, InviteRequest.id == DecisionLog.request_id)
+        .outerjoin(WorkspaceName, WorkspaceName.id == InviteRequest.team_id)
+        .where(DecisionLog.at >= since)
+        .order_by(DecisionLog.at, DecisionLog.id)
+        .execution_options(yield_per=BATCH)
+    )
+    if until is not None:
+        query = query.where(DecisionLog.at < until)
+    if teams is not None:
+        query = query.where(or_(InviteRequest.team_id.in_(sorted(teams) or [""]), DecisionLog.actor_id == (viewer or "")))
+    for at, request_id, team, team_name, email, kind, action, actor, source, outcome, rule, batch, detail, status, by, decided in (
+        session.execute(query)
+    ):
+        yield ExportRow(
+            at=iso(at) or "",
+            request_id=request_id,
+            workspace=team,
+            workspace_name=team_name,
+            email=email,
+            invite_type=kind,
+            action=action,
+            actor=actor,
+            source=source,
+            outcome=outcome,
+            slack_error=slack_error(outcome),
+            rule=rule,
+            batch_id=batch,
+            detail=detail,
+            status=status,
+            decided_by=by,
+            decided_at=iso(decided),
+        )
+
+
+def csv_cell(value: object) -> str:
+    """A value as a CSV cell: empty for none, and a leading quote before =, +, -, @, tab or CR (OWASP)."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def write_csv(export: Iterable[ExportRow], out: IO[str]) -> int:
+    """The header, then a line per row, every cell quoted; returns how many rows were written."""
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)
+    writer.writerow(COLUMNS)
+    count = 0
+    for row in export:
+        writer.writerow([csv_cell(value) for value in astuple(row)])
+        count += 1
+    return count
+
+
+def write_jsonl(export: Iterable[ExportRow], out: IO[str]) -> int:
+    """One JSON object per line, keys in column order, values as stored (null for none); returns how many."""
+    count = 0
+    for row in export:
+        out.write(json.dumps(dict(zip(COLUMNS, astuple(row))), ensure_ascii=False) + "\n")
+        count += 1
+    return count

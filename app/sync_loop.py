@@ -61,7 +61,11 @@ class SyncLoop:
         self._last_sync = time.monotonic()
         with _Heartbeat(self._renew, self._tick) as heartbeat:
             summary = sync_once(
-                runtime.decider, runtime.workspaces, runtime.settings.INVITES_CHANNEL, should_stop=lambda: self._why_stop(heartbeat)
+                runtime.decider,
+                runtime.workspaces,
+                runtime.settings.routes,
+                should_stop=lambda: self._why_stop(heartbeat),
+                digest_over=runtime.settings.INVITES_DIGEST_OVER,
             )
         if summary.stopped:
             log.warning(summary.line())

@@ -50,7 +50,9 @@ class SyncRuntime:
 
     def sync(self) -> SyncSummary:
         """One reconcile pass over invitebot's workspaces, then the requester DMs it queued (other jobs are the server's)."""
-        summary = sync_once(self.decider, self.workspaces, self.settings.INVITES_CHANNEL)
+        summary = sync_once(
+            self.decider, self.workspaces, self.settings.routes, digest_over=self.settings.INVITES_DIGEST_OVER
+        )
         self.outbox.start()
         self.outbox.wait_until_idle(DRAIN_SECONDS)
         return summary

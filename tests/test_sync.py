@@ -31,7 +31,8 @@ def _sync(bot):
     return bot.runtime.sync()
 
 
-def test_sync_pages_through_every_pending_request(fake, bot):
+def test_sync_pages_through_every_pending_request(fake, start_bot):
+    bot = start_bot(INVITES_DIGEST_OVER="1501")  # a card each, not one digest for the backlog
     for n in range(1500):
         new_request(fake, f"person{n}@example.com")
     new_request(fake, "beta@example.com", team_id=OTHER_TEAM, channel_ids=[])

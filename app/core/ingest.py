@@ -94,6 +94,11 @@ def store(session: Session, values: dict[str, Any]) -> tuple[bool, bool]:
         if insert_if_absent(session, InviteRequest, values):
             return True, False
         seen = _seen(session, values["id"])  # stored by another process a moment ago
+    return False, apply_changes(session, seen, values)
+
+
+def apply_changes(session: Session, seen: Row[Any], values: dict[str, Any]) -> bool:
+    """Write what changed of a known request (`seen` as SEEN_COLUMNS read it); True when its card shows the change."""
     row = InviteRequest.id == values["id"]
     learned = 0
     if values["team_id"] and seen.team_id is None:
@@ -112,20 +117,24 @@ def store(session: Session, values: dict[str, Any]) -> tuple[bool, bool]:
         learned += session.execute(
             update(InviteRequest).where(row, InviteRequest.status == lifecycle.PENDING).values(**judged)
         ).rowcount
-    return False, bool(learned)
+    return bool(learned)
+
+
+# What store() compares with: the stored workspace, its name, when the request was last seen, its policy verdict; and
+# whether a backlog digest stands for it instead of a card.
+SEEN_COLUMNS = (
+    InviteRequest.id,
+    InviteRequest.team_id,
+    InviteRequest.team_name,
+    InviteRequest.last_seen,
+    InviteRequest.status,
+    InviteRequest.in_digest,
+    *(getattr(InviteRequest, name) for name in VERDICT_COLUMNS),
+)
 
 
 def _seen(session: Session, request_id: str) -> Row[Any] | None:
-    """What store() compares with: the stored workspace, its name, when the request was last seen, its policy verdict."""
-    return session.execute(
-        select(
-            InviteRequest.team_id,
-            InviteRequest.team_name,
-            InviteRequest.last_seen,
-            InviteRequest.status,
-            *(getattr(InviteRequest, name) for name in VERDICT_COLUMNS),
-        ).where(InviteRequest.id == request_id)
-    ).first()
+    return session.execute(select(*SEEN_COLUMNS).where(InviteRequest.id == request_id)).first()
 
 
 def _has_card(session: Session, request_id: str, channel: str) -> bool:
@@ -134,6 +143,11 @@ def _has_card(session: Session, request_id: str, channel: str) -> bool:
         select(RequestCard.request_id).where(RequestCard.request_id == request_id, RequestCard.channel == channel)
     )
     return found is not None
+
+
+def _in_digest(session: Session, request_id: str) -> bool:
+    """A backlog's digest card stands for the request: it gets no card of its own."""
+    return bool(session.scalar(select(InviteRequest.in_digest).where(InviteRequest.id == request_id)))
 
 
 def ingest(
@@ -156,7 +170,7 @@ def ingest(
     values.update(verdict(policy, values, groups))
     with sessions.begin() as session:
         new, learned = store(session, values)
-        carded = not new and _has_card(session, values["id"], channel)
+        carded = not new and (_has_card(session, values["id"], channel) or _in_digest(session, values["id"]))
     if learned:  # the card showed no workspace, or only its id: show what is known now
         cards.refresh(sessions, gateway, values["id"])
     if not carded:

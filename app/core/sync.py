@@ -11,13 +11,14 @@ from sqlalchemy import and_, or_, select, update
 
 from app.core import lifecycle, outbox
 from app.core.audit import now
+from app.core.bulk_ingest import Stored, store_listed, without_card
 from app.core.decisions import Decider, attribute, queue_told
-from app.core.ingest import MalformedRequest, ingest
 from app.core.lifecycle import Closing, Entry
 from app.core.policy_apply import enforce
+from app.core.routes import Routes
 from app.core.workspaces import Workspaces
 from app.metrics import LAST_SUCCESSFUL_SYNC, PENDING, SYNC_DURATION
-from app.slack import cards
+from app.slack import cards, digest
 from app.slack.gateway import DecisionRecord, SlackCallFailed
 from app.store.models import InviteRequest, Source, SyncRun
 
@@ -49,18 +50,25 @@ class SyncSummary:
 
 
 def sync_once(
-    decider: Decider, workspaces: Workspaces, channel: str, should_stop: Callable[[], str | None] | None = None
+    decider: Decider,
+    workspaces: Workspaces,
+    routes: Routes,
+    should_stop: Callable[[], str | None] | None = None,
+    *,
+    digest_over: int,
 ) -> SyncSummary:
     """One reconcile pass over invitebot's workspaces (and any other holding open requests), recorded in sync_runs.
 
     `should_stop` is asked before each workspace and before the closing steps: a reason (the periodic sync's lease went
     to another replica, the process is shutting down) ends the pass there, and the recorded summary says why and where.
-    Every card the pass could not post or update counts as one of its errors.
+    Each workspace's cards are posted in its channel (`routes`). Every card the pass could not post or update counts as
+    one of its errors. More than `digest_over` new requests in
+    one workspace get one digest card between them instead of a card each (INVITES_DIGEST_OVER).
     """
     started = now()
     summary = SyncSummary()
     with SYNC_DURATION.time(), cards.failures_noted() as card_failures:
-        _reconcile(decider, workspaces, channel, should_stop, summary)
+        _reconcile(decider, workspaces, routes, should_stop, summary, digest_over)
         summary.add_card_failures(card_failures)
     return _record(decider, started, summary)
 
@@ -68,9 +76,10 @@ def sync_once(
 def _reconcile(
     decider: Decider,
     workspaces: Workspaces,
-    channel: str,
+    routes: Routes,
     should_stop: Callable[[], str | None] | None,
     summary: SyncSummary,
+    digest_over: int,
 ) -> None:
     try:
         team_ids = workspaces.ids()
@@ -82,7 +91,7 @@ def _reconcile(
     for done, team_id in enumerate(swept):
         if _must_stop(should_stop, summary, f"before {team_id}, {done} of {len(swept)} workspaces reconciled"):
             return
-        _sync_team(decider, team_id, channel, summary, workspaces.name_of(team_id))
+        _sync_team(decider, team_id, routes.channel_for(team_id), summary, workspaces.name_of(team_id), digest_over)
     if _must_stop(should_stop, summary, f"after all {len(swept)} workspaces, before the closing steps"):
         return
     _close_unplaced(decider, swept, summary)
@@ -167,7 +176,9 @@ def _close_unplaced(decider: Decider, team_ids: list[str], summary: SyncSummary)
             unplaced.discard(request_id)
 
 
-def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummary, team_name: str | None) -> None:
+def _sync_team(
+    decider: Decider, team_id: str, channel: str, summary: SyncSummary, team_name: str | None, digest_over: int
+) -> None:
     listed_at = now()  # a request first seen after this may be missing from the list only because it is that new
     try:
         pending = list(decider.gateway.pending_requests(team_id))
@@ -176,31 +187,53 @@ def _sync_team(decider: Decider, team_id: str, channel: str, summary: SyncSummar
         summary.problems.append(f"{team_id}: {exc.method} {exc.code}")
         return
     PENDING.labels(team=team_id).set(len(pending))
-    pending_ids: set[str] = set()
-    for raw in pending:
-        try:
-            new = ingest(
-                decider.sessions,
-                decider.gateway,
-                raw,
-                team_id=team_id,
-                channel=channel,
-                team_name=team_name,
-                post_pace=decider.post_pace,
-                policy=decider.policy,
-                groups=decider.groups,
-            )
-        except MalformedRequest as exc:
-            summary.errors += 1
-            summary.problems.append(f"{team_id}: {exc}")
-            continue
-        enforce(decider, str(raw["id"])[:32])
-        pending_ids.add(str(raw["id"]))
-        if new:
-            summary.new += 1
-        else:
-            summary.unchanged += 1
+    stored = _ingest_listed(decider, pending, team_id, channel, team_name, summary, digest_over)
+    listed = set(stored.listed)
+    pending_ids = {str(raw.get("id")) for raw in pending if str(raw.get("id"))[:32] in listed}
+    _close_missing(decider, team_id, listed_at, pending_ids, summary)
+    try:
+        digest.keep(decider.sessions, decider.gateway, team_id, channel, backlog_found=stored.backlog, pace=decider.post_pace)
+    except SlackCallFailed as exc:
+        summary.errors += 1
+        summary.problems.append(f"{team_id}: the backlog digest: {exc.method} {exc.code}")
 
+
+def _ingest_listed(
+    decider: Decider,
+    pending: list[dict[str, Any]],
+    team_id: str,
+    channel: str,
+    team_name: str | None,
+    summary: SyncSummary,
+    digest_over: int,
+) -> Stored:
+    """Store the listed requests in bulk, then post the cards they are owed (none for a backlog's, which its digest
+    stands for), re-render those whose workspace or verdict changed, and let an enforced policy decide."""
+    stored = store_listed(
+        decider.sessions,
+        pending,
+        team_id=team_id,
+        team_name=team_name,
+        digest_over=digest_over,
+        policy=decider.policy,
+        groups=decider.groups,
+    )
+    summary.errors += len(stored.problems)
+    summary.problems.extend(f"{team_id}: {problem}" for problem in stored.problems)
+    summary.new += len(stored.inserted)
+    summary.unchanged += len(stored.listed) - len(stored.inserted)
+    for request_id in stored.learned:  # the card showed no workspace, or only its id: show what is known now
+        cards.refresh(decider.sessions, decider.gateway, request_id)
+    for request_id in without_card(decider.sessions, stored.listed, channel):
+        cards.post_once(decider.sessions, decider.gateway, request_id, channel, pace=decider.post_pace)
+    if decider.policy is not None and decider.policy.enforcing:
+        for request_id in stored.listed:
+            enforce(decider, request_id)
+    return stored
+
+
+def _close_missing(decider: Decider, team_id: str, listed_at: datetime, pending_ids: set[str], summary: SyncSummary) -> None:
+    """Open requests that Slack's pending list no longer shows: decided elsewhere or gone; abandoned claims reopened."""
     cutoff = now() - STALE_CLAIM
     with decider.sessions() as session:
         open_rows = session.execute(

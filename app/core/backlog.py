@@ -1,0 +1,66 @@
+"""A workspace's backlog: the requests its digest card stands for, counted as the card shows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from app.core.audit import now
+from app.core.lifecycle import OPEN
+from app.core.outbox import Outbox
+from app.store.models import InviteRequest
+
+# Decisions settling within this long of each other re-render the digest once.
+DIGEST_COALESCE = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """How many of a workspace's digest requests are still open, of how many, and when the oldest open one was made."""
+
+    team_id: str
+    label: str  # the workspace's name, else its id
+    open: int
+    total: int
+    oldest: datetime | None
+
+
+def read(session: Session, team_id: str) -> Backlog:
+    """The workspace's digest requests as they stand now."""
+    mine = (InviteRequest.team_id == team_id, InviteRequest.in_digest.is_(True))
+    total, name = session.execute(select(func.count(), func.max(InviteRequest.team_name)).where(*mine)).one()
+    still_open, oldest = session.execute(
+        select(func.count(), func.min(InviteRequest.date_created)).where(*mine, InviteRequest.status.in_(OPEN))
+    ).one()
+    return Backlog(team_id, name or team_id, still_open or 0, total or 0, oldest)
+
+
+def changed_since(session: Session, team_id: str, moment: datetime) -> bool:
+    """A digest request joined the backlog or was closed after `moment` (when the card last showed its numbers)."""
+    found = session.scalar(
+        select(InviteRequest.id)
+        .where(
+            InviteRequest.team_id == team_id,
+            InviteRequest.in_digest.is_(True),
+            or_(InviteRequest.first_seen > moment, InviteRequest.decided_at > moment),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def digest_team(session: Session, request_id: str) -> str | None:
+    """The workspace whose digest stands for this request; None for a request with a card of its own."""
+    row = session.execute(select(InviteRequest.team_id, InviteRequest.in_digest).where(InviteRequest.id == request_id)).first()
+    return row.team_id if row is not None and row.in_digest else None
+
+
+def queue_update(outbox: Outbox, session: Session, request_id: str) -> None:
+    """A digest request was closed: its workspace's digest is re-rendered shortly (once for a run of decisions)."""
+    team_id = digest_team(session, request_id)
+    if team_id is None:
+        return
+    outbox.add(session, "digest", {"team": team_id}, key=f"digest:{team_id}"[:64], not_before=now() + DIGEST_COALESCE)

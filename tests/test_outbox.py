@@ -355,3 +355,39 @@ def test_a_decision_given_up_for_good_gives_the_request_back_and_says_so(fake, b
     assert outcomes == ["gave_up"]
     assert buttons(fake.message(CHANNEL, card["ts"]))
     assert fake.calls("admin.inviteRequests.approve") == []
+
+
+def test_a_job_that_puts_itself_back_and_is_taken_again_at_once_is_not_lost(bot, monkeypatch):
+    """A job postponing itself to now can be this process's next claim before its first run has ended; that run ending
+    must not delete the row the second run holds (a bulk decision's feeder does this every few items)."""
+    box, runs = bot.runtime.outbox, []
+    retaken, first_ended = threading.Event(), threading.Event()
+    run = box._run
+
+    def run_and_tell(job, lane):
+        run(job, lane)
+        if job.attempts == 1:
+            first_ended.set()
+
+    def handler(job):
+        runs.append(job.attempts)
+        later = now() if len(runs) == 1 else now() + timedelta(hours=1)
+        if len(runs) == 1:
+            with bot.runtime.sessions.begin() as session:
+                job.postpone(session, later, "again")
+            assert retaken.wait(10), "the postponed job was not taken again"
+        else:
+            retaken.set()
+            assert first_ended.wait(10), "the first run never ended"
+            with bot.runtime.sessions.begin() as session:
+                job.postpone(session, later, "again")
+
+    monkeypatch.setattr(box, "_run", run_and_tell)
+    box.handle("batch", handler)
+    with bot.runtime.sessions.begin() as session:
+        box.add(session, "batch", {"batch": 0})
+
+    poll_until(lambda: len(runs) == 2, message="the postponed job never ran again")
+    [job] = poll_until(lambda: [j for j in _jobs(bot.runtime.sessions, "batch") if j.state == outbox.QUEUED], timeout=15,
+                       message="the job was lost")
+    assert job.not_before.replace(tzinfo=None) > (now() + timedelta(minutes=50)).replace(tzinfo=None)

@@ -45,8 +45,11 @@ class Lane(enum.IntEnum):
 # Every kind of job and its lane.
 KINDS = {
     "decide": Lane.DECIDE,
+    "batch": Lane.DECIDE,  # a bulk decision's feeder: decide() for its next items as their pace slots come near
     "answer": Lane.FIRST,
     "card": Lane.FIRST,
+    "batch_progress": Lane.FIRST,  # a bulk decision's progress message
+    "digest": Lane.FIRST,  # a workspace's backlog digest card, re-rendered after its requests were decided
     "notify": Lane.LATER,
     "home": Lane.LATER,
     "remind": Lane.LATER,
@@ -76,7 +79,7 @@ class GiveUp(Exception):
         self.error = error
 
 
-@dataclass(frozen=True)
+@dataclass
 class Job:
     id: int
     kind: str
@@ -84,6 +87,9 @@ class Job:
     payload: dict[str, Any]
     attempts: int
     owner: str
+    # Set by postpone(): the row is queued again and may already be this process's next claim, so finishing this run
+    # must not delete it.
+    handed_back: bool = False
 
     def complete(self, session: Session) -> bool:
         """Mark the job done in the caller's transaction (with the work it did); False if another replica took it over."""
@@ -101,6 +107,7 @@ class Job:
             .where(OutboxJob.id == self.id, OutboxJob.locked_by == self.owner)
             .values(state=QUEUED, not_before=until, locked_by=None, locked_until=None, last_error=error[:64], attempts=OutboxJob.attempts - 1)
         )
+        self.handed_back = True
 
 
 Handler = Callable[[Job], None]
@@ -319,9 +326,10 @@ class Outbox:
             log.exception("outbox job %s (%s) failed", job.id, job.kind)
             self._retry(job, Retry(type(exc).__name__[:64], _backoff(job.attempts)))
         else:
-            with self._sessions.begin() as session:
-                job.complete(session)
-            OUTBOX_DONE.labels(kind=job.kind).inc()
+            if not job.handed_back:
+                with self._sessions.begin() as session:
+                    job.complete(session)
+                OUTBOX_DONE.labels(kind=job.kind).inc()
         finally:
             with self._idle:
                 self._busy[lane] -= 1

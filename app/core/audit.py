@@ -42,15 +42,18 @@ def record(
     source: str,
     outcome: str,
     detail: str | None = None,
+    batch_id: int | None = None,
 ) -> None:
+    """One entry; `batch_id` names the bulk decision it is part of (app.core.batches)."""
     outcome = _bounded("outcome", outcome) or ""
     DECISIONS.labels(outcome=outcome, source=_bounded("source", source)).inc()
-    session.add(_entry(request_id, actor_id, action, source, outcome, detail))
+    session.add(_entry(request_id, actor_id, action, source, outcome, detail, batch_id))
 
 
-def begin(session: Session, *, request_id: str, actor_id: str, action: str, source: str) -> int:
-    """Log an attempt as `calling`, before Slack is asked; finish() fills in the outcome. Returns the entry's id."""
-    entry = _entry(request_id, actor_id, action, source, CALLING, None)
+def begin(session: Session, *, request_id: str, actor_id: str, action: str, source: str, batch_id: int | None = None) -> int:
+    """Log an attempt as `calling`, before Slack is asked; finish() fills in the outcome (and keeps `batch_id`).
+    Returns the entry's id."""
+    entry = _entry(request_id, actor_id, action, source, CALLING, None, batch_id)
     session.add(entry)
     session.flush()
     return entry.id
@@ -65,7 +68,9 @@ def finish(session: Session, entry_id: int, *, source: str, outcome: str, detail
     )
 
 
-def _entry(request_id: str, actor_id: str | None, action: str, source: str, outcome: str, detail: str | None) -> DecisionLog:
+def _entry(
+    request_id: str, actor_id: str | None, action: str, source: str, outcome: str, detail: str | None, batch_id: int | None = None
+) -> DecisionLog:
     return DecisionLog(
         request_id=_bounded("request_id", request_id),
         actor_id=_bounded("actor_id", actor_id),
@@ -74,6 +79,7 @@ def _entry(request_id: str, actor_id: str | None, action: str, source: str, outc
         outcome=_bounded("outcome", outcome),
         detail=_bounded("detail", detail),
         at=now(),
+        batch_id=batch_id,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core import approvals, audit, lifecycle, pacing
+from app.core import approvals, audit, backlog, batch_items, lifecycle, pacing
 from app.core.audit import now
 from app.core.authz import ALLOWED, Approvers, GroupMembers, Verdict
 from app.core.lifecycle import Closing, Entry
@@ -57,6 +57,7 @@ class Result(enum.Enum):
     APPROVAL_RECORDED = "approval_recorded"  # one of several approvals a rule asks for; no call yet
     ALREADY_APPROVED = "already_approved"  # this approver's approval is already counted
     FAILED = "failed"
+    SKIPPED = "skipped"  # a bulk decision's item that was taken, or cancelled, before this attempt (nothing was done)
 
 
 class Why(enum.Enum):
@@ -173,52 +174,94 @@ def decide(
     actor_team: str | None = None,
     reply_to: dict[str, Any] | None = None,
     clicked: tuple[str, str] | None = None,
+    batch_id: int | None = None,
 ) -> Outcome:
     """Check the rules, then claim the request (one winner) and queue its admin call; every refusal is audited.
 
     `reply_to` says where the clicker's answer goes once Slack has answered (app.slack.jobs reads it); `clicked` is the
-    card copy the click came from, brought up to date even if invitebot does not track it.
+    card copy the click came from, brought up to date even if invitebot does not track it. `batch_id`: the bulk
+    decision (app.core.batches) this is one item of: every audit entry of the attempt carries it, the item is taken in
+    the claim's transaction (SKIPPED when it was taken or cancelled already), and its outcome is recorded when the
+    decision ends (app.core.batch_items).
     """
     by_rule = source is Source.POLICY  # INVITES_POLICY in enforce mode: the rule is the decider, checked at start-up
-    verdict = decider.approvers.check(actor_id, actor_team) if decider.approvers is not None and not by_rule else ALLOWED
+    verdict = _may_decide(decider, request_id, actor_id, actor_team) if not by_rule else ALLOWED
     if not verdict.allowed:
-        _refuse(decider, request_id, action, actor_id, source, verdict.outcome)
+        _refuse(decider, request_id, action, actor_id, source, verdict.outcome, batch_id)
         return Outcome(Result.REFUSED, action, request_id, verdict=verdict)
     if action is Action.DENY and decider.rules.deny_reason_required and not (reason or "").strip():
-        _refuse(decider, request_id, action, actor_id, source, REASON_REQUIRED_OUTCOME)
+        _refuse(decider, request_id, action, actor_id, source, REASON_REQUIRED_OUTCOME, batch_id)
         return Outcome(Result.REASON_REQUIRED, action, request_id)
-    claim = f"{decider.replica_id}:{uuid.uuid4().hex}"
     with decider.sessions.begin() as session:
-        request = session.get(InviteRequest, request_id)
-        if request is not None and request.team_id is None and request.status == lifecycle.PENDING:
-            audit.record(session, request_id=request_id, actor_id=actor_id, action=action.value, source=source.value, outcome="workspace_unknown")
-            return Outcome(Result.FAILED, action, request_id, request.email, why=Why.UNPLACED)
-        if request is not None and action is Action.APPROVE and not by_rule and _needs_several(request):
-            counted = _count_approval(decider, session, request, actor_id, source, clicked)
-            if counted is not None:
-                return counted
-        log_id = lifecycle.claim(session, request_id, owner=claim, action=action.value, actor_id=actor_id, source=source.value)
-        if log_id is None:
-            return _lost(session, request_id, action, actor_id, source)
-        assert request is not None and request.team_id is not None
-        call_at = pacing.take(session, decider.pace, request.team_id)
-        wait = call_at - now()
-        job = {
-            "claim": claim,
-            "action": action.value,
-            "actor": actor_id,
-            "source": source.value,
-            "reason": reason,
-            "log_id": log_id,
-            "reply_to": reply_to,
-            "clicked": list(clicked) if clicked else None,
-        }
-        decider.outbox.add(session, "decide", job, request_id=request_id, not_before=call_at, here=True)
-        if wait <= QUEUED_NOTICE:
-            return Outcome(Result.ACCEPTED, action, request_id, request.email)
-        lifecycle.schedule(session, request_id, claim, call_at)
-        queue_cards(decider, session, request_id, clicked)
-        return Outcome(Result.QUEUED, action, request_id, request.email, wait_seconds=wait.total_seconds())
+        if batch_id is not None and not batch_items.take(session, batch_id, request_id):
+            return Outcome(Result.SKIPPED, action, request_id)
+        attempt = _Asked(decider, request_id, action, actor_id, source, reason, reply_to, clicked, batch_id)
+        outcome = _claim(attempt, session, by_rule)
+        if batch_id is not None:
+            batch_items.ended(session, decider.outbox, batch_id, request_id, outcome.result.value, outcome.action.value)
+        return outcome
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What decide() was asked, for the transaction that claims the request."""
+
+    decider: Decider
+    request_id: str
+    action: Action
+    actor_id: str
+    source: Source
+    reason: str | None
+    reply_to: dict[str, Any] | None
+    clicked: tuple[str, str] | None
+    batch_id: int | None
+
+    def record(self, session: Session, outcome: str, detail: str | None = None) -> None:
+        audit.record(
+            session, request_id=self.request_id, actor_id=self.actor_id, action=self.action.value, source=self.source.value,
+            outcome=outcome, detail=detail, batch_id=self.batch_id,
+        )
+
+
+def _claim(asked: _Asked, session: Session, by_rule: bool) -> Outcome:
+    """Claim the request and queue its admin call, or say why not (counted as one approval of several, lost, unplaced)."""
+    decider, request_id, action, actor_id, source, clicked = (
+        asked.decider, asked.request_id, asked.action, asked.actor_id, asked.source, asked.clicked
+    )
+    claim = f"{decider.replica_id}:{uuid.uuid4().hex}"
+    request = session.get(InviteRequest, request_id)
+    if request is not None and request.team_id is None and request.status == lifecycle.PENDING:
+        asked.record(session, "workspace_unknown")
+        return Outcome(Result.FAILED, action, request_id, request.email, why=Why.UNPLACED)
+    if request is not None and action is Action.APPROVE and not by_rule and _needs_several(request):
+        counted = _count_approval(asked, session, request)
+        if counted is not None:
+            return counted
+    log_id = lifecycle.claim(
+        session, request_id, owner=claim, action=action.value, actor_id=actor_id, source=source.value, batch_id=asked.batch_id
+    )
+    if log_id is None:
+        return _lost(asked, session)
+    assert request is not None and request.team_id is not None
+    call_at = pacing.take(session, decider.pace, request.team_id)
+    wait = call_at - now()
+    job = {
+        "claim": claim,
+        "action": action.value,
+        "actor": actor_id,
+        "source": source.value,
+        "reason": asked.reason,
+        "log_id": log_id,
+        "reply_to": asked.reply_to,
+        "clicked": list(clicked) if clicked else None,
+        "batch_id": asked.batch_id,
+    }
+    decider.outbox.add(session, "decide", job, request_id=request_id, not_before=call_at, here=True)
+    if wait <= QUEUED_NOTICE:
+        return Outcome(Result.ACCEPTED, action, request_id, request.email)
+    lifecycle.schedule(session, request_id, claim, call_at)
+    queue_cards(decider, session, request_id, clicked)
+    return Outcome(Result.QUEUED, action, request_id, request.email, wait_seconds=wait.total_seconds())
 
 
 def _needs_several(request: InviteRequest) -> bool:
@@ -230,14 +273,13 @@ def _needs_several(request: InviteRequest) -> bool:
     )
 
 
-def _count_approval(
-    decider: Decider, session: Session, request: InviteRequest, actor_id: str, source: Source, clicked: tuple[str, str] | None
-) -> Outcome | None:
+def _count_approval(asked: _Asked, session: Session, request: InviteRequest) -> Outcome | None:
     """Record one approver's approval; the outcome to return unless this was the last one needed (None: claim and call).
 
     The request's row is locked first (SQLite's BEGIN IMMEDIATE already serialises writers), so of approvals arriving
     together exactly one sees the count reach what the rule asks for.
     """
+    decider, actor_id, source, clicked = asked.decider, asked.actor_id, asked.source, asked.clicked
     request_id, needed = request.id, int(request.approvals_needed or 0)
     status = session.scalar(select(InviteRequest.status).where(InviteRequest.id == request_id).with_for_update())
     if status != lifecycle.PENDING:
@@ -246,26 +288,39 @@ def _count_approval(
     if len(before) >= needed:
         return None  # enough already (their call failed and gave the request back): any approver may ask again
     if actor_id in before:
-        audit.record(session, request_id=request_id, actor_id=actor_id, action=Action.APPROVE.value, source=source.value,
-                     outcome=ALREADY_APPROVED_OUTCOME, detail=f"{len(before)} of {needed}")
+        asked.record(session, ALREADY_APPROVED_OUTCOME, f"{len(before)} of {needed}")
         return Outcome(Result.ALREADY_APPROVED, Action.APPROVE, request_id, request.email, approvals=tuple(before), needed=needed)
     insert_if_absent(session, Approval, {"request_id": request_id, "approver_id": actor_id, "source": source.value, "at": now()})
     after = [*before, actor_id]
-    audit.record(session, request_id=request_id, actor_id=actor_id, action=Action.APPROVE.value, source=source.value,
-                 outcome=APPROVAL_RECORDED_OUTCOME, detail=f"{len(after)} of {needed}")
+    asked.record(session, APPROVAL_RECORDED_OUTCOME, f"{len(after)} of {needed}")
     if len(after) >= needed:
         return None
     queue_cards(decider, session, request_id, clicked)
     return Outcome(Result.APPROVAL_RECORDED, Action.APPROVE, request_id, request.email, approvals=tuple(after), needed=needed)
 
 
-def _refuse(decider: Decider, request_id: str, action: Action, actor_id: str, source: Source, outcome: str) -> None:
+def _may_decide(decider: Decider, request_id: str, actor_id: str, actor_team: str | None) -> Verdict:
+    """An approver of every workspace (INVITES_APPROVERS), or of the request's own (INVITES_APPROVERS_T…)."""
+    if decider.approvers is None:
+        return ALLOWED
+    with decider.read() as session:
+        team_id = session.scalar(select(InviteRequest.team_id).where(InviteRequest.id == request_id))
+    return decider.approvers.check_for(team_id, actor_id, actor_team)
+
+
+def _refuse(
+    decider: Decider, request_id: str, action: Action, actor_id: str, source: Source, outcome: str, batch_id: int | None = None
+) -> None:
     with decider.sessions.begin() as session:
-        audit.record(session, request_id=request_id, actor_id=actor_id, action=action.value, source=source.value, outcome=outcome)
+        audit.record(
+            session, request_id=request_id, actor_id=actor_id, action=action.value, source=source.value, outcome=outcome,
+            batch_id=batch_id,
+        )
 
 
-def _lost(session: Session, request_id: str, action: Action, actor_id: str, source: Source) -> Outcome:
+def _lost(asked: _Asked, session: Session) -> Outcome:
     """Someone else holds or has closed the request: say who, and log the attempt."""
+    request_id, action = asked.request_id, asked.action
     request = session.get(InviteRequest, request_id, populate_existing=True)
     if request is None:
         outcome = Outcome(Result.NOT_FOUND, action, request_id)
@@ -277,9 +332,7 @@ def _lost(session: Session, request_id: str, action: Action, actor_id: str, sour
         outcome = Outcome(Result.FAILED, action, request_id, request.email, why=Why.RELEASED_MEANWHILE)
     else:
         outcome = Outcome(Result.ALREADY_DECIDED, action, request_id, request.email, request=request)
-    audit.record(
-        session, request_id=request_id, actor_id=actor_id, action=action.value, source=source.value, outcome=_LOST_OUTCOME[outcome.result]
-    )
+    asked.record(session, _LOST_OUTCOME[outcome.result])
     return outcome
 
 
@@ -340,7 +393,9 @@ def give_up_decision(decider: Decider, job: Job, error: str) -> None:
     attempt = _Attempt.of(decider, job)
     with decider.sessions.begin() as session:
         entry = Entry(attempt.source.value, "gave_up", detail=error, log_id=attempt.log_id)
-        if not lifecycle.release(session, attempt.request_id, entry, owner=attempt.claim):
+        released = lifecycle.release(session, attempt.request_id, entry, owner=attempt.claim)
+        attempt.batch_ended(session, attempt.outcome(Result.FAILED, error, Why.GAVE_UP))
+        if not released:
             return
         request = session.get(InviteRequest, attempt.request_id)
         attempt.email = request.email if request is not None else None
@@ -481,8 +536,18 @@ class _Attempt:
                 queue_cards(decider, session, self.request_id, _clicked(self.job))
                 if closing is not None and closing.status in lifecycle.DECIDED:
                     queue_told(decider, session, self.request_id)
+                if closing is not None:
+                    backlog.queue_update(decider.outbox, session, self.request_id)
+            self.batch_ended(session, outcome)
             self.answer(session, outcome)
             self.job.complete(session)
+
+    def batch_ended(self, session: Session, outcome: Outcome) -> None:
+        """When this attempt is a bulk decision's item: record how it ended, in the transaction that ended it."""
+        batch_id = self.job.payload.get("batch_id")
+        if batch_id is not None:
+            done = outcome.other_action if outcome.result is Result.DECIDED and outcome.other_action else self.action.value
+            batch_items.ended(session, self.decider.outbox, int(batch_id), self.request_id, outcome.result.value, done)
 
     def answer(self, session: Session, outcome: Outcome, *, publish_home: bool = True) -> None:
         """The clicker's answer, then (unless they clicked in it) their App Home brought up to date."""

@@ -172,17 +172,17 @@ def _move(
 
 
 def claim(
-    session: Session, request_id: str, *, owner: str, action: str, actor_id: str, source: str
+    session: Session, request_id: str, *, owner: str, action: str, actor_id: str, source: str, batch_id: int | None = None
 ) -> int | None:
     """pending -> deciding for one winner; its attempt is logged as `calling` before Slack is asked (returns the log id).
 
     If this process dies before Slack's answer is recorded, that entry still says whose call a decision Slack carried
-    out was.
+    out was. `batch_id`: the bulk decision the attempt is part of, kept on its entry.
     """
     values = {"claim_owner": owner, "claim_action": action, "claim_actor": actor_id, "claim_source": source, "claimed_at": now()}
     if not _move(session, request_id, CLAIM, DECIDING, values, [], None):
         return None
-    return audit.begin(session, request_id=request_id, actor_id=actor_id, action=action, source=source)
+    return audit.begin(session, request_id=request_id, actor_id=actor_id, action=action, source=source, batch_id=batch_id)
 
 
 def schedule(session: Session, request_id: str, owner: str, call_at: datetime | None) -> None:

@@ -209,6 +209,21 @@ class BaseSender(ABC):
         }
         return self._send_interaction(payload)
 
+    def click_in_modal(self, *, user_id: str, view_id: str, action_id: str, value: str, team_id: str) -> Reply:
+        """A button click inside an open modal (block_actions with a view container); the button must be on show."""
+        view = self.fake.modal(view_id)
+        found = [_action(b, e) for b, e in _buttons(view["blocks"]) if e.get("action_id") == action_id and e.get("value") == value]
+        if not found:
+            raise AssertionError(f"modal {view_id} shows no button {action_id!r} with value {value!r}")
+        payload = {
+            **self._interaction("block_actions", self._user(user_id), self._team(team_id)),
+            "container": {"type": "view", "view_id": view_id},
+            "view": {**view, "id": view_id},
+            "state": view.get("state") or {"values": {}},
+            "actions": found[:1],
+        }
+        return self._send_interaction(payload)
+
     def slash(self, *, text: str, user_id: str, channel_id: str, team_id: str, command: str = "/invites") -> Reply:
         """A slash command, form-encoded (samples/slash_command.form_fields.json, reference §5.2)."""
         user, team = self._user(user_id), self._team(team_id)

@@ -346,3 +346,35 @@ def sample_card() -> list[dict[str, Any]]:
         status=Status.PENDING.value,
     )
     return request_card(request)
+
+
+# -- backlog digests ---------------------------------------------------------------------------------------------------
+
+
+def digest_card(line: str, explained: str, team_id: str, *, open_left: bool) -> list[dict[str, Any]]:
+    """One card for a workspace's backlog: its numbers, and while any is open, List them and Decide in bulk."""
+    out = [mrkdwn_section(f":inbox_tray: *{line}*")]
+    if not open_left:
+        return out
+    out.append(context(explained))
+    out.append(
+        {
+            "type": "actions",
+            "block_id": f"digest-{team_id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ActionId.DIGEST_LIST.value,
+                    "text": {"type": "plain_text", "text": "List them"},
+                    "value": team_id,
+                },
+                {
+                    "type": "button",
+                    "action_id": ActionId.DIGEST_BULK.value,
+                    "text": {"type": "plain_text", "text": "Decide in bulk"},
+                    "value": team_id,
+                },
+            ],
+        }
+    )
+    return out

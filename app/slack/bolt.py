@@ -14,7 +14,7 @@ from app.metrics import TURNED_AWAY
 from app.runtime import Runtime
 from app.slack import modals
 from app.slack.gateway import SlackCallFailed
-from app.slack.listeners import actions, commands, events, home, installation, usergroups, views
+from app.slack.listeners import actions, bulk, commands, digest, events, home, installation, usergroups, views
 from app.slack.token_health import BOT
 from app.store.db import WriteCheck, shown
 
@@ -40,7 +40,7 @@ def build_app(runtime: Runtime, write_check: WriteCheck | None = None) -> App:
         process_before_response=True,
         logger=_quiet_bolt_logger(),
     )
-    for listeners in (events, actions, commands, views, home, installation, usergroups):
+    for listeners in (events, actions, commands, views, home, installation, usergroups, digest, bulk):
         listeners.register(app, runtime)
     # Bolt's own authorization would call auth.test on the first request, before its ack; do it now instead.
     runtime.token_check.warm(runtime.gateway)

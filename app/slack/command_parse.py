@@ -10,8 +10,14 @@ from app.slack.blocks import escape
 
 USAGE_LINES = {
     "list": "`/invites` or `/invites list [workspace]` — pending requests, oldest first (a workspace by name, domain or T… id)",
-    "approve": "`/invites approve <Ir… id | email>`",
-    "deny": "`/invites deny <Ir… id | email> [reason]`",
+    "approve": (
+        "`/invites approve <Ir… id | email>`, or every pending request from a domain: "
+        "`/invites approve --domain example.com [--team T…] [--type full_member|restricted|ultra_restricted]`"
+    ),
+    "deny": (
+        "`/invites deny <Ir… id | email> [reason]`, or every pending request from a domain: "
+        "`/invites deny --domain example.com [--team T…] [--type …] --reason \"…\"`"
+    ),
     "show": "`/invites show <Ir… id | email>` — everything about one request, with its history",
     "history": "`/invites history [n]` — the latest decisions (default 10, at most 50)",
     "stats": "`/invites stats` — pending per workspace, decisions this week, median time to decision, agreement with the policy",
@@ -20,12 +26,14 @@ USAGE_LINES = {
         "`/invites invite <email> [in <workspace>] <#channel …> [guest | single-channel-guest] "
         "[expires YYYY-MM-DD] [message]`"
     ),
+    "export": "`/invites export [days]` — every decision and attempt of the last days (default 30, at most 365) as a CSV file, sent to you",
     "mine": "`/invites mine` — the invite requests you made",
     "help": "`/invites help` — this text",
 }
 USAGE = "*/invites* — review and decide invite requests\n" + "\n".join(f"• {line}" for line in USAGE_LINES.values())
 
 MAX_HISTORY = 50
+EXPORT_DAYS, MAX_EXPORT_DAYS = 30, 365
 _EMAIL = re.compile(r"^[^@\s<>|]+@[^@\s<>|]+\.[^@\s<>|]+$")
 _REQUEST_ID = re.compile(r"^Ir[A-Z0-9]+$")
 _MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$")
@@ -57,6 +65,16 @@ class DirectInvite:
 
 
 @dataclass(frozen=True)
+class Bulk:
+    """`/invites approve|deny --domain …`: every pending request from an email domain (app.core.batches.Filter)."""
+
+    domain: str  # example.com exactly, or *.example.com for any subdomain; lower case
+    teams: tuple[str, ...] = ()  # as typed after --team: T… ids, domains or names, resolved by the handler
+    types: tuple[str, ...] = ()  # full_member, restricted, ultra_restricted
+    reason: str | None = None  # deny only
+
+
+@dataclass(frozen=True)
 class Command:
     name: str
     ref: str | None = None
@@ -64,6 +82,7 @@ class Command:
     reason: str | None = None
     count: int = 10
     invite: DirectInvite | None = field(default=None)
+    bulk: Bulk | None = None
 
 
 def parse(text: str, today: date) -> Command:
@@ -81,6 +100,8 @@ def parse(text: str, today: date) -> Command:
 
 def _parse(name: str, words: list[str], text: str, today: date) -> Command:
     args = words[1:]
+    if name in ("approve", "deny") and args and _option(args[0]):
+        return Command(name, bulk=_bulk(name, _rest(text, 1)))
     if name == "list":
         return Command("list", team=unescape(_rest(text, 1)) if args else None)
     if name in ("approve", "show"):
@@ -100,7 +121,125 @@ def _parse(name: str, words: list[str], text: str, today: date) -> Command:
         return Command(name)
     if name == "invite":
         return Command("invite", invite=_invite(args, text, today))
+    if name == "export":
+        return Command("export", count=_export_days(args))
     raise UsageError(f"`{_shown(words[0])}` is not an /invites command.")
+
+
+# -- bulk decisions: /invites approve|deny --domain example.com [--team T…] [--type …] [--reason …] --------------------
+
+BULK_OPTIONS = {"approve": ("--domain", "--team", "--type"), "deny": ("--domain", "--team", "--type", "--reason")}
+INVITE_TYPES = ("full_member", "restricted", "ultra_restricted")
+_TYPE_WORDS = {
+    **{t: t for t in INVITE_TYPES},
+    "full-member": "full_member",
+    "member": "full_member",
+    "guest": "restricted",
+    "multi-channel-guest": "restricted",
+    "single-channel-guest": "ultra_restricted",
+}
+_DASHES = ("\u2014", "\u2013")  # an em or en dash: what a client's "smart dashes" make of --
+_QUOTES = {'"': '"', "\u201c": "\u201d", "\u201d": "\u201d", "'": "'", "\u2018": "\u2019"}  # opening -> closing
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_BULK_DOMAIN = re.compile(rf"^(?:\*\.)?{_LABEL}(?:\.{_LABEL})+$")
+_LINK = re.compile(r"^<(?:https?://)?([^|>]+)(?:\|([^>]*))?>$")
+
+
+def _option(word: str) -> str | None:
+    """`--domain` (or —domain, as smart dashes write it) as `--domain`; None for a word that is no option."""
+    for dash in _DASHES:
+        if word.startswith(dash):
+            word = "--" + word[len(dash):]
+    return word.split("=", 1)[0].lower() if word.startswith("--") and len(word) > 2 else None
+
+
+def _bulk(name: str, text: str) -> Bulk:
+    """The options after `/invites approve|deny`, each checked; the reason runs to the end of the line unless quoted."""
+    allowed = BULK_OPTIONS[name]
+    domain: str | None = None
+    teams: list[str] = []
+    types: list[str] = []
+    reason: str | None = None
+    rest = text
+    while rest.strip():
+        word, after = _word(rest)
+        option = _option(word)
+        if option is None or option not in allowed:
+            shown = f"`{_shown(word)}`"
+            if option == "--reason":
+                raise UsageError("Only a bulk deny takes `--reason`; an approval tells the requesters nothing more.")
+            takes = ", ".join(f"`{o}`" for o in allowed)
+            raise UsageError(f"{shown} is not an option of `/invites {name}` for a whole domain; it takes {takes}.")
+        inline = word.split("=", 1)[1] if "=" in word else None
+        if option == "--reason":
+            if reason is not None:
+                raise UsageError("Give `--reason` once.")
+            reason, rest = _reason(inline if inline is not None else "", after)
+            continue
+        value, rest = _word(after) if inline is None else (inline, after)
+        if not value or _option(value):
+            example = {"--domain": "example.com", "--team": "T0123ABCD", "--type": "full_member"}[option]
+            raise UsageError(f"`{option}` needs a value, like `{option} {example}`.")
+        if option == "--domain":
+            if domain is not None:
+                raise UsageError("Give `--domain` once; run the command again for another domain.")
+            domain = _domain(value)
+        elif option == "--team":
+            teams.append(unescape(value))
+        else:
+            types.append(_invite_type(value))
+    if domain is None:
+        raise UsageError(f"`/invites {name}` for many requests needs `--domain`, like `--domain example.com`.")
+    return Bulk(domain, tuple(dict.fromkeys(teams)), tuple(dict.fromkeys(types)), reason)
+
+
+def _word(text: str) -> tuple[str, str]:
+    """The first word of `text` and what follows it (its spacing kept)."""
+    found = re.match(r"\s*(\S*)(.*)", text, re.DOTALL)
+    assert found is not None
+    return found.group(1), found.group(2)
+
+
+def _reason(inline: str, after: str) -> tuple[str, str]:
+    """The reason and what follows it: a quoted reason ends at its closing quote, an unquoted one runs to the end."""
+    text = unescape(inline + after if inline else after.lstrip())
+    closing = _QUOTES.get(text[:1])
+    if closing is not None:
+        end = text.find(closing, 1)
+        if end < 0:
+            raise UsageError("The reason after `--reason` opens a quote it never closes.")
+        reason, rest = text[1:end].strip(), text[end + 1 :]
+        if rest and not rest[:1].isspace():
+            raise UsageError("Leave a space after the reason's closing quote.")
+    else:
+        reason, rest = text.strip(), ""
+    if not reason:
+        raise UsageError('`--reason` needs the reason the requesters will read, like `--reason "Please use a work address"`.')
+    return reason, rest
+
+
+def _domain(word: str) -> str:
+    """example.com or *.example.com; Slack's link form of a domain (<http://example.com|example.com>) is unwrapped."""
+    text = unescape(word)
+    linked = _LINK.match(text)
+    if linked:
+        text = linked.group(2) or linked.group(1)
+    text = text.lower().rstrip("/").lstrip("@").rstrip(".")
+    if "@" in text:
+        raise UsageError(f"`{_shown(word)}` is an email address; `--domain` takes its domain, like `{_shown(text.rsplit('@', 1)[1])}`.")
+    if not _BULK_DOMAIN.match(text):
+        raise UsageError(
+            f"`{_shown(word)}` is not an email domain: write `example.com` for that domain exactly, "
+            "or `*.example.com` for any subdomain of it."
+        )
+    return text
+
+
+def _invite_type(word: str) -> str:
+    found = _TYPE_WORDS.get(word.lower())
+    if found is None:
+        raise UsageError(f"`{_shown(word)}` is not an invite type: write full_member, restricted (a guest) or ultra_restricted.")
+    return found
 
 
 def request_ref(word: str) -> str:
@@ -124,6 +263,15 @@ def _count(args: list[str]) -> int:
         return 10
     if len(args) > 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= MAX_HISTORY:
         raise UsageError(f"`/invites history` takes a number from 1 to {MAX_HISTORY}.")
+    return int(args[0])
+
+
+def _export_days(args: list[str]) -> int:
+    """`/invites export [days]`: how many days back the export reaches (Command.count)."""
+    if not args:
+        return EXPORT_DAYS
+    if len(args) > 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= MAX_EXPORT_DAYS:
+        raise UsageError(f"`/invites export` takes a number of days from 1 to {MAX_EXPORT_DAYS}, like `/invites export 7`.")
     return int(args[0])
 
 

@@ -11,7 +11,7 @@ from app.core.decisions import Outcome, give_up_decision, run_decision
 from app.core.lifecycle import DECIDED
 from app.core.outbox import GiveUp, Job, Retry
 from app.core.pacing import Pace
-from app.slack import blocks, cards, replies
+from app.slack import blocks, cards, digest, replies
 from app.slack.gateway import SlackCallFailed, SlackGateway
 from app.slack.home import publish_home
 from app.store.models import InviteRequest
@@ -63,10 +63,12 @@ def register(runtime: "Runtime") -> None:
     outbox.handle("answer", lambda job: answer(runtime, job))
     outbox.handle("notify", lambda job: tell_requester(runtime.sessions, runtime.gateway, runtime.decider.post_pace, job))
     outbox.handle("home", lambda job: publish_home(runtime, str(job.payload["user"])))
+    outbox.handle("digest", lambda job: update_digest(runtime, job))
 
-    from app.slack import notices  # it reads NEVER_SUCCEEDS from this module, so it is imported once this one is
+    from app.slack import bulk, notices  # they read NEVER_SUCCEEDS from this module, so they are imported once this one is
 
     notices.register(runtime)
+    bulk.register_jobs(runtime)
 
 
 def _failed(exc: SlackCallFailed) -> Exception:
@@ -87,6 +89,15 @@ def update_card(runtime: "Runtime", job: Job) -> None:
         )
     except SlackCallFailed as exc:
         log.error("could not update the card for %s in %s: %s", job.request_id, job.payload["channel"], exc.code)
+        raise _failed(exc) from exc
+
+
+def update_digest(runtime: "Runtime", job: Job) -> None:
+    """Re-render a workspace's backlog digest once requests it stands for were decided."""
+    try:
+        digest.refresh(runtime.sessions, runtime.gateway, str(job.payload["team"]))
+    except SlackCallFailed as exc:
+        log.error("could not update the backlog digest of %s: %s", job.payload["team"], exc.code)
         raise _failed(exc) from exc
 
 

@@ -92,6 +92,16 @@ def notice(text: str) -> dict[str, Any]:
     }
 
 
+def explanation(title: str, text: str) -> dict[str, Any]:
+    """A modal that explains something under its own title (at most 24 characters), with a Close button only."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title[:24]},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [blocks.mrkdwn_section(text)],
+    }
+
+
 def submitted_reason(view: dict[str, Any]) -> str | None:
     value = (((view.get("state") or {}).get("values") or {}).get(REASON_BLOCK) or {}).get(REASON_INPUT) or {}
     reason = (value.get("value") or "").strip()

@@ -4,11 +4,12 @@ history, stats, a requester's own requests). Core returns typed outcomes; this m
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Any, Callable
 
-from app.core.authz import LOOKUP_FAILED_OUTCOME, Verdict
+from app.core.authz import LOOKUP_FAILED_OUTCOME, NOT_ALLOWED_OUTCOME, Verdict
+from app.core.backlog import Backlog
 from app.core.decisions import Outcome, Result, Why
 from app.core.lifecycle import OPEN
 from app.core.policy import Mode, Policy, Rule, Then
@@ -49,15 +50,30 @@ def status_words(request: InviteRequest, *, reason_chars: int = blocks.MAX_REASO
 
 
 def pending_page(
-    requests: list[InviteRequest], *, total: int, offset: int, team: str | None, label: str | None = None
+    requests: list[InviteRequest],
+    *,
+    total: int,
+    offset: int,
+    team: str | None,
+    label: str | None = None,
+    grouped: dict[str | None, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """A page of pending requests with Approve/Deny on each, and paging buttons; `team` is a workspace id, `label` its name."""
+    """A page of pending requests with Approve/Deny on each, and paging buttons; `team` is a workspace id, `label` its name.
+
+    `grouped`: the listing spans these workspaces (how many wait in each); each workspace's requests on the page come
+    under its name.
+    """
     where = f" in {blocks.escape(label or team)}" if team else ""
     if not total:
         return [blocks.mrkdwn_section(f"No invite requests are waiting{where}. :tada:")]
     shown = f"{offset + 1}–{offset + len(requests)} of {total}"
-    out = [blocks.mrkdwn_section(f"*Pending invite requests{where}* ({shown}, oldest first)")]
+    order = "workspace by workspace, oldest first" if grouped else "oldest first"
+    out = [blocks.mrkdwn_section(f"*Pending invite requests{where}* ({shown}, {order})")]
+    previous: str | None = "-"  # no workspace has this id: the first request starts a group
     for request in requests:
+        if grouped is not None and request.team_id != previous:
+            previous = request.team_id
+            out.append(blocks.mrkdwn_section(f"*{blocks.workspace_words(request)}* ({grouped.get(request.team_id, 0)} waiting)"))
         out.append(blocks.mrkdwn_section(request_summary(request)))
         out.append(blocks.decision_buttons(request, block_id=f"list-{request.id}"))
     pager = []
@@ -97,10 +113,19 @@ def choose_one(ref: str, matches: list[InviteRequest]) -> list[dict[str, Any]]:
 
 
 def request_in_full(
-    request: InviteRequest, trail: list[DecisionLog], approved: list[str] | None = None, policy: Policy | None = None
+    request: InviteRequest,
+    trail: list[DecisionLog],
+    approved: list[str] | None = None,
+    policy: Policy | None = None,
+    *,
+    decidable: bool = True,
 ) -> list[dict[str, Any]]:
-    """`/invites show`: the card as the channel shows it, what the policy said of it, then every recorded attempt."""
+    """`/invites show`: the card as the channel shows it, what the policy said of it, then every recorded attempt.
+    `decidable`: the viewer may decide it; otherwise the card loses its buttons and says whose it is."""
     out = blocks.request_card(request, approvals=approved or [])
+    if not decidable:
+        out = [b for b in out if b.get("type") != "actions"]
+        out.append(blocks.context("Its workspace's own approvers (or the org's) decide this request, not you."))
     said = request_policy(request, approved or [], policy)
     if said is not None:
         out.append(blocks.mrkdwn_section(said))
@@ -133,13 +158,20 @@ def history_lines(requests: list[InviteRequest]) -> list[dict[str, Any]]:
     return [blocks.mrkdwn_section(f"*Latest {len(requests)} decisions*"), *_sections(lines, room=limits.MESSAGE_BLOCKS - 1, more=more)]
 
 
-def stats_text(stats: Stats, last_sync: SyncRun | None) -> str:
+def stats_text(stats: Stats, last_sync: SyncRun | None, *, scope: list[str] | None = None) -> str:
+    """`/invites stats`; `scope`: the workspaces the viewer decides, when not every one (the numbers are theirs only)."""
     pending = ", ".join(f"{blocks.escape(team)}: {count}" for team, count in stats.pending_by_team.items()) or "none"
     median = _duration(stats.median_to_decision) if stats.median_to_decision is not None else "no decisions yet"
     synced = f"{blocks.slack_date(last_sync.finished_at)} ({last_sync.summary})" if last_sync else "never"
+    head = f"*Your workspaces:* {', '.join(blocks.escape(name) for name in scope) or 'none'}\n" if scope is not None else ""
+    per_team = ""
+    if len(stats.decided_by_team_7d) > 1:
+        per_team = " (" + "; ".join(
+            f"{blocks.escape(team)}: {approved} approved, {denied} denied" for team, (approved, denied) in stats.decided_by_team_7d.items()
+        ) + ")"
     return (
-        f"*Pending:* {pending}{oldest_words(stats.oldest_wait)}\n"
-        f"*Last 7 days:* {stats.approved_7d} approved, {stats.denied_7d} denied\n"
+        f"{head}*Pending:* {pending}{oldest_words(stats.oldest_wait)}\n"
+        f"*Last 7 days:* {stats.approved_7d} approved, {stats.denied_7d} denied{per_team}\n"
         f"*Median time to decision (7 days):* {median}\n"
         f"*Last sync:* {synced}"
     )
@@ -187,6 +219,10 @@ def _duration(span: timedelta) -> str:
 # -- decisions ---------------------------------------------------------------------------------------------------------
 
 NOT_ALLOWED = "Only invite approvers can approve or deny invite requests. Nothing was changed."
+NOT_YOUR_WORKSPACE = (
+    "You approve invite requests of another workspace, not of this request's workspace: its own approvers or the "
+    "org's decide it. Nothing was changed."
+)
 REASON_REQUIRED = "Write a reason to deny this request."  # under the modal's box, which already says who reads it
 _VERB = {Action.APPROVE: "approve", Action.DENY: "deny"}
 _PAST = {Action.APPROVE.value: "approved", Action.DENY.value: "denied"}
@@ -206,6 +242,8 @@ def refusal(verdict: Verdict, user_id: str) -> str:
             f"<!subteam^{verdict.group}> lists, so it cannot tell whether you are an approver "
             f"(Slack answered {verdict.code}). Nothing was changed. An admin can add your id to INVITES_APPROVERS."
         )
+    if verdict.elsewhere:
+        return NOT_YOUR_WORKSPACE
     return NOT_ALLOWED
 
 
@@ -450,3 +488,255 @@ def guest_ends(request: InviteRequest) -> str:
     if request.status != Status.APPROVED.value or request.invite_type not in blocks.GUEST_TYPES or request.date_expire is None:
         return ""
     return f" · guest account {blocks.slack_date(request.date_expire, lead='ends ')}"
+
+
+# -- backlog digests ---------------------------------------------------------------------------------------------------
+
+
+def digest_line(backlog: Backlog, at: datetime) -> str:
+    """214 pending requests in Alpha Corp, oldest 9 days (as of `at`); once none is left, All 214 decided."""
+    where = blocks.safe(backlog.label, blocks.MAX_NAME_CHARS)
+    if not backlog.open:
+        return f"All {backlog.total} decided in {where}"
+    noun = "request" if backlog.open == 1 else "requests"
+    oldest = f", oldest {_oldest_words(at - backlog.oldest)}" if backlog.oldest is not None else ""
+    return f"{backlog.open} pending {noun} in {where}{oldest}"
+
+
+def _oldest_words(span: timedelta) -> str:
+    """9 days; under a day, as precise as age_words."""
+    return _count(span.days, "day") if span.days else age_words(max(0, int(span.total_seconds())))
+
+
+NOT_ALLOWED_TO_LIST = "Only invite approvers can list invite requests."
+NOT_ALLOWED_IN_BULK = "Only invite approvers can decide invite requests, one by one or in bulk."
+
+
+def digest_refusal(verdict: Verdict, user_id: str, not_allowed: str) -> str:
+    """Why a digest button does nothing for this person: `not_allowed` for someone who is no approver."""
+    only = verdict.outcome == NOT_ALLOWED_OUTCOME and verdict.group is None and not verdict.elsewhere
+    return not_allowed if only else refusal(verdict, user_id)
+
+
+DIGEST_EXPLAINED = (
+    "Too many requests arrived at once for a card each, so this card stands for them: list them, or decide them in bulk. "
+    "Requests that arrive from now on get cards of their own."
+)
+
+
+def bulk_choose_head(backlog: Backlog) -> str:
+    """The head of a digest's chooser: what is pending and what a button does."""
+    where = blocks.safe(backlog.label, blocks.MAX_NAME_CHARS)
+    if not backlog.open:
+        return f"Every request of this backlog in {where} has been decided."
+    noun = "request" if backlog.open == 1 else "requests"
+    return (
+        f"*{backlog.open} pending {noun}* in {where}. Pick an email domain: invitebot lists the requests it would decide "
+        "before anything is sent to Slack."
+    )
+
+
+def bulk_how(backlog: Backlog) -> str:
+    """The chooser's footnote: the same from `/invites`, for a domain without a button or a subdomain pattern."""
+    return (
+        f"Or type `/invites approve --domain example.com --team {backlog.team_id}` "
+        f"(`/invites deny --domain … --team {backlog.team_id} --reason \"…\"`); `*.example.com` takes its subdomains. "
+        f"`/invites list {backlog.team_id}` lists them one by one."
+    )
+
+
+# -- audit export (/invites export) ------------------------------------------------------------------------------------
+
+_EXPORT_FAILED = {
+    "missing_scope": "invitebot's bot token lacks files:write or im:write: an admin adds both to the app (manifest.yml "
+    "lists them) and reinstalls it",
+    "file_uploads_disabled": "file uploads are turned off in this workspace: an admin can allow them, or run "
+    "`invitebot export` where invitebot runs",
+    "file_uploads_except_images_disabled": "only images may be uploaded in this workspace: an admin can allow other "
+    "files, or run `invitebot export` where invitebot runs",
+    "file_type_not_allowed": "this workspace does not accept CSV files: an admin can allow them, or run "
+    "`invitebot export` where invitebot runs",
+    "storage_limit_reached": "the workspace's file storage is full: an admin can free some",
+    "user_not_found": "Slack would not open a direct message between you and invitebot",
+    "user_not_visible": "Slack would not open a direct message between you and invitebot",
+    "upload_refused": "Slack's upload address refused the file",
+}
+
+
+def export_filename(since: datetime, until: datetime) -> str:
+    return f"invitebot-audit-{since:%Y-%m-%d}-to-{until:%Y-%m-%d}.csv"
+
+
+def export_comment(rows: int, since: datetime, until: datetime) -> str:
+    """The message the file arrives with, in the asker's direct messages with invitebot."""
+    return (
+        f"invitebot's audit export: every decision and attempt from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC, "
+        f"{_count(rows, 'row')}, oldest first. The README's \"Audit export\" section describes the columns."
+    )
+
+
+def export_sent(rows: int, days: int, filename: str) -> str:
+    return f"The audit export of the last {_count(days, 'day')} is in your direct messages with invitebot: {filename}, {_count(rows, 'row')}."
+
+
+def export_empty(days: int) -> str:
+    return f"invitebot recorded no decisions or attempts in the last {_count(days, 'day')}, so there is no file to send."
+
+
+def export_failed(code: str, days: int) -> str:
+    """Slack would not take the file: why, and how to try again."""
+    again = f"`/invites export {days}`"
+    if code == "file_upload_size_restricted":
+        return f"The audit export is larger than this workspace accepts. Try fewer days, like `/invites export {max(1, days // 2)}`."
+    if code in _EXPORT_FAILED:
+        return f"invitebot could not send the audit export: {_EXPORT_FAILED[code]}. Then try {again} again."
+    if classify(code).kind is Kind.TRANSIENT:
+        return f"Slack did not take the audit export just now (`{code}`). Try {again} again in a minute."
+    return (
+        f"invitebot could not send the audit export: Slack answered `{code}`. Try {again} again; if it keeps failing, "
+        "`invitebot export` where invitebot runs writes the same file."
+    )
+
+
+# -- bulk decisions (/invites approve|deny --domain …, the App Home's "Approve all from …") ----------------------------
+
+BULK_NOT_ALLOWED = "Only invite approvers can approve or deny in bulk. Nothing was changed."
+BULK_CANCEL_NOT_ALLOWED = "Only invite approvers can cancel a bulk decision. Nothing was changed."
+BULK_REASON_NEEDED = (
+    "invitebot requires a reason to deny requests: `/invites deny --domain example.com --reason \"…\"`, "
+    "or the box in the App Home's preview. Nothing was decided."
+)
+BULK_PREVIEW_FAILED = "Slack did not open the preview in time; try again."
+BULK_GONE = "invitebot has no such bulk decision any more. Nothing was changed."
+_BULK_TYPES = {"full_member": "full members", "restricted": "multi-channel guests", "ultra_restricted": "single-channel guests"}
+_ITEM_WORDS = (  # (outcome, words) for the rarer outcomes, shown when there are any
+    ("invite_failed", "approved but not invited (Slack could not send the invitation)"),
+    ("gone", "no longer in Slack"),
+    ("approval_recorded", "counted as one approval of several (policy)"),
+)
+
+
+def bulk_filter_words(domain: str, teams: list[str], types: tuple[str, ...] | list[str]) -> str:
+    """example.com in Alpha Corp, Beta Labs (multi-channel guests); `teams` are workspace names (or ids)."""
+    where = f" in {', '.join(blocks.safe(t, blocks.MAX_NAME_CHARS) for t in teams)}" if teams else ""
+    kinds = f" ({', '.join(_BULK_TYPES.get(t, blocks.escape(t)) for t in types)})" if types else ""
+    return f"{blocks.safe(domain, 300)}{where}{kinds}"
+
+
+def bulk_title(action: str, filter_words: str, actor: str) -> str:
+    """Bulk approve of example.com by @grace."""
+    return f"Bulk {_VERB[Action(action)]} of {filter_words} by <@{actor}>"
+
+
+def bulk_nothing(action: str, filter_words: str, elsewhere: int = 0) -> str:
+    """Nothing to decide; `elsewhere`: how many match in workspaces the person does not decide."""
+    if elsewhere:
+        noun = "request is" if elsewhere == 1 else "requests are"
+        return (
+            f"No pending invite request from {filter_words} is in the workspaces you decide; {elsewhere} {noun} in "
+            "other workspaces, whose own approvers decide them. Nothing was changed."
+        )
+    return f"No pending invite request is from {filter_words}; there is nothing to {_VERB[Action(action)]}."
+
+
+def bulk_preview_head(action: str, filter_words: str, total: int, per_minute: int) -> str:
+    """What the preview modal opens with: how many, what happens to them, and how long it takes."""
+    noun = "request" if total == 1 else "requests"
+    verb = _PAST[action]
+    pace = blocks.waiting_words(max(0, total - 1) * 60 / per_minute, per_minute)
+    return (
+        f"*{total} pending {noun}* from {filter_words} will be {verb} one by one, in this order: {pace}. "
+        "Each requester is told, and a progress message in the approvals channel lets any approver cancel the rest."
+    )
+
+
+def bulk_preview_line(request: InviteRequest) -> str:
+    """• ada@example.com · Alpha Corp · Full member."""
+    return (
+        f"• {blocks.safe(request.email, blocks.MAX_EMAIL_CHARS)} · {blocks.workspace_words(request)} · "
+        f"{blocks.invite_type_words(request.invite_type)}"
+    )
+
+
+def bulk_more(left: int) -> str:
+    return f"and {left} more"
+
+
+def left_words(seconds: float) -> str:
+    """about 4 min left; about 40 s left; finishing."""
+    if seconds >= 90:
+        return f"about {round(seconds / 60)} min left"
+    if seconds >= 5:
+        return f"about {max(5, round(seconds / 5) * 5)} s left"
+    return "finishing"
+
+
+def bulk_counts(action: str, by: dict[str | None, int], total: int, *, running: bool) -> str:
+    """37 of 120 approved, 2 decided elsewhere (running); 118 approved, 2 decided elsewhere, 0 failed (at the end)."""
+    decided = by.get("approved", 0) + by.get("denied", 0) + by.get("invite_failed", 0)
+    parts = [f"{decided} of {total} {_PAST[action]}" if running else f"{decided} {_PAST[action]}"]
+    if by.get("elsewhere") or not running:
+        parts.append(f"{by.get('elsewhere', 0)} decided elsewhere")
+    if by.get("failed") or not running:
+        parts.append(f"{by.get('failed', 0)} failed")
+    parts.extend(f"{by[outcome]} {words}" for outcome, words in _ITEM_WORDS if by.get(outcome))
+    if by.get("cancelled"):
+        parts.append(f"{by['cancelled']} not decided")
+    return ", ".join(parts)
+
+
+def bulk_progress(
+    title: str,
+    action: str,
+    by: dict[str | None, int],
+    total: int,
+    *,
+    state: str,
+    seconds_left: float,
+    cancelled_by: str | None = None,
+    stopped_because: str | None = None,
+    finished: bool = False,
+) -> str:
+    """The progress message: "37 of 120 approved, 2 decided elsewhere, about 4 min left" while it runs, then its summary."""
+    if state == "running":
+        return f"{title}\n{bulk_counts(action, by, total, running=True)}, {left_words(seconds_left)}"
+    if state == "done":
+        return f"{title}: {bulk_counts(action, by, total, running=False)}"
+    if stopped_because is not None:
+        how = f"stopped: {_bulk_stop_words(stopped_because)}"
+    else:
+        how = f"cancelled by <@{cancelled_by}>" if cancelled_by else "cancelled"
+    under_way = by.get("deciding", 0)
+    still = f"; {under_way} already under way {'is' if under_way == 1 else 'are'} finishing" if under_way and not finished else ""
+    return f"{title}, {how}{still}: {bulk_counts(action, by, total, running=False)}"
+
+
+def _bulk_stop_words(code: str) -> str:
+    if code == LOOKUP_FAILED_OUTCOME:
+        return "invitebot could not check the approver rights of the person who started it"
+    if code == "reason_required":
+        return "a deny reason is required"
+    if code.startswith("feeder_failed"):
+        return "invitebot's own attempts to go on kept failing (its log says why)"
+    return "the person who started it is no longer an invite approver"
+
+
+def bulk_started(action: str, filter_words: str, total: int, channel: str) -> str:
+    noun = "request" if total == 1 else "requests"
+    return f"{_DOING[action].capitalize()} {total} {noun} from {filter_words}; the progress is in <#{channel}>."
+
+
+def bulk_not_yours(actor: str) -> str:
+    return f"Only <@{actor}>, who asked for this preview, can start it. Nothing was changed."
+
+
+def bulk_already(action: str, state: str) -> str:
+    if state == "running":
+        return f"This bulk {_VERB[Action(action)]} is already running; its progress message can cancel it."
+    return f"This bulk {_VERB[Action(action)]} has already {'been cancelled' if state == 'cancelled' else 'finished'}. Nothing was changed."
+
+
+def bulk_cancelled(action: str, by: dict[str | None, int]) -> str:
+    left, under_way = by.get("cancelled", 0), by.get("deciding", 0)
+    finishing = f"; {under_way} already under way finish" if under_way else ""
+    return f"You cancelled the bulk {_VERB[Action(action)]}: {left} {'request is' if left == 1 else 'requests are'} not decided{finishing}."

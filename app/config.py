@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from app.core.routes import Routes
 
 DATA_FOLDER = "data"  # the default SQLite database lives in ./data/, made on first use
 DATABASE_FILE = "invitebot.db"
@@ -28,6 +41,10 @@ _DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 ALL_TEAMS = "all"
 _TOKEN_KINDS = {"xoxb-": "a bot token", "xoxp-": "a user token", "xapp-": "an app-level token", "xoxe": "a refresh token"}
 _NOT_A_URL = "(not a URL)"
+# INVITES_APPROVERS_T0123=U…,S…: a workspace's own approvers. The names are not known in advance, so the declared field
+# WORKSPACE_APPROVERS gathers every variable (or keyword) with this prefix, keyed by what follows it (the workspace id).
+WORKSPACE_APPROVERS_PREFIX = "INVITES_APPROVERS_"
+WORKSPACE_APPROVERS = "INVITES_WORKSPACE_APPROVERS"
 
 
 def default_data_folder() -> Path:
@@ -76,6 +93,15 @@ SPECS: dict[str, Spec] = {
         "comma-separated user ids (U…/W…) and user-group ids (S…, or S…@T… naming its workspace)",
         "W0123GRACE,S0456ADMINS@T0789ALPHA",
     ),
+    WORKSPACE_APPROVERS: Spec(
+        "comma-separated user ids (U…/W…) and user-group ids (S…, read in that workspace) who decide one workspace's "
+        "requests, in a variable named INVITES_APPROVERS_ and the workspace's id (T…)",
+        "INVITES_APPROVERS_T0123ALPHA=W0456ADA,S0789ALPHAADMINS",
+    ),
+    "INVITES_ROUTES": Spec(
+        "comma-separated routes, each a workspace id (T…), a colon and the id of that workspace's approvals channel (C…/G…)",
+        "T0123ALPHA:C0456ALPHA,T0789BETA:G0123BETA",
+    ),
     "INVITES_TEAM_IDS": Spec("comma-separated workspace ids (T…), or the single word 'all'", "T0123ALPHA,T0456BETA, or all"),
     "INVITES_SYNC_INTERVAL": Spec("a number of seconds from 10 to 86400", "300"),
     "INVITES_DENY_REASON_REQUIRED": Spec("true or false"),
@@ -88,6 +114,7 @@ SPECS: dict[str, Spec] = {
     "INVITES_ESCALATE_TO": Spec(
         "a channel id (C…/G…) to post escalations in, or a user-group id (S…) to mention in the approvals channel", "C0456LEADS or S0789ADMINS"
     ),
+    "INVITES_DIGEST_OVER": Spec("a whole number of new requests, 1 or more", "50"),
 }
 
 
@@ -102,12 +129,21 @@ class SettingProblem:
     @property
     def line(self) -> str:
         if self.missing:
-            return f"{self.name} is not set: it should be {SPECS[self.name].wanted()}"
+            return f"{self.name} is not set: it should be {spec_of(self.name).wanted()}"
         return f"{self.name} is invalid: {self.detail}"
 
     @property
     def fix(self) -> str:
-        return f"Set {self.name} to {SPECS[self.name].wanted()}."
+        return f"Set {self.name} to {spec_of(self.name).wanted()}."
+
+
+def setting_of(variable: str) -> str:
+    """The declared setting a variable fills: itself, or WORKSPACE_APPROVERS for INVITES_APPROVERS_T…."""
+    return WORKSPACE_APPROVERS if variable.startswith(WORKSPACE_APPROVERS_PREFIX) else variable
+
+
+def spec_of(variable: str) -> Spec:
+    return SPECS[setting_of(variable)]
 
 
 def _split_ids(value: object) -> object:
@@ -126,6 +162,47 @@ def _check_ids(values: object, pattern: re.Pattern[str], name: str, what: str) -
         if not pattern.match(value):
             raise ValueError(f"{value!r} is not {what} (for example {SPECS[name].example})")
     return values
+
+
+def _check_approvers(value: object, name: str) -> object:
+    """INVITES_APPROVERS, or one workspace's INVITES_APPROVERS_T…: user ids and user-group ids, comma-separated."""
+    ids = _split_ids(value)
+    example = spec_of(name).example
+    for approver in ids if isinstance(ids, list) else []:
+        if re.match(r"^S[A-Z0-9]{2,}@E", approver):
+            raise ValueError(
+                f"{approver!r} names the Enterprise org after the @, not a workspace: write the group as S…@T… naming its "
+                f"workspace (for example {example})"
+            )
+    what = "a user id (U…/W…) or user-group id (S…, or S…@T… naming its workspace)"
+    return _check_ids(ids, _APPROVER_ID, name, what)
+
+
+def _workspace_approvers(value: object) -> object:
+    return _check_approvers(value, WORKSPACE_APPROVERS)
+
+
+def _approvers_workspace(team_id: str) -> str:
+    """What follows INVITES_APPROVERS_ must be a workspace id (T…), never the org's E… id."""
+    example = SPECS[WORKSPACE_APPROVERS].example
+    if team_id.startswith("E"):
+        raise ValueError(
+            f"{team_id!r} is the Enterprise org, not a workspace: name the variable after a workspace id (T…) "
+            f"(for example {example}); INVITES_APPROVERS holds the approvers of every workspace"
+        )
+    if not _TEAM_ID.match(team_id):
+        raise ValueError(f"{team_id!r} is not a workspace id (T…): name the variable after one (for example {example})")
+    return team_id
+
+
+class _WorkspaceApproversSource(PydanticBaseSettingsSource):
+    """The INVITES_APPROVERS_T… variables of the environment: pydantic-settings reads declared fields only."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {name: value for name, value in os.environ.items() if name.startswith(WORKSPACE_APPROVERS_PREFIX)}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -203,6 +280,12 @@ class Settings(DatabaseSettings):
     SLACK_API_URL: str = "https://slack.com/api/"
     INVITES_CHANNEL: str
     INVITES_APPROVERS: Annotated[list[str], NoDecode]
+    # INVITES_APPROVERS_T…, by workspace id: that workspace's approvers, besides INVITES_APPROVERS (gathered below).
+    INVITES_WORKSPACE_APPROVERS: dict[
+        Annotated[str, AfterValidator(_approvers_workspace)], Annotated[list[str], NoDecode, BeforeValidator(_workspace_approvers)]
+    ] = Field(default_factory=dict)
+    # T…:C… pairs: where each workspace's cards go; a workspace without a route (or not known yet) uses INVITES_CHANNEL.
+    INVITES_ROUTES: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     INVITES_TEAM_IDS: Annotated[list[str], NoDecode]
     INVITES_SYNC_INTERVAL: int = Field(default=300, ge=10, le=86400)
     INVITES_DENY_REASON_REQUIRED: bool = False
@@ -217,6 +300,8 @@ class Settings(DatabaseSettings):
     INVITES_REMIND_AFTER: timedelta | None = None
     INVITES_ESCALATE_AFTER: timedelta | None = None
     INVITES_ESCALATE_TO: str | None = Field(default=None, validate_default=True)
+    # A sync finding more new requests than this in a workspace posts one digest card for them instead of a card each.
+    INVITES_DIGEST_OVER: int = Field(default=50, ge=1)
 
     @field_validator("INVITES_POLICY", mode="before")
     @classmethod
@@ -297,18 +382,73 @@ class Settings(DatabaseSettings):
             raise ValueError(f"{value!r} is not {wanted}")
         return value
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _WorkspaceApproversSource(settings_cls), dotenv_settings, file_secret_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_workspace_approvers(cls, data: Any) -> Any:
+        """INVITES_APPROVERS_T0123=… (from the environment, or a keyword) becomes INVITES_WORKSPACE_APPROVERS["T0123"].
+
+        The declared field given as a mapping (doctor's stand-in) is taken as the whole value.
+        """
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        given = data.pop(WORKSPACE_APPROVERS, None)
+        found = {
+            name.removeprefix(WORKSPACE_APPROVERS_PREFIX): data.pop(name)
+            for name in [key for key in data if isinstance(key, str) and key.startswith(WORKSPACE_APPROVERS_PREFIX)]
+        }
+        data[WORKSPACE_APPROVERS] = dict(given) if isinstance(given, dict) else found
+        return data
+
     @field_validator("INVITES_APPROVERS", mode="before")
     @classmethod
     def _approvers(cls, value: object) -> object:
-        ids = _split_ids(value)
-        for approver in ids if isinstance(ids, list) else []:
-            if re.match(r"^S[A-Z0-9]{2,}@E", approver):
+        return _check_approvers(value, "INVITES_APPROVERS")
+
+    @field_validator("INVITES_ROUTES", mode="before")
+    @classmethod
+    def _routes(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return {}
+        example = SPECS["INVITES_ROUTES"].example
+        if isinstance(value, dict):
+            pairs = [(str(team), str(channel)) for team, channel in value.items()]
+        elif isinstance(value, str):
+            pairs = []
+            for entry in value.split(","):
+                team, colon, channel = entry.strip().partition(":")
+                if not colon:
+                    raise ValueError(f"{entry.strip()!r} is not a workspace id, a colon and a channel id (for example {example})")
+                pairs.append((team.strip(), channel.strip()))
+        else:
+            return value  # pydantic reports the wrong type
+        routes: dict[str, str] = {}
+        for team_id, channel in pairs:
+            if team_id.startswith("E"):
                 raise ValueError(
-                    f"{approver!r} names the Enterprise org after the @, not a workspace: write the group as S…@T… naming its "
-                    f"workspace (for example {SPECS['INVITES_APPROVERS'].example})"
+                    f"{team_id!r} is the Enterprise org, not a workspace: route workspace ids (T…); requests of a workspace "
+                    f"without a route go to INVITES_CHANNEL (for example {example})"
                 )
-        what = "a user id (U…/W…) or user-group id (S…, or S…@T… naming its workspace)"
-        return _check_ids(ids, _APPROVER_ID, "INVITES_APPROVERS", what)
+            if not _TEAM_ID.match(team_id):
+                raise ValueError(f"{team_id!r} is not a workspace id (T…) (for example {example})")
+            if not _CHANNEL_ID.match(channel):
+                named = " is a channel's name; write its id" if channel.startswith("#") else " is not a channel id (C…/G…)"
+                raise ValueError(f"{channel!r}{named} (for example {example})")
+            if team_id in routes:
+                raise ValueError(f"{team_id} is listed twice: route each workspace to one channel (for example {example})")
+            routes[team_id] = channel
+        return routes
 
     @field_validator("INVITES_TEAM_IDS", mode="before")
     @classmethod
@@ -328,6 +468,15 @@ class Settings(DatabaseSettings):
                 f"(for example {SPECS['INVITES_TEAM_IDS'].example})"
             )
         return _check_ids(ids, _TEAM_ID, "INVITES_TEAM_IDS", "a workspace id (T…)")
+
+    @property
+    def routes(self) -> Routes:
+        """Where each request's card lives: INVITES_ROUTES, and INVITES_CHANNEL for every other request."""
+        return Routes(self.INVITES_CHANNEL, dict(self.INVITES_ROUTES))
+
+    def approvers_named_for(self, team_id: str | None) -> list[str]:
+        """Whom a reminder on a request of `team_id` names: the workspace's own approvers, else INVITES_APPROVERS."""
+        return list(self.INVITES_WORKSPACE_APPROVERS.get(team_id or "") or self.INVITES_APPROVERS)
 
     @property
     def all_teams(self) -> bool:
@@ -364,7 +513,9 @@ def _problems(exc: ValidationError) -> list[SettingProblem]:
     found: dict[str, SettingProblem] = {}
     for error in exc.errors():
         name = str(error["loc"][0]) if error["loc"] else ""
-        if name not in SPECS or name in found:
+        if name == WORKSPACE_APPROVERS and len(error["loc"]) > 1:  # one workspace's variable: name it
+            name = f"{WORKSPACE_APPROVERS_PREFIX}{error['loc'][1]}"
+        if setting_of(name) not in SPECS or name in found:
             continue
         found[name] = SettingProblem(name, error["type"] == "missing", _detail(name, error))
     return list(found.values())
@@ -374,7 +525,7 @@ def _detail(name: str, error: ErrorDetails) -> str:
     """Our own validators already speak plainly; pydantic's type and range errors are reworded from the spec."""
     if error["type"] == "value_error":
         return str((error.get("ctx") or {}).get("error") or error["msg"])
-    spec = SPECS[name]
+    spec = spec_of(name)
     value = error.get("input")
     shown = "the value" if spec.secret or not isinstance(value, str) else repr(value)
     return f"{shown} is not {spec.wanted()}"

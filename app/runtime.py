@@ -63,7 +63,7 @@ class Runtime:
         replica_id = new_replica_id()
         in_flight = InFlight()
         outbox = Outbox(sessions, replica_id, reads)
-        approvers = Approvers(settings.INVITES_APPROVERS, gateway, workspaces)
+        approvers = Approvers(settings.INVITES_APPROVERS, gateway, workspaces, settings.INVITES_WORKSPACE_APPROVERS)
         runtime = cls(
             settings=settings,
             engine=engine,
@@ -99,7 +99,7 @@ class Runtime:
 
     def sync(self) -> SyncSummary:
         """One reconcile pass over invitebot's workspaces."""
-        return sync_once(self.decider, self.workspaces, self.settings.INVITES_CHANNEL)
+        return sync_once(self.decider, self.workspaces, self.settings.routes, digest_over=self.settings.INVITES_DIGEST_OVER)
 
     def run_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run work after the ack; failures are logged, never lost silently."""

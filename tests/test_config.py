@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import SPECS, ConfigError, Settings, load, problems
+from app.config import SPECS, ConfigError, Settings, load, problems, setting_of
 from tests.conftest import settings_env
 
 PYDANTIC_WORDS = ("Input should", "unable to", "Value error", "valid integer", "valid boolean", "errors.pydantic.dev")
@@ -74,6 +74,8 @@ ADMIN_TOKEN = (
 )
 APP_TOKEN = "an app-level token with connections:write (Basic Information → App-Level Tokens), which starts with xapp-"
 APPROVERS = "(S…, or S…@T… naming its workspace)"
+ROUTE_EXAMPLE = "(for example T0123ALPHA:C0456ALPHA,T0789BETA:G0123BETA)"
+WORKSPACE_EXAMPLE = "(for example INVITES_APPROVERS_T0123ALPHA=W0456ADA,S0789ALPHAADMINS)"
 CASES = [
     ("SLACK_BOT_TOKEN", "xoxp-1-s3cr3t", f"it is a user token (xoxp-…), but it must be {BOT_TOKEN}"),
     ("SLACK_BOT_TOKEN", "abc-s3cr3t", f"it does not start with xoxb-; it must be {BOT_TOKEN}"),
@@ -97,6 +99,29 @@ CASES = [
     ),
     ("INVITES_APPROVERS", " , ", "it is empty: write comma-separated user ids (U…/W…) and user-group ids"),
     ("INVITES_APPROVERS", "S0GROUP1@E0ORG", "'S0GROUP1@E0ORG' names the Enterprise org after the @, not a workspace"),
+    ("INVITES_ROUTES", "T0ALPHA01 C0ALPHA01", f"'T0ALPHA01 C0ALPHA01' is not a workspace id, a colon and a channel id {ROUTE_EXAMPLE}"),
+    ("INVITES_ROUTES", "alpha:C0ALPHA01", f"'alpha' is not a workspace id (T…) {ROUTE_EXAMPLE}"),
+    ("INVITES_ROUTES", "E0ORG:C0ALPHA01", "'E0ORG' is the Enterprise org, not a workspace: route workspace ids (T…)"),
+    ("INVITES_ROUTES", "T0ALPHA01:#alpha", f"'#alpha' is a channel's name; write its id {ROUTE_EXAMPLE}"),
+    ("INVITES_ROUTES", "T0ALPHA01:alpha", f"'alpha' is not a channel id (C…/G…) {ROUTE_EXAMPLE}"),
+    (
+        "INVITES_ROUTES",
+        "T0ALPHA01:C0ALPHA01,T0ALPHA01:C0BETA001",
+        f"T0ALPHA01 is listed twice: route each workspace to one channel {ROUTE_EXAMPLE}",
+    ),
+    (
+        "INVITES_APPROVERS_E0123",
+        "W0ADA0001",
+        f"'E0123' is the Enterprise org, not a workspace: name the variable after a workspace id (T…) {WORKSPACE_EXAMPLE}; "
+        "INVITES_APPROVERS holds the approvers of every workspace",
+    ),
+    ("INVITES_APPROVERS_Tbad", "W0ADA0001", f"'Tbad' is not a workspace id (T…): name the variable after one {WORKSPACE_EXAMPLE}"),
+    (
+        "INVITES_APPROVERS_T0ALPHA01",
+        "W0ADA0001,ada",
+        f"'ada' is not a user id (U…/W…) or user-group id {APPROVERS} {WORKSPACE_EXAMPLE}",
+    ),
+    ("INVITES_APPROVERS_T0ALPHA01", "S0GROUP1@E0ORG", "'S0GROUP1@E0ORG' names the Enterprise org after the @, not a workspace"),
     ("INVITES_TEAM_IDS", "alpha", "'alpha' is not a workspace id (T…) (for example T0123ALPHA,T0456BETA, or all)"),
     ("INVITES_TEAM_IDS", "all,T0ALPHA01", "'all' is not a workspace id: write 'all' on its own, or only workspace ids (T…)"),
     ("INVITES_SYNC_INTERVAL", "5", "'5' is not a number of seconds from 10 to 86400 (for example 300)"),
@@ -111,13 +136,14 @@ CASES = [
     ("INVITES_ESCALATE_AFTER", "1d1d", "'1d1d' is not a duration of at least one minute, in days, hours and minutes"),
     ("INVITES_ESCALATE_TO", "#leads", "'#leads' is not a channel id (C…/G…) to post escalations in, or a user-group id (S…)"),
     ("INVITES_ESCALATE_TO", "C0LEADS01", "it is set, but INVITES_ESCALATE_AFTER is not: set both, or neither"),
+    ("INVITES_DIGEST_OVER", "0", "'0' is not a whole number of new requests, 1 or more (for example 50)"),
 ]
 # Any text names a path: the policy file itself is read and checked at start-up (see tests/test_policy_startup.py).
 CHECKED_AT_START_UP = {"INVITES_POLICY"}
 
 
 def test_every_setting_has_its_own_words():
-    assert set(SPECS) == set(Settings.model_fields) == {name for name, _, _ in CASES} | CHECKED_AT_START_UP
+    assert set(SPECS) == set(Settings.model_fields) == {setting_of(name) for name, _, _ in CASES} | CHECKED_AT_START_UP
 
 
 def test_an_escalation_without_a_destination_says_so(monkeypatch):

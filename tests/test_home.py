@@ -124,9 +124,11 @@ def test_approver_home_shows_counts_queue_decisions_and_settings(fake, bot):
     assert "Beta Labs: 1" in text
     assert "(3 in all)" in text
     assert "1 approved, 1 denied" in text
-    # the queue, oldest first, each with its own Approve/Deny
-    assert text.index("ada@example.com") < text.index("beta@example.com") < text.index("bob@example.com")
-    assert [b["block_id"] for b in decide_blocks(view)] == [f"home-decide-{r['id']}" for r in (oldest, beta, newest)]
+    # the queue, workspace by workspace and each oldest first, every request with its own Approve/Deny
+    assert "workspace by workspace, oldest first" in text
+    assert text.index("*Alpha Corp* (2 waiting)") < text.index("ada@example.com") < text.index("bob@example.com")
+    assert text.index("bob@example.com") < text.index("*Beta Labs* (1 waiting)") < text.index("beta@example.com")
+    assert [b["block_id"] for b in decide_blocks(view)] == [f"home-decide-{r['id']}" for r in (oldest, newest, beta)]
     for block in decide_blocks(view):
         approve, deny = block["elements"]
         assert (approve["action_id"], approve["text"]["text"], approve["style"]) == ("invite_approve", "Approve", "primary")

@@ -1,4 +1,8 @@
-"""Who may decide: listed users, and members of listed user groups, matched across Grid's two forms of user id."""
+"""Who may decide: listed users, and members of listed user groups, matched across Grid's two forms of user id.
+
+INVITES_APPROVERS decide in every workspace (as org admins do); INVITES_APPROVERS_T… name a workspace's own approvers,
+who decide that workspace's requests only.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Mapping
 
 from app.core.workspaces import Workspaces
 from app.slack.gateway import USERGROUP_CACHE_SECONDS, SlackCallFailed, SlackGateway
@@ -29,9 +34,27 @@ class Verdict:
     outcome: str = NOT_ALLOWED_OUTCOME
     code: str | None = None  # Slack's answer when the rights could not be read or the ids not matched
     group: str | None = None  # the user group whose ids could not be matched with the person's
+    elsewhere: bool = False  # an approver of other workspaces only, not of the request's
 
 
 ALLOWED = Verdict(True)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Which workspaces' requests a person may decide: `teams` None for every one (INVITES_APPROVERS), else those whose
+    own INVITES_APPROVERS_T… names them; `verdict` says why none, when none."""
+
+    verdict: Verdict
+    teams: frozenset[str] | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict.allowed
+
+    def covers(self, team_id: str | None) -> bool:
+        """May decide requests of `team_id` (None: a request whose workspace is not known yet, for the org's approvers)."""
+        return self.allowed and (self.teams is None or (team_id is not None and team_id in self.teams))
 
 
 def lookup_failed(code: str) -> Verdict:
@@ -119,9 +142,10 @@ class GroupRef:
     team_id: str | None
 
     @classmethod
-    def parse(cls, value: str) -> "GroupRef":
+    def parse(cls, value: str, team_id: str | None = None) -> "GroupRef":
+        """`team_id`: where a bare S… lives (a workspace's own list reads its groups there); None: looked for everywhere."""
         group, _, team = value.partition("@")
-        return cls(group, team or None)
+        return cls(group, team or team_id)
 
 
 def _is_local(user_id: str) -> bool:
@@ -137,19 +161,107 @@ class _Unmatched(Exception):
         self.group, self.team_id, self.code = group, team_id, code
 
 
-class Approvers:
-    """INVITES_APPROVERS: user ids (U…/W…) allowed directly, user groups (S…[@T…]) read from Slack in their workspace."""
+def _worst(*verdicts: Verdict) -> Verdict:
+    """Of several refusals, the one that explains most: Slack could not be read, then ids not matched, then plain no."""
+    return next((v for v in verdicts if v.outcome == LOOKUP_FAILED_OUTCOME), None) or next(
+        (v for v in verdicts if v.group is not None), verdicts[0]
+    )
 
-    def __init__(self, ids: list[str], gateway: SlackGateway, workspaces: Workspaces) -> None:
-        self._users = frozenset(i for i in ids if not i.startswith("S"))
-        self.groups = tuple(GroupRef.parse(i) for i in ids if i.startswith("S"))
-        self._gateway = gateway
-        self._workspaces = workspaces
-        self._homes: dict[str, str] = {}  # group id -> the workspace it was found in (a group never moves)
+
+class Approvers:
+    """INVITES_APPROVERS, who decide in every workspace, and each workspace's own INVITES_APPROVERS_T…, who decide there.
+
+    A workspace with its own list is decided by that list and by INVITES_APPROVERS; one without, by INVITES_APPROVERS.
+    """
+
+    def __init__(
+        self, ids: list[str], gateway: SlackGateway, workspaces: Workspaces, by_team: Mapping[str, list[str]] | None = None
+    ) -> None:
         self.members = GroupMembers(gateway)
+        homes: dict[str, str] = {}  # group id -> the workspace it was found in (a group never moves)
+        self.org = ApproverList(ids, gateway, workspaces, self.members, homes)
+        self.by_team = {
+            team_id: ApproverList(team_ids, gateway, workspaces, self.members, homes, team_id=team_id)
+            for team_id, team_ids in (by_team or {}).items()
+        }
+
+    def lists(self) -> list[tuple[str, ApproverList]]:
+        """Each list with the variable that sets it."""
+        return [("INVITES_APPROVERS", self.org), *((f"INVITES_APPROVERS_{t}", lst) for t, lst in self.by_team.items())]
+
+    @property
+    def groups(self) -> tuple[GroupRef, ...]:
+        """Every listed user group, once."""
+        return tuple(dict.fromkeys(group for _, lst in self.lists() for group in lst.groups))
+
+    def group_teams(self, group: GroupRef, *, raising: bool = False) -> list[str]:
+        return self.org.group_teams(group, raising=raising)
 
     def allows(self, user_id: str) -> bool:
+        """An approver of at least one workspace."""
         return self.check(user_id).allowed
+
+    def check(self, user_id: str, team_id: str | None = None) -> Verdict:
+        """May decide some workspace's requests; `team_id` is where the person clicked (for id translation)."""
+        return self.reach(user_id, team_id).verdict
+
+    def reach(self, user_id: str, team_id: str | None = None) -> Reach:
+        """Which workspaces' requests the person may decide."""
+        org = self.org.check(user_id, team_id)
+        if org.allowed:
+            return Reach(org)
+        verdicts = {team: lst.check(user_id, team_id) for team, lst in self.by_team.items()}
+        teams = frozenset(team for team, verdict in verdicts.items() if verdict.allowed)
+        if teams:
+            return Reach(ALLOWED, teams)
+        return Reach(_worst(org, *verdicts.values()), frozenset())
+
+    def check_for(self, workspace: str | None, user_id: str, team_id: str | None = None) -> Verdict:
+        """May decide a request of `workspace`: INVITES_APPROVERS, or that workspace's own list.
+
+        A request whose workspace is not known yet (None) is decided by nobody (decide() says why), so any approver may ask.
+        """
+        if workspace is None:
+            return self.check(user_id, team_id)
+        org = self.org.check(user_id, team_id)
+        if org.allowed:
+            return org
+        own = self.by_team.get(workspace)
+        mine = own.check(user_id, team_id) if own is not None else None
+        if mine is not None and mine.allowed:
+            return mine
+        verdict = _worst(org, mine) if mine is not None else org
+        others = (lst for team, lst in self.by_team.items() if team != workspace)
+        if verdict == Verdict(False) and any(lst.check(user_id, team_id).allowed for lst in others):
+            return Verdict(False, elsewhere=True)
+        return verdict
+
+    def members_changed(self, group_id: str, team_id: str, added: list[str], removed: list[str]) -> bool:
+        """A listed group's membership changed in Slack: use the change from now on. False for groups not listed."""
+        if not any(group.id == group_id for group in self.groups):
+            return False
+        return self.members.changed(group_id, team_id, added, removed)
+
+
+class ApproverList:
+    """One list: user ids (U…/W…) allowed directly, user groups (S…[@T…]) read from Slack in their workspace."""
+
+    def __init__(
+        self,
+        ids: list[str],
+        gateway: SlackGateway,
+        workspaces: Workspaces,
+        members: GroupMembers,
+        homes: dict[str, str],
+        *,
+        team_id: str | None = None,
+    ) -> None:
+        self._users = frozenset(i for i in ids if not i.startswith("S"))
+        self.groups = tuple(GroupRef.parse(i, team_id) for i in ids if i.startswith("S"))
+        self._gateway = gateway
+        self._workspaces = workspaces
+        self._homes = homes
+        self.members = members
 
     def check(self, user_id: str, team_id: str | None = None) -> Verdict:
         """Listed directly, or a member of a listed group; `team_id` is where the person clicked (for id translation)."""
@@ -204,12 +316,6 @@ class Approvers:
             if raising:
                 raise
             return []
-
-    def members_changed(self, group_id: str, team_id: str, added: list[str], removed: list[str]) -> bool:
-        """A listed group's membership changed in Slack: use the change from now on. False for groups not listed."""
-        if not any(group.id == group_id for group in self.groups):
-            return False
-        return self.members.changed(group_id, team_id, added, removed)
 
     def _member(self, user_id: str, members: frozenset[str], group: GroupRef, team_id: str, clicked_in: str) -> bool:
         """Is the person in the group, whichever form (U… local, W… org-wide) each side uses?"""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Collection
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import now
 from app.core.lifecycle import DECIDED, OPEN
+from app.core.queries import within
 from app.store.models import Approval, InviteRequest
 
 AGREEMENT_DAYS = 30
@@ -51,13 +53,14 @@ def agreement(session: Session, *, days: int = AGREEMENT_DAYS) -> list[RuleAgree
     return [RuleAgreement(str(rule), int(yes or 0), int(total)) for rule, yes, total in rows]
 
 
-def waiting_for_approvals(session: Session, *, limit: int) -> list[Waiting]:
-    """Open requests that need several approvals and have at least one, the longest waiting first."""
+def waiting_for_approvals(session: Session, *, limit: int, teams: Collection[str] | None = None) -> list[Waiting]:
+    """Open requests (of `teams`, when given) that need several approvals and have at least one, the longest waiting first."""
     requests = list(
         session.scalars(
             select(InviteRequest)
             .where(
                 InviteRequest.status.in_(OPEN),
+                *within(teams),
                 InviteRequest.approvals_needed.is_not(None),
                 select(Approval.id).where(Approval.request_id == InviteRequest.id).exists(),
             )

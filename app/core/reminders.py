@@ -54,12 +54,13 @@ def scan(runtime: "Runtime", at: datetime) -> ScanSummary:
 
 
 def _nudge(runtime: "Runtime", kind: str, at: datetime, after: timedelta, to: str | None) -> int:
-    """Requests open for `after` whose card is in the approvals channel: one `kind` job each (posted where `to` says)."""
-    channel = runtime.settings.INVITES_CHANNEL
+    """Requests open for `after` whose card is in their approvals channel (INVITES_ROUTES, else INVITES_CHANNEL): one
+    `kind` job each, on that card (posted where `to` says)."""
+    routes = runtime.settings.routes
     with runtime.reads() as session:
-        due = session.execute(
-            select(InviteRequest.id, InviteRequest.date_created, RequestCard.ts)
-            .join(RequestCard, and_(RequestCard.request_id == InviteRequest.id, RequestCard.channel == channel))
+        found = session.execute(
+            select(InviteRequest.id, InviteRequest.date_created, InviteRequest.team_id, RequestCard.channel, RequestCard.ts)
+            .join(RequestCard, and_(RequestCard.request_id == InviteRequest.id, RequestCard.channel.in_(routes.channels())))
             .where(
                 InviteRequest.status.in_(OPEN),
                 InviteRequest.date_created <= at - after,
@@ -68,12 +69,14 @@ def _nudge(runtime: "Runtime", kind: str, at: datetime, after: timedelta, to: st
             )
             .order_by(InviteRequest.date_created, InviteRequest.id)
         ).all()
+    # A request placed after its card was posted in the fallback channel has a copy there too: the routed one is nudged.
+    due = [(i, created, channel, ts) for i, created, team_id, channel, ts in found if channel == routes.channel_for(team_id)]
     if not due:
         return 0
-    posts_in = to if to is not None and not to.startswith("S") else channel
     sent = 0
     with runtime.sessions.begin() as session:
-        for request_id, created, ts in due:
+        for request_id, created, channel, ts in due:
+            posts_in = to if to is not None and not to.startswith("S") else channel
             payload: dict[str, Any] = {"channel": channel, "ts": ts, "age": int((at - created).total_seconds())}
             if to is not None:
                 payload["to"] = to

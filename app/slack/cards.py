@@ -105,13 +105,13 @@ def post_once(
 
 
 def repost_stale(sessions: sessionmaker[Session], gateway: SlackGateway, pace: Pace | None = None) -> int:
-    """Post cards whose reservation was left behind by a crash; returns how many were posted."""
+    """Post cards whose reservation was left behind by a crash (never for a request a digest stands for); how many were posted."""
     cutoff = now() - STALE_RESERVATION
     with sessions() as session:
         stale = session.execute(
-            select(RequestCard.request_id, RequestCard.channel).where(
-                RequestCard.ts.is_(None), RequestCard.reserved_at < cutoff
-            )
+            select(RequestCard.request_id, RequestCard.channel)
+            .join(InviteRequest, InviteRequest.id == RequestCard.request_id)
+            .where(RequestCard.ts.is_(None), RequestCard.reserved_at < cutoff, InviteRequest.in_digest.is_(False))
         ).all()
     posted = 0
     for request_id, channel in stale:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.policy import Policy
 from app.core.policy_stats import AGREEMENT_DAYS, RuleAgreement, Waiting
-from app.core.queries import Stats
-from app.slack import limits, replies
+from app.core.queries import Stats, WorkspaceQueue
+from app.slack import batch_blocks, limits, replies
 from app.slack.blocks import (
     MAX_EMAIL_CHARS,
+    MAX_NAME_CHARS,
     context,
     decision_buttons,
     escape,
@@ -34,16 +35,19 @@ HOME_REASON_CHARS = 300  # the full reason is on the card; the Home shows its st
 SYNC_BUTTON_VALUE = "sync"
 RULES_SHOWN = 20  # a policy's rules on the Home; the file has them all
 WAITING_SHOWN = 10  # requests short of approvals on the Home (one more is read, to know there are more)
+BULK_DOMAINS = batch_blocks.DOMAINS_SHOWN  # email domains with several pending requests that get bulk buttons
 
 
 @dataclass(frozen=True)
 class HomeConfig:
     """The configuration in force, as the dashboard shows it."""
 
-    channel: str
+    channel: str | None  # INVITES_CHANNEL; None when every workspace the viewer decides has a route
     approvers: list[str]
     sync_interval: int
     last_sync: SyncRun | None
+    routes: list[tuple[str, str]] = field(default_factory=list)  # (workspace, its channel): INVITES_ROUTES
+    workspace_approvers: list[tuple[str, list[str]]] = field(default_factory=list)  # (workspace, INVITES_APPROVERS_T…)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ def _notice(notice: str | None) -> list[dict[str, Any]]:
 
 
 def _approver_mention(approver_id: str) -> str:
+    approver_id = approver_id.partition("@")[0]  # S…@T…: the group, named in its workspace
     return f"<!subteam^{approver_id}>" if approver_id.startswith("S") else f"<@{approver_id}>"
 
 
@@ -132,6 +137,26 @@ def _queue(pending: list[InviteRequest], total: int, room: int) -> list[dict[str
     return shown
 
 
+GROUP_BLOCKS = 4  # the fewest blocks a workspace's group takes: its name, one request (2), the line for the rest
+
+
+def _grouped(queues: list[WorkspaceQueue], room: int) -> list[dict[str, Any]]:
+    """Workspace by workspace, each under its name, sharing `room` evenly (what one leaves goes to the next); workspaces
+    that do not fit are counted in a last line."""
+    fit = len(queues) if len(queues) * GROUP_BLOCKS <= room else max(1, (room - 1) // GROUP_BLOCKS)
+    shown, rest = queues[:fit], queues[fit:]
+    budget = room - (1 if rest else 0)
+    out: list[dict[str, Any]] = []
+    for n, queue in enumerate(shown):
+        share = (budget - len(out)) // (len(shown) - n)
+        out.append(mrkdwn_section(f"*{safe(queue.label, MAX_NAME_CHARS)}* ({queue.total} waiting)"))
+        out.extend(_queue(queue.requests, queue.total, share - 1))
+    if rest:
+        waiting = sum(queue.total for queue in rest)
+        out.append(context(f"{waiting} more in {len(rest)} other workspaces, use /invites list to see them all."))
+    return out
+
+
 def _decision(request: InviteRequest) -> dict[str, Any]:
     head = f"*{escape(request.email)}* · {workspace_words(request)} · from {source_words(request.decision_source)}"
     return context(f"{head}\n{status_words(request)}")
@@ -139,13 +164,23 @@ def _decision(request: InviteRequest) -> dict[str, Any]:
 
 def _config(config: HomeConfig) -> dict[str, Any]:
     approvers = ", ".join(_approver_mention(a) for a in config.approvers) or "nobody"
+    routed = ", ".join(f"{safe(team, MAX_NAME_CHARS)} → <#{c}>" for team, c in config.routes)
+    if config.channel is None:
+        channel = routed
+    else:
+        channel = f"<#{config.channel}>"
+        if config.routes:
+            channel += f" (every other workspace)\n*Routed per workspace:* {routed}"
+    for team, ids in config.workspace_approvers:
+        own = ", ".join(_approver_mention(a) for a in ids)
+        approvers += f"\n*Approvers of {safe(team, MAX_NAME_CHARS)}:* {own} (and those above)"
     if config.last_sync is None:
         last = "never"
     else:
         icon = ":warning:" if config.last_sync.errors else ":white_check_mark:"
         last = f"{slack_date(config.last_sync.finished_at)} {icon} {escape(config.last_sync.summary)}"
     section = mrkdwn_section(
-        f"*Approvals channel:* <#{config.channel}>\n*Approvers:* {approvers}\n"
+        f"*Approvals channel:* {channel}\n*Approvers:* {approvers}\n"
         f"*Sync with Slack:* {interval_words(config.sync_interval)}\n*Last sync:* {last}"
     )
     section["block_id"] = "home-config"
@@ -204,14 +239,24 @@ def approver_home(
     config: HomeConfig,
     notice: str | None = None,
     policy: PolicyPanel | None = None,
+    domains: list[tuple[str, int]] | None = None,
+    queues: list[WorkspaceQueue] | None = None,
 ) -> dict[str, Any]:
-    """Counts, the pending queue with buttons, the latest decisions, the policy and the configuration; never over 100 blocks."""
+    """Counts, the pending queue with buttons, the latest decisions, the policy and the configuration; never over 100 blocks.
+
+    `domains`: email domains with more than one pending request, the most first; the first few get "Approve all from …"
+    and "Deny all from …" (each opens a preview of what it would decide).
+    """
+    queues = queues or []
+    grouped = len(queues) > 1  # the requests of several workspaces: each under its name
+    order = "workspace by workspace, oldest first" if grouped else "oldest first"
     top = [
         *_notice(notice),
         _header("Invite requests"),
         _counts(stats),
         _divider(),
-        mrkdwn_section(f"*Waiting for a decision* ({pending_total}, oldest first)"),
+        mrkdwn_section(f"*Waiting for a decision* ({pending_total}, {order})"),
+        *batch_blocks.home_domains(domains or []),
     ]
     bottom = [
         _divider(),
@@ -222,7 +267,9 @@ def approver_home(
         mrkdwn_section("*Settings*"),
         _config(config),
     ]
-    queue = _queue(pending, pending_total, MAX_BLOCKS - len(top) - len(bottom))
+    room = MAX_BLOCKS - len(top) - len(bottom)
+    # `queues`: the same requests workspace by workspace.
+    queue = _grouped(queues, room) if grouped else _queue(pending, pending_total, room)
     return {"type": "home", "blocks": [*top, *queue, *bottom]}
 
 

@@ -28,10 +28,11 @@ def register(runtime: "Runtime") -> None:
 
 
 def remind(runtime: "Runtime", job: Job) -> None:
-    """A reply on the request's card naming the approvers, while it is still open."""
-    if _request(runtime, job, OPEN) is None:
+    """A reply on the request's card naming its approvers (its workspace's own, else INVITES_APPROVERS), while open."""
+    request = _request(runtime, job, OPEN)
+    if request is None:
         return
-    text = replies.reminder(int(job.payload["age"]), runtime.settings.INVITES_APPROVERS)
+    text = replies.reminder(int(job.payload["age"]), runtime.settings.approvers_named_for(request.team_id))
     _post(runtime, str(job.payload["channel"]), text, thread_ts=str(job.payload["ts"]))
 
 

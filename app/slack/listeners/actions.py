@@ -86,7 +86,7 @@ def fill_deny_form(
     """Replace the quick modal with the request's details, or explain why it cannot be denied."""
     with runtime.sessions() as session:
         request = session.get(InviteRequest, context.request_id)
-    verdict = runtime.approvers.check(user_id, team_id)
+    verdict = runtime.approvers.check_for(request.team_id if request is not None else None, user_id, team_id)
     if not verdict.allowed:
         refuse(runtime, user_id, context.request_id, Action.DENY.value, Source(context.source), verdict.outcome)
         view = modals.notice(replies.refusal(verdict, user_id))

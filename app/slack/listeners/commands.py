@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -12,11 +13,12 @@ from slack_bolt import Ack, App
 from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.core import approvals, audit, policy_stats, queries
+from app.core import approvals, audit, batches, export, policy_stats, queries
 from app.core.authz import NOT_ALLOWED_OUTCOME
+from app.core.batches import Filter
 from app.core.decisions import Result, decide
 from app.runtime import Runtime
-from app.slack import blocks, replies
+from app.slack import blocks, bulk, replies
 from app.slack.command_parse import USAGE, Command, DirectInvite, UsageError, parse
 from app.slack.errors import classify_invite
 from app.slack.gateway import SlackCallFailed
@@ -110,6 +112,8 @@ def _subject(runtime: Runtime, command: Command) -> str:
     """The request an attempt was about, for the audit log: its id when the reference names exactly one."""
     if command.invite is not None:
         return DIRECT_INVITE_SUBJECT
+    if command.bulk is not None:
+        return f"bulk:{command.bulk.domain}"[:32]
     if command.ref is None:
         return "-"
     with runtime.sessions() as session:
@@ -117,9 +121,15 @@ def _subject(runtime: Runtime, command: Command) -> str:
     return matches[0].id if len(matches) == 1 else command.ref[:32]
 
 
+def _teams(runtime: Runtime, user_id: str, team_id: str | None) -> frozenset[str] | None:
+    """The workspaces whose requests the viewer may decide (None: every one), which is all their lists and stats show."""
+    return runtime.approvers.reach(user_id, team_id).teams
+
+
 def _list(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    teams = _teams(runtime, body["user_id"], body.get("team_id"))
     if command.team is None:
-        return _page(runtime, offset=0, team=None)
+        return _page(runtime, offset=0, team=None, teams=teams)
     found = runtime.workspaces.find(command.team)
     if found is None:
         choices = ", ".join(blocks.escape(w.label()) for w in runtime.workspaces.known()) or "none configured"
@@ -127,19 +137,30 @@ def _list(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
         return f"No workspace is called {shown}", [
             blocks.mrkdwn_section(f"No workspace of invitebot's is called `{shown}`. Its workspaces: {choices}.")
         ]
-    return _page(runtime, offset=0, team=found.id)
+    if teams is not None and found.id not in teams:
+        yours = ", ".join(blocks.escape(runtime.workspaces.name_of(t) or t) for t in sorted(teams))
+        text = f"You decide the invite requests of {yours}, not of {blocks.escape(found.label())}; `/invites list` shows yours."
+        return text, [blocks.mrkdwn_section(text)]
+    return _page(runtime, offset=0, team=found.id, teams=teams)
 
 
-def _page(runtime: Runtime, *, offset: int, team: str | None) -> Reply:
-    """One page of the pending list, in one workspace (by id) or in all."""
+def _page(runtime: Runtime, *, offset: int, team: str | None, teams: frozenset[str] | None) -> Reply:
+    """One page of the pending requests the viewer may decide (`teams`; None: all), in one workspace (by id) or in all,
+    workspace by workspace."""
+    if team is None and teams is not None and len(teams) == 1:
+        [team] = teams  # an approver of one workspace: the list is that workspace's
     with runtime.sessions() as session:
-        requests, total = queries.pending(session, team=team, offset=offset, limit=replies.LIST_PAGE_SIZE)
+        requests, total = queries.pending(session, team=team, teams=teams, offset=offset, limit=replies.LIST_PAGE_SIZE)
+        counts = queries.pending_counts(session, teams=teams) if team is None else {}
     label = (runtime.workspaces.name_of(team) or team) if team else None
-    page = replies.pending_page(requests, total=total, offset=offset, team=team, label=label)
+    grouped = counts if len(counts) > 1 else None
+    page = replies.pending_page(requests, total=total, offset=offset, team=team, label=label, grouped=grouped)
     return f"{total} pending invite requests", page
 
 
 def _decide(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    if command.bulk is not None:
+        return _bulk(runtime, command, body)
     assert command.ref is not None
     with runtime.sessions() as session:
         matches = queries.find(session, command.ref)
@@ -166,6 +187,40 @@ def _decide(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     return replies.decision(outcome, user_id, per_minute=runtime.settings.INVITES_ADMIN_CALLS_PER_MINUTE), None
 
 
+def _bulk(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    """`/invites approve|deny --domain …`: the preview modal, opened with the command's trigger_id; nothing is decided
+    until it is confirmed. A deny without the reason INVITES_DENY_REASON_REQUIRED asks for is refused here."""
+    assert command.bulk is not None
+    teams: list[str] = []
+    for typed in command.bulk.teams:
+        found = runtime.workspaces.find(typed)
+        if found is None:
+            choices = ", ".join(f"`{blocks.escape(w.domain or w.id)}`" for w in runtime.workspaces.known()) or "none configured"
+            shown = blocks.escape(typed.replace("`", "'")[:80])
+            return f"`{shown}` is not one of invitebot's workspaces ({choices}). Nothing was changed.", None
+        teams.append(found.id)
+    action = Action.APPROVE if command.name == "approve" else Action.DENY
+    wanted = Filter(command.bulk.domain, tuple(dict.fromkeys(teams)), command.bulk.types)
+    user_id, team_id = body["user_id"], body.get("team_id")
+    refused = batches.refusal(runtime.decider, action, wanted, user_id, Source.SLASH, command.bulk.reason, actor_team=team_id)
+    if refused is not None:
+        return bulk.refusal_words(refused, user_id), None
+    failed = bulk.open_preview(
+        runtime,
+        trigger_id=str(body.get("trigger_id") or ""),
+        user_id=user_id,
+        team_id=team_id,
+        action=action,
+        wanted=wanted,
+        source=Source.SLASH,
+        reason=command.bulk.reason,
+        ask_reason=action is Action.DENY and not command.bulk.reason,
+        channel=body.get("channel_id"),
+        checked=True,
+    )
+    return (failed, None) if failed else None
+
+
 def _show(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     assert command.ref is not None
     with runtime.sessions() as session:
@@ -177,18 +232,25 @@ def _show(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     if len(matches) > 1:
         return f"{len(matches)} requests match {command.ref}", replies.choose_one(command.ref, matches)
     request = matches[0]
-    return f"Invite request {request.id}", replies.request_in_full(request, trails[request.id], approved, runtime.policy)
+    reach = runtime.approvers.reach(body["user_id"], body.get("team_id"))
+    shown = replies.request_in_full(
+        request, trails[request.id], approved, runtime.policy, decidable=reach.teams is None or reach.covers(request.team_id)
+    )
+    return f"Invite request {request.id}", shown
 
 
 def _history(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    teams = _teams(runtime, body["user_id"], body.get("team_id"))
     with runtime.sessions() as session:
-        decided = queries.history(session, command.count)
+        decided = queries.history(session, command.count, teams=teams)
     return f"Latest {len(decided)} decisions", replies.history_lines(decided)
 
 
 def _stats(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    teams = _teams(runtime, body["user_id"], body.get("team_id"))
+    scope = None if teams is None else [runtime.workspaces.name_of(t) or t for t in sorted(teams)]
     with runtime.sessions() as session:
-        text = replies.stats_text(queries.stats(session), queries.last_sync(session))
+        text = replies.stats_text(queries.stats(session, teams=teams), queries.last_sync(session), scope=scope)
         text += "\n" + replies.agreement_text(policy_stats.agreement(session), runtime.policy)
     return text, None
 
@@ -259,6 +321,32 @@ def _end_of_day(invite: DirectInvite) -> int:
     return int(datetime.combine(invite.expires, time(23, 59, 59), tzinfo=timezone.utc).timestamp())
 
 
+def _export(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
+    """The audit log of the last `count` days as a CSV file in the asker's direct messages with invitebot: of the
+    workspaces they decide, and their own attempts."""
+    until = datetime.now(timezone.utc)
+    since = until - timedelta(days=command.count)
+    teams = _teams(runtime, body["user_id"], body.get("team_id"))
+    out = io.StringIO()
+    with runtime.reads() as session:
+        rows = export.write_csv(export.rows(session, since, until, teams=teams, viewer=body["user_id"]), out)
+    if not rows:
+        return replies.export_empty(command.count), None
+    filename = replies.export_filename(since, until)
+    try:
+        runtime.gateway.send_file(
+            body["user_id"],
+            filename=filename,
+            content=out.getvalue().encode("utf-8"),
+            title=filename,
+            comment=replies.export_comment(rows, since, until),
+        )
+    except SlackCallFailed as exc:
+        log.warning("could not send an audit export: %s %s", exc.method, exc.code)
+        return replies.export_failed(exc.code, command.count), None
+    return replies.export_sent(rows, command.count, filename), None
+
+
 _HANDLERS = {
     "list": _list,
     "approve": _decide,
@@ -269,6 +357,7 @@ _HANDLERS = {
     "sync": _sync,
     "mine": _mine,
     "invite": _invite,
+    "export": _export,
 }
 
 
@@ -289,7 +378,8 @@ def turn_page(runtime: Runtime, body: dict[str, Any]) -> None:
     except (KeyError, IndexError, TypeError, ValueError):
         log.warning("ignored a page click with an unreadable value")
         return
-    text, blocks = _page(runtime, offset=offset, team=team if isinstance(team, str) else None)
+    teams = _teams(runtime, user_id, (body.get("user") or {}).get("team_id"))
+    text, blocks = _page(runtime, offset=offset, team=team if isinstance(team, str) else None, teams=teams)
     _respond(runtime, url, text, blocks, replace=True)
 
 

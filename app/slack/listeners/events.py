@@ -43,7 +43,7 @@ def _ingest(runtime: Runtime, raw: dict[str, Any], outer_team_id: str) -> None:
             runtime.gateway,
             raw,
             team_id=team_id,
-            channel=runtime.settings.INVITES_CHANNEL,
+            channel=runtime.settings.routes.channel_for(team_id),
             team_name=runtime.workspaces.name_of(team_id) if team_id else None,
             post_pace=runtime.decider.post_pace,
             policy=runtime.decider.policy,

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 from app.config import Settings
 from app.sandbox import FakeSlack, SlackSender
-from bench import scenarios
+from bench import backlog, bulk_pace, replica_clicks, scenarios
 from bench.harness import Serve, start_serve
 from bench.report import Results, show
 from tests.conftest import CHANNEL, SIGNING_SECRET, running_fake, serve_processes
@@ -66,6 +66,9 @@ def measure() -> Results:
     with bot(**DEFAULT_PACES) as (fake, sender, serve):
         results.tier2 = attempt(results, "tier 2 burst", lambda: scenarios.tier2_burst(fake, sender))
         results.memory_tier2 = serve.memory()
+    results.more += backlog.rows(attempt(results, "backlog sync", backlog.measure))
+    results.more += bulk_pace.rows(attempt(results, "bulk approve", bulk_pace.measure))
+    results.more += replica_clicks.rows(attempt(results, "clicks over replicas", replica_clicks.measure))
     return results
 
 

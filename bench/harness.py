@@ -127,16 +127,29 @@ def fire(sender: SlackSender, requests: list[tuple[str, Build]], timeout: float 
     built = [(key, *recorder.build(make)) for key, make in requests]
     url = urlsplit(sender.bot_url)
     host, port = url.hostname or "127.0.0.1", url.port or 80
-    connections = [socket.create_connection((host, port), timeout=timeout) for _ in built]
+    raws = []
+    for _, body, headers in built:
+        head = f"POST {url.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
+        raws.append((head + "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n").encode() + body)
+    answered = _exchange(host, port, raws, timeout)
+    return [Sent(key, sent_at, ack, _status(answer)) for (key, _, _), (sent_at, ack, answer) in zip(built, answered)]
+
+
+def fire_raw(host: str, port: int, raws: list[bytes], timeout: float = 30.0) -> list[float]:
+    """fire() for requests already written out as bytes: each one's ack time, in seconds."""
+    return [ack for _, ack, _ in _exchange(host, port, raws, timeout)]
+
+
+def _exchange(host: str, port: int, raws: list[bytes], timeout: float) -> list[tuple[float, float, bytes]]:
+    """Open a connection per request, write them all back to back, read every answer: (sent at, ack, answer) each."""
+    connections = [socket.create_connection((host, port), timeout=timeout) for _ in raws]
     selector = selectors.DefaultSelector()
     try:
-        started: dict[socket.socket, tuple[str, float, float]] = {}
+        started: dict[socket.socket, tuple[float, float]] = {}
         answers: dict[socket.socket, bytearray] = {}
-        for connection, (key, body, headers) in zip(connections, built):
+        for connection, raw in zip(connections, raws):
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            head = f"POST {url.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
-            raw = (head + "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n").encode() + body
-            started[connection] = (key, time.time(), time.perf_counter())
+            started[connection] = (time.time(), time.perf_counter())
             connection.sendall(raw)
             connection.setblocking(False)
             selector.register(connection, selectors.EVENT_READ)
@@ -163,8 +176,7 @@ def fire(sender: SlackSender, requests: list[tuple[str, Build]], timeout: float 
         for connection in connections:
             connection.close()
     return [
-        Sent(key, sent_at, finished[connection] - began, _status(bytes(answers[connection])))
-        for connection, (key, sent_at, began) in started.items()
+        (started[c][0], finished[c] - started[c][1], bytes(answers[c])) for c in connections
     ]
 
 

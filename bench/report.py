@@ -41,6 +41,7 @@ class Results:
     tier2: Tier2 | None = None
     memory_tier2: Memory | None = None
     errors: list[str] = field(default_factory=list)
+    more: list[Row] = field(default_factory=list)  # the lines of scenarios 6-8 (bench.backlog, bulk_pace, replica_clicks)
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def rows(r: Results) -> list[Row]:
             r.memory_tier2.text() if r.memory_tier2 else "not measured",
         ),
     ]
-    return out
+    return out + r.more
 
 
 def _tier2_rows(t: Tier2 | None) -> list[Row]:

@@ -106,8 +106,9 @@ class FakeSlack:
         """A user from before the workspace joined the org: a local U… id there besides the global W… id."""
         self._mutate(lambda s: s.local_ids.__setitem__(local_id, (global_id, team_id)))
 
-    def add_channel(self, channel_id: str, *, name: str, team_id: str | None = None) -> None:
-        self._mutate(lambda s: s.channels.__setitem__(channel_id, Channel(channel_id, name, team_id)))
+    def add_channel(self, channel_id: str, *, name: str, team_id: str | None = None, bot_member: bool = True) -> None:
+        """`bot_member=False`: the bot was never invited, so posting there fails as Slack's does."""
+        self._mutate(lambda s: s.channels.__setitem__(channel_id, Channel(channel_id, name, team_id, bot_member=bot_member)))
 
     def archive_channel(self, channel_id: str) -> None:
         """Someone archives the channel: posts answer is_archived, edits is_inactive, conversations.info tells."""

@@ -70,6 +70,7 @@ class Channel:
     name: str
     team_id: str | None
     is_archived: bool = False
+    bot_member: bool = True  # the bot was invited: it may post here (Slack: not_in_channel otherwise)
 
 
 @dataclass

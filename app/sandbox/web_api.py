@@ -254,6 +254,8 @@ def post_message(state: SlackState, params: dict[str, Any], caller: Caller) -> d
     channel = _dm_channel(state, target) if target[:1] in ("U", "W") else _channel(state, params)
     if channel.is_archived:
         raise ApiError("is_archived")
+    if not channel.bot_member:  # a private channel the bot is not in is one it cannot see
+        raise ApiError("channel_not_found" if channel.id.startswith("G") else "not_in_channel")
     text, blocks = _content(params)
     metadata = _metadata(params)
     ts = state.next_ts()

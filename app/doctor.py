@@ -55,9 +55,9 @@ _LIST_FIX = {
     "missing_scope": "The admin token lacks admin.invites:read: reinstall the app on the org with it.",
 }
 _CHANNEL_FIX = {
-    "not_in_channel": "Invite the bot to the approvals channel (/invite @invitebot in that channel).",
+    "not_in_channel": "Invite the bot to that channel (/invite @invitebot in it); {setting} names it.",
     "channel_not_found": "{setting} names no channel the bot can see: check the id (C…) and invite the bot.",
-    "is_archived": "The approvals channel is archived: unarchive it or choose another in {setting}.",
+    "is_archived": "The channel is archived: unarchive it or choose another in {setting}.",
     "missing_scope": "The bot token lacks chat:write: add it in the app's settings and reinstall.",
 }
 _UPLOAD_FIX = {
@@ -201,6 +201,12 @@ class _SlackChecks:
             self.checks.append(_skipped("post in the routed channels", ["INVITES_ROUTES"]))
         for routed in settings.routes.channels()[1:]:  # each workspace's own channel (INVITES_ROUTES), once
             self._add(f"post in {routed}", ["SLACK_BOT_TOKEN"], lambda c=routed: self._posting(c, "INVITES_ROUTES"))
+        escalate_to = settings.INVITES_ESCALATE_TO or ""
+        if escalate_to[:1] in ("C", "G") and escalate_to not in settings.routes.channels():
+            self._add(
+                f"post in {escalate_to}", ["SLACK_BOT_TOKEN", "INVITES_ESCALATE_TO"],
+                lambda: self._posting(escalate_to, "INVITES_ESCALATE_TO"),
+            )
         self._add("upload files (files.getUploadURLExternal)", ["SLACK_BOT_TOKEN"], self._uploading)
         if hasattr(WebClient, "blocks_validate"):  # Slack's blocks.validate, in newer slack_sdk releases only
             self._add("request card (blocks.validate)", ["SLACK_BOT_TOKEN"], self._card)
@@ -255,7 +261,8 @@ class _SlackChecks:
         return self._fail(name, problem, _LIST_FIX.get(problem) or _slack_fix(problem))
 
     def _posting(self, channel: str, setting: str = "INVITES_CHANNEL") -> Check:
-        """The bot can post (and delete) in an approvals channel: INVITES_CHANNEL, or one INVITES_ROUTES names."""
+        """The bot can post (and delete) in a channel it must post in: INVITES_CHANNEL, one INVITES_ROUTES names, or
+        INVITES_ESCALATE_TO."""
         problem = self.gateway.posting_problem(channel)
         if problem is None:
             return Check(f"post in {channel}", True, "allowed")

@@ -74,7 +74,7 @@ def test_pending_migrations_are_reported(fake, database_url):
     [
         (("auth.test", "invalid_auth"), "User OAuth Token (xoxp-)"),
         (("admin.inviteRequests.list", "not_an_admin"), "org admin or owner"),
-        (("chat.postMessage", "not_in_channel"), "Invite the bot to the approvals channel"),
+        (("chat.postMessage", "not_in_channel"), "Invite the bot to that channel"),
         (("usergroups.users.list", "no_such_subteam"), "not a user group Slack knows"),
         (("blocks.validate", "invalid_blocks"), "sample invite request card"),
         (("admin.inviteRequests.list", "missing_scope"), "lacks admin.invites:read"),
@@ -214,3 +214,26 @@ def test_a_group_found_by_searching_suggests_naming_its_workspace(fake, migrated
     result = _doctor(fake, migrated)
 
     assert f"in {TEAM} (write {APPROVER_GROUP}@{TEAM} to skip the search)" in result.stdout
+
+
+def test_an_escalation_channel_the_bot_is_not_in_fails_with_the_invite_fix(fake, migrated):
+    fake.add_channel("C0LEADS001", name="invite-leads", team_id=TEAM, bot_member=False)
+    escalating = {"INVITES_ESCALATE_AFTER": "1d", "INVITES_ESCALATE_TO": "C0LEADS001"}
+
+    result = _doctor(fake, migrated, **escalating)
+
+    assert result.returncode == 1, result.stdout
+    outcome, detail = _row(result.stdout, "post in C0LEADS001")
+    assert outcome == "FAIL" and "not_in_channel" in detail, detail
+    assert "Invite the bot to that channel (/invite @invitebot in it); INVITES_ESCALATE_TO names it." in result.stdout
+    assert _row(result.stdout, f"post in {CHANNEL}")[0] == "ok"
+
+    fake.add_channel("C0LEADS001", name="invite-leads", team_id=TEAM)  # the bot is invited
+    assert _doctor(fake, migrated, **escalating).returncode == 0
+
+
+def test_escalating_by_mentioning_a_group_needs_no_channel_check(fake, migrated):
+    result = _doctor(fake, migrated, INVITES_ESCALATE_AFTER="1d", INVITES_ESCALATE_TO=APPROVER_GROUP)
+
+    assert result.returncode == 0, result.stdout
+    assert f"post in {APPROVER_GROUP}" not in result.stdout

@@ -18,6 +18,7 @@ from tests.conftest import (
     buttons,
     card_text,
     new_request,
+    write_policy,
 )
 
 ALPHA_CHANNEL = "C0ALPHA01"
@@ -332,3 +333,18 @@ def test_a_bulk_preview_of_a_workspace_approver_takes_only_their_workspaces_requ
     assert "is in the workspaces you decide; 1 request is in other workspaces, whose own approvers decide them" in other
     assert "*3 pending requests*" in everyone and "bea@beta.example.com" in everyone
     assert not fake.calls("admin.inviteRequests.approve")
+
+
+def test_stats_count_agreement_with_the_policy_only_in_the_viewers_workspaces(fake, start_bot, tmp_path):
+    bot = routed_bot(fake, start_bot, INVITES_POLICY=write_policy(tmp_path))
+    for email, team, approver in (("ada@alpha.example.com", TEAM, ALPHA_APPROVER), ("bea@beta.example.com", OTHER_TEAM, BETA_APPROVER)):
+        _, card = deliver(fake, bot, email, team)
+        bot.slack.click(user_id=approver, channel=CHANNEL_OF[team], message_ts=card["ts"], action_id="invite_approve")
+        card_in(fake, CHANNEL_OF[team], email, lambda m: not buttons(m))
+    bot.settle()
+
+    theirs = slash(fake, bot, "stats", ALPHA_APPROVER, TEAM, ALPHA_CHANNEL)
+    everyone = slash(fake, bot, "stats", APPROVER, TEAM, CHANNEL)
+
+    assert "employees: 1/1 agreed" in theirs, theirs
+    assert "employees: 2/2 agreed" in everyone, everyone

@@ -35,8 +35,9 @@ class Waiting:
     needed: int
 
 
-def agreement(session: Session, *, days: int = AGREEMENT_DAYS) -> list[RuleAgreement]:
-    """Per rule, over the decisions of the last `days`: how many people agreed with it, of how many; by rule name."""
+def agreement(session: Session, *, days: int = AGREEMENT_DAYS, teams: Collection[str] | None = None) -> list[RuleAgreement]:
+    """Per rule, over the decisions of the last `days` (in `teams`, when given): how many people agreed with it, of how
+    many; by rule name."""
     since = now() - timedelta(days=days)
     agreed = func.sum(case((InviteRequest.policy_agreed.is_(True), 1), else_=0))
     rows = session.execute(
@@ -46,6 +47,7 @@ def agreement(session: Session, *, days: int = AGREEMENT_DAYS) -> list[RuleAgree
             InviteRequest.policy_rule.is_not(None),
             InviteRequest.status.in_(DECIDED),
             InviteRequest.decided_at >= since,
+            *within(teams),
         )
         .group_by(InviteRequest.policy_rule)
         .order_by(InviteRequest.policy_rule)

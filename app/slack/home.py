@@ -39,7 +39,7 @@ def build_home(runtime: Runtime, user_id: str, notice: str | None = None) -> dic
         domains = batches.busiest_domains(session, home_view.BULK_DOMAINS, teams=teams)
         panel = home_view.PolicyPanel(
             policy=runtime.policy,
-            agreement=policy_stats.agreement(session),
+            agreement=policy_stats.agreement(session, teams=teams),
             waiting=policy_stats.waiting_for_approvals(session, limit=home_view.WAITING_SHOWN + 1, teams=teams),
         )
     config = _config(runtime, teams, last_sync)

@@ -251,7 +251,7 @@ def _stats(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     scope = None if teams is None else [runtime.workspaces.name_of(t) or t for t in sorted(teams)]
     with runtime.sessions() as session:
         text = replies.stats_text(queries.stats(session, teams=teams), queries.last_sync(session), scope=scope)
-        text += "\n" + replies.agreement_text(policy_stats.agreement(session), runtime.policy)
+        text += "\n" + replies.agreement_text(policy_stats.agreement(session, teams=teams), runtime.policy)
     return text, None
 
 

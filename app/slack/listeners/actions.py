@@ -28,7 +28,7 @@ def register(app: App, runtime: Runtime) -> None:
     def on_approve(ack: Ack, body: dict[str, Any]) -> None:
         """Ack at once; the decision (a Slack admin call) runs on the background pool."""
         ack()
-        if not _clicked_by_someone(body):
+        if not clicked_by_someone(body):
             log.warning("ignored an approve click that names no user or no button")
             return
         runtime.run_later(handle_click, runtime, body, Action.APPROVE)
@@ -41,13 +41,13 @@ def register(app: App, runtime: Runtime) -> None:
         Slack's 3 seconds.
         """
         ack()
-        if not _clicked_by_someone(body) or not isinstance(body.get("trigger_id"), str):
+        if not clicked_by_someone(body) or not isinstance(body.get("trigger_id"), str):
             log.warning("ignored a deny click that names no user, no button or no trigger_id")
             return
         runtime.run_later(open_deny_form, runtime, body)
 
 
-def _clicked_by_someone(body: dict[str, Any]) -> bool:
+def clicked_by_someone(body: dict[str, Any]) -> bool:
     """A click invitebot can act on names the clicker and carries an action with a value (decoded later)."""
     user, actions = body.get("user"), body.get("actions")
     return (

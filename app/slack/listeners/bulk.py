@@ -13,6 +13,7 @@ from app.runtime import Runtime
 from app.slack import batch_blocks, bulk, modals, replies
 from app.slack.home import publish_home
 from app.slack.ids import ActionId, DomainValue
+from app.slack.listeners.actions import clicked_by_someone
 from app.store.models import Action, Source
 
 log = logging.getLogger(__name__)
@@ -57,16 +58,7 @@ def register(app: App, runtime: Runtime) -> None:
 
 
 def _readable(body: dict[str, Any], *, needs_trigger: bool = True) -> bool:
-    user, actions = body.get("user"), body.get("actions")
-    ok = (
-        isinstance(user, dict)
-        and isinstance(user.get("id"), str)
-        and isinstance(actions, list)
-        and len(actions) > 0
-        and isinstance(actions[0], dict)
-        and isinstance(actions[0].get("value"), str)
-        and (not needs_trigger or isinstance(body.get("trigger_id"), str))
-    )
+    ok = clicked_by_someone(body) and (not needs_trigger or isinstance(body.get("trigger_id"), str))
     if not ok:
         log.warning("ignored a bulk decision click that names no user, no button or no trigger_id")
     return ok

@@ -182,14 +182,20 @@ def _workspace_approvers(value: object) -> object:
     return _check_approvers(value, WORKSPACE_APPROVERS)
 
 
+def _refuse_the_org(team_id: str, instead: str) -> None:
+    """Where a workspace id belongs, the org's own E… id is a common slip: say so, with what to write `instead`."""
+    if team_id.startswith("E"):
+        raise ValueError(f"{team_id!r} is the Enterprise org, not a workspace: {instead}")
+
+
 def _approvers_workspace(team_id: str) -> str:
     """What follows INVITES_APPROVERS_ must be a workspace id (T…), never the org's E… id."""
     example = SPECS[WORKSPACE_APPROVERS].example
-    if team_id.startswith("E"):
-        raise ValueError(
-            f"{team_id!r} is the Enterprise org, not a workspace: name the variable after a workspace id (T…) "
-            f"(for example {example}); INVITES_APPROVERS holds the approvers of every workspace"
-        )
+    _refuse_the_org(
+        team_id,
+        f"name the variable after a workspace id (T…) (for example {example}); INVITES_APPROVERS holds the approvers of "
+        "every workspace",
+    )
     if not _TEAM_ID.match(team_id):
         raise ValueError(f"{team_id!r} is not a workspace id (T…): name the variable after one (for example {example})")
     return team_id
@@ -435,11 +441,10 @@ class Settings(DatabaseSettings):
             return value  # pydantic reports the wrong type
         routes: dict[str, str] = {}
         for team_id, channel in pairs:
-            if team_id.startswith("E"):
-                raise ValueError(
-                    f"{team_id!r} is the Enterprise org, not a workspace: route workspace ids (T…); requests of a workspace "
-                    f"without a route go to INVITES_CHANNEL (for example {example})"
-                )
+            _refuse_the_org(
+                team_id,
+                f"route workspace ids (T…); requests of a workspace without a route go to INVITES_CHANNEL (for example {example})",
+            )
             if not _TEAM_ID.match(team_id):
                 raise ValueError(f"{team_id!r} is not a workspace id (T…) (for example {example})")
             if not _CHANNEL_ID.match(channel):
@@ -457,11 +462,7 @@ class Settings(DatabaseSettings):
         if isinstance(ids, list) and [i.lower() for i in ids] == [ALL_TEAMS]:
             return [ALL_TEAMS]
         for team_id in ids if isinstance(ids, list) else []:
-            if team_id.startswith("E"):
-                raise ValueError(
-                    f"{team_id!r} is the Enterprise org, not a workspace: list workspace ids (T…) or write 'all' "
-                    f"(for example {SPECS['INVITES_TEAM_IDS'].example})"
-                )
+            _refuse_the_org(team_id, f"list workspace ids (T…) or write 'all' (for example {SPECS['INVITES_TEAM_IDS'].example})")
         if isinstance(ids, list) and len(ids) > 1 and ALL_TEAMS in (i.lower() for i in ids):
             raise ValueError(
                 f"'{ALL_TEAMS}' is not a workspace id: write '{ALL_TEAMS}' on its own, or only workspace ids (T…) "

@@ -26,10 +26,8 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from app.core.routes import Routes
-
-DATA_FOLDER = "data"  # the default SQLite database lives in ./data/, made on first use
-DATABASE_FILE = "invitebot.db"
+from app.paths import default_database_url
+from app.routes import Routes
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 # A user (U… local or W… org-wide id), or a user group (S…), optionally with the workspace it lives in (S…@T…).
@@ -45,15 +43,6 @@ _NOT_A_URL = "(not a URL)"
 # WORKSPACE_APPROVERS gathers every variable (or keyword) with this prefix, keyed by what follows it (the workspace id).
 WORKSPACE_APPROVERS_PREFIX = "INVITES_APPROVERS_"
 WORKSPACE_APPROVERS = "INVITES_WORKSPACE_APPROVERS"
-
-
-def default_data_folder() -> Path:
-    """Where the default SQLite database lives: ./data in the working directory."""
-    return Path.cwd() / DATA_FOLDER
-
-
-def default_database_url() -> str:
-    return f"sqlite:///{default_data_folder() / DATABASE_FILE}"
 
 
 class ConfigError(Exception):

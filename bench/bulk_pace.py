@@ -1,7 +1,7 @@
 """Scenario 7: a bulk approve of 100 requests while the stand-in enforces Tier 2 at 20 calls a minute per workspace.
 
 One in-process runtime (the server's, on a temporary SQLite database) at the product's default pace; the batch is
-previewed and started through app.core.batches, as the preview modal does. Run alone from the repository root:
+previewed and started through app.core.bulk.batches, as the preview modal does. Run alone from the repository root:
 .venv/bin/python -m bench.bulk_pace (about five minutes: 100 calls at 20 a minute).
 """
 
@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core import batches
-from app.runtime import Runtime
-from app.slack import bulk
+from app.core.bulk import batches
+from app.main.container import build_runtime
+from app.slack.jobs import bulk
 from app.store.migrate import upgrade_to_head
 from app.store.models import Action, Source
 from bench.harness import APPROVE, poll
@@ -49,7 +49,7 @@ def measure() -> BulkPace:
     with tempfile.TemporaryDirectory(prefix="invitebot-bulk-") as tmp, running_fake() as fake:
         requests = [new_request(fake, f"bulk{n:03d}@example.com") for n in range(REQUESTS)]
         settings = make_settings(fake, f"sqlite:///{Path(tmp) / 'invitebot.db'}", INVITES_ADMIN_CALLS_PER_MINUTE=str(PER_MINUTE))
-        runtime = Runtime.build(settings)
+        runtime = build_runtime(settings)
         try:
             upgrade_to_head(runtime.engine)
             bulk.register_jobs(runtime)  # the bulk-decision jobs, as the server registers them

@@ -27,10 +27,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
-from app.runtime import Runtime
+from app.main.container import build_runtime
+from app.main.http import create_wsgi_app
 from app.sandbox import FakeSlack
 from app.sandbox.sender import Reply
-from app.server import create_wsgi_app
 from app.store.migrate import upgrade_to_head
 from bench import scenarios
 from bench.ack_latency import FAST_PACING, PACING, bot
@@ -70,7 +70,7 @@ def _environ(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
 def in_process() -> str:
     """The ack path alone: the WSGI app called directly, one click at a time, the work after the ack not run."""
     with tempfile.TemporaryDirectory(prefix="invitebot-profile-") as tmp, running_fake() as fake:
-        runtime = Runtime.build(make_settings(fake, f"sqlite:///{Path(tmp) / 'invitebot.db'}"))
+        runtime = build_runtime(make_settings(fake, f"sqlite:///{Path(tmp) / 'invitebot.db'}"))
         try:
             upgrade_to_head(runtime.engine)
             app = create_wsgi_app(runtime)

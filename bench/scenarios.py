@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.sandbox import FakeSlack, SlackSender
-from app.slack.gateway import SlackGateway, make_client
+from app.slack.api.client import make_client
+from app.slack.api.gateway import SlackGateway
 from bench.harness import (
     APPROVE,
     EPHEMERAL,

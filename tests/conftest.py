@@ -20,9 +20,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
-from app.runtime import Runtime
+from app.main.container import build_runtime
+from app.main.http import create_wsgi_app
 from app.sandbox import FakeSlack, SlackSender
-from app.server import create_wsgi_app
+from app.slack.runtime import Runtime
 from app.store.migrate import upgrade_to_head
 
 SIGNING_SECRET = "test-signing-secret"
@@ -184,7 +185,7 @@ def start_bot(fake: FakeSlack, database_url: str) -> Iterator[Any]:
 
     def start(**overrides: str) -> Bot:
         settings = make_settings(fake, database_url, **overrides)
-        runtime = Runtime.build(settings)
+        runtime = build_runtime(settings)
         upgrade_to_head(runtime.engine)
         runtime.start()
         server = make_server("127.0.0.1", 0, create_wsgi_app(runtime), _ThreadingWSGIServer, _QuietHandler)

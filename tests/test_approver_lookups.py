@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from app.slack import gateway
+from app.slack.api import gateway
 from app.store.models import DecisionLog
 from tests.conftest import (
     APPROVER_GROUP,

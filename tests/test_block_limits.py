@@ -18,7 +18,7 @@ from slack_sdk.models.views import View
 
 from app.core.queries import Stats
 from app.sandbox import block_kit
-from app.slack import blocks, home_view, limits, modals, replies
+from app.slack.ui import blocks, home_view, limits, modals, replies
 from app.store.models import DecisionLog, SyncRun
 from tests.conftest import MANY_APPROVERS, request_row
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from app.slack import blocks
+from app.slack.ui import blocks
 from tests.conftest import request_row
 
 MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)

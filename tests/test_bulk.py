@@ -14,11 +14,11 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from app.core import batches
-from app.core.batches import Filter
+from app.core.bulk import batches
+from app.core.bulk.batches import Filter
 from app.sandbox import block_kit
-from app.slack import batch_blocks, home_view, replies
-from app.slack.command_parse import UsageError, parse
+from app.slack.listeners.command_parse import UsageError, parse
+from app.slack.ui import batch_blocks, home_view, replies
 from app.store.models import Action, Batch, BatchItem, DecisionLog, InviteRequest, OutboxJob, Source
 from tests.conftest import (
     APPROVER,

@@ -248,7 +248,7 @@ def test_slow_admin_api_does_not_delay_the_ack(fake, bot):
 def test_every_admin_users_invite_error_has_a_considered_answer():
     from pathlib import Path
 
-    from app.slack.errors import classify_invite, known_invite_codes
+    from app.slack.api.errors import classify_invite, known_invite_codes
 
     page = (Path(__file__).resolve().parents[2] / "shared" / "seeds" / "002_a60cdea5efdbdcd7.txt").read_text()
     documented = set(re.findall(r"^([a-z_]+)\n", page.split("\nError\nDescription\n", 1)[1], flags=re.MULTILINE))

@@ -192,7 +192,7 @@ def test_dockerignore_keeps_out_local_state_and_secrets() -> None:
     ]
     for path in left_out:
         assert ignored(path), path
-    for path in ("pyproject.toml", "README.md", "app/cli.py", "migrations/env.py"):
+    for path in ("pyproject.toml", "README.md", "app/main/cli.py", "migrations/env.py"):
         assert not ignored(path), path
 
 
@@ -243,7 +243,7 @@ def test_cmd_is_the_serve_console_script_on_the_exposed_port(monkeypatch: pytest
 
     # Run the CMD's arguments through the real command line, stopping where the server would start.
     started: dict[str, Any] = {}
-    monkeypatch.setattr("app.serve.serve_forever", lambda settings, host, port: started.update(host=host, port=port) or 0)
+    monkeypatch.setattr("app.main.serve.serve_forever", lambda settings, host, port: started.update(host=host, port=port) or 0)
     for name, value in {
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_ADMIN_TOKEN": "xoxp-test",

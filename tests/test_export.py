@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from app.core import export
+from app.slack.api.errors import documented_codes
 from app.store.db import make_engine, make_session_factory
 from app.store.migrate import upgrade_to_head
 from app.store.models import DecisionLog, WorkspaceName
@@ -81,7 +82,7 @@ def exported(database_url: str, since: datetime = SINCE, until: datetime | None 
     engine = make_engine(database_url)
     try:
         with make_session_factory(engine)() as session:
-            return list(export.rows(session, since, until))
+            return list(export.rows(session, since, until, slack_codes=documented_codes()))
     finally:
         engine.dispose()
 

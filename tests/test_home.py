@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from app.core.queries import Stats
-from app.slack import home_view
+from app.slack.ui import home_view
 from app.store.models import DecisionLog, InviteRequest, SyncRun
 from tests.conftest import (
     APPROVER,

@@ -10,10 +10,10 @@ from sqlalchemy import select, update
 
 from app.core import lease
 from app.core.audit import now
+from app.main.sync_loop import SyncLoop
 from app.store.db import make_engine, make_session_factory
 from app.store.migrate import upgrade_to_head
 from app.store.models import Lease, SyncRun
-from app.sync_loop import SyncLoop
 from tests.conftest import OTHER_TEAM, TEAM, both_databases
 
 
@@ -90,7 +90,7 @@ def test_a_pass_whose_lease_was_taken_stops_before_the_next_workspace(fake, star
     runtime = start_bot(INVITES_SYNC_INTERVAL="10", INVITES_TEAM_IDS=",".join(teams)).runtime
     fake.set_latency("admin.inviteRequests.list", 1.0)
     loop = SyncLoop(runtime)
-    caplog.set_level(logging.WARNING, logger="app.sync_loop")
+    caplog.set_level(logging.WARNING, logger="app.main.sync_loop")
 
     with ThreadPoolExecutor(1) as pool:
         ran = pool.submit(loop.tick)

@@ -23,11 +23,11 @@ from referencing.jsonschema import DRAFT7
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from app.runtime import Runtime
+from app.main.container import build_runtime
+from app.main.http import EVENTS_PATH
 from app.sandbox import FakeSlack
-from app.server import EVENTS_PATH
 from app.slack.bolt import build_app
-from app.slack.command_parse import USAGE
+from app.slack.listeners.command_parse import USAGE
 from tests.conftest import make_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -260,7 +260,7 @@ class Registered:
 def registered(fake: FakeSlack, database_url: str) -> Iterator[Registered]:
     """The real Bolt app, built by app.slack.bolt.build_app, with every listener registration recorded."""
     calls: list[tuple[str, Any]] = []
-    runtime = Runtime.build(make_settings(fake, database_url))
+    runtime = build_runtime(make_settings(fake, database_url))
     try:
         with pytest.MonkeyPatch.context() as patch:
             for name in LISTENER_DECORATORS:
@@ -363,7 +363,7 @@ def client_method_name(attribute: str) -> str | None:
 
 
 def gateway_calls() -> dict[str, set[str]]:
-    """The Web API methods app/slack/gateway.py calls, by token ("user" for the admin client, "bot").
+    """The Web API methods app/slack/api/gateway.py calls, by token ("user" for the admin client, "bot").
 
     A method is named either as a string ("chat.postMessage", handed to api_call through a helper) or as a WebClient
     method (self._admin.admin_users_invite). It is called with the token(s) of the function naming it: the clients

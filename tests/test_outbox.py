@@ -342,7 +342,7 @@ def test_a_decision_given_up_for_good_gives_the_request_back_and_says_so(fake, b
     def broken(decider, job):
         raise outbox.GiveUp("OperationalError")  # as when invitebot's own database keeps failing
 
-    monkeypatch.setattr("app.slack.jobs.run_decision", broken)
+    monkeypatch.setattr("app.slack.jobs.registry.run_decision", broken)
     _click(bot.slack, card, APPROVER)
 
     [told] = fake.wait_for(lambda: [t for t in ephemerals_for(fake, APPROVER) if "could not finish deciding" in t])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.slack.errors import Kind, classify, known_codes
+from app.slack.api.errors import Kind, classify, known_codes
 from app.store.models import DecisionLog, InviteRequest
 from tests.conftest import (
     APPROVER,

@@ -6,9 +6,9 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from app.core.policy import Conditions, Mode, Policy, Rule, Then
-from app.core.policy_stats import RuleAgreement, Waiting
+from app.core.policy.stats import RuleAgreement, Waiting
 from app.core.queries import Stats
-from app.slack import home_view, replies
+from app.slack.ui import home_view, replies
 from app.store.models import Approval, InviteRequest
 from tests.conftest import (
     APPROVER,

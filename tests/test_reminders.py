@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 from app.core.outbox import Job
 from app.core.reminders import scan
-from app.slack import notices, replies
-from app.slack.blocks import escape
+from app.slack.jobs import notices
+from app.slack.ui import replies
+from app.slack.ui.blocks import escape
 from tests.conftest import (
     APPROVER,
     APPROVER_GROUP,
@@ -37,7 +38,7 @@ def _asked(fake, bot, email="ada@example.com", **kw):
 
 
 def _scan(bot, at):
-    summary = scan(bot.runtime, at)
+    summary = scan(bot.runtime.decider, bot.runtime.settings, at)
     bot.settle()
     return summary
 
@@ -187,7 +188,7 @@ def test_two_replicas_and_a_restart_remind_and_escalate_once(fake, start_bot):
     moment = created + timedelta(days=2)
 
     with ThreadPoolExecutor(2) as pool:
-        summaries = list(pool.map(lambda bot: scan(bot.runtime, moment), (first, second)))
+        summaries = list(pool.map(lambda bot: scan(bot.runtime.decider, bot.runtime.settings, moment), (first, second)))
     first.settle()
     second.settle()
 

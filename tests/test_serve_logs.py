@@ -39,7 +39,7 @@ def test_every_line_serve_prints_is_a_json_log_entry(fake, serve_process):
     messages = [entry["message"] for entry in entries]
     assert any(m.startswith("Starting gunicorn") for m in messages)  # gunicorn's own lines are JSON too
     [listening] = [entry for entry in entries if "invitebot listening on http://127.0.0.1:" in entry["message"]]
-    assert listening["level"] == "info" and listening["logger"] == "app.serve"
+    assert listening["level"] == "info" and listening["logger"] == "app.main.serve"
 
 
 def test_serve_under_a_home_that_does_not_exist_logs_no_error_and_writes_nothing_there(fake, serve_process, tmp_path):

@@ -27,9 +27,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.sync.client import ClientConnection, connect
 
+from app.main.socket_mode import CONNECTED
 from app.sandbox import FakeSlack, Reply
 from app.sandbox.sender import SocketSender
-from app.socket_mode import CONNECTED
 from app.store.models import InviteRequest, Lease
 from tests.conftest import (
     APPROVER,

@@ -178,7 +178,7 @@ def test_a_fresh_claim_is_left_to_its_decision(fake, bot):
 
 @both_databases
 def test_only_one_replica_runs_the_periodic_sync(fake, start_bot):
-    from app.sync_loop import SyncLoop
+    from app.main.sync_loop import SyncLoop
 
     new_request(fake)
     loops = [SyncLoop(start_bot().runtime) for _ in range(3)]

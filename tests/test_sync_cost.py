@@ -35,7 +35,7 @@ _WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.
 
 @pytest.fixture
 def small_pages(monkeypatch):
-    monkeypatch.setattr("app.slack.gateway.ADMIN_PAGE_LIMIT", PAGE)
+    monkeypatch.setattr("app.slack.api.gateway.ADMIN_PAGE_LIMIT", PAGE)
 
 
 def _decide_many(fake, count, action, label):
@@ -177,13 +177,13 @@ def test_the_sync_command_prints_its_summary_each_time(fake, database_url):
 
 _WITHOUT_SERVER_RUNTIME = """
 import sys
-import app.runtime
+import app.main.container
 
 def refuse(*args, **kwargs):
     raise AssertionError("the sync command built the server runtime")
 
-app.runtime.Runtime.build = refuse
-from app.cli import main
+app.main.container.build_runtime = refuse
+from app.main.cli import main
 sys.exit(main(["sync"]))
 """
 

@@ -14,9 +14,9 @@ from typing import Any, Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.main.socket_mode import CONNECTED
 from app.sandbox import FakeSlack
 from app.sandbox.sender import SocketSender
-from app.socket_mode import CONNECTED
 from tests.conftest import (
     APPROVER,
     CHANNEL,

@@ -44,7 +44,7 @@ def record(
     detail: str | None = None,
     batch_id: int | None = None,
 ) -> None:
-    """One entry; `batch_id` names the bulk decision it is part of (app.core.batches)."""
+    """One entry; `batch_id` names the bulk decision it is part of (app.core.bulk.batches)."""
     outcome = _bounded("outcome", outcome) or ""
     DECISIONS.labels(outcome=outcome, source=_bounded("source", source)).inc()
     session.add(_entry(request_id, actor_id, action, source, outcome, detail, batch_id))

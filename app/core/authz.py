@@ -12,13 +12,16 @@ import time
 from dataclasses import dataclass
 from typing import Mapping
 
+from app.core.ports import SlackAdmin, SlackCallFailed
 from app.core.workspaces import Workspaces
-from app.slack.gateway import USERGROUP_CACHE_SECONDS, SlackCallFailed, SlackGateway
 
 log = logging.getLogger(__name__)
 
 # More local ids than this in one group are not translated one by one (users.info each); name W… ids instead.
 MAX_TRANSLATED_MEMBERS = 200
+
+# How long a user group's members, as Slack last listed them, are trusted before Slack is asked again.
+USERGROUP_CACHE_SECONDS = 60.0
 
 
 # Audit outcomes of a refused attempt: not an approver, or invitebot could not find out.
@@ -28,7 +31,7 @@ LOOKUP_FAILED_OUTCOME = "approvers_unreadable"
 
 @dataclass(frozen=True)
 class Verdict:
-    """May this person decide? When not, what the audit log records and what app.slack.replies needs to explain it."""
+    """May this person decide? When not, what the audit log records and what app.slack.ui.replies needs to explain it."""
 
     allowed: bool
     outcome: str = NOT_ALLOWED_OUTCOME
@@ -80,7 +83,7 @@ class GroupMembers:
     its answer. When Slack fails, the members last read are used; `subteam_members_changed` updates them at once.
     """
 
-    def __init__(self, gateway: SlackGateway, ttl: float = USERGROUP_CACHE_SECONDS) -> None:
+    def __init__(self, gateway: SlackAdmin, ttl: float = USERGROUP_CACHE_SECONDS) -> None:
         self._gateway = gateway
         self.ttl = ttl  # seconds a read is used before Slack is asked again
         self._lock = threading.Lock()
@@ -175,7 +178,7 @@ class Approvers:
     """
 
     def __init__(
-        self, ids: list[str], gateway: SlackGateway, workspaces: Workspaces, by_team: Mapping[str, list[str]] | None = None
+        self, ids: list[str], gateway: SlackAdmin, workspaces: Workspaces, by_team: Mapping[str, list[str]] | None = None
     ) -> None:
         self.members = GroupMembers(gateway)
         homes: dict[str, str] = {}  # group id -> the workspace it was found in (a group never moves)
@@ -249,7 +252,7 @@ class ApproverList:
     def __init__(
         self,
         ids: list[str],
-        gateway: SlackGateway,
+        gateway: SlackAdmin,
         workspaces: Workspaces,
         members: GroupMembers,
         homes: dict[str, str],

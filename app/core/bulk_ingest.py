@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.authz import GroupMembers
 from app.core.ingest import SEEN_COLUMNS, MalformedRequest, apply_changes, row_values
 from app.core.policy import Policy
-from app.core.policy_apply import verdict
+from app.core.policy.apply import verdict
 from app.store.models import InviteRequest, RequestCard
 
 CHUNK = 500  # rows per statement: well inside both backends' limits on bound parameters

@@ -1,8 +1,8 @@
 """decide(): the one path from any surface to exactly one Slack call and a truthful record.
 
 decide() checks the rules (approver? reason required? enough approvers, when a policy rule asks for several?), claims
-the request and writes the admin call as an outbox job in one transaction. The job (run_decision) asks Slack when the workspace's pace allows, and settles the request in
-one more transaction with everything Slack must be told next: the clicker's answer, every card copy, the requesters'
+the request and writes the admin call as an outbox job in one transaction. The job (app.slack.jobs.decisions) asks Slack when the workspace's pace allows, and `Attempt.finish` settles the
+request in one more transaction with everything Slack must be told next: the clicker's answer, every card copy, the requesters'
 DMs and the decider's App Home.
 """
 
@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core import approvals, audit, backlog, batch_items, lifecycle, pacing
+from app.core import approvals, audit, backlog, lifecycle, pacing
 from app.core.audit import now
 from app.core.authz import ALLOWED, Approvers, GroupMembers, Verdict
+from app.core.bulk import items as batch_items
 from app.core.lifecycle import Closing, Entry
 from app.core.outbox import Job, Outbox
 from app.core.policy import Policy
-from app.slack.errors import Kind, classify
-from app.slack.gateway import DecisionRecord, SlackCallFailed, SlackGateway
+from app.core.ports import Cards, DecisionRecord, Kind, SlackAdmin, SlackCallFailed
 from app.store.dialect import insert_if_absent
 from app.store.models import Action, Approval, InviteRequest, RequestCard, Source
 
@@ -76,7 +76,7 @@ class Why(enum.Enum):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What an attempt came to, as data; app.slack.replies turns it into the sentence a person reads."""
+    """What an attempt came to, as data; app.slack.ui.replies turns it into the sentence a person reads."""
 
     result: Result
     action: Action
@@ -137,10 +137,11 @@ class Decider:
     """What decide() needs: the database, Slack, the outbox, the rules, and a name for this process's claims."""
 
     sessions: sessionmaker[Session]
-    gateway: SlackGateway
+    gateway: SlackAdmin  # Slack's lists, read to learn who decided
     replica_id: str
     outbox: Outbox
     pace: pacing.Pace  # admin calls per workspace
+    cards: Cards  # where cards are posted and kept true (sync and ingest; decisions queue `card` jobs)
     post_pace: pacing.Pace | None = None  # card posts per channel
     approvers: Approvers | None = None  # None: every caller has checked already (sync closes, never decides)
     rules: Rules = Rules()
@@ -178,11 +179,11 @@ def decide(
 ) -> Outcome:
     """Check the rules, then claim the request (one winner) and queue its admin call; every refusal is audited.
 
-    `reply_to` says where the clicker's answer goes once Slack has answered (app.slack.jobs reads it); `clicked` is the
+    `reply_to` says where the clicker's answer goes once Slack has answered (app.slack.jobs.registry reads it); `clicked` is the
     card copy the click came from, brought up to date even if invitebot does not track it. `batch_id`: the bulk
-    decision (app.core.batches) this is one item of: every audit entry of the attempt carries it, the item is taken in
+    decision (app.core.bulk.batches) this is one item of: every audit entry of the attempt carries it, the item is taken in
     the claim's transaction (SKIPPED when it was taken or cancelled already), and its outcome is recorded when the
-    decision ends (app.core.batch_items).
+    decision ends (app.core.bulk.items).
     """
     by_rule = source is Source.POLICY  # INVITES_POLICY in enforce mode: the rule is the decider, checked at start-up
     verdict = _may_decide(decider, request_id, actor_id, actor_team) if not by_rule else ALLOWED
@@ -367,21 +368,20 @@ def queue_told(decider: Decider, session: Session, request_id: str) -> None:
 # -- the decision job -----------------------------------------------------------------------------------------------
 
 
-def run_decision(decider: Decider, job: Job) -> None:
-    """The outbox's `decide` job: ask Slack once, and settle what its answer means."""
-    attempt = _Attempt.of(decider, job)
+def load_attempt(decider: Decider, job: Job) -> Attempt | None:
+    """The `decide` job's attempt, ready for its one Slack call (app.slack.jobs.decisions makes it, then `finish`es).
+
+    None when sync resolved the claim while the job waited: the clicker is told how the request stands now.
+    """
+    attempt = Attempt.of(decider, job)
     with decider.read() as session:
         request = session.get(InviteRequest, attempt.request_id)
     if request is None or request.claim_owner != attempt.claim:
         attempt.settle(None, "claim_resolved", Outcome(Result.FAILED, attempt.action, attempt.request_id, why=Why.LATE))
-        return
+        return None
     attempt.email = request.email
     attempt.team_id = request.team_id or ""
-    result = decider.gateway.decide(attempt.action.value, request.id, attempt.team_id)
-    if result.error == "ratelimited":
-        attempt.wait_for_slack(result.retry_after or 1.0)
-        return
-    attempt.finish(result.error)
+    return attempt
 
 
 def give_up_decision(decider: Decider, job: Job, error: str) -> None:
@@ -390,7 +390,7 @@ def give_up_decision(decider: Decider, job: Job, error: str) -> None:
     Should Slack have carried the call out before the failure, the next sync closes the request as Slack lists it,
     credited to this attempt (logged before it was made).
     """
-    attempt = _Attempt.of(decider, job)
+    attempt = Attempt.of(decider, job)
     with decider.sessions.begin() as session:
         entry = Entry(attempt.source.value, "gave_up", detail=error, log_id=attempt.log_id)
         released = lifecycle.release(session, attempt.request_id, entry, owner=attempt.claim)
@@ -404,7 +404,7 @@ def give_up_decision(decider: Decider, job: Job, error: str) -> None:
 
 
 @dataclass
-class _Attempt:
+class Attempt:
     """One claimed attempt: everything needed to turn Slack's answer into a record and what to tell whom."""
 
     decider: Decider
@@ -420,7 +420,7 @@ class _Attempt:
     team_id: str = ""
 
     @classmethod
-    def of(cls, decider: Decider, job: Job) -> "_Attempt":
+    def of(cls, decider: Decider, job: Job) -> "Attempt":
         p = job.payload
         return cls(
             decider, job, str(job.request_id), p["claim"], Action(p["action"]), p["actor"], Source(p["source"]), p.get("reason"), p["log_id"]
@@ -441,19 +441,19 @@ class _Attempt:
                 self.answer(session, outcome, publish_home=False)
         log.info("Slack asked to wait %s s before deciding %s; the call waits until %s", retry_after, self.request_id, at.isoformat())
 
-    def finish(self, code: str | None) -> None:
-        """Turn Slack's answer into the row's next state, an audit entry and the clicker's answer."""
+    def finish(self, code: str | None, kind: Kind | None) -> None:
+        """Turn Slack's answer (its error code and what that means, None for ok) into the row's next state, an audit entry
+        and the clicker's answer."""
         if code is None:
             self._closed(lifecycle.status_after(self.action.value), "ok", self.outcome(Result.DECIDED), self.reason)
             return
-        error = classify(code)
-        if error.kind is Kind.ALREADY_PROCESSED:
+        if kind is Kind.ALREADY_PROCESSED:
             self._decided_elsewhere(code)
         elif code in _ANSWER_LOST:
             self._answer_lost(code)
-        elif error.kind is Kind.INVITE_FAILED and self.action is Action.APPROVE:
+        elif kind is Kind.INVITE_FAILED and self.action is Action.APPROVE:
             self._closed(lifecycle.INVITE_FAILED, code, self.outcome(Result.INVITE_FAILED, code), None)
-        elif error.kind is Kind.GONE:
+        elif kind is Kind.GONE:
             closing = Closing(lifecycle.GONE, None, self.source.value)
             self.settle(closing, code, self.outcome(Result.GONE, code))
         else:

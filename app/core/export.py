@@ -16,13 +16,9 @@ from typing import IO, Collection, Iterable, Iterator
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from app.slack.errors import known_codes, known_invite_codes
 from app.store.models import DecisionLog, InviteRequest, WorkspaceName
 
 BATCH = 500  # rows fetched from the database at a time
-# Labels the gateway gives when no Slack answer came back (app.slack.gateway._error_code): ours, not Slack's.
-_WIRE_LABELS = frozenset({"network_error", "http_error"})
-_SLACK_CODES = (known_codes() | known_invite_codes()) - _WIRE_LABELS
 # OWASP's advice against CSV (formula) injection: a cell a spreadsheet would read as a formula starts with a quote.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -58,9 +54,9 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def slack_error(outcome: str) -> str | None:
-    """The outcome when it is an error code Slack documents for a method invitebot calls (app/slack/errors.py)."""
-    return outcome if outcome in _SLACK_CODES else None
+def slack_error(outcome: str, slack_codes: Collection[str]) -> str | None:
+    """The outcome when it is one of `slack_codes`, the error codes Slack documents for the methods invitebot calls."""
+    return outcome if outcome in slack_codes else None
 
 
 def rows(
@@ -68,11 +64,14 @@ def rows(
     since: datetime,
     until: datetime | None = None,
     *,
+    slack_codes: Collection[str],
     teams: Collection[str] | None = None,
     viewer: str | None = None,
 ) -> Iterator[ExportRow]:
     """Every decision_log row with since <= at < until (no upper bound without `until`), oldest first.
 
+    `slack_codes`: the outcomes that are Slack's own error codes (app.slack.api.errors.documented_codes), shown again in
+    the slack_error column.
     `teams`: only rows about requests of these workspaces (a workspace approver's reach), and the `viewer`'s own.
     """
     query = (
@@ -118,7 +117,7 @@ def rows(
             actor=actor,
             source=source,
             outcome=outcome,
-            slack_error=slack_error(outcome),
+            slack_error=slack_error(outcome, slack_codes),
             rule=rule,
             batch_id=batch,
             detail=detail,

@@ -12,11 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core import lifecycle
 from app.core.audit import now
 from app.core.authz import GroupMembers
-from app.core.pacing import Pace
 from app.core.policy import Policy
-from app.core.policy_apply import VERDICT_COLUMNS, verdict
-from app.slack import cards
-from app.slack.gateway import SlackCallFailed, SlackGateway
+from app.core.policy.apply import VERDICT_COLUMNS, verdict
+from app.core.ports import Cards, SlackAdmin, SlackCallFailed
 from app.store.dialect import insert_if_absent
 from app.store.models import InviteRequest, RequestCard, Status
 
@@ -152,17 +150,16 @@ def _in_digest(session: Session, request_id: str) -> bool:
 
 def ingest(
     sessions: sessionmaker[Session],
-    gateway: SlackGateway,
+    cards: Cards,
     raw: dict[str, Any],
     *,
     team_id: str | None,
     channel: str,
     team_name: str | None = None,
-    post_pace: Pace | None = None,
     policy: Policy | None = None,
     groups: GroupMembers | None = None,
 ) -> bool:
-    """Store the request with its policy verdict and make sure its card is posted once (at the channel's `post_pace`).
+    """Store the request with its policy verdict and make sure its card is posted once.
 
     True when it was new.
     """
@@ -172,13 +169,13 @@ def ingest(
         new, learned = store(session, values)
         carded = not new and (_has_card(session, values["id"], channel) or _in_digest(session, values["id"]))
     if learned:  # the card showed no workspace, or only its id: show what is known now
-        cards.refresh(sessions, gateway, values["id"])
+        cards.refresh(values["id"])
     if not carded:
-        cards.post_once(sessions, gateway, values["id"], channel, pace=post_pace)
+        cards.post_once(values["id"], channel)
     return new
 
 
-def locate(gateway: SlackGateway, team_ids: list[str], request_id: str) -> str | None:
+def locate(gateway: SlackAdmin, team_ids: list[str], request_id: str) -> str | None:
     """Which workspace's pending list holds this request; None when no listing shows it (sync will look again)."""
     for team_id in team_ids:
         try:

@@ -2,25 +2,25 @@
 
 A scan writes each notice's `request_notices` row and its outbox job in one transaction; the row's primary key
 (request, kind) lets one scan win however many replicas scan at the same moment, and keeps a restart from sending it
-again. The jobs (app/slack/notices.py) read the request again and say nothing once it no longer needs saying.
+again. The jobs (app/slack/jobs/notices.py) read the request again and say nothing once it no longer needs saying.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.core import pacing
+from app.core.decisions import Decider
 from app.core.lifecycle import APPROVED, OPEN
+from app.routes import Routes
 from app.store.dialect import insert_if_absent
 from app.store.models import InviteRequest, RequestCard, RequestNotice
-
-if TYPE_CHECKING:
-    from app.runtime import Runtime
 
 REMIND, ESCALATE = "remind", "escalate"
 EXPIRES_7D, EXPIRES_1D = "expires_7d", "expires_1d"
@@ -40,24 +40,22 @@ class ScanSummary:
         return f"reminder scan: {self.reminded} reminded, {self.escalated} escalated, {self.warned} guest time limits told"
 
 
-def scan(runtime: "Runtime", at: datetime) -> ScanSummary:
+def scan(decider: Decider, settings: Settings, at: datetime) -> ScanSummary:
     """Queue every reminder, escalation and guest time-limit warning due at `at` that was not queued before."""
-    settings = runtime.settings
     reminded = escalated = warned = 0
     if settings.INVITES_REMIND_AFTER is not None:
-        reminded = _nudge(runtime, REMIND, at, settings.INVITES_REMIND_AFTER, None)
+        reminded = _nudge(decider, settings.routes, REMIND, at, settings.INVITES_REMIND_AFTER, None)
     if settings.INVITES_ESCALATE_AFTER is not None and settings.INVITES_ESCALATE_TO:
-        escalated = _nudge(runtime, ESCALATE, at, settings.INVITES_ESCALATE_AFTER, settings.INVITES_ESCALATE_TO)
+        escalated = _nudge(decider, settings.routes, ESCALATE, at, settings.INVITES_ESCALATE_AFTER, settings.INVITES_ESCALATE_TO)
     if settings.INVITES_NOTIFY_REQUESTERS:
-        warned = sum(_warn(runtime, kind, at, ahead, until) for kind, ahead, until in EXPIRY_WARNINGS)
+        warned = sum(_warn(decider, kind, at, ahead, until) for kind, ahead, until in EXPIRY_WARNINGS)
     return ScanSummary(reminded, escalated, warned)
 
 
-def _nudge(runtime: "Runtime", kind: str, at: datetime, after: timedelta, to: str | None) -> int:
+def _nudge(decider: Decider, routes: Routes, kind: str, at: datetime, after: timedelta, to: str | None) -> int:
     """Requests open for `after` whose card is in their approvals channel (INVITES_ROUTES, else INVITES_CHANNEL): one
     `kind` job each, on that card (posted where `to` says)."""
-    routes = runtime.settings.routes
-    with runtime.reads() as session:
+    with decider.read() as session:
         found = session.execute(
             select(InviteRequest.id, InviteRequest.date_created, InviteRequest.team_id, RequestCard.channel, RequestCard.ts)
             .join(RequestCard, and_(RequestCard.request_id == InviteRequest.id, RequestCard.channel.in_(routes.channels())))
@@ -74,19 +72,19 @@ def _nudge(runtime: "Runtime", kind: str, at: datetime, after: timedelta, to: st
     if not due:
         return 0
     sent = 0
-    with runtime.sessions.begin() as session:
+    with decider.sessions.begin() as session:
         for request_id, created, channel, ts in due:
             posts_in = to if to is not None and not to.startswith("S") else channel
             payload: dict[str, Any] = {"channel": channel, "ts": ts, "age": int((at - created).total_seconds())}
             if to is not None:
                 payload["to"] = to
-            sent += _queue(runtime, session, request_id, kind, at, [(kind, payload, posts_in)])
+            sent += _queue(decider, session, request_id, kind, at, [(kind, payload, posts_in)])
     return sent
 
 
-def _warn(runtime: "Runtime", kind: str, at: datetime, ahead: timedelta, until: timedelta) -> int:
+def _warn(decider: Decider, kind: str, at: datetime, ahead: timedelta, until: timedelta) -> int:
     """Approved guests whose account ends in (`until`, `ahead`] from `at`: a DM to each requester, once per request."""
-    with runtime.reads() as session:
+    with decider.read() as session:
         due = session.execute(
             select(InviteRequest.id, InviteRequest.requester_ids)
             .where(
@@ -102,10 +100,10 @@ def _warn(runtime: "Runtime", kind: str, at: datetime, ahead: timedelta, until: 
     if not due:
         return 0
     sent = 0
-    with runtime.sessions.begin() as session:
+    with decider.sessions.begin() as session:
         for request_id, requester_ids in due:
             jobs = [("expires", {"user": user, "kind": kind}, user) for user in requester_ids]
-            sent += _queue(runtime, session, request_id, kind, at, jobs)
+            sent += _queue(decider, session, request_id, kind, at, jobs)
     return sent
 
 
@@ -116,13 +114,13 @@ def _noticed(kind: str) -> Any:
 
 
 def _queue(
-    runtime: "Runtime", session: Session, request_id: str, kind: str, at: datetime, jobs: list[tuple[str, dict[str, Any], str]]
+    decider: Decider, session: Session, request_id: str, kind: str, at: datetime, jobs: list[tuple[str, dict[str, Any], str]]
 ) -> int:
     """Write the notice's row and, when this scan wrote it first, its jobs (each at its channel's posting pace)."""
     if not insert_if_absent(session, RequestNotice, {"request_id": request_id, "kind": kind, "at": at}):
         return 0
-    pace = runtime.decider.post_pace
+    pace = decider.post_pace
     for job_kind, payload, posts_in in jobs:
         slot = pacing.take(session, pace, posts_in) if pace is not None else None
-        runtime.outbox.add(session, job_kind, payload, request_id=request_id, not_before=slot)
+        decider.outbox.add(session, job_kind, payload, request_id=request_id, not_before=slot)
     return 1

@@ -14,12 +14,11 @@ from app.core.audit import now
 from app.core.bulk_ingest import Stored, store_listed, without_card
 from app.core.decisions import Decider, attribute, queue_told
 from app.core.lifecycle import Closing, Entry
-from app.core.policy_apply import enforce
-from app.core.routes import Routes
+from app.core.policy.apply import enforce
+from app.core.ports import CardFailures, DecisionRecord, SlackCallFailed
 from app.core.workspaces import Workspaces
 from app.metrics import LAST_SUCCESSFUL_SYNC, PENDING, SYNC_DURATION
-from app.slack import cards, digest
-from app.slack.gateway import DecisionRecord, SlackCallFailed
+from app.routes import Routes
 from app.store.models import InviteRequest, Source, SyncRun
 
 log = logging.getLogger(__name__)
@@ -43,10 +42,10 @@ class SyncSummary:
             text = f"{text} ({'; '.join(self.problems)})"
         return f"{text}; stopped early: {self.stopped}" if self.stopped else text
 
-    def add_card_failures(self, failures: list[cards.CardFailure]) -> None:
+    def add_card_failures(self, failures: CardFailures) -> None:
         """Cards Slack would not post or re-render (an archived or missing channel, a refused chat.update) are errors."""
-        self.errors += len(failures)
-        self.problems.extend(cards.describe(failures))
+        self.errors += failures.count()
+        self.problems.extend(failures.lines())
 
 
 def sync_once(
@@ -67,7 +66,7 @@ def sync_once(
     """
     started = now()
     summary = SyncSummary()
-    with SYNC_DURATION.time(), cards.failures_noted() as card_failures:
+    with SYNC_DURATION.time(), decider.cards.failures_noted() as card_failures:
         _reconcile(decider, workspaces, routes, should_stop, summary, digest_over)
         summary.add_card_failures(card_failures)
     return _record(decider, started, summary)
@@ -96,8 +95,8 @@ def _reconcile(
         return
     _close_unplaced(decider, swept, summary)
     _name_workspaces(decider, workspaces.named())
-    cards.repost_stale(decider.sessions, decider.gateway, decider.post_pace)
-    cards.heal(decider.sessions, decider.gateway)
+    decider.cards.repost_stale()
+    decider.cards.heal()
 
 
 def _must_stop(should_stop: Callable[[], str | None] | None, summary: SyncSummary, where: str) -> bool:
@@ -132,7 +131,7 @@ def _name_workspaces(decider: Decider, names: dict[str, str]) -> None:
                 .values(team_name=names[team_id])
             )
     for request_id, _ in unnamed:
-        cards.refresh(decider.sessions, decider.gateway, request_id)
+        decider.cards.refresh(request_id)
 
 
 def _other_open_workspaces(decider: Decider, team_ids: list[str]) -> list[str]:
@@ -192,7 +191,7 @@ def _sync_team(
     pending_ids = {str(raw.get("id")) for raw in pending if str(raw.get("id"))[:32] in listed}
     _close_missing(decider, team_id, listed_at, pending_ids, summary)
     try:
-        digest.keep(decider.sessions, decider.gateway, team_id, channel, backlog_found=stored.backlog, pace=decider.post_pace)
+        decider.cards.keep_digest(team_id, channel, backlog_found=stored.backlog)
     except SlackCallFailed as exc:
         summary.errors += 1
         summary.problems.append(f"{team_id}: the backlog digest: {exc.method} {exc.code}")
@@ -223,9 +222,9 @@ def _ingest_listed(
     summary.new += len(stored.inserted)
     summary.unchanged += len(stored.listed) - len(stored.inserted)
     for request_id in stored.learned:  # the card showed no workspace, or only its id: show what is known now
-        cards.refresh(decider.sessions, decider.gateway, request_id)
+        decider.cards.refresh(request_id)
     for request_id in without_card(decider.sessions, stored.listed, channel):
-        cards.post_once(decider.sessions, decider.gateway, request_id, channel, pace=decider.post_pace)
+        decider.cards.post_once(request_id, channel)
     if decider.policy is not None and decider.policy.enforcing:
         for request_id in stored.listed:
             enforce(decider, request_id)
@@ -283,7 +282,7 @@ def _release_stale(decider: Decider, request_id: str, cutoff: datetime) -> None:
     with decider.sessions.begin() as session:
         released = lifecycle.release(session, request_id, Entry(Source.SYNC.value, "released_stale", action="release"), guards=_abandoned(cutoff))
     if released:
-        cards.refresh(decider.sessions, decider.gateway, request_id)
+        decider.cards.refresh(request_id)
 
 
 def _close(decider: Decider, request_id: str, status: str, record: DecisionRecord | None, cutoff: datetime) -> bool:
@@ -301,5 +300,5 @@ def _close(decider: Decider, request_id: str, status: str, record: DecisionRecor
         if closed and closing.status in lifecycle.DECIDED:
             queue_told(decider, session, request_id)
     if closed:
-        cards.refresh(decider.sessions, decider.gateway, request_id)
+        decider.cards.refresh(request_id)
     return closed

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.audit import now
-from app.slack.gateway import SlackCallFailed, SlackGateway
+from app.core.ports import SlackAdmin, SlackCallFailed
 from app.store.dialect import upsert
 from app.store.models import WorkspaceName
 
@@ -54,7 +54,7 @@ def _workspace(item: dict[str, Any]) -> Workspace | None:
 class Workspaces:
     """INVITES_TEAM_IDS as configured, or (configured=None, `all`) every workspace admin.teams.list names."""
 
-    def __init__(self, configured: list[str] | None, gateway: SlackGateway, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, configured: list[str] | None, gateway: SlackAdmin, sessions: sessionmaker[Session]) -> None:
         self._configured = list(configured) if configured is not None else None
         self._gateway = gateway
         self._sessions = sessions

@@ -3,7 +3,7 @@
 Pure functions: blocks or a view in, a list of problems (JSON pointer and what is wrong) or Slack's error code out.
 The numbers are Slack's, from its block reference (https://docs.slack.dev/reference/block-kit/blocks and the pages
 of each block, element and composition object) and ../shared/slack/reference.md §5.7; they are kept here, apart
-from the bot's own app/slack/limits.py, so the stand-in checks the bot instead of agreeing with it.
+from the bot's own app/slack/ui/limits.py, so the stand-in checks the bot instead of agreeing with it.
 
 Slack answers `invalid_blocks` for a message (chat.postMessage, chat.update, chat.postEphemeral, a response_url post)
 and `invalid_arguments` for a view (views.publish, views.open, views.update).

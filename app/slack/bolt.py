@@ -11,11 +11,11 @@ from slack_bolt.request.payload_utils import is_event, is_slash_command, is_view
 from slack_sdk import WebClient
 
 from app.metrics import TURNED_AWAY
-from app.runtime import Runtime
-from app.slack import modals
-from app.slack.gateway import SlackCallFailed
+from app.slack.api.gateway import SlackCallFailed
+from app.slack.api.token_health import BOT
 from app.slack.listeners import actions, bulk, commands, digest, events, home, installation, usergroups, views
-from app.slack.token_health import BOT
+from app.slack.runtime import Runtime
+from app.slack.ui import modals
 from app.store.db import WriteCheck, shown
 
 log = logging.getLogger(__name__)

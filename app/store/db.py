@@ -12,7 +12,7 @@ from sqlalchemy import URL, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import default_data_folder
+from app.paths import default_data_folder
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from app.core import audit
 from app.core.authz import NOT_ALLOWED_OUTCOME
 from app.core.decisions import Outcome, Result, decide
 from app.core.outbox import GiveUp, Retry
-from app.runtime import Runtime
-from app.slack import blocks, modals, replies
-from app.slack.gateway import SlackCallFailed
-from app.slack.home import publish_home
+from app.slack.api.gateway import SlackCallFailed
 from app.slack.ids import ActionId, ButtonValue
-from app.slack.jobs import tell
+from app.slack.jobs.answers import tell
+from app.slack.jobs.home import publish_home
+from app.slack.runtime import Runtime
+from app.slack.ui import blocks, modals, replies
 from app.store.models import Action, InviteRequest, Source, Status
 
 log = logging.getLogger(__name__)

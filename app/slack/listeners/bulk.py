@@ -8,12 +8,13 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from app.core.batches import Filter
-from app.runtime import Runtime
-from app.slack import batch_blocks, bulk, modals, replies
-from app.slack.home import publish_home
+from app.core.bulk.batches import Filter
 from app.slack.ids import ActionId, DomainValue
+from app.slack.jobs import bulk
+from app.slack.jobs.home import publish_home
 from app.slack.listeners.actions import clicked_by_someone
+from app.slack.runtime import Runtime
+from app.slack.ui import batch_blocks, modals, replies
 from app.store.models import Action, Source
 
 log = logging.getLogger(__name__)

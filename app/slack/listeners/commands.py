@@ -13,18 +13,21 @@ from slack_bolt import Ack, App
 from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.core import approvals, audit, batches, export, policy_stats, queries
+from app.core import approvals, audit, export, queries
 from app.core.authz import NOT_ALLOWED_OUTCOME
-from app.core.batches import Filter
+from app.core.bulk import batches
+from app.core.bulk.batches import Filter
 from app.core.decisions import Result, decide
-from app.runtime import Runtime
-from app.slack import blocks, bulk, replies
-from app.slack.command_parse import USAGE, Command, DirectInvite, UsageError, parse
-from app.slack.errors import classify_invite
-from app.slack.gateway import SlackCallFailed
-from app.slack.home import publish_home
+from app.core.policy import stats as policy_stats
+from app.slack.api.errors import classify_invite, documented_codes
+from app.slack.api.gateway import SlackCallFailed
 from app.slack.ids import ActionId
+from app.slack.jobs import bulk
+from app.slack.jobs.home import publish_home
 from app.slack.listeners.actions import refuse
+from app.slack.listeners.command_parse import USAGE, Command, DirectInvite, UsageError, parse
+from app.slack.runtime import Runtime
+from app.slack.ui import blocks, replies
 from app.store.dialect import insert_if_absent
 from app.store.models import Action, CommandReceipt, Source
 
@@ -329,7 +332,7 @@ def _export(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     teams = _teams(runtime, body["user_id"], body.get("team_id"))
     out = io.StringIO()
     with runtime.reads() as session:
-        rows = export.write_csv(export.rows(session, since, until, teams=teams, viewer=body["user_id"]), out)
+        rows = export.write_csv(export.rows(session, since, until, slack_codes=documented_codes(), teams=teams, viewer=body["user_id"]), out)
     if not rows:
         return replies.export_empty(command.count), None
     filename = replies.export_filename(since, until)

@@ -8,13 +8,14 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from app.core import backlog, batches, queries
+from app.core import backlog, queries
 from app.core.authz import Verdict
-from app.runtime import Runtime
-from app.slack import batch_blocks, modals, replies
-from app.slack.gateway import SlackCallFailed
+from app.core.bulk import batches
+from app.slack.api.gateway import SlackCallFailed
 from app.slack.ids import ActionId
 from app.slack.listeners.actions import refuse
+from app.slack.runtime import Runtime
+from app.slack.ui import batch_blocks, modals, replies
 from app.store.models import Source
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt import App
 
 from app.core.ingest import MalformedRequest, ingest, locate, workspace_of
-from app.core.policy_apply import enforce
-from app.runtime import Runtime
-from app.slack.gateway import SlackCallFailed
+from app.core.policy.apply import enforce
+from app.slack.api.gateway import SlackCallFailed
+from app.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,11 @@ def _ingest(runtime: Runtime, raw: dict[str, Any], outer_team_id: str) -> None:
     try:
         ingest(
             runtime.sessions,
-            runtime.gateway,
+            runtime.decider.cards,
             raw,
             team_id=team_id,
             channel=runtime.settings.routes.channel_for(team_id),
             team_name=runtime.workspaces.name_of(team_id) if team_id else None,
-            post_pace=runtime.decider.post_pace,
             policy=runtime.decider.policy,
             groups=runtime.decider.groups,
         )

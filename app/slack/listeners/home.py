@@ -7,11 +7,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from app.runtime import Runtime
-from app.slack.blocks import escape
-from app.slack.home import publish_home
 from app.slack.ids import ActionId
+from app.slack.jobs.home import publish_home
 from app.slack.listeners.actions import refuse
+from app.slack.runtime import Runtime
+from app.slack.ui.blocks import escape
 from app.store.models import Source
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt import App
 
 from app.metrics import TOKEN_REVOCATIONS
-from app.runtime import Runtime
-from app.slack.token_health import ADMIN, BOT, ENV_NAMES
+from app.slack.api.token_health import ADMIN, BOT, ENV_NAMES
+from app.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

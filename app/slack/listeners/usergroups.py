@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from app.runtime import Runtime
+from app.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

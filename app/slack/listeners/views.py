@@ -7,10 +7,10 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from app.runtime import Runtime
-from app.slack import modals, replies
 from app.slack.ids import ActionId
 from app.slack.listeners.actions import deny_with_reason
+from app.slack.runtime import Runtime
+from app.slack.ui import modals, replies
 
 log = logging.getLogger(__name__)
 

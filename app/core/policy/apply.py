@@ -1,0 +1,79 @@
+"""What the active policy does to a stored request: record the first matching rule, and in enforce mode let it decide."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.core import lifecycle
+from app.core.authz import GroupMembers
+from app.core.decisions import Decider, Outcome, decide
+from app.core.policy import Facts, MemberOf, Policy, Then, evaluate
+from app.core.ports import SlackCallFailed
+from app.store.models import Action, InviteRequest, Source
+
+log = logging.getLogger(__name__)
+
+VERDICT_COLUMNS = ("policy_rule", "policy_verdict", "policy_mode", "approvals_needed")
+_ACTIONS = {Then.APPROVE: Action.APPROVE, Then.DENY: Action.DENY}
+
+
+def member_of(groups: GroupMembers | None, team_id: str | None) -> MemberOf | None:
+    """Is a requester in a user group, read in the request's workspace; a group Slack will not list matches nobody."""
+    if groups is None or not team_id:
+        return None
+
+    def check(group_id: str, user_id: str) -> bool:
+        try:
+            return user_id in groups.get(group_id, team_id)
+        except SlackCallFailed as exc:
+            log.warning("could not read user group %s in %s for the policy: %s", group_id, team_id, exc.code)
+            return False
+
+    return check
+
+
+def verdict(policy: Policy | None, values: dict[str, Any], groups: GroupMembers | None = None) -> dict[str, Any]:
+    """The verdict columns for a request described by ingest's `values`: all None when no rule matches."""
+    empty = dict.fromkeys(VERDICT_COLUMNS)
+    if policy is None:
+        return empty
+    facts = Facts(
+        email=values["email"],
+        invite_type=values["invite_type"],
+        team_id=values["team_id"],
+        requester_ids=tuple(values["requester_ids"]),
+        reason=values["reason"],
+        channel_ids=tuple(values["channel_ids"]),
+    )
+    match = evaluate(policy, facts, member_of(groups, values["team_id"]))
+    if match is None:
+        return empty
+    rule = match.rule
+    return {
+        "policy_rule": rule.name,
+        "policy_verdict": rule.then.value,
+        "policy_mode": policy.mode.value,
+        "approvals_needed": rule.count if rule.then is Then.REQUIRE_APPROVALS else None,
+    }
+
+
+def enforce(decider: Decider, request_id: str) -> Outcome | None:
+    """An enforced approve or deny rule decides a pending request through decide(), like an approver would; None otherwise.
+
+    decide()'s claim makes this once however many times the request is seen (event retries, sync, replicas).
+    """
+    if decider.policy is None or not decider.policy.enforcing:
+        return None
+    with decider.read() as session:
+        request = session.get(InviteRequest, request_id)
+    if request is None or request.status != lifecycle.PENDING or request.team_id is None or request.policy_mode != "enforce":
+        return None
+    action = _ACTIONS.get(Then(request.policy_verdict)) if request.policy_verdict else None
+    if action is None or not request.policy_rule:
+        return None
+    policy = decider.policy
+    rule = next((r for r in policy.rules if r.name == request.policy_rule), None) if policy else None
+    reason = rule.reason if rule is not None and action is Action.DENY else None
+    log.info("policy rule %s %ss request %s", request.policy_rule, action.value, request_id)
+    return decide(decider, request_id, action, request.policy_rule, Source.POLICY, reason)

@@ -1,0 +1,95 @@
+"""What core needs from Slack, named without Slack: the answers it reasons about and the calls it may ask for.
+
+The Slack adapter (app.slack.api.gateway, app.slack.jobs.cards) implements these; core never imports the adapter.
+"""
+
+from __future__ import annotations
+
+import enum
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Iterator, Protocol
+
+
+class Kind(enum.Enum):
+    """What a Slack answer means for the request."""
+
+    ALREADY_PROCESSED = "already_processed"  # someone decided first: find out who
+    INVITE_FAILED = "invite_failed"  # approved, but the invite itself was not sent
+    GONE = "gone"  # the request no longer exists
+    TRANSIENT = "transient"  # Slack's side; retried, then released so the card can be clicked again
+    ADMIN_FIX = "admin_fix"  # token, scope, plan or workspace problem an admin must fix
+    REJECTED = "rejected"  # Slack refused the request as malformed
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What one Web API call came to: ok, or a Slack error code (our own 'network_error'/'http_error' for the wire)."""
+
+    error: str | None = None
+    retry_after: float | None = None  # ratelimited: the seconds Slack asked us to wait
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A decision as Slack's approved/denied lists report it."""
+
+    request_id: str
+    action: str  # "approve" | "deny"
+    actor_id: str | None
+
+
+class SlackCallFailed(Exception):
+    """A non-decision call failed; carries the Slack error code."""
+
+    def __init__(self, method: str, code: str, retry_after: float | None = None) -> None:
+        super().__init__(f"{method} failed: {code}")
+        self.method = method
+        self.code = code
+        self.retry_after = retry_after  # ratelimited: the seconds Slack asked us to wait
+
+
+class SlackAdmin(Protocol):
+    """The Slack calls core makes itself: the org's lists, who decided, and user-group membership."""
+
+    def pending_requests(self, team_id: str) -> Iterator[dict[str, Any]]: ...
+
+    def decisions(
+        self, team_id: str, *, within_decision: bool = False, wanted: set[str] | None = None
+    ) -> dict[str, DecisionRecord]: ...
+
+    def admin_user_id(self) -> str | None: ...
+
+    def workspaces(self) -> list[dict[str, Any]]: ...
+
+    def usergroup_members(self, usergroup_id: str, team_id: str) -> frozenset[str]: ...
+
+    def org_user_id(self, user_id: str, team_id: str) -> str: ...
+
+
+class CardFailures(Protocol):
+    """Cards Slack would not post or re-render while a sync pass ran, told as one line per channel and cause."""
+
+    def count(self) -> int: ...
+
+    def lines(self) -> list[str]: ...
+
+
+class Cards(Protocol):
+    """How core has a request's card (or a backlog's digest card) shown: posted once, every copy kept true to its row."""
+
+    def refresh(self, request_id: str) -> None: ...
+
+    def post_once(self, request_id: str, channel: str) -> None: ...
+
+    def repost_stale(self) -> None: ...
+
+    def heal(self) -> None: ...
+
+    def keep_digest(self, team_id: str, channel: str, *, backlog_found: bool) -> None: ...
+
+    def failures_noted(self) -> AbstractContextManager[CardFailures]: ...

@@ -1,0 +1,178 @@
+"""`invitebot serve | socket | sync | migrate | outbox | doctor | policy | export | demo`.
+
+A missing or malformed setting, or a database that cannot be opened, ends the command with one line on stderr and
+exit status 2. So does a policy file (INVITES_POLICY) that cannot be used, with a `file:line: what` line per problem,
+before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from app import logs
+from app.config import ConfigError, DatabaseSettings, Settings, load
+from app.core import policy
+from app.core.policy import Policy, PolicyError
+from app.main import export_cli, policy_cli
+from app.store.db import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="invitebot", description="Approve Slack invite requests from a channel.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP server for Slack (and the periodic sync)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    commands.add_parser("socket", help="connect to Slack over Socket Mode (and run the periodic sync)")
+    commands.add_parser("sync", help="run one reconcile pass with Slack and print its summary")
+    commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    outbox = commands.add_parser("outbox", help="list the Slack work waiting or given up for good; retry or drop what failed")
+    choice = outbox.add_mutually_exclusive_group()
+    choice.add_argument("--retry-failed", action="store_true", help="queue every job that failed for good again, due now")
+    choice.add_argument("--drop-failed", action="store_true", help="delete every job that failed for good")
+    commands.add_parser("doctor", help="check the configuration, policy, database, tokens, workspaces, channel and approver groups")
+    policy_cli.add_parser(commands)
+    export_cli.add_parser(commands)
+    demo = commands.add_parser("demo", help="try invitebot in a browser: a Slack stand-in, a seeded org and the real bot")
+    demo.add_argument("--port", type=int, default=8080, help="port of the demo page on 127.0.0.1; 0 picks a free port")
+    args = parser.parse_args(argv)
+    logs.configure()
+    try:
+        if args.command == "demo":
+            from app.demo.run import run_demo
+
+            return run_demo(args.port)
+        if args.command == "doctor":
+            return _doctor()
+        if args.command == "policy":
+            return policy_cli.run(args)
+        if args.command == "migrate":
+            return _migrate(load(DatabaseSettings))
+        if args.command == "outbox":
+            return _outbox(load(DatabaseSettings), retry=args.retry_failed, drop=args.drop_failed)
+        if args.command == "export":
+            return export_cli.run(args, load(DatabaseSettings))
+        settings = load(Settings)
+        active = _check_policy(settings)
+        if args.command == "serve":
+            settings.require("SLACK_SIGNING_SECRET")
+            _check_database(settings)
+            _announce(active)
+            from app.main.serve import serve_forever
+
+            return serve_forever(settings, args.host, args.port)
+        if args.command == "socket":
+            settings.require("SLACK_APP_TOKEN")
+            _check_database(settings)
+            _announce(active)
+            from app.main.socket_mode import run_socket_mode
+
+            return run_socket_mode(settings)
+        return _sync(settings)
+    except (ConfigError, DatabaseUnavailable) as exc:
+        print(f"invitebot: {exc}", file=sys.stderr)
+        return 2
+    except PolicyError as exc:
+        for line in exc.problems:  # `file:line: what`, as editors and `invitebot policy check` show them
+            print(line, file=sys.stderr)
+        return 2
+
+
+def _check_policy(settings: Settings) -> Policy | None:
+    """Right after the settings, before anything starts (gunicorn included): INVITES_POLICY, when set, can be used, or
+    PolicyError lists every problem. The Runtime reads the file again as it is built: a change takes effect on restart.
+    """
+    return policy.load(settings.INVITES_POLICY) if settings.INVITES_POLICY is not None else None
+
+
+def _announce(active: Policy | None) -> None:
+    """`serve` and `socket` say once, as they start, which policy is in force."""
+    if active is not None:
+        log.info("policy active: %s, %s", active.path, active.summary())
+
+
+def _check_database(settings: DatabaseSettings) -> None:
+    """Before anything starts: the database opens (its default folder is made), or DatabaseUnavailable says why."""
+    from app.store.db import ensure_reachable, make_engine
+
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        ensure_reachable(engine)
+    finally:
+        engine.dispose()
+
+
+def _sync(settings: Settings) -> int:
+    """One pass with only what a pass needs: no listener or background pools, no approvers."""
+    from app.main.container import SyncRuntime
+    from app.store.db import ensure_reachable
+    from app.store.migrate import upgrade_to_head
+
+    runtime = SyncRuntime.build(settings)
+    try:
+        ensure_reachable(runtime.engine)
+        upgrade_to_head(runtime.engine)
+        summary = runtime.sync()
+    finally:
+        runtime.close()
+    print(summary.line())
+    return 1 if summary.errors else 0
+
+
+def _doctor() -> int:
+    """Reads the settings itself: every problem is a row of its table, not the end of the run."""
+    from app.main.doctor import diagnose, report
+
+    checks = diagnose()
+    print(report(checks))
+    return 0 if all(check.ok for check in checks) else 1
+
+
+def _outbox(settings: DatabaseSettings, *, retry: bool, drop: bool) -> int:
+    """What the outbox holds, by state, and a line per job given up for good; or retry or drop those."""
+    from app.core import outbox
+    from app.core.audit import now
+    from app.store.db import ensure_reachable, make_engine, make_session_factory
+    from app.store.migrate import upgrade_to_head
+
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        ensure_reachable(engine)
+        upgrade_to_head(engine)
+        sessions = make_session_factory(engine)
+        if retry:
+            print(f"invitebot: {outbox.retry_failed(sessions)} failed jobs queued again")
+            return 0
+        if drop:
+            print(f"invitebot: {outbox.drop_failed(sessions)} failed jobs dropped")
+            return 0
+        counts = outbox.health(sessions, since=now()).counts
+        print(f"outbox: {counts['queued']} queued, {counts['running']} running, {counts['dead']} failed for good")
+        for job in outbox.failed(sessions):
+            when = job.finished_at.isoformat(timespec="seconds") if job.finished_at else "?"
+            print(f"  job {job.id}: {job.kind} for {job.request_id or '-'} failed at {when} after {job.attempts} attempts: {job.last_error}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _migrate(settings: DatabaseSettings) -> int:
+    from app.store.db import ensure_reachable, make_engine
+    from app.store.migrate import upgrade_to_head
+
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        ensure_reachable(engine)
+        upgrade_to_head(engine)
+    finally:
+        engine.dispose()
+    print("invitebot: database is at the latest schema")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The composition root: every process's parts built once from Settings (serve, socket and doctor; the sync command)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from functools import partial
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.core import pacing, policy
+from app.core.authz import Approvers, GroupMembers
+from app.core.decisions import Decider, Rules
+from app.core.outbox import Outbox
+from app.core.sync import SyncSummary, sync_once
+from app.core.workspaces import Workspaces
+from app.slack.api.client import make_client
+from app.slack.api.gateway import SlackGateway
+from app.slack.api.token_health import ADMIN, BOT, TokenHealth
+from app.slack.jobs import registry as jobs
+from app.slack.jobs.answers import tell_requester
+from app.slack.jobs.desk import CardDesk
+from app.slack.runtime import Runtime
+from app.store.db import make_engine, make_read_session_factory, make_session_factory
+from app.work import CountedPool, InFlight
+
+# Work after an ack (claims, commands, App Home reads) runs here; the Slack calls a decision needs run in the outbox.
+BACKGROUND_THREADS = 16
+# Incoming requests are stored and their cards posted here, at the channel's pace, apart from clicks.
+INGEST_THREADS = 4
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Everything `serve`, `socket` and `doctor` hold, built once from Settings; the outbox knows its Slack work."""
+    engine = make_engine(settings.DATABASE_URL)
+    sessions = make_session_factory(engine)
+    reads = make_read_session_factory(engine)
+    token_check = TokenHealth()
+    gateway = build_gateway(settings, token_check)
+    workspaces = Workspaces(None if settings.all_teams else settings.INVITES_TEAM_IDS, gateway, sessions)
+    replica_id = new_replica_id()
+    in_flight = InFlight()
+    outbox = Outbox(sessions, replica_id, reads)
+    approvers = Approvers(settings.INVITES_APPROVERS, gateway, workspaces, settings.INVITES_WORKSPACE_APPROVERS)
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        reads=reads,
+        gateway=gateway,
+        decider=build_decider(settings, sessions, gateway, replica_id, outbox, approvers, reads, groups=approvers.members),
+        workspaces=workspaces,
+        approvers=approvers,
+        outbox=outbox,
+        background=CountedPool(in_flight, max_workers=BACKGROUND_THREADS, thread_name_prefix="invitebot-work"),
+        ingesting=CountedPool(in_flight, max_workers=INGEST_THREADS, thread_name_prefix="invitebot-ingest"),
+        in_flight=in_flight,
+        token_check=token_check,
+    )
+    jobs.register(runtime)
+    return runtime
+
+
+def build_gateway(settings: Settings, token_check: TokenHealth | None = None) -> SlackGateway:
+    """Both Slack clients; `token_check` (when given) hears what Slack says of each token."""
+    return SlackGateway(
+        admin=make_client(
+            settings.SLACK_ADMIN_TOKEN.get_secret_value(),
+            settings.SLACK_API_URL,
+            observer=token_check.observer(ADMIN) if token_check else None,
+        ),
+        bot=make_client(
+            settings.SLACK_BOT_TOKEN.get_secret_value(), settings.SLACK_API_URL, observer=token_check.observer(BOT) if token_check else None
+        ),
+    )
+
+
+def new_replica_id() -> str:
+    """This process's name on its claims and outbox jobs: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def build_decider(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    gateway: SlackGateway,
+    replica_id: str,
+    outbox: Outbox,
+    approvers: Approvers | None,
+    reads: sessionmaker[Session] | None = None,
+    *,
+    groups: GroupMembers | None = None,
+) -> Decider:
+    """The Decider with the rules, policy and paces Settings give; raises PolicyError for a policy file that is wrong."""
+    post_pace = pacing.Pace.per_minute("post", settings.INVITES_CARD_POSTS_PER_MINUTE)
+    return Decider(
+        sessions=sessions,
+        gateway=gateway,
+        replica_id=replica_id,
+        outbox=outbox,
+        pace=pacing.Pace.per_minute("admin", settings.INVITES_ADMIN_CALLS_PER_MINUTE),
+        cards=CardDesk(sessions, gateway, post_pace),
+        post_pace=post_pace,
+        approvers=approvers,
+        rules=Rules(deny_reason_required=settings.INVITES_DENY_REASON_REQUIRED),
+        notify_requesters=settings.INVITES_NOTIFY_REQUESTERS,
+        reads=reads,
+        policy=policy.load(settings.INVITES_POLICY) if settings.INVITES_POLICY else None,
+        groups=groups,
+    )
+
+
+# How long `invitebot sync` waits, after its pass, for the requester DMs the pass queued.
+DRAIN_SECONDS = 60.0
+
+
+@dataclass
+class SyncRuntime:
+    """Built for `invitebot sync`: a pass, and the DMs it owes, and nothing that outlives them."""
+
+    settings: Settings
+    engine: Engine
+    decider: Decider
+    workspaces: Workspaces
+    outbox: Outbox
+
+    @classmethod
+    def build(cls, settings: Settings) -> SyncRuntime:
+        engine = make_engine(settings.DATABASE_URL)
+        sessions = make_session_factory(engine)
+        gateway = build_gateway(settings)
+        replica_id = new_replica_id()
+        outbox = Outbox(sessions, replica_id)
+        decider = build_decider(settings, sessions, gateway, replica_id, outbox, None, groups=GroupMembers(gateway))
+        outbox.handle("notify", partial(tell_requester, sessions, gateway, decider.post_pace))
+        return cls(
+            settings=settings,
+            engine=engine,
+            decider=decider,
+            workspaces=Workspaces(None if settings.all_teams else settings.INVITES_TEAM_IDS, gateway, sessions),
+            outbox=outbox,
+        )
+
+    def sync(self) -> SyncSummary:
+        """One reconcile pass over invitebot's workspaces, then the requester DMs it queued (other jobs are the server's)."""
+        summary = sync_once(
+            self.decider, self.workspaces, self.settings.routes, digest_over=self.settings.INVITES_DIGEST_OVER
+        )
+        self.outbox.start()
+        self.outbox.wait_until_idle(DRAIN_SECONDS)
+        return summary
+
+    def close(self) -> None:
+        """Let go of the outbox and the database."""
+        self.outbox.stop()
+        self.engine.dispose()

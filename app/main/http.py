@@ -1,0 +1,287 @@
+"""The WSGI app: Bolt at /slack/events, plus /healthz, /readyz and /metrics for the platform and on-call."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import logging
+import socket
+import threading
+import time
+import urllib.parse
+from datetime import timedelta
+from typing import Any, Callable, Iterable
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt import BoltRequest
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.request import payload_utils
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import logs
+from app.core import outbox, queries
+from app.core.audit import now
+from app.metrics import ACK_LATENCY, IN_FLIGHT, OUTBOX_JOBS
+from app.slack.bolt import build_app
+from app.slack.runtime import Runtime
+from app.store.db import WriteCheck, database_answers
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+# Slack's payloads are a few kilobytes; anything near this is not from Slack, and is refused before it is read.
+MAX_BODY_BYTES = 1_000_000
+# Slack gives up on an answer after 3 seconds, so a body still arriving by then cannot be answered in time anyway.
+BODY_SECONDS = 3.0
+# Slack's signatures are valid for 5 minutes (Bolt checks the same).
+SIGNATURE_MAX_AGE = 5 * 60
+_BOLT_EXTRACTS = tuple(
+    getattr(payload_utils, name)
+    for name in ("to_event", "to_message", "to_command", "to_action", "to_options", "to_shortcut", "to_view")
+)
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def create_wsgi_app(runtime: Runtime) -> WsgiApp:
+    runtime.settings.require("SLACK_SIGNING_SECRET")
+    secret = runtime.settings.SLACK_SIGNING_SECRET.get_secret_value().encode()  # type: ignore[union-attr]
+    write_check = WriteCheck(runtime.engine)
+    slack = SlackRequestHandler(build_app(runtime, write_check), path=EVENTS_PATH)
+    IN_FLIGHT.set_function(runtime.in_flight.count)
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == EVENTS_PATH:
+            logs.new_request_id()
+            started = time.perf_counter()
+            try:
+                if method == "POST":
+                    refusal = _admit(environ, secret)
+                    if refusal is not None:
+                        return _answer(start_response, refusal[0], "text/plain; charset=utf-8", refusal[1].encode() + b"\n")
+                return slack(environ, start_response)
+            finally:
+                ACK_LATENCY.observe(time.perf_counter() - started)
+        if method not in ("GET", "HEAD"):
+            return _answer(start_response, "405 Method Not Allowed", "text/plain; charset=utf-8", b"method not allowed\n")
+        if path == "/healthz":
+            healthy = write_check.probe()  # a database that answers but takes no writes drops every decision
+            body = b"ok\n" if healthy else b"database unavailable or not writable\n"
+            return _answer(start_response, "200 OK" if healthy else "503 Service Unavailable", "text/plain; charset=utf-8", body)
+        if path == "/readyz":
+            checks = readiness(runtime, write_check)
+            ready = all(check["ok"] for check in checks.values())
+            body = json.dumps({"ready": ready, "checks": checks}, indent=2).encode()
+            return _answer(start_response, "200 OK" if ready else "503 Service Unavailable", "application/json", body)
+        if path == "/metrics":
+            if database_answers(runtime.engine):
+                outbox_health(runtime.reads)  # the outbox gauges are read from the database when scraped
+            return _answer(start_response, "200 OK", CONTENT_TYPE_LATEST, generate_latest())
+        return _answer(start_response, "404 Not Found", "text/plain; charset=utf-8", b"not found\n")
+
+    return application
+
+
+class _Refused(Exception):
+    def __init__(self, status: str, why: str) -> None:
+        super().__init__(why)
+        self.status, self.why = status, why
+
+
+def _admit(environ: dict[str, Any], secret: bytes) -> tuple[str, str] | None:
+    """Read the body (bounded in size and time) and check it came from Slack and parses, before Bolt sees it.
+
+    Returns the HTTP status and a short reason when refused; otherwise the body is buffered in environ for Bolt.
+    Nothing about a refused body is logged but its size, so an unsigned request can neither fill the log nor the
+    memory, and garbage gets a 4xx instead of a traceback.
+    """
+    try:
+        body = _read_body(environ)
+        if not _signed_by_slack(environ, body, secret):
+            raise _Refused("401 Unauthorized", "invalid request")
+        _parses_as_bolt_would(body, environ.get("CONTENT_TYPE"))
+    except _Refused as refused:
+        log.warning("refused a request to %s: %s (%s)", EVENTS_PATH, refused.why, refused.status)
+        return refused.status, refused.why
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return None
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """At most MAX_BODY_BYTES, all of it within BODY_SECONDS (a trickling client cannot hold a thread for longer)."""
+    declared = (environ.get("CONTENT_LENGTH") or "").strip()
+    if declared:
+        if not declared.isdigit():
+            raise _Refused("400 Bad Request", "unreadable Content-Length")
+        wanted = int(declared)
+        if wanted > MAX_BODY_BYTES:
+            raise _Refused("413 Content Too Large", f"a body of {wanted} bytes is more than {MAX_BODY_BYTES}")
+    elif environ.get("wsgi.input_terminated"):  # chunked: read until it ends, or until it is too large
+        wanted = MAX_BODY_BYTES + 1
+    else:
+        return b""
+    stream = environ["wsgi.input"]
+    cut = _Deadline(environ.get("gunicorn.socket"), BODY_SECONDS)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size < wanted:
+            chunk = stream.read(min(64 * 1024, wanted - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except Exception as exc:  # noqa: BLE001 - the client went away or was cut off mid-body
+        if cut.expired():
+            raise _Refused("408 Request Timeout", f"the body did not arrive within {BODY_SECONDS:g} seconds") from None
+        raise _Refused("400 Bad Request", f"the body could not be read ({type(exc).__name__})") from None
+    finally:
+        cut.cancel()
+    if cut.expired():
+        raise _Refused("408 Request Timeout", f"the body did not arrive within {BODY_SECONDS:g} seconds")
+    if size > MAX_BODY_BYTES:
+        raise _Refused("413 Content Too Large", f"the body grew past {MAX_BODY_BYTES} bytes")
+    if declared and size < wanted:
+        raise _Refused("400 Bad Request", "the body ended before its Content-Length")
+    return b"".join(chunks)
+
+
+class _Deadline:
+    """Shuts the socket for reading when time is up, which ends a blocked read (gunicorn's own timeouts do not)."""
+
+    def __init__(self, sock: socket.socket | None, seconds: float) -> None:
+        self._sock = sock
+        self._expired = threading.Event()
+        self._due = time.monotonic() + seconds
+        if sock is not None:
+            _WATCH.add(self)
+
+    def cut_if_due(self, moment: float) -> bool:
+        """Called by the watcher; True once this deadline is done with (cut, or never armed)."""
+        if moment < self._due:
+            return False
+        self._expired.set()
+        try:
+            self._sock.shutdown(socket.SHUT_RD)  # type: ignore[union-attr]
+        except OSError:
+            pass
+        return True
+
+    def expired(self) -> bool:
+        return self._expired.is_set()
+
+    def cancel(self) -> None:
+        if self._sock is not None:
+            _WATCH.discard(self)
+
+
+class _DeadlineWatch:
+    """One thread that cuts every body read past its deadline: starting a timer thread per request costs each ack."""
+
+    def __init__(self) -> None:
+        self._armed: set[_Deadline] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._lock:
+            self._armed.add(deadline)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="invitebot-body-deadlines", daemon=True)
+                self._thread.start()
+
+    def discard(self, deadline: _Deadline) -> None:
+        with self._lock:
+            self._armed.discard(deadline)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            moment = time.monotonic()
+            with self._lock:
+                due = [d for d in self._armed if d.cut_if_due(moment)]
+                self._armed.difference_update(due)
+
+
+WATCH_SECONDS = 0.1  # how late past BODY_SECONDS a trickling body may be cut
+_WATCH = _DeadlineWatch()
+
+
+def _signed_by_slack(environ: dict[str, Any], body: bytes, secret: bytes) -> bool:
+    """Slack's v0 signature over the raw bytes, with a recent timestamp (one value, digits only)."""
+    timestamp = (environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or "").strip()
+    signature = (environ.get("HTTP_X_SLACK_SIGNATURE") or "").strip()
+    if not timestamp.isdigit() or not signature.startswith("v0="):
+        return False
+    if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE:
+        return False
+    expected = "v0=" + hmac.new(secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
+def _parses_as_bolt_would(body: bytes, content_type: str | None) -> None:
+    """Bolt parses JSON (or form fields with a JSON `payload`) and expects an object; anything else is a 400."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Refused("400 Bad Request", "the body is not UTF-8") from None
+    if not text:
+        return
+    try:
+        if (content_type or "").split(";")[0].strip() == "application/json" or text.startswith("{"):
+            parsed: Any = json.loads(text)
+        else:
+            fields = dict(urllib.parse.parse_qsl(text, keep_blank_values=True))
+            parsed = json.loads(fields["payload"]) if "payload" in fields else fields
+    except ValueError:
+        raise _Refused("400 Bad Request", "the body is not the JSON or form Slack sends") from None
+    if not isinstance(parsed, dict):
+        raise _Refused("400 Bad Request", "the payload is not a JSON object")
+    try:  # what Bolt extracts from every request before any listener runs (its context, its listener arguments)
+        request = BoltRequest(body=text, headers={"content-type": [content_type or ""]})
+        for extract in _BOLT_EXTRACTS:
+            extract(request.body)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        raise _Refused("400 Bad Request", "the payload lacks what Slack always sends") from None
+
+
+def readiness(runtime: Runtime, write_check: WriteCheck | None = None) -> dict[str, dict[str, Any]]:
+    """Ready means: the database takes writes, Slack accepted both tokens, and the latest sync (any replica's) was clean."""
+    database = database_answers(runtime.engine)
+    writable = database and (write_check or WriteCheck(runtime.engine)).probe()
+    tokens = runtime.token_check.readiness()
+    sync: dict[str, Any] = {"ok": False, "detail": "database unavailable"}
+    if database:
+        with runtime.sessions() as session:
+            last = queries.last_sync(session)
+        stale_after = timedelta(seconds=3 * runtime.settings.INVITES_SYNC_INTERVAL)
+        if last is None:
+            sync = {"ok": False, "detail": "no sync has run yet"}
+        elif now() - last.finished_at > stale_after:
+            sync = {"ok": False, "detail": f"last sync finished {last.finished_at.isoformat()}, too long ago"}
+        else:
+            sync = {"ok": last.errors == 0, "detail": f"{last.summary} at {last.finished_at.isoformat()}"}
+    detail = "takes writes" if writable else "answers, but does not take writes" if database else "unavailable"
+    work = outbox_health(runtime.reads) if database else {"ok": False, "detail": "database unavailable"}
+    return {"database": {"ok": writable, "detail": detail}, "tokens": tokens, "sync": sync, "outbox": work}
+
+
+DEAD_JOBS_SHOWN = timedelta(hours=1)
+
+
+def outbox_health(sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """Not ready while a job Slack will never take failed within the last hour (it is in the log); queued work is fine."""
+    report = outbox.health(sessions, since=now() - DEAD_JOBS_SHOWN)
+    for state, count in report.counts.items():
+        OUTBOX_JOBS.labels(state=state).set(count)
+    detail = f"{report.counts['queued']} queued, {report.counts['running']} running, {report.counts['dead']} failed for good"
+    if report.latest_dead is not None:
+        detail += f"; latest failure: {report.latest_dead}"
+    return {"ok": report.recent_dead == 0, "detail": detail}
+
+
+def _answer(start_response: Callable[..., Any], status: str, content_type: str, body: bytes) -> Iterable[bytes]:
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]

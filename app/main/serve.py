@@ -1,0 +1,95 @@
+"""`invitebot serve`: gunicorn (threads, one worker process) in front of the WSGI app."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
+
+from app.config import Settings
+from app.main.container import build_runtime
+from app.main.http import create_wsgi_app
+from app.main.reminder_loop import ReminderLoop
+from app.main.sync_loop import SyncLoop
+from app.store.db import make_engine
+from app.store.migrate import upgrade_to_head
+
+log = logging.getLogger(__name__)
+REQUEST_THREADS = 32
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    """Embeds gunicorn so `invitebot serve` needs no separate config file."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self._settings = settings
+        self._options = options
+        self._runtime: Any = None
+        self._loop: Any = None
+        self._reminders: Any = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+        self.cfg.set("worker_exit", self._on_worker_exit)
+
+    def load(self) -> Any:
+        """Runs in the worker process, after fork: threads and connections are made here."""
+        self._runtime = build_runtime(self._settings)
+        self._runtime.start()
+        self._loop = SyncLoop(self._runtime)
+        self._loop.start()
+        self._reminders = ReminderLoop(self._runtime)
+        self._reminders.start()
+        return create_wsgi_app(self._runtime)
+
+    def _on_worker_exit(self, _server: Any, _worker: Any) -> None:
+        if self._reminders is not None:
+            self._reminders.stop()
+        if self._loop is not None:
+            self._loop.stop()
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+class _JsonLogs(GunicornLogger):  # type: ignore[misc]
+    """gunicorn's error and access logs as invitebot's own JSON lines: its handlers go, its records reach the root logger."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
+
+
+def _announce(server: Any) -> None:
+    """Log the bound address (useful with --port 0); the message keeps the form start-up scripts look for."""
+    for listener in server.LISTENERS:
+        host, port = listener.sock.getsockname()[:2]
+        log.info("invitebot listening on http://%s:%s", host, port)
+
+
+def serve_forever(settings: Settings, host: str, port: int) -> int:
+    engine = make_engine(settings.DATABASE_URL)
+    upgrade_to_head(engine)
+    engine.dispose()
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": REQUEST_THREADS,
+        "timeout": 60,
+        "graceful_timeout": 30,
+        "accesslog": None,
+        "logger_class": _JsonLogs,
+        # No control socket (gunicornc): its default path, ~/.gunicorn/gunicorn.ctl, is one per host shared by every
+        # gunicorn there, and under a home that does not exist (the image's /nonexistent) each start logs a failure.
+        "control_socket_disable": True,
+        "when_ready": _announce,
+    }
+    _Gunicorn(settings, options).run()
+    return 0

@@ -1,0 +1,82 @@
+"""What the Slack adapter is handed by the composition root (app.main.container): one running process's parts."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.core.authz import Approvers
+from app.core.decisions import Decider
+from app.core.outbox import Outbox
+from app.core.policy import Policy
+from app.core.sync import SyncSummary, sync_once
+from app.core.workspaces import Workspaces
+from app.slack.api.gateway import SlackGateway
+from app.slack.api.token_health import TokenHealth
+from app.work import CountedPool, InFlight
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    reads: sessionmaker[Session]  # read-only sessions: on SQLite they do not wait for the write lock
+    gateway: SlackGateway
+    decider: Decider
+    workspaces: Workspaces
+    approvers: Approvers
+    outbox: Outbox
+    background: CountedPool
+    ingesting: CountedPool
+    in_flight: InFlight
+    token_check: TokenHealth  # what Slack last said about both tokens (auth.test, rejections, revocations)
+
+    def start(self) -> None:
+        """Start taking outbox jobs (once the schema is migrated); doctor and one-off commands never do."""
+        self.outbox.start()
+
+    @property
+    def replica_id(self) -> str:
+        return self.decider.replica_id
+
+    @property
+    def policy(self) -> Policy | None:
+        """INVITES_POLICY as read at start-up (a change takes effect on restart)."""
+        return self.decider.policy
+
+    def sync(self) -> SyncSummary:
+        """One reconcile pass over invitebot's workspaces."""
+        return sync_once(self.decider, self.workspaces, self.settings.routes, digest_over=self.settings.INVITES_DIGEST_OVER)
+
+    def run_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run work after the ack; failures are logged, never lost silently."""
+        return self.background.submit(fn, *args)
+
+    def ingest_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Store an incoming request and post its card after the ack, where waiting for the channel's pace holds up no click."""
+        return self.ingesting.submit(fn, *args)
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Block until every accepted request's work (listeners, background, and the outbox jobs it made) has finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.in_flight.wait_until_idle(max(0.0, deadline - time.monotonic())):
+                return False
+            if not self.outbox.wait_until_idle(max(0.0, deadline - time.monotonic())):
+                return False
+            if self.in_flight.count() == 0:
+                return True
+
+    def close(self) -> None:
+        """Finish in-flight work and running jobs (queued ones wait in the database), then let go of the database."""
+        self.background.shutdown(wait=True)
+        self.ingesting.shutdown(wait=True)
+        self.outbox.stop()
+        self.engine.dispose()

@@ -16,6 +16,7 @@ $(BIN)/invitebot: pyproject.toml
 test: $(BIN)/invitebot
 	$(BIN)/ruff check app tests bench migrations
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/mkdocs build --strict --quiet --site-dir .site
 	$(BIN)/python -m pytest -n 2
 
 serve: $(BIN)/invitebot
@@ -34,4 +35,4 @@ bench: $(BIN)/invitebot
 	$(BIN)/python -m bench.ack_latency
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .site

@@ -97,7 +97,7 @@ SPECS: dict[str, Spec] = {
     "INVITES_NOTIFY_REQUESTERS": Spec("true or false"),
     "INVITES_ADMIN_CALLS_PER_MINUTE": Spec("a whole number of calls from 1 to 60000", "20"),
     "INVITES_CARD_POSTS_PER_MINUTE": Spec("a whole number of posts from 1 to 60000", "50"),
-    "INVITES_POLICY": Spec("the path of a policy YAML file (see the README's Policies section)", "/etc/invitebot/policy.yml"),
+    "INVITES_POLICY": Spec("the path of a policy YAML file (see docs/configuration.md, Policies)", "/etc/invitebot/policy.yml"),
     "INVITES_REMIND_AFTER": Spec("a duration of at least one minute, in days, hours and minutes", "4h, 30m or 1d12h"),
     "INVITES_ESCALATE_AFTER": Spec("a duration of at least one minute, in days, hours and minutes", "1d"),
     "INVITES_ESCALATE_TO": Spec(

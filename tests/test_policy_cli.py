@@ -209,19 +209,20 @@ def test_an_unknown_invite_type_is_refused_by_argparse(example, tmp_path):
     assert "invalid choice: 'guest'" in result.stderr
 
 
-def _readme_policies() -> str:
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+def _documented_policies() -> str:
+    """The Policies section of the configuration page (its ### subsections included)."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
     return text.split("\n## Policies\n", 1)[1].split("\n## ", 1)[0]
 
 
-def test_the_readme_examples_load_and_its_commands_print_what_it_says(tmp_path):
-    section = _readme_policies()
+def test_the_documented_examples_load_and_their_commands_print_what_the_page_says(tmp_path):
+    section = _documented_policies()
     files = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
     assert len(files) == 2 and files[0] == EXAMPLE
     for n, text in enumerate(files):
         path = tmp_path / f"example-{n}.yml"
         path.write_text(text)
-        policy.load(path)  # raises PolicyError if the README's file is wrong
+        policy.load(path)  # raises PolicyError if the page's file is wrong
     (tmp_path / "policy.yml").write_text(files[0])
     script = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)[0].splitlines()
     commands = [(n, line) for n, line in enumerate(script) if not line.startswith("#")]

@@ -1,8 +1,8 @@
 """The audit export: every decision_log row in a time window, oldest first, with its request, as CSV or JSON lines.
 
-One module builds the rows for `invitebot export` and `/invites export`, so both give the same columns (the README's
-"Audit export" section describes them; the CSV header is the contract). Rows are read from the database in batches and
-written as they come, so a large log never sits in memory.
+One module builds the rows for `invitebot export` and `/invites export`, so both give the same columns (docs/audit.md
+describes them; the CSV header is the contract). Rows are read from the database in batches and written as they come,
+so a large log never sits in memory.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ _STAND_INS: dict[str, object] = {
 }
 # Checked together (one needs the other): when either is bad, both are stood in for.
 _PAIRED = frozenset({"INVITES_ESCALATE_AFTER", "INVITES_ESCALATE_TO"})
-_POLICY_FIX = "Correct the policy file (see the README's Policies section); `invitebot policy check FILE` checks it again."
+_POLICY_FIX = "Correct the policy file (see docs/configuration.md, Policies); `invitebot policy check FILE` checks it again."
 
 
 @dataclass(frozen=True)

@@ -571,7 +571,7 @@ def export_comment(rows: int, since: datetime, until: datetime) -> str:
     """The message the file arrives with, in the asker's direct messages with invitebot."""
     return (
         f"invitebot's audit export: every decision and attempt from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC, "
-        f"{_count(rows, 'row')}, oldest first. The README's \"Audit export\" section describes the columns."
+        f"{_count(rows, 'row')}, oldest first. docs/audit.md describes the columns."
     )
 
 

@@ -12,6 +12,9 @@ import time
 from dataclasses import dataclass
 from typing import Mapping
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core import audit
 from app.core.ports import SlackAdmin, SlackCallFailed
 from app.core.workspaces import Workspaces
 
@@ -348,3 +351,45 @@ class ApproverList:
         except SlackCallFailed as exc:
             log.warning("could not translate user ids for %s in %s: %s", user_id, team_id, exc.code)
             return False
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One attempt to act, as its audit entry names it: who asked to do what, about which subject, from which surface."""
+
+    actor_id: str
+    action: str
+    subject: str = "-"  # a request id, a bulk decision's "bulk:<domain>", or "-" for a list, a sync, a command
+    source: str = "button"
+    batch_id: int | None = None
+    detail: str | None = None
+
+
+def require(
+    sessions: sessionmaker[Session],
+    approvers: Approvers | None,
+    asked: Asked,
+    *,
+    workspace: str | None = None,
+    actor_team: str | None = None,
+) -> Verdict:
+    """The one permission check of every surface: may the person decide requests of `workspace` (None: of any)?
+
+    A refusal is audited here, the same way whichever surface asked; `actor_team` is where the person acted (grid's two
+    forms of user id). Without approvers (sync, which only closes) everyone may.
+    """
+    if approvers is None:
+        return ALLOWED
+    verdict = approvers.check_for(workspace, asked.actor_id, actor_team)
+    if not verdict.allowed:
+        refused(sessions, asked, verdict.outcome)
+    return verdict
+
+
+def refused(sessions: sessionmaker[Session], asked: Asked, outcome: str) -> None:
+    """The audit entry a refused attempt leaves: not an approver, rights unreadable, or a rule unmet (a reason, say)."""
+    with sessions.begin() as session:
+        audit.record(
+            session, request_id=asked.subject, actor_id=asked.actor_id, action=asked.action, source=asked.source,
+            outcome=outcome, detail=asked.detail, batch_id=asked.batch_id,
+        )

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core import approvals, audit, backlog, lifecycle, pacing
+from app.core import approvals, audit, authz, backlog, lifecycle, pacing
 from app.core.audit import now
 from app.core.authz import ALLOWED, Approvers, GroupMembers, Verdict
 from app.core.bulk import items as batch_items
@@ -186,12 +186,12 @@ def decide(
     decision ends (app.core.bulk.items).
     """
     by_rule = source is Source.POLICY  # INVITES_POLICY in enforce mode: the rule is the decider, checked at start-up
-    verdict = _may_decide(decider, request_id, actor_id, actor_team) if not by_rule else ALLOWED
+    asked = authz.Asked(actor_id, action.value, request_id, source.value, batch_id)
+    verdict = _may_decide(decider, asked, actor_team) if not by_rule else ALLOWED
     if not verdict.allowed:
-        _refuse(decider, request_id, action, actor_id, source, verdict.outcome, batch_id)
         return Outcome(Result.REFUSED, action, request_id, verdict=verdict)
     if action is Action.DENY and decider.rules.deny_reason_required and not (reason or "").strip():
-        _refuse(decider, request_id, action, actor_id, source, REASON_REQUIRED_OUTCOME, batch_id)
+        authz.refused(decider.sessions, asked, REASON_REQUIRED_OUTCOME)
         return Outcome(Result.REASON_REQUIRED, action, request_id)
     with decider.sessions.begin() as session:
         if batch_id is not None and not batch_items.take(session, batch_id, request_id):
@@ -300,23 +300,13 @@ def _count_approval(asked: _Asked, session: Session, request: InviteRequest) -> 
     return Outcome(Result.APPROVAL_RECORDED, Action.APPROVE, request_id, request.email, approvals=tuple(after), needed=needed)
 
 
-def _may_decide(decider: Decider, request_id: str, actor_id: str, actor_team: str | None) -> Verdict:
+def _may_decide(decider: Decider, asked: authz.Asked, actor_team: str | None) -> Verdict:
     """An approver of every workspace (INVITES_APPROVERS), or of the request's own (INVITES_APPROVERS_T…)."""
     if decider.approvers is None:
         return ALLOWED
     with decider.read() as session:
-        team_id = session.scalar(select(InviteRequest.team_id).where(InviteRequest.id == request_id))
-    return decider.approvers.check_for(team_id, actor_id, actor_team)
-
-
-def _refuse(
-    decider: Decider, request_id: str, action: Action, actor_id: str, source: Source, outcome: str, batch_id: int | None = None
-) -> None:
-    with decider.sessions.begin() as session:
-        audit.record(
-            session, request_id=request_id, actor_id=actor_id, action=action.value, source=source.value, outcome=outcome,
-            batch_id=batch_id,
-        )
+        team_id = session.scalar(select(InviteRequest.team_id).where(InviteRequest.id == asked.subject))
+    return authz.require(decider.sessions, decider.approvers, asked, workspace=team_id, actor_team=actor_team)
 
 
 def _lost(asked: _Asked, session: Session) -> Outcome:

@@ -70,6 +70,10 @@ class SlackAdmin(Protocol):
 
     def org_user_id(self, user_id: str, team_id: str) -> str: ...
 
+    def invite(
+        self, *, team_id: str, email: str, channel_ids: list[str], guest: str | None, expires_ts: int | None, message: str | None
+    ) -> CallResult: ...
+
 
 class CardFailures(Protocol):
     """Cards Slack would not post or re-render while a sync pass ran, told as one line per channel and cause."""

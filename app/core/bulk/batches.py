@@ -31,9 +31,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.core import audit, lifecycle
+from app.core import authz, lifecycle
 from app.core.audit import now
-from app.core.authz import ALLOWED, Verdict
+from app.core.authz import Verdict
 from app.core.bulk import items as batch_items
 from app.core.bulk.items import CANCELLED, DONE, PREVIEW, RUNNING, Counts
 from app.core.decisions import REASON_REQUIRED_OUTCOME, Decider, Result, decide
@@ -156,23 +156,15 @@ class Change:
     verdict: Verdict | None = None
 
 
-def _check(decider: Decider, actor_id: str, actor_team: str | None) -> Verdict:
-    """The check decide() makes: runtime.approvers, with the actor's workspace for grid's two forms of user id."""
-    return decider.approvers.check(actor_id, actor_team) if decider.approvers is not None else ALLOWED
+def _asked(subject: str, action: Action, actor_id: str, source: Source, batch_id: int | None) -> authz.Asked:
+    """A bulk decision's attempt, as its audit entries name it."""
+    return authz.Asked(actor_id, action.value, subject, source.value, batch_id, detail="bulk decision")
 
 
 def _reach(decider: Decider, actor_id: str, actor_team: str | None) -> frozenset[str] | None:
     """The workspaces whose requests the person may decide; None for every one."""
     reach = getattr(decider.approvers, "reach", None)  # Approvers without per-workspace lists know no reach
     return reach(actor_id, actor_team).teams if reach is not None else None
-
-
-def _refused(decider: Decider, subject: str, action: Action, actor_id: str, source: Source, outcome: str, batch_id: int | None) -> None:
-    with decider.sessions.begin() as session:
-        audit.record(
-            session, request_id=subject, actor_id=actor_id, action=action.value, source=source.value, outcome=outcome,
-            detail="bulk decision", batch_id=batch_id,
-        )
 
 
 def refusal(
@@ -189,13 +181,12 @@ def refusal(
     """Why this person may not ask for this preview (audited), or None: not an approver, or a deny without the reason
     INVITES_DENY_REASON_REQUIRED asks for. `ask_reason`: the reason is asked for in the preview (the App Home's), so a
     required one is checked when it is confirmed."""
-    subject = f"bulk:{wanted.domain}"[:32]
-    verdict = _check(decider, actor_id, actor_team)
+    asked = _asked(f"bulk:{wanted.domain}"[:32], action, actor_id, source, None)
+    verdict = authz.require(decider.sessions, decider.approvers, asked, actor_team=actor_team)
     if not verdict.allowed:
-        _refused(decider, subject, action, actor_id, source, verdict.outcome, None)
         return Preview(Answer.REFUSED, action, wanted, verdict=verdict)
     if action is Action.DENY and decider.rules.deny_reason_required and not (reason or "").strip() and not ask_reason:
-        _refused(decider, subject, action, actor_id, source, REASON_REQUIRED_OUTCOME, None)
+        authz.refused(decider.sessions, asked, REASON_REQUIRED_OUTCOME)
         return Preview(Answer.REASON_REQUIRED, action, wanted)
     return None
 
@@ -249,15 +240,15 @@ def start(
     if batch is None:
         return Change(Answer.NOT_FOUND)
     action, source = Action(batch.action), Source(batch.source)
-    verdict = _check(decider, actor_id, actor_team)
+    asked = _asked(batch_items.subject(batch_id), action, actor_id, source, batch_id)
+    verdict = authz.require(decider.sessions, decider.approvers, asked, actor_team=actor_team)
     if not verdict.allowed:
-        _refused(decider, batch_items.subject(batch_id), action, actor_id, source, verdict.outcome, batch_id)
         return Change(Answer.REFUSED, batch, verdict=verdict)
     if batch.actor_id != actor_id:
         return Change(Answer.NOT_YOURS, batch)
     reason = (reason or "").strip() or batch.reason
     if action is Action.DENY and decider.rules.deny_reason_required and not reason:
-        _refused(decider, batch_items.subject(batch_id), action, actor_id, source, REASON_REQUIRED_OUTCOME, batch_id)
+        authz.refused(decider.sessions, asked, REASON_REQUIRED_OUTCOME)
         return Change(Answer.REASON_REQUIRED, batch)
     with decider.sessions.begin() as session:
         started = session.execute(
@@ -282,9 +273,9 @@ def cancel(decider: Decider, batch_id: int, actor_id: str, source: Source, *, ac
         batch = session.get(Batch, batch_id)
     if batch is None:
         return Change(Answer.NOT_FOUND)
-    verdict = _check(decider, actor_id, actor_team)
+    asked = _asked(batch_items.subject(batch_id), Action(batch.action), actor_id, source, batch_id)
+    verdict = authz.require(decider.sessions, decider.approvers, asked, actor_team=actor_team)
     if not verdict.allowed:
-        _refused(decider, batch_items.subject(batch_id), Action(batch.action), actor_id, source, verdict.outcome, batch_id)
         return Change(Answer.REFUSED, batch, verdict=verdict)
     return _end_early(decider, batch_id, actor_id, f"cancelled by {actor_id}")
 

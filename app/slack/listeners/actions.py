@@ -8,8 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from app.core import audit
-from app.core.authz import NOT_ALLOWED_OUTCOME
+from app.core import authz
 from app.core.decisions import Outcome, Result, decide
 from app.core.outbox import GiveUp, Retry
 from app.slack.api.gateway import SlackCallFailed
@@ -86,9 +85,11 @@ def fill_deny_form(
     """Replace the quick modal with the request's details, or explain why it cannot be denied."""
     with runtime.sessions() as session:
         request = session.get(InviteRequest, context.request_id)
-    verdict = runtime.approvers.check_for(request.team_id if request is not None else None, user_id, team_id)
+    asked = authz.Asked(user_id, Action.DENY.value, context.request_id, context.source)
+    verdict = authz.require(
+        runtime.sessions, runtime.approvers, asked, workspace=request.team_id if request is not None else None, actor_team=team_id
+    )
     if not verdict.allowed:
-        refuse(runtime, user_id, context.request_id, Action.DENY.value, Source(context.source), verdict.outcome)
         view = modals.notice(replies.refusal(verdict, user_id))
     elif request is None:
         view = modals.notice(f"invitebot has no invite request `{context.request_id}`.")
@@ -145,14 +146,6 @@ def deny_with_reason(
         reply_to=surface.reply_to(user_id),
     )
     surface.answer(runtime, user_id, outcome)
-
-
-def refuse(
-    runtime: Runtime, user_id: str, request_id: str, action: str, source: Source, outcome: str = NOT_ALLOWED_OUTCOME
-) -> None:
-    """Record a refused attempt: by someone who may not decide, or whose rights could not be read (the Verdict says)."""
-    with runtime.sessions.begin() as session:
-        audit.record(session, request_id=request_id, actor_id=user_id, action=action, source=source.value, outcome=outcome)
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,12 @@ import io
 import json
 import logging
 import re
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from slack_bolt import Ack, App
-from sqlalchemy import delete
-from sqlalchemy.exc import SQLAlchemyError
 
-from app.core import approvals, audit, export, queries
+from app.core import approvals, authz, export, invites, queries, receipts
 from app.core.authz import NOT_ALLOWED_OUTCOME
 from app.core.bulk import batches
 from app.core.bulk.batches import Filter
@@ -24,18 +22,14 @@ from app.slack.api.gateway import SlackCallFailed
 from app.slack.ids import ActionId
 from app.slack.jobs import bulk
 from app.slack.jobs.home import publish_home
-from app.slack.listeners.actions import refuse
 from app.slack.listeners.command_parse import USAGE, Command, DirectInvite, UsageError, parse
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks, replies
-from app.store.dialect import insert_if_absent
-from app.store.models import Action, CommandReceipt, Source
+from app.store.models import Action, Source
 
 log = logging.getLogger(__name__)
 OPEN_TO_ALL = ("mine", "help")
-DIRECT_INVITE_SUBJECT = "(direct invite)"
 REPLAYED = "invitebot already received this command and did not run it again."
-RECEIPT_KEPT = timedelta(minutes=10)  # longer than the five minutes Slack's signature stays valid
 _GUEST_WORDS = {None: "a full member", "multi": "a multi-channel guest", "single": "a single-channel guest"}
 
 
@@ -60,41 +54,21 @@ def register(app: App, runtime: Runtime) -> None:
         runtime.run_later(turn_page, runtime, body)
 
 
-def first_delivery(runtime: Runtime, body: dict[str, Any]) -> bool:
-    """Record the command's trigger_id; False when it was recorded before (the same signed request sent again).
-
-    Slack accepts a signed request for five minutes, so receipts are kept a little longer than that and then
-    dropped. The database decides, so replicas agree; when it cannot be reached the command goes on (and meets
-    the same trouble in its handler).
-    """
-    trigger_id = str(body.get("trigger_id") or "")
-    if not trigger_id:
-        return True
-    moment = audit.now()
-    try:
-        with runtime.sessions.begin() as session:
-            session.execute(delete(CommandReceipt).where(CommandReceipt.received_at < moment - RECEIPT_KEPT))
-            first = insert_if_absent(session, CommandReceipt, {"trigger_id": trigger_id[:255], "received_at": moment})
-    except SQLAlchemyError as exc:
-        log.warning("could not record slash command %s: %s", trigger_id[:40], exc)
-        return True
-    if not first:
-        log.warning("ignored a replayed slash command (trigger_id %s) from %s", trigger_id[:40], body.get("user_id"))
-    return first
-
-
 def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
     """One subcommand, answered ephemerally through the command's response_url; a replayed one only says so.
 
     The replay check writes to the database, so it runs here, after the ack: an ack never waits for a write lock.
     """
     user_id, url = body["user_id"], body["response_url"]
-    if not first_delivery(runtime, body):
+    if not receipts.first_delivery(runtime.sessions, str(body.get("trigger_id") or ""), body.get("user_id")):
         _respond(runtime, url, REPLAYED)
         return
-    verdict = runtime.approvers.check(user_id, body.get("team_id")) if command.name not in OPEN_TO_ALL else None
-    if verdict is not None and not verdict.allowed:
-        refuse(runtime, user_id, _subject(runtime, command), command.name, Source.SLASH, verdict.outcome)
+    if command.name in OPEN_TO_ALL:
+        verdict = authz.ALLOWED
+    else:
+        asked = authz.Asked(user_id, command.name, _subject(runtime, command), Source.SLASH.value)
+        verdict = authz.require(runtime.sessions, runtime.approvers, asked, actor_team=body.get("team_id"))
+    if not verdict.allowed:
         if verdict.outcome == NOT_ALLOWED_OUTCOME and verdict.group is None:
             text = f"Only invite approvers can use `/invites {command.name}`. You can use `/invites mine` and `/invites help`."
         else:
@@ -114,7 +88,7 @@ Reply = tuple[str, list[dict[str, Any]] | None] | None
 def _subject(runtime: Runtime, command: Command) -> str:
     """The request an attempt was about, for the audit log: its id when the reference names exactly one."""
     if command.invite is not None:
-        return DIRECT_INVITE_SUBJECT
+        return invites.DIRECT_INVITE_SUBJECT
     if command.bulk is not None:
         return f"bulk:{command.bulk.domain}"[:32]
     if command.ref is None:
@@ -276,26 +250,10 @@ def _invite(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     team_id, problem = _invite_workspace(runtime, invite, body)
     if team_id is None:
         return f"Could not invite {invite.email}: {problem}", None
-    result = runtime.gateway.invite(
-        team_id=team_id,
-        email=invite.email,
-        channel_ids=invite.channel_ids,
-        guest=invite.guest,
-        expires_ts=_end_of_day(invite) if invite.expires else None,
-        message=invite.message,
-    )
-    with runtime.sessions.begin() as session:
-        audit.record(
-            session,
-            request_id=DIRECT_INVITE_SUBJECT,
-            actor_id=body["user_id"],
-            action="invite",
-            source=Source.SLASH.value,
-            outcome=result.error or "ok",
-            detail=f"{invite.email} to {team_id} in {','.join(invite.channel_ids)}",
-        )
-    if result.error:
-        return f"Could not invite {invite.email}: {classify_invite(result.error).sentence}", None
+    invitation = invites.Invitation(invite.email, team_id, invite.channel_ids, invite.guest, invite.expires, invite.message)
+    error = invites.invite(runtime.sessions, runtime.gateway, invitation, body["user_id"])
+    if error:
+        return f"Could not invite {invite.email}: {classify_invite(error).sentence}", None
     channels = " ".join(f"<#{c}>" for c in invite.channel_ids)
     expiry = f", until {invite.expires.isoformat()}" if invite.expires else ""
     where = runtime.workspaces.name_of(team_id) or team_id
@@ -316,12 +274,6 @@ def _invite_workspace(runtime: Runtime, invite: DirectInvite, body: dict[str, An
     if typed_in.startswith("T"):
         return typed_in, ""
     return None, f"name the workspace to invite into with `in <workspace>` ({choices}). Nothing was sent."
-
-
-def _end_of_day(invite: DirectInvite) -> int:
-    """A guest account expires at the end of the given day, UTC."""
-    assert invite.expires is not None
-    return int(datetime.combine(invite.expires, time(23, 59, 59), tzinfo=timezone.utc).timestamp())
 
 
 def _export(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
@@ -369,9 +321,9 @@ def turn_page(runtime: Runtime, body: dict[str, Any]) -> None:
     user_id, url = body["user"]["id"], body.get("response_url")
     if not url:
         return
-    verdict = runtime.approvers.check(user_id, (body.get("user") or {}).get("team_id"))
+    asked = authz.Asked(user_id, "list", source=Source.SLASH.value)
+    verdict = authz.require(runtime.sessions, runtime.approvers, asked, actor_team=(body.get("user") or {}).get("team_id"))
     if not verdict.allowed:
-        refuse(runtime, user_id, "-", "list", Source.SLASH, verdict.outcome)
         only = verdict.outcome == NOT_ALLOWED_OUTCOME and verdict.group is None
         _respond(runtime, url, "Only invite approvers can list invite requests." if only else replies.refusal(verdict, user_id))
         return

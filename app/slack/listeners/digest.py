@@ -8,12 +8,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from app.core import backlog, queries
+from app.core import authz, backlog, queries
 from app.core.authz import Verdict
 from app.core.bulk import batches
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.ids import ActionId
-from app.slack.listeners.actions import refuse
 from app.slack.runtime import Runtime
 from app.slack.ui import batch_blocks, modals, replies
 from app.store.models import Source
@@ -46,18 +45,19 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str | None, str] | None:
     return user["id"], user.get("team_id"), team_id
 
 
-def _checked(runtime: Runtime, body: dict[str, Any]) -> tuple[str, str, Verdict] | None:
-    """The clicker, the digest's workspace, and whether the clicker decides that workspace's requests."""
+def _checked(runtime: Runtime, body: dict[str, Any], action: str) -> tuple[str, str, Verdict] | None:
+    """The clicker, the digest's workspace, and whether the clicker decides that workspace's requests (a refusal audited)."""
     clicked = _clicked(body)
     if clicked is None:
         return None
     user_id, user_team, team_id = clicked
-    return user_id, team_id, runtime.approvers.check_for(team_id, user_id, user_team)
+    asked = authz.Asked(user_id, action, source=Source.BUTTON.value)
+    return user_id, team_id, authz.require(runtime.sessions, runtime.approvers, asked, workspace=team_id, actor_team=user_team)
 
 
 def list_backlog(runtime: Runtime, body: dict[str, Any]) -> None:
     """The first page of the workspace's pending requests, to the clicker alone (its pager works as the command's)."""
-    clicked, url = _checked(runtime, body), body.get("response_url")
+    clicked, url = _checked(runtime, body, "list"), body.get("response_url")
     if clicked is None or not isinstance(url, str):
         return
     user_id, team_id, verdict = clicked
@@ -67,7 +67,6 @@ def list_backlog(runtime: Runtime, body: dict[str, Any]) -> None:
         label = runtime.workspaces.name_of(team_id) or team_id
         text, page = f"{total} pending invite requests", replies.pending_page(requests, total=total, offset=0, team=team_id, label=label)
     else:
-        refuse(runtime, user_id, "-", "list", Source.BUTTON, verdict.outcome)
         text, page = replies.digest_refusal(verdict, user_id, replies.NOT_ALLOWED_TO_LIST), None
     try:
         runtime.gateway.respond(url, text=text, blocks=page)
@@ -78,7 +77,7 @@ def list_backlog(runtime: Runtime, body: dict[str, Any]) -> None:
 def choose_in_bulk(runtime: Runtime, body: dict[str, Any]) -> None:
     """A modal of the backlog's email domains, each with Approve all and Deny all: a click turns it into that domain's
     preview in the digest's workspace (app.slack.listeners.bulk)."""
-    clicked, trigger_id = _checked(runtime, body), body.get("trigger_id")
+    clicked, trigger_id = _checked(runtime, body, "bulk"), body.get("trigger_id")
     if clicked is None or not isinstance(trigger_id, str):
         return
     user_id, team_id, verdict = clicked
@@ -89,7 +88,6 @@ def choose_in_bulk(runtime: Runtime, body: dict[str, Any]) -> None:
         channel = (body.get("container") or {}).get("channel_id")
         view = batch_blocks.backlog_chooser(replies.bulk_choose_head(found), domains, team_id, replies.bulk_how(found), channel)
     else:
-        refuse(runtime, user_id, "-", "bulk", Source.BUTTON, verdict.outcome)
         view = modals.explanation("Decide in bulk", replies.digest_refusal(verdict, user_id, replies.NOT_ALLOWED_IN_BULK))
     try:
         runtime.gateway.open_view(trigger_id, view)

@@ -7,9 +7,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from app.core import authz
 from app.slack.ids import ActionId
 from app.slack.jobs.home import publish_home
-from app.slack.listeners.actions import refuse
 from app.slack.runtime import Runtime
 from app.slack.ui.blocks import escape
 from app.store.models import Source
@@ -38,8 +38,7 @@ def register(app: App, runtime: Runtime) -> None:
 
 def sync_now(runtime: Runtime, user_id: str) -> None:
     """Sync now from the App Home: approvers only; the Home then shows the pass's summary."""
-    if not runtime.approvers.allows(user_id):
-        refuse(runtime, user_id, "-", "sync", Source.HOME)
+    if not authz.require(runtime.sessions, runtime.approvers, authz.Asked(user_id, "sync", source=Source.HOME.value)).allowed:
         publish_home(runtime, user_id, notice=SYNC_NOT_ALLOWED)
         return
     try:

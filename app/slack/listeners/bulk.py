@@ -1,5 +1,6 @@
-"""Bulk decisions: "Approve all from …" / "Deny all from …" (App Home, a digest's chooser), the preview's submission,
-and Cancel."""
+"""Bulk decisions: "Approve all from …" / "Deny all from …" (App Home, a digest's chooser, `/invites approve|deny
+--domain`), the preview modal opened and filled in, its confirmation, and Cancel. app.core.bulk.batches holds the
+batch; every item goes through decide(); app.slack.jobs.bulk posts the progress."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from app.core.bulk.batches import Filter
-from app.slack.ids import ActionId, DomainValue
-from app.slack.jobs import bulk
+from app.core.authz import NOT_ALLOWED_OUTCOME, Verdict
+from app.core.bulk import batches
+from app.core.bulk.batches import Answer, Filter
+from app.core.outbox import GiveUp, Retry
+from app.slack.api.gateway import SlackCallFailed
+from app.slack.ids import ActionId, BatchValue, DomainValue
+from app.slack.jobs.answers import tell
+from app.slack.jobs.bulk import filter_words, progress_channel
 from app.slack.jobs.home import publish_home
 from app.slack.listeners.actions import clicked_by_someone
 from app.slack.runtime import Runtime
@@ -38,7 +44,7 @@ def register(app: App, runtime: Runtime) -> None:
     def on_bulk_cancel(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         if _readable(body, needs_trigger=False):
-            runtime.run_later(bulk.cancel_clicked, runtime, body)
+            runtime.run_later(cancel_clicked, runtime, body)
 
     @app.view(ActionId.BULK_PREVIEW_MODAL.value)
     def on_preview_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -55,7 +61,7 @@ def register(app: App, runtime: Runtime) -> None:
             return
         ack()
         user = body["user"]
-        runtime.run_later(bulk.confirm, runtime, user["id"], context, reason, user.get("team_id"))
+        runtime.run_later(confirm, runtime, user["id"], context, reason, user.get("team_id"))
 
 
 def _readable(body: dict[str, Any], *, needs_trigger: bool = True) -> bool:
@@ -77,7 +83,7 @@ def open_from_button(runtime: Runtime, body: dict[str, Any], action: Action) -> 
         return
     view = body.get("view") if isinstance(body.get("view"), dict) else {}
     in_modal = view.get("type") == "modal" and isinstance(view.get("id"), str)
-    failed = bulk.open_preview(
+    failed = open_preview(
         runtime,
         trigger_id=body["trigger_id"],
         user_id=user["id"],
@@ -91,3 +97,131 @@ def open_from_button(runtime: Runtime, body: dict[str, Any], action: Action) -> 
     )
     if failed is not None and not in_modal:
         publish_home(runtime, user["id"], notice=failed)
+
+
+def _refusal_words(verdict: Verdict | None, user_id: str, plain: str) -> str:
+    if verdict is None or (verdict.outcome == NOT_ALLOWED_OUTCOME and verdict.group is None):
+        return plain
+    return replies.refusal(verdict, user_id)
+
+
+def refusal_words(found: batches.Preview, user_id: str) -> str:
+    """Why a preview was refused, in the sentence the person reads."""
+    if found.answer is Answer.REASON_REQUIRED:
+        return replies.BULK_REASON_NEEDED
+    return _refusal_words(found.verdict, user_id, replies.BULK_NOT_ALLOWED)
+
+
+def open_preview(
+    runtime: Runtime,
+    *,
+    trigger_id: str,
+    user_id: str,
+    team_id: str | None,
+    action: Action,
+    wanted: Filter,
+    source: Source,
+    reason: str | None = None,
+    ask_reason: bool = False,
+    channel: str | None = None,
+    checked: bool = False,
+    in_view: str | None = None,
+) -> str | None:
+    """Open the preview within the trigger's 3 seconds, then write the batch and show exactly what it would decide.
+
+    `checked`: the caller has already asked batches.refusal() (a slash command answers its refusals itself).
+    `in_view`: the modal the click came from (a digest's chooser), which becomes the preview instead of a new one.
+    Returns a sentence for the person when Slack did not open the modal; every other answer is in the modal.
+    """
+    try:
+        if in_view is None:
+            view_id = runtime.gateway.open_view(trigger_id, batch_blocks.loading(action.value))
+        else:
+            view_id = in_view
+            runtime.gateway.update_view(view_id, batch_blocks.loading(action.value))
+    except SlackCallFailed as exc:
+        log.warning("could not open the bulk preview: %s", exc.code)
+        return replies.BULK_PREVIEW_FAILED
+    decider = runtime.decider
+    refused = None if checked else batches.refusal(
+        decider, action, wanted, user_id, source, reason, actor_team=team_id, ask_reason=ask_reason
+    )
+    words = filter_words(runtime, wanted)
+    if refused is not None:
+        view = batch_blocks.notice(action.value, refusal_words(refused, user_id))
+    else:
+        found = batches.preview(decider, action, wanted, user_id, source, reason, actor_team=team_id)
+        if found.batch_id is None:
+            view = batch_blocks.notice(action.value, replies.bulk_nothing(action.value, words, found.elsewhere))
+        else:
+            context = batch_blocks.PreviewContext(found.batch_id, action.value, source.value, ask_reason, channel)
+            per_minute = runtime.settings.INVITES_ADMIN_CALLS_PER_MINUTE
+            view = batch_blocks.preview_modal(
+                context,
+                head=replies.bulk_preview_head(action.value, words, found.total, per_minute),
+                first=found.first,
+                total=found.total,
+                reason=found.reason,
+                required=runtime.settings.INVITES_DENY_REASON_REQUIRED,
+            )
+    try:
+        runtime.gateway.update_view(view_id, view)
+    except SlackCallFailed as exc:
+        log.warning("could not fill in the bulk preview: %s", exc.code)
+    return None
+
+
+def confirm(
+    runtime: Runtime, user_id: str, context: batch_blocks.PreviewContext, reason: str | None, team_id: str | None = None
+) -> None:
+    """The preview was submitted: start exactly what it listed (start() checks the person again), and say so."""
+    change = batches.start(runtime.decider, context.batch_id, user_id, actor_team=team_id, reason=reason)
+    batch = change.batch
+    if change.answer is Answer.STARTED and batch is not None:
+        words = filter_words(runtime, Filter.from_json(batch.filters))
+        text = replies.bulk_started(batch.action, words, batch.total, progress_channel(runtime, batch.id))
+    elif change.answer is Answer.REFUSED:
+        text = _refusal_words(change.verdict, user_id, replies.BULK_NOT_ALLOWED)
+    elif change.answer is Answer.REASON_REQUIRED:
+        text = replies.BULK_REASON_NEEDED
+    elif change.answer is Answer.NOT_YOURS and batch is not None:
+        text = replies.bulk_not_yours(batch.actor_id)
+    elif change.answer is Answer.ALREADY and batch is not None:
+        text = replies.bulk_already(batch.action, batch.state)
+    else:
+        text = replies.BULK_GONE
+    _tell(runtime, context.reply_to(user_id), text)
+
+
+def cancel_clicked(runtime: Runtime, body: dict[str, Any]) -> None:
+    """Cancel on the progress message: approvers only (decide()'s check), audited either way; the clicker is told."""
+    user = body["user"]
+    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id") or ""
+    reply_to = {"surface": "ephemeral", "channel": channel, "user": user["id"]}
+    try:
+        value = BatchValue.decode(body["actions"][0]["value"])
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        log.warning("ignored a bulk cancel click with an unreadable button value: %s", exc)
+        _tell(runtime, reply_to, "That button is not one invitebot can read. Nothing was changed.")
+        return
+    change = batches.cancel(runtime.decider, value.batch_id, user["id"], Source.BUTTON, actor_team=user.get("team_id"))
+    batch = change.batch
+    if change.answer is Answer.CANCELLED and batch is not None and change.counts is not None:
+        text = replies.bulk_cancelled(batch.action, dict(change.counts.by))
+    elif change.answer is Answer.REFUSED:
+        text = _refusal_words(change.verdict, user["id"], replies.BULK_CANCEL_NOT_ALLOWED)
+    elif change.answer is Answer.ALREADY and batch is not None:
+        text = replies.bulk_already(batch.action, batch.state)
+    else:
+        text = replies.BULK_GONE
+    _tell(runtime, reply_to, text)
+
+
+def _tell(runtime: Runtime, reply_to: dict[str, str], text: str) -> None:
+    try:
+        tell(runtime, reply_to, text)
+    except (Retry, GiveUp):
+        pass  # told at once, not as an outbox job: the failure was logged
+
+
+# -- the progress message -------------------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from app.core.policy import stats as policy_stats
 from app.slack.api.errors import classify_invite, documented_codes
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.ids import ActionId
-from app.slack.jobs import bulk
 from app.slack.jobs.home import publish_home
+from app.slack.listeners import bulk
 from app.slack.listeners.command_parse import USAGE, Command, DirectInvite, UsageError, parse
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks, replies

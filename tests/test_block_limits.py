@@ -195,7 +195,7 @@ def test_history_of_50_with_long_deny_reasons() -> None:
 
 
 def test_lines_that_do_not_fit_end_in_a_line_saying_how_many_more() -> None:
-    out = replies._sections(["x" * 2900] * 100, room=limits.MESSAGE_BLOCKS - 1, more=lambda n: f"{n} older decisions")
+    out = replies.words._sections(["x" * 2900] * 100, room=limits.MESSAGE_BLOCKS - 1, more=lambda n: f"{n} older decisions")
     assert len(out) == limits.MESSAGE_BLOCKS - 1
     assert out[-1]["elements"][0]["text"] == "52 older decisions"
     assert_message_valid(out)

@@ -1,0 +1,125 @@
+"""The clicker's answer to an attempt to decide, from any surface: what happened, or why nothing did."""
+
+from __future__ import annotations
+
+from app.core.authz import LOOKUP_FAILED_OUTCOME, Verdict
+from app.core.decisions import Outcome, Result, Why
+from app.slack.api.errors import Kind, classify
+from app.slack.ui import blocks
+from app.slack.ui.replies.words import _DOING, _PAST, _VERB
+
+NOT_ALLOWED = "Only invite approvers can approve or deny invite requests. Nothing was changed."
+NOT_YOUR_WORKSPACE = (
+    "You approve invite requests of another workspace, not of this request's workspace: its own approvers or the "
+    "org's decide it. Nothing was changed."
+)
+REASON_REQUIRED = "Write a reason to deny this request."  # under the modal's box, which already says who reads it
+
+
+def refusal(verdict: Verdict, user_id: str) -> str:
+    """Why someone may not decide: not an approver, or invitebot could not find out."""
+    if verdict.outcome == LOOKUP_FAILED_OUTCOME:
+        return (
+            f"invitebot could not check your approver rights just now (Slack answered {verdict.code}); "
+            "nothing was changed — try again in a minute."
+        )
+    if verdict.group is not None:
+        return (
+            f"invitebot could not match your Slack id ({user_id}) with the ids user group "
+            f"<!subteam^{verdict.group}> lists, so it cannot tell whether you are an approver "
+            f"(Slack answered {verdict.code}). Nothing was changed. An admin can add your id to INVITES_APPROVERS."
+        )
+    if verdict.elsewhere:
+        return NOT_YOUR_WORKSPACE
+    return NOT_ALLOWED
+
+
+REASON_NEEDED = (
+    "invitebot requires a reason to deny a request: `/invites deny <request> <reason>`, or the box after Deny. "
+    "Nothing was decided."
+)
+
+
+def decision(outcome: Outcome, user_id: str, *, per_minute: int) -> str:
+    """The clicker's answer to an attempt to decide, whichever surface it came from."""
+    email = blocks.escape(outcome.email) if outcome.email else "this person"
+    verb = _VERB[outcome.action]
+    result = outcome.result
+    if result is Result.REFUSED and outcome.verdict is not None:
+        return refusal(outcome.verdict, user_id)
+    if result is Result.REASON_REQUIRED:
+        return REASON_NEEDED
+    if result is Result.QUEUED:
+        return (
+            f"{_DOING[outcome.action.value].capitalize()}… <@{user_id}>, queued: "
+            f"{blocks.waiting_words(outcome.wait_seconds or 0, per_minute)}. You will be told here when Slack has {_PAST[outcome.action.value]} it."
+        )
+    if result is Result.ACCEPTED:
+        return f"{_DOING[outcome.action.value].capitalize()} the invite request for {email}…"
+    if result is Result.APPROVAL_RECORDED:
+        missing = (outcome.needed or 0) - len(outcome.approvals)
+        more = "one more approver" if missing == 1 else f"{missing} more approvers"
+        return (
+            f"Your approval of the invite request for {email} is recorded ({blocks.approvals_line(outcome.approvals, outcome.needed)}). "
+            f"Its policy rule asks for {more} before Slack is asked."
+        )
+    if result is Result.ALREADY_APPROVED:
+        return (
+            f"You already approved the invite request for {email} ({blocks.approvals_line(outcome.approvals, outcome.needed)}). "
+            "It needs another approver; nothing was changed."
+        )
+    if result is Result.DECIDED:
+        return f"You {_PAST[outcome.other_action or outcome.action.value]} the invite request for {email}."
+    if result in (Result.INVITE_FAILED, Result.GONE):
+        return classify(outcome.error or "").sentence
+    if result is Result.DECIDED_ELSEWHERE:
+        who = f"<@{outcome.other}>" if outcome.other else "someone"
+        where = " outside invitebot" if outcome.outside else ""
+        return f"No need: this request was already {_PAST[outcome.other_action or '']} by {who}{where}. The card now says so."
+    if result is Result.ALREADY_DECIDED:
+        return (blocks.outcome_line(outcome.request) if outcome.request else None) or "This request is already closed."
+    if result is Result.IN_FLIGHT:
+        doing = _DOING.get(outcome.other_action or "", "deciding")
+        if outcome.why is Why.LATE:
+            return f"Slack answered late; meanwhile <@{outcome.other}> is {doing} this request."
+        return f"<@{outcome.other}> is {doing} this request right now."
+    if result is Result.NOT_FOUND:
+        return f"invitebot has no invite request `{blocks.escape(outcome.request_id)}`."
+    return _failed(outcome, email, verb)
+
+
+def _failed(outcome: Outcome, email: str, verb: str) -> str:
+    again = f" Click {verb.capitalize()} again to retry."
+    why = outcome.why
+    if why is Why.RELEASED_MEANWHILE:
+        return "Another attempt on this request just failed; please try again."
+    if why is Why.UNPLACED:
+        return (
+            f"invitebot does not know yet which workspace the request for {email} "
+            "was made in, so Slack cannot decide it. Nothing was decided; the next sync finds it, then try again."
+        )
+    if why is Why.GAVE_UP:
+        return (
+            f"invitebot could not finish deciding the request for {email}: its own attempts kept failing "
+            f"({outcome.error}). The request is open again; if Slack did decide it, the next sync shows how it ended."
+            f"{again}"
+        )
+    if why is Why.NOT_LISTED_YET:
+        return (
+            "Slack says this request was already decided elsewhere, but has not listed the decision yet; "
+            "the card will be updated on the next sync."
+        )
+    if why is Why.ANSWER_LOST_UNCHECKED:
+        return (
+            f"Slack's answer to {verb} the request for {email} was lost on the way, and "
+            f"invitebot could not check whether it went through. Click {verb.capitalize()} again: if Slack did "
+            "decide it, you will be told so, and the card will say who decided."
+        )
+    if why in (Why.TOO_LATE, Why.LATE):
+        return (
+            f"Slack answered too late for invitebot to record it; the request for {email} "
+            "is open again. The next sync will show how it ended."
+        )
+    error = classify(outcome.error or "network_error")
+    retry = again if error.kind is Kind.TRANSIENT or why is Why.ANSWER_LOST_UNDECIDED else ""
+    return f"Could not {verb} the request for {email}: {error.sentence}{retry}"

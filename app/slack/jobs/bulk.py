@@ -134,11 +134,9 @@ def confirm(
     _tell(runtime, context.reply_to(user_id), text)
 
 
-def cancel_clicked(runtime: Runtime, body: dict[str, Any]) -> None:
-    """Cancel on the progress message: approvers only (decide()'s check), audited either way; the clicker is told."""
+def cancel_clicked(runtime: Runtime, body: dict[str, Any], reply_to: dict[str, str]) -> None:
+    """Cancel on the progress message: approvers only (decide()'s check), audited either way; the clicker is told at `reply_to`."""
     user = body["user"]
-    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id") or ""
-    reply_to = {"surface": "ephemeral", "channel": channel, "user": user["id"]}
     try:
         value = BatchValue.decode(body["actions"][0]["value"])
     except (KeyError, IndexError, TypeError, ValueError) as exc:

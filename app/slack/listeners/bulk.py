@@ -13,6 +13,8 @@ from app.slack.ids import ActionId, DomainValue
 from app.slack.jobs import bulk
 from app.slack.jobs.home import publish_home
 from app.slack.listeners.actions import clicked_by_someone
+from app.slack.listeners.after_ack import run_later
+from app.slack.listeners.surfaces import reply_to_of
 from app.slack.runtime import Runtime
 from app.slack.ui import batch_blocks, modals, replies
 from app.store.models import Action, Source
@@ -26,19 +28,20 @@ def register(app: App, runtime: Runtime) -> None:
         """Ack at once; the preview opens from the background pool, straight away (the trigger lasts 3 seconds)."""
         ack()
         if _readable(body):
-            runtime.run_later(open_from_button, runtime, body, Action.APPROVE)
+            run_later(runtime, reply_to_of(body), open_from_button, runtime, body, Action.APPROVE)
 
     @app.action(ActionId.BULK_DENY.value)
     def on_bulk_deny(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         if _readable(body):
-            runtime.run_later(open_from_button, runtime, body, Action.DENY)
+            run_later(runtime, reply_to_of(body), open_from_button, runtime, body, Action.DENY)
 
     @app.action(ActionId.BULK_CANCEL.value)
     def on_bulk_cancel(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        if _readable(body, needs_trigger=False):
-            runtime.run_later(bulk.cancel_clicked, runtime, body)
+        reply_to = reply_to_of(body)
+        if _readable(body, needs_trigger=False) and reply_to is not None:
+            run_later(runtime, reply_to, bulk.cancel_clicked, runtime, body, reply_to)
 
     @app.view(ActionId.BULK_PREVIEW_MODAL.value)
     def on_preview_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -55,7 +58,7 @@ def register(app: App, runtime: Runtime) -> None:
             return
         ack()
         user = body["user"]
-        runtime.run_later(bulk.confirm, runtime, user["id"], context, reason, user.get("team_id"))
+        run_later(runtime, context.reply_to(user["id"]), bulk.confirm, runtime, user["id"], context, reason, user.get("team_id"))
 
 
 def _readable(body: dict[str, Any], *, needs_trigger: bool = True) -> bool:

@@ -216,6 +216,17 @@ def _duration(span: timedelta) -> str:
     return f"{hours // 24} days {hours % 24} h"
 
 
+# -- failures ---------------------------------------------------------------------------------------------------------
+
+
+def unexpected(ref: str) -> str:
+    """What anyone hears when invitebot failed in a way its code does not expect; its log has the same reference."""
+    return (
+        f"Something went wrong on invitebot's side (ref {ref}), so this was not finished. "
+        "Try again; if it keeps happening, give this reference to whoever runs invitebot."
+    )
+
+
 # -- decisions ---------------------------------------------------------------------------------------------------------
 
 NOT_ALLOWED = "Only invite approvers can approve or deny invite requests. Nothing was changed."

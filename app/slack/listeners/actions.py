@@ -10,13 +10,14 @@ from slack_bolt import Ack, App
 from app.core import audit
 from app.core.authz import NOT_ALLOWED_OUTCOME
 from app.core.decisions import decide
+from app.core.lifecycle import OPEN
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.ids import ActionId, ButtonValue
 from app.slack.listeners.after_ack import run_later
 from app.slack.listeners.surfaces import Surface, reply_to_of
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks, modals, replies
-from app.store.models import Action, InviteRequest, Source, Status
+from app.store.models import Action, InviteRequest, Source
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def fill_deny_form(
         view = modals.notice(replies.refusal(verdict, user_id))
     elif request is None:
         view = modals.notice(f"invitebot has no invite request `{context.request_id}`.")
-    elif request.status not in (Status.PENDING.value, Status.DECIDING.value):
+    elif request.status not in OPEN:
         view = modals.notice(blocks.outcome_line(request) or "This request is already closed.")
     else:
         view = modals.deny_form(context, required=runtime.settings.INVITES_DENY_REASON_REQUIRED, request=request)

@@ -11,14 +11,14 @@ from typing import Any, Callable
 from app.core.authz import LOOKUP_FAILED_OUTCOME, NOT_ALLOWED_OUTCOME, Verdict
 from app.core.backlog import Backlog
 from app.core.decisions import Outcome, Result, Why
-from app.core.lifecycle import OPEN
+from app.core.lifecycle import APPROVED, INVITE_FAILED, OPEN
 from app.core.policy import Mode, Policy, Rule, Then
 from app.core.policy.stats import AGREEMENT_DAYS, RuleAgreement
 from app.core.queries import Stats
 from app.slack.api.errors import Kind, classify
 from app.slack.ids import ActionId
 from app.slack.ui import blocks, limits
-from app.store.models import Action, DecisionLog, InviteRequest, Source, Status, SyncRun
+from app.store.models import Action, DecisionLog, InviteRequest, Source, SyncRun
 
 LIST_PAGE_SIZE = 10  # 2 blocks each, with a title and the pager well within a message's 50 blocks
 LIST_REASON_CHARS = 300  # deny reasons in lists of many requests; /invites show has the whole reason
@@ -354,9 +354,9 @@ def requester_dm(request: InviteRequest) -> str:
     who = blocks.decided_by_words(request, "an admin")
     where = blocks.escape(request.team_name) if request.team_name else "the workspace"
     subject = f"Your request to invite {blocks.escape(request.email)} to {where}"
-    if request.status == Status.APPROVED.value:
+    if request.status == APPROVED:
         return f":white_check_mark: {subject} was approved by {who}. They will get an invitation by email."
-    if request.status == Status.APPROVED_INVITE_FAILED.value:
+    if request.status == INVITE_FAILED:
         return (
             f":warning: {subject} was approved by {who}, but Slack could not send the invitation "
             "(they may be deactivated or already in the workspace)."
@@ -496,7 +496,7 @@ def guest_expiry_dm(request: InviteRequest) -> str:
 
 def guest_ends(request: InviteRequest) -> str:
     """After an approved guest's status in `/invites mine`: when the account ends (nothing for anyone else)."""
-    if request.status != Status.APPROVED.value or request.invite_type not in blocks.GUEST_TYPES or request.date_expire is None:
+    if request.status != APPROVED or request.invite_type not in blocks.GUEST_TYPES or request.date_expire is None:
         return ""
     return f" · guest account {blocks.slack_date(request.date_expire, lead='ends ')}"
 

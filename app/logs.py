@@ -41,6 +41,9 @@ class JsonFormatter(logging.Formatter):
         current = request_id.get()
         if current:
             entry["request_id"] = current
+        reference = getattr(record, "ref", None)  # an unexpected failure's, as the person who met it was told
+        if reference:
+            entry["ref"] = reference
         if record.exc_info:
             entry["error"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)

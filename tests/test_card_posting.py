@@ -151,7 +151,7 @@ def test_a_card_deleted_in_slack_fails_one_sync_at_most(fake, bot):
 
 def test_a_card_whose_answer_came_back_cut_short_is_not_posted_again(fake, bot, caplog):
     """A 200 whose JSON is cut short: Slack posted the card, so it is neither posted twice nor a traceback."""
-    caplog.set_level(logging.ERROR, logger="app.work")
+    caplog.set_level(logging.ERROR, logger="app.slack.listeners.after_ack")
     request = new_request(fake)
     fake.fail_next("chat.postMessage", "ok", wire="truncated")
 
@@ -161,7 +161,7 @@ def test_a_card_whose_answer_came_back_cut_short_is_not_posted_again(fake, bot, 
     bot.settle()
 
     assert len(fake.calls("chat.postMessage")) == 1 and len(fake.messages(CHANNEL)) == 1
-    assert [r.getMessage() for r in caplog.records if r.name == "app.work"] == []  # no "background work failed"
+    assert [r.getMessage() for r in caplog.records if r.name == "app.slack.listeners.after_ack"] == []  # no unexpected failure
 
 
 def test_a_second_card_posted_after_a_lost_answer_is_brought_up_to_date_by_its_click(fake, bot):

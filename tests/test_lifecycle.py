@@ -104,6 +104,7 @@ def test_the_moves_are_the_designed_table():
     table = {move.name: (set(move.sources), set(move.targets)) for move in lifecycle.MOVES}
     assert table == EXPECTED_MOVES
     assert set(STATUSES) == {"pending", "deciding", *CLOSED}
+    assert sorted(lifecycle.OPEN + lifecycle.CLOSED) == sorted(STATUSES)  # lifecycle names every status, each once
 
 
 def test_allowed_matches_the_table_for_every_pair_of_statuses():

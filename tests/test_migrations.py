@@ -5,13 +5,20 @@ from __future__ import annotations
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 
+import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
+from app.core import lifecycle
 from app.store.db import make_engine
 from app.store.migrate import alembic_config, check_models_match, upgrade_to_head
-from tests.conftest import both_databases
+from app.store.models import InviteRequest
+from tests.conftest import TEAM, both_databases
+
+STATUSES = lifecycle.OPEN + lifecycle.CLOSED
 
 
 @both_databases
@@ -64,3 +71,60 @@ def test_migrate_command(database_url):
     )
     assert result.returncode == 0, result.stderr
     assert "latest schema" in result.stdout
+
+
+def _migrate(engine: Engine, how: str, revision: str) -> None:
+    with engine.connect() as connection:
+        getattr(command, how)(alembic_config(connection), revision)
+        connection.commit()
+
+
+def _add(engine: Engine, request_id: str, status: str) -> None:
+    moment = datetime.now(timezone.utc)
+    row = dict(
+        id=request_id, team_id=TEAM, email=f"{request_id.lower()}@example.com", requester_ids=[], channel_ids=[],
+        invite_type="full_member", date_created=moment, status=status, first_seen=moment, last_seen=moment,
+    )
+    with engine.begin() as connection:
+        connection.execute(insert(InviteRequest), row)
+
+
+def _statuses(engine: Engine) -> dict[str, str]:
+    with engine.connect() as connection:
+        return dict(connection.execute(select(InviteRequest.id, InviteRequest.status)).all())
+
+
+@both_databases
+def test_the_database_takes_every_status_a_request_can_have_and_refuses_any_other(database_url):
+    engine = make_engine(database_url)
+    try:
+        upgrade_to_head(engine)
+        for n, status in enumerate(STATUSES):
+            _add(engine, f"Ir{n}", status)
+        with pytest.raises(IntegrityError):
+            _add(engine, "IrBOGUS", "bogus")
+        assert _statuses(engine) == {f"Ir{n}": status for n, status in enumerate(STATUSES)}
+    finally:
+        engine.dispose()
+
+
+@both_databases
+def test_the_status_check_keeps_the_requests_stored_before_it_and_goes_on_downgrade(database_url):
+    engine = make_engine(database_url)
+    try:
+        _migrate(engine, "upgrade", "0009")
+        for n, status in enumerate(STATUSES):
+            _add(engine, f"Ir{n}", status)
+        stored = _statuses(engine)
+
+        upgrade_to_head(engine)
+        assert _statuses(engine) == stored
+        with pytest.raises(IntegrityError):
+            _add(engine, "IrBOGUS", "bogus")
+        assert [c["name"] for c in inspect(engine).get_check_constraints("invite_requests")] == ["ck_invite_requests_status"]
+
+        _migrate(engine, "downgrade", "0009")
+        assert _statuses(engine) == stored
+        assert inspect(engine).get_check_constraints("invite_requests") == []
+    finally:
+        engine.dispose()

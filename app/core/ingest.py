@@ -16,7 +16,7 @@ from app.core.policy import Policy
 from app.core.policy.apply import VERDICT_COLUMNS, verdict
 from app.core.ports import Cards, SlackAdmin, SlackCallFailed
 from app.store.dialect import insert_if_absent
-from app.store.models import InviteRequest, RequestCard, Status
+from app.store.models import InviteRequest, RequestCard
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def row_values(raw: dict[str, Any], team_id: str | None, team_name: str | None =
         "reason": _text(raw.get("request_reason")),
         "date_created": _timestamp(raw.get("date_created")) or moment,
         "date_expire": _timestamp(raw.get("date_expire")),
-        "status": Status.PENDING.value,
+        "status": lifecycle.PENDING,
         "first_seen": moment,
         "last_seen": moment,
     }

@@ -11,8 +11,8 @@ from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import now
-from app.core.lifecycle import APPROVED_STATES, DECIDED, OPEN
-from app.store.models import DecisionLog, InviteRequest, Status, SyncRun
+from app.core.lifecycle import APPROVED_STATES, DECIDED, DENIED, OPEN
+from app.store.models import DecisionLog, InviteRequest, SyncRun
 
 
 def within(teams: Collection[str] | None) -> list[Any]:
@@ -160,7 +160,7 @@ def stats(session: Session, *, teams: Collection[str] | None = None) -> Stats:
     by_team: dict[str, tuple[int, int]] = {}
     for status, _, _, team in recent:
         approved, denied = by_team.get(str(team), (0, 0))
-        by_team[str(team)] = (approved + (status in APPROVED_STATES), denied + (status == Status.DENIED.value))
+        by_team[str(team)] = (approved + (status in APPROVED_STATES), denied + (status == DENIED))
     return Stats(
         pending_by_team={str(k): int(v) for k, v in pending_by_team.items()},
         approved_7d=sum(approved for approved, _ in by_team.values()),

@@ -13,9 +13,10 @@ from slack_sdk import WebClient
 from app.metrics import TURNED_AWAY
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.api.token_health import BOT
-from app.slack.listeners import actions, bulk, commands, digest, events, home, installation, usergroups, views
+from app.slack.listeners import actions, after_ack, bulk, commands, digest, events, home, installation, usergroups, views
+from app.slack.listeners.surfaces import reply_to_of
 from app.slack.runtime import Runtime
-from app.slack.ui import modals
+from app.slack.ui import modals, replies
 from app.store.db import WriteCheck, shown
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def build_app(runtime: Runtime, write_check: WriteCheck | None = None) -> App:
     )
     for listeners in (events, actions, commands, views, home, installation, usergroups, digest, bulk):
         listeners.register(app, runtime)
+    app.error(_on_error(runtime))
     # Bolt's own authorization would call auth.test on the first request, before its ack; do it now instead.
     runtime.token_check.warm(runtime.gateway)
     return app
@@ -122,10 +124,36 @@ def _turn_away(runtime: Runtime, req: BoltRequest, body: dict[str, Any], sentenc
     TURNED_AWAY.labels(kind="interaction").inc()
     response_url = req.context.response_url
     if response_url:  # needs no token
-        runtime.run_later(_tell, runtime, response_url, sentence)
+        after_ack.run_later(runtime, None, _tell, runtime, response_url, sentence)
     elif is_view_submission(body):
         return BoltResponse(status=200, body={"response_action": "update", "view": modals.notice(sentence)})
     return BoltResponse(status=200, body="")
+
+
+def _on_error(runtime: Runtime) -> Callable[..., BoltResponse | None]:
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        """A listener or middleware failed before the ack: logged and told as after it (app.slack.listeners.after_ack).
+
+        A command is answered in its ack and a modal shows the sentence; a click hears it where it was made, after the
+        ack; an event keeps Bolt's HTTP 500 (over Socket Mode: no ack), so Slack delivers it again.
+        """
+        ref = after_ack.logged(error, "before the ack")
+        sentence = replies.unexpected(ref)
+        if is_event(body):
+            return None
+        if is_slash_command(body):
+            return BoltResponse(status=200, body=sentence)
+        if is_view_submission(body):
+            return BoltResponse(status=200, body={"response_action": "update", "view": modals.notice(sentence)})
+        reply_to = reply_to_of(body)
+        if reply_to is not None:
+            try:
+                after_ack.run_later(runtime, None, after_ack.tell_unexpected, runtime, reply_to, ref)
+            except RuntimeError:  # the pools have shut down: nobody is left to tell them
+                log.warning("could not tell %s of the failure with ref %s: shutting down", reply_to.get("user"), ref)
+        return BoltResponse(status=200, body="")
+
+    return on_error
 
 
 def _tell(runtime: Runtime, response_url: str, text: str) -> None:

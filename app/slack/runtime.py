@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,7 +31,7 @@ class Runtime:
     workspaces: Workspaces
     approvers: Approvers
     outbox: Outbox
-    background: CountedPool
+    background: CountedPool  # work after an ack, submitted only through app.slack.listeners.after_ack
     ingesting: CountedPool
     in_flight: InFlight
     token_check: TokenHealth  # what Slack last said about both tokens (auth.test, rejections, revocations)
@@ -54,14 +52,6 @@ class Runtime:
     def sync(self) -> SyncSummary:
         """One reconcile pass over invitebot's workspaces."""
         return sync_once(self.decider, self.workspaces, self.settings.routes, digest_over=self.settings.INVITES_DIGEST_OVER)
-
-    def run_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        """Run work after the ack; failures are logged, never lost silently."""
-        return self.background.submit(fn, *args)
-
-    def ingest_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        """Store an incoming request and post its card after the ack, where waiting for the channel's pace holds up no click."""
-        return self.ingesting.submit(fn, *args)
 
     def wait_until_idle(self, timeout: float) -> bool:
         """Block until every accepted request's work (listeners, background, and the outbox jobs it made) has finished."""

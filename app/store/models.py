@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -68,6 +69,9 @@ class Status(str, enum.Enum):
     GONE = "gone"
 
 
+_STATUSES_SQL = ", ".join(f"'{status.value}'" for status in Status)
+
+
 class Action(str, enum.Enum):
     APPROVE = "approve"
     DENY = "deny"
@@ -86,6 +90,8 @@ class Source(str, enum.Enum):
 
 class InviteRequest(Base):
     __tablename__ = "invite_requests"
+    # Only the statuses app.core.lifecycle moves a request between: the database itself refuses any other.
+    __table_args__ = (CheckConstraint(f"status IN ({_STATUSES_SQL})", name="status"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     # NULL while the workspace is unknown (an org-wide event that names only the org); no buttons until it is known.

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import approvals, pacing
 from app.core.audit import now
-from app.core.lifecycle import OPEN
+from app.core.lifecycle import OPEN, PENDING
 from app.core.outbox import Job
 from app.core.pacing import Pace
 from app.slack.api.failures import job_failure
@@ -23,7 +23,7 @@ from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks
 from app.store.dialect import insert_if_absent
-from app.store.models import InviteRequest, RequestCard, Status
+from app.store.models import InviteRequest, RequestCard
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ def _shown(request: InviteRequest) -> str:
     """What the card shows: a claim in flight looks like pending, unless it is queued for Slack's pace."""
     if blocks.is_queued(request):
         return QUEUED_SHOWN
-    return Status.PENDING.value if request.status in OPEN else request.status
+    return PENDING if request.status in OPEN else request.status
 
 
 def _load(sessions: sessionmaker[Session], request_id: str) -> tuple[InviteRequest | None, list[str]]:

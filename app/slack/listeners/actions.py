@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App
 
 from app.core import authz
-from app.core.decisions import Outcome, Result, decide
-from app.core.outbox import GiveUp, Retry
+from app.core.decisions import decide
+from app.core.lifecycle import OPEN
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.ids import ActionId, ButtonValue
-from app.slack.jobs.answers import tell
-from app.slack.jobs.home import publish_home
+from app.slack.listeners.after_ack import run_later
+from app.slack.listeners.surfaces import Surface, reply_to_of
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks, modals, replies
-from app.store.models import Action, InviteRequest, Source, Status
+from app.store.models import Action, InviteRequest, Source
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ def register(app: App, runtime: Runtime) -> None:
         if not clicked_by_someone(body):
             log.warning("ignored an approve click that names no user or no button")
             return
-        runtime.run_later(handle_click, runtime, body, Action.APPROVE)
+        run_later(runtime, reply_to_of(body), handle_click, runtime, body, Action.APPROVE)
 
     @app.action(ActionId.DENY.value)
     def on_deny(ack: Ack, body: dict[str, Any]) -> None:
@@ -43,7 +42,7 @@ def register(app: App, runtime: Runtime) -> None:
         if not clicked_by_someone(body) or not isinstance(body.get("trigger_id"), str):
             log.warning("ignored a deny click that names no user, no button or no trigger_id")
             return
-        runtime.run_later(open_deny_form, runtime, body)
+        run_later(runtime, reply_to_of(body), open_deny_form, runtime, body)
 
 
 def clicked_by_someone(body: dict[str, Any]) -> bool:
@@ -93,7 +92,7 @@ def fill_deny_form(
         view = modals.notice(replies.refusal(verdict, user_id))
     elif request is None:
         view = modals.notice(f"invitebot has no invite request `{context.request_id}`.")
-    elif request.status not in (Status.PENDING.value, Status.DECIDING.value):
+    elif request.status not in OPEN:
         view = modals.notice(blocks.outcome_line(request) or "This request is already closed.")
     else:
         view = modals.deny_form(context, required=runtime.settings.INVITES_DENY_REASON_REQUIRED, request=request)
@@ -148,36 +147,3 @@ def deny_with_reason(
     surface.answer(runtime, user_id, outcome)
 
 
-@dataclass(frozen=True)
-class Surface:
-    """Where a click came from, and so where its answer goes: the channel (ephemeral) or the App Home."""
-
-    source: Source
-    channel: str | None = None
-
-    @classmethod
-    def of(cls, body: dict[str, Any]) -> "Surface":
-        container = body.get("container") or {}
-        if container.get("type") == "view":
-            return cls(Source.HOME)
-        return cls(Source.BUTTON, container.get("channel_id") or (body.get("channel") or {}).get("id"))
-
-    def reply_to(self, user_id: str) -> dict[str, str]:
-        """Where the outbox sends this clicker's answer once Slack has answered."""
-        if self.source is Source.HOME:
-            return {"surface": "home", "user": user_id}
-        return {"surface": "ephemeral", "channel": self.channel or "", "user": user_id}
-
-    def answer(self, runtime: Runtime, user_id: str, outcome: Outcome) -> None:
-        """An outcome known at once is told here; one that waits for Slack's answer is told by the outbox."""
-        if outcome.result is Result.ACCEPTED:
-            return
-        self.tell(runtime, user_id, replies.decision(outcome, user_id, per_minute=runtime.settings.INVITES_ADMIN_CALLS_PER_MINUTE))
-        if self.source is not Source.HOME and outcome.result not in (Result.REFUSED, Result.REASON_REQUIRED):
-            publish_home(runtime, user_id)
-
-    def tell(self, runtime: Runtime, user_id: str, text: str) -> None:
-        try:
-            tell(runtime, self.reply_to(user_id), text)
-        except (Retry, GiveUp):
-            pass  # told at once, not as an outbox job: nothing to try again, and the failure was logged

@@ -19,6 +19,8 @@ from app.slack.jobs.answers import tell
 from app.slack.jobs.bulk import filter_words, progress_channel
 from app.slack.jobs.home import publish_home
 from app.slack.listeners.actions import clicked_by_someone
+from app.slack.listeners.after_ack import run_later
+from app.slack.listeners.surfaces import reply_to_of
 from app.slack.runtime import Runtime
 from app.slack.ui import batch_blocks, modals, replies
 from app.store.models import Action, Source
@@ -32,19 +34,20 @@ def register(app: App, runtime: Runtime) -> None:
         """Ack at once; the preview opens from the background pool, straight away (the trigger lasts 3 seconds)."""
         ack()
         if _readable(body):
-            runtime.run_later(open_from_button, runtime, body, Action.APPROVE)
+            run_later(runtime, reply_to_of(body), open_from_button, runtime, body, Action.APPROVE)
 
     @app.action(ActionId.BULK_DENY.value)
     def on_bulk_deny(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         if _readable(body):
-            runtime.run_later(open_from_button, runtime, body, Action.DENY)
+            run_later(runtime, reply_to_of(body), open_from_button, runtime, body, Action.DENY)
 
     @app.action(ActionId.BULK_CANCEL.value)
     def on_bulk_cancel(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        if _readable(body, needs_trigger=False):
-            runtime.run_later(cancel_clicked, runtime, body)
+        reply_to = reply_to_of(body)
+        if _readable(body, needs_trigger=False) and reply_to is not None:
+            run_later(runtime, reply_to, cancel_clicked, runtime, body, reply_to)
 
     @app.view(ActionId.BULK_PREVIEW_MODAL.value)
     def on_preview_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -61,7 +64,7 @@ def register(app: App, runtime: Runtime) -> None:
             return
         ack()
         user = body["user"]
-        runtime.run_later(confirm, runtime, user["id"], context, reason, user.get("team_id"))
+        run_later(runtime, context.reply_to(user["id"]), confirm, runtime, user["id"], context, reason, user.get("team_id"))
 
 
 def _readable(body: dict[str, Any], *, needs_trigger: bool = True) -> bool:
@@ -193,11 +196,9 @@ def confirm(
     _tell(runtime, context.reply_to(user_id), text)
 
 
-def cancel_clicked(runtime: Runtime, body: dict[str, Any]) -> None:
-    """Cancel on the progress message: approvers only (decide()'s check), audited either way; the clicker is told."""
+def cancel_clicked(runtime: Runtime, body: dict[str, Any], reply_to: dict[str, str]) -> None:
+    """Cancel on the progress message: approvers only (decide()'s check), audited either way; the clicker is told at `reply_to`."""
     user = body["user"]
-    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id") or ""
-    reply_to = {"surface": "ephemeral", "channel": channel, "user": user["id"]}
     try:
         value = BatchValue.decode(body["actions"][0]["value"])
     except (KeyError, IndexError, TypeError, ValueError) as exc:

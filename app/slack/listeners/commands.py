@@ -22,7 +22,9 @@ from app.slack.api.gateway import SlackCallFailed
 from app.slack.ids import ActionId
 from app.slack.jobs.home import publish_home
 from app.slack.listeners import bulk
+from app.slack.listeners.after_ack import run_later
 from app.slack.listeners.command_parse import USAGE, Command, DirectInvite, UsageError, parse
+from app.slack.listeners.surfaces import reply_to_of
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks, replies
 from app.store.models import Action, Source
@@ -46,12 +48,12 @@ def register(app: App, runtime: Runtime) -> None:
             ack(text=USAGE)
             return
         ack()
-        runtime.run_later(run, runtime, command, body)
+        run_later(runtime, reply_to_of(body), run, runtime, command, body)
 
     @app.action(re.compile(f"^{ActionId.LIST_PAGE.value}_"))
     def on_page(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        runtime.run_later(turn_page, runtime, body)
+        run_later(runtime, reply_to_of(body), turn_page, runtime, body)
 
 
 def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
@@ -155,7 +157,7 @@ def _decide(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
         Source.SLASH,
         command.reason,
         actor_team=body.get("team_id"),
-        reply_to={"surface": "response_url", "url": body["response_url"], "user": user_id},
+        reply_to=reply_to_of(body),
     )
     if outcome.result is Result.ACCEPTED:
         return None

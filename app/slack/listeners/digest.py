@@ -13,6 +13,8 @@ from app.core.authz import Verdict
 from app.core.bulk import batches
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.ids import ActionId
+from app.slack.listeners.after_ack import run_later
+from app.slack.listeners.surfaces import reply_to_of
 from app.slack.runtime import Runtime
 from app.slack.ui import batch_blocks, modals, replies
 from app.store.models import Source
@@ -26,13 +28,13 @@ def register(app: App, runtime: Runtime) -> None:
     @app.action(ActionId.DIGEST_LIST.value)
     def on_list(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        runtime.run_later(list_backlog, runtime, body)
+        run_later(runtime, reply_to_of(body), list_backlog, runtime, body)
 
     @app.action(ActionId.DIGEST_BULK.value)
     def on_bulk(ack: Ack, body: dict[str, Any]) -> None:
         """Ack at once; the modal opens from the background pool within the trigger's 3 seconds."""
         ack()
-        runtime.run_later(choose_in_bulk, runtime, body)
+        run_later(runtime, reply_to_of(body), choose_in_bulk, runtime, body)
 
 
 def _clicked(body: dict[str, Any]) -> tuple[str, str | None, str] | None:

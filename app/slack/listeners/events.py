@@ -10,6 +10,7 @@ from slack_bolt import App
 from app.core.ingest import MalformedRequest, ingest, locate, workspace_of
 from app.core.policy.apply import enforce
 from app.slack.api.gateway import SlackCallFailed
+from app.slack.listeners.after_ack import ingest_later
 from app.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ def register(app: App, runtime: Runtime) -> None:
     def on_invite_requested(event: dict[str, Any], body: dict[str, Any]) -> None:
         """Bolt has already acked; storing the request and posting its card happen on the ingest pool."""
         raw = event.get("invite_request") or {}
-        runtime.ingest_later(_ingest, runtime, raw, str(body.get("team_id") or ""))
+        ingest_later(runtime, _ingest, runtime, raw, str(body.get("team_id") or ""))
 
 
 def _ingest(runtime: Runtime, raw: dict[str, Any], outer_team_id: str) -> None:

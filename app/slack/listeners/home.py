@@ -10,6 +10,8 @@ from slack_bolt import Ack, App
 from app.core import authz
 from app.slack.ids import ActionId
 from app.slack.jobs.home import publish_home
+from app.slack.listeners.after_ack import run_later
+from app.slack.listeners.surfaces import reply_to_of
 from app.slack.runtime import Runtime
 from app.slack.ui.blocks import escape
 from app.store.models import Source
@@ -17,7 +19,6 @@ from app.store.models import Source
 log = logging.getLogger(__name__)
 
 SYNC_NOT_ALLOWED = "Only invite approvers can sync with Slack. Nothing was changed."
-SYNC_FAILED = "The sync stopped with an unexpected error; it is in invitebot's log. Try again in a minute."
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -27,13 +28,13 @@ def register(app: App, runtime: Runtime) -> None:
         user_id = event.get("user")
         if event.get("tab", "home") != "home" or not user_id:
             return
-        runtime.run_later(publish_home, runtime, user_id)
+        run_later(runtime, None, publish_home, runtime, user_id)  # whatever failed here, the Home itself cannot say it
 
     @app.action(ActionId.HOME_SYNC.value)
     def on_sync_now(ack: Ack, body: dict[str, Any]) -> None:
         """Ack at once; the sync (Slack admin calls for every workspace) runs on the background pool."""
         ack()
-        runtime.run_later(sync_now, runtime, body["user"]["id"])
+        run_later(runtime, reply_to_of(body), sync_now, runtime, body["user"]["id"])
 
 
 def sync_now(runtime: Runtime, user_id: str) -> None:
@@ -41,11 +42,6 @@ def sync_now(runtime: Runtime, user_id: str) -> None:
     if not authz.require(runtime.sessions, runtime.approvers, authz.Asked(user_id, "sync", source=Source.HOME.value)).allowed:
         publish_home(runtime, user_id, notice=SYNC_NOT_ALLOWED)
         return
-    try:
-        summary = runtime.sync()
-    except Exception:  # noqa: BLE001 - the clicker must hear how it went
-        log.exception("sync from the App Home failed")
-        publish_home(runtime, user_id, notice=SYNC_FAILED)
-        return
+    summary = runtime.sync()  # an unexpected failure reaches the Home with its reference (app.slack.listeners.after_ack)
     log.info("%s (started from the App Home by %s)", summary.line(), user_id)
     publish_home(runtime, user_id, notice=escape(summary.line()))

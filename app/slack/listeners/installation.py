@@ -9,6 +9,7 @@ from slack_bolt import App
 
 from app.metrics import TOKEN_REVOCATIONS
 from app.slack.api.token_health import ADMIN, BOT, ENV_NAMES
+from app.slack.listeners.after_ack import run_later
 from app.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def register(app: App, runtime: Runtime) -> None:
             return
         admin = runtime.token_check.identity(ADMIN)
         if admin is None:  # not asked yet: auth.test names the admin token's user (or fails, if revoked)
-            runtime.run_later(_check_admin, runtime, users)
+            run_later(runtime, None, _check_admin, runtime, users)
         elif admin.user_id in users:
             _revoked(runtime, ADMIN, "token_revoked", "tokens_revoked event")
         else:

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import App
 
+from app.slack.listeners.after_ack import run_later
 from app.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ def register(app: App, runtime: Runtime) -> None:
     @app.event("subteam_members_changed")
     def on_members_changed(event: dict[str, Any], body: dict[str, Any]) -> None:
         """Bolt has already acked; the change waits for any read of the group in flight, so it runs after the ack."""
-        runtime.run_later(members_changed, runtime, event, str(body.get("team_id") or ""))
+        run_later(runtime, None, members_changed, runtime, event, str(body.get("team_id") or ""))
 
 
 def members_changed(runtime: Runtime, event: dict[str, Any], outer_team_id: str) -> None:

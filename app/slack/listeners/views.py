@@ -9,8 +9,11 @@ from slack_bolt import Ack, App
 
 from app.slack.ids import ActionId
 from app.slack.listeners.actions import deny_with_reason
+from app.slack.listeners.after_ack import run_later
+from app.slack.listeners.surfaces import Surface
 from app.slack.runtime import Runtime
 from app.slack.ui import modals, replies
+from app.store.models import Source
 
 log = logging.getLogger(__name__)
 
@@ -30,4 +33,5 @@ def register(app: App, runtime: Runtime) -> None:
             return
         ack()
         user = body["user"]
-        runtime.run_later(deny_with_reason, runtime, user["id"], context, reason, user.get("team_id"))
+        told = Surface(Source(context.source), context.channel).reply_to(user["id"])  # where the Deny was clicked
+        run_later(runtime, told, deny_with_reason, runtime, user["id"], context, reason, user.get("team_id"))

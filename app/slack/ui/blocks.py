@@ -6,9 +6,10 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Sequence
 
+from app.core.lifecycle import APPROVED, DECIDING, DENIED, GONE, INVITE_FAILED, OPEN, PENDING
 from app.slack.ids import ActionId, ButtonValue
 from app.slack.ui import limits
-from app.store.models import InviteRequest, Source, Status
+from app.store.models import InviteRequest, Source
 
 INVITE_TYPE_WORDS = {
     "full_member": "Full member",
@@ -201,25 +202,24 @@ def decided_by_words(request: InviteRequest, unknown: str = "someone") -> str:
 
 def outcome_line(request: InviteRequest, *, reason_chars: int = MAX_REASON_CHARS) -> str | None:
     """One sentence saying how a closed request ended (a deny reason up to `reason_chars`); None while it is open."""
-    status = Status(request.status)
     actor = decided_by_words(request)
     when = slack_date(request.decided_at, lead=", ") if request.decided_at else ""
     outside = request.decision_source == Source.OUTSIDE.value
-    if status is Status.APPROVED:
+    if request.status == APPROVED:
         return f":white_check_mark: Already approved by {actor} outside invitebot{when}" if outside else (
             f":white_check_mark: Approved by {actor}{when}"
         )
-    if status is Status.DENIED:
+    if request.status == DENIED:
         line = f":no_entry: Already denied by {actor} outside invitebot{when}" if outside else f":no_entry: Denied by {actor}{when}"
         if request.deny_reason:
             line += f"\nReason: {safe(request.deny_reason, reason_chars)}"
         return line
-    if status is Status.APPROVED_INVITE_FAILED:
+    if request.status == INVITE_FAILED:
         return (
             f":warning: Approved by {actor}{when}, but Slack could not send the invitation "
             "(the person may be deactivated or already in the workspace)."
         )
-    if status is Status.GONE:
+    if request.status == GONE:
         noticed = slack_date(request.decided_at, lead="; noticed ") if request.decided_at else ""
         return f":wastebasket: Slack no longer has this request (expired, withdrawn or removed){noticed}."
     return None
@@ -247,7 +247,7 @@ def policy_line(request: InviteRequest) -> str | None:
     if verdict == "require_approvals":
         count = request.approvals_needed or 2
         return f":busts_in_silhouette: Needs {count} approvals {named}" if enforced else f":scales: Policy would require {count} approvals {named}"
-    if request.status in (Status.PENDING.value, Status.DECIDING.value):
+    if request.status in OPEN:
         return None if enforced else f":scales: Policy would {verdict} {named}"
     if request.policy_agreed is None:
         return None
@@ -258,7 +258,7 @@ def policy_line(request: InviteRequest) -> str | None:
 def is_queued(request: InviteRequest, at: datetime | None = None) -> bool:
     """A claimed decision whose admin call waits for Slack's pace."""
     moment = at or datetime.now(timezone.utc)
-    return request.status == Status.DECIDING.value and request.call_at is not None and request.call_at > moment
+    return request.status == DECIDING and request.call_at is not None and request.call_at > moment
 
 
 def waiting_words(seconds: float, per_minute: int | None) -> str:
@@ -343,7 +343,7 @@ def sample_card() -> list[dict[str, Any]]:
         reason="Joins the data team as a contractor.\nNeeds #general and #data.",
         date_created=asked,
         date_expire=asked + timedelta(days=90),
-        status=Status.PENDING.value,
+        status=PENDING,
     )
     return request_card(request)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.lifecycle import DECIDING
 from app.core.policy import Policy
 from app.core.policy.stats import AGREEMENT_DAYS, RuleAgreement, Waiting
 from app.core.queries import Stats, WorkspaceQueue
@@ -25,7 +26,7 @@ from app.slack.ui.blocks import (
     workspace_words,
 )
 from app.slack.ui.replies import oldest_words, source_words, status_words
-from app.store.models import InviteRequest, Status, SyncRun
+from app.store.models import InviteRequest, SyncRun
 
 MAX_BLOCKS = limits.VIEW_BLOCKS  # Slack's limit for a Home tab
 PENDING_FETCH = MAX_BLOCKS // 2  # more pending requests than could ever fit, so the builder decides how many show
@@ -111,7 +112,7 @@ def _pending_item(request: InviteRequest) -> list[dict[str, Any]]:
     text = f":envelope: {name}\n{details}"
     if request.reason:
         text += f"\n>{safe(' '.join(request.reason.split()), HOME_REASON_CHARS)}"
-    if request.status == Status.DECIDING.value:
+    if request.status == DECIDING:
         verb = "approving" if request.claim_action == "approve" else "denying"
         actor = f"<@{request.claim_actor}>" if request.claim_actor else "Someone"
         return [mrkdwn_section(text), context(f":hourglass_flowing_sand: {actor} is {verb} this request right now.")]

@@ -21,7 +21,15 @@ from app.slack.ui.replies.bulk import (
     bulk_title,
     left_words,
 )
-from app.slack.ui.replies.decisions import NOT_ALLOWED, NOT_YOUR_WORKSPACE, REASON_NEEDED, REASON_REQUIRED, decision, refusal
+from app.slack.ui.replies.decisions import (
+    NOT_ALLOWED,
+    NOT_YOUR_WORKSPACE,
+    REASON_NEEDED,
+    REASON_REQUIRED,
+    decision,
+    refusal,
+    unexpected,
+)
 from app.slack.ui.replies.digests import (
     DIGEST_EXPLAINED,
     NOT_ALLOWED_IN_BULK,
@@ -80,6 +88,7 @@ __all__ = [
     "refusal",
     "REASON_NEEDED",
     "decision",
+    "unexpected",
     "mine",
     "requester_dm",
     "guest_ends",

@@ -16,6 +16,14 @@ NOT_YOUR_WORKSPACE = (
 REASON_REQUIRED = "Write a reason to deny this request."  # under the modal's box, which already says who reads it
 
 
+def unexpected(ref: str) -> str:
+    """What anyone hears when invitebot failed in a way its code does not expect; its log has the same reference."""
+    return (
+        f"Something went wrong on invitebot's side (ref {ref}), so this was not finished. "
+        "Try again; if it keeps happening, give this reference to whoever runs invitebot."
+    )
+
+
 def refusal(verdict: Verdict, user_id: str) -> str:
     """Why someone may not decide: not an approver, or invitebot could not find out."""
     if verdict.outcome == LOOKUP_FAILED_OUTCOME:

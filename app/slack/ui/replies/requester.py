@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.core.lifecycle import APPROVED, INVITE_FAILED
 from app.slack.ui import blocks, limits
 from app.slack.ui.replies.words import LIST_REASON_CHARS, _sections, status_words
-from app.store.models import InviteRequest, Status
+from app.store.models import InviteRequest
 
 
 def mine(requests: list[InviteRequest]) -> list[dict[str, Any]]:
@@ -27,9 +28,9 @@ def requester_dm(request: InviteRequest) -> str:
     who = blocks.decided_by_words(request, "an admin")
     where = blocks.escape(request.team_name) if request.team_name else "the workspace"
     subject = f"Your request to invite {blocks.escape(request.email)} to {where}"
-    if request.status == Status.APPROVED.value:
+    if request.status == APPROVED:
         return f":white_check_mark: {subject} was approved by {who}. They will get an invitation by email."
-    if request.status == Status.APPROVED_INVITE_FAILED.value:
+    if request.status == INVITE_FAILED:
         return (
             f":warning: {subject} was approved by {who}, but Slack could not send the invitation "
             "(they may be deactivated or already in the workspace)."
@@ -40,6 +41,6 @@ def requester_dm(request: InviteRequest) -> str:
 
 def guest_ends(request: InviteRequest) -> str:
     """After an approved guest's status in `/invites mine`: when the account ends (nothing for anyone else)."""
-    if request.status != Status.APPROVED.value or request.invite_type not in blocks.GUEST_TYPES or request.date_expire is None:
+    if request.status != APPROVED or request.invite_type not in blocks.GUEST_TYPES or request.date_expire is None:
         return ""
     return f" · guest account {blocks.slack_date(request.date_expire, lead='ends ')}"

@@ -1,0 +1,55 @@
+"""Work after Bolt's ack, on the thread pools, through one wrapper: an unexpected failure is logged once under a short
+reference, and the person who asked is given that reference on the surface they used."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from concurrent.futures import Future
+from typing import Any, Callable
+
+from app.core.outbox import GiveUp, Retry
+from app.slack.jobs.answers import tell
+from app.slack.runtime import Runtime
+from app.slack.ui import replies
+
+log = logging.getLogger(__name__)
+
+
+def run_later(runtime: Runtime, reply_to: dict[str, str] | None, fn: Callable[..., Any], *args: Any) -> Future[None]:
+    """Run fn(*args) on the background pool; `reply_to` (app.slack.listeners.surfaces.reply_to_of) hears of an
+    unexpected failure, None leaves it to the log."""
+    return runtime.background.submit(_guarded, runtime, reply_to, fn, args)
+
+
+def ingest_later(runtime: Runtime, fn: Callable[..., Any], *args: Any) -> Future[None]:
+    """Store an incoming request and post its card on the ingest pool, where waiting for the channel's pace holds up no
+    click; an event has nobody to tell."""
+    return runtime.ingesting.submit(_guarded, runtime, None, fn, args)
+
+
+def _guarded(runtime: Runtime, reply_to: dict[str, str] | None, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        fn(*args)
+    except Exception as error:  # noqa: BLE001 - failures the code expects are worded where they happen; this is the rest
+        ref = logged(error, f"in {getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}")
+        if reply_to is not None:
+            tell_unexpected(runtime, reply_to, ref)
+
+
+def logged(error: BaseException, where: str) -> str:
+    """Log an unexpected failure once, at ERROR with its traceback, under a new reference; returns the reference."""
+    ref = secrets.token_hex(4)
+    log.error("unexpected failure %s (ref %s)", where, ref, exc_info=error, extra={"ref": ref})
+    return ref
+
+
+def tell_unexpected(runtime: Runtime, reply_to: dict[str, str], ref: str) -> None:
+    """Tell the person that what they asked for failed, with the reference; if even that fails, log it and stop."""
+    user = reply_to.get("user")
+    try:
+        tell(runtime, reply_to, replies.unexpected(ref))
+    except (Retry, GiveUp):
+        log.warning("could not tell %s of the failure with ref %s", user, ref)  # tell() logged Slack's answer
+    except Exception:  # noqa: BLE001 - nothing more can be done for them
+        log.exception("could not tell %s of the failure with ref %s", user, ref)

@@ -16,6 +16,7 @@ from app.core.policy import Policy
 from app.core.policy.apply import VERDICT_COLUMNS, verdict
 from app.core.ports import Cards, SlackAdmin, SlackCallFailed
 from app.store.dialect import insert_if_absent
+from app.store.dml import changed
 from app.store.models import InviteRequest, RequestCard, Status
 
 log = logging.getLogger(__name__)
@@ -100,21 +101,24 @@ def apply_changes(session: Session, seen: Row[Any], values: dict[str, Any]) -> b
     row = InviteRequest.id == values["id"]
     learned = 0
     if values["team_id"] and seen.team_id is None:
-        learned += session.execute(
+        learned += changed(
+            session,
             update(InviteRequest).where(row, InviteRequest.team_id.is_(None)).values(team_id=values["team_id"])
-        ).rowcount
+        )
     if values["team_name"] and seen.team_name != values["team_name"]:
         renamed = or_(InviteRequest.team_name.is_(None), InviteRequest.team_name != values["team_name"])
-        learned += session.execute(
+        learned += changed(
+            session,
             update(InviteRequest).where(row, renamed).values(team_name=values["team_name"])
-        ).rowcount
+        )
     if seen.last_seen < values["last_seen"] - LAST_SEEN_STEP:
         session.execute(update(InviteRequest).where(row).values(last_seen=values["last_seen"]))
     judged = {name: values.get(name) for name in VERDICT_COLUMNS}
     if seen.status == lifecycle.PENDING and judged != {name: getattr(seen, name) for name in VERDICT_COLUMNS}:
-        learned += session.execute(
+        learned += changed(
+            session,
             update(InviteRequest).where(row, InviteRequest.status == lifecycle.PENDING).values(**judged)
-        ).rowcount
+        )
     return bool(learned)
 
 

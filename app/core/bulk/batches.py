@@ -40,6 +40,7 @@ from app.core.decisions import REASON_REQUIRED_OUTCOME, Decider, Result, decide
 from app.core.outbox import Job
 from app.core.pacing import Pace
 from app.core.policy import domain_matches
+from app.store.dml import changed
 from app.store.models import Action, Batch, BatchItem, DecisionLog, InviteRequest, PaceBudget, Source
 
 log = logging.getLogger(__name__)
@@ -260,12 +261,13 @@ def start(
         _refused(decider, batch_items.subject(batch_id), action, actor_id, source, REASON_REQUIRED_OUTCOME, batch_id)
         return Change(Answer.REASON_REQUIRED, batch)
     with decider.sessions.begin() as session:
-        started = session.execute(
+        started = changed(
+            session,
             update(Batch)
             .where(Batch.id == batch_id, Batch.state == PREVIEW)
             .values(state=RUNNING, started_at=now(), reason=reason)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         if not started:
             return Change(Answer.ALREADY, batch)
         batch = session.get(Batch, batch_id, populate_existing=True)
@@ -297,16 +299,18 @@ def stop(decider: Decider, batch_id: int, why: str) -> Change:
 def _end_early(decider: Decider, batch_id: int, actor_id: str | None, how: str) -> Change:
     with decider.sessions.begin() as session:
         running = select(Batch.id).where(Batch.id == batch_id, Batch.state == RUNNING).exists()
-        left = session.execute(  # the items first, then the batch: the order every transaction keeps
+        left = changed(  # the items first, then the batch: the order every transaction keeps
+            session,
             update(BatchItem)
             .where(BatchItem.batch_id == batch_id, BatchItem.outcome.is_(None), running)
             .values(outcome=batch_items.CANCELLED_ITEM, done_at=now())
             .execution_options(synchronize_session=False)
-        ).rowcount
-        ended = session.execute(
+        )
+        ended = changed(
+            session,
             update(Batch).where(Batch.id == batch_id, Batch.state == RUNNING).values(state=CANCELLED)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         batch = session.get(Batch, batch_id, populate_existing=True)
         if not ended or batch is None:
             return Change(Answer.ALREADY, batch)

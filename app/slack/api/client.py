@@ -144,7 +144,7 @@ class CountedWebClient(WebClient):
         super().__init__(*args, **kwargs)
         self._observer = observer
 
-    def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:
         try:
             response = super().api_call(api_method, **kwargs)
         except Exception as exc:  # every failed call is counted: Slack's answers, and the wire's (URLError, timeouts, ...)

@@ -340,13 +340,14 @@ def _lost(asked: _Asked, session: Session) -> Outcome:
 
 def queue_cards(decider: Decider, session: Session, request_id: str, clicked: tuple[str, str] | None = None) -> None:
     """Re-render every posted copy of the request's card (and the copy clicked, tracked or not) as outbox jobs."""
-    copies = set(
-        session.execute(
+    copies = {
+        (channel, ts)
+        for channel, ts in session.execute(
             select(RequestCard.channel, RequestCard.ts).where(RequestCard.request_id == request_id, RequestCard.ts.is_not(None))
         ).all()
-    )
+    }
     if clicked is not None:
-        copies.add(tuple(clicked))
+        copies.add(clicked)
     for channel, ts in sorted(copies):
         decider.outbox.add(session, "card", {"channel": channel, "ts": ts}, request_id=request_id, here=True)
 

@@ -49,7 +49,7 @@ def _text(value: Any) -> str | None:
 
 def workspace_of(raw: dict[str, Any], outer_team_id: str | None) -> str | None:
     """The request's workspace as the payload says it: its own `team`, else a T… id outside; never the org's E… id."""
-    team = raw.get("team") if isinstance(raw.get("team"), dict) else {}
+    team = raw["team"] if isinstance(raw.get("team"), dict) else {}
     for candidate in (_text(team.get("id")), outer_team_id):
         if candidate and candidate.startswith("T"):
             return candidate
@@ -61,7 +61,7 @@ def row_values(raw: dict[str, Any], team_id: str | None, team_name: str | None =
     request_id, email = _text(raw.get("id")), _text(raw.get("email"))
     if not request_id or not email:
         raise MalformedRequest("invite request without id or email")
-    team = raw.get("team") if isinstance(raw.get("team"), dict) else {}
+    team = raw["team"] if isinstance(raw.get("team"), dict) else {}
     moment = now()
     return {
         "id": request_id[:32],
@@ -93,6 +93,7 @@ def store(session: Session, values: dict[str, Any]) -> tuple[bool, bool]:
         if insert_if_absent(session, InviteRequest, values):
             return True, False
         seen = _seen(session, values["id"])  # stored by another process a moment ago
+        assert seen is not None  # the insert found the row there, and requests are never deleted
     return False, apply_changes(session, seen, values)
 
 

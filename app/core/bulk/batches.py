@@ -411,17 +411,20 @@ def progress(session: Session, batch_id: int, pace: Pace) -> Progress | None:
     if batch is None:
         return None
     counts = batch_items.counts(session, batch_id)
-    per_team = session.execute(
+    per_team: dict[str, int] = {}
+    for team, n in session.execute(
         select(InviteRequest.team_id, func.count())
         .select_from(BatchItem)
         .join(InviteRequest, InviteRequest.id == BatchItem.request_id)
         .where(BatchItem.batch_id == batch_id, BatchItem.outcome.is_(None), InviteRequest.team_id.is_not(None))
         .group_by(InviteRequest.team_id)
-    ).all()
-    slots = next_slots(session, pace, {team for team, _ in per_team})
+    ).all():
+        assert team is not None  # the query leaves out items whose workspace is unknown
+        per_team[team] = int(n)
+    slots = next_slots(session, pace, set(per_team))
     moment = now()
     left = max(
-        [(slots[team] - moment).total_seconds() + (int(n) - 1) * pace.interval.total_seconds() for team, n in per_team],
+        [(slots[team] - moment).total_seconds() + (n - 1) * pace.interval.total_seconds() for team, n in per_team.items()],
         default=0.0,
     )
     cancelled_by = stopped_because = None

@@ -220,6 +220,7 @@ def refresh(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: 
     if request is None:
         return
     for channel, ts in copies:
+        assert ts is not None  # the query picked posted copies only
         _update(sessions, gateway, request, channel, ts, approved)
 
 

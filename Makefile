@@ -15,6 +15,8 @@ $(BIN)/invitebot: pyproject.toml
 
 test: $(BIN)/invitebot
 	$(BIN)/ruff check app tests bench migrations
+	$(BIN)/lint-imports
+	$(BIN)/mypy app
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/mkdocs build --strict --quiet --site-dir .site
 	$(BIN)/python -m pytest -n 2
@@ -35,4 +37,4 @@ bench: $(BIN)/invitebot
 	$(BIN)/python -m bench.ack_latency
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .site
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .import_linter_cache .site

@@ -477,7 +477,7 @@ class Settings(DatabaseSettings):
 S = TypeVar("S", bound=DatabaseSettings)
 
 
-def problems(kind: type[DatabaseSettings], **overrides: object) -> list[SettingProblem]:
+def problems(kind: type[DatabaseSettings], **overrides: Any) -> list[SettingProblem]:
     """Every missing or malformed variable `kind` reads, in the order the settings are declared."""
     try:
         kind(**overrides)

@@ -27,6 +27,7 @@ from app.core.outbox import Job, Outbox
 from app.core.policy import Policy
 from app.core.ports import Cards, DecisionRecord, Kind, SlackAdmin, SlackCallFailed
 from app.store.dialect import insert_if_absent
+from app.store.dml import changed
 from app.store.models import Action, Approval, InviteRequest, RequestCard, Source
 
 log = logging.getLogger(__name__)
@@ -329,13 +330,14 @@ def _lost(asked: _Asked, session: Session) -> Outcome:
 
 def queue_cards(decider: Decider, session: Session, request_id: str, clicked: tuple[str, str] | None = None) -> None:
     """Re-render every posted copy of the request's card (and the copy clicked, tracked or not) as outbox jobs."""
-    copies = set(
-        session.execute(
+    copies = {
+        (channel, ts)
+        for channel, ts in session.execute(
             select(RequestCard.channel, RequestCard.ts).where(RequestCard.request_id == request_id, RequestCard.ts.is_not(None))
         ).all()
-    )
+    }
     if clicked is not None:
-        copies.add(tuple(clicked))
+        copies.add(clicked)
     for channel, ts in sorted(copies):
         decider.outbox.add(session, "card", {"channel": channel, "ts": ts}, request_id=request_id, here=True)
 
@@ -344,11 +346,12 @@ def queue_told(decider: Decider, session: Session, request_id: str) -> None:
     """Each requester hears how a decided request ended, once, at the pace their DM channel takes."""
     if not decider.notify_requesters:
         return
-    marked = session.execute(
+    marked = changed(
+        session,
         update(InviteRequest)
         .where(InviteRequest.id == request_id, InviteRequest.requesters_notified_at.is_(None))
         .values(requesters_notified_at=now())
-    ).rowcount
+    )
     request = session.get(InviteRequest, request_id) if marked else None
     for user_id in request.requester_ids if request is not None else []:
         at = pacing.take(session, decider.post_pace, user_id) if decider.post_pace else None

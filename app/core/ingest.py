@@ -16,6 +16,7 @@ from app.core.policy import Policy
 from app.core.policy.apply import VERDICT_COLUMNS, verdict
 from app.core.ports import Cards, SlackAdmin, SlackCallFailed
 from app.store.dialect import insert_if_absent
+from app.store.dml import changed
 from app.store.models import InviteRequest, RequestCard
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def _text(value: Any) -> str | None:
 
 def workspace_of(raw: dict[str, Any], outer_team_id: str | None) -> str | None:
     """The request's workspace as the payload says it: its own `team`, else a T… id outside; never the org's E… id."""
-    team = raw.get("team") if isinstance(raw.get("team"), dict) else {}
+    team = raw["team"] if isinstance(raw.get("team"), dict) else {}
     for candidate in (_text(team.get("id")), outer_team_id):
         if candidate and candidate.startswith("T"):
             return candidate
@@ -60,7 +61,7 @@ def row_values(raw: dict[str, Any], team_id: str | None, team_name: str | None =
     request_id, email = _text(raw.get("id")), _text(raw.get("email"))
     if not request_id or not email:
         raise MalformedRequest("invite request without id or email")
-    team = raw.get("team") if isinstance(raw.get("team"), dict) else {}
+    team = raw["team"] if isinstance(raw.get("team"), dict) else {}
     moment = now()
     return {
         "id": request_id[:32],
@@ -92,6 +93,7 @@ def store(session: Session, values: dict[str, Any]) -> tuple[bool, bool]:
         if insert_if_absent(session, InviteRequest, values):
             return True, False
         seen = _seen(session, values["id"])  # stored by another process a moment ago
+        assert seen is not None  # the insert found the row there, and requests are never deleted
     return False, apply_changes(session, seen, values)
 
 
@@ -100,21 +102,24 @@ def apply_changes(session: Session, seen: Row[Any], values: dict[str, Any]) -> b
     row = InviteRequest.id == values["id"]
     learned = 0
     if values["team_id"] and seen.team_id is None:
-        learned += session.execute(
+        learned += changed(
+            session,
             update(InviteRequest).where(row, InviteRequest.team_id.is_(None)).values(team_id=values["team_id"])
-        ).rowcount
+        )
     if values["team_name"] and seen.team_name != values["team_name"]:
         renamed = or_(InviteRequest.team_name.is_(None), InviteRequest.team_name != values["team_name"])
-        learned += session.execute(
+        learned += changed(
+            session,
             update(InviteRequest).where(row, renamed).values(team_name=values["team_name"])
-        ).rowcount
+        )
     if seen.last_seen < values["last_seen"] - LAST_SEEN_STEP:
         session.execute(update(InviteRequest).where(row).values(last_seen=values["last_seen"]))
     judged = {name: values.get(name) for name in VERDICT_COLUMNS}
     if seen.status == lifecycle.PENDING and judged != {name: getattr(seen, name) for name in VERDICT_COLUMNS}:
-        learned += session.execute(
+        learned += changed(
+            session,
             update(InviteRequest).where(row, InviteRequest.status == lifecycle.PENDING).values(**judged)
-        ).rowcount
+        )
     return bool(learned)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.audit import now
 from app.store.dialect import insert_if_absent
+from app.store.dml import changed
 from app.store.models import Lease
 
 
@@ -16,11 +17,12 @@ def acquire(sessions: sessionmaker[Session], name: str, holder: str, ttl: timede
     """Take or renew the lease; True when `holder` has it until now + ttl."""
     moment = now()
     with sessions.begin() as session:
-        renewed = session.execute(
+        renewed = changed(
+            session,
             update(Lease)
             .where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at < moment))
             .values(holder=holder, expires_at=moment + ttl)
-        ).rowcount
+        )
         if renewed:
             return True
         return insert_if_absent(session, Lease, {"name": name, "holder": holder, "expires_at": moment + ttl})

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.core import audit
 from app.core.audit import now
+from app.store.dml import changed
 from app.store.models import Action, InviteRequest, Source, Status
 
 PENDING, DECIDING = Status.PENDING.value, Status.DECIDING.value
@@ -160,12 +161,13 @@ def _move(
 ) -> bool:
     if target not in move.targets:
         raise ValueError(f"{move.name} cannot take a request to {target}")
-    moved = session.execute(
+    moved = changed(
+        session,
         update(InviteRequest)
         .where(InviteRequest.id == request_id, InviteRequest.status.in_(move.sources), *guards)
         .values(status=target, **values)
         .execution_options(synchronize_session=False)  # callers read the row again when they need it
-    ).rowcount
+    )
     if moved and entry is not None:
         entry.write(session, request_id)
     return bool(moved)

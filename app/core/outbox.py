@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core import pacing
 from app.core.audit import now
 from app.metrics import OUTBOX_DONE, OUTBOX_FAILED
+from app.store.dml import changed
 from app.store.models import OutboxJob
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,10 @@ class Job:
     def complete(self, session: Session) -> bool:
         """Mark the job done in the caller's transaction (with the work it did); False if another replica took it over."""
         return bool(
-            session.execute(
+            changed(
+                session,
                 delete(OutboxJob).where(OutboxJob.id == self.id, OutboxJob.locked_by == self.owner, OutboxJob.state == RUNNING)
-            ).rowcount
+            )
         )
 
 
@@ -430,19 +432,18 @@ def failed(sessions: sessionmaker[Session]) -> list[OutboxJob]:
 def retry_failed(sessions: sessionmaker[Session]) -> int:
     """Put every job given up for good back in the queue, due now with fresh attempts (once what failed is fixed)."""
     with sessions.begin() as session:
-        return int(
-            session.execute(
-                update(OutboxJob)
-                .where(OutboxJob.state == DEAD)
-                .values(state=QUEUED, not_before=now(), attempts=0, finished_at=None)
-            ).rowcount
+        return changed(
+            session,
+            update(OutboxJob)
+            .where(OutboxJob.state == DEAD)
+            .values(state=QUEUED, not_before=now(), attempts=0, finished_at=None)
         )
 
 
 def drop_failed(sessions: sessionmaker[Session]) -> int:
     """Forget every job given up for good (what it would have said no longer matters)."""
     with sessions.begin() as session:
-        return int(session.execute(delete(OutboxJob).where(OutboxJob.state == DEAD)).rowcount)
+        return changed(session, delete(OutboxJob).where(OutboxJob.state == DEAD))
 
 
 def _takeable(moment: datetime) -> Any:

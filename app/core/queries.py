@@ -165,7 +165,8 @@ def stats(session: Session, *, teams: Collection[str] | None = None) -> Stats:
         pending_by_team={str(k): int(v) for k, v in pending_by_team.items()},
         approved_7d=sum(approved for approved, _ in by_team.values()),
         denied_7d=sum(denied for _, denied in by_team.values()),
-        median_to_decision=statistics.median(waits) if waits else None,
+        # typeshed types median() for numbers only; timedeltas sort, add and halve as it needs
+        median_to_decision=statistics.median(waits) if waits else None,  # type: ignore[type-var]
         oldest_wait=oldest_wait(session, moment, teams=teams),
         decided_by_team_7d=by_team,
     )

@@ -125,6 +125,7 @@ def _name_workspaces(decider: Decider, names: dict[str, str]) -> None:
             )
         ).all()
         for team_id in {team_id for _, team_id in unnamed}:
+            assert team_id is not None  # the query picked requests of named workspaces only
             session.execute(
                 update(InviteRequest)
                 .where(InviteRequest.team_id == team_id, InviteRequest.team_name.is_(None))

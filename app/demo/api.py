@@ -175,7 +175,7 @@ class DemoApi:
         view = self.screens.modal_view(user.id, view_id)
         if view is None:
             raise BadRequest("that modal is not open")
-        typed = body.get("values") if isinstance(body.get("values"), dict) else {}
+        typed = body["values"] if isinstance(body.get("values"), dict) else {}
         reply = self.sender.submit_view(user_id=user.id, view=view, values=_view_values(view, typed), team_id=user.team_id)
         answer = bot_answer(reply)
         ack = answer["body"] if isinstance(answer["body"], dict) else {}

@@ -38,7 +38,7 @@ def seed_requests(fake: FakeSlack, sender: SlackSender, screens: Screens) -> Non
         screens.remember_request(item)
         sender.invite_requested(item)
         # one at a time, so the cards stand in the channel oldest first
-        fake.wait_for(lambda n=number: len(fake.messages(seed.APPROVALS_CHANNEL)) >= n, STARTUP_WAIT, "no card posted")
+        fake.wait_for(lambda: len(fake.messages(seed.APPROVALS_CHANNEL)) >= number, STARTUP_WAIT, "no card posted")
 
 
 def run_demo(port: int) -> int:

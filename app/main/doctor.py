@@ -193,16 +193,16 @@ class _SlackChecks:
         settings = self.runtime.settings
         for name in ("SLACK_BOT_TOKEN", "SLACK_ADMIN_TOKEN"):
             problem = self.gateway.bot_token_problem if name == "SLACK_BOT_TOKEN" else self.gateway.admin_token_problem
-            self._add(f"{name} (auth.test)", [name], lambda p=problem, n=name: self._token(n, p()))
+            self._add(f"{name} (auth.test)", [name], lambda: self._token(name, problem()))
         team_ids = self._workspaces()
         for team_id in team_ids:
-            self._add(f"list invite requests in {team_id}", ["SLACK_ADMIN_TOKEN"], lambda t=team_id: self._listing(t))
+            self._add(f"list invite requests in {team_id}", ["SLACK_ADMIN_TOKEN"], lambda: self._listing(team_id))
         channel = "the approvals channel" if "INVITES_CHANNEL" in self.bad else settings.INVITES_CHANNEL
         self._add(f"post in {channel}", ["SLACK_BOT_TOKEN", "INVITES_CHANNEL"], lambda: self._posting(settings.INVITES_CHANNEL))
         if "INVITES_ROUTES" in self.bad:
             self.checks.append(_skipped("post in the routed channels", ["INVITES_ROUTES"]))
         for routed in settings.routes.channels()[1:]:  # each workspace's own channel (INVITES_ROUTES), once
-            self._add(f"post in {routed}", ["SLACK_BOT_TOKEN"], lambda c=routed: self._posting(c, "INVITES_ROUTES"))
+            self._add(f"post in {routed}", ["SLACK_BOT_TOKEN"], lambda: self._posting(routed, "INVITES_ROUTES"))
         escalate_to = settings.INVITES_ESCALATE_TO or ""
         if escalate_to[:1] in ("C", "G") and escalate_to not in settings.routes.channels():
             self._add(
@@ -224,7 +224,7 @@ class _SlackChecks:
                 search = [] if group.team_id else ["INVITES_TEAM_IDS", *(["SLACK_ADMIN_TOKEN"] if settings.all_teams else [])]
                 needs = ["SLACK_BOT_TOKEN", *search]
                 name = f"approver group {group.id}" + ("" if variable == "INVITES_APPROVERS" else f" ({variable})")
-                self._add(name, needs, lambda g=group, n=name, v=variable: _group(self.runtime, g, self._fix, n, v))
+                self._add(name, needs, lambda: _group(self.runtime, group, self._fix, name, variable))
         return self.checks
 
     def _add(self, name: str, needs: list[str], check: Callable[[], Check]) -> None:

@@ -27,7 +27,7 @@ class UsageProblem(ValueError):
     """An argument that cannot be used, in the one line the command prints."""
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "export", help="write every decision and attempt in a time window, oldest first, as CSV or JSON lines"
     )

@@ -35,7 +35,7 @@ class PolicySettings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("policy", help="check a policy file (INVITES_POLICY), or try a request against it")
     actions = parser.add_subparsers(dest="policy_command", required=True)
     check = actions.add_parser("check", help="check a policy file: OK with its rules and digest, or every problem with its line")

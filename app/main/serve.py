@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 REQUEST_THREADS = 32
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
+class _Gunicorn(BaseApplication):
     """Embeds gunicorn so `invitebot serve` needs no separate config file."""
 
     def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
@@ -55,7 +55,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self._runtime.close()
 
 
-class _JsonLogs(GunicornLogger):  # type: ignore[misc]
+class _JsonLogs(GunicornLogger):
     """gunicorn's error and access logs as invitebot's own JSON lines: its handlers go, its records reach the root logger."""
 
     def setup(self, cfg: Any) -> None:

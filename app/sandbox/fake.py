@@ -340,7 +340,7 @@ class FakeSlack:
         """
         return self._started_socket().deliver(kind, payload, timeout, retry_attempt, retry_reason)
 
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0, message: str = "") -> T:
+    def wait_for(self, predicate: Callable[[], T | None], timeout: float = 10.0, message: str = "") -> T:
         """Return predicate()'s first truthy value, re-checked on every change; AssertionError on timeout."""
         return self._state.wait_for(predicate, timeout, message)
 

@@ -274,7 +274,7 @@ class SlackState:
                 f"response_posts={len(self.response_posts)} calls={len(self.calls)} last={recent}"
             )
 
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0, message: str = "") -> T:
+    def wait_for(self, predicate: Callable[[], T | None], timeout: float = 10.0, message: str = "") -> T:
         """Re-evaluate `predicate` after every change (outside the lock) until it is truthy or time runs out."""
         deadline = time.monotonic() + timeout
         while True:

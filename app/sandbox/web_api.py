@@ -15,7 +15,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from app.sandbox import block_kit
-from app.sandbox.state import Call, Channel, Fault, SlackState, UploadedFile
+from app.sandbox.state import Call, Channel, SlackState, UploadedFile
 
 BOT, ADMIN, APP = "bot", "admin", "app"  # APP: the app-level token (xapp-), good only for apps.connections.open
 RESPONSE_URL_MAX_USES = 5  # reference §5.6: up to 5 posts per response_url
@@ -259,7 +259,7 @@ def post_message(state: SlackState, params: dict[str, Any], caller: Caller) -> d
     text, blocks = _content(params)
     metadata = _metadata(params)
     ts = state.next_ts()
-    message = {
+    message: dict[str, Any] = {
         "type": "message",
         "user": state.bot_user_id,
         "bot_id": state.bot_id,
@@ -724,7 +724,7 @@ def _answer(
     if method == "admin.inviteRequests.approve" and fault.error == "failed_to_send_invite":
         METHODS[method][0](state, params, caller)  # reference §1.2: the approval went through, the invite did not
     if fault.wire is not None:
-        _wire_fault(state, method, params, caller, fault)
+        _wire_fault(state, method, params, caller, fault.wire, fault.status)
     return fault.status, {"ok": False, "error": fault.error}, fault.retry_after
 
 
@@ -744,16 +744,16 @@ class WireFault(Exception):
         self.body = body
 
 
-def _wire_fault(state: SlackState, method: str, params: dict[str, Any], caller: Caller, fault: Fault) -> None:
-    """Break the answer as `fault.wire` says; the method itself runs first unless a proxy stood in front of it."""
-    if fault.wire == "html_502":
-        raise WireFault(fault.wire, fault.status, _PROXY_ERROR_PAGE)
+def _wire_fault(state: SlackState, method: str, params: dict[str, Any], caller: Caller, wire: str, status: int) -> None:
+    """Break the answer as `wire` says; the method itself runs first unless a proxy stood in front of it."""
+    if wire == "html_502":
+        raise WireFault(wire, status, _PROXY_ERROR_PAGE)
     try:
         answer: dict[str, Any] = {"ok": True, **METHODS[method][0](state, params, caller)}
     except ApiError as exc:
         answer = {"ok": False, "error": exc.error}
     whole = json.dumps({**answer, "response_metadata": {"warnings": []}}).encode()
-    raise WireFault(fault.wire, fault.status, whole[: len(whole) // 2])  # "truncated"
+    raise WireFault(wire, status, whole[: len(whole) // 2])  # "truncated"
 
 
 def _in_progress(state: SlackState, method: str, change: int) -> None:

@@ -99,11 +99,11 @@ def _configure_sqlite(engine: Engine) -> None:
     """WAL + busy timeout, and BEGIN IMMEDIATE so two writers queue instead of failing with 'database is locked'."""
 
     @event.listens_for(engine, "do_connect")
-    def _before_connect(_dialect, _record, _cargs, _cparams) -> None:  # type: ignore[no-untyped-def]
+    def _before_connect(_dialect, _record, _cargs, _cparams) -> None:
         prepare_folder(engine.url)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event emit BEGIN itself
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -113,7 +113,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(connection) -> None:
         reads_only = connection.get_execution_options().get(READS_ONLY)
         connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 

@@ -8,8 +8,10 @@ from sqlalchemy import inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.store.models import Base
 
-def insert_if_absent(session: Session, model: type, values: dict[str, Any]) -> bool:
+
+def insert_if_absent(session: Session, model: type[Base], values: dict[str, Any]) -> bool:
     """Insert unless a unique key already exists; True when this call inserted the row.
 
     RETURNING tells us reliably: rowcount is -1 for ORM-level inserts on some drivers.
@@ -21,7 +23,7 @@ def insert_if_absent(session: Session, model: type, values: dict[str, Any]) -> b
     return session.execute(statement).first() is not None
 
 
-def upsert(session: Session, model: type, values: dict[str, Any], changes: list[str]) -> None:
+def upsert(session: Session, model: type[Base], values: dict[str, Any], changes: list[str]) -> None:
     """Insert the row, or update `changes` of the row already under its primary key (one statement, race-free)."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite

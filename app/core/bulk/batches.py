@@ -40,6 +40,7 @@ from app.core.decisions import REASON_REQUIRED_OUTCOME, Decider, Result, decide
 from app.core.outbox import Job
 from app.core.pacing import Pace
 from app.core.policy import domain_matches
+from app.store.dml import changed
 from app.store.models import Action, Batch, BatchItem, DecisionLog, InviteRequest, PaceBudget, Source
 
 log = logging.getLogger(__name__)
@@ -251,12 +252,13 @@ def start(
         authz.refused(decider.sessions, asked, REASON_REQUIRED_OUTCOME)
         return Change(Answer.REASON_REQUIRED, batch)
     with decider.sessions.begin() as session:
-        started = session.execute(
+        started = changed(
+            session,
             update(Batch)
             .where(Batch.id == batch_id, Batch.state == PREVIEW)
             .values(state=RUNNING, started_at=now(), reason=reason)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         if not started:
             return Change(Answer.ALREADY, batch)
         batch = session.get(Batch, batch_id, populate_existing=True)
@@ -288,16 +290,18 @@ def stop(decider: Decider, batch_id: int, why: str) -> Change:
 def _end_early(decider: Decider, batch_id: int, actor_id: str | None, how: str) -> Change:
     with decider.sessions.begin() as session:
         running = select(Batch.id).where(Batch.id == batch_id, Batch.state == RUNNING).exists()
-        left = session.execute(  # the items first, then the batch: the order every transaction keeps
+        left = changed(  # the items first, then the batch: the order every transaction keeps
+            session,
             update(BatchItem)
             .where(BatchItem.batch_id == batch_id, BatchItem.outcome.is_(None), running)
             .values(outcome=batch_items.CANCELLED_ITEM, done_at=now())
             .execution_options(synchronize_session=False)
-        ).rowcount
-        ended = session.execute(
+        )
+        ended = changed(
+            session,
             update(Batch).where(Batch.id == batch_id, Batch.state == RUNNING).values(state=CANCELLED)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         batch = session.get(Batch, batch_id, populate_existing=True)
         if not ended or batch is None:
             return Change(Answer.ALREADY, batch)
@@ -398,17 +402,20 @@ def progress(session: Session, batch_id: int, pace: Pace) -> Progress | None:
     if batch is None:
         return None
     counts = batch_items.counts(session, batch_id)
-    per_team = session.execute(
+    per_team: dict[str, int] = {}
+    for team, n in session.execute(
         select(InviteRequest.team_id, func.count())
         .select_from(BatchItem)
         .join(InviteRequest, InviteRequest.id == BatchItem.request_id)
         .where(BatchItem.batch_id == batch_id, BatchItem.outcome.is_(None), InviteRequest.team_id.is_not(None))
         .group_by(InviteRequest.team_id)
-    ).all()
-    slots = next_slots(session, pace, {team for team, _ in per_team})
+    ).all():
+        assert team is not None  # the query leaves out items whose workspace is unknown
+        per_team[team] = int(n)
+    slots = next_slots(session, pace, set(per_team))
     moment = now()
     left = max(
-        [(slots[team] - moment).total_seconds() + (int(n) - 1) * pace.interval.total_seconds() for team, n in per_team],
+        [(slots[team] - moment).total_seconds() + (n - 1) * pace.interval.total_seconds() for team, n in per_team.items()],
         default=0.0,
     )
     cancelled_by = stopped_because = None

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.core import audit, pacing
 from app.core.audit import now
 from app.core.outbox import QUEUED, Outbox
+from app.store.dml import changed
 from app.store.models import Batch, BatchItem, OutboxJob
 
 # A batch's states.
@@ -71,11 +72,12 @@ def item_outcome(result: str, action: str) -> str | None:
 def take(session: Session, batch_id: int, request_id: str) -> bool:
     """The item is this caller's to decide (NULL -> deciding); False when it was taken, or cancelled, already."""
     return bool(
-        session.execute(
+        changed(
+            session,
             update(BatchItem)
             .where(BatchItem.batch_id == batch_id, BatchItem.request_id == request_id, BatchItem.outcome.is_(None))
             .values(outcome=DECIDING)
-        ).rowcount
+        )
     )
 
 
@@ -84,11 +86,12 @@ def ended(session: Session, outbox: Outbox, batch_id: int, request_id: str, resu
     outcome = item_outcome(result, action)
     if outcome is None:
         return
-    recorded = session.execute(
+    recorded = changed(
+        session,
         update(BatchItem)
         .where(BatchItem.batch_id == batch_id, BatchItem.request_id == request_id, BatchItem.outcome == DECIDING)
         .values(outcome=outcome, done_at=now())
-    ).rowcount
+    )
     if recorded:
         finish_if_done(session, outbox, batch_id)
         queue_progress(session, outbox, batch_id)
@@ -107,12 +110,13 @@ def finish_if_done(session: Session, outbox: Outbox, batch_id: int) -> bool:
     )
     if left:
         return False
-    finished = session.execute(
+    finished = changed(
+        session,
         update(Batch)
         .where(Batch.id == batch_id, Batch.finished_at.is_(None))
         .values(state=DONE if batch.state == RUNNING else batch.state, finished_at=now())
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if finished and batch.state == RUNNING:
         record(session, batch, BATCH_DONE, batch.actor_id, counts(session, batch_id).words(batch.action))
     if finished:  # the person who started it sees the queue and the domains as they are now

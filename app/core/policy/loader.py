@@ -340,7 +340,8 @@ class _Reader:
             if problem:
                 self.problem(item, f"{label}{name}: {problem}")
             else:
-                values.append(text.lower() if name == "email_domain" else text)  # type: ignore[union-attr]
+                assert text is not None  # a missing value is always a problem
+                values.append(text.lower() if name == "email_domain" else text)
         return tuple(values)
 
 

@@ -144,7 +144,7 @@ class CountedWebClient(WebClient):
         super().__init__(*args, **kwargs)
         self._observer = observer
 
-    def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:
         try:
             response = super().api_call(api_method, **kwargs)
         except Exception as exc:  # every failed call is counted: Slack's answers, and the wire's (URLError, timeouts, ...)
@@ -231,7 +231,7 @@ def retry_after_of(exc: Exception) -> float | None:
     if not isinstance(exc, SlackApiError) or exc.response.status_code != 429:
         return None
     values = {k.lower(): v for k, v in (exc.response.headers or {}).items()}.get("retry-after")
-    value = values[0] if isinstance(values, list) and values else values
+    value = (values[0] if values else None) if isinstance(values, list) else values
     try:
         return max(0.0, float(value)) if value is not None else 1.0
     except (TypeError, ValueError):

@@ -307,8 +307,9 @@ class SlackGateway:
             except ValueError:
                 parsed = None
             code = parsed.get("error") if isinstance(parsed, dict) else body
-            readable = isinstance(code, str) and len(code) <= MAX_ERROR_CODE and SLACK_ERROR_CODE.fullmatch(code)
-            raise SlackCallFailed("response_url", code if readable else f"http_{response.status_code}")
+            if not (isinstance(code, str) and len(code) <= MAX_ERROR_CODE and SLACK_ERROR_CODE.fullmatch(code)):
+                code = f"http_{response.status_code}"
+            raise SlackCallFailed("response_url", code)
 
     def usergroup_members(self, usergroup_id: str, team_id: str) -> frozenset[str]:
         """Members of a user group in its workspace (an org-level token must name it), cached briefly for bursts of clicks."""

@@ -16,6 +16,7 @@ from app.slack.api.failures import job_failure
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.runtime import Runtime
 from app.slack.ui import batch_blocks, replies
+from app.store.dml import changed
 from app.store.models import Batch, BatchItem, InviteRequest, OutboxJob
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,10 @@ def _post_progress(runtime: Runtime, batch_id: int, text: str, message: list[dic
     channel = progress_channel(runtime, batch_id)
     with runtime.sessions.begin() as session:
         free = Batch.channel.is_not(None) if orphaned else Batch.channel.is_(None)
-        reserved = session.execute(
+        reserved = changed(
+            session,
             update(Batch).where(Batch.id == batch_id, Batch.progress_ts.is_(None), free).values(channel=channel)
-        ).rowcount
+        )
     if not reserved:
         raise Retry("progress_post_in_flight", 0.5, pace=(batch_items.PROGRESS_PACE, str(batch_id)))
     try:

@@ -23,6 +23,7 @@ from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks
 from app.store.dialect import insert_if_absent
+from app.store.dml import changed
 from app.store.models import InviteRequest, RequestCard
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,8 @@ def repost_stale(sessions: sessionmaker[Session], gateway: SlackGateway, pace: P
     posted = 0
     for request_id, channel in stale:
         with sessions.begin() as session:
-            taken = session.execute(
+            taken = changed(
+                session,
                 update(RequestCard)
                 .where(
                     RequestCard.request_id == request_id,
@@ -128,7 +130,7 @@ def repost_stale(sessions: sessionmaker[Session], gateway: SlackGateway, pace: P
                     RequestCard.reserved_at < cutoff,
                 )
                 .values(reserved_at=now())
-            ).rowcount
+            )
         if taken and _post_reserved(sessions, gateway, request_id, channel, pace):
             posted += 1
     return posted
@@ -218,6 +220,7 @@ def refresh(sessions: sessionmaker[Session], gateway: SlackGateway, request_id: 
     if request is None:
         return
     for channel, ts in copies:
+        assert ts is not None  # the query picked posted copies only
         _update(sessions, gateway, request, channel, ts, approved)
 
 

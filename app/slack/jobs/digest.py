@@ -24,6 +24,7 @@ from app.slack.jobs.cards import STALE_RESERVATION, post_paced
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks, replies
 from app.store.dialect import insert_if_absent
+from app.store.dml import changed
 from app.store.models import Digest
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,10 @@ def _take_over(sessions: sessionmaker[Session], row: Digest) -> bool:
     if row.posted_at >= cutoff:
         return False
     with sessions.begin() as session:
-        taken = session.execute(
+        taken = changed(
+            session,
             update(Digest).where(Digest.team_id == row.team_id, Digest.ts.is_(None), Digest.posted_at < cutoff).values(posted_at=now())
-        ).rowcount
+        )
     return bool(taken)
 
 

@@ -84,7 +84,7 @@ def open_from_button(runtime: Runtime, body: dict[str, Any], action: Action) -> 
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         log.warning("ignored a bulk click with an unreadable button value: %s", exc)
         return
-    view = body.get("view") if isinstance(body.get("view"), dict) else {}
+    view = body["view"] if isinstance(body.get("view"), dict) else {}
     in_modal = view.get("type") == "modal" and isinstance(view.get("id"), str)
     failed = open_preview(
         runtime,

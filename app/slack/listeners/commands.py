@@ -123,7 +123,7 @@ def _list(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     return _page(runtime, offset=0, team=found.id, teams=teams)
 
 
-def _page(runtime: Runtime, *, offset: int, team: str | None, teams: frozenset[str] | None) -> Reply:
+def _page(runtime: Runtime, *, offset: int, team: str | None, teams: frozenset[str] | None) -> tuple[str, list[dict[str, Any]]]:
     """One page of the pending requests the viewer may decide (`teams`; None: all), in one workspace (by id) or in all,
     workspace by workspace."""
     if team is None and teams is not None and len(teams) == 1:

@@ -61,8 +61,8 @@ def reply_to_of(body: dict[str, Any]) -> dict[str, str] | None:
     """
     if is_slash_command(body) and isinstance(body.get("response_url"), str) and isinstance(body.get("user_id"), str):
         return {"surface": "response_url", "url": body["response_url"], "user": body["user_id"]}
-    user = body.get("user") if isinstance(body.get("user"), dict) else {}
-    if not isinstance(user.get("id"), str):
+    user = body.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
         return None
     if is_block_actions(body):
         return Surface.of(body).reply_to(user["id"])

@@ -20,7 +20,10 @@ from app.sandbox import block_kit
 from app.slack.listeners.command_parse import UsageError, parse
 from app.slack.ui import batch_blocks, home_view, replies
 from app.store.models import Action, Batch, BatchItem, DecisionLog, InviteRequest, OutboxJob, Source
-from tests.conftest import (
+from tests.support.cards import buttons, card_text
+from tests.support.databases import both_databases, poll_until
+from tests.support.rows import request_row
+from tests.support.stand_in import (
     APPROVER,
     APPROVER_GROUP,
     CHANNEL,
@@ -29,12 +32,7 @@ from tests.conftest import (
     OUTSIDER,
     SLACK_ADMIN,
     TEAM,
-    both_databases,
-    buttons,
-    card_text,
     new_request,
-    poll_until,
-    request_row,
 )
 
 APPROVE, DENY = "admin.inviteRequests.approve", "admin.inviteRequests.deny"

@@ -13,19 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from app.store.models import DecisionLog, InviteRequest
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    OTHER_TEAM,
-    OUTSIDER,
-    REQUESTER,
-    TEAM,
-    both_databases,
-    buttons,
-    card_text,
-    new_request,
-    wait_for_card,
-)
+from tests.support.cards import buttons, card_text, wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, CHANNEL, OTHER_TEAM, OUTSIDER, REQUESTER, TEAM, new_request
 
 GENERAL = "<#C0GENERAL1|general>"
 

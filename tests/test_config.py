@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.config import SPECS, ConfigError, Settings, load, problems, setting_of
-from tests.conftest import settings_env
+from tests.support.bots import settings_env
 
 PYDANTIC_WORDS = ("Input should", "unable to", "Value error", "valid integer", "valid boolean", "errors.pydantic.dev")
 

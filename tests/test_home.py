@@ -11,21 +11,9 @@ from sqlalchemy import select
 from app.core.queries import Stats
 from app.slack.ui import home_view
 from app.store.models import DecisionLog, InviteRequest, SyncRun
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    OTHER_TEAM,
-    OUTSIDER,
-    REQUESTER,
-    SLACK_ADMIN,
-    TEAM,
-    buttons,
-    card_text,
-    deny_through_modal,
-    new_request,
-    request_row,
-    wait_for_card,
-)
+from tests.support.cards import buttons, card_text, deny_through_modal, wait_for_card
+from tests.support.rows import request_row
+from tests.support.stand_in import APPROVER, CHANNEL, OTHER_TEAM, OUTSIDER, REQUESTER, SLACK_ADMIN, TEAM, new_request
 
 NOW = int(time.time())
 

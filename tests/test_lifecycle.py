@@ -16,7 +16,8 @@ from app.core.lifecycle import Closing, Entry
 from app.store.db import make_engine, make_session_factory
 from app.store.migrate import upgrade_to_head
 from app.store.models import DecisionLog, InviteRequest, Status
-from tests.conftest import APPROVER, GROUP_APPROVER, REQUESTER, TEAM, both_databases
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, GROUP_APPROVER, REQUESTER, TEAM
 
 STATUSES = [status.value for status in Status]
 CLOSED = ["approved", "denied", "approved_invite_failed", "gone"]

@@ -28,7 +28,7 @@ from app.main.http import EVENTS_PATH
 from app.sandbox import FakeSlack
 from app.slack.bolt import build_app
 from app.slack.listeners.command_parse import USAGE
-from tests.conftest import make_settings
+from tests.support.bots import make_settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"

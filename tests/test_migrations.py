@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 
 from app.store.db import make_engine
 from app.store.migrate import alembic_config, check_models_match, upgrade_to_head
-from tests.conftest import both_databases
+from tests.support.databases import both_databases
 
 
 @both_databases

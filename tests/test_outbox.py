@@ -20,20 +20,10 @@ from app.core.audit import now
 from app.sandbox import SlackSender
 from app.store.db import make_engine, make_session_factory
 from app.store.models import DecisionLog, InviteRequest, OutboxJob
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    GROUP_APPROVER,
-    SIGNING_SECRET,
-    TEAM,
-    both_databases,
-    buttons,
-    card_text,
-    ephemerals_for,
-    new_request,
-    poll_until,
-    wait_for_card,
-)
+from tests.support.bots import SIGNING_SECRET
+from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
+from tests.support.databases import both_databases, poll_until
+from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, TEAM, new_request
 from tests.test_wedged_decisions import _kill_hard
 
 APPROVE = "admin.inviteRequests.approve"

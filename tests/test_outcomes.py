@@ -10,17 +10,8 @@ from sqlalchemy import select
 
 from app.slack.api.errors import Kind, classify, known_codes
 from app.store.models import DecisionLog, InviteRequest
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    SLACK_ADMIN,
-    buttons,
-    card_text,
-    deny_through_modal,
-    ephemerals_for,
-    new_request,
-    wait_for_card,
-)
+from tests.support.cards import buttons, card_text, deny_through_modal, ephemerals_for, wait_for_card
+from tests.support.stand_in import APPROVER, CHANNEL, SLACK_ADMIN, new_request
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 

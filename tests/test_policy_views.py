@@ -10,18 +10,11 @@ from app.core.policy.stats import RuleAgreement, Waiting
 from app.core.queries import Stats
 from app.slack.ui import home_view, replies
 from app.store.models import Approval, InviteRequest
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    GROUP_APPROVER,
-    TEAM,
-    card_text,
-    new_request,
-    request_row,
-    wait_for_card,
-    write_policy,
-)
-from tests.test_block_limits import assert_view_valid
+from tests.support.block_checks import assert_view_valid
+from tests.support.cards import card_text, wait_for_card
+from tests.support.policies import write_policy
+from tests.support.rows import request_row
+from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, TEAM, new_request
 from tests.test_commands import answer
 from tests.test_home import deliver, open_home
 

@@ -12,17 +12,10 @@ from app.core.reminders import scan
 from app.slack.jobs import notices
 from app.slack.ui import replies
 from app.slack.ui.blocks import escape
-from tests.conftest import (
-    APPROVER,
-    APPROVER_GROUP,
-    CHANNEL,
-    REQUESTER,
-    TEAM,
-    both_databases,
-    new_request,
-    request_row,
-    wait_for_card,
-)
+from tests.support.cards import wait_for_card
+from tests.support.databases import both_databases
+from tests.support.rows import request_row
+from tests.support.stand_in import APPROVER, APPROVER_GROUP, CHANNEL, REQUESTER, TEAM, new_request
 
 LEADS = "C0LEADS001"
 LEAD_GROUP = "S0LEADS001"

@@ -240,7 +240,7 @@ def test_every_admin_users_invite_error_has_a_considered_answer():
 
     from app.slack.api.errors import classify_invite, known_invite_codes
 
-    page = (Path(__file__).resolve().parents[2] / "shared" / "seeds" / "002_a60cdea5efdbdcd7.txt").read_text()
+    page = (Path(__file__).resolve().parent / "data" / "002_a60cdea5efdbdcd7.txt").read_text()
     documented = set(re.findall(r"^([a-z_]+)\n", page.split("\nError\nDescription\n", 1)[1], flags=re.MULTILINE))
     assert {"already_in_team", "invalid_email", "failed_to_validate_expiration", "user_disabled"} <= documented
     assert documented <= known_invite_codes(), documented - known_invite_codes()

@@ -35,4 +35,4 @@ bench: $(BIN)/invitebot
 	$(BIN)/python -m bench.ack_latency
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .site
+	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis .site

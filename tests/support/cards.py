@@ -73,3 +73,7 @@ def assert_approved_by_click(fake: FakeSlack, request: dict[str, Any], card: dic
     [answer] = fake.wait_for(lambda: ephemerals_for(fake, approver))
     assert f"You approved the invite request for {request['email']}" in answer
 
+
+def decide_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The App Home's rows of Approve and Deny, one per pending request it shows."""
+    return [b for b in view["blocks"] if b["type"] == "actions" and b["block_id"].startswith("home-decide-")]

@@ -1,8 +1,10 @@
-"""Policy files the tests load: the documented example, and one with a rule of each kind in either mode."""
+"""Policies the tests use: the documented example file, a file with a rule of each kind in either mode, and rules as data."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from app.core.policy import Conditions, Mode, Policy, Rule, Then
 
 EXAMPLE = """\
 mode: shadow            # shadow (default) or enforce
@@ -47,3 +49,11 @@ def write_policy(folder: Path, mode: str = "shadow") -> str:
     path.write_text(POLICY_YAML.format(mode=mode), encoding="utf-8")
     return str(path)
 
+
+# The same three rules as data, in shadow mode, for builders that show a policy.
+RULES = (
+    Rule("employees", Conditions(email_domain=("example.com",), invite_type=("full_member",)), Then.APPROVE),
+    Rule("personal-mail", Conditions(email_domain=("gmail.com",)), Then.DENY, reason="Use a work address."),
+    Rule("guests", Conditions(invite_type=("restricted", "ultra_restricted")), Then.REQUIRE_APPROVALS, count=2),
+)
+SHADOW = Policy(Mode.SHADOW, RULES, path="/etc/invitebot/policy.yml", digest="3f2a9c01b7e4")

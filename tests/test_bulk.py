@@ -10,6 +10,7 @@ import re
 import time
 from collections import Counter
 
+import pytest
 from sqlalchemy import select
 
 from app.core.bulk import batches
@@ -190,6 +191,7 @@ def test_an_escaped_email_in_the_preview(fake, bot):
 # -- confirm: each request once, at the pace, with progress ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_confirming_decides_each_request_once_at_slacks_pace_with_progress_and_a_summary(fake, start_bot):
     bot = _pace(start_bot, 120)  # a call every 0.5 s
     requests = _seed(fake, bot, _emails(16))
@@ -251,6 +253,7 @@ def test_the_audit_log_has_the_batch_and_each_item_with_its_batch_id(fake, bot):
     assert [e for e in unbatched if e.request_id in {r["id"] for r in requests} and e.source != "policy"] == []
 
 
+@pytest.mark.slow
 def test_requests_decided_before_the_confirm_or_between_items_count_as_decided_elsewhere(fake, start_bot):
     bot = _pace(start_bot, 60)  # a call a second
     requests = _seed(fake, bot, _emails(8))
@@ -283,6 +286,7 @@ def _row(bot, request_id):
 # -- cancel -----------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cancel_stops_new_items_and_says_who(fake, start_bot):
     bot = _pace(start_bot, 60)
     requests = _seed(fake, bot, _emails(20))
@@ -344,6 +348,7 @@ def test_a_cancel_while_slack_is_slow_lets_the_item_under_way_finish(fake, start
 # -- durable: a restart, two processes ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @both_databases
 def test_a_restarted_bot_finishes_the_batch_and_decides_nothing_twice(fake, start_bot):
     settings = {"INVITES_ADMIN_CALLS_PER_MINUTE": "60", "INVITES_NOTIFY_REQUESTERS": "false"}
@@ -367,6 +372,7 @@ def test_a_restarted_bot_finishes_the_batch_and_decides_nothing_twice(fake, star
     assert len(_progress(fake)) == 1
 
 
+@pytest.mark.slow
 @both_databases
 def test_two_processes_share_one_batch_and_decide_each_request_once(fake, start_bot):
     settings = {"INVITES_ADMIN_CALLS_PER_MINUTE": "300", "INVITES_NOTIFY_REQUESTERS": "false"}

@@ -18,6 +18,8 @@ from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_car
 from tests.support.databases import both_databases
 from tests.support.stand_in import CHANNEL, TEAM, new_request
 
+pytestmark = pytest.mark.slow
+
 APPROVE = "admin.inviteRequests.approve"
 CLICKING_THREADS = 10
 QUEUED = re.compile(r"Approving… <@(?P<user>[A-Z0-9]+)>, queued: Slack allows (?P<per_minute>\d+) decisions a minute \(about ")

@@ -21,7 +21,8 @@ from app.sandbox import FakeSlack, SlackSender
 from bench import backlog, bulk_pace, replica_clicks, scenarios
 from bench.harness import Serve, start_serve
 from bench.report import Results, show
-from tests.conftest import CHANNEL, SIGNING_SECRET, running_fake, serve_processes
+from tests.support.bots import SIGNING_SECRET, serve_processes
+from tests.support.stand_in import CHANNEL, running_fake
 
 # Per-workspace pacing of admin calls in the bot. Scenarios 1-3 set it high so that pacing does not dominate them;
 # scenario 4 runs at the product's defaults (the tests' settings pace nothing). A build without the settings ignores

@@ -20,7 +20,8 @@ from sqlalchemy import create_engine, func, select
 from app.sandbox import FakeSlack
 from app.store.models import Digest, InviteRequest, RequestCard, SyncRun
 from bench.report import Row, table
-from tests.conftest import OTHER_TEAM, REQUESTER, TEAM, running_fake, settings_env
+from tests.support.bots import settings_env
+from tests.support.stand_in import OTHER_TEAM, REQUESTER, TEAM, running_fake
 
 REQUESTS = 10_000
 EXTRA_TEAMS = [("T0GAMMA01", "Gamma Works", "gamma"), ("T0DELTA01", "Delta Labs", "delta"), ("T0EPSIL01", "Epsilon Co", "epsilon")]

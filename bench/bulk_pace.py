@@ -20,7 +20,8 @@ from app.store.migrate import upgrade_to_head
 from app.store.models import Action, Source
 from bench.harness import APPROVE, poll
 from bench.report import Row, table
-from tests.conftest import APPROVER, TEAM, make_settings, new_request, running_fake
+from tests.support.bots import make_settings
+from tests.support.stand_in import APPROVER, TEAM, new_request, running_fake
 
 REQUESTS = 100
 PER_MINUTE = 20

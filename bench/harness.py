@@ -21,7 +21,9 @@ from slack_sdk.signature import SignatureVerifier
 from app.sandbox import FakeSlack, SlackSender
 from app.sandbox.sender import Reply
 from app.slack.ids import ActionId
-from tests.conftest import APPROVER, CHANNEL, SIGNING_SECRET, TEAM, card_text, new_request, wait_for_card
+from tests.support.bots import SIGNING_SECRET
+from tests.support.cards import card_text, wait_for_card
+from tests.support.stand_in import APPROVER, CHANNEL, TEAM, new_request
 
 APPROVE, UPDATE, EPHEMERAL = "admin.inviteRequests.approve", "chat.update", "chat.postEphemeral"
 ACK_LIMIT = 3.0  # Slack shows the clicker an error when the ack takes longer
@@ -355,7 +357,7 @@ class Serve:
 
 
 def start_serve(start: Any, **overrides: str) -> Serve:
-    """Start one `invitebot serve` through tests.conftest.serve_processes' start(); wait until it listens."""
+    """Start one `invitebot serve` through tests.support.bots.serve_processes' start(); wait until it listens."""
     url = start(**overrides)
     serve = Serve(url, start.processes[-1].pid)
     serve.wait_for_first_sync()

@@ -35,7 +35,8 @@ from app.store.migrate import upgrade_to_head
 from bench import scenarios
 from bench.ack_latency import FAST_PACING, PACING, bot
 from bench.harness import Recorder, Serve, approve_click, children, ms, percentile, post_cards
-from tests.conftest import make_settings, running_fake
+from tests.support.bots import make_settings
+from tests.support.stand_in import running_fake
 
 SAMPLE_RATE = 100  # py-spy cannot keep up with much more across the worker's ~80 threads
 IN_PROCESS_CLICKS = 500

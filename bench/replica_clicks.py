@@ -20,7 +20,9 @@ from sqlalchemy.engine import make_url
 from app.sandbox import SlackSender
 from bench.harness import APPROVE, Sent, all_updated, approve_click, fire, poll, post_requests, spread, start_serve
 from bench.report import Row, table
-from tests.conftest import POSTGRES_URL, SIGNING_SECRET, running_fake, serve_processes
+from tests.support.bots import SIGNING_SECRET, serve_processes
+from tests.support.databases import POSTGRES_URL
+from tests.support.stand_in import running_fake
 
 REPLICAS = 4
 CARDS = 50

@@ -30,7 +30,7 @@ from bench.harness import (
     timed,
     updated,
 )
-from tests.conftest import APPROVER, TEAM, new_request
+from tests.support.stand_in import APPROVER, TEAM, new_request
 
 CARDS = 50
 UPDATE_TIMEOUT = 60.0

@@ -5,20 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.store.models import DecisionLog, InviteRequest
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    GROUP_APPROVER,
-    OUTSIDER,
-    REQUESTER,
-    assert_approved_by_click,
-    buttons,
-    card_text,
-    deny_through_modal,
-    ephemerals_for,
-    new_request,
-    wait_for_card,
-)
+from tests.support.cards import assert_approved_by_click, buttons, card_text, deny_through_modal, ephemerals_for, wait_for_card
+from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, OUTSIDER, REQUESTER, new_request
 
 
 def test_invite_request_event_posts_a_complete_card(fake, bot):

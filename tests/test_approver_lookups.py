@@ -9,19 +9,9 @@ from sqlalchemy import select
 
 from app.slack.api import gateway
 from app.store.models import DecisionLog
-from tests.conftest import (
-    APPROVER_GROUP,
-    CHANNEL,
-    GROUP_APPROVER,
-    MANY_APPROVERS,
-    OUTSIDER,
-    TEAM,
-    both_databases,
-    buttons,
-    ephemerals_for,
-    new_request,
-    wait_for_card,
-)
+from tests.support.cards import buttons, ephemerals_for, wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER_GROUP, CHANNEL, GROUP_APPROVER, MANY_APPROVERS, OUTSIDER, TEAM, new_request
 
 CLICKS = 30
 NOT_AN_APPROVER = "Only invite approvers"

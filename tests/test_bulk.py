@@ -9,18 +9,17 @@ import json
 import re
 import time
 from collections import Counter
-from datetime import date
 
 import pytest
 from sqlalchemy import select
 
 from app.core.bulk import batches
 from app.core.bulk.batches import Filter
-from app.sandbox import block_kit
-from app.slack.listeners.command_parse import UsageError, parse
-from app.slack.ui import batch_blocks, home_view, replies
+from app.slack.ui import replies
 from app.store.models import Action, Batch, BatchItem, DecisionLog, InviteRequest, OutboxJob, Source
-from tests.conftest import (
+from tests.support.cards import buttons, card_text
+from tests.support.databases import both_databases, poll_until
+from tests.support.stand_in import (
     APPROVER,
     APPROVER_GROUP,
     CHANNEL,
@@ -29,12 +28,7 @@ from tests.conftest import (
     OUTSIDER,
     SLACK_ADMIN,
     TEAM,
-    both_databases,
-    buttons,
-    card_text,
     new_request,
-    poll_until,
-    request_row,
 )
 
 APPROVE, DENY = "admin.inviteRequests.approve", "admin.inviteRequests.deny"
@@ -150,98 +144,6 @@ def _emails(count, domain="example.com", prefix="p"):
     return [f"{prefix}{n:03d}@{domain}" for n in range(count)]
 
 
-# -- parsing --------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "text, domain, teams, types, reason",
-    [
-        ("approve --domain example.com", "example.com", (), (), None),
-        ("approve --domain Example.COM --team T0ALPHA01 --team beta --type restricted", "example.com", ("T0ALPHA01", "beta"), ("restricted",), None),
-        ("approve --domain *.example.com --type guest --type ultra_restricted", "*.example.com", (), ("restricted", "ultra_restricted"), None),
-        ("approve \u2014domain <http://example.com|example.com>", "example.com", (), (), None),  # smart dashes, Slack's link
-        ("deny --domain example.com --reason Please use a contractor account", "example.com", (), (), "Please use a contractor account"),
-        ('deny --domain example.com --reason "Use your work address" --team T0ALPHA01', "example.com", ("T0ALPHA01",), (), "Use your work address"),
-        ("deny --domain=example.com --reason=\u201cSmart quotes\u201d", "example.com", (), (), "Smart quotes"),
-        ("deny --domain example.com --reason a &lt;b&gt; --team T1", "example.com", (), (), "a <b> --team T1"),  # unquoted: the rest
-    ],
-)
-def test_bulk_commands_parse(text, domain, teams, types, reason):
-    bulk = parse(text, date.today()).bulk
-    assert (bulk.domain, bulk.teams, bulk.types, bulk.reason) == (domain, teams, types, reason)
-
-
-@pytest.mark.parametrize(
-    "text, sentence",
-    [
-        ("approve --domain", "`--domain` needs a value, like `--domain example.com`."),
-        ("approve --team T0ALPHA01", "`/invites approve` for many requests needs `--domain`, like `--domain example.com`."),
-        ("approve --domain ada@example.com", "`ada@example.com` is an email address; `--domain` takes its domain, like `example.com`."),
-        ("approve --domain exa_mple", "`exa_mple` is not an email domain"),
-        ("approve --domain example.com --reason hi", "Only a bulk deny takes `--reason`"),
-        ("approve --domain example.com --since 3", "`--since` is not an option of `/invites approve` for a whole domain"),
-        ("approve --domain a.com --domain b.com", "Give `--domain` once"),
-        ("approve --domain example.com --type admins", "`admins` is not an invite type"),
-        ('deny --domain example.com --reason "never closed', "opens a quote it never closes"),
-        ("deny --domain example.com --reason", "`--reason` needs the reason the requesters will read"),
-    ],
-)
-def test_bulk_command_mistakes_get_a_sentence_and_the_usage_line(text, sentence):
-    with pytest.raises(UsageError) as raised:
-        parse(text, date.today())
-    assert sentence in raised.value.answer()
-    assert "Usage: `/invites " in raised.value.answer() and "--domain example.com" in raised.value.answer()
-
-
-def test_the_domain_rule_is_the_policy_files():
-    """example.com exactly; *.example.com any subdomain of it but not itself; case does not matter."""
-    rows = {e: request_row(email=e) for e in ("a@example.com", "b@EXAMPLE.com", "c@mail.example.com", "d@a.b.example.com", "e@notexample.com")}
-    exact = {e for e, r in rows.items() if Filter("example.com").matches(r)}
-    below = {e for e, r in rows.items() if Filter("*.example.com").matches(r)}
-    assert exact == {"a@example.com", "b@EXAMPLE.com"}
-    assert below == {"c@mail.example.com", "d@a.b.example.com"}
-
-
-# -- Block Kit ------------------------------------------------------------------------------------------------------
-
-
-def test_the_preview_progress_and_home_buttons_are_blocks_slack_takes():
-    hostile = [request_row(id=f"Ir{n:08d}", email=f"<!channel>{'&' * 200}{n}@example.com", team_name="<@U1> & co" * 30) for n in range(20)]
-    for action, ask in (("approve", False), ("deny", True), ("deny", False)):
-        context = batch_blocks.PreviewContext(7, action, "slash", ask, CHANNEL)
-        head = replies.bulk_preview_head(action, replies.bulk_filter_words("example.com", ["<!here>"] * 50, ("restricted",)), 120, 20)
-        view = batch_blocks.preview_modal(context, head=head, first=hostile, total=120, reason="<!channel> " * 300, required=True)
-        assert block_kit.view_problems(view) == []
-        text = json.dumps(view)
-        assert "and 100 more" in text and "<!channel>" not in text.replace("\\u003c", "<").split("private_metadata")[0]
-    words = replies.bulk_filter_words("x" * 250 + ".com", [], ())
-    for running in (True, False):
-        message = batch_blocks.progress_message(replies.bulk_title("approve", words, APPROVER) + "\n37 of 120 approved", 7, "approve", running=running)
-        assert block_kit.message_problems(message) == []
-        assert bool(buttons({"blocks": message})) is running
-    domains = [("d" * 60 + f"{n}.example.com", 100 - n) for n in range(10)]
-    home = home_view.approver_home(
-        stats=batches_stats(), pending=[], pending_total=0, decisions=[], config=home_view.HomeConfig(CHANNEL, [APPROVER], 300, None),
-        domains=domains,
-    )
-    assert block_kit.view_problems(home) == []
-    shown = [b for b in home["blocks"] if b.get("block_id", "").startswith("home-bulk-")]
-    assert len(shown) == batch_blocks.DOMAINS_SHOWN and shown[0]["block_id"].startswith("home-bulk-" + "d" * 60 + "0")
-
-
-def batches_stats():
-    from app.core.queries import Stats
-
-    return Stats(pending_by_team={}, approved_7d=0, denied_7d=0, median_to_decision=None)
-
-
-def test_time_left_and_counts_in_words():
-    assert [replies.left_words(s) for s in (240, 95, 40, 3)] == ["about 4 min left", "about 2 min left", "about 40 s left", "finishing"]
-    by = {"approved": 37, "elsewhere": 2, None: 81}
-    assert replies.bulk_counts("approve", by, 120, running=True) == "37 of 120 approved, 2 decided elsewhere"
-    assert replies.bulk_counts("approve", {"approved": 118, "elsewhere": 2}, 120, running=False) == "118 approved, 2 decided elsewhere, 0 failed"
-
-
 # -- preview --------------------------------------------------------------------------------------------------------
 
 
@@ -289,6 +191,7 @@ def test_an_escaped_email_in_the_preview(fake, bot):
 # -- confirm: each request once, at the pace, with progress ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_confirming_decides_each_request_once_at_slacks_pace_with_progress_and_a_summary(fake, start_bot):
     bot = _pace(start_bot, 120)  # a call every 0.5 s
     requests = _seed(fake, bot, _emails(16))
@@ -350,6 +253,7 @@ def test_the_audit_log_has_the_batch_and_each_item_with_its_batch_id(fake, bot):
     assert [e for e in unbatched if e.request_id in {r["id"] for r in requests} and e.source != "policy"] == []
 
 
+@pytest.mark.slow
 def test_requests_decided_before_the_confirm_or_between_items_count_as_decided_elsewhere(fake, start_bot):
     bot = _pace(start_bot, 60)  # a call a second
     requests = _seed(fake, bot, _emails(8))
@@ -382,6 +286,7 @@ def _row(bot, request_id):
 # -- cancel -----------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cancel_stops_new_items_and_says_who(fake, start_bot):
     bot = _pace(start_bot, 60)
     requests = _seed(fake, bot, _emails(20))
@@ -443,6 +348,7 @@ def test_a_cancel_while_slack_is_slow_lets_the_item_under_way_finish(fake, start
 # -- durable: a restart, two processes ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @both_databases
 def test_a_restarted_bot_finishes_the_batch_and_decides_nothing_twice(fake, start_bot):
     settings = {"INVITES_ADMIN_CALLS_PER_MINUTE": "60", "INVITES_NOTIFY_REQUESTERS": "false"}
@@ -466,6 +372,7 @@ def test_a_restarted_bot_finishes_the_batch_and_decides_nothing_twice(fake, star
     assert len(_progress(fake)) == 1
 
 
+@pytest.mark.slow
 @both_databases
 def test_two_processes_share_one_batch_and_decide_each_request_once(fake, start_bot):
     settings = {"INVITES_ADMIN_CALLS_PER_MINUTE": "300", "INVITES_NOTIFY_REQUESTERS": "false"}

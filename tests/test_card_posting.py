@@ -15,7 +15,10 @@ from sqlalchemy import select, update
 
 from app.core.audit import now
 from app.store.models import RequestCard
-from tests.conftest import APPROVER, CHANNEL, both_databases, buttons, card_text, new_request, settings_env, wait_for_card
+from tests.support.bots import settings_env
+from tests.support.cards import buttons, card_text, wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, CHANNEL, new_request
 
 
 def _cards_of(fake, request):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
@@ -13,19 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from app.store.models import DecisionLog, InviteRequest
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    OTHER_TEAM,
-    OUTSIDER,
-    REQUESTER,
-    TEAM,
-    both_databases,
-    buttons,
-    card_text,
-    new_request,
-    wait_for_card,
-)
+from tests.support.cards import buttons, card_text, wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, CHANNEL, OTHER_TEAM, OUTSIDER, REQUESTER, TEAM, new_request
 
 GENERAL = "<#C0GENERAL1|general>"
 
@@ -243,19 +232,6 @@ def test_slow_admin_api_does_not_delay_the_ack(fake, bot):
     assert reply.status == 200 and reply.elapsed < 3.0
     bot.settle()
     assert "You approved" in fake.response_posts()[-1]["text"]
-
-
-def test_every_admin_users_invite_error_has_a_considered_answer():
-    from pathlib import Path
-
-    from app.slack.api.errors import classify_invite, known_invite_codes
-
-    page = (Path(__file__).resolve().parents[2] / "shared" / "seeds" / "002_a60cdea5efdbdcd7.txt").read_text()
-    documented = set(re.findall(r"^([a-z_]+)\n", page.split("\nError\nDescription\n", 1)[1], flags=re.MULTILINE))
-    assert {"already_in_team", "invalid_email", "failed_to_validate_expiration", "user_disabled"} <= documented
-    assert documented <= known_invite_codes(), documented - known_invite_codes()
-    for code in documented:
-        assert "Nothing was decided" not in classify_invite(code).sentence
 
 
 def test_text_slack_escaped_is_stored_as_typed_and_shown_safely(fake, bot):

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.demo import policy_file, seed
-from tests.conftest import card_text, stop_process
+from tests.support.bots import stop_process
+from tests.support.cards import card_text
 
 GRACE, KATHERINE, ALAN = "U0GRACEHOP", "U0KATHJOHN", "U0ALANTURI"
 APPROVE, DENY = "admin.inviteRequests.approve", "admin.inviteRequests.deny"

@@ -7,18 +7,8 @@ import json
 from sqlalchemy import select
 
 from app.store.models import DecisionLog, InviteRequest
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    OUTSIDER,
-    REQUESTER,
-    TEAM,
-    buttons,
-    card_text,
-    deny_through_modal,
-    new_request,
-    wait_for_card,
-)
+from tests.support.cards import buttons, card_text, deny_through_modal, wait_for_card
+from tests.support.stand_in import APPROVER, CHANNEL, OUTSIDER, REQUESTER, TEAM, new_request
 
 
 def _card(fake, bot):

@@ -9,7 +9,9 @@ from sqlalchemy import select
 
 from app.core.decisions import Result, decide
 from app.store.models import Action, DecisionLog, InviteRequest, Source
-from tests.conftest import APPROVER, CHANNEL, TEAM, buttons, card_text, new_request, poll_until, wait_for_card
+from tests.support.cards import buttons, card_text, wait_for_card
+from tests.support.databases import poll_until
+from tests.support.stand_in import APPROVER, CHANNEL, TEAM, new_request
 
 DENY = "admin.inviteRequests.deny"
 

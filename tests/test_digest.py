@@ -11,19 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import func, select
 
 from app.store.models import InviteRequest, RequestCard
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    OTHER_TEAM,
-    OUTSIDER,
-    SLACK_ADMIN,
-    TEAM,
-    both_databases,
-    buttons,
-    card_text,
-    new_request,
-    wait_for_card,
-)
+from tests.support.cards import buttons, card_text, wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, CHANNEL, OTHER_TEAM, OUTSIDER, SLACK_ADMIN, TEAM, new_request
 
 OVER = 3  # INVITES_DIGEST_OVER in these tests
 DAY = 86400

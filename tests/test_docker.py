@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from app.config import DatabaseSettings, Settings
 from app.store.migrate import MIGRATIONS_DIR
-from tests.conftest import Bot
+from tests.support.bots import Bot
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO / "Dockerfile"

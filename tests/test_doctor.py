@@ -11,7 +11,8 @@ import pytest
 
 from app.store.db import make_engine
 from app.store.migrate import upgrade_to_head
-from tests.conftest import APPROVER, APPROVER_GROUP, CHANNEL, OTHER_TEAM, TEAM, settings_env
+from tests.support.bots import settings_env
+from tests.support.stand_in import APPROVER, APPROVER_GROUP, CHANNEL, OTHER_TEAM, TEAM
 from tests.test_cli_errors import closed_port
 
 # Advice for token and scope problems, which must not be given when Slack simply cannot be reached.

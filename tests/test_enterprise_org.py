@@ -5,21 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.config import ConfigError, Settings, load
-from tests.conftest import (
-    APPROVER,
-    APPROVER_GROUP,
-    CHANNEL,
-    GROUP_APPROVER,
-    OTHER_TEAM,
-    REQUESTER,
-    TEAM,
-    buttons,
-    card_text,
-    ephemerals_for,
-    new_request,
-    settings_env,
-    wait_for_card,
-)
+from tests.support.bots import settings_env
+from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
+from tests.support.stand_in import APPROVER, APPROVER_GROUP, CHANNEL, GROUP_APPROVER, OTHER_TEAM, REQUESTER, TEAM, new_request
 
 GAMMA = "T0GAMMA01"
 

@@ -21,7 +21,9 @@ from app.slack.api.errors import documented_codes
 from app.store.db import make_engine, make_session_factory
 from app.store.migrate import upgrade_to_head
 from app.store.models import DecisionLog, WorkspaceName
-from tests.conftest import APPROVER, CHANNEL, OTHER_TEAM, OUTSIDER, SLACK_ADMIN, TEAM, both_databases, request_row
+from tests.support.databases import both_databases
+from tests.support.rows import request_row
+from tests.support.stand_in import APPROVER, CHANNEL, OTHER_TEAM, OUTSIDER, SLACK_ADMIN, TEAM
 
 AUDIT_PAGE = Path(__file__).resolve().parents[1] / "docs" / "audit.md"
 HEADER = (

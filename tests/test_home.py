@@ -4,28 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from app.core.queries import Stats
-from app.slack.ui import home_view
 from app.store.models import DecisionLog, InviteRequest, SyncRun
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    OTHER_TEAM,
-    OUTSIDER,
-    REQUESTER,
-    SLACK_ADMIN,
-    TEAM,
-    buttons,
-    card_text,
-    deny_through_modal,
-    new_request,
-    request_row,
-    wait_for_card,
-)
+from tests.support.cards import buttons, card_text, decide_blocks, deny_through_modal, wait_for_card
+from tests.support.stand_in import APPROVER, CHANNEL, OTHER_TEAM, OUTSIDER, REQUESTER, SLACK_ADMIN, TEAM, new_request
 
 NOW = int(time.time())
 
@@ -66,10 +50,6 @@ def home_buttons(view):
         elements = block.get("elements", []) if block["type"] == "actions" else [block.get("accessory") or {}]
         found.extend((block.get("block_id"), e) for e in elements if e.get("type") == "button")
     return found
-
-
-def decide_blocks(view):
-    return [b for b in view["blocks"] if b["type"] == "actions" and b["block_id"].startswith("home-decide-")]
 
 
 def deliver(fake, bot, *requests):
@@ -331,70 +311,6 @@ def test_hostile_text_is_escaped_in_the_home(fake, bot):
     assert "Reason: &lt;!channel&gt; no" in text
     for dangerous in ("<!channel>", "<!here>", "<https://evil.example", "<@U0OUTSID01>"):
         assert dangerous not in text
-
-
-# -- the builders as data ---------------------------------------------------------------------------
-
-MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
-
-
-def _row(n, **kw):
-    values = dict(
-        id=f"Ir{n:08d}",
-        team_name="Alpha Corp",
-        email=f"p{n}@example.com",
-        real_name="<b>" * 100,
-        reason="<!channel> " * 500,
-        date_created=MOMENT + timedelta(minutes=n),
-    )
-    values.update(kw)
-    return request_row(**values)
-
-
-def _home(pending, total, decisions=(), notice=None):
-    config = home_view.HomeConfig(channel=CHANNEL, approvers=[APPROVER], sync_interval=300, last_sync=None)
-    stats = Stats(pending_by_team={"Alpha Corp": total}, approved_7d=0, denied_7d=0, median_to_decision=None)
-    return home_view.approver_home(
-        stats=stats, pending=pending, pending_total=total, decisions=list(decisions), config=config, notice=notice
-    )
-
-
-def test_the_dashboard_never_exceeds_100_blocks():
-    decided = [
-        _row(1000 + n, status="denied", decided_by=APPROVER, decided_at=MOMENT, decision_source="slash", deny_reason="x" * 3000)
-        for n in range(20)
-    ]
-    for pending_count, total in [(0, 0), (1, 1), (40, 40), (50, 50), (50, 5000)]:
-        for notice in (None, "You approved the invite request for p1@example.com."):
-            view = _home([_row(n) for n in range(pending_count)], total, decided, notice)
-            shown = len(decide_blocks(view))
-            assert len(view["blocks"]) <= 100
-            assert len(json.dumps(view)) < 250_000  # views.publish answers view_too_large beyond 250 kB
-            assert shown <= pending_count
-            assert shown >= min(pending_count, 30)
-            if total <= 40 and notice is None:
-                assert shown == pending_count
-            text = card_text(view)
-            if total > shown:
-                assert f"{total - shown} more, use /invites list" in text
-            else:
-                assert "more, use /invites list" not in text
-            for block in view["blocks"]:
-                for part in [block.get("text") or {}] + (block.get("elements") or []):
-                    assert len(part.get("text") or "") <= 3000
-
-
-def test_a_request_being_decided_says_who_instead_of_offering_buttons():
-    view = _home([_row(1, status="deciding", claim_action="deny", claim_actor=APPROVER)], 1)
-
-    assert decide_blocks(view) == []
-    assert f"<@{APPROVER}> is denying this request right now." in card_text(view)
-
-
-def test_sync_intervals_in_words():
-    assert [home_view.interval_words(s) for s in (60, 300, 3600, 7200, 86400, 90)] == [
-        "every minute", "every 5 minutes", "every hour", "every 2 hours", "every day", "every 90 seconds"
-    ]
 
 
 def test_the_deciders_home_is_brought_up_to_date_after_a_decision_elsewhere(fake, bot):

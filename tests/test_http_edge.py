@@ -20,18 +20,10 @@ import sqlalchemy
 
 from app.sandbox import SlackSender
 from app.sandbox.sender import FORM
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    SIGNING_SECRET,
-    TEAM,
-    both_databases,
-    buttons,
-    card_text,
-    new_request,
-    stop_process,
-    wait_for_card,
-)
+from tests.support.bots import SIGNING_SECRET, stop_process
+from tests.support.cards import buttons, card_text, wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, CHANNEL, TEAM, new_request
 
 
 def _cards(fake, bot, count):

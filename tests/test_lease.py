@@ -14,7 +14,8 @@ from app.main.sync_loop import SyncLoop
 from app.store.db import make_engine, make_session_factory
 from app.store.migrate import upgrade_to_head
 from app.store.models import Lease, SyncRun
-from tests.conftest import OTHER_TEAM, TEAM, both_databases
+from tests.support.databases import both_databases
+from tests.support.stand_in import OTHER_TEAM, TEAM
 
 
 @both_databases

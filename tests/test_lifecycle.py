@@ -1,9 +1,10 @@
-"""The table of moves: each move changes a request's status only from its allowed sources, picks one winner, and
-writes its audit entry in the caller's transaction (a rolled-back transaction leaves neither)."""
+"""The table of moves on a database: each move changes a request's status only from its allowed sources, picks one
+winner, and writes its audit entry in the caller's transaction (a rolled-back transaction leaves neither).
+
+The table itself is checked as data in tests/unit/core/test_lifecycle.py."""
 
 from __future__ import annotations
 
-import itertools
 import threading
 import uuid
 from datetime import datetime, timezone
@@ -16,24 +17,11 @@ from app.core.lifecycle import Closing, Entry
 from app.store.db import make_engine, make_session_factory
 from app.store.migrate import upgrade_to_head
 from app.store.models import DecisionLog, InviteRequest, Status
-from tests.conftest import APPROVER, GROUP_APPROVER, REQUESTER, TEAM, both_databases
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, GROUP_APPROVER, REQUESTER, TEAM
 
 STATUSES = [status.value for status in Status]
 CLOSED = ["approved", "denied", "approved_invite_failed", "gone"]
-
-# The table as design.md §2 and §7 describe it, written out independently of app.core.lifecycle.
-EXPECTED_MOVES = {
-    "claim": ({"pending"}, {"deciding"}),
-    "settle": ({"deciding"}, set(CLOSED)),
-    "release": ({"deciding"}, {"pending"}),
-    "close": ({"pending", "deciding"}, set(CLOSED)),
-}
-EXPECTED_ALLOWED = {
-    ("pending", "deciding"),
-    *(("deciding", target) for target in CLOSED),
-    ("deciding", "pending"),
-    *(("pending", target) for target in CLOSED),
-}
 
 
 class Interrupted(Exception):
@@ -95,25 +83,6 @@ def _claim(session, request_id, owner="replica-b:claim", actor=GROUP_APPROVER):
 
 def _entry(outcome="ok"):
     return Entry("button", outcome, actor_id=GROUP_APPROVER, action="approve")
-
-
-# -- the table itself -------------------------------------------------------------------------------------------
-
-
-def test_the_moves_are_the_designed_table():
-    table = {move.name: (set(move.sources), set(move.targets)) for move in lifecycle.MOVES}
-    assert table == EXPECTED_MOVES
-    assert set(STATUSES) == {"pending", "deciding", *CLOSED}
-    assert sorted(lifecycle.OPEN + lifecycle.CLOSED) == sorted(STATUSES)  # lifecycle names every status, each once
-
-
-def test_allowed_matches_the_table_for_every_pair_of_statuses():
-    wrong = [
-        (source, target, lifecycle.allowed(source, target))
-        for source, target in itertools.product(STATUSES, STATUSES)
-        if lifecycle.allowed(source, target) != ((source, target) in EXPECTED_ALLOWED)
-    ]
-    assert wrong == []
 
 
 # -- one test per row: the status changes only from the row's sources, with exactly one entry ------------------

@@ -20,3 +20,7 @@ def test_a_busy_port_can_be_avoided_with_port(target: str, command: str) -> None
     assert f"{command} --port 0" in _planned(target, "PORT=0")
     assert "--port" not in _planned(target).splitlines()[-1]
 
+
+
+def test_the_fast_tier_runs_the_unit_tests_alone() -> None:
+    assert _planned("test-fast").splitlines()[-1] == ".venv/bin/python -m pytest -q tests/unit"

@@ -28,14 +28,15 @@ from app.main.http import EVENTS_PATH
 from app.sandbox import FakeSlack
 from app.slack.bolt import build_app
 from app.slack.listeners.command_parse import USAGE
-from tests.conftest import make_settings
+from tests.support.bots import make_settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MANIFEST = REPO / "manifest.yml"
 SCHEMA = SHARED / "slack" / "manifest.schema.json"
 OPENAPI = SHARED / "slack" / "openapi.json"
-GATEWAY = REPO / "app" / "slack" / "gateway.py"
+GATEWAY = REPO / "app" / "slack" / "api" / "gateway.py"
+CLIENT = REPO / "app" / "slack" / "api" / "client.py"  # the clients the gateway is built on: no Web API method of its own
 
 # Scopes an event needs, by the token it is delivered on (events are not in openapi.json; reference.md §2, §5.3).
 EVENT_SCOPES: dict[str, str | None] = {
@@ -491,12 +492,13 @@ def test_commands_scope_goes_with_slash_commands() -> None:
 
 
 def test_only_the_gateway_calls_slack() -> None:
-    """The scope checks read gateway.py alone; that holds only while no other module calls the Web API."""
+    """The scope checks read gateway.py alone; that holds only while no other module calls the Web API (client.py only
+    builds the clients and counts their calls)."""
     client_call = re.compile(r"\.(api_call|[a-z]+_[a-zA-Z_]+)\(")
     bolt_helpers = re.compile(r"(?<![.\w])(say|respond)\(|(?<![.\w])client\.")  # listener arguments that call Slack themselves
     offenders = []
     for path in sorted((REPO / "app").rglob("*.py")):
-        if path == GATEWAY or "sandbox" in path.parts:
+        if path in (GATEWAY, CLIENT) or "sandbox" in path.parts:
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             for match in client_call.finditer(line):

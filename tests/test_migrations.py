@@ -16,7 +16,8 @@ from app.core import lifecycle
 from app.store.db import make_engine
 from app.store.migrate import alembic_config, check_models_match, upgrade_to_head
 from app.store.models import InviteRequest
-from tests.conftest import TEAM, both_databases
+from tests.support.databases import both_databases
+from tests.support.stand_in import TEAM
 
 STATUSES = lifecycle.OPEN + lifecycle.CLOSED
 

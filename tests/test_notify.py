@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import APPROVER, CHANNEL, REQUESTER, SLACK_ADMIN, both_databases, new_request, wait_for_card
+from tests.support.cards import wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, CHANNEL, REQUESTER, SLACK_ADMIN, new_request
 
 
 def _approve(fake, bot, email="ada@example.com"):

@@ -12,7 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from app.logs import JsonFormatter, request_id
 from app.sandbox import SlackSender
-from tests.conftest import APPROVER, CHANNEL, SIGNING_SECRET, TEAM, buttons, new_request, wait_for_card
+from tests.support.bots import SIGNING_SECRET
+from tests.support.cards import buttons, wait_for_card
+from tests.support.stand_in import APPROVER, CHANNEL, TEAM, new_request
 
 
 def _get(bot_url, path):

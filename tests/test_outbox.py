@@ -20,20 +20,10 @@ from app.core.audit import now
 from app.sandbox import SlackSender
 from app.store.db import make_engine, make_session_factory
 from app.store.models import DecisionLog, InviteRequest, OutboxJob
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    GROUP_APPROVER,
-    SIGNING_SECRET,
-    TEAM,
-    both_databases,
-    buttons,
-    card_text,
-    ephemerals_for,
-    new_request,
-    poll_until,
-    wait_for_card,
-)
+from tests.support.bots import SIGNING_SECRET
+from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
+from tests.support.databases import both_databases, poll_until
+from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, TEAM, new_request
 from tests.test_wedged_decisions import _kill_hard
 
 APPROVE = "admin.inviteRequests.approve"
@@ -109,6 +99,7 @@ def database(database_url):
 # -- a restart -----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @both_databases
 def test_decisions_queued_when_the_bot_stops_are_made_by_the_next_one(fake, start_bot, database):
     users = _approvers(fake, 10)
@@ -153,6 +144,7 @@ def test_decisions_queued_when_the_bot_stops_are_made_by_the_next_one(fake, star
 # -- a process killed between the claim and the call ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @both_databases
 def test_a_claim_queued_in_a_killed_process_is_decided_by_the_next_one_for_its_clicker(fake, start_bot, serve_process, database):
     url = serve_process(INVITES_ADMIN_CALLS_PER_MINUTE="2")
@@ -266,6 +258,7 @@ def _age_claim(sessions, request_id, minutes=10):
         )
 
 
+@pytest.mark.slow
 @both_databases
 def test_sync_never_takes_a_claim_queued_behind_the_pace_for_a_stale_one(fake, start_bot):
     bot = start_bot(INVITES_ADMIN_CALLS_PER_MINUTE="3")

@@ -9,16 +9,9 @@ from sqlalchemy import select
 
 from app.core import outbox
 from app.store.models import OutboxJob
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    both_databases,
-    buttons,
-    card_text,
-    new_request,
-    poll_until,
-    wait_for_card,
-)
+from tests.support.cards import buttons, card_text, wait_for_card
+from tests.support.databases import both_databases, poll_until
+from tests.support.stand_in import APPROVER, CHANNEL, new_request
 
 
 def _invitebot(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
-from app.slack.api.errors import Kind, classify, known_codes
 from app.store.models import DecisionLog, InviteRequest
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    SLACK_ADMIN,
-    buttons,
-    card_text,
-    deny_through_modal,
-    ephemerals_for,
-    new_request,
-    wait_for_card,
-)
-
-SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
+from tests.support.cards import buttons, card_text, deny_through_modal, ephemerals_for, wait_for_card
+from tests.support.stand_in import APPROVER, CHANNEL, SLACK_ADMIN, new_request
 
 
 def _card_for(fake, bot, **kw):
@@ -136,12 +121,3 @@ def test_token_and_permission_errors_tell_what_to_fix_and_keep_the_request_open(
         assert session.get(InviteRequest, request["id"]).status == "pending"
 
 
-def test_every_error_code_slack_documents_has_a_considered_answer():
-    page = (SEEDS / "000_13b1076fdf333395.txt").read_text()
-    documented = set(re.findall(r"^([a-z_]+)\n", page.split("Errors", 1)[1], flags=re.MULTILINE))
-    documented -= {"utf", "iso"}
-    assert {"already_processed", "failed_to_send_invite", "not_an_admin"} <= documented
-    assert documented <= known_codes(), documented - known_codes()
-    for code in documented:
-        assert classify(code).sentence.endswith((".", ")"))
-    assert classify("something_new").kind is Kind.TRANSIENT

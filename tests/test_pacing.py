@@ -14,7 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from app.store.models import InviteRequest
-from tests.conftest import CHANNEL, TEAM, both_databases, buttons, card_text, ephemerals_for, new_request, wait_for_card
+from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import CHANNEL, TEAM, new_request
+
+pytestmark = pytest.mark.slow
 
 APPROVE = "admin.inviteRequests.approve"
 CLICKING_THREADS = 10

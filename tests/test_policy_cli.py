@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.core import policy
-from tests.test_policy import EXAMPLE
+from tests.support.policies import EXAMPLE
 
 OTHERS = """\
 mode: enforce

@@ -10,23 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from app.store.models import DecisionLog, InviteRequest
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    GROUP_APPROVER,
-    OUTSIDER,
-    REQUESTER,
-    SLACK_ADMIN,
-    TEAM,
-    both_databases,
-    buttons,
-    card_text,
-    ephemerals_for,
-    new_request,
-    poll_until,
-    wait_for_card,
-    write_policy,
-)
+from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
+from tests.support.databases import both_databases, poll_until
+from tests.support.policies import write_policy
+from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, OUTSIDER, REQUESTER, SLACK_ADMIN, TEAM, new_request
 
 APPROVE, DENY = "admin.inviteRequests.approve", "admin.inviteRequests.deny"
 @pytest.fixture

@@ -9,9 +9,9 @@ import re
 import pytest
 
 from app.core import policy
+from tests.support.policies import EXAMPLE
 from tests.test_cli_errors import _run
 from tests.test_doctor import _doctor, _row, migrated  # noqa: F401  (migrated is a fixture)
-from tests.test_policy import EXAMPLE
 
 BAD = "mode: shadow\nrules:\n  - name: guests\n    when: {invite_type: [guest]}\n    then: require_approvals\n"
 

@@ -8,18 +8,10 @@ from sqlalchemy import select
 
 from app.sandbox import SlackSender
 from app.store.models import DecisionLog
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    MANY_APPROVERS,
-    REQUESTER,
-    SIGNING_SECRET,
-    both_databases,
-    buttons,
-    card_text,
-    new_request,
-    wait_for_card,
-)
+from tests.support.bots import SIGNING_SECRET
+from tests.support.cards import buttons, card_text, wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, CHANNEL, MANY_APPROVERS, REQUESTER, new_request
 
 
 def _all_answered(fake, users):

@@ -10,19 +10,10 @@ from datetime import datetime, timedelta, timezone
 from app.core.outbox import Job
 from app.core.reminders import scan
 from app.slack.jobs import notices
-from app.slack.ui import replies
 from app.slack.ui.blocks import escape
-from tests.conftest import (
-    APPROVER,
-    APPROVER_GROUP,
-    CHANNEL,
-    REQUESTER,
-    TEAM,
-    both_databases,
-    new_request,
-    request_row,
-    wait_for_card,
-)
+from tests.support.cards import wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, APPROVER_GROUP, CHANNEL, REQUESTER, TEAM, new_request
 
 LEADS = "C0LEADS001"
 LEAD_GROUP = "S0LEADS001"
@@ -268,18 +259,6 @@ def test_full_members_and_open_guest_requests_get_no_time_limit_warnings(fake, b
     _asked(fake, bot, "eve@example.com", invite_type="restricted", date_expire=expire)
 
     assert _scan(bot, datetime.fromtimestamp(expire, timezone.utc) - timedelta(days=1)).warned == 0
-
-
-def test_a_guest_approved_by_a_policy_names_the_rule():
-    request = request_row(
-        status="approved",
-        invite_type="restricted",
-        decided_by="contractors",
-        decision_source="policy",
-        date_expire=datetime(2030, 1, 1, tzinfo=timezone.utc),
-    )
-
-    assert "It was approved by policy *contractors*;" in replies.guest_expiry_dm(request)
 
 
 def test_mine_shows_when_an_approved_guest_account_ends(fake, bot):

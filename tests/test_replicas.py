@@ -10,17 +10,10 @@ from sqlalchemy import create_engine, text
 
 from app.config import DatabaseSettings
 from app.sandbox import SlackSender
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    MANY_APPROVERS,
-    SIGNING_SECRET,
-    both_databases,
-    buttons,
-    card_text,
-    new_request,
-    wait_for_card,
-)
+from tests.support.bots import SIGNING_SECRET
+from tests.support.cards import buttons, card_text, wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, CHANNEL, MANY_APPROVERS, new_request
 
 
 def _parent(pid):

@@ -9,17 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import select
 
 from app.store.models import DecisionLog
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    OTHER_TEAM,
-    TEAM,
-    both_databases,
-    buttons,
-    card_text,
-    new_request,
-    write_policy,
-)
+from tests.support.cards import buttons, card_text
+from tests.support.databases import both_databases
+from tests.support.policies import write_policy
+from tests.support.stand_in import APPROVER, CHANNEL, OTHER_TEAM, TEAM, new_request
 
 ALPHA_CHANNEL = "C0ALPHA01"
 BETA_CHANNEL = "C0BETA001"

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.conftest import CHANNEL, TEAM, card_text, new_request, wait_for_card
+from tests.support.cards import card_text, wait_for_card
+from tests.support.stand_in import CHANNEL, TEAM, new_request
 
 
 def _event_body(request):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from tests.conftest import new_request, wait_for_card
+from tests.support.cards import wait_for_card
+from tests.support.stand_in import new_request
 
 LAST_LINE = "Shutting down: Master"  # gunicorn's last words after SIGTERM
 

@@ -31,21 +31,9 @@ from app.main.socket_mode import CONNECTED
 from app.sandbox import FakeSlack, Reply
 from app.sandbox.sender import SocketSender
 from app.store.models import InviteRequest, Lease
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    MANY_APPROVERS,
-    OTHER_TEAM,
-    TEAM,
-    assert_approved_by_click,
-    buttons,
-    card_text,
-    ephemerals_for,
-    new_request,
-    settings_env,
-    stop_process,
-    wait_for_card,
-)
+from tests.support.bots import settings_env, stop_process
+from tests.support.cards import assert_approved_by_click, buttons, card_text, ephemerals_for, wait_for_card
+from tests.support.stand_in import APPROVER, CHANNEL, MANY_APPROVERS, OTHER_TEAM, TEAM, new_request
 
 SOCKET_COMMAND = [sys.executable, "-m", "app", "socket"]
 START_TIMEOUT = 30.0

@@ -12,19 +12,10 @@ from sqlalchemy import update
 from app.core import audit
 from app.core.audit import now
 from app.store.models import InviteRequest
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    OTHER_TEAM,
-    SLACK_ADMIN,
-    TEAM,
-    both_databases,
-    buttons,
-    card_text,
-    new_request,
-    settings_env,
-    wait_for_card,
-)
+from tests.support.bots import settings_env
+from tests.support.cards import buttons, card_text, wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, CHANNEL, OTHER_TEAM, SLACK_ADMIN, TEAM, new_request
 
 
 def _sync(bot):

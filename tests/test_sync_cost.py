@@ -16,17 +16,10 @@ from sqlalchemy import Engine, event, select, update
 from app.core.audit import now
 from app.core.bulk_ingest import CHUNK
 from app.store.models import InviteRequest
-from tests.conftest import (
-    CHANNEL,
-    SLACK_ADMIN,
-    TEAM,
-    both_databases,
-    buttons,
-    card_text,
-    new_request,
-    settings_env,
-    wait_for_card,
-)
+from tests.support.bots import settings_env
+from tests.support.cards import buttons, card_text, wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import CHANNEL, SLACK_ADMIN, TEAM, new_request
 
 PAGE = 10  # admin list page size for these tests, so a few dozen decided requests span several pages
 DECIDED_LISTS = ("admin.inviteRequests.approved.list", "admin.inviteRequests.denied.list")

@@ -17,21 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.main.socket_mode import CONNECTED
 from app.sandbox import FakeSlack
 from app.sandbox.sender import SocketSender
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    OTHER_TEAM,
-    TEAM,
-    Bot,
-    ProcessOutput,
-    buttons,
-    card_text,
-    ephemerals_for,
-    new_request,
-    settings_env,
-    stop_process,
-    wait_for_card,
-)
+from tests.support.bots import Bot, ProcessOutput, settings_env, stop_process
+from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
+from tests.support.stand_in import APPROVER, CHANNEL, OTHER_TEAM, TEAM, new_request
 
 ADMIN_CALLS = ("admin.inviteRequests.approve", "admin.inviteRequests.deny", "admin.inviteRequests.list")
 

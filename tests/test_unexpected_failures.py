@@ -13,7 +13,8 @@ from app.core import ingest, lifecycle, queries
 from app.logs import JsonFormatter
 from app.slack.listeners import actions, commands
 from app.store.models import InviteRequest
-from tests.conftest import APPROVER, CHANNEL, TEAM, buttons, deny_through_modal, ephemerals_for, new_request, wait_for_card
+from tests.support.cards import buttons, deny_through_modal, ephemerals_for, wait_for_card
+from tests.support.stand_in import APPROVER, CHANNEL, TEAM, new_request
 
 REF = re.compile(r"\(ref ([0-9a-f]{8})\)")
 

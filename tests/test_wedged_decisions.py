@@ -12,18 +12,10 @@ from sqlalchemy import select, update
 from app.core.audit import now
 from app.sandbox import SlackSender
 from app.store.models import DecisionLog, InviteRequest
-from tests.conftest import (
-    APPROVER,
-    CHANNEL,
-    GROUP_APPROVER,
-    SIGNING_SECRET,
-    both_databases,
-    buttons,
-    card_text,
-    ephemerals_for,
-    new_request,
-    wait_for_card,
-)
+from tests.support.bots import SIGNING_SECRET
+from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
+from tests.support.databases import both_databases
+from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, new_request
 
 APPROVE = "admin.inviteRequests.approve"
 

@@ -41,9 +41,9 @@ class ButtonValue:
         if not isinstance(data, dict):
             raise ValueError("button value is not an object")
         request_id, team_id = data.get("id"), data.get("team")
-        if not (isinstance(request_id, str) and _REQUEST_ID.match(request_id)):
+        if not (isinstance(request_id, str) and _REQUEST_ID.fullmatch(request_id)):
             raise ValueError("button value has no valid request id")
-        if not (isinstance(team_id, str) and _REQUEST_ID.match(team_id)):
+        if not (isinstance(team_id, str) and _REQUEST_ID.fullmatch(team_id)):
             raise ValueError("button value has no valid team id")
         return cls(request_id, team_id)
 
@@ -88,9 +88,9 @@ class DomainValue:
         """Parse a button's value; raises ValueError for anything we did not write."""
         data = json.loads(raw)
         domain = data.get("domain") if isinstance(data, dict) else None
-        if not (isinstance(domain, str) and _DOMAIN.match(domain)):
+        if not (isinstance(domain, str) and _DOMAIN.fullmatch(domain)):
             raise ValueError("button value has no valid domain")
         team = data.get("team")
-        if team is not None and not (isinstance(team, str) and _TEAM_ID.match(team)):
+        if team is not None and not (isinstance(team, str) and _TEAM_ID.fullmatch(team)):
             raise ValueError("button value has no valid workspace id")
         return cls(domain, team)

@@ -258,21 +258,34 @@ def _email(word: str) -> str | None:
     return candidate if _EMAIL.match(candidate) else None
 
 
+def _number(args: list[str], top: int) -> int | None:
+    """The one argument as a whole number from 1 to `top`, else None.
+
+    Decimal digits only: isdigit() also passes '²', which int() refuses, and int() refuses thousands of digits.
+    """
+    if len(args) != 1 or not args[0].isdecimal() or len(args[0].lstrip("0")) > len(str(top)):
+        return None
+    number = int(args[0])
+    return number if 1 <= number <= top else None
+
+
 def _count(args: list[str]) -> int:
     if not args:
         return 10
-    if len(args) > 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= MAX_HISTORY:
+    count = _number(args, MAX_HISTORY)
+    if count is None:
         raise UsageError(f"`/invites history` takes a number from 1 to {MAX_HISTORY}.")
-    return int(args[0])
+    return count
 
 
 def _export_days(args: list[str]) -> int:
     """`/invites export [days]`: how many days back the export reaches (Command.count)."""
     if not args:
         return EXPORT_DAYS
-    if len(args) > 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= MAX_EXPORT_DAYS:
+    days = _number(args, MAX_EXPORT_DAYS)
+    if days is None:
         raise UsageError(f"`/invites export` takes a number of days from 1 to {MAX_EXPORT_DAYS}, like `/invites export 7`.")
-    return int(args[0])
+    return days
 
 
 def _invite(args: list[str], text: str, today: date) -> DirectInvite:

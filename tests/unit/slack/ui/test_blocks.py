@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from app.slack.ui import blocks
-from tests.conftest import request_row
+from tests.support.rows import request_row
 
 MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
 

@@ -7,20 +7,17 @@ plain-text headers and buttons). And no `<…>` token or `&entity;` may be cut i
 
 from __future__ import annotations
 
-import inspect
-import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from slack_sdk.models.blocks import Block
-from slack_sdk.models.views import View
 
 from app.core.queries import Stats
-from app.sandbox import block_kit
 from app.slack.ui import blocks, home_view, limits, modals, replies
 from app.store.models import DecisionLog, SyncRun
-from tests.conftest import MANY_APPROVERS, request_row
+from tests.support.block_checks import assert_message_valid, assert_no_token_cut, assert_view_valid
+from tests.support.rows import request_row
+from tests.support.stand_in import MANY_APPROVERS
 
 MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
 HOSTILE_REASON = "<&" * 2500  # 5000 characters, each one escaped to 4 or 5
@@ -45,61 +42,13 @@ STATES = {
     "denied outside": dict(status="denied", decision_source="outside", deny_reason="not known", **CLOSED),
 }
 GUEST = dict(invite_type="restricted", date_expire=MOMENT + timedelta(days=30))
-VIEW_ARGUMENTS = frozenset(inspect.signature(View.__init__).parameters) - {"self", "kwargs"}
 
 
 def row(n: int = 0, **kw: Any) -> Any:
     return request_row(**{"id": f"Ir{n:08d}", **kw})
 
 
-# -- the checks ---------------------------------------------------------------------------------------
-
-
-def texts(node: Any) -> Iterator[str]:
-    """Every string Slack renders: each `text` value anywhere in the blocks."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "text" and isinstance(value, str):
-                yield value
-            else:
-                yield from texts(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from texts(value)
-
-
-def assert_no_token_cut(node: Any) -> None:
-    for text in texts(node):
-        outside_tokens = re.sub(r"<[^<>\n]*>", "", text)
-        assert "<" not in outside_tokens, f"a <…> token is cut or unclosed in {text[-80:]!r}"
-        assert "&" not in re.sub(r"&(amp|lt|gt);", "", text), f"an &entity; is cut in {text[-80:]!r}"
-
-
-def assert_blocks_valid(surface: list[dict[str, Any]]) -> None:
-    for block in surface:
-        parsed = Block.parse(block)
-        assert parsed is not None, f"slack_sdk knows no block type {block.get('type')!r}"
-        parsed.to_dict()  # raises SlackObjectFormationError past slack_sdk's limits
-    assert_no_token_cut(surface)
-
-
-def assert_message_valid(surface: list[dict[str, Any]], text: str | None = None) -> None:
-    assert 1 <= len(surface) <= limits.MESSAGE_BLOCKS
-    assert_blocks_valid(surface)
-    assert block_kit.message_problems(surface) == []
-    if text is not None:
-        assert text and len(text) <= limits.SECTION_TEXT
-        assert_no_token_cut({"text": text})
-
-
-def assert_view_valid(view: dict[str, Any]) -> None:
-    assert 1 <= len(view["blocks"]) <= limits.VIEW_BLOCKS
-    assert_blocks_valid(view["blocks"])
-    View(**{key: value for key, value in view.items() if key in VIEW_ARGUMENTS}).to_dict()
-    assert block_kit.view_problems(view) == []
-
-
-# -- the checks themselves catch what they should -----------------------------------------------------
+# -- the checks (tests/support/block_checks.py) catch what they should -----------------------------------------------------
 
 
 def test_the_checks_are_not_vacuous() -> None:

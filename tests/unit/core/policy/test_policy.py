@@ -10,26 +10,8 @@ import pytest
 
 from app.core import policy
 from app.core.policy import Conditions, Facts, Mode, Policy, PolicyError, Rule, Then, domain_matches, evaluate, explain
-from tests.conftest import request_row
-
-EXAMPLE = """\
-mode: shadow            # shadow (default) or enforce
-rules:                  # first match wins; no match = decided by people, as today
-  - name: employees
-    when:
-      email_domain: [example.com, "*.example.com"]   # exact, or any subdomain with "*."
-      invite_type: [full_member]                     # full_member | restricted | ultra_restricted
-      team: [T0123]                                  # workspace ids
-    then: approve
-  - name: personal-mail
-    when: {email_domain: [gmail.com, outlook.com]}
-    then: deny
-    reason: "Personal addresses cannot join; please ask for a work address."
-  - name: guests
-    when: {invite_type: [restricted, ultra_restricted]}
-    then: require_approvals
-    count: 2
-"""
+from tests.support.policies import EXAMPLE
+from tests.support.rows import request_row
 
 
 def facts(email: str = "ada@example.com", **kw: object) -> Facts:

@@ -1,0 +1,182 @@
+"""The bot under test: in this process behind a real HTTP server, or as `invitebot serve` child processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from socketserver import ThreadingMixIn
+from typing import Any, Iterator
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+
+from app.config import Settings
+from app.main.container import build_runtime
+from app.main.http import create_wsgi_app
+from app.sandbox import FakeSlack, SlackSender
+from app.slack.runtime import Runtime
+from app.store.migrate import upgrade_to_head
+from tests.support.stand_in import APPROVER, APPROVER_GROUP, CHANNEL, OTHER_TEAM, TEAM
+
+SIGNING_SECRET = "test-signing-secret"
+
+
+def settings_env(fake: FakeSlack, database_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        "SLACK_BOT_TOKEN": fake.bot_token,
+        "SLACK_ADMIN_TOKEN": fake.admin_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "DATABASE_URL": database_url,
+        "INVITES_CHANNEL": CHANNEL,
+        "INVITES_APPROVERS": f"{APPROVER},{APPROVER_GROUP}",
+        "INVITES_TEAM_IDS": f"{TEAM},{OTHER_TEAM}",
+        "INVITES_SYNC_INTERVAL": "300",
+        # Paced like Slack only where a test asks for it (the stand-in enforces no limits unless told to).
+        "INVITES_ADMIN_CALLS_PER_MINUTE": "60000",
+        "INVITES_CARD_POSTS_PER_MINUTE": "60000",
+    }
+    env.update(overrides)
+    return env
+
+
+def make_settings(fake: FakeSlack, database_url: str, **overrides: str) -> Settings:
+    return Settings(**settings_env(fake, database_url, **overrides))  # type: ignore[arg-type]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+@dataclass
+class Bot:
+    """A running bot: its URL, its runtime (for reading the database), and a sender that signs like Slack."""
+
+    url: str
+    runtime: Runtime
+    slack: SlackSender
+
+    def sessions(self):  # type: ignore[no-untyped-def]
+        return self.runtime.sessions()
+
+    def settle(self) -> None:
+        """Wait until everything the bot accepted (after its ack) has finished."""
+        assert self.runtime.wait_until_idle(timeout=30), "the bot's background work did not finish"
+
+
+@pytest.fixture
+def start_bot(fake: FakeSlack, database_url: str) -> Iterator[Any]:
+    """Start the WSGI app on a real port in this process; call it again for a second instance on the same database."""
+    started: list[tuple[Any, Runtime]] = []
+
+    def start(**overrides: str) -> Bot:
+        settings = make_settings(fake, database_url, **overrides)
+        runtime = build_runtime(settings)
+        upgrade_to_head(runtime.engine)
+        runtime.start()
+        server = make_server("127.0.0.1", 0, create_wsgi_app(runtime), _ThreadingWSGIServer, _QuietHandler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append((server, runtime))
+        url = f"http://127.0.0.1:{server.server_port}/slack/events"
+        return Bot(url=url, runtime=runtime, slack=SlackSender(url, SIGNING_SECRET, fake))
+
+    yield start
+    for server, runtime in started:
+        server.shutdown()
+        server.server_close()
+        runtime.close()
+
+
+@pytest.fixture
+def bot(start_bot: Any) -> Bot:
+    return start_bot()
+
+
+@contextmanager
+def serve_processes(fake: FakeSlack, database_url: str) -> Iterator[Any]:
+    """Start real `invitebot serve --port 0` processes on demand; each call returns its events URL."""
+    processes: list[subprocess.Popen[str]] = []
+    output: dict[str, ProcessOutput] = {}
+
+    def start(**overrides: str) -> str:
+        env = {**os.environ, **settings_env(fake, database_url, **overrides)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", "0"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        processes.append(process)
+        assert process.stdout is not None
+        seen = ProcessOutput()
+        for line in process.stdout:
+            seen.add(line)
+            if "invitebot listening on " in line:
+                url = line.split("invitebot listening on ", 1)[1].split('"', 1)[0].strip() + "/slack/events"  # a JSON line
+                output[url] = seen
+                threading.Thread(target=_drain, args=(process.stdout, seen), daemon=True).start()
+                return url
+        raise AssertionError("serve exited before listening:\n" + seen.text())
+
+    start.output = output  # type: ignore[attr-defined]  # events URL -> every line the process printed
+    start.processes = processes  # type: ignore[attr-defined]
+    try:
+        yield start
+    finally:
+        for process in processes:
+            stop_process(process)
+
+
+@pytest.fixture
+def serve_process(fake: FakeSlack, database_url: str) -> Iterator[Any]:
+    with serve_processes(fake, database_url) as start:
+        yield start
+
+
+def stop_process(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, a grace period for a clean shutdown, then SIGKILL."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+class ProcessOutput:
+    """Lines a child process printed, with a way to wait for one (no sleeps)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+
+    def add(self, line: str) -> None:
+        with self._changed:
+            self.lines.append(line)
+            self._changed.notify_all()
+
+    def text(self) -> str:
+        with self._changed:
+            return "".join(self.lines)
+
+    def wait_for_line(self, needle: str, timeout: float = 15.0) -> str:
+        with self._changed:
+            found = self._changed.wait_for(lambda: next((l for l in self.lines if needle in l), None), timeout)
+        if not found:
+            raise AssertionError(f"the process never printed {needle!r}:\n{self.text()}")
+        return found
+
+
+def _drain(stream: Any, output: ProcessOutput) -> None:
+    for line in stream:
+        output.add(line)

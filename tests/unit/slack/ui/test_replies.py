@@ -1,0 +1,126 @@
+"""The sentences people read, as data: the clicker's answer, the requester's message, bulk progress, reminders and
+policy words; requester text escaped in each."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from app.core.decisions import Outcome, Result, Why
+from app.core.policy.stats import RuleAgreement
+from app.slack.ui import replies
+from app.store.models import Action
+from tests.support.policies import SHADOW
+from tests.support.rows import request_row
+from tests.support.stand_in import APPROVER, GROUP_APPROVER
+
+MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
+
+
+# -- the clicker's answer ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("outcome", "says"),
+    [
+        (Outcome(Result.DECIDED, Action.APPROVE, "Ir1", email="<!channel>@x.io"), "You approved the invite request for &lt;!channel&gt;@x.io."),
+        (Outcome(Result.DECIDED, Action.DENY, "Ir1"), "You denied the invite request for this person."),
+        (Outcome(Result.ACCEPTED, Action.DENY, "Ir1", email="ada@example.com"), "Denying the invite request for ada@example.com…"),
+        (
+            Outcome(Result.DECIDED_ELSEWHERE, Action.APPROVE, "Ir1", other=GROUP_APPROVER, other_action="deny", outside=True),
+            f"No need: this request was already denied by <@{GROUP_APPROVER}> outside invitebot. The card now says so.",
+        ),
+        (
+            Outcome(Result.IN_FLIGHT, Action.APPROVE, "Ir1", other=GROUP_APPROVER, other_action="approve"),
+            f"<@{GROUP_APPROVER}> is approving this request right now.",
+        ),
+        (Outcome(Result.NOT_FOUND, Action.APPROVE, "<Ir1>"), "invitebot has no invite request `&lt;Ir1&gt;`."),
+        (
+            Outcome(Result.QUEUED, Action.APPROVE, "Ir1", wait_seconds=40),
+            f"Approving… <@{APPROVER}>, queued: Slack allows 20 decisions a minute (about 40 s). You will be told here when Slack has approved it.",
+        ),
+        (
+            Outcome(Result.FAILED, Action.APPROVE, "Ir1", email="ada@example.com", error="internal_error"),
+            "Click Approve again to retry.",
+        ),
+        (Outcome(Result.FAILED, Action.DENY, "Ir1", why=Why.RELEASED_MEANWHILE), "Another attempt on this request just failed"),
+    ],
+)
+def test_the_clicker_is_told_what_came_of_it(outcome, says):
+    assert says in replies.decision(outcome, APPROVER, per_minute=20)
+
+
+# -- the requester ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        (dict(status="approved", decided_by=APPROVER), f":white_check_mark: Your request to invite &lt;b&gt;@x.io to Alpha &amp; co was approved by <@{APPROVER}>."),
+        (dict(status="approved", decided_by="employees", decision_source="policy"), "was approved by policy *employees*."),
+        (dict(status="approved_invite_failed", decided_by=None), "was approved by an admin, but Slack could not send the invitation"),
+        (dict(status="denied", decided_by=APPROVER, deny_reason="Use <your> work address"), "was denied by <@W0APPROV01>.\nReason: Use &lt;your&gt; work address"),
+    ],
+)
+def test_the_requester_reads_how_it_ended_with_their_text_escaped(changes, says):
+    request = request_row(email="<b>@x.io", team_name="Alpha & co", decided_at=MOMENT, **changes)
+
+    assert says in replies.requester_dm(request)
+
+
+def test_a_guest_approved_by_a_policy_names_the_rule():
+    request = request_row(
+        status="approved",
+        invite_type="restricted",
+        decided_by="contractors",
+        decision_source="policy",
+        date_expire=datetime(2030, 1, 1, tzinfo=timezone.utc),
+    )
+
+    assert "It was approved by policy *contractors*;" in replies.guest_expiry_dm(request)
+
+
+# -- reminders --------------------------------------------------------------------------------------------------------
+
+
+def test_how_long_a_request_waited_in_words():
+    assert [replies.age_words(s) for s in (59, 60, 2700, 3600, 14400, 86400, 129600, 259200)] == [
+        "0 minutes", "1 minute", "45 minutes", "1 hour", "4 hours", "1 day", "1 day 12 hours", "3 days"
+    ]
+    assert replies.reminder(14400, [APPROVER, "S0GROUP01@T0ALPHA01"]) == (
+        f"Still waiting after 4 hours: <@{APPROVER}> <!subteam^S0GROUP01>, please approve or deny."
+    )
+
+
+# -- bulk decisions ---------------------------------------------------------------------------------------------------
+
+
+def test_time_left_and_counts_in_words():
+    assert [replies.left_words(s) for s in (240, 95, 40, 3)] == ["about 4 min left", "about 2 min left", "about 40 s left", "finishing"]
+    by = {"approved": 37, "elsewhere": 2, None: 81}
+    assert replies.bulk_counts("approve", by, 120, running=True) == "37 of 120 approved, 2 decided elsewhere"
+    assert replies.bulk_counts("approve", {"approved": 118, "elsewhere": 2}, 120, running=False) == "118 approved, 2 decided elsewhere, 0 failed"
+
+
+def test_a_bulk_decision_names_what_it_takes_escaped():
+    words = replies.bulk_filter_words("<!here>.com", ["Alpha & co"], ("restricted", "<new>"))
+
+    assert words == "&lt;!here&gt;.com in Alpha &amp; co (multi-channel guests, &lt;new&gt;)"
+    assert replies.bulk_title("deny", words, APPROVER) == f"Bulk deny of {words} by <@{APPROVER}>"
+    assert replies.bulk_progress("T", "deny", {"denied": 3, "cancelled": 2, "deciding": 1}, 6, state="cancelled", seconds_left=0,
+                                 cancelled_by=APPROVER) == (
+        f"T, cancelled by <@{APPROVER}>; 1 already under way is finishing: 3 denied, 0 decided elsewhere, 0 failed, 2 not decided"
+    )
+
+
+# -- the policy -------------------------------------------------------------------------------------------------------
+
+
+def test_stats_words_the_agreement_per_rule_and_when_there_is_none():
+    agreement = [RuleAgreement("retired-rule", 1, 1), RuleAgreement("guests", 0, 2), RuleAgreement("employees", 41, 42)]
+    assert replies.agreement_text(agreement, SHADOW) == (
+        "*Agreement with the policy (30 days):* employees: 41/42 agreed, guests: 0/2 agreed, retired-rule: 1/1 agreed"
+    )
+    assert "no policy is set (INVITES_POLICY)" in replies.agreement_text([], None)
+    assert "no request a rule had a verdict on was decided by a person yet" in replies.agreement_text([], SHADOW)

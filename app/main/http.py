@@ -277,8 +277,9 @@ def outbox_health(sessions: sessionmaker[Session]) -> dict[str, Any]:
     for state, count in report.counts.items():
         OUTBOX_JOBS.labels(state=state).set(count)
     detail = f"{report.counts['queued']} queued, {report.counts['running']} running, {report.counts['dead']} failed for good"
-    if report.latest_dead is not None:
-        detail += f"; latest failure: {report.latest_dead}"
+    latest = report.latest_dead
+    if latest is not None:
+        detail += f"; latest failure: {outbox.describe(latest)}"
     return {"ok": report.recent_dead == 0, "detail": detail}
 
 

@@ -60,7 +60,7 @@ class Runtime:
         return self.background.submit(fn, *args)
 
     def ingest_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        """Store an incoming request and post its card after the ack, where waiting for the channel's pace holds up no click."""
+        """Store an incoming request and queue its card after the ack, where looking up its workspace holds up no click."""
         return self.ingesting.submit(fn, *args)
 
     def wait_until_idle(self, timeout: float) -> bool:

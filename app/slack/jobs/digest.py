@@ -16,12 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core import backlog
 from app.core.audit import now
 from app.core.backlog import Backlog
+from app.core.cards import STALE_RESERVATION
+from app.core.decisions import Decider
 from app.core.outbox import Job
-from app.core.pacing import Pace
 from app.slack.api.failures import job_failure
 from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
-from app.slack.jobs.cards import STALE_RESERVATION, post_paced
-from app.slack.runtime import Runtime
 from app.slack.ui import blocks, replies
 from app.store.dialect import insert_if_absent
 from app.store.models import Digest
@@ -33,23 +32,6 @@ def render(found: Backlog, at: datetime) -> tuple[str, list[dict[str, Any]]]:
     """The digest's notification text and blocks, its ages as of `at`."""
     line = replies.digest_line(found, at)
     return line, blocks.digest_card(line, replies.DIGEST_EXPLAINED, found.team_id, open_left=found.open > 0)
-
-
-def keep(
-    sessions: sessionmaker[Session], gateway: SlackGateway, team_id: str, channel: str, *, backlog_found: bool, pace: Pace | None
-) -> None:
-    """After a sync's pass over a workspace: post its digest if this pass found a backlog and none is posted (one
-    replica posts it), else bring the posted one up to date. Raises SlackCallFailed when Slack refused the card."""
-    with sessions() as session:
-        row = session.get(Digest, team_id)
-    if row is None:
-        if backlog_found and _reserve(sessions, team_id, channel):
-            _post(sessions, gateway, team_id, channel, pace)
-    elif row.ts is None:
-        if _take_over(sessions, row):
-            _post(sessions, gateway, team_id, row.channel, pace)
-    else:
-        refresh(sessions, gateway, team_id)
 
 
 def refresh(sessions: sessionmaker[Session], gateway: SlackGateway, team_id: str) -> None:
@@ -69,40 +51,16 @@ def refresh(sessions: sessionmaker[Session], gateway: SlackGateway, team_id: str
 
 
 def _reserve(sessions: sessionmaker[Session], team_id: str, channel: str) -> bool:
-    """The digest's row with no ts yet: whoever inserts it posts the card."""
-    with sessions.begin() as session:
-        return insert_if_absent(session, Digest, {"team_id": team_id, "channel": channel, "ts": None, "posted_at": now()})
-
-
-def _take_over(sessions: sessionmaker[Session], row: Digest) -> bool:
-    """A reservation whose post never finished (its process died, or no answer came) is posted again once stale."""
+    """The digest's row is ours to post: newly inserted with no ts, or a reservation left unfinished for long enough."""
     cutoff = now() - STALE_RESERVATION
-    if row.posted_at >= cutoff:
-        return False
     with sessions.begin() as session:
-        taken = session.execute(
-            update(Digest).where(Digest.team_id == row.team_id, Digest.ts.is_(None), Digest.posted_at < cutoff).values(posted_at=now())
-        ).rowcount
-    return bool(taken)
-
-
-def _post(sessions: sessionmaker[Session], gateway: SlackGateway, team_id: str, channel: str, pace: Pace | None) -> None:
-    """Post the reserved digest at the channel's pace; a refused post gives its reservation back for the next sync."""
-    moment = now()
-    with sessions() as session:
-        found = backlog.read(session, team_id)
-    text, card = render(found, moment)
-    try:
-        ts = post_paced(sessions, gateway, pace, channel, text=text, blocks=card)
-    except PostUnconfirmed:
-        log.error("no answer to posting the digest for %s in %s; it is posted again if it has no ts in 5 minutes", team_id, channel)
-        raise
-    except SlackCallFailed:
-        with sessions.begin() as session:
-            session.execute(delete(Digest).where(Digest.team_id == team_id, Digest.ts.is_(None)))
-        raise
-    _shown(sessions, team_id, moment, ts=ts)
-    refresh(sessions, gateway, team_id)  # a decision may have landed while it was being posted
+        if insert_if_absent(session, Digest, {"team_id": team_id, "channel": channel, "ts": None, "posted_at": now()}):
+            return True
+        return bool(
+            session.execute(
+                update(Digest).where(Digest.team_id == team_id, Digest.ts.is_(None), Digest.posted_at < cutoff).values(posted_at=now())
+            ).rowcount
+        )
 
 
 def _shown(sessions: sessionmaker[Session], team_id: str, moment: datetime, *, ts: str) -> None:
@@ -110,13 +68,37 @@ def _shown(sessions: sessionmaker[Session], team_id: str, moment: datetime, *, t
         session.execute(update(Digest).where(Digest.team_id == team_id).values(ts=ts, posted_at=moment))
 
 
-# -- the outbox job --------------------------------------------------------------------------------------------------
-
-
-def update_digest(runtime: Runtime, job: Job) -> None:
-    """Re-render a workspace's backlog digest once requests it stands for were decided."""
+def post_digest(decider: Decider, gateway: SlackGateway, job: Job) -> None:
+    """Post a workspace's digest card once: the job that reserves its `digests` row (or takes over a reservation left
+    unfinished) posts it. A refused post gives the reservation back and is tried again (a 429 at the channel's next
+    free slot) or given up for good; a post whose answer was lost keeps it until it is stale."""
+    team_id, channel = str(job.payload["team"]), str(job.payload["channel"])
+    moment = now()
+    with decider.sessions() as session:
+        found = backlog.read(session, team_id)
+    text, card = render(found, moment)
+    if not _reserve(decider.sessions, team_id, channel):
+        return
     try:
-        refresh(runtime.sessions, runtime.gateway, str(job.payload["team"]))
+        ts = gateway.post_message(channel, text=text, blocks=card)
+    except PostUnconfirmed:
+        log.error("no answer to posting the digest for %s in %s; it is posted again if it has no ts in 5 minutes", team_id, channel)
+        return
+    except SlackCallFailed as exc:
+        log.error("could not post the backlog digest of %s in %s: %s", team_id, channel, exc.code)
+        with decider.sessions.begin() as session:
+            session.execute(delete(Digest).where(Digest.team_id == team_id, Digest.ts.is_(None)))
+        raise job_failure(exc, (decider.post_pace, channel)) from exc
+    with decider.sessions.begin() as session:
+        session.execute(update(Digest).where(Digest.team_id == team_id).values(ts=ts, posted_at=moment))
+        if backlog.changed_since(session, team_id, moment):  # a decision landed while it was being posted
+            backlog.queue_refresh(decider.outbox, session, team_id)
+
+
+def update_digest(sessions: sessionmaker[Session], gateway: SlackGateway, job: Job) -> None:
+    """Re-render a workspace's backlog digest when its numbers may read differently."""
+    try:
+        refresh(sessions, gateway, str(job.payload["team"]))
     except SlackCallFailed as exc:
         log.error("could not update the backlog digest of %s: %s", job.payload["team"], exc.code)
         raise job_failure(exc) from exc

@@ -37,11 +37,13 @@ def store_listed(
     digest_over: int,
     policy: Policy | None = None,
     groups: GroupMembers | None = None,
+    added: Callable[[Session, list[str]], None] | None = None,
     changed: Callable[[Session, str], None] | None = None,
 ) -> Stored:
     """Store a workspace's pending list; more than `digest_over` requests not known before are stored `in_digest`.
 
-    `changed` is called, in the transaction that wrote it, for each known request whose card shows what changed.
+    In the transaction that wrote them, `added` is called with each chunk of new requests, and `changed` for each known
+    request whose card shows what changed.
     """
     stored = Stored()
     wanted: dict[str, dict[str, Any]] = {}
@@ -59,7 +61,10 @@ def store_listed(
     backlog = len(new) > digest_over  # too many for a card each: a digest stands for them
     for part in _chunks(new):
         with sessions.begin() as session:
-            stored.inserted += _insert(session, [{**values, "in_digest": backlog} for values in part])
+            inserted = _insert(session, [{**values, "in_digest": backlog} for values in part])
+            if added is not None:
+                added(session, inserted)
+            stored.inserted += inserted
     known = [values for request_id, values in wanted.items() if request_id in seen]
     for part in _chunks(known):
         with sessions.begin() as session:

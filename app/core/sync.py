@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from app.core import backlog, cards, lifecycle, outbox
 from app.core.audit import now
@@ -198,8 +199,15 @@ def _ingest_listed(
     summary: SyncSummary,
     digest_over: int,
 ) -> Stored:
-    """Store the listed requests in bulk (a known one whose workspace or verdict changed has its card re-rendered), queue
-    the card posts they are owed (none for a backlog's, which its digest stands for), and let an enforced policy decide."""
+    """Store the listed requests in bulk, queueing with each change the card work it owes: a new request's post (none for
+    a backlog's, which its digest stands for), a re-render of a known one whose workspace or verdict changed. A known
+    request still without a card in the channel (its post failed for good, say) has its post queued again. Then an
+    enforced policy decides."""
+
+    def post(session: Session, request_ids: list[str]) -> None:
+        for request_id in cards.uncarded(session, request_ids, channel):
+            cards.queue_post(decider.outbox, session, decider.post_pace, request_id, channel)
+
     stored = store_listed(
         decider.sessions,
         pending,
@@ -208,18 +216,19 @@ def _ingest_listed(
         digest_over=digest_over,
         policy=decider.policy,
         groups=decider.groups,
+        added=post,
         changed=lambda session, request_id: queue_cards(decider, session, request_id, here=False),
     )
     summary.errors += len(stored.problems)
     summary.problems.extend(f"{team_id}: {problem}" for problem in stored.problems)
     summary.new += len(stored.inserted)
     summary.unchanged += len(stored.listed) - len(stored.inserted)
+    inserted = set(stored.inserted)
     with decider.read() as session:
-        owed = cards.uncarded(session, stored.listed, channel)
+        owed = cards.uncarded(session, [request_id for request_id in stored.listed if request_id not in inserted], channel)
     for start in range(0, len(owed), cards.CHUNK):
         with decider.sessions.begin() as session:
-            for request_id in owed[start : start + cards.CHUNK]:
-                cards.queue_post(decider.outbox, session, decider.post_pace, request_id, channel)
+            post(session, owed[start : start + cards.CHUNK])
     if decider.policy is not None and decider.policy.enforcing:
         for request_id in stored.listed:
             enforce(decider, request_id)

@@ -1,24 +1,26 @@
 """The cards Slack owes us, as outbox jobs: a request's card posted once per channel at the channel's pace, a post left
 unfinished taken over, and every copy that lags behind its row rendered again.
 
-`request_cards` keeps a post to one per request and channel: the job that reserves its row posts it (app.slack.jobs.cards),
-and a reservation whose post never finished is taken over only once it is STALE_RESERVATION old.
+A post is reserved in `request_cards` in the transaction that queues its job, so it is queued once per request and
+channel across replicas and restarts; the job (app.slack.jobs.cards) posts the reserved card and records its ts. A
+reservation whose job is gone without a ts (no answer came to the post) is taken over once it is STALE_RESERVATION old.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.audit import now
 from app.core.lifecycle import OPEN
 from app.core.outbox import Outbox
 from app.core.pacing import Pace
+from app.store.dialect import insert_if_absent
 from app.store.models import InviteRequest, RequestCard
 
-# A reservation this old whose post never finished (its process died, or no answer came) may be taken over.
+# A reservation this old whose post never finished (no answer came, or its process died) may be taken over.
 STALE_RESERVATION = timedelta(minutes=5)
 CHUNK = 500  # request ids per statement: well inside both backends' limits on bound parameters
 
@@ -34,10 +36,22 @@ def copy_key(channel: str, ts: str) -> str:
 
 
 def queue_post(outbox: Outbox, session: Session, pace: Pace | None, request_id: str, channel: str, *, here: bool = False) -> None:
-    """The request's card is posted in `channel` at the channel's next free slot."""
-    outbox.add_paced(
-        session, "post_card", {"channel": channel}, pace, channel, request_id=request_id, key=post_key(request_id, channel), here=here
+    """Reserve the request's card in `channel` and queue its post at the channel's next free slot; nothing when a card is
+    reserved or posted there already."""
+    if insert_if_absent(session, RequestCard, {"request_id": request_id, "channel": channel, "reserved_at": now()}):
+        _queue(outbox, session, pace, request_id, channel, here=here)
+
+
+def give_back(session: Session, request_id: str, channel: str) -> None:
+    """A post given up for good leaves no reservation behind: the next sync reserves and queues it again."""
+    session.execute(
+        delete(RequestCard).where(RequestCard.request_id == request_id, RequestCard.channel == channel, RequestCard.ts.is_(None))
     )
+
+
+def _queue(outbox: Outbox, session: Session, pace: Pace | None, request_id: str, channel: str, *, here: bool = False) -> None:
+    payload = {"channel": channel}
+    outbox.add_paced(session, "post_card", payload, pace, channel, request_id=request_id, key=post_key(request_id, channel), here=here)
 
 
 def queue_copy(outbox: Outbox, session: Session, request_id: str, channel: str, ts: str, *, here: bool = True) -> None:
@@ -58,17 +72,29 @@ def uncarded(session: Session, request_ids: list[str], channel: str) -> list[str
 
 
 def queue_reposts(outbox: Outbox, session: Session, pace: Pace | None) -> None:
-    """Posts left unfinished (their process died, or no answer came) are posted again once their reservation is stale,
-    never for a request a digest stands for."""
+    """Posts left unfinished (no answer came, or their process died) are taken over and queued again once their
+    reservation is stale and no job of theirs is left, never for a request a digest stands for."""
+    cutoff = now() - STALE_RESERVATION
     stale = session.execute(
         select(RequestCard.request_id, RequestCard.channel)
         .join(InviteRequest, InviteRequest.id == RequestCard.request_id)
-        .where(
-            RequestCard.ts.is_(None), RequestCard.reserved_at < now() - STALE_RESERVATION, InviteRequest.in_digest.is_(False)
-        )
+        .where(RequestCard.ts.is_(None), RequestCard.reserved_at < cutoff, InviteRequest.in_digest.is_(False))
     ).all()
     for request_id, channel in stale:
-        queue_post(outbox, session, pace, request_id, channel)
+        if outbox.queued(session, post_key(request_id, channel), or_running=True):
+            continue
+        taken = session.execute(
+            update(RequestCard)
+            .where(
+                RequestCard.request_id == request_id,
+                RequestCard.channel == channel,
+                RequestCard.ts.is_(None),
+                RequestCard.reserved_at < cutoff,
+            )
+            .values(reserved_at=now())
+        ).rowcount
+        if taken:
+            _queue(outbox, session, pace, request_id, channel)
 
 
 def queue_lagging(outbox: Outbox, session: Session) -> None:

@@ -129,10 +129,11 @@ class SyncRuntime:
     def build(cls, settings: Settings) -> SyncRuntime:
         engine = make_engine(settings.DATABASE_URL)
         sessions = make_session_factory(engine)
+        reads = make_read_session_factory(engine)
         gateway = build_gateway(settings)
         replica_id = new_replica_id()
-        outbox = Outbox(sessions, replica_id)
-        decider = build_decider(settings, sessions, gateway, replica_id, outbox, None, groups=GroupMembers(gateway))
+        outbox = Outbox(sessions, replica_id, reads)
+        decider = build_decider(settings, sessions, gateway, replica_id, outbox, None, reads, groups=GroupMembers(gateway))
         jobs.register_cards(outbox, decider, gateway, settings.INVITES_ADMIN_CALLS_PER_MINUTE)
         return cls(
             settings=settings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import approvals, cards
@@ -44,24 +44,27 @@ def fix(kind: str, error: str | None) -> str | None:
 
 
 def post_card(decider: Decider, gateway: SlackGateway, job: Job) -> None:
-    """Post the request's card in the job's channel, once: the job that reserves its `request_cards` row (or takes over a
-    reservation left unfinished for cards.STALE_RESERVATION) posts it; any other finds it taken and is done.
+    """Post the card reserved for the request in the job's channel (app.core.cards reserved it with the job) and record
+    its ts; a card posted already is left alone.
 
-    A post Slack refused gives its reservation back and is tried again (a 429 at the channel's next free slot) or given
-    up for good; a post whose answer was lost keeps it, so it is posted again only once stale.
+    A post Slack refused keeps its reservation while the outbox tries again (a 429 at the channel's next free slot);
+    given up for good, it gives the reservation back (give_back). A post whose answer was lost keeps it: a sync takes it
+    over once stale.
     """
     request_id, channel = str(job.request_id), str(job.payload["channel"])
-    request, approved = _load(decider.sessions, request_id)
-    if request is None or request.in_digest:
+    with decider.read() as session:  # nothing written between the job's slot and its post, so posts keep their spacing
+        request, approved = _as_shown(session, request_id)
+        reserved = session.scalar(select(RequestCard).where(RequestCard.request_id == request_id, RequestCard.channel == channel))
+    if request is None or (reserved is not None and reserved.ts is not None):
         return
+    if reserved is None and not _reserve(decider.sessions, request_id, channel):
+        return  # queued again by hand after it gave its reservation back, and another job reserved it meanwhile
     metadata = {"event_type": CARD_EVENT_TYPE, "event_payload": {"request_id": request.id, "team_id": request.team_id or ""}}
     card = blocks.request_card(request, approvals=approved)
-    if not _reserve(decider.sessions, request_id, channel):
-        return
     try:
         ts = gateway.post_message(channel, text=blocks.card_text(request), blocks=card, metadata=metadata)
     except PostUnconfirmed as exc:
-        # Posting again now could show two cards; the reservation stays, and sync posts it again once it is stale.
+        # Posting again now could show two cards; the reservation stays, and a sync takes it over once it is stale.
         log.error(
             "no answer to posting the card for %s in %s (%s): it may be there untracked; a sync posts it again if it still"
             " has no ts in 5 minutes", request_id, channel, exc.code,
@@ -69,10 +72,6 @@ def post_card(decider: Decider, gateway: SlackGateway, job: Job) -> None:
         return
     except SlackCallFailed as exc:
         log.error("could not post the card for %s in %s: %s", request_id, channel, exc.code)
-        with decider.sessions.begin() as session:
-            session.execute(
-                delete(RequestCard).where(RequestCard.request_id == request_id, RequestCard.channel == channel, RequestCard.ts.is_(None))
-            )
         raise job_failure(exc, (decider.post_pace, channel)) from exc
     with decider.sessions.begin() as session:
         session.execute(
@@ -87,24 +86,15 @@ def post_card(decider: Decider, gateway: SlackGateway, job: Job) -> None:
         job.complete(session)
 
 
+def give_back_card(decider: Decider, job: Job) -> None:
+    """A card post given up for good gives its reservation back, so the next sync queues it again."""
+    with decider.sessions.begin() as session:
+        cards.give_back(session, str(job.request_id), str(job.payload["channel"]))
+
+
 def _reserve(sessions: sessionmaker[Session], request_id: str, channel: str) -> bool:
-    """The (request, channel) row is ours to post: newly inserted, or a reservation left unfinished for long enough."""
-    cutoff = now() - cards.STALE_RESERVATION
     with sessions.begin() as session:
-        if insert_if_absent(session, RequestCard, {"request_id": request_id, "channel": channel, "reserved_at": now()}):
-            return True
-        return bool(
-            session.execute(
-                update(RequestCard)
-                .where(
-                    RequestCard.request_id == request_id,
-                    RequestCard.channel == channel,
-                    RequestCard.ts.is_(None),
-                    RequestCard.reserved_at < cutoff,
-                )
-                .values(reserved_at=now())
-            ).rowcount
-        )
+        return insert_if_absent(session, RequestCard, {"request_id": request_id, "channel": channel, "reserved_at": now()})
 
 
 def update_copy(

@@ -10,13 +10,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import backlog
 from app.core.audit import now
 from app.core.backlog import Backlog
-from app.core.cards import STALE_RESERVATION
 from app.core.decisions import Decider
 from app.core.outbox import Job
 from app.slack.api.failures import job_failure
@@ -50,35 +49,26 @@ def refresh(sessions: sessionmaker[Session], gateway: SlackGateway, team_id: str
     _shown(sessions, team_id, moment, ts=row.ts)
 
 
-def _reserve(sessions: sessionmaker[Session], team_id: str, channel: str) -> bool:
-    """The digest's row is ours to post: newly inserted with no ts, or a reservation left unfinished for long enough."""
-    cutoff = now() - STALE_RESERVATION
-    with sessions.begin() as session:
-        if insert_if_absent(session, Digest, {"team_id": team_id, "channel": channel, "ts": None, "posted_at": now()}):
-            return True
-        return bool(
-            session.execute(
-                update(Digest).where(Digest.team_id == team_id, Digest.ts.is_(None), Digest.posted_at < cutoff).values(posted_at=now())
-            ).rowcount
-        )
-
-
 def _shown(sessions: sessionmaker[Session], team_id: str, moment: datetime, *, ts: str) -> None:
     with sessions.begin() as session:
         session.execute(update(Digest).where(Digest.team_id == team_id).values(ts=ts, posted_at=moment))
 
 
 def post_digest(decider: Decider, gateway: SlackGateway, job: Job) -> None:
-    """Post a workspace's digest card once: the job that reserves its `digests` row (or takes over a reservation left
-    unfinished) posts it. A refused post gives the reservation back and is tried again (a 429 at the channel's next
-    free slot) or given up for good; a post whose answer was lost keeps it until it is stale."""
+    """Post the digest card reserved for a workspace (app.core.backlog reserved it with the job) and record its ts; a
+    digest posted already is left alone. A refused post keeps its reservation while the outbox tries again (a 429 at the
+    channel's next free slot), and gives it back once given up for good; a post whose answer was lost keeps it until it
+    is stale."""
     team_id, channel = str(job.payload["team"]), str(job.payload["channel"])
     moment = now()
-    with decider.sessions() as session:
+    with decider.read() as session:
+        reserved = session.get(Digest, team_id)
         found = backlog.read(session, team_id)
-    text, card = render(found, moment)
-    if not _reserve(decider.sessions, team_id, channel):
+    if reserved is not None and reserved.ts is not None:
         return
+    if reserved is None and not _reserve(decider.sessions, team_id, channel):
+        return  # queued again by hand after it gave its reservation back, and another job reserved it meanwhile
+    text, card = render(found, moment)
     try:
         ts = gateway.post_message(channel, text=text, blocks=card)
     except PostUnconfirmed:
@@ -86,13 +76,23 @@ def post_digest(decider: Decider, gateway: SlackGateway, job: Job) -> None:
         return
     except SlackCallFailed as exc:
         log.error("could not post the backlog digest of %s in %s: %s", team_id, channel, exc.code)
-        with decider.sessions.begin() as session:
-            session.execute(delete(Digest).where(Digest.team_id == team_id, Digest.ts.is_(None)))
         raise job_failure(exc, (decider.post_pace, channel)) from exc
     with decider.sessions.begin() as session:
         session.execute(update(Digest).where(Digest.team_id == team_id).values(ts=ts, posted_at=moment))
         if backlog.changed_since(session, team_id, moment):  # a decision landed while it was being posted
             backlog.queue_refresh(decider.outbox, session, team_id)
+        job.complete(session)
+
+
+def give_back_digest(decider: Decider, job: Job) -> None:
+    """A digest post given up for good gives its reservation back, so the next sync queues it again."""
+    with decider.sessions.begin() as session:
+        backlog.give_back(session, str(job.payload["team"]))
+
+
+def _reserve(sessions: sessionmaker[Session], team_id: str, channel: str) -> bool:
+    with sessions.begin() as session:
+        return insert_if_absent(session, Digest, {"team_id": team_id, "channel": channel, "ts": None, "posted_at": now()})
 
 
 def update_digest(sessions: sessionmaker[Session], gateway: SlackGateway, job: Job) -> None:

@@ -7,9 +7,9 @@ from app.core.outbox import Outbox
 from app.slack.api.gateway import SlackGateway
 from app.slack.jobs import bulk, notices
 from app.slack.jobs.answers import answer, tell_requester
-from app.slack.jobs.cards import post_card, update_card
+from app.slack.jobs.cards import give_back_card, post_card, update_card
 from app.slack.jobs.decisions import run_decision
-from app.slack.jobs.digest import post_digest, update_digest
+from app.slack.jobs.digest import give_back_digest, post_digest, update_digest
 from app.slack.jobs.home import publish_home
 from app.slack.runtime import Runtime
 
@@ -33,8 +33,10 @@ def register(runtime: Runtime) -> None:
 def register_cards(outbox: Outbox, decider: Decider, gateway: SlackGateway, per_minute: int) -> None:
     """What a sync pass owes Slack (cards, digests, requesters' DMs), so `invitebot sync` does these jobs too; a card
     showing a decision queued behind the admin-call pace cites `per_minute`."""
-    outbox.handle("post_card", lambda job: post_card(decider, gateway, job))
+    outbox.handle("post_card", lambda job: post_card(decider, gateway, job), on_give_up=lambda job, _: give_back_card(decider, job))
     outbox.handle("card", lambda job: update_card(decider.sessions, gateway, per_minute, job))
-    outbox.handle("post_digest", lambda job: post_digest(decider, gateway, job))
+    outbox.handle(
+        "post_digest", lambda job: post_digest(decider, gateway, job), on_give_up=lambda job, _: give_back_digest(decider, job)
+    )
     outbox.handle("digest", lambda job: update_digest(decider.sessions, gateway, job))
     outbox.handle("notify", lambda job: tell_requester(decider.sessions, gateway, decider.post_pace, job))

@@ -20,7 +20,7 @@ from app.core.pacing import Pace
 from app.store.dialect import insert_if_absent
 from app.store.models import InviteRequest, RequestCard
 
-# A reservation this old whose post never finished (no answer came, or its process died) may be taken over.
+# A reservation this old whose job ended without a ts (no answer came to its post) may be taken over.
 STALE_RESERVATION = timedelta(minutes=5)
 CHUNK = 500  # request ids per statement: well inside both backends' limits on bound parameters
 
@@ -72,8 +72,8 @@ def uncarded(session: Session, request_ids: list[str], channel: str) -> list[str
 
 
 def queue_reposts(outbox: Outbox, session: Session, pace: Pace | None) -> None:
-    """Posts left unfinished (no answer came, or their process died) are taken over and queued again once their
-    reservation is stale and no job of theirs is left, never for a request a digest stands for."""
+    """Posts left unfinished (no answer came to them: Slack may or may not show them) are taken over and queued again
+    once their reservation is stale and no job of theirs is left, never for a request a digest stands for."""
     cutoff = now() - STALE_RESERVATION
     stale = session.execute(
         select(RequestCard.request_id, RequestCard.channel)

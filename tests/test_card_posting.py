@@ -1,4 +1,5 @@
-"""Cards reach the approvals channel once, and a card Slack will not take shows up as a failed sync and a failed /readyz."""
+"""Cards reach the approvals channel once, and a card Slack will not take shows up as a failed outbox job: in what
+`invitebot sync` and `invitebot outbox` print, and in /readyz."""
 
 from __future__ import annotations
 
@@ -36,13 +37,29 @@ def _run_sync(fake, database_url, **overrides):
     )
 
 
-def _sync_check(bot):
+def _outbox_cli(database_url):
+    return subprocess.run(
+        [sys.executable, "-m", "app", "outbox"],
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _checks(bot):
     try:
         with urllib.request.urlopen(bot.url.replace("/slack/events", "/readyz"), timeout=10) as answer:
             body = answer.read().decode()
     except urllib.error.HTTPError as error:
         body = error.read().decode()
-    return json.loads(body)["checks"]["sync"]
+    return json.loads(body)["checks"]
+
+
+def _failed_jobs(stdout):
+    """The lines naming one job each that failed for good."""
+    return [line for line in stdout.splitlines() if line.startswith("  job ")]
 
 
 @both_databases
@@ -54,7 +71,7 @@ def test_a_card_whose_answer_was_lost_is_not_posted_twice(fake, bot):
     bot.settle()
     bot.slack.invite_requested(request, retry_num=1, retry_reason="http_timeout")  # Slack's retry of the event
     bot.settle()
-    bot.runtime.sync()
+    bot.sync()
 
     assert len(fake.calls("chat.postMessage")) == 1
     [card] = _cards_of(fake, request)
@@ -70,12 +87,12 @@ def test_a_post_that_got_no_answer_and_never_landed_is_posted_by_a_later_sync(fa
 
     bot.slack.invite_requested(request)
     bot.settle()
-    bot.runtime.sync()
+    bot.sync()
     assert fake.messages(CHANNEL) == []  # too soon to tell a lost answer from a lost post: nothing is posted blindly
 
     with bot.runtime.sessions.begin() as session:
         session.execute(update(RequestCard).values(reserved_at=now() - timedelta(minutes=10)))
-    bot.runtime.sync()
+    bot.sync()
 
     [card] = _cards_of(fake, request)
     bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
@@ -85,55 +102,82 @@ def test_a_post_that_got_no_answer_and_never_landed_is_posted_by_a_later_sync(fa
         assert session.scalars(select(RequestCard.ts)).all() == [card["ts"]]
 
 
-def test_sync_fails_while_the_approvals_channel_is_archived(fake, bot, database_url):
+def test_the_sync_command_posts_every_card_it_owes_at_the_channels_pace_before_it_exits(fake, database_url):
+    """No server runs: the command itself posts its cards, each in its own slot, and waits for the last one."""
+    fake.enforce_rate_limits(messages_per_second=1.0)
+    for n in range(4):
+        new_request(fake, f"paced{n}@example.com")
+
+    result = _run_sync(fake, database_url, INVITES_CARD_POSTS_PER_MINUTE="30")  # a post every 2 s
+
+    assert (result.returncode, result.stdout) == (0, "sync: 4 new, 0 closed elsewhere, 0 unchanged, 0 errors\n"), result.stderr
+    posts = [c for c in fake.calls("chat.postMessage") if c.params.get("channel") == CHANNEL]
+    assert [c.status for c in posts] == [200] * 4 and len(fake.messages(CHANNEL)) == 4  # Slack never had to say 429
+    times = sorted(c.at for c in posts)
+    assert min(later - earlier for earlier, later in zip(times, times[1:])) > 1.8
+
+
+ARCHIVED_FIX = "is_archived — the channel is archived: unarchive it, or set INVITES_CHANNEL to a channel that is not"
+
+
+def test_cards_the_archived_approvals_channel_refuses_are_failed_jobs_with_their_fix(fake, bot, database_url):
     fake.archive_channel(CHANNEL)
-    new_request(fake, "one@example.com")
-    new_request(fake, "two@example.com")
+    one, two = new_request(fake, "one@example.com"), new_request(fake, "two@example.com")
 
     result = _run_sync(fake, database_url)
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.strip() == (
-        "sync: 2 new, 0 closed elsewhere, 0 unchanged, 2 errors (C0INVITES1: chat.postMessage is_archived for 2 cards"
-        " — the channel is archived: unarchive it, or set INVITES_CHANNEL to a channel that is not)"
+    assert result.stdout.splitlines()[:2] == ["sync: 2 new, 0 closed elsewhere, 0 unchanged, 0 errors", "outbox: 2 failed for good"]
+    failed = _failed_jobs(result.stdout)
+    assert sorted(line.split(": ", 1)[1].split(" failed at ")[0] for line in failed) == sorted(
+        f"post_card for {request['id']}" for request in (one, two)
     )
-    check = _sync_check(bot)
-    assert not check["ok"] and "is_archived" in check["detail"] and "unarchive it" in check["detail"]
+    assert all(line.endswith(f"after 1 attempts: {ARCHIVED_FIX}") for line in failed), failed
+    listed = _outbox_cli(database_url)
+    assert "2 failed for good" in listed.stdout and _failed_jobs(listed.stdout) == failed
+    check = _checks(bot)["outbox"]
+    assert not check["ok"] and check["detail"].endswith(ARCHIVED_FIX)
 
 
-def test_sync_fails_while_the_approvals_channel_is_missing(fake, bot, database_url):
-    new_request(fake)
+def test_cards_for_a_missing_approvals_channel_are_failed_jobs_saying_to_invite_the_bot(fake, bot, database_url):
+    request = new_request(fake)
 
     result = _run_sync(fake, database_url, INVITES_CHANNEL="C0GONE0001")
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "1 errors (C0GONE0001: chat.postMessage channel_not_found — " in result.stdout
-    assert "invite the bot there (/invite @invitebot)" in result.stdout
-    check = _sync_check(bot)
-    assert not check["ok"] and "channel_not_found" in check["detail"]
+    assert result.stdout.startswith("sync: 1 new, 0 closed elsewhere, 0 unchanged, 0 errors\noutbox: 1 failed for good\n")
+    [failed] = _failed_jobs(result.stdout)
+    assert f"post_card for {request['id']} failed at " in failed
+    assert "channel_not_found — the bot sees no such channel: " in failed and "invite the bot there (/invite @invitebot)" in failed
+    check = _checks(bot)["outbox"]
+    assert not check["ok"] and "channel_not_found" in check["detail"] and "invite the bot there" in check["detail"]
 
 
-def test_sync_fails_while_slack_refuses_to_update_a_decided_card(fake, bot, database_url):
+def test_a_card_slack_refuses_to_update_is_a_failed_job_until_a_sync_repairs_it(fake, bot, database_url):
     request = new_request(fake)
     bot.slack.invite_requested(request)
     card = wait_for_card(fake, "ada@example.com")
+    bot.settle()  # the card's ts is recorded before the click
     fake.fail_next("chat.update", "cant_update_message", times=1000)  # however many updates the bot tries
     bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
     bot.settle()
     assert buttons(fake.message(CHANNEL, card["ts"]))  # the card still offers a decision that was made
 
     result = _run_sync(fake, database_url)
-    fake.clear_faults("chat.update")
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.strip() == (
-        "sync: 0 new, 0 closed elsewhere, 0 unchanged, 1 errors (C0INVITES1: chat.update cant_update_message)"
-    )
-    assert not _sync_check(bot)["ok"]
+    assert result.stdout.splitlines()[:2] == ["sync: 0 new, 0 closed elsewhere, 0 unchanged, 0 errors", "outbox: 1 failed for good"]
+    [failed] = _failed_jobs(result.stdout)
+    assert f"card for {request['id']} failed at " in failed and failed.endswith(": cant_update_message")
+    assert _failed_jobs(_outbox_cli(database_url).stdout) == [failed]  # the sync's try replaced the click's, not added to it
+    check = _checks(bot)["outbox"]
+    assert not check["ok"] and "cant_update_message" in check["detail"]
 
+    fake.clear_faults("chat.update")
     assert _run_sync(fake, database_url).returncode == 0  # Slack takes the update again: the card is repaired
     assert not buttons(fake.message(CHANNEL, card["ts"]))
-    assert _sync_check(bot)["ok"]
+    assert "0 failed for good" in _outbox_cli(database_url).stdout
+    assert _checks(bot)["outbox"]["ok"]
 
 
 def test_a_card_deleted_in_slack_fails_one_sync_at_most(fake, bot):
@@ -144,8 +188,8 @@ def test_a_card_deleted_in_slack_fails_one_sync_at_most(fake, bot):
     WebClient(base_url=fake.api_url, token=fake.bot_token).chat_delete(channel=CHANNEL, ts=card["ts"])
     fake.decide_outside(request["id"], "approve", APPROVER)
 
-    first = bot.runtime.sync()
-    second = bot.runtime.sync()
+    first = bot.sync()
+    second = bot.sync()
 
     assert first.closed == 1 and first.errors == 0 and second.errors == 0
     assert len(fake.calls("chat.update")) == 1  # tried once, then left alone
@@ -154,7 +198,7 @@ def test_a_card_deleted_in_slack_fails_one_sync_at_most(fake, bot):
 
 def test_a_card_whose_answer_came_back_cut_short_is_not_posted_again(fake, bot, caplog):
     """A 200 whose JSON is cut short: Slack posted the card, so it is neither posted twice nor a traceback."""
-    caplog.set_level(logging.ERROR, logger="app.slack.listeners.after_ack")
+    caplog.set_level(logging.ERROR, logger="app")
     request = new_request(fake)
     fake.fail_next("chat.postMessage", "ok", wire="truncated")
 
@@ -164,7 +208,8 @@ def test_a_card_whose_answer_came_back_cut_short_is_not_posted_again(fake, bot, 
     bot.settle()
 
     assert len(fake.calls("chat.postMessage")) == 1 and len(fake.messages(CHANNEL)) == 1
-    assert [r.getMessage() for r in caplog.records if r.name == "app.slack.listeners.after_ack"] == []  # no unexpected failure
+    failed = [r.getMessage() for r in caplog.records if r.name in ("app.slack.listeners.after_ack", "app.core.outbox")]
+    assert failed == []  # no unexpected failure after the ack, no "outbox job failed"
 
 
 def test_a_second_card_posted_after_a_lost_answer_is_brought_up_to_date_by_its_click(fake, bot):
@@ -175,7 +220,7 @@ def test_a_second_card_posted_after_a_lost_answer_is_brought_up_to_date_by_its_c
     bot.settle()
     with bot.runtime.sessions.begin() as session:
         session.execute(update(RequestCard).values(reserved_at=now() - timedelta(minutes=10)))
-    bot.runtime.sync()
+    bot.sync()
     untracked, tracked = fake.messages(CHANNEL)
 
     bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=untracked["ts"], action_id="invite_approve")

@@ -64,7 +64,7 @@ def test_exactly_the_threshold_gets_a_card_each_and_one_more_gets_one_digest(fak
     alpha = _backlog(fake, OVER, label="alpha")
     beta = _backlog(fake, OVER + 1, team_id=OTHER_TEAM, label="beta")
 
-    summary = bot.runtime.sync()
+    summary = bot.sync()
 
     assert (summary.new, summary.errors) == (2 * OVER + 1, 0)
     assert all(buttons(wait_for_card(fake, r["email"])) for r in alpha)
@@ -79,7 +79,7 @@ def test_exactly_the_threshold_gets_a_card_each_and_one_more_gets_one_digest(fak
 def test_requests_that_arrive_after_a_backlog_get_cards_and_the_backlog_never_does(fake, start_bot):
     bot = start_bot(INVITES_DIGEST_OVER=str(OVER))
     backlog = _backlog(fake, OVER + 1)
-    bot.runtime.sync()
+    bot.sync()
     digest = _digest(fake)
 
     late = new_request(fake, "late@example.com")
@@ -87,7 +87,7 @@ def test_requests_that_arrive_after_a_backlog_get_cards_and_the_backlog_never_do
     bot.slack.invite_requested(backlog[0])  # Slack delivers an old request's event after all
     bot.settle()
     later = _backlog(fake, OVER, label="later", days_old=0)
-    summary = bot.runtime.sync()
+    summary = bot.sync()
 
     assert summary.new == OVER and summary.errors == 0
     assert buttons(wait_for_card(fake, "late@example.com"))
@@ -100,7 +100,7 @@ def test_requests_that_arrive_after_a_backlog_get_cards_and_the_backlog_never_do
 def test_list_them_answers_the_clicker_alone_with_the_backlog(fake, start_bot):
     bot = start_bot(INVITES_DIGEST_OVER=str(OVER))
     backlog = _backlog(fake, OVER + 1)
-    bot.runtime.sync()
+    bot.sync()
     digest = _digest(fake)
 
     bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=digest["ts"], action_id="digest_list")
@@ -125,8 +125,7 @@ def test_decide_in_bulk_offers_the_backlogs_domains_and_decides_one_in_its_works
     backlog = _backlog(fake, OVER + 1)
     elsewhere = new_request(fake, "same.domain@example.com", team_id=OTHER_TEAM, channel_ids=[])
     other_domain = new_request(fake, "someone@other.example", team_id=TEAM, channel_ids=[])
-    bot.runtime.sync()
-    bot.settle()
+    bot.sync()
 
     bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=_digest(fake)["ts"], action_id="digest_bulk")
     [chooser] = fake.wait_for(lambda: fake.views_opened())
@@ -163,7 +162,7 @@ def test_decide_in_bulk_offers_the_backlogs_domains_and_decides_one_in_its_works
 def test_decide_in_bulk_is_refused_to_people_who_decide_other_workspaces(fake, start_bot):
     bot = start_bot(INVITES_DIGEST_OVER=str(OVER), INVITES_APPROVERS=SLACK_ADMIN, **{f"INVITES_APPROVERS_{OTHER_TEAM}": APPROVER})
     _backlog(fake, OVER + 1)
-    bot.runtime.sync()
+    bot.sync()
 
     bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=_digest(fake)["ts"], action_id="digest_bulk")
     bot.settle()
@@ -176,7 +175,7 @@ def test_decide_in_bulk_is_refused_to_people_who_decide_other_workspaces(fake, s
 def test_the_digest_counts_down_as_its_requests_are_decided_from_the_list(fake, start_bot):
     bot = start_bot(INVITES_DIGEST_OVER=str(OVER))
     backlog = _backlog(fake, OVER + 1)
-    bot.runtime.sync()
+    bot.sync()
     digest = _digest(fake)
     bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=digest["ts"], action_id="digest_list")
     bot.settle()
@@ -204,16 +203,16 @@ def test_the_digest_counts_down_as_its_requests_are_decided_from_the_list(fake, 
 def test_a_later_sync_adds_a_new_backlog_and_counts_what_was_decided_elsewhere(fake, start_bot):
     bot = start_bot(INVITES_DIGEST_OVER=str(OVER))
     first = _backlog(fake, OVER + 1)
-    bot.runtime.sync()
+    bot.sync()
     digest = _digest(fake)
 
-    again = bot.runtime.sync()  # nothing changed: no second digest, no re-render
+    again = bot.sync()  # nothing changed: no second digest, no re-render
     assert (again.new, again.unchanged) == (0, OVER + 1)
     assert len(_posts(fake)) == 1 and not fake.calls("chat.update")
 
     _backlog(fake, OVER + 1, label="more", days_old=2)
     fake.decide_outside(first[-1]["id"], "approve", SLACK_ADMIN)
-    summary = bot.runtime.sync()
+    summary = bot.sync()
 
     assert (summary.new, summary.closed, summary.errors) == (OVER + 1, 1, 0)
     updated = _digest(fake)
@@ -229,6 +228,8 @@ def test_two_replicas_syncing_at_once_post_one_digest(fake, start_bot):
 
     with ThreadPoolExecutor(2) as pool:
         summaries = list(pool.map(lambda bot: bot.runtime.sync(), bots))
+    for bot in bots:
+        bot.settle()
 
     assert [s.errors for s in summaries] == [0, 0]
     assert sum(s.new for s in summaries) == 20
@@ -249,7 +250,7 @@ def test_thousands_of_requests_are_listed_a_thousand_at_a_time_and_stored_withou
             fake.add_invite_request(team_id=team_id, email=f"{team_id.lower()}-{n}@example.com", requester_ids=[APPROVER])
     bot = start_bot(INVITES_TEAM_IDS=",".join(sizes))
 
-    summary = bot.runtime.sync()
+    summary = bot.sync()
 
     assert (summary.new, summary.errors) == (2500, 0)
     lists = Counter(call.params["team_id"] for call in fake.calls(LIST))

@@ -188,7 +188,7 @@ def test_cards_posted_under_slacks_per_channel_pacing_each_arrive_once(fake, bot
     for n in range(3):
         new_request(fake, f"paced{n}@example.com")
 
-    summary = bot.runtime.sync()
+    summary = bot.sync()
 
     assert summary.new == 3 and summary.errors == 0
     posts = fake.calls("chat.postMessage")

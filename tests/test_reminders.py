@@ -110,7 +110,7 @@ def test_a_request_whose_card_is_not_posted_yet_is_reminded_once_it_is(fake, sta
 
     assert _scan(bot, later).reminded == 0
 
-    bot.runtime.sync()  # posts the card that failed
+    bot.sync()  # posts the card that failed
     card = wait_for_card(fake, "ada@example.com")
     assert _scan(bot, later).reminded == 1
     assert len(_thread(fake, card)) == 1

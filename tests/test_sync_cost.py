@@ -56,14 +56,14 @@ def _decided_list_pages(fake, since):
 )
 def test_closing_a_request_reads_the_decided_lists_only_until_it_is_found(fake, small_pages, bot, action, status, expected):
     request = new_request(fake)
-    assert bot.runtime.sync().new == 1
+    assert bot.sync(timeout=60).new == 1
     _decide_many(fake, 30, action, "earlier")
     fake.decide_outside(request["id"], action, SLACK_ADMIN)
     _decide_many(fake, 45, action, "later")
     _decide_many(fake, 76, "deny" if action == "approve" else "approve", "other")
     since = len(fake.calls())
 
-    summary = bot.runtime.sync()
+    summary = bot.sync(timeout=60)
 
     assert (summary.closed, summary.errors) == (1, 0)
     assert _decided_list_pages(fake, since) == expected
@@ -77,13 +77,13 @@ def test_closing_a_request_reads_the_decided_lists_only_until_it_is_found(fake, 
 
 def test_a_request_gone_from_every_list_still_reads_them_all(fake, small_pages, bot):
     request = new_request(fake)
-    bot.runtime.sync()
+    bot.sync(timeout=60)
     _decide_many(fake, 25, "approve", "yes")
     _decide_many(fake, 15, "deny", "no")
     fake.remove_request(request["id"])
     since = len(fake.calls())
 
-    summary = bot.runtime.sync()
+    summary = bot.sync(timeout=60)
 
     assert (summary.closed, summary.errors) == (1, 0)
     assert _decided_list_pages(fake, since) == {DECIDED_LISTS[0]: 3, DECIDED_LISTS[1]: 2}
@@ -114,12 +114,12 @@ def test_a_pass_over_known_pending_requests_writes_nothing_for_them(fake, start_
     for n in range(1500):
         new_request(fake, f"person{n}@example.com")
     with _writes(bot.runtime.engine) as first:
-        assert bot.runtime.sync().new == 1500
+        assert bot.sync(timeout=60).new == 1500
     # the counter sees writes: new requests are inserted a chunk per statement, cards reserved one by one
     assert first.count("invite_requests") == math.ceil(1500 / CHUNK) and first.count("request_cards") >= 1500
 
     with _writes(bot.runtime.engine) as second:
-        summary = bot.runtime.sync()
+        summary = bot.sync(timeout=60)
 
     assert (summary.new, summary.unchanged, summary.errors) == (0, 1500, 0)
     assert second == ["sync_runs"]
@@ -128,7 +128,7 @@ def test_a_pass_over_known_pending_requests_writes_nothing_for_them(fake, start_
 
 def test_last_seen_is_kept_to_the_day(fake, bot):
     stale, fresh = new_request(fake, "stale@example.com"), new_request(fake, "fresh@example.com")
-    bot.runtime.sync()
+    bot.sync(timeout=60)
     with bot.runtime.sessions.begin() as session:
         session.execute(
             update(InviteRequest).where(InviteRequest.id == stale["id"]).values(last_seen=now() - timedelta(days=2))
@@ -136,7 +136,7 @@ def test_last_seen_is_kept_to_the_day(fake, bot):
         before = {row.id: row.last_seen for row in session.scalars(select(InviteRequest))}
 
     with _writes(bot.runtime.engine) as writes:
-        bot.runtime.sync()
+        bot.sync(timeout=60)
 
     with bot.sessions() as session:
         after = {row.id: row.last_seen for row in session.scalars(select(InviteRequest))}

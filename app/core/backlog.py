@@ -5,13 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.audit import now
+from app.core.cards import STALE_RESERVATION
 from app.core.lifecycle import OPEN
 from app.core.outbox import Outbox
-from app.store.models import InviteRequest
+from app.core.pacing import Pace
+from app.store.dialect import insert_if_absent
+from app.store.dml import changed
+from app.store.models import Digest, InviteRequest
 
 # Decisions settling within this long of each other re-render the digest once.
 DIGEST_COALESCE = timedelta(seconds=1)
@@ -61,6 +65,46 @@ def digest_team(session: Session, request_id: str) -> str | None:
 def queue_update(outbox: Outbox, session: Session, request_id: str) -> None:
     """A digest request was closed: its workspace's digest is re-rendered shortly (once for a run of decisions)."""
     team_id = digest_team(session, request_id)
-    if team_id is None:
-        return
-    outbox.add(session, "digest", {"team": team_id}, key=f"digest:{team_id}"[:64], not_before=now() + DIGEST_COALESCE)
+    if team_id is not None:
+        queue_refresh(outbox, session, team_id, not_before=now() + DIGEST_COALESCE)
+
+
+def queue_refresh(outbox: Outbox, session: Session, team_id: str, *, not_before: datetime | None = None) -> None:
+    """The workspace's digest is re-rendered if its numbers read differently by then (one job queued at a time)."""
+    outbox.add(session, "digest", {"team": team_id}, key=f"digest:{team_id}"[:64], not_before=not_before)
+
+
+def queue_keep(outbox: Outbox, session: Session, pace: Pace | None, team_id: str, channel: str) -> None:
+    """After a sync's pass over a workspace: a backlog with open requests and no digest card gets one, reserved in
+    `digests` and posted once in `channel` at its pace (a post left unfinished is taken over once stale and without a
+    job); a posted digest is re-rendered if its numbers or its oldest age may read differently now (the job renders only
+    what changed)."""
+    row = session.get(Digest, team_id)
+    if row is None:
+        reservation = {"team_id": team_id, "channel": channel, "ts": None, "posted_at": now()}
+        if read(session, team_id).open and insert_if_absent(session, Digest, reservation):
+            _queue_post(outbox, session, pace, team_id, channel)
+    elif row.ts is None:
+        cutoff = now() - STALE_RESERVATION
+        if row.posted_at < cutoff and not outbox.queued(session, _post_key(team_id), or_running=True):
+            taken = changed(
+                session,
+                update(Digest).where(Digest.team_id == team_id, Digest.ts.is_(None), Digest.posted_at < cutoff).values(posted_at=now()),
+            )
+            if taken:
+                _queue_post(outbox, session, pace, team_id, row.channel)
+    elif read(session, team_id).open or changed_since(session, team_id, row.posted_at):
+        queue_refresh(outbox, session, team_id)
+
+
+def give_back(session: Session, team_id: str) -> None:
+    """A digest post given up for good leaves no reservation behind: the next sync reserves and queues it again."""
+    session.execute(delete(Digest).where(Digest.team_id == team_id, Digest.ts.is_(None)))
+
+
+def _post_key(team_id: str) -> str:
+    return f"post_digest:{team_id}"[:64]
+
+
+def _queue_post(outbox: Outbox, session: Session, pace: Pace | None, team_id: str, channel: str) -> None:
+    outbox.add_paced(session, "post_digest", {"team": team_id, "channel": channel}, pace, channel, key=_post_key(team_id))

@@ -4,9 +4,9 @@ requests, so a sync over thousands costs no transaction per request. A known req
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,7 +14,7 @@ from app.core.authz import GroupMembers
 from app.core.ingest import SEEN_COLUMNS, MalformedRequest, apply_changes, row_values
 from app.core.policy import Policy
 from app.core.policy.apply import verdict
-from app.store.models import InviteRequest, RequestCard
+from app.store.models import InviteRequest
 
 CHUNK = 500  # rows per statement: well inside both backends' limits on bound parameters
 
@@ -25,9 +25,7 @@ class Stored:
 
     listed: list[str] = field(default_factory=list)  # stored ids, in the list's order
     inserted: list[str] = field(default_factory=list)  # new rows this pass inserted
-    learned: list[str] = field(default_factory=list)  # known rows whose card must show what changed
     problems: list[str] = field(default_factory=list)  # requests that could not be stored
-    backlog: bool = False  # the new ones were too many for a card each: a digest stands for them
 
 
 def store_listed(
@@ -39,8 +37,14 @@ def store_listed(
     digest_over: int,
     policy: Policy | None = None,
     groups: GroupMembers | None = None,
+    added: Callable[[Session, list[str]], None] | None = None,
+    changed: Callable[[Session, str], None] | None = None,
 ) -> Stored:
-    """Store a workspace's pending list; more than `digest_over` requests not known before are stored `in_digest`."""
+    """Store a workspace's pending list; more than `digest_over` requests not known before are stored `in_digest`.
+
+    In the transaction that wrote them, `added` is called with each chunk of new requests, and `changed` for each known
+    request whose card shows what changed.
+    """
     stored = Stored()
     wanted: dict[str, dict[str, Any]] = {}
     for raw in raws:
@@ -54,29 +58,20 @@ def store_listed(
     stored.listed = list(wanted)
     seen = _known(sessions, stored.listed)
     new = [values for request_id, values in wanted.items() if request_id not in seen]
-    stored.backlog = len(new) > digest_over
+    backlog = len(new) > digest_over  # too many for a card each: a digest stands for them
     for part in _chunks(new):
         with sessions.begin() as session:
-            stored.inserted += _insert(session, [{**values, "in_digest": stored.backlog} for values in part])
+            inserted = _insert(session, [{**values, "in_digest": backlog} for values in part])
+            if added is not None:
+                added(session, inserted)
+            stored.inserted += inserted
     known = [values for request_id, values in wanted.items() if request_id in seen]
     for part in _chunks(known):
         with sessions.begin() as session:
-            stored.learned += [values["id"] for values in part if apply_changes(session, seen[values["id"]], values)]
+            for values in part:
+                if apply_changes(session, seen[values["id"]], values) and changed is not None:
+                    changed(session, values["id"])
     return stored
-
-
-def without_card(sessions: sessionmaker[Session], request_ids: list[str], channel: str) -> list[str]:
-    """Of these requests, those with no card posted or reserved in `channel` and no digest standing for them."""
-    found: set[str] = set()
-    with sessions() as session:
-        for part in _chunks(request_ids):
-            carded = exists().where(RequestCard.request_id == InviteRequest.id, RequestCard.channel == channel)
-            found.update(
-                session.scalars(
-                    select(InviteRequest.id).where(InviteRequest.id.in_(part), InviteRequest.in_digest.is_(False), ~carded)
-                )
-            )
-    return [request_id for request_id in request_ids if request_id in found]
 
 
 def _known(sessions: sessionmaker[Session], request_ids: list[str]) -> dict[str, Any]:

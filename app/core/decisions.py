@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core import approvals, audit, authz, backlog, lifecycle, pacing
+from app.core import approvals, audit, authz, backlog, cards, lifecycle, pacing
 from app.core.audit import now
 from app.core.authz import ALLOWED, Approvers, GroupMembers, Verdict
 from app.core.bulk import items as batch_items
 from app.core.lifecycle import Closing, Entry
 from app.core.outbox import Job, Outbox
 from app.core.policy import Policy
-from app.core.ports import Cards, DecisionRecord, Kind, SlackAdmin, SlackCallFailed
+from app.core.ports import DecisionRecord, Kind, SlackAdmin, SlackCallFailed
 from app.store.dialect import insert_if_absent
 from app.store.dml import changed
 from app.store.models import Action, Approval, InviteRequest, RequestCard, Source
@@ -142,8 +142,7 @@ class Decider:
     replica_id: str
     outbox: Outbox
     pace: pacing.Pace  # admin calls per workspace
-    cards: Cards  # where cards are posted and kept true (sync and ingest; decisions queue `card` jobs)
-    post_pace: pacing.Pace | None = None  # card posts per channel
+    post_pace: pacing.Pace | None = None  # posts per channel (cards, digests, requester DMs)
     approvers: Approvers | None = None  # None: every caller has checked already (sync closes, never decides)
     rules: Rules = Rules()
     notify_requesters: bool = True
@@ -328,18 +327,22 @@ def _lost(asked: _Asked, session: Session) -> Outcome:
     return outcome
 
 
-def queue_cards(decider: Decider, session: Session, request_id: str, clicked: tuple[str, str] | None = None) -> None:
-    """Re-render every posted copy of the request's card (and the copy clicked, tracked or not) as outbox jobs."""
+def queue_cards(
+    decider: Decider, session: Session, request_id: str, clicked: tuple[str, str] | None = None, *, here: bool = True
+) -> None:
+    """Re-render every posted copy of the request's card (and the copy clicked, tracked or not) as outbox jobs, done by
+    this process at once (`here`: someone is looking at the card), else by the dispatcher among the other jobs."""
     copies = {
         (channel, ts)
         for channel, ts in session.execute(
             select(RequestCard.channel, RequestCard.ts).where(RequestCard.request_id == request_id, RequestCard.ts.is_not(None))
         ).all()
+        if ts is not None  # posted copies only, as the query says
     }
     if clicked is not None:
         copies.add(clicked)
     for channel, ts in sorted(copies):
-        decider.outbox.add(session, "card", {"channel": channel, "ts": ts}, request_id=request_id, here=True)
+        cards.queue_copy(decider.outbox, session, request_id, channel, ts, here=here)
 
 
 def queue_told(decider: Decider, session: Session, request_id: str) -> None:

@@ -1,4 +1,4 @@
-"""Turn an invite request from Slack (event or list) into a stored row and a card posted once."""
+"""Turn an invite request from Slack (event or list) into a stored row, with its card owed as an outbox job."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Row, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from app.core import lifecycle
+from app.core import cards, lifecycle
 from app.core.audit import now
-from app.core.authz import GroupMembers
-from app.core.policy import Policy
+from app.core.decisions import Decider, queue_cards
 from app.core.policy.apply import VERDICT_COLUMNS, verdict
-from app.core.ports import Cards, SlackAdmin, SlackCallFailed
+from app.core.ports import SlackAdmin, SlackCallFailed
 from app.store.dialect import insert_if_absent
 from app.store.dml import changed
 from app.store.models import InviteRequest, RequestCard
@@ -141,7 +140,7 @@ def _seen(session: Session, request_id: str) -> Row[Any] | None:
 
 
 def _has_card(session: Session, request_id: str, channel: str) -> bool:
-    """A card is posted or reserved for the request in the channel: post_once would only find its reservation taken."""
+    """A card is posted or reserved for the request in the channel: a post job would find its reservation taken."""
     found = session.scalar(
         select(RequestCard.request_id).where(RequestCard.request_id == request_id, RequestCard.channel == channel)
     )
@@ -153,30 +152,20 @@ def _in_digest(session: Session, request_id: str) -> bool:
     return bool(session.scalar(select(InviteRequest.in_digest).where(InviteRequest.id == request_id)))
 
 
-def ingest(
-    sessions: sessionmaker[Session],
-    cards: Cards,
-    raw: dict[str, Any],
-    *,
-    team_id: str | None,
-    channel: str,
-    team_name: str | None = None,
-    policy: Policy | None = None,
-    groups: GroupMembers | None = None,
-) -> bool:
-    """Store the request with its policy verdict and make sure its card is posted once.
+def ingest(decider: Decider, raw: dict[str, Any], *, team_id: str | None, channel: str, team_name: str | None = None) -> bool:
+    """Store the request with its policy verdict and, in the same transaction, queue what its card needs: its post in
+    `channel` (once, at the channel's pace), or a re-render of the posted copies when it changed as they show it.
 
     True when it was new.
     """
     values = row_values(raw, team_id, team_name)
-    values.update(verdict(policy, values, groups))
-    with sessions.begin() as session:
+    values.update(verdict(decider.policy, values, decider.groups))
+    with decider.sessions.begin() as session:
         new, learned = store(session, values)
-        carded = not new and (_has_card(session, values["id"], channel) or _in_digest(session, values["id"]))
-    if learned:  # the card showed no workspace, or only its id: show what is known now
-        cards.refresh(values["id"])
-    if not carded:
-        cards.post_once(values["id"], channel)
+        if learned:  # the card showed no workspace, or only its id: show what is known now
+            queue_cards(decider, session, values["id"])
+        if new or not (_has_card(session, values["id"], channel) or _in_digest(session, values["id"])):
+            cards.queue_post(decider.outbox, session, decider.post_pace, values["id"], channel, here=True)
     return new
 
 

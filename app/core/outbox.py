@@ -8,17 +8,19 @@ requester DMs and App Homes. A job that fails is tried again with backoff; one t
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import and_, delete, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import logs
 from app.core import pacing
 from app.core.audit import now
 from app.metrics import OUTBOX_DONE, OUTBOX_FAILED
@@ -32,6 +34,7 @@ POLL_SECONDS = 1.0  # how often the dispatcher looks for other replicas' jobs an
 MAX_ATTEMPTS = 6
 STOP_DRAIN_SECONDS = 10.0
 SOON = timedelta(seconds=2)  # work due this soon counts as due for anyone waiting until the outbox is idle
+DRAIN_POLL_SECONDS = 0.05  # how often a drain looks whether what it waits for is done (by any process)
 MAX_BACKOFF_SECONDS = 300.0
 
 
@@ -48,9 +51,11 @@ KINDS = {
     "decide": Lane.DECIDE,
     "batch": Lane.DECIDE,  # a bulk decision's feeder: decide() for its next items as their pace slots come near
     "answer": Lane.FIRST,
-    "card": Lane.FIRST,
+    "post_card": Lane.FIRST,  # a request's card, posted once in its channel
+    "card": Lane.FIRST,  # one posted copy of a card, re-rendered from its row
     "batch_progress": Lane.FIRST,  # a bulk decision's progress message
-    "digest": Lane.FIRST,  # a workspace's backlog digest card, re-rendered after its requests were decided
+    "post_digest": Lane.FIRST,  # a workspace's backlog digest card, posted once
+    "digest": Lane.FIRST,  # a workspace's backlog digest card, re-rendered when its numbers may read differently
     "notify": Lane.LATER,
     "home": Lane.LATER,
     "remind": Lane.LATER,
@@ -91,9 +96,13 @@ class Job:
     # Set by postpone(): the row is queued again and may already be this process's next claim, so finishing this run
     # must not delete it.
     handed_back: bool = False
+    completed: bool = False  # set by complete(): finishing this run has nothing left to write
+    # The context of the work that queued a job this process runs itself: its log lines carry that work's request id.
+    context: contextvars.Context | None = field(default=None, repr=False, compare=False)
 
     def complete(self, session: Session) -> bool:
         """Mark the job done in the caller's transaction (with the work it did); False if another replica took it over."""
+        self.completed = True
         return bool(
             changed(
                 session,
@@ -142,6 +151,11 @@ class Outbox:
         if on_give_up is not None:
             self._on_give_up[kind] = on_give_up
 
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The kinds of job this process does."""
+        return frozenset(self._handlers)
+
     def add(
         self,
         session: Session,
@@ -159,13 +173,14 @@ class Outbox:
         with no round trip through the dispatcher (the clicker's decision, answer and cards). Should this process die
         first, its lease runs out and any replica takes the job, as for any job.
 
-        `key`: nothing is added while a job with the same key is still queued (it will do the same work, later).
+        `key`: nothing is added while a job with the same key is still queued (it will do the same work, later); a job
+        with the same key that failed for good is replaced by this one, so the outbox shows what is failing now.
         """
         moment = now()
-        if key is not None and session.scalar(
-            select(OutboxJob.id).where(OutboxJob.key == key, OutboxJob.state == QUEUED).limit(1)
-        ):
+        if key is not None and self.queued(session, key):
             return
+        if key is not None:
+            session.execute(delete(OutboxJob).where(OutboxJob.key == key, OutboxJob.state == DEAD))
         mine = here and self._dispatcher is not None and kind in self._handlers and (not_before is None or not_before <= moment)
         values = {
             "kind": kind,
@@ -184,10 +199,36 @@ class Outbox:
         if not mine:
             event.listen(session, "after_commit", lambda _session: self._wake.set(), once=True)
             return
-        job = Job(job_id, kind, request_id, payload, 1, self.owner)
+        job = Job(job_id, kind, request_id, payload, 1, self.owner, context=contextvars.copy_context())
         self._hold([job])  # counted from now: waiting for idle sees it; a rollback lets go of it
         event.listen(session, "after_commit", lambda _session: self._submit(job), once=True)
         event.listen(session, "after_rollback", lambda _session: self._let_go([job]), once=True)
+
+    def add_paced(
+        self,
+        session: Session,
+        kind: str,
+        payload: dict[str, Any],
+        pace: pacing.Pace | None,
+        scope: str,
+        *,
+        request_id: str | None = None,
+        key: str | None = None,
+        here: bool = False,
+    ) -> None:
+        """Write a job due at the next free slot of `scope`'s pace, in the caller's transaction (a job whose `key` is
+        queued already takes no slot: it is not added)."""
+        if key is not None and self.queued(session, key):
+            return
+        at = pacing.take(session, pace, scope) if pace is not None else None
+        self.add(session, kind, payload, request_id=request_id, not_before=at, key=key, here=here)
+
+    @staticmethod
+    def queued(session: Session, key: str, *, or_running: bool = False) -> bool:
+        """A job with this key waits in the queue (or, `or_running`, is being done)."""
+        states = (QUEUED, RUNNING) if or_running else (QUEUED,)
+        found = session.scalar(select(OutboxJob.id).where(OutboxJob.key == key, OutboxJob.state.in_(states)).limit(1))
+        return found is not None
 
     # -- running -----------------------------------------------------------------------------
 
@@ -225,6 +266,25 @@ class Outbox:
             self._wake.set()
             with self._idle:
                 self._idle.wait(0.02)
+
+    def drain(self, since: datetime, grace: float) -> bool:
+        """Wait until the jobs of our kinds queued since `since` are done, by this process or another, however far ahead
+        their pace put them, allowing `grace` seconds past the last one's slot; False if time ran out first (what is left
+        waits in the database for another process)."""
+        owed = and_(OutboxJob.kind.in_(list(self._handlers)), OutboxJob.created_at >= since)
+        with self._reads() as session:
+            last = session.scalar(select(func.max(OutboxJob.not_before)).where(owed))
+        deadline = max(now(), last or now()) + timedelta(seconds=grace)
+        while True:
+            with self._reads() as session:
+                left = session.scalar(select(func.count()).select_from(OutboxJob).where(owed, OutboxJob.state.in_((QUEUED, RUNNING))))
+            if not left:
+                return True
+            if now() >= deadline:
+                return False
+            self._wake.set()
+            with self._idle:
+                self._idle.wait(DRAIN_POLL_SECONDS)
 
     def _due_count(self) -> int:
         """Jobs this process could take now or within SOON (an App Home held back a moment to publish once for a burst);
@@ -297,9 +357,14 @@ class Outbox:
         return [Job(r.id, r.kind, r.request_id, dict(r.payload), r.attempts, self.owner) for r in rows]
 
     def _submit(self, job: Job) -> None:
-        """Hand a job taken (and already counted as running) to its lane's workers."""
+        """Hand a job taken (and already counted as running) to its lane's workers, its log lines under one request id:
+        that of the work which queued it in this process, else one of its own."""
         lane = KINDS.get(job.kind, Lane.LATER)
-        self._pools[lane].submit(self._run, job, lane)
+        context = job.context
+        if context is None:
+            context = contextvars.Context()
+            context.run(logs.new_request_id)
+        self._pools[lane].submit(context.run, self._run, job, lane)
 
     def _hold(self, jobs: list[Job]) -> None:
         with self._idle:
@@ -329,8 +394,9 @@ class Outbox:
             self._retry(job, Retry(type(exc).__name__[:64], _backoff(job.attempts)))
         else:
             if not job.handed_back:
-                with self._sessions.begin() as session:
-                    job.complete(session)
+                if not job.completed:
+                    with self._sessions.begin() as session:
+                        job.complete(session)
                 OUTBOX_DONE.labels(kind=job.kind).inc()
         finally:
             with self._idle:
@@ -400,11 +466,11 @@ class Outbox:
 class Health:
     counts: dict[str, int]
     recent_dead: int
-    latest_dead: str | None  # "card for Ir… at …: channel_not_found"
+    latest_dead: OutboxJob | None  # the job given up for good most recently
 
 
 def health(sessions: sessionmaker[Session], *, since: datetime) -> Health:
-    """Jobs by state, and the jobs given up for good since `since` (the latest one described)."""
+    """Jobs by state, and the jobs given up for good since `since` (and the latest one)."""
     with sessions() as session:
         rows = session.execute(select(OutboxJob.state, func.count()).group_by(OutboxJob.state)).all()
         recent = int(
@@ -416,17 +482,27 @@ def health(sessions: sessionmaker[Session], *, since: datetime) -> Health:
         ).first()
     counts = {QUEUED: 0, RUNNING: 0, DEAD: 0}
     counts.update({str(state): int(count) for state, count in rows})
-    described = None
-    if latest is not None:
-        when = latest.finished_at.isoformat() if latest.finished_at else "?"
-        described = f"{latest.kind} for {latest.request_id or '-'} at {when}: {latest.last_error}"
-    return Health(counts, recent, described)
+    return Health(counts, recent, latest)
 
 
-def failed(sessions: sessionmaker[Session]) -> list[OutboxJob]:
-    """Every job given up for good, oldest first: what on-call looks at before retrying or dropping them."""
+def describe(job: OutboxJob) -> str:
+    """A job given up for good, as on-call reads it: "card for Ir… at …: channel_not_found"."""
+    when = job.finished_at.isoformat() if job.finished_at else "?"
+    return f"{job.kind} for {job.request_id or '-'} at {when}: {job.last_error}"
+
+
+def failed(
+    sessions: sessionmaker[Session], *, since: datetime | None = None, kinds: frozenset[str] | None = None
+) -> list[OutboxJob]:
+    """Every job given up for good (since `since`, of `kinds`, if given), oldest first: what on-call looks at before
+    retrying or dropping them."""
+    dead = select(OutboxJob).where(OutboxJob.state == DEAD).order_by(OutboxJob.id)
+    if since is not None:
+        dead = dead.where(OutboxJob.finished_at >= since)
+    if kinds is not None:
+        dead = dead.where(OutboxJob.kind.in_(sorted(kinds)))
     with sessions() as session:
-        return list(session.scalars(select(OutboxJob).where(OutboxJob.state == DEAD).order_by(OutboxJob.id)).all())
+        return list(session.scalars(dead).all())
 
 
 def retry_failed(sessions: sessionmaker[Session]) -> int:

@@ -1,12 +1,12 @@
 """What core needs from Slack, named without Slack: the answers it reasons about and the calls it may ask for.
 
-The Slack adapter (app.slack.api.gateway, app.slack.jobs.cards) implements these; core never imports the adapter.
+The Slack adapter (app.slack.api.gateway) implements these; core never imports the adapter. Everything else core wants
+said in Slack (cards, answers, DMs, App Homes) it writes as outbox jobs, which the adapter's handlers carry out.
 """
 
 from __future__ import annotations
 
 import enum
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Iterator, Protocol
 
@@ -73,27 +73,3 @@ class SlackAdmin(Protocol):
     def invite(
         self, *, team_id: str, email: str, channel_ids: list[str], guest: str | None, expires_ts: int | None, message: str | None
     ) -> CallResult: ...
-
-
-class CardFailures(Protocol):
-    """Cards Slack would not post or re-render while a sync pass ran, told as one line per channel and cause."""
-
-    def count(self) -> int: ...
-
-    def lines(self) -> list[str]: ...
-
-
-class Cards(Protocol):
-    """How core has a request's card (or a backlog's digest card) shown: posted once, every copy kept true to its row."""
-
-    def refresh(self, request_id: str) -> None: ...
-
-    def post_once(self, request_id: str, channel: str) -> None: ...
-
-    def repost_stale(self) -> None: ...
-
-    def heal(self) -> None: ...
-
-    def keep_digest(self, team_id: str, channel: str, *, backlog_found: bool) -> None: ...
-
-    def failures_noted(self) -> AbstractContextManager[CardFailures]: ...

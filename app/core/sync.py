@@ -8,14 +8,15 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
 
-from app.core import lifecycle, outbox
+from app.core import backlog, cards, lifecycle, outbox
 from app.core.audit import now
-from app.core.bulk_ingest import Stored, store_listed, without_card
-from app.core.decisions import Decider, attribute, queue_told
+from app.core.bulk_ingest import Stored, store_listed
+from app.core.decisions import Decider, attribute, queue_cards, queue_told
 from app.core.lifecycle import Closing, Entry
 from app.core.policy.apply import enforce
-from app.core.ports import CardFailures, DecisionRecord, SlackCallFailed
+from app.core.ports import DecisionRecord, SlackCallFailed
 from app.core.workspaces import Workspaces
 from app.metrics import LAST_SUCCESSFUL_SYNC, PENDING, SYNC_DURATION
 from app.routes import Routes
@@ -42,11 +43,6 @@ class SyncSummary:
             text = f"{text} ({'; '.join(self.problems)})"
         return f"{text}; stopped early: {self.stopped}" if self.stopped else text
 
-    def add_card_failures(self, failures: CardFailures) -> None:
-        """Cards Slack would not post or re-render (an archived or missing channel, a refused chat.update) are errors."""
-        self.errors += failures.count()
-        self.problems.extend(failures.lines())
-
 
 def sync_once(
     decider: Decider,
@@ -60,15 +56,14 @@ def sync_once(
 
     `should_stop` is asked before each workspace and before the closing steps: a reason (the periodic sync's lease went
     to another replica, the process is shutting down) ends the pass there, and the recorded summary says why and where.
-    Each workspace's cards are posted in its channel (`routes`). Every card the pass could not post or update counts as
-    one of its errors. More than `digest_over` new requests in
-    one workspace get one digest card between them instead of a card each (INVITES_DIGEST_OVER).
+    Each workspace's cards are posted in its channel (`routes`), as outbox jobs queued with what made them necessary:
+    a card Slack will not post or update shows in outbox health, not in the pass's summary. More than `digest_over` new
+    requests in one workspace get one digest card between them instead of a card each (INVITES_DIGEST_OVER).
     """
     started = now()
     summary = SyncSummary()
-    with SYNC_DURATION.time(), decider.cards.failures_noted() as card_failures:
+    with SYNC_DURATION.time():
         _reconcile(decider, workspaces, routes, should_stop, summary, digest_over)
-        summary.add_card_failures(card_failures)
     return _record(decider, started, summary)
 
 
@@ -95,8 +90,9 @@ def _reconcile(
         return
     _close_unplaced(decider, swept, summary)
     _name_workspaces(decider, workspaces.named())
-    decider.cards.repost_stale()
-    decider.cards.heal()
+    with decider.sessions.begin() as session:  # posts left unfinished, and renders Slack refused, are asked for again
+        cards.queue_reposts(decider.outbox, session, decider.post_pace)
+        cards.queue_lagging(decider.outbox, session)
 
 
 def _must_stop(should_stop: Callable[[], str | None] | None, summary: SyncSummary, where: str) -> bool:
@@ -131,8 +127,8 @@ def _name_workspaces(decider: Decider, names: dict[str, str]) -> None:
                 .where(InviteRequest.team_id == team_id, InviteRequest.team_name.is_(None))
                 .values(team_name=names[team_id])
             )
-    for request_id, _ in unnamed:
-        decider.cards.refresh(request_id)
+        for request_id, _ in unnamed:
+            queue_cards(decider, session, request_id, here=False)
 
 
 def _other_open_workspaces(decider: Decider, team_ids: list[str]) -> list[str]:
@@ -191,11 +187,8 @@ def _sync_team(
     listed = set(stored.listed)
     pending_ids = {str(raw.get("id")) for raw in pending if str(raw.get("id"))[:32] in listed}
     _close_missing(decider, team_id, listed_at, pending_ids, summary)
-    try:
-        decider.cards.keep_digest(team_id, channel, backlog_found=stored.backlog)
-    except SlackCallFailed as exc:
-        summary.errors += 1
-        summary.problems.append(f"{team_id}: the backlog digest: {exc.method} {exc.code}")
+    with decider.sessions.begin() as session:
+        backlog.queue_keep(decider.outbox, session, decider.post_pace, team_id, channel)
 
 
 def _ingest_listed(
@@ -207,8 +200,15 @@ def _ingest_listed(
     summary: SyncSummary,
     digest_over: int,
 ) -> Stored:
-    """Store the listed requests in bulk, then post the cards they are owed (none for a backlog's, which its digest
-    stands for), re-render those whose workspace or verdict changed, and let an enforced policy decide."""
+    """Store the listed requests in bulk, queueing with each change the card work it owes: a new request's post (none for
+    a backlog's, which its digest stands for), a re-render of a known one whose workspace or verdict changed. A known
+    request still without a card in the channel (its post failed for good, say) has its post queued again. Then an
+    enforced policy decides."""
+
+    def post(session: Session, request_ids: list[str]) -> None:
+        for request_id in cards.uncarded(session, request_ids, channel):
+            cards.queue_post(decider.outbox, session, decider.post_pace, request_id, channel)
+
     stored = store_listed(
         decider.sessions,
         pending,
@@ -217,15 +217,19 @@ def _ingest_listed(
         digest_over=digest_over,
         policy=decider.policy,
         groups=decider.groups,
+        added=post,
+        changed=lambda session, request_id: queue_cards(decider, session, request_id, here=False),
     )
     summary.errors += len(stored.problems)
     summary.problems.extend(f"{team_id}: {problem}" for problem in stored.problems)
     summary.new += len(stored.inserted)
     summary.unchanged += len(stored.listed) - len(stored.inserted)
-    for request_id in stored.learned:  # the card showed no workspace, or only its id: show what is known now
-        decider.cards.refresh(request_id)
-    for request_id in without_card(decider.sessions, stored.listed, channel):
-        decider.cards.post_once(request_id, channel)
+    inserted = set(stored.inserted)
+    with decider.read() as session:
+        owed = cards.uncarded(session, [request_id for request_id in stored.listed if request_id not in inserted], channel)
+    for start in range(0, len(owed), cards.CHUNK):
+        with decider.sessions.begin() as session:
+            post(session, owed[start : start + cards.CHUNK])
     if decider.policy is not None and decider.policy.enforcing:
         for request_id in stored.listed:
             enforce(decider, request_id)
@@ -282,8 +286,8 @@ def _release_stale(decider: Decider, request_id: str, cutoff: datetime) -> None:
     """An abandoned claim whose request is still pending at Slack: reopen it."""
     with decider.sessions.begin() as session:
         released = lifecycle.release(session, request_id, Entry(Source.SYNC.value, "released_stale", action="release"), guards=_abandoned(cutoff))
-    if released:
-        decider.cards.refresh(request_id)
+        if released:
+            queue_cards(decider, session, request_id, here=False)
 
 
 def _close(decider: Decider, request_id: str, status: str, record: DecisionRecord | None, cutoff: datetime) -> bool:
@@ -298,8 +302,8 @@ def _close(decider: Decider, request_id: str, status: str, record: DecisionRecor
             closing = Closing(lifecycle.status_after(record.action), decided_by, source)
             entry = Entry(Source.SYNC.value, "closed_elsewhere", actor_id=record.actor_id, action=record.action)
         closed = lifecycle.close(session, request_id, closing, entry, only_from=(status,), guards=guards)
+        if closed:
+            queue_cards(decider, session, request_id, here=False)
         if closed and closing.status in lifecycle.DECIDED:
             queue_told(decider, session, request_id)
-    if closed:
-        decider.cards.refresh(request_id)
     return closed

@@ -17,6 +17,7 @@ from app.core import policy
 from app.core.policy import Policy, PolicyError
 from app.main import export_cli, policy_cli
 from app.store.db import DatabaseUnavailable
+from app.store.models import OutboxJob
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +117,15 @@ def _sync(settings: Settings) -> int:
     try:
         ensure_reachable(runtime.engine)
         upgrade_to_head(runtime.engine)
-        summary = runtime.sync()
+        summary, failures = runtime.sync()
     finally:
         runtime.close()
     print(summary.line())
-    return 1 if summary.errors else 0
+    if failures:  # the cards (or DMs) it owed that Slack refused for good, as `invitebot outbox` lists them
+        print(f"outbox: {len(failures)} failed for good")
+        for job in failures:
+            print(_failed_line(job))
+    return 1 if summary.errors or failures else 0
 
 
 def _doctor() -> int:
@@ -153,11 +158,20 @@ def _outbox(settings: DatabaseSettings, *, retry: bool, drop: bool) -> int:
         counts = outbox.health(sessions, since=now()).counts
         print(f"outbox: {counts['queued']} queued, {counts['running']} running, {counts['dead']} failed for good")
         for job in outbox.failed(sessions):
-            when = job.finished_at.isoformat(timespec="seconds") if job.finished_at else "?"
-            print(f"  job {job.id}: {job.kind} for {job.request_id or '-'} failed at {when} after {job.attempts} attempts: {job.last_error}")
+            print(_failed_line(job))
     finally:
         engine.dispose()
     return 0
+
+
+def _failed_line(job: OutboxJob) -> str:
+    """One job given up for good: what, when, Slack's error code and, where the approvals channel is the cause, the fix."""
+    from app.slack.jobs.cards import fix
+
+    when = job.finished_at.isoformat(timespec="seconds") if job.finished_at else "?"
+    line = f"  job {job.id}: {job.kind} for {job.request_id or '-'} failed at {when} after {job.attempts} attempts: {job.last_error}"
+    advice = fix(job.kind, job.last_error)
+    return f"{line} — {advice}" if advice else line
 
 
 def _migrate(settings: DatabaseSettings) -> int:

@@ -6,31 +6,30 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
-from functools import partial
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.core import pacing, policy
+from app.core.audit import now
 from app.core.authz import Approvers, GroupMembers
 from app.core.decisions import Decider, Rules
-from app.core.outbox import Outbox
+from app.core.outbox import Outbox, failed
 from app.core.sync import SyncSummary, sync_once
 from app.core.workspaces import Workspaces
 from app.slack.api.client import make_client
 from app.slack.api.gateway import SlackGateway
 from app.slack.api.token_health import ADMIN, BOT, TokenHealth
 from app.slack.jobs import registry as jobs
-from app.slack.jobs.answers import tell_requester
-from app.slack.jobs.desk import CardDesk
 from app.slack.runtime import Runtime
 from app.store.db import make_engine, make_read_session_factory, make_session_factory
+from app.store.models import OutboxJob
 from app.work import CountedPool, InFlight
 
 # Work after an ack (claims, commands, App Home reads) runs here; the Slack calls a decision needs run in the outbox.
 BACKGROUND_THREADS = 16
-# Incoming requests are stored and their cards posted here, at the channel's pace, apart from clicks.
+# Incoming requests are stored (and their cards queued) here, apart from clicks: placing one may list the org's workspaces.
 INGEST_THREADS = 4
 
 
@@ -96,15 +95,13 @@ def build_decider(
     groups: GroupMembers | None = None,
 ) -> Decider:
     """The Decider with the rules, policy and paces Settings give; raises PolicyError for a policy file that is wrong."""
-    post_pace = pacing.Pace.per_minute("post", settings.INVITES_CARD_POSTS_PER_MINUTE)
     return Decider(
         sessions=sessions,
         gateway=gateway,
         replica_id=replica_id,
         outbox=outbox,
         pace=pacing.Pace.per_minute("admin", settings.INVITES_ADMIN_CALLS_PER_MINUTE),
-        cards=CardDesk(sessions, gateway, post_pace),
-        post_pace=post_pace,
+        post_pace=pacing.Pace.per_minute("post", settings.INVITES_CARD_POSTS_PER_MINUTE),
         approvers=approvers,
         rules=Rules(deny_reason_required=settings.INVITES_DENY_REASON_REQUIRED),
         notify_requesters=settings.INVITES_NOTIFY_REQUESTERS,
@@ -114,13 +111,13 @@ def build_decider(
     )
 
 
-# How long `invitebot sync` waits, after its pass, for the requester DMs the pass queued.
+# How long `invitebot sync` waits, past the last slot its pace gave them, for the cards and DMs its pass queued.
 DRAIN_SECONDS = 60.0
 
 
 @dataclass
 class SyncRuntime:
-    """Built for `invitebot sync`: a pass, and the DMs it owes, and nothing that outlives them."""
+    """Built for `invitebot sync`: a pass, and the cards, digests and DMs it owes, and nothing that outlives them."""
 
     settings: Settings
     engine: Engine
@@ -132,11 +129,12 @@ class SyncRuntime:
     def build(cls, settings: Settings) -> SyncRuntime:
         engine = make_engine(settings.DATABASE_URL)
         sessions = make_session_factory(engine)
+        reads = make_read_session_factory(engine)
         gateway = build_gateway(settings)
         replica_id = new_replica_id()
-        outbox = Outbox(sessions, replica_id)
-        decider = build_decider(settings, sessions, gateway, replica_id, outbox, None, groups=GroupMembers(gateway))
-        outbox.handle("notify", partial(tell_requester, sessions, gateway, decider.post_pace))
+        outbox = Outbox(sessions, replica_id, reads)
+        decider = build_decider(settings, sessions, gateway, replica_id, outbox, None, reads, groups=GroupMembers(gateway))
+        jobs.register_cards(outbox, decider, gateway, settings.INVITES_ADMIN_CALLS_PER_MINUTE)
         return cls(
             settings=settings,
             engine=engine,
@@ -145,14 +143,16 @@ class SyncRuntime:
             outbox=outbox,
         )
 
-    def sync(self) -> SyncSummary:
-        """One reconcile pass over invitebot's workspaces, then the requester DMs it queued (other jobs are the server's)."""
+    def sync(self) -> tuple[SyncSummary, list[OutboxJob]]:
+        """One reconcile pass over invitebot's workspaces, then the cards, digests and requester DMs it queued, each at
+        its pace (other jobs are the server's); the pass's summary, and those jobs Slack refused for good."""
+        started = now()
         summary = sync_once(
             self.decider, self.workspaces, self.settings.routes, digest_over=self.settings.INVITES_DIGEST_OVER
         )
         self.outbox.start()
-        self.outbox.wait_until_idle(DRAIN_SECONDS)
-        return summary
+        self.outbox.drain(started, DRAIN_SECONDS)
+        return summary, failed(self.decider.sessions, since=started, kinds=self.outbox.kinds)
 
     def close(self) -> None:
         """Let go of the outbox and the database."""

@@ -25,6 +25,7 @@ from app.core import outbox, queries
 from app.core.audit import now
 from app.metrics import ACK_LATENCY, IN_FLIGHT, OUTBOX_JOBS
 from app.slack.bolt import build_app
+from app.slack.jobs import cards
 from app.slack.runtime import Runtime
 from app.store.db import WriteCheck, database_answers
 
@@ -277,8 +278,11 @@ def outbox_health(sessions: sessionmaker[Session]) -> dict[str, Any]:
     for state, count in report.counts.items():
         OUTBOX_JOBS.labels(state=state).set(count)
     detail = f"{report.counts['queued']} queued, {report.counts['running']} running, {report.counts['dead']} failed for good"
-    if report.latest_dead is not None:
-        detail += f"; latest failure: {report.latest_dead}"
+    latest = report.latest_dead
+    if latest is not None:
+        detail += f"; latest failure: {outbox.describe(latest)}"
+        advice = cards.fix(latest.kind, latest.last_error)
+        detail += f" — {advice}" if advice else ""
     return {"ok": report.recent_dead == 0, "detail": detail}
 
 

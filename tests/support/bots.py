@@ -15,6 +15,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 
 from app.config import Settings
+from app.core.sync import SyncSummary
 from app.main.container import build_runtime
 from app.main.http import create_wsgi_app
 from app.sandbox import FakeSlack, SlackSender
@@ -68,9 +69,15 @@ class Bot:
     def sessions(self):  # type: ignore[no-untyped-def]
         return self.runtime.sessions()
 
-    def settle(self) -> None:
+    def settle(self, timeout: float = 30) -> None:
         """Wait until everything the bot accepted (after its ack) has finished."""
-        assert self.runtime.wait_until_idle(timeout=30), "the bot's background work did not finish"
+        assert self.runtime.wait_until_idle(timeout=timeout), "the bot's background work did not finish"
+
+    def sync(self, timeout: float = 30) -> SyncSummary:
+        """One reconcile pass, then the Slack work it queued (cards, digests, DMs): what a person sees once it is done."""
+        summary = self.runtime.sync()
+        self.settle(timeout)
+        return summary
 
 
 @pytest.fixture

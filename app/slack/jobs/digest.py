@@ -10,21 +10,18 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import backlog
 from app.core.audit import now
 from app.core.backlog import Backlog
+from app.core.decisions import Decider
 from app.core.outbox import Job
-from app.core.pacing import Pace
 from app.slack.api.failures import job_failure
 from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
-from app.slack.jobs.cards import STALE_RESERVATION, post_paced
-from app.slack.runtime import Runtime
 from app.slack.ui import blocks, replies
 from app.store.dialect import insert_if_absent
-from app.store.dml import changed
 from app.store.models import Digest
 
 log = logging.getLogger(__name__)
@@ -34,23 +31,6 @@ def render(found: Backlog, at: datetime) -> tuple[str, list[dict[str, Any]]]:
     """The digest's notification text and blocks, its ages as of `at`."""
     line = replies.digest_line(found, at)
     return line, blocks.digest_card(line, replies.DIGEST_EXPLAINED, found.team_id, open_left=found.open > 0)
-
-
-def keep(
-    sessions: sessionmaker[Session], gateway: SlackGateway, team_id: str, channel: str, *, backlog_found: bool, pace: Pace | None
-) -> None:
-    """After a sync's pass over a workspace: post its digest if this pass found a backlog and none is posted (one
-    replica posts it), else bring the posted one up to date. Raises SlackCallFailed when Slack refused the card."""
-    with sessions() as session:
-        row = session.get(Digest, team_id)
-    if row is None:
-        if backlog_found and _reserve(sessions, team_id, channel):
-            _post(sessions, gateway, team_id, channel, pace)
-    elif row.ts is None:
-        if _take_over(sessions, row):
-            _post(sessions, gateway, team_id, row.channel, pace)
-    else:
-        refresh(sessions, gateway, team_id)
 
 
 def refresh(sessions: sessionmaker[Session], gateway: SlackGateway, team_id: str) -> None:
@@ -69,56 +49,56 @@ def refresh(sessions: sessionmaker[Session], gateway: SlackGateway, team_id: str
     _shown(sessions, team_id, moment, ts=row.ts)
 
 
-def _reserve(sessions: sessionmaker[Session], team_id: str, channel: str) -> bool:
-    """The digest's row with no ts yet: whoever inserts it posts the card."""
-    with sessions.begin() as session:
-        return insert_if_absent(session, Digest, {"team_id": team_id, "channel": channel, "ts": None, "posted_at": now()})
-
-
-def _take_over(sessions: sessionmaker[Session], row: Digest) -> bool:
-    """A reservation whose post never finished (its process died, or no answer came) is posted again once stale."""
-    cutoff = now() - STALE_RESERVATION
-    if row.posted_at >= cutoff:
-        return False
-    with sessions.begin() as session:
-        taken = changed(
-            session,
-            update(Digest).where(Digest.team_id == row.team_id, Digest.ts.is_(None), Digest.posted_at < cutoff).values(posted_at=now())
-        )
-    return bool(taken)
-
-
-def _post(sessions: sessionmaker[Session], gateway: SlackGateway, team_id: str, channel: str, pace: Pace | None) -> None:
-    """Post the reserved digest at the channel's pace; a refused post gives its reservation back for the next sync."""
-    moment = now()
-    with sessions() as session:
-        found = backlog.read(session, team_id)
-    text, card = render(found, moment)
-    try:
-        ts = post_paced(sessions, gateway, pace, channel, text=text, blocks=card)
-    except PostUnconfirmed:
-        log.error("no answer to posting the digest for %s in %s; it is posted again if it has no ts in 5 minutes", team_id, channel)
-        raise
-    except SlackCallFailed:
-        with sessions.begin() as session:
-            session.execute(delete(Digest).where(Digest.team_id == team_id, Digest.ts.is_(None)))
-        raise
-    _shown(sessions, team_id, moment, ts=ts)
-    refresh(sessions, gateway, team_id)  # a decision may have landed while it was being posted
-
-
 def _shown(sessions: sessionmaker[Session], team_id: str, moment: datetime, *, ts: str) -> None:
     with sessions.begin() as session:
         session.execute(update(Digest).where(Digest.team_id == team_id).values(ts=ts, posted_at=moment))
 
 
-# -- the outbox job --------------------------------------------------------------------------------------------------
-
-
-def update_digest(runtime: Runtime, job: Job) -> None:
-    """Re-render a workspace's backlog digest once requests it stands for were decided."""
+def post_digest(decider: Decider, gateway: SlackGateway, job: Job) -> None:
+    """Post the digest card reserved for a workspace (app.core.backlog reserved it with the job) and record its ts; a
+    digest posted already is left alone. A refused post keeps its reservation while the outbox tries again (a 429 at the
+    channel's next free slot), and gives it back once given up for good; a post whose answer was lost keeps it until it
+    is stale."""
+    team_id, channel = str(job.payload["team"]), str(job.payload["channel"])
+    moment = now()
+    with decider.read() as session:
+        reserved = session.get(Digest, team_id)
+        found = backlog.read(session, team_id)
+    if reserved is not None and reserved.ts is not None:
+        return
+    if reserved is None and not _reserve(decider.sessions, team_id, channel):
+        return  # queued again by hand after it gave its reservation back, and another job reserved it meanwhile
+    text, card = render(found, moment)
     try:
-        refresh(runtime.sessions, runtime.gateway, str(job.payload["team"]))
+        ts = gateway.post_message(channel, text=text, blocks=card)
+    except PostUnconfirmed:
+        log.error("no answer to posting the digest for %s in %s; it is posted again if it has no ts in 5 minutes", team_id, channel)
+        return
+    except SlackCallFailed as exc:
+        log.error("could not post the backlog digest of %s in %s: %s", team_id, channel, exc.code)
+        raise job_failure(exc, (decider.post_pace, channel)) from exc
+    with decider.sessions.begin() as session:
+        session.execute(update(Digest).where(Digest.team_id == team_id).values(ts=ts, posted_at=moment))
+        if backlog.changed_since(session, team_id, moment):  # a decision landed while it was being posted
+            backlog.queue_refresh(decider.outbox, session, team_id)
+        job.complete(session)
+
+
+def give_back_digest(decider: Decider, job: Job) -> None:
+    """A digest post given up for good gives its reservation back, so the next sync queues it again."""
+    with decider.sessions.begin() as session:
+        backlog.give_back(session, str(job.payload["team"]))
+
+
+def _reserve(sessions: sessionmaker[Session], team_id: str, channel: str) -> bool:
+    with sessions.begin() as session:
+        return insert_if_absent(session, Digest, {"team_id": team_id, "channel": channel, "ts": None, "posted_at": now()})
+
+
+def update_digest(sessions: sessionmaker[Session], gateway: SlackGateway, job: Job) -> None:
+    """Re-render a workspace's backlog digest when its numbers may read differently."""
+    try:
+        refresh(sessions, gateway, str(job.payload["team"]))
     except SlackCallFailed as exc:
         log.error("could not update the backlog digest of %s: %s", job.payload["team"], exc.code)
         raise job_failure(exc) from exc

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from app.core.decisions import give_up_decision
+from app.core.decisions import Decider, give_up_decision
+from app.core.outbox import Outbox
+from app.slack.api.gateway import SlackGateway
 from app.slack.jobs import bulk, notices
 from app.slack.jobs.answers import answer, tell_requester
-from app.slack.jobs.cards import update_card
+from app.slack.jobs.cards import give_back_card, post_card, update_card
 from app.slack.jobs.decisions import run_decision
-from app.slack.jobs.digest import update_digest
+from app.slack.jobs.digest import give_back_digest, post_digest, update_digest
 from app.slack.jobs.home import publish_home
 from app.slack.runtime import Runtime
 
@@ -20,13 +22,21 @@ def register(runtime: Runtime) -> None:
         lambda job: run_decision(runtime, job),
         on_give_up=lambda job, error: give_up_decision(runtime.decider, job, error),
     )
-    outbox.handle("card", lambda job: update_card(runtime, job))
     outbox.handle("answer", lambda job: answer(runtime, job))
-    outbox.handle("notify", lambda job: tell_requester(runtime.sessions, runtime.gateway, runtime.decider.post_pace, job))
     outbox.handle("home", lambda job: publish_home(runtime, str(job.payload["user"])))
-    outbox.handle("digest", lambda job: update_digest(runtime, job))
+    register_cards(outbox, runtime.decider, runtime.gateway, runtime.settings.INVITES_ADMIN_CALLS_PER_MINUTE)
 
     notices.register(runtime)
     bulk.register_jobs(runtime)
 
 
+def register_cards(outbox: Outbox, decider: Decider, gateway: SlackGateway, per_minute: int) -> None:
+    """What a sync pass owes Slack (cards, digests, requesters' DMs), so `invitebot sync` does these jobs too; a card
+    showing a decision queued behind the admin-call pace cites `per_minute`."""
+    outbox.handle("post_card", lambda job: post_card(decider, gateway, job), on_give_up=lambda job, _: give_back_card(decider, job))
+    outbox.handle("card", lambda job: update_card(decider.sessions, gateway, per_minute, job))
+    outbox.handle(
+        "post_digest", lambda job: post_digest(decider, gateway, job), on_give_up=lambda job, _: give_back_digest(decider, job)
+    )
+    outbox.handle("digest", lambda job: update_digest(decider.sessions, gateway, job))
+    outbox.handle("notify", lambda job: tell_requester(decider.sessions, gateway, decider.post_pace, job))

@@ -19,13 +19,14 @@ log = logging.getLogger(__name__)
 def register(app: App, runtime: Runtime) -> None:
     @app.event("invite_requested")
     def on_invite_requested(event: dict[str, Any], body: dict[str, Any]) -> None:
-        """Bolt has already acked; storing the request and posting its card happen on the ingest pool."""
+        """Bolt has already acked; storing the request and queueing its card happen on the ingest pool."""
         raw = event.get("invite_request") or {}
         ingest_later(runtime, _ingest, runtime, raw, str(body.get("team_id") or ""))
 
 
 def _ingest(runtime: Runtime, raw: dict[str, Any], outer_team_id: str) -> None:
-    """Store and post; an org-wide delivery that names only the org (E…) has its workspace looked up first."""
+    """Store it and queue its card, then let an enforced policy decide it; an org-wide delivery that names only the org
+    (E…) has its workspace looked up first."""
     if isinstance(raw.get("team"), dict):
         runtime.workspaces.learn(raw["team"])
     team_id = workspace_of(raw, outer_team_id)
@@ -40,14 +41,11 @@ def _ingest(runtime: Runtime, raw: dict[str, Any], outer_team_id: str) -> None:
             log.warning("request %s names no workspace and no pending list shows it yet: posted without buttons", raw["id"])
     try:
         ingest(
-            runtime.sessions,
-            runtime.decider.cards,
+            runtime.decider,
             raw,
             team_id=team_id,
             channel=runtime.settings.routes.channel_for(team_id),
             team_name=runtime.workspaces.name_of(team_id) if team_id else None,
-            policy=runtime.decider.policy,
-            groups=runtime.decider.groups,
         )
     except MalformedRequest as exc:
         log.warning("ignored an invite_requested event: %s", exc)

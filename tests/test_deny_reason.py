@@ -7,7 +7,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.core.decisions import Result, decide
+from app.core.decisions import decide
+from app.core.outcomes import Result
 from app.store.models import Action, DecisionLog, InviteRequest, Source
 from tests.support.cards import buttons, card_text, wait_for_card
 from tests.support.databases import poll_until

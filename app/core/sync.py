@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from app.core import backlog, cards, lifecycle, outbox
 from app.core.audit import now
 from app.core.bulk_ingest import Stored, store_listed
-from app.core.decisions import Decider, attribute, queue_cards, queue_told
+from app.core.decisions import Decider, queue_cards, queue_told
 from app.core.lifecycle import Closing, Entry
 from app.core.policy.apply import enforce
 from app.core.ports import DecisionRecord, SlackCallFailed
+from app.core.settle import attribute
 from app.core.workspaces import Workspaces
 from app.metrics import LAST_SUCCESSFUL_SYNC, PENDING, SYNC_DURATION
 from app.routes import Routes

@@ -36,8 +36,9 @@ from app.core.audit import now
 from app.core.authz import Verdict
 from app.core.bulk import items as batch_items
 from app.core.bulk.items import CANCELLED, DONE, PREVIEW, RUNNING, Counts
-from app.core.decisions import REASON_REQUIRED_OUTCOME, Decider, Result, decide
+from app.core.decisions import REASON_REQUIRED_OUTCOME, Decider, decide
 from app.core.outbox import Job
+from app.core.outcomes import Result
 from app.core.pacing import Pace
 from app.core.policy import domain_matches
 from app.store.dml import changed

@@ -41,7 +41,7 @@ BATCH_STARTED, BATCH_CANCELLED, BATCH_DONE = "batch_started", "batch_cancelled",
 # The progress message is re-rendered at most this often (one outbox job per batch, coalesced by its key).
 PROGRESS_PACE = pacing.Pace("batch_progress", timedelta(seconds=2.5))
 
-# decide()'s results (decisions.Result values) as an item's outcome; None: not ended yet (accepted or queued).
+# decide()'s results (app.core.outcomes.Result values) as an item's outcome; None: not ended yet (accepted or queued).
 _BY_RESULT: dict[str, str | None] = {
     "accepted": None,
     "queued": None,

@@ -7,7 +7,8 @@ from typing import Any
 
 from app.core import lifecycle
 from app.core.authz import GroupMembers
-from app.core.decisions import Decider, Outcome, decide
+from app.core.decisions import Decider, decide
+from app.core.outcomes import Outcome
 from app.core.policy import Facts, MemberOf, Policy, Then, evaluate
 from app.core.ports import SlackCallFailed
 from app.store.models import Action, InviteRequest, Source

@@ -6,9 +6,9 @@ import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.decisions import Outcome
 from app.core.lifecycle import DECIDED
 from app.core.outbox import Job
+from app.core.outcomes import Outcome
 from app.core.pacing import Pace
 from app.slack.api.failures import job_failure
 from app.slack.api.gateway import SlackCallFailed, SlackGateway

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.core.decisions import load_attempt
 from app.core.outbox import Job
+from app.core.settle import load_attempt
 from app.slack.api.errors import classify
 from app.slack.runtime import Runtime
 

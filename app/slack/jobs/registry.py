@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from app.core.decisions import Decider, give_up_decision
+from app.core.decisions import Decider
 from app.core.outbox import Outbox
+from app.core.settle import give_up_decision
 from app.slack.api.gateway import SlackGateway
 from app.slack.jobs import bulk, notices
 from app.slack.jobs.answers import answer, tell_requester

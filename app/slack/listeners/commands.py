@@ -15,7 +15,8 @@ from app.core import approvals, authz, export, invites, queries, receipts
 from app.core.authz import NOT_ALLOWED_OUTCOME
 from app.core.bulk import batches
 from app.core.bulk.batches import Filter
-from app.core.decisions import Result, decide
+from app.core.decisions import decide
+from app.core.outcomes import Result
 from app.core.policy import stats as policy_stats
 from app.slack.api.errors import classify_invite, documented_codes
 from app.slack.api.gateway import SlackCallFailed

@@ -8,8 +8,8 @@ from typing import Any
 
 from slack_bolt.request.payload_utils import is_block_actions, is_slash_command
 
-from app.core.decisions import Outcome, Result
 from app.core.outbox import GiveUp, Retry
+from app.core.outcomes import Outcome, Result
 from app.slack.jobs.answers import tell
 from app.slack.jobs.home import publish_home
 from app.slack.runtime import Runtime

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.core.authz import LOOKUP_FAILED_OUTCOME, Verdict
-from app.core.decisions import Outcome, Result, Why
+from app.core.outcomes import Outcome, Result, Why
 from app.slack.api.errors import Kind, classify
 from app.slack.ui import blocks
 from app.slack.ui.replies.words import _DOING, _PAST, _VERB

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from app.core.decisions import Outcome, Result, Why
+from app.core.outcomes import Outcome, Result, Why
 from app.core.policy.stats import RuleAgreement
 from app.slack.ui import replies
 from app.store.models import Action

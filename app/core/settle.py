@@ -1,0 +1,267 @@
+"""The decision job's core: load the claimed attempt, and settle what Slack answered in one transaction.
+
+app.slack.jobs.decisions makes the one admin call between load_attempt() and Attempt.finish(); everything else here
+is the database: the row's next state, its audit entry, and the jobs that tell people (answer, cards, DMs, App Home).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.core import audit, backlog, lifecycle, pacing
+from app.core.audit import now
+from app.core.bulk import items as batch_items
+from app.core.decisions import QUEUED_NOTICE, Decider, queue_cards, queue_told
+from app.core.lifecycle import Closing, Entry
+from app.core.outbox import Job
+from app.core.outcomes import Outcome, Result, Why
+from app.core.ports import DecisionRecord, Kind, SlackCallFailed
+from app.store.models import Action, InviteRequest, Source
+
+log = logging.getLogger(__name__)
+
+# A decider's App Home is published this long after their decision, once for all the decisions made meanwhile.
+HOME_COALESCE = timedelta(seconds=1)
+
+# Answers that leave open whether Slack carried the call out: the wire's, and a proxy's error page.
+_ANSWER_LOST = frozenset({"network_error", "http_error", "request_timeout"})
+
+
+def load_attempt(decider: Decider, job: Job) -> Attempt | None:
+    """The `decide` job's attempt, ready for its one Slack call (app.slack.jobs.decisions makes it, then `finish`es).
+
+    None when sync resolved the claim while the job waited: the clicker is told how the request stands now.
+    """
+    attempt = Attempt.of(decider, job)
+    with decider.read() as session:
+        request = session.get(InviteRequest, attempt.request_id)
+    if request is None or request.claim_owner != attempt.claim:
+        attempt.settle(None, "claim_resolved", Outcome(Result.FAILED, attempt.action, attempt.request_id, why=Why.LATE))
+        return None
+    attempt.email = request.email
+    attempt.team_id = request.team_id or ""
+    return attempt
+
+
+def give_up_decision(decider: Decider, job: Job, error: str) -> None:
+    """A decision job that failed for good: give the claim back, show the card as it is, and tell the clicker.
+
+    Should Slack have carried the call out before the failure, the next sync closes the request as Slack lists it,
+    credited to this attempt (logged before it was made).
+    """
+    attempt = Attempt.of(decider, job)
+    with decider.sessions.begin() as session:
+        entry = Entry(attempt.source.value, "gave_up", detail=error, log_id=attempt.log_id)
+        released = lifecycle.release(session, attempt.request_id, entry, owner=attempt.claim)
+        attempt.batch_ended(session, attempt.outcome(Result.FAILED, error, Why.GAVE_UP))
+        if not released:
+            return
+        request = session.get(InviteRequest, attempt.request_id)
+        attempt.email = request.email if request is not None else None
+        queue_cards(decider, session, attempt.request_id, _clicked(job))
+        attempt.answer(session, attempt.outcome(Result.FAILED, error, Why.GAVE_UP))
+
+
+@dataclass
+class Attempt:
+    """One claimed attempt: everything needed to turn Slack's answer into a record and what to tell whom."""
+
+    decider: Decider
+    job: Job
+    request_id: str
+    claim: str
+    action: Action
+    actor_id: str
+    source: Source
+    reason: str | None
+    log_id: int
+    email: str | None = None
+    team_id: str = ""
+
+    @classmethod
+    def of(cls, decider: Decider, job: Job) -> "Attempt":
+        p = job.payload
+        return cls(
+            decider, job, str(job.request_id), p["claim"], Action(p["action"]), p["actor"], Source(p["source"]), p.get("reason"), p["log_id"]
+        )
+
+    def wait_for_slack(self, retry_after: float) -> None:
+        """Slack's limit is tighter than our pace just now: the claim is kept and the call waits for Retry-After (and the
+        workspace's next free slot), shown as queued on the card and to the clicker."""
+        decider = self.decider
+        with decider.sessions.begin() as session:
+            at = pacing.take(session, decider.pace, self.team_id, not_before=now() + timedelta(seconds=retry_after))
+            self.job.postpone(session, at, "ratelimited")
+            wait = at - now()
+            if wait > QUEUED_NOTICE:
+                lifecycle.schedule(session, self.request_id, self.claim, at)
+                queue_cards(decider, session, self.request_id, _clicked(self.job))
+                outcome = self.outcome(Result.QUEUED, "ratelimited", wait_seconds=wait.total_seconds())
+                self.answer(session, outcome, publish_home=False)
+        log.info("Slack asked to wait %s s before deciding %s; the call waits until %s", retry_after, self.request_id, at.isoformat())
+
+    def finish(self, code: str | None, kind: Kind | None) -> None:
+        """Turn Slack's answer (its error code and what that means, None for ok) into the row's next state, an audit entry
+        and the clicker's answer."""
+        if code is None:
+            self._closed(lifecycle.status_after(self.action.value), "ok", self.outcome(Result.DECIDED), self.reason)
+            return
+        if kind is Kind.ALREADY_PROCESSED:
+            self._decided_elsewhere(code)
+        elif code in _ANSWER_LOST:
+            self._answer_lost(code)
+        elif kind is Kind.INVITE_FAILED and self.action is Action.APPROVE:
+            self._closed(lifecycle.INVITE_FAILED, code, self.outcome(Result.INVITE_FAILED, code), None)
+        elif kind is Kind.GONE:
+            closing = Closing(lifecycle.GONE, None, self.source.value)
+            self.settle(closing, code, self.outcome(Result.GONE, code))
+        else:
+            self.settle(None, code, self.outcome(Result.FAILED, code, Why.SLACK_ERROR))
+
+    def outcome(self, result: Result, code: str | None = None, why: Why | None = None, **more: Any) -> Outcome:
+        return Outcome(result, self.action, self.request_id, self.email, error=code, why=why, **more)
+
+    def _closed(self, status: str, audit_outcome: str, outcome: Outcome, reason: str | None) -> None:
+        self.settle(Closing(status, self.actor_id, self.source.value, reason), audit_outcome, outcome)
+
+    def _slack_record(self) -> tuple[DecisionRecord | None, bool]:
+        """How Slack's approved/denied lists say this request ended (None: not decided), and whether they could be read."""
+        try:
+            decided = self.decider.gateway.decisions(self.team_id, within_decision=True, wanted={self.request_id})
+            return decided.get(self.request_id), True
+        except SlackCallFailed as exc:
+            log.warning("could not read Slack's decided lists for %s: %s", self.request_id, exc.code)
+            return None, False
+
+    def _decided_elsewhere(self, code: str) -> None:
+        """already_processed: read Slack's lists to learn the real outcome and who decided."""
+        record, _ = self._slack_record()
+        if record is None:
+            self.settle(None, code, self.outcome(Result.FAILED, code, Why.NOT_LISTED_YET))
+            return
+        self._decided_as_listed(record, code)
+
+    def _answer_lost(self, code: str) -> None:
+        """The call may have been carried out, but its answer never arrived whole: ask Slack's lists before saying anything."""
+        record, readable = self._slack_record()
+        if record is not None:
+            self._decided_as_listed(record, code, self.reason)
+            return
+        why = Why.ANSWER_LOST_UNDECIDED if readable else Why.ANSWER_LOST_UNCHECKED
+        detail = audit.CHECKED_UNDECIDED if readable else None
+        self.settle(None, code, self.outcome(Result.FAILED, code, why), detail)
+
+    def _decided_as_listed(self, record: DecisionRecord, audit_outcome: str, reason: str | None = None) -> None:
+        """Close the request as Slack's lists have it, crediting whoever's call it was, and tell the clicker."""
+        with self.decider.sessions() as session:
+            decided_by, decided_from = attribute(
+                session, self.request_id, record, self.decider.gateway.admin_user_id(), besides=self.log_id
+            )
+        status = lifecycle.status_after(record.action)
+        if decided_by == self.actor_id and record.action == self.action.value and decided_from != Source.OUTSIDE.value:
+            # This clicker's own call landed (its answer was lost, or a retried connection found it done).
+            self._closed(status, audit_outcome, self.outcome(Result.DECIDED, other_action=record.action), reason)
+            return
+        outcome = self.outcome(
+            Result.DECIDED_ELSEWHERE, audit_outcome, other=decided_by, other_action=record.action,
+            outside=decided_from == Source.OUTSIDE.value,
+        )
+        self.settle(Closing(status, decided_by, decided_from), audit_outcome, outcome)
+
+    def settle(self, closing: Closing | None, audit_outcome: str, outcome: Outcome, detail: str | None = None) -> None:
+        """Apply the outcome while we still hold the claim, with its audit entry, its follow-up jobs and this job's end.
+
+        A claim lost meanwhile (sync resolved it while Slack was slow) still lets a closing answer close the request if
+        sync reopened it; otherwise the clicker hears how the request stands now.
+        """
+        decider = self.decider
+        with decider.sessions.begin() as session:
+            entry = Entry(self.source.value, audit_outcome, detail=detail, log_id=self.log_id)
+            if closing is None:
+                applied = lifecycle.release(session, self.request_id, entry, owner=self.claim)
+            else:
+                applied = lifecycle.settle(session, self.request_id, self.claim, closing, entry)
+                if not applied:
+                    late = Entry(self.source.value, audit_outcome, log_id=self.log_id,
+                                 detail="sync had reopened the request before Slack answered; the answer closed it")
+                    applied = lifecycle.close(session, self.request_id, closing, late, only_from=(lifecycle.PENDING,))
+            current = session.get(InviteRequest, self.request_id, populate_existing=True)
+            if not applied:
+                detail = "the claim had been resolved by sync before Slack answered"
+                audit.finish(session, self.log_id, source=self.source.value, outcome=audit_outcome, detail=detail)
+                if current is not None:
+                    outcome = _as_it_stands(outcome, current, closing)
+            else:
+                queue_cards(decider, session, self.request_id, _clicked(self.job))
+                if closing is not None and closing.status in lifecycle.DECIDED:
+                    queue_told(decider, session, self.request_id)
+                if closing is not None:
+                    backlog.queue_update(decider.outbox, session, self.request_id)
+            self.batch_ended(session, outcome)
+            self.answer(session, outcome)
+            self.job.complete(session)
+
+    def batch_ended(self, session: Session, outcome: Outcome) -> None:
+        """When this attempt is a bulk decision's item: record how it ended, in the transaction that ended it."""
+        batch_id = self.job.payload.get("batch_id")
+        if batch_id is not None:
+            done = outcome.other_action if outcome.result is Result.DECIDED and outcome.other_action else self.action.value
+            batch_items.ended(session, self.decider.outbox, int(batch_id), self.request_id, outcome.result.value, done)
+
+    def answer(self, session: Session, outcome: Outcome, *, publish_home: bool = True) -> None:
+        """The clicker's answer, then (unless they clicked in it) their App Home brought up to date."""
+        reply_to = self.job.payload.get("reply_to")
+        if not reply_to:
+            return
+        self.decider.outbox.add(
+            session, "answer", {"reply_to": reply_to, "outcome": outcome.payload()}, request_id=self.request_id, here=True
+        )
+        if publish_home and reply_to.get("surface") != "home" and reply_to.get("user"):
+            user = str(reply_to["user"])
+            later = now() + HOME_COALESCE
+            self.decider.outbox.add(session, "home", {"user": user}, key=f"home:{user}"[:64], not_before=later)
+
+
+def _clicked(job: Job) -> tuple[str, str] | None:
+    clicked = job.payload.get("clicked")
+    return (str(clicked[0]), str(clicked[1])) if clicked else None
+
+
+def _as_it_stands(outcome: Outcome, current: InviteRequest, closing: Closing | None) -> Outcome:
+    """The clicker's outcome when their attempt's result could not be applied: the row as it is now."""
+    wanted = closing.status if closing else lifecycle.PENDING
+    wanted_by = closing.decided_by if closing else None
+    if current.status == wanted and current.decided_by == wanted_by:
+        return outcome  # as this attempt would have left it (sync recorded it just so, or reopened it)
+    base = Outcome(outcome.result, outcome.action, outcome.request_id, current.email, request=current)
+    if current.status == lifecycle.DECIDING:
+        return Outcome(
+            Result.IN_FLIGHT, base.action, base.request_id, base.email, why=Why.LATE, other=current.claim_actor, other_action=current.claim_action
+        )
+    if current.status == lifecycle.PENDING:
+        return Outcome(Result.FAILED, base.action, base.request_id, base.email, why=Why.TOO_LATE)
+    return Outcome(Result.ALREADY_DECIDED, base.action, base.request_id, base.email, request=current)
+
+
+def attribute(
+    session: Session, request_id: str, record: DecisionRecord, admin_user_id: str | None, *, besides: int | None = None
+) -> tuple[str | None, str]:
+    """Who decided, and from where: Slack names our admin token's user for our own calls, so map those back.
+
+    To the latest call of ours (other than log entry `besides`) that may have landed, logged before it was made;
+    failing that, to the claim the row still holds for that action (a claim older than the log of attempts).
+    """
+    if record.actor_id and record.actor_id != admin_user_id:
+        return record.actor_id, Source.OUTSIDE.value
+    attempt = audit.last_attempt(session, request_id, record.action, besides=besides)
+    if attempt is not None:
+        return attempt.actor_id, attempt.source
+    row = session.get(InviteRequest, request_id)
+    if row is not None and row.claim_actor and row.claim_action == record.action:
+        return row.claim_actor, row.claim_source or Source.OUTSIDE.value
+    return record.actor_id, Source.OUTSIDE.value

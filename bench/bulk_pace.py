@@ -58,9 +58,9 @@ def measure() -> BulkPace:
             runtime.sync()  # the backlog: one digest card, no card each
             fake.enforce_rate_limits(tier2_per_minute=PER_MINUTE)
             started = time.time()
-            found = batches.preview(runtime.decider, Action.APPROVE, batches.Filter("example.com", (TEAM,)), APPROVER, Source.SLASH)
+            found = batches.preview(runtime.services, Action.APPROVE, batches.Filter("example.com", (TEAM,)), APPROVER, Source.SLASH)
             assert found.batch_id is not None and found.total == REQUESTS, f"the preview found {found.total} requests"
-            change = batches.start(runtime.decider, found.batch_id, APPROVER, actor_team=TEAM)
+            change = batches.start(runtime.services, found.batch_id, APPROVER, actor_team=TEAM)
             assert change.answer is batches.Answer.STARTED, f"the batch did not start: {change.answer}"
             done = lambda: all(fake.invite_request_status(r["id"]) != "pending" for r in requests)  # noqa: E731
             try:

@@ -457,13 +457,13 @@ def test_the_core_refuses_a_start_without_a_required_reason(fake, start_bot):
     """start() checks the rule itself, whoever calls it (a preview asked from the App Home carries no reason)."""
     bot = start_bot(INVITES_DENY_REASON_REQUIRED="true")
     _seed(fake, bot, _emails(2))
-    decider = bot.runtime.decider
-    found = batches.preview(decider, Action.DENY, Filter("example.com"), APPROVER, Source.HOME)
+    services = bot.runtime.services
+    found = batches.preview(services, Action.DENY, Filter("example.com"), APPROVER, Source.HOME)
 
-    assert batches.start(decider, found.batch_id, APPROVER, reason="  ").answer is batches.Answer.REASON_REQUIRED
+    assert batches.start(services, found.batch_id, APPROVER, reason="  ").answer is batches.Answer.REASON_REQUIRED
     assert _batch(bot, found.batch_id).state == "preview" and not fake.calls(DENY)
     assert [e.outcome for e in _log(bot, found.batch_id)] == ["reason_required"]
-    assert batches.start(decider, found.batch_id, APPROVER, reason="Staff only").answer is batches.Answer.STARTED
+    assert batches.start(services, found.batch_id, APPROVER, reason="Staff only").answer is batches.Answer.STARTED
     _finished(bot, found.batch_id)
     assert len(_ok_calls(fake, DENY)) == 2
 
@@ -524,10 +524,10 @@ def test_the_home_offers_the_busiest_domains_and_decides_them_from_its_preview(f
 def test_a_bulk_approve_can_be_driven_from_the_core(fake, bot):
     """What a benchmark calls: preview() then start(); the rest is the outbox's."""
     requests = _seed(fake, bot, _emails(5))
-    decider = bot.runtime.decider
-    found = batches.preview(decider, Action.APPROVE, Filter("example.com"), APPROVER, Source.SLASH)
+    services = bot.runtime.services
+    found = batches.preview(services, Action.APPROVE, Filter("example.com"), APPROVER, Source.SLASH)
     assert (found.total, [r.id for r in found.first]) == (5, [r["id"] for r in requests])
-    assert batches.start(decider, found.batch_id, APPROVER).answer is batches.Answer.STARTED
-    assert batches.start(decider, found.batch_id, APPROVER).answer is batches.Answer.ALREADY
+    assert batches.start(services, found.batch_id, APPROVER).answer is batches.Answer.STARTED
+    assert batches.start(services, found.batch_id, APPROVER).answer is batches.Answer.ALREADY
     _finished(bot, found.batch_id)
     assert len(_ok_calls(fake)) == 5

@@ -163,7 +163,7 @@ def test_a_deny_from_the_home_needs_a_reason_in_the_modal(fake, strict):
 def test_decide_refuses_a_deny_without_a_reason_from_any_surface(fake, strict, source, reason):
     request = _delivered(fake, strict)
 
-    outcome = decide(strict.runtime.decider, request["id"], Action.DENY, APPROVER, source, reason, actor_team=TEAM)
+    outcome = decide(strict.runtime.services, request["id"], Action.DENY, APPROVER, source, reason, actor_team=TEAM)
 
     assert outcome.result is Result.REASON_REQUIRED
     strict.settle()

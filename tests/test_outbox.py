@@ -332,7 +332,7 @@ def test_a_decision_given_up_for_good_gives_the_request_back_and_says_so(fake, b
     card = wait_for_card(fake, request["email"])
     bot.settle()
 
-    def broken(decider, job):
+    def broken(services, job):
         raise outbox.GiveUp("OperationalError")  # as when invitebot's own database keeps failing
 
     monkeypatch.setattr("app.slack.jobs.registry.run_decision", broken)

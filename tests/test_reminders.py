@@ -29,7 +29,7 @@ def _asked(fake, bot, email="ada@example.com", **kw):
 
 
 def _scan(bot, at):
-    summary = scan(bot.runtime.decider, bot.runtime.settings, at)
+    summary = scan(bot.runtime.services, bot.runtime.settings, at)
     bot.settle()
     return summary
 
@@ -179,7 +179,7 @@ def test_two_replicas_and_a_restart_remind_and_escalate_once(fake, start_bot):
     moment = created + timedelta(days=2)
 
     with ThreadPoolExecutor(2) as pool:
-        summaries = list(pool.map(lambda bot: scan(bot.runtime.decider, bot.runtime.settings, moment), (first, second)))
+        summaries = list(pool.map(lambda bot: scan(bot.runtime.services, bot.runtime.settings, moment), (first, second)))
     first.settle()
     second.settle()
 

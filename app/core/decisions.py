@@ -16,16 +16,14 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app.core import approvals, audit, authz, cards, lifecycle, pacing
 from app.core.audit import now
-from app.core.authz import ALLOWED, Approvers, GroupMembers, Verdict
+from app.core.authz import ALLOWED, Verdict
 from app.core.bulk import items as batch_items
-from app.core.outbox import Outbox
 from app.core.outcomes import Outcome, Result, Why
-from app.core.policy import Policy
-from app.core.ports import SlackAdmin
+from app.core.services import Services
 from app.store.dialect import insert_if_absent
 from app.store.dml import changed
 from app.store.models import Action, Approval, InviteRequest, RequestCard, Source
@@ -39,34 +37,6 @@ APPROVAL_RECORDED_OUTCOME = "approval_recorded"
 ALREADY_APPROVED_OUTCOME = "already_approved"
 
 
-@dataclass(frozen=True)
-class Rules:
-    """What a decision must satisfy besides being made by an approver."""
-
-    deny_reason_required: bool = False
-
-
-@dataclass(frozen=True)
-class Decider:
-    """What decide() needs: the database, Slack, the outbox, the rules, and a name for this process's claims."""
-
-    sessions: sessionmaker[Session]
-    gateway: SlackAdmin  # Slack's lists, read to learn who decided
-    replica_id: str
-    outbox: Outbox
-    pace: pacing.Pace  # admin calls per workspace
-    post_pace: pacing.Pace | None = None  # posts per channel (cards, digests, requester DMs)
-    approvers: Approvers | None = None  # None: every caller has checked already (sync closes, never decides)
-    rules: Rules = Rules()
-    notify_requesters: bool = True
-    reads: sessionmaker[Session] | None = None  # read-only sessions, when the database has a cheaper kind for them
-    policy: Policy | None = None  # INVITES_POLICY, read at start-up
-    groups: GroupMembers | None = None  # user-group members, for policy rules that name requesters by group
-
-    def read(self) -> Session:
-        return (self.reads or self.sessions)()
-
-
 _LOST_OUTCOME = {
     Result.NOT_FOUND: "not_found",
     Result.IN_FLIGHT: "in_flight",
@@ -76,7 +46,7 @@ _LOST_OUTCOME = {
 
 
 def decide(
-    decider: Decider,
+    services: Services,
     request_id: str,
     action: Action,
     actor_id: str,
@@ -98,19 +68,19 @@ def decide(
     """
     by_rule = source is Source.POLICY  # INVITES_POLICY in enforce mode: the rule is the decider, checked at start-up
     asked = authz.Asked(actor_id, action.value, request_id, source.value, batch_id)
-    verdict = _may_decide(decider, asked, actor_team) if not by_rule else ALLOWED
+    verdict = _may_decide(services, asked, actor_team) if not by_rule else ALLOWED
     if not verdict.allowed:
         return Outcome(Result.REFUSED, action, request_id, verdict=verdict)
-    if action is Action.DENY and decider.rules.deny_reason_required and not (reason or "").strip():
-        authz.refused(decider.sessions, asked, REASON_REQUIRED_OUTCOME)
+    if action is Action.DENY and services.rules.deny_reason_required and not (reason or "").strip():
+        authz.refused(services.sessions, asked, REASON_REQUIRED_OUTCOME)
         return Outcome(Result.REASON_REQUIRED, action, request_id)
-    with decider.sessions.begin() as session:
+    with services.sessions.begin() as session:
         if batch_id is not None and not batch_items.take(session, batch_id, request_id):
             return Outcome(Result.SKIPPED, action, request_id)
-        attempt = _Asked(decider, request_id, action, actor_id, source, reason, reply_to, clicked, batch_id)
+        attempt = _Asked(services, request_id, action, actor_id, source, reason, reply_to, clicked, batch_id)
         outcome = _claim(attempt, session, by_rule)
         if batch_id is not None:
-            batch_items.ended(session, decider.outbox, batch_id, request_id, outcome.result.value, outcome.action.value)
+            batch_items.ended(session, services.outbox, batch_id, request_id, outcome.result.value, outcome.action.value)
         return outcome
 
 
@@ -118,7 +88,7 @@ def decide(
 class _Asked:
     """What decide() was asked, for the transaction that claims the request."""
 
-    decider: Decider
+    services: Services
     request_id: str
     action: Action
     actor_id: str
@@ -137,10 +107,10 @@ class _Asked:
 
 def _claim(asked: _Asked, session: Session, by_rule: bool) -> Outcome:
     """Claim the request and queue its admin call, or say why not (counted as one approval of several, lost, unplaced)."""
-    decider, request_id, action, actor_id, source, clicked = (
-        asked.decider, asked.request_id, asked.action, asked.actor_id, asked.source, asked.clicked
+    services, request_id, action, actor_id, source, clicked = (
+        asked.services, asked.request_id, asked.action, asked.actor_id, asked.source, asked.clicked
     )
-    claim = f"{decider.replica_id}:{uuid.uuid4().hex}"
+    claim = f"{services.replica_id}:{uuid.uuid4().hex}"
     request = session.get(InviteRequest, request_id)
     if request is not None and request.team_id is None and request.status == lifecycle.PENDING:
         asked.record(session, "workspace_unknown")
@@ -155,7 +125,7 @@ def _claim(asked: _Asked, session: Session, by_rule: bool) -> Outcome:
     if log_id is None:
         return _lost(asked, session)
     assert request is not None and request.team_id is not None
-    call_at = pacing.take(session, decider.pace, request.team_id)
+    call_at = pacing.take(session, services.pace, request.team_id)
     wait = call_at - now()
     job = {
         "claim": claim,
@@ -168,11 +138,11 @@ def _claim(asked: _Asked, session: Session, by_rule: bool) -> Outcome:
         "clicked": list(clicked) if clicked else None,
         "batch_id": asked.batch_id,
     }
-    decider.outbox.add(session, "decide", job, request_id=request_id, not_before=call_at, here=True)
+    services.outbox.add(session, "decide", job, request_id=request_id, not_before=call_at, here=True)
     if wait <= QUEUED_NOTICE:
         return Outcome(Result.ACCEPTED, action, request_id, request.email)
     lifecycle.schedule(session, request_id, claim, call_at)
-    queue_cards(decider, session, request_id, clicked)
+    queue_cards(services, session, request_id, clicked)
     return Outcome(Result.QUEUED, action, request_id, request.email, wait_seconds=wait.total_seconds())
 
 
@@ -191,7 +161,7 @@ def _count_approval(asked: _Asked, session: Session, request: InviteRequest) -> 
     The request's row is locked first (SQLite's BEGIN IMMEDIATE already serialises writers), so of approvals arriving
     together exactly one sees the count reach what the rule asks for.
     """
-    decider, actor_id, source, clicked = asked.decider, asked.actor_id, asked.source, asked.clicked
+    services, actor_id, source, clicked = asked.services, asked.actor_id, asked.source, asked.clicked
     request_id, needed = request.id, int(request.approvals_needed or 0)
     status = session.scalar(select(InviteRequest.status).where(InviteRequest.id == request_id).with_for_update())
     if status != lifecycle.PENDING:
@@ -207,17 +177,17 @@ def _count_approval(asked: _Asked, session: Session, request: InviteRequest) -> 
     asked.record(session, APPROVAL_RECORDED_OUTCOME, f"{len(after)} of {needed}")
     if len(after) >= needed:
         return None
-    queue_cards(decider, session, request_id, clicked)
+    queue_cards(services, session, request_id, clicked)
     return Outcome(Result.APPROVAL_RECORDED, Action.APPROVE, request_id, request.email, approvals=tuple(after), needed=needed)
 
 
-def _may_decide(decider: Decider, asked: authz.Asked, actor_team: str | None) -> Verdict:
+def _may_decide(services: Services, asked: authz.Asked, actor_team: str | None) -> Verdict:
     """An approver of every workspace (INVITES_APPROVERS), or of the request's own (INVITES_APPROVERS_T…)."""
-    if decider.approvers is None:
+    if services.approvers is None:
         return ALLOWED
-    with decider.read() as session:
+    with services.read() as session:
         team_id = session.scalar(select(InviteRequest.team_id).where(InviteRequest.id == asked.subject))
-    return authz.require(decider.sessions, decider.approvers, asked, workspace=team_id, actor_team=actor_team)
+    return authz.require(services.sessions, services.approvers, asked, workspace=team_id, actor_team=actor_team)
 
 
 def _lost(asked: _Asked, session: Session) -> Outcome:
@@ -239,7 +209,7 @@ def _lost(asked: _Asked, session: Session) -> Outcome:
 
 
 def queue_cards(
-    decider: Decider, session: Session, request_id: str, clicked: tuple[str, str] | None = None, *, here: bool = True
+    services: Services, session: Session, request_id: str, clicked: tuple[str, str] | None = None, *, here: bool = True
 ) -> None:
     """Re-render every posted copy of the request's card (and the copy clicked, tracked or not) as outbox jobs, done by
     this process at once (`here`: someone is looking at the card), else by the dispatcher among the other jobs."""
@@ -253,12 +223,12 @@ def queue_cards(
     if clicked is not None:
         copies.add(clicked)
     for channel, ts in sorted(copies):
-        cards.queue_copy(decider.outbox, session, request_id, channel, ts, here=here)
+        cards.queue_copy(services.outbox, session, request_id, channel, ts, here=here)
 
 
-def queue_told(decider: Decider, session: Session, request_id: str) -> None:
+def queue_told(services: Services, session: Session, request_id: str) -> None:
     """Each requester hears how a decided request ended, once, at the pace their DM channel takes."""
-    if not decider.notify_requesters:
+    if not services.notify_requesters:
         return
     marked = changed(
         session,
@@ -268,5 +238,5 @@ def queue_told(decider: Decider, session: Session, request_id: str) -> None:
     )
     request = session.get(InviteRequest, request_id) if marked else None
     for user_id in request.requester_ids if request is not None else []:
-        at = pacing.take(session, decider.post_pace, user_id) if decider.post_pace else None
-        decider.outbox.add(session, "notify", {"user": user_id}, request_id=request_id, not_before=at)
+        at = pacing.take(session, services.post_pace, user_id) if services.post_pace else None
+        services.outbox.add(session, "notify", {"user": user_id}, request_id=request_id, not_before=at)

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from app.core import cards, lifecycle
 from app.core.audit import now
-from app.core.decisions import Decider, queue_cards
+from app.core.decisions import queue_cards
 from app.core.policy.apply import VERDICT_COLUMNS, verdict
 from app.core.ports import SlackAdmin, SlackCallFailed
+from app.core.services import Services
 from app.store.dialect import insert_if_absent
 from app.store.dml import changed
 from app.store.models import InviteRequest, RequestCard
@@ -152,20 +153,20 @@ def _in_digest(session: Session, request_id: str) -> bool:
     return bool(session.scalar(select(InviteRequest.in_digest).where(InviteRequest.id == request_id)))
 
 
-def ingest(decider: Decider, raw: dict[str, Any], *, team_id: str | None, channel: str, team_name: str | None = None) -> bool:
+def ingest(services: Services, raw: dict[str, Any], *, team_id: str | None, channel: str, team_name: str | None = None) -> bool:
     """Store the request with its policy verdict and, in the same transaction, queue what its card needs: its post in
     `channel` (once, at the channel's pace), or a re-render of the posted copies when it changed as they show it.
 
     True when it was new.
     """
     values = row_values(raw, team_id, team_name)
-    values.update(verdict(decider.policy, values, decider.groups))
-    with decider.sessions.begin() as session:
+    values.update(verdict(services.policy, values, services.groups))
+    with services.sessions.begin() as session:
         new, learned = store(session, values)
         if learned:  # the card showed no workspace, or only its id: show what is known now
-            queue_cards(decider, session, values["id"])
+            queue_cards(services, session, values["id"])
         if new or not (_has_card(session, values["id"], channel) or _in_digest(session, values["id"])):
-            cards.queue_post(decider.outbox, session, decider.post_pace, values["id"], channel, here=True)
+            cards.queue_post(services.outbox, session, services.post_pace, values["id"], channel, here=True)
     return new
 
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.core import pacing
-from app.core.decisions import Decider
 from app.core.lifecycle import APPROVED, OPEN
+from app.core.services import Services
 from app.routes import Routes
 from app.store.dialect import insert_if_absent
 from app.store.models import InviteRequest, RequestCard, RequestNotice
@@ -40,22 +40,22 @@ class ScanSummary:
         return f"reminder scan: {self.reminded} reminded, {self.escalated} escalated, {self.warned} guest time limits told"
 
 
-def scan(decider: Decider, settings: Settings, at: datetime) -> ScanSummary:
+def scan(services: Services, settings: Settings, at: datetime) -> ScanSummary:
     """Queue every reminder, escalation and guest time-limit warning due at `at` that was not queued before."""
     reminded = escalated = warned = 0
     if settings.INVITES_REMIND_AFTER is not None:
-        reminded = _nudge(decider, settings.routes, REMIND, at, settings.INVITES_REMIND_AFTER, None)
+        reminded = _nudge(services, settings.routes, REMIND, at, settings.INVITES_REMIND_AFTER, None)
     if settings.INVITES_ESCALATE_AFTER is not None and settings.INVITES_ESCALATE_TO:
-        escalated = _nudge(decider, settings.routes, ESCALATE, at, settings.INVITES_ESCALATE_AFTER, settings.INVITES_ESCALATE_TO)
+        escalated = _nudge(services, settings.routes, ESCALATE, at, settings.INVITES_ESCALATE_AFTER, settings.INVITES_ESCALATE_TO)
     if settings.INVITES_NOTIFY_REQUESTERS:
-        warned = sum(_warn(decider, kind, at, ahead, until) for kind, ahead, until in EXPIRY_WARNINGS)
+        warned = sum(_warn(services, kind, at, ahead, until) for kind, ahead, until in EXPIRY_WARNINGS)
     return ScanSummary(reminded, escalated, warned)
 
 
-def _nudge(decider: Decider, routes: Routes, kind: str, at: datetime, after: timedelta, to: str | None) -> int:
+def _nudge(services: Services, routes: Routes, kind: str, at: datetime, after: timedelta, to: str | None) -> int:
     """Requests open for `after` whose card is in their approvals channel (INVITES_ROUTES, else INVITES_CHANNEL): one
     `kind` job each, on that card (posted where `to` says)."""
-    with decider.read() as session:
+    with services.read() as session:
         found = session.execute(
             select(InviteRequest.id, InviteRequest.date_created, InviteRequest.team_id, RequestCard.channel, RequestCard.ts)
             .join(RequestCard, and_(RequestCard.request_id == InviteRequest.id, RequestCard.channel.in_(routes.channels())))
@@ -72,19 +72,19 @@ def _nudge(decider: Decider, routes: Routes, kind: str, at: datetime, after: tim
     if not due:
         return 0
     sent = 0
-    with decider.sessions.begin() as session:
+    with services.sessions.begin() as session:
         for request_id, created, channel, ts in due:
             posts_in = to if to is not None and not to.startswith("S") else channel
             payload: dict[str, Any] = {"channel": channel, "ts": ts, "age": int((at - created).total_seconds())}
             if to is not None:
                 payload["to"] = to
-            sent += _queue(decider, session, request_id, kind, at, [(kind, payload, posts_in)])
+            sent += _queue(services, session, request_id, kind, at, [(kind, payload, posts_in)])
     return sent
 
 
-def _warn(decider: Decider, kind: str, at: datetime, ahead: timedelta, until: timedelta) -> int:
+def _warn(services: Services, kind: str, at: datetime, ahead: timedelta, until: timedelta) -> int:
     """Approved guests whose account ends in (`until`, `ahead`] from `at`: a DM to each requester, once per request."""
-    with decider.read() as session:
+    with services.read() as session:
         due = session.execute(
             select(InviteRequest.id, InviteRequest.requester_ids)
             .where(
@@ -100,10 +100,10 @@ def _warn(decider: Decider, kind: str, at: datetime, ahead: timedelta, until: ti
     if not due:
         return 0
     sent = 0
-    with decider.sessions.begin() as session:
+    with services.sessions.begin() as session:
         for request_id, requester_ids in due:
             jobs = [("expires", {"user": user, "kind": kind}, user) for user in requester_ids]
-            sent += _queue(decider, session, request_id, kind, at, jobs)
+            sent += _queue(services, session, request_id, kind, at, jobs)
     return sent
 
 
@@ -114,13 +114,13 @@ def _noticed(kind: str) -> Any:
 
 
 def _queue(
-    decider: Decider, session: Session, request_id: str, kind: str, at: datetime, jobs: list[tuple[str, dict[str, Any], str]]
+    services: Services, session: Session, request_id: str, kind: str, at: datetime, jobs: list[tuple[str, dict[str, Any], str]]
 ) -> int:
     """Write the notice's row and, when this scan wrote it first, its jobs (each at its channel's posting pace)."""
     if not insert_if_absent(session, RequestNotice, {"request_id": request_id, "kind": kind, "at": at}):
         return 0
-    pace = decider.post_pace
+    pace = services.post_pace
     for job_kind, payload, posts_in in jobs:
         slot = pacing.take(session, pace, posts_in) if pace is not None else None
-        decider.outbox.add(session, job_kind, payload, request_id=request_id, not_before=slot)
+        services.outbox.add(session, job_kind, payload, request_id=request_id, not_before=slot)
     return 1

@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from app.core import audit, backlog, lifecycle, pacing
 from app.core.audit import now
 from app.core.bulk import items as batch_items
-from app.core.decisions import QUEUED_NOTICE, Decider, queue_cards, queue_told
+from app.core.decisions import QUEUED_NOTICE, queue_cards, queue_told
 from app.core.lifecycle import Closing, Entry
 from app.core.outbox import Job
 from app.core.outcomes import Outcome, Result, Why
 from app.core.ports import DecisionRecord, Kind, SlackCallFailed
+from app.core.services import Services
 from app.store.models import Action, InviteRequest, Source
 
 log = logging.getLogger(__name__)
@@ -32,13 +33,13 @@ HOME_COALESCE = timedelta(seconds=1)
 _ANSWER_LOST = frozenset({"network_error", "http_error", "request_timeout"})
 
 
-def load_attempt(decider: Decider, job: Job) -> Attempt | None:
+def load_attempt(services: Services, job: Job) -> Attempt | None:
     """The `decide` job's attempt, ready for its one Slack call (app.slack.jobs.decisions makes it, then `finish`es).
 
     None when sync resolved the claim while the job waited: the clicker is told how the request stands now.
     """
-    attempt = Attempt.of(decider, job)
-    with decider.read() as session:
+    attempt = Attempt.of(services, job)
+    with services.read() as session:
         request = session.get(InviteRequest, attempt.request_id)
     if request is None or request.claim_owner != attempt.claim:
         attempt.settle(None, "claim_resolved", Outcome(Result.FAILED, attempt.action, attempt.request_id, why=Why.LATE))
@@ -48,14 +49,14 @@ def load_attempt(decider: Decider, job: Job) -> Attempt | None:
     return attempt
 
 
-def give_up_decision(decider: Decider, job: Job, error: str) -> None:
+def give_up_decision(services: Services, job: Job, error: str) -> None:
     """A decision job that failed for good: give the claim back, show the card as it is, and tell the clicker.
 
     Should Slack have carried the call out before the failure, the next sync closes the request as Slack lists it,
     credited to this attempt (logged before it was made).
     """
-    attempt = Attempt.of(decider, job)
-    with decider.sessions.begin() as session:
+    attempt = Attempt.of(services, job)
+    with services.sessions.begin() as session:
         entry = Entry(attempt.source.value, "gave_up", detail=error, log_id=attempt.log_id)
         released = lifecycle.release(session, attempt.request_id, entry, owner=attempt.claim)
         attempt.batch_ended(session, attempt.outcome(Result.FAILED, error, Why.GAVE_UP))
@@ -63,7 +64,7 @@ def give_up_decision(decider: Decider, job: Job, error: str) -> None:
             return
         request = session.get(InviteRequest, attempt.request_id)
         attempt.email = request.email if request is not None else None
-        queue_cards(decider, session, attempt.request_id, _clicked(job))
+        queue_cards(services, session, attempt.request_id, _clicked(job))
         attempt.answer(session, attempt.outcome(Result.FAILED, error, Why.GAVE_UP))
 
 
@@ -71,7 +72,7 @@ def give_up_decision(decider: Decider, job: Job, error: str) -> None:
 class Attempt:
     """One claimed attempt: everything needed to turn Slack's answer into a record and what to tell whom."""
 
-    decider: Decider
+    services: Services
     job: Job
     request_id: str
     claim: str
@@ -84,23 +85,23 @@ class Attempt:
     team_id: str = ""
 
     @classmethod
-    def of(cls, decider: Decider, job: Job) -> "Attempt":
+    def of(cls, services: Services, job: Job) -> "Attempt":
         p = job.payload
         return cls(
-            decider, job, str(job.request_id), p["claim"], Action(p["action"]), p["actor"], Source(p["source"]), p.get("reason"), p["log_id"]
+            services, job, str(job.request_id), p["claim"], Action(p["action"]), p["actor"], Source(p["source"]), p.get("reason"), p["log_id"]
         )
 
     def wait_for_slack(self, retry_after: float) -> None:
         """Slack's limit is tighter than our pace just now: the claim is kept and the call waits for Retry-After (and the
         workspace's next free slot), shown as queued on the card and to the clicker."""
-        decider = self.decider
-        with decider.sessions.begin() as session:
-            at = pacing.take(session, decider.pace, self.team_id, not_before=now() + timedelta(seconds=retry_after))
+        services = self.services
+        with services.sessions.begin() as session:
+            at = pacing.take(session, services.pace, self.team_id, not_before=now() + timedelta(seconds=retry_after))
             self.job.postpone(session, at, "ratelimited")
             wait = at - now()
             if wait > QUEUED_NOTICE:
                 lifecycle.schedule(session, self.request_id, self.claim, at)
-                queue_cards(decider, session, self.request_id, _clicked(self.job))
+                queue_cards(services, session, self.request_id, _clicked(self.job))
                 outcome = self.outcome(Result.QUEUED, "ratelimited", wait_seconds=wait.total_seconds())
                 self.answer(session, outcome, publish_home=False)
         log.info("Slack asked to wait %s s before deciding %s; the call waits until %s", retry_after, self.request_id, at.isoformat())
@@ -132,7 +133,7 @@ class Attempt:
     def _slack_record(self) -> tuple[DecisionRecord | None, bool]:
         """How Slack's approved/denied lists say this request ended (None: not decided), and whether they could be read."""
         try:
-            decided = self.decider.gateway.decisions(self.team_id, within_decision=True, wanted={self.request_id})
+            decided = self.services.gateway.decisions(self.team_id, within_decision=True, wanted={self.request_id})
             return decided.get(self.request_id), True
         except SlackCallFailed as exc:
             log.warning("could not read Slack's decided lists for %s: %s", self.request_id, exc.code)
@@ -158,9 +159,9 @@ class Attempt:
 
     def _decided_as_listed(self, record: DecisionRecord, audit_outcome: str, reason: str | None = None) -> None:
         """Close the request as Slack's lists have it, crediting whoever's call it was, and tell the clicker."""
-        with self.decider.sessions() as session:
+        with self.services.sessions() as session:
             decided_by, decided_from = attribute(
-                session, self.request_id, record, self.decider.gateway.admin_user_id(), besides=self.log_id
+                session, self.request_id, record, self.services.gateway.admin_user_id(), besides=self.log_id
             )
         status = lifecycle.status_after(record.action)
         if decided_by == self.actor_id and record.action == self.action.value and decided_from != Source.OUTSIDE.value:
@@ -179,8 +180,8 @@ class Attempt:
         A claim lost meanwhile (sync resolved it while Slack was slow) still lets a closing answer close the request if
         sync reopened it; otherwise the clicker hears how the request stands now.
         """
-        decider = self.decider
-        with decider.sessions.begin() as session:
+        services = self.services
+        with services.sessions.begin() as session:
             entry = Entry(self.source.value, audit_outcome, detail=detail, log_id=self.log_id)
             if closing is None:
                 applied = lifecycle.release(session, self.request_id, entry, owner=self.claim)
@@ -197,11 +198,11 @@ class Attempt:
                 if current is not None:
                     outcome = _as_it_stands(outcome, current, closing)
             else:
-                queue_cards(decider, session, self.request_id, _clicked(self.job))
+                queue_cards(services, session, self.request_id, _clicked(self.job))
                 if closing is not None and closing.status in lifecycle.DECIDED:
-                    queue_told(decider, session, self.request_id)
+                    queue_told(services, session, self.request_id)
                 if closing is not None:
-                    backlog.queue_update(decider.outbox, session, self.request_id)
+                    backlog.queue_update(services.outbox, session, self.request_id)
             self.batch_ended(session, outcome)
             self.answer(session, outcome)
             self.job.complete(session)
@@ -211,20 +212,20 @@ class Attempt:
         batch_id = self.job.payload.get("batch_id")
         if batch_id is not None:
             done = outcome.other_action if outcome.result is Result.DECIDED and outcome.other_action else self.action.value
-            batch_items.ended(session, self.decider.outbox, int(batch_id), self.request_id, outcome.result.value, done)
+            batch_items.ended(session, self.services.outbox, int(batch_id), self.request_id, outcome.result.value, done)
 
     def answer(self, session: Session, outcome: Outcome, *, publish_home: bool = True) -> None:
         """The clicker's answer, then (unless they clicked in it) their App Home brought up to date."""
         reply_to = self.job.payload.get("reply_to")
         if not reply_to:
             return
-        self.decider.outbox.add(
+        self.services.outbox.add(
             session, "answer", {"reply_to": reply_to, "outcome": outcome.payload()}, request_id=self.request_id, here=True
         )
         if publish_home and reply_to.get("surface") != "home" and reply_to.get("user"):
             user = str(reply_to["user"])
             later = now() + HOME_COALESCE
-            self.decider.outbox.add(session, "home", {"user": user}, key=f"home:{user}"[:64], not_before=later)
+            self.services.outbox.add(session, "home", {"user": user}, key=f"home:{user}"[:64], not_before=later)
 
 
 def _clicked(job: Job) -> tuple[str, str] | None:

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from app.core import backlog, cards, lifecycle, outbox
 from app.core.audit import now
 from app.core.bulk_ingest import Stored, store_listed
-from app.core.decisions import Decider, queue_cards, queue_told
+from app.core.decisions import queue_cards, queue_told
 from app.core.lifecycle import Closing, Entry
 from app.core.policy.apply import enforce
 from app.core.ports import DecisionRecord, SlackCallFailed
+from app.core.services import Services
 from app.core.settle import attribute
 from app.core.workspaces import Workspaces
 from app.metrics import LAST_SUCCESSFUL_SYNC, PENDING, SYNC_DURATION
@@ -46,7 +47,7 @@ class SyncSummary:
 
 
 def sync_once(
-    decider: Decider,
+    services: Services,
     workspaces: Workspaces,
     routes: Routes,
     should_stop: Callable[[], str | None] | None = None,
@@ -64,12 +65,12 @@ def sync_once(
     started = now()
     summary = SyncSummary()
     with SYNC_DURATION.time():
-        _reconcile(decider, workspaces, routes, should_stop, summary, digest_over)
-    return _record(decider, started, summary)
+        _reconcile(services, workspaces, routes, should_stop, summary, digest_over)
+    return _record(services, started, summary)
 
 
 def _reconcile(
-    decider: Decider,
+    services: Services,
     workspaces: Workspaces,
     routes: Routes,
     should_stop: Callable[[], str | None] | None,
@@ -82,18 +83,18 @@ def _reconcile(
         summary.errors += 1
         summary.problems.append(f"org: {exc.method} {exc.code}")
         team_ids = []
-    swept = [*team_ids, *_other_open_workspaces(decider, team_ids)]
+    swept = [*team_ids, *_other_open_workspaces(services, team_ids)]
     for done, team_id in enumerate(swept):
         if _must_stop(should_stop, summary, f"before {team_id}, {done} of {len(swept)} workspaces reconciled"):
             return
-        _sync_team(decider, team_id, routes.channel_for(team_id), summary, workspaces.name_of(team_id), digest_over)
+        _sync_team(services, team_id, routes.channel_for(team_id), summary, workspaces.name_of(team_id), digest_over)
     if _must_stop(should_stop, summary, f"after all {len(swept)} workspaces, before the closing steps"):
         return
-    _close_unplaced(decider, swept, summary)
-    _name_workspaces(decider, workspaces.named())
-    with decider.sessions.begin() as session:  # posts left unfinished, and renders Slack refused, are asked for again
-        cards.queue_reposts(decider.outbox, session, decider.post_pace)
-        cards.queue_lagging(decider.outbox, session)
+    _close_unplaced(services, swept, summary)
+    _name_workspaces(services, workspaces.named())
+    with services.sessions.begin() as session:  # posts left unfinished, and renders Slack refused, are asked for again
+        cards.queue_reposts(services.outbox, session, services.post_pace)
+        cards.queue_lagging(services.outbox, session)
 
 
 def _must_stop(should_stop: Callable[[], str | None] | None, summary: SyncSummary, where: str) -> bool:
@@ -103,19 +104,19 @@ def _must_stop(should_stop: Callable[[], str | None] | None, summary: SyncSummar
     return bool(reason)
 
 
-def _record(decider: Decider, started: datetime, summary: SyncSummary) -> SyncSummary:
+def _record(services: Services, started: datetime, summary: SyncSummary) -> SyncSummary:
     """The pass in sync_runs; a clean, complete one also moves the last-successful-sync gauge."""
     finished = now()
-    with decider.sessions.begin() as session:
+    with services.sessions.begin() as session:
         session.add(SyncRun(started_at=started, finished_at=finished, summary=summary.line(), errors=summary.errors))
     if not summary.errors and not summary.stopped:
         LAST_SUCCESSFUL_SYNC.set(finished.timestamp())
     return summary
 
 
-def _name_workspaces(decider: Decider, names: dict[str, str]) -> None:
+def _name_workspaces(services: Services, names: dict[str, str]) -> None:
     """Requests stored before their workspace's name was known get it, and their cards are re-rendered to show it."""
-    with decider.sessions.begin() as session:
+    with services.sessions.begin() as session:
         unnamed = session.execute(
             select(InviteRequest.id, InviteRequest.team_id).where(
                 InviteRequest.team_name.is_(None), InviteRequest.team_id.in_(list(names) or [""])
@@ -129,12 +130,12 @@ def _name_workspaces(decider: Decider, names: dict[str, str]) -> None:
                 .values(team_name=names[team_id])
             )
         for request_id, _ in unnamed:
-            queue_cards(decider, session, request_id, here=False)
+            queue_cards(services, session, request_id, here=False)
 
 
-def _other_open_workspaces(decider: Decider, team_ids: list[str]) -> list[str]:
+def _other_open_workspaces(services: Services, team_ids: list[str]) -> list[str]:
     """Workspaces outside INVITES_TEAM_IDS whose requests reached us by event: reconciled too, so their cards close."""
-    with decider.sessions() as session:
+    with services.sessions() as session:
         found = session.scalars(
             select(InviteRequest.team_id)
             .where(
@@ -147,9 +148,9 @@ def _other_open_workspaces(decider: Decider, team_ids: list[str]) -> list[str]:
     return sorted(team_id for team_id in found if team_id)
 
 
-def _close_unplaced(decider: Decider, team_ids: list[str], summary: SyncSummary) -> None:
+def _close_unplaced(services: Services, team_ids: list[str], summary: SyncSummary) -> None:
     """Requests whose workspace is still unknown and that no pending list showed: decided already? Then place and close."""
-    with decider.sessions() as session:
+    with services.sessions() as session:
         unplaced = set(
             session.scalars(
                 select(InviteRequest.id).where(InviteRequest.team_id.is_(None), InviteRequest.status == lifecycle.PENDING)
@@ -158,42 +159,42 @@ def _close_unplaced(decider: Decider, team_ids: list[str], summary: SyncSummary)
     for team_id in team_ids:
         if not unplaced:
             return
-        decided = _decisions(decider, team_id, summary, unplaced)
+        decided = _decisions(services, team_id, summary, unplaced)
         if decided is None:
             continue
         for request_id in sorted(unplaced & decided.keys()):
-            with decider.sessions.begin() as session:
+            with services.sessions.begin() as session:
                 session.execute(
                     update(InviteRequest)
                     .where(InviteRequest.id == request_id, InviteRequest.team_id.is_(None))
                     .values(team_id=team_id)
                 )
-            if _close(decider, request_id, lifecycle.PENDING, decided[request_id], now() - STALE_CLAIM):
+            if _close(services, request_id, lifecycle.PENDING, decided[request_id], now() - STALE_CLAIM):
                 summary.closed += 1
             unplaced.discard(request_id)
 
 
 def _sync_team(
-    decider: Decider, team_id: str, channel: str, summary: SyncSummary, team_name: str | None, digest_over: int
+    services: Services, team_id: str, channel: str, summary: SyncSummary, team_name: str | None, digest_over: int
 ) -> None:
     listed_at = now()  # a request first seen after this may be missing from the list only because it is that new
     try:
-        pending = list(decider.gateway.pending_requests(team_id))
+        pending = list(services.gateway.pending_requests(team_id))
     except SlackCallFailed as exc:
         summary.errors += 1
         summary.problems.append(f"{team_id}: {exc.method} {exc.code}")
         return
     PENDING.labels(team=team_id).set(len(pending))
-    stored = _ingest_listed(decider, pending, team_id, channel, team_name, summary, digest_over)
+    stored = _ingest_listed(services, pending, team_id, channel, team_name, summary, digest_over)
     listed = set(stored.listed)
     pending_ids = {str(raw.get("id")) for raw in pending if str(raw.get("id"))[:32] in listed}
-    _close_missing(decider, team_id, listed_at, pending_ids, summary)
-    with decider.sessions.begin() as session:
-        backlog.queue_keep(decider.outbox, session, decider.post_pace, team_id, channel)
+    _close_missing(services, team_id, listed_at, pending_ids, summary)
+    with services.sessions.begin() as session:
+        backlog.queue_keep(services.outbox, session, services.post_pace, team_id, channel)
 
 
 def _ingest_listed(
-    decider: Decider,
+    services: Services,
     pending: list[dict[str, Any]],
     team_id: str,
     channel: str,
@@ -208,39 +209,39 @@ def _ingest_listed(
 
     def post(session: Session, request_ids: list[str]) -> None:
         for request_id in cards.uncarded(session, request_ids, channel):
-            cards.queue_post(decider.outbox, session, decider.post_pace, request_id, channel)
+            cards.queue_post(services.outbox, session, services.post_pace, request_id, channel)
 
     stored = store_listed(
-        decider.sessions,
+        services.sessions,
         pending,
         team_id=team_id,
         team_name=team_name,
         digest_over=digest_over,
-        policy=decider.policy,
-        groups=decider.groups,
+        policy=services.policy,
+        groups=services.groups,
         added=post,
-        changed=lambda session, request_id: queue_cards(decider, session, request_id, here=False),
+        changed=lambda session, request_id: queue_cards(services, session, request_id, here=False),
     )
     summary.errors += len(stored.problems)
     summary.problems.extend(f"{team_id}: {problem}" for problem in stored.problems)
     summary.new += len(stored.inserted)
     summary.unchanged += len(stored.listed) - len(stored.inserted)
     inserted = set(stored.inserted)
-    with decider.read() as session:
+    with services.read() as session:
         owed = cards.uncarded(session, [request_id for request_id in stored.listed if request_id not in inserted], channel)
     for start in range(0, len(owed), cards.CHUNK):
-        with decider.sessions.begin() as session:
+        with services.sessions.begin() as session:
             post(session, owed[start : start + cards.CHUNK])
-    if decider.policy is not None and decider.policy.enforcing:
+    if services.policy is not None and services.policy.enforcing:
         for request_id in stored.listed:
-            enforce(decider, request_id)
+            enforce(services, request_id)
     return stored
 
 
-def _close_missing(decider: Decider, team_id: str, listed_at: datetime, pending_ids: set[str], summary: SyncSummary) -> None:
+def _close_missing(services: Services, team_id: str, listed_at: datetime, pending_ids: set[str], summary: SyncSummary) -> None:
     """Open requests that Slack's pending list no longer shows: decided elsewhere or gone; abandoned claims reopened."""
     cutoff = now() - STALE_CLAIM
-    with decider.sessions() as session:
+    with services.sessions() as session:
         open_rows = session.execute(
             select(InviteRequest.id, InviteRequest.status).where(
                 InviteRequest.team_id == team_id,
@@ -253,24 +254,24 @@ def _close_missing(decider: Decider, team_id: str, listed_at: datetime, pending_
         ).all()
     for request_id, status in open_rows:
         if status == lifecycle.DECIDING and request_id in pending_ids:
-            _release_stale(decider, request_id, cutoff)
+            _release_stale(services, request_id, cutoff)
     left = [(request_id, status) for request_id, status in open_rows if request_id not in pending_ids]
     if not left:
         return
-    decided = _decisions(decider, team_id, summary, {request_id for request_id, _ in left})
+    decided = _decisions(services, team_id, summary, {request_id for request_id, _ in left})
     if decided is None:
         return
     for request_id, status in left:
-        if _close(decider, request_id, status, decided.get(request_id), cutoff):
+        if _close(services, request_id, status, decided.get(request_id), cutoff):
             summary.closed += 1
 
 
 def _decisions(
-    decider: Decider, team_id: str, summary: SyncSummary, wanted: set[str]
+    services: Services, team_id: str, summary: SyncSummary, wanted: set[str]
 ) -> dict[str, DecisionRecord] | None:
     """Slack's decided lists for a workspace, read as far as `wanted` needs; None (an error in the summary) if unreadable."""
     try:
-        return decider.gateway.decisions(team_id, wanted=wanted)
+        return services.gateway.decisions(team_id, wanted=wanted)
     except SlackCallFailed as exc:
         summary.errors += 1
         summary.problems.append(f"{team_id}: {exc.method} {exc.code}")
@@ -283,28 +284,28 @@ def _abandoned(cutoff: datetime) -> list[Any]:
     return [InviteRequest.claimed_at < cutoff, ~outbox.live_job(InviteRequest.id)]
 
 
-def _release_stale(decider: Decider, request_id: str, cutoff: datetime) -> None:
+def _release_stale(services: Services, request_id: str, cutoff: datetime) -> None:
     """An abandoned claim whose request is still pending at Slack: reopen it."""
-    with decider.sessions.begin() as session:
+    with services.sessions.begin() as session:
         released = lifecycle.release(session, request_id, Entry(Source.SYNC.value, "released_stale", action="release"), guards=_abandoned(cutoff))
         if released:
-            queue_cards(decider, session, request_id, here=False)
+            queue_cards(services, session, request_id, here=False)
 
 
-def _close(decider: Decider, request_id: str, status: str, record: DecisionRecord | None, cutoff: datetime) -> bool:
+def _close(services: Services, request_id: str, status: str, record: DecisionRecord | None, cutoff: datetime) -> bool:
     """The request left Slack's pending list: record how it ended, if nobody else got there first."""
     guards = _abandoned(cutoff) if status == lifecycle.DECIDING else []
-    with decider.sessions.begin() as session:
+    with services.sessions.begin() as session:
         if record is None:
             closing = Closing(lifecycle.GONE, None, Source.SYNC.value)
             entry = Entry(Source.SYNC.value, "gone", action="close")
         else:
-            decided_by, source = attribute(session, request_id, record, decider.gateway.admin_user_id())
+            decided_by, source = attribute(session, request_id, record, services.gateway.admin_user_id())
             closing = Closing(lifecycle.status_after(record.action), decided_by, source)
             entry = Entry(Source.SYNC.value, "closed_elsewhere", actor_id=record.actor_id, action=record.action)
         closed = lifecycle.close(session, request_id, closing, entry, only_from=(status,), guards=guards)
         if closed:
-            queue_cards(decider, session, request_id, here=False)
+            queue_cards(services, session, request_id, here=False)
         if closed and closing.status in lifecycle.DECIDED:
-            queue_told(decider, session, request_id)
+            queue_told(services, session, request_id)
     return closed

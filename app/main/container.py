@@ -14,8 +14,8 @@ from app.config import Settings
 from app.core import pacing, policy
 from app.core.audit import now
 from app.core.authz import Approvers, GroupMembers
-from app.core.decisions import Decider, Rules
 from app.core.outbox import Outbox, failed
+from app.core.services import Rules, Services
 from app.core.sync import SyncSummary, sync_once
 from app.core.workspaces import Workspaces
 from app.slack.api.client import make_client
@@ -51,7 +51,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sessions=sessions,
         reads=reads,
         gateway=gateway,
-        decider=build_decider(settings, sessions, gateway, replica_id, outbox, approvers, reads, groups=approvers.members),
+        services=build_services(settings, sessions, gateway, replica_id, outbox, approvers, reads, groups=approvers.members),
         workspaces=workspaces,
         approvers=approvers,
         outbox=outbox,
@@ -83,7 +83,7 @@ def new_replica_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def build_decider(
+def build_services(
     settings: Settings,
     sessions: sessionmaker[Session],
     gateway: SlackGateway,
@@ -93,9 +93,9 @@ def build_decider(
     reads: sessionmaker[Session] | None = None,
     *,
     groups: GroupMembers | None = None,
-) -> Decider:
-    """The Decider with the rules, policy and paces Settings give; raises PolicyError for a policy file that is wrong."""
-    return Decider(
+) -> Services:
+    """Core's Services with the rules, policy and paces Settings give; raises PolicyError for a policy file that is wrong."""
+    return Services(
         sessions=sessions,
         gateway=gateway,
         replica_id=replica_id,
@@ -121,7 +121,7 @@ class SyncRuntime:
 
     settings: Settings
     engine: Engine
-    decider: Decider
+    services: Services
     workspaces: Workspaces
     outbox: Outbox
 
@@ -133,12 +133,12 @@ class SyncRuntime:
         gateway = build_gateway(settings)
         replica_id = new_replica_id()
         outbox = Outbox(sessions, replica_id, reads)
-        decider = build_decider(settings, sessions, gateway, replica_id, outbox, None, reads, groups=GroupMembers(gateway))
-        jobs.register_cards(outbox, decider, gateway, settings.INVITES_ADMIN_CALLS_PER_MINUTE)
+        services = build_services(settings, sessions, gateway, replica_id, outbox, None, reads, groups=GroupMembers(gateway))
+        jobs.register_cards(outbox, services, gateway, settings.INVITES_ADMIN_CALLS_PER_MINUTE)
         return cls(
             settings=settings,
             engine=engine,
-            decider=decider,
+            services=services,
             workspaces=Workspaces(None if settings.all_teams else settings.INVITES_TEAM_IDS, gateway, sessions),
             outbox=outbox,
         )
@@ -148,11 +148,11 @@ class SyncRuntime:
         its pace (other jobs are the server's); the pass's summary, and those jobs Slack refused for good."""
         started = now()
         summary = sync_once(
-            self.decider, self.workspaces, self.settings.routes, digest_over=self.settings.INVITES_DIGEST_OVER
+            self.services, self.workspaces, self.settings.routes, digest_over=self.settings.INVITES_DIGEST_OVER
         )
         self.outbox.start()
         self.outbox.drain(started, DRAIN_SECONDS)
-        return summary, failed(self.decider.sessions, since=started, kinds=self.outbox.kinds)
+        return summary, failed(self.services.sessions, since=started, kinds=self.outbox.kinds)
 
     def close(self) -> None:
         """Let go of the outbox and the database."""

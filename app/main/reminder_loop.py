@@ -33,7 +33,7 @@ class ReminderLoop:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                summary = scan(self._runtime.decider, self._runtime.settings, audit.now())
+                summary = scan(self._runtime.services, self._runtime.settings, audit.now())
                 if summary.reminded or summary.escalated or summary.warned:
                     log.info(summary.line())
             except Exception:  # noqa: BLE001 - the database may be away for a while; the next tick tries again

@@ -61,7 +61,7 @@ class SyncLoop:
         self._last_sync = time.monotonic()
         with _Heartbeat(self._renew, self._tick) as heartbeat:
             summary = sync_once(
-                runtime.decider,
+                runtime.services,
                 runtime.workspaces,
                 runtime.settings.routes,
                 should_stop=lambda: self._why_stop(heartbeat),

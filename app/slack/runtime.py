@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.core.authz import Approvers
-from app.core.decisions import Decider
 from app.core.outbox import Outbox
 from app.core.policy import Policy
+from app.core.services import Services
 from app.core.sync import SyncSummary, sync_once
 from app.core.workspaces import Workspaces
 from app.slack.api.gateway import SlackGateway
@@ -27,7 +27,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     reads: sessionmaker[Session]  # read-only sessions: on SQLite they do not wait for the write lock
     gateway: SlackGateway
-    decider: Decider
+    services: Services
     workspaces: Workspaces
     approvers: Approvers
     outbox: Outbox
@@ -42,16 +42,16 @@ class Runtime:
 
     @property
     def replica_id(self) -> str:
-        return self.decider.replica_id
+        return self.services.replica_id
 
     @property
     def policy(self) -> Policy | None:
         """INVITES_POLICY as read at start-up (a change takes effect on restart)."""
-        return self.decider.policy
+        return self.services.policy
 
     def sync(self) -> SyncSummary:
         """One reconcile pass over invitebot's workspaces."""
-        return sync_once(self.decider, self.workspaces, self.settings.routes, digest_over=self.settings.INVITES_DIGEST_OVER)
+        return sync_once(self.services, self.workspaces, self.settings.routes, digest_over=self.settings.INVITES_DIGEST_OVER)
 
     def wait_until_idle(self, timeout: float) -> bool:
         """Block until every accepted request's work (listeners, background, and the outbox jobs it made) has finished."""

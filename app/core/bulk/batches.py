@@ -36,11 +36,12 @@ from app.core.audit import now
 from app.core.authz import Verdict
 from app.core.bulk import items as batch_items
 from app.core.bulk.items import CANCELLED, DONE, PREVIEW, RUNNING, Counts
-from app.core.decisions import REASON_REQUIRED_OUTCOME, Decider, decide
+from app.core.decisions import REASON_REQUIRED_OUTCOME, decide
 from app.core.outbox import Job
 from app.core.outcomes import Result
 from app.core.pacing import Pace
 from app.core.policy import domain_matches
+from app.core.services import Services
 from app.store.dml import changed
 from app.store.models import Action, Batch, BatchItem, DecisionLog, InviteRequest, PaceBudget, Source
 
@@ -163,14 +164,14 @@ def _asked(subject: str, action: Action, actor_id: str, source: Source, batch_id
     return authz.Asked(actor_id, action.value, subject, source.value, batch_id, detail="bulk decision")
 
 
-def _reach(decider: Decider, actor_id: str, actor_team: str | None) -> frozenset[str] | None:
+def _reach(services: Services, actor_id: str, actor_team: str | None) -> frozenset[str] | None:
     """The workspaces whose requests the person may decide; None for every one."""
-    reach = getattr(decider.approvers, "reach", None)  # Approvers without per-workspace lists know no reach
+    reach = getattr(services.approvers, "reach", None)  # Approvers without per-workspace lists know no reach
     return reach(actor_id, actor_team).teams if reach is not None else None
 
 
 def refusal(
-    decider: Decider,
+    services: Services,
     action: Action,
     wanted: Filter,
     actor_id: str,
@@ -184,17 +185,17 @@ def refusal(
     INVITES_DENY_REASON_REQUIRED asks for. `ask_reason`: the reason is asked for in the preview (the App Home's), so a
     required one is checked when it is confirmed."""
     asked = _asked(f"bulk:{wanted.domain}"[:32], action, actor_id, source, None)
-    verdict = authz.require(decider.sessions, decider.approvers, asked, actor_team=actor_team)
+    verdict = authz.require(services.sessions, services.approvers, asked, actor_team=actor_team)
     if not verdict.allowed:
         return Preview(Answer.REFUSED, action, wanted, verdict=verdict)
-    if action is Action.DENY and decider.rules.deny_reason_required and not (reason or "").strip() and not ask_reason:
-        authz.refused(decider.sessions, asked, REASON_REQUIRED_OUTCOME)
+    if action is Action.DENY and services.rules.deny_reason_required and not (reason or "").strip() and not ask_reason:
+        authz.refused(services.sessions, asked, REASON_REQUIRED_OUTCOME)
         return Preview(Answer.REASON_REQUIRED, action, wanted)
     return None
 
 
 def preview(
-    decider: Decider,
+    services: Services,
     action: Action,
     wanted: Filter,
     actor_id: str,
@@ -210,8 +211,8 @@ def preview(
     first.
     """
     reason = (reason or "").strip() or None
-    teams = _reach(decider, actor_id, actor_team)
-    with decider.sessions.begin() as session:
+    teams = _reach(services, actor_id, actor_team)
+    with services.sessions.begin() as session:
         every = matching(session, wanted)
         found = [r for r in every if teams is None or r.team_id in teams]
         if not found:
@@ -234,25 +235,25 @@ def preview(
 
 
 def start(
-    decider: Decider, batch_id: int, actor_id: str, *, actor_team: str | None = None, reason: str | None = None
+    services: Services, batch_id: int, actor_id: str, *, actor_team: str | None = None, reason: str | None = None
 ) -> Change:
     """The person who previewed the batch confirmed it: decide its items, from now on, at the workspace's pace."""
-    with decider.read() as session:
+    with services.read() as session:
         batch = session.get(Batch, batch_id)
     if batch is None:
         return Change(Answer.NOT_FOUND)
     action, source = Action(batch.action), Source(batch.source)
     asked = _asked(batch_items.subject(batch_id), action, actor_id, source, batch_id)
-    verdict = authz.require(decider.sessions, decider.approvers, asked, actor_team=actor_team)
+    verdict = authz.require(services.sessions, services.approvers, asked, actor_team=actor_team)
     if not verdict.allowed:
         return Change(Answer.REFUSED, batch, verdict=verdict)
     if batch.actor_id != actor_id:
         return Change(Answer.NOT_YOURS, batch)
     reason = (reason or "").strip() or batch.reason
-    if action is Action.DENY and decider.rules.deny_reason_required and not reason:
-        authz.refused(decider.sessions, asked, REASON_REQUIRED_OUTCOME)
+    if action is Action.DENY and services.rules.deny_reason_required and not reason:
+        authz.refused(services.sessions, asked, REASON_REQUIRED_OUTCOME)
         return Change(Answer.REASON_REQUIRED, batch)
-    with decider.sessions.begin() as session:
+    with services.sessions.begin() as session:
         started = changed(
             session,
             update(Batch)
@@ -265,31 +266,31 @@ def start(
         batch = session.get(Batch, batch_id, populate_existing=True)
         assert batch is not None
         batch_items.record(session, batch, batch_items.BATCH_STARTED, actor_id, f"{batch.total} requests")
-        decider.outbox.add(session, "batch", {"batch": batch_id, "actor_team": actor_team}, here=True)
-        batch_items.queue_progress(session, decider.outbox, batch_id, here=True)
+        services.outbox.add(session, "batch", {"batch": batch_id, "actor_team": actor_team}, here=True)
+        batch_items.queue_progress(session, services.outbox, batch_id, here=True)
     return Change(Answer.STARTED, batch)
 
 
-def cancel(decider: Decider, batch_id: int, actor_id: str, source: Source, *, actor_team: str | None = None) -> Change:
+def cancel(services: Services, batch_id: int, actor_id: str, source: Source, *, actor_team: str | None = None) -> Change:
     """Take no more of the batch's items (those under way finish); approvers only, audited either way."""
-    with decider.read() as session:
+    with services.read() as session:
         batch = session.get(Batch, batch_id)
     if batch is None:
         return Change(Answer.NOT_FOUND)
     asked = _asked(batch_items.subject(batch_id), Action(batch.action), actor_id, source, batch_id)
-    verdict = authz.require(decider.sessions, decider.approvers, asked, actor_team=actor_team)
+    verdict = authz.require(services.sessions, services.approvers, asked, actor_team=actor_team)
     if not verdict.allowed:
         return Change(Answer.REFUSED, batch, verdict=verdict)
-    return _end_early(decider, batch_id, actor_id, f"cancelled by {actor_id}")
+    return _end_early(services, batch_id, actor_id, f"cancelled by {actor_id}")
 
 
-def stop(decider: Decider, batch_id: int, why: str) -> Change:
+def stop(services: Services, batch_id: int, why: str) -> Change:
     """decide() refused an item (the person is no longer an approver, a reason is required): take no more."""
-    return _end_early(decider, batch_id, None, f"{STOPPED_BECAUSE}{why}")
+    return _end_early(services, batch_id, None, f"{STOPPED_BECAUSE}{why}")
 
 
-def _end_early(decider: Decider, batch_id: int, actor_id: str | None, how: str) -> Change:
-    with decider.sessions.begin() as session:
+def _end_early(services: Services, batch_id: int, actor_id: str | None, how: str) -> Change:
+    with services.sessions.begin() as session:
         running = select(Batch.id).where(Batch.id == batch_id, Batch.state == RUNNING).exists()
         left = changed(  # the items first, then the batch: the order every transaction keeps
             session,
@@ -309,25 +310,25 @@ def _end_early(decider: Decider, batch_id: int, actor_id: str | None, how: str) 
         counts = batch_items.counts(session, batch_id)
         batch_items.record(session, batch, batch_items.BATCH_CANCELLED, actor_id or batch.actor_id,
                            f"{how}: {left} not started; {counts.words(batch.action)}")
-        batch_items.finish_if_done(session, decider.outbox, batch_id)
-        batch_items.queue_progress(session, decider.outbox, batch_id)
+        batch_items.finish_if_done(session, services.outbox, batch_id)
+        batch_items.queue_progress(session, services.outbox, batch_id)
     return Change(Answer.CANCELLED, batch, counts)
 
 
 # -- the feeder ---------------------------------------------------------------------------------------------------------
 
 
-def feed(decider: Decider, job: Job) -> None:
+def feed(services: Services, job: Job) -> None:
     """The `batch` job: hand the next items whose workspace's slot is near to decide(), then come back for the next."""
     batch_id = int(job.payload["batch"])
     actor_team = job.payload.get("actor_team")
-    with decider.read() as session:
+    with services.read() as session:
         batch = session.get(Batch, batch_id)
     if batch is None or batch.state != RUNNING:
         return
     action, source = Action(batch.action), Source(batch.source)
     for _ in range(FEED_AT_ONCE):
-        with decider.read() as session:
+        with services.read() as session:
             untaken = session.execute(
                 select(BatchItem.request_id, InviteRequest.team_id)
                 .join(InviteRequest, InviteRequest.id == BatchItem.request_id, isouter=True)
@@ -335,32 +336,32 @@ def feed(decider: Decider, job: Job) -> None:
                 .order_by(BatchItem.position)
                 .limit(SCAN)
             ).all()
-            slots = next_slots(session, decider.pace, {team for _, team in untaken if team})
+            slots = next_slots(session, services.pace, {team for _, team in untaken if team})
         if not untaken:
             return  # every item is taken: the last one's settle ends the batch
         near = now() + LOOKAHEAD
         pick = next((request_id for request_id, team in untaken if team is None or slots[team] <= near), None)
         if pick is None:
-            _come_back(decider, job, min(slots.values()) - LOOKAHEAD)
+            _come_back(services, job, min(slots.values()) - LOOKAHEAD)
             return
         outcome = decide(
-            decider, pick, action, batch.actor_id, source, batch.reason, actor_team=actor_team, batch_id=batch_id
+            services, pick, action, batch.actor_id, source, batch.reason, actor_team=actor_team, batch_id=batch_id
         )
         if outcome.result in (Result.REFUSED, Result.REASON_REQUIRED):
             why = outcome.verdict.outcome if outcome.verdict is not None else REASON_REQUIRED_OUTCOME
             log.warning("bulk decision %s stopped: decide() refused %s for %s (%s)", batch_id, pick, batch.actor_id, why)
-            stop(decider, batch_id, why)
+            stop(services, batch_id, why)
             return
-    _come_back(decider, job, now())
+    _come_back(services, job, now())
 
 
-def give_up_feeding(decider: Decider, job: Job, error: str) -> None:
+def give_up_feeding(services: Services, job: Job, error: str) -> None:
     """The feeder failed for good (its database kept failing, say): stop the batch visibly rather than leave it running."""
-    stop(decider, int(job.payload["batch"]), f"feeder_failed ({error})")
+    stop(services, int(job.payload["batch"]), f"feeder_failed ({error})")
 
 
-def _come_back(decider: Decider, job: Job, at: datetime) -> None:
-    with decider.sessions.begin() as session:
+def _come_back(services: Services, job: Job, at: datetime) -> None:
+    with services.sessions.begin() as session:
         job.postpone(session, max(at, now()), "waiting_for_pace")
 
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from app.core import lifecycle
 from app.core.authz import GroupMembers
-from app.core.decisions import Decider, decide
+from app.core.decisions import decide
 from app.core.outcomes import Outcome
 from app.core.policy import Facts, MemberOf, Policy, Then, evaluate
 from app.core.ports import SlackCallFailed
+from app.core.services import Services
 from app.store.models import Action, InviteRequest, Source
 
 log = logging.getLogger(__name__)
@@ -59,22 +60,22 @@ def verdict(policy: Policy | None, values: dict[str, Any], groups: GroupMembers 
     }
 
 
-def enforce(decider: Decider, request_id: str) -> Outcome | None:
+def enforce(services: Services, request_id: str) -> Outcome | None:
     """An enforced approve or deny rule decides a pending request through decide(), like an approver would; None otherwise.
 
     decide()'s claim makes this once however many times the request is seen (event retries, sync, replicas).
     """
-    if decider.policy is None or not decider.policy.enforcing:
+    if services.policy is None or not services.policy.enforcing:
         return None
-    with decider.read() as session:
+    with services.read() as session:
         request = session.get(InviteRequest, request_id)
     if request is None or request.status != lifecycle.PENDING or request.team_id is None or request.policy_mode != "enforce":
         return None
     action = _ACTIONS.get(Then(request.policy_verdict)) if request.policy_verdict else None
     if action is None or not request.policy_rule:
         return None
-    policy = decider.policy
+    policy = services.policy
     rule = next((r for r in policy.rules if r.name == request.policy_rule), None) if policy else None
     reason = rule.reason if rule is not None and action is Action.DENY else None
     log.info("policy rule %s %ss request %s", request.policy_rule, action.value, request_id)
-    return decide(decider, request_id, action, request.policy_rule, Source.POLICY, reason)
+    return decide(services, request_id, action, request.policy_rule, Source.POLICY, reason)

@@ -26,8 +26,8 @@ def register_jobs(runtime: Runtime) -> None:
     """The feeder (core) and the progress message (here) as outbox jobs."""
     runtime.outbox.handle(
         "batch",
-        lambda job: batches.feed(runtime.decider, job),
-        on_give_up=lambda job, error: batches.give_up_feeding(runtime.decider, job, error),
+        lambda job: batches.feed(runtime.services, job),
+        on_give_up=lambda job, error: batches.give_up_feeding(runtime.services, job, error),
     )
     runtime.outbox.handle("batch_progress", lambda job: show_progress(runtime, job))
 
@@ -49,7 +49,7 @@ def show_progress(runtime: Runtime, job: Job) -> None:
         )
         if busy is not None:  # one render at a time, so an older one never lands after a newer one
             raise Retry("progress_busy", 0.5, pace=(batch_items.PROGRESS_PACE, str(batch_id)))
-        found = batches.progress(session, batch_id, runtime.decider.pace)
+        found = batches.progress(session, batch_id, runtime.services.pace)
     if found is None or found.batch.state == batches.PREVIEW:
         return
     batch = found.batch
@@ -114,4 +114,4 @@ def progress_channel(runtime: Runtime, batch_id: int) -> str:
 
 
 def _failed(runtime: Runtime, exc: SlackCallFailed, channel: str) -> Exception:
-    return job_failure(exc, (runtime.decider.post_pace, channel))
+    return job_failure(exc, (runtime.services.post_pace, channel))

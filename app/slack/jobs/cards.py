@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import approvals, cards
 from app.core.audit import now
-from app.core.decisions import Decider
 from app.core.lifecycle import OPEN, PENDING
 from app.core.outbox import Job
+from app.core.services import Services
 from app.slack.api.failures import job_failure
 from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
 from app.slack.ui import blocks
@@ -43,7 +43,7 @@ def fix(kind: str, error: str | None) -> str | None:
     return _FIXES.get(error or "") if kind in CHANNEL_JOBS else None
 
 
-def post_card(decider: Decider, gateway: SlackGateway, job: Job) -> None:
+def post_card(services: Services, gateway: SlackGateway, job: Job) -> None:
     """Post the card reserved for the request in the job's channel (app.core.cards reserved it with the job) and record
     its ts; a card posted already is left alone.
 
@@ -52,12 +52,12 @@ def post_card(decider: Decider, gateway: SlackGateway, job: Job) -> None:
     over once stale.
     """
     request_id, channel = str(job.request_id), str(job.payload["channel"])
-    with decider.read() as session:  # nothing written between the job's slot and its post, so posts keep their spacing
+    with services.read() as session:  # nothing written between the job's slot and its post, so posts keep their spacing
         request, approved = _as_shown(session, request_id)
         reserved = session.scalar(select(RequestCard).where(RequestCard.request_id == request_id, RequestCard.channel == channel))
     if request is None or (reserved is not None and reserved.ts is not None):
         return
-    if reserved is None and not _reserve(decider.sessions, request_id, channel):
+    if reserved is None and not _reserve(services.sessions, request_id, channel):
         return  # queued again by hand after it gave its reservation back, and another job reserved it meanwhile
     metadata = {"event_type": CARD_EVENT_TYPE, "event_payload": {"request_id": request.id, "team_id": request.team_id or ""}}
     card = blocks.request_card(request, approvals=approved)
@@ -72,8 +72,8 @@ def post_card(decider: Decider, gateway: SlackGateway, job: Job) -> None:
         return
     except SlackCallFailed as exc:
         log.error("could not post the card for %s in %s: %s", request_id, channel, exc.code)
-        raise job_failure(exc, (decider.post_pace, channel)) from exc
-    with decider.sessions.begin() as session:
+        raise job_failure(exc, (services.post_pace, channel)) from exc
+    with services.sessions.begin() as session:
         session.execute(
             update(RequestCard)
             .where(RequestCard.request_id == request_id, RequestCard.channel == channel)
@@ -82,13 +82,13 @@ def post_card(decider: Decider, gateway: SlackGateway, job: Job) -> None:
         # A decision (or an approval) may have landed while we were posting; it could not see this card yet: render it.
         current, now_approved = _as_shown(session, request_id)
         if current is not None and (_shown(current) != _shown(request) or now_approved != approved):
-            cards.queue_copy(decider.outbox, session, request_id, channel, ts)
+            cards.queue_copy(services.outbox, session, request_id, channel, ts)
         job.complete(session)
 
 
-def give_back_card(decider: Decider, job: Job) -> None:
+def give_back_card(services: Services, job: Job) -> None:
     """A card post given up for good gives its reservation back, so the next sync queues it again."""
-    with decider.sessions.begin() as session:
+    with services.sessions.begin() as session:
         cards.give_back(session, str(job.request_id), str(job.payload["channel"]))
 
 

@@ -10,7 +10,7 @@ from app.slack.runtime import Runtime
 
 def run_decision(runtime: Runtime, job: Job) -> None:
     """Ask Slack once; a 429 keeps the claim and waits for Retry-After, any other answer is settled."""
-    attempt = load_attempt(runtime.decider, job)
+    attempt = load_attempt(runtime.services, job)
     if attempt is None:
         return
     result = runtime.gateway.decide(attempt.action.value, attempt.request_id, attempt.team_id)

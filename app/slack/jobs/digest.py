@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core import backlog
 from app.core.audit import now
 from app.core.backlog import Backlog
-from app.core.decisions import Decider
 from app.core.outbox import Job
+from app.core.services import Services
 from app.slack.api.failures import job_failure
 from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
 from app.slack.ui import blocks, replies
@@ -54,19 +54,19 @@ def _shown(sessions: sessionmaker[Session], team_id: str, moment: datetime, *, t
         session.execute(update(Digest).where(Digest.team_id == team_id).values(ts=ts, posted_at=moment))
 
 
-def post_digest(decider: Decider, gateway: SlackGateway, job: Job) -> None:
+def post_digest(services: Services, gateway: SlackGateway, job: Job) -> None:
     """Post the digest card reserved for a workspace (app.core.backlog reserved it with the job) and record its ts; a
     digest posted already is left alone. A refused post keeps its reservation while the outbox tries again (a 429 at the
     channel's next free slot), and gives it back once given up for good; a post whose answer was lost keeps it until it
     is stale."""
     team_id, channel = str(job.payload["team"]), str(job.payload["channel"])
     moment = now()
-    with decider.read() as session:
+    with services.read() as session:
         reserved = session.get(Digest, team_id)
         found = backlog.read(session, team_id)
     if reserved is not None and reserved.ts is not None:
         return
-    if reserved is None and not _reserve(decider.sessions, team_id, channel):
+    if reserved is None and not _reserve(services.sessions, team_id, channel):
         return  # queued again by hand after it gave its reservation back, and another job reserved it meanwhile
     text, card = render(found, moment)
     try:
@@ -76,17 +76,17 @@ def post_digest(decider: Decider, gateway: SlackGateway, job: Job) -> None:
         return
     except SlackCallFailed as exc:
         log.error("could not post the backlog digest of %s in %s: %s", team_id, channel, exc.code)
-        raise job_failure(exc, (decider.post_pace, channel)) from exc
-    with decider.sessions.begin() as session:
+        raise job_failure(exc, (services.post_pace, channel)) from exc
+    with services.sessions.begin() as session:
         session.execute(update(Digest).where(Digest.team_id == team_id).values(ts=ts, posted_at=moment))
         if backlog.changed_since(session, team_id, moment):  # a decision landed while it was being posted
-            backlog.queue_refresh(decider.outbox, session, team_id)
+            backlog.queue_refresh(services.outbox, session, team_id)
         job.complete(session)
 
 
-def give_back_digest(decider: Decider, job: Job) -> None:
+def give_back_digest(services: Services, job: Job) -> None:
     """A digest post given up for good gives its reservation back, so the next sync queues it again."""
-    with decider.sessions.begin() as session:
+    with services.sessions.begin() as session:
         backlog.give_back(session, str(job.payload["team"]))
 
 

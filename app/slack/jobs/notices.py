@@ -70,4 +70,4 @@ def _post(runtime: Runtime, channel: str, text: str, *, thread_ts: str | None = 
         runtime.gateway.post_message(channel, text=text, blocks=[blocks.mrkdwn_section(text)], thread_ts=thread_ts)
     except SlackCallFailed as exc:
         log.warning("could not post a notice in %s: %s", channel, exc.code)
-        raise job_failure(exc, (runtime.decider.post_pace, channel)) from exc
+        raise job_failure(exc, (runtime.services.post_pace, channel)) from exc

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.core.decisions import Decider
 from app.core.outbox import Outbox
+from app.core.services import Services
 from app.core.settle import give_up_decision
 from app.slack.api.gateway import SlackGateway
 from app.slack.jobs import bulk, notices
@@ -21,23 +21,23 @@ def register(runtime: Runtime) -> None:
     outbox.handle(
         "decide",
         lambda job: run_decision(runtime, job),
-        on_give_up=lambda job, error: give_up_decision(runtime.decider, job, error),
+        on_give_up=lambda job, error: give_up_decision(runtime.services, job, error),
     )
     outbox.handle("answer", lambda job: answer(runtime, job))
     outbox.handle("home", lambda job: publish_home(runtime, str(job.payload["user"])))
-    register_cards(outbox, runtime.decider, runtime.gateway, runtime.settings.INVITES_ADMIN_CALLS_PER_MINUTE)
+    register_cards(outbox, runtime.services, runtime.gateway, runtime.settings.INVITES_ADMIN_CALLS_PER_MINUTE)
 
     notices.register(runtime)
     bulk.register_jobs(runtime)
 
 
-def register_cards(outbox: Outbox, decider: Decider, gateway: SlackGateway, per_minute: int) -> None:
+def register_cards(outbox: Outbox, services: Services, gateway: SlackGateway, per_minute: int) -> None:
     """What a sync pass owes Slack (cards, digests, requesters' DMs), so `invitebot sync` does these jobs too; a card
     showing a decision queued behind the admin-call pace cites `per_minute`."""
-    outbox.handle("post_card", lambda job: post_card(decider, gateway, job), on_give_up=lambda job, _: give_back_card(decider, job))
-    outbox.handle("card", lambda job: update_card(decider.sessions, gateway, per_minute, job))
+    outbox.handle("post_card", lambda job: post_card(services, gateway, job), on_give_up=lambda job, _: give_back_card(services, job))
+    outbox.handle("card", lambda job: update_card(services.sessions, gateway, per_minute, job))
     outbox.handle(
-        "post_digest", lambda job: post_digest(decider, gateway, job), on_give_up=lambda job, _: give_back_digest(decider, job)
+        "post_digest", lambda job: post_digest(services, gateway, job), on_give_up=lambda job, _: give_back_digest(services, job)
     )
-    outbox.handle("digest", lambda job: update_digest(decider.sessions, gateway, job))
-    outbox.handle("notify", lambda job: tell_requester(decider.sessions, gateway, decider.post_pace, job))
+    outbox.handle("digest", lambda job: update_digest(services.sessions, gateway, job))
+    outbox.handle("notify", lambda job: tell_requester(services.sessions, gateway, services.post_pace, job))

@@ -117,7 +117,7 @@ def handle_click(runtime: Runtime, body: dict[str, Any], action: Action) -> None
     if surface.channel and container.get("type") == "message" and not container.get("is_ephemeral") and container.get("message_ts"):
         clicked = (surface.channel, str(container["message_ts"]))
     outcome = decide(
-        runtime.decider,
+        runtime.services,
         value.request_id,
         action,
         user_id,
@@ -135,7 +135,7 @@ def deny_with_reason(
     """The reason modal was submitted: decide like any click, answer on the surface the Deny came from."""
     surface = Surface(Source(context.source), context.channel)
     outcome = decide(
-        runtime.decider,
+        runtime.services,
         context.request_id,
         Action.DENY,
         user_id,

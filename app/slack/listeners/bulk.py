@@ -145,15 +145,15 @@ def open_preview(
     except SlackCallFailed as exc:
         log.warning("could not open the bulk preview: %s", exc.code)
         return replies.BULK_PREVIEW_FAILED
-    decider = runtime.decider
+    services = runtime.services
     refused = None if checked else batches.refusal(
-        decider, action, wanted, user_id, source, reason, actor_team=team_id, ask_reason=ask_reason
+        services, action, wanted, user_id, source, reason, actor_team=team_id, ask_reason=ask_reason
     )
     words = filter_words(runtime, wanted)
     if refused is not None:
         view = batch_blocks.notice(action.value, refusal_words(refused, user_id))
     else:
-        found = batches.preview(decider, action, wanted, user_id, source, reason, actor_team=team_id)
+        found = batches.preview(services, action, wanted, user_id, source, reason, actor_team=team_id)
         if found.batch_id is None:
             view = batch_blocks.notice(action.value, replies.bulk_nothing(action.value, words, found.elsewhere))
         else:
@@ -178,7 +178,7 @@ def confirm(
     runtime: Runtime, user_id: str, context: batch_blocks.PreviewContext, reason: str | None, team_id: str | None = None
 ) -> None:
     """The preview was submitted: start exactly what it listed (start() checks the person again), and say so."""
-    change = batches.start(runtime.decider, context.batch_id, user_id, actor_team=team_id, reason=reason)
+    change = batches.start(runtime.services, context.batch_id, user_id, actor_team=team_id, reason=reason)
     batch = change.batch
     if change.answer is Answer.STARTED and batch is not None:
         words = filter_words(runtime, Filter.from_json(batch.filters))
@@ -205,7 +205,7 @@ def cancel_clicked(runtime: Runtime, body: dict[str, Any], reply_to: dict[str, s
         log.warning("ignored a bulk cancel click with an unreadable button value: %s", exc)
         _tell(runtime, reply_to, "That button is not one invitebot can read. Nothing was changed.")
         return
-    change = batches.cancel(runtime.decider, value.batch_id, user["id"], Source.BUTTON, actor_team=user.get("team_id"))
+    change = batches.cancel(runtime.services, value.batch_id, user["id"], Source.BUTTON, actor_team=user.get("team_id"))
     batch = change.batch
     if change.answer is Answer.CANCELLED and batch is not None and change.counts is not None:
         text = replies.bulk_cancelled(batch.action, dict(change.counts.by))

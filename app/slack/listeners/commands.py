@@ -151,7 +151,7 @@ def _decide(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     action = Action.APPROVE if command.name == "approve" else Action.DENY
     user_id = body["user_id"]
     outcome = decide(
-        runtime.decider,
+        runtime.services,
         matches[0].id,
         action,
         user_id,
@@ -182,7 +182,7 @@ def _bulk(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     action = Action.APPROVE if command.name == "approve" else Action.DENY
     wanted = Filter(command.bulk.domain, tuple(dict.fromkeys(teams)), command.bulk.types)
     user_id, team_id = body["user_id"], body.get("team_id")
-    refused = batches.refusal(runtime.decider, action, wanted, user_id, Source.SLASH, command.bulk.reason, actor_team=team_id)
+    refused = batches.refusal(runtime.services, action, wanted, user_id, Source.SLASH, command.bulk.reason, actor_team=team_id)
     if refused is not None:
         return bulk.refusal_words(refused, user_id), None
     failed = bulk.open_preview(

@@ -41,7 +41,7 @@ def _ingest(runtime: Runtime, raw: dict[str, Any], outer_team_id: str) -> None:
             log.warning("request %s names no workspace and no pending list shows it yet: posted without buttons", raw["id"])
     try:
         ingest(
-            runtime.decider,
+            runtime.services,
             raw,
             team_id=team_id,
             channel=runtime.settings.routes.channel_for(team_id),
@@ -50,4 +50,4 @@ def _ingest(runtime: Runtime, raw: dict[str, Any], outer_team_id: str) -> None:
     except MalformedRequest as exc:
         log.warning("ignored an invite_requested event: %s", exc)
         return
-    enforce(runtime.decider, str(raw["id"])[:32])
+    enforce(runtime.services, str(raw["id"])[:32])

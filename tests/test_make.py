@@ -11,8 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _planned(*args: str) -> str:
-    """What `make -n` would run (nothing is run)."""
-    return subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    """What `make -n` would run (nothing is run), without the directory lines a make run inside `make test` adds."""
+    command = ["make", "--no-print-directory", "-n", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
 @pytest.mark.parametrize(("target", "command"), [("demo", "invitebot demo"), ("serve", "invitebot serve")])

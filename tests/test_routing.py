@@ -161,6 +161,27 @@ def test_a_workspace_approver_is_refused_on_another_workspaces_request_by_comman
     assert call.params == {"invite_request_id": beta["id"], "team_id": OTHER_TEAM}
 
 
+def test_a_workspace_approver_invites_directly_only_into_their_own_workspace(fake, start_bot):
+    """Typed in Beta with `in alpha`, or typed in an Alpha channel: refused and audited, and Slack is not asked."""
+    bot = routed_bot(fake, start_bot)
+
+    named = slash(fake, bot, "invite stranger@example.com in alpha <#C0GENERAL1|general>", BETA_APPROVER, OTHER_TEAM, BETA_CHANNEL)
+    typed_in = slash(fake, bot, "invite friend@example.com <#C0GENERAL1|general>", BETA_APPROVER, TEAM, ALPHA_CHANNEL)
+
+    for refused in (named, typed_in):
+        assert "you decide invites for another workspace, not Alpha Corp" in refused and "Nothing was sent" in refused
+    assert fake.invites() == []
+    assert attempts(bot, "(direct invite)") == [
+        (BETA_APPROVER, "invite", "slash", "not_allowed"),
+        (BETA_APPROVER, "invite", "slash", "not_allowed"),
+    ]
+
+    own = slash(fake, bot, "invite colleague@example.com in beta <#C0GENERAL1|general>", BETA_APPROVER, OTHER_TEAM, BETA_CHANNEL)
+
+    assert "Invited colleague@example.com to Beta Labs" in own
+    assert [(i["email"], i["team_id"]) for i in fake.invites()] == [("colleague@example.com", OTHER_TEAM)]
+
+
 def test_a_workspace_approver_is_refused_in_the_deny_modal_of_another_workspaces_card(fake, start_bot):
     bot = routed_bot(fake, start_bot)
     beta, card = deliver(fake, bot, "bea@beta.example.com", OTHER_TEAM)

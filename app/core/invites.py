@@ -7,7 +7,8 @@ from datetime import date, datetime, time, timezone
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core import audit
+from app.core import audit, authz
+from app.core.authz import ALLOWED, Approvers, Verdict
 from app.core.ports import SlackAdmin
 from app.store.models import Source
 
@@ -27,8 +28,28 @@ class Invitation:
     message: str | None = None
 
 
-def invite(sessions: sessionmaker[Session], admin: SlackAdmin, invitation: Invitation, actor_id: str) -> str | None:
-    """Send the invitation and audit it; Slack's error code, or None when it was sent."""
+@dataclass(frozen=True)
+class Sent:
+    """How a direct invitation ended: refused (the verdict says why), or asked of Slack (its error code, None when sent)."""
+
+    verdict: Verdict = ALLOWED
+    error: str | None = None
+
+
+def invite(
+    sessions: sessionmaker[Session],
+    admin: SlackAdmin,
+    approvers: Approvers | None,
+    invitation: Invitation,
+    actor_id: str,
+    actor_team: str | None = None,
+) -> Sent:
+    """Invite someone into a workspace whose requests the person decides (INVITES_APPROVERS, or that workspace's own
+    list), and audit it either way: a workspace's approvers invite into their workspace only."""
+    asked = authz.Asked(actor_id, "invite", DIRECT_INVITE_SUBJECT, Source.SLASH.value, detail=_detail(invitation))
+    verdict = authz.require(sessions, approvers, asked, workspace=invitation.team_id, actor_team=actor_team)
+    if not verdict.allowed:
+        return Sent(verdict)
     result = admin.invite(
         team_id=invitation.team_id,
         email=invitation.email,
@@ -45,9 +66,14 @@ def invite(sessions: sessionmaker[Session], admin: SlackAdmin, invitation: Invit
             action="invite",
             source=Source.SLASH.value,
             outcome=result.error or "ok",
-            detail=f"{invitation.email} to {invitation.team_id} in {','.join(invitation.channel_ids)}",
+            detail=_detail(invitation),
         )
-    return result.error
+    return Sent(error=result.error)
+
+
+def _detail(invitation: Invitation) -> str:
+    """Who was to be invited where, for the audit log."""
+    return f"{invitation.email} to {invitation.team_id} in {','.join(invitation.channel_ids)}"
 
 
 def end_of_day(day: date) -> int:

@@ -254,12 +254,14 @@ def _invite(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     if team_id is None:
         return f"Could not invite {invite.email}: {problem}", None
     invitation = invites.Invitation(invite.email, team_id, invite.channel_ids, invite.guest, invite.expires, invite.message)
-    error = invites.invite(runtime.sessions, runtime.gateway, invitation, body["user_id"])
-    if error:
-        return f"Could not invite {invite.email}: {classify_invite(error).sentence}", None
+    sent = invites.invite(runtime.sessions, runtime.gateway, runtime.approvers, invitation, body["user_id"], body.get("team_id"))
+    where = runtime.workspaces.name_of(team_id) or team_id
+    if not sent.verdict.allowed:
+        return replies.invite_refusal(sent.verdict, body["user_id"], invite.email, blocks.escape(where)), None
+    if sent.error:
+        return f"Could not invite {invite.email}: {classify_invite(sent.error).sentence}", None
     channels = " ".join(f"<#{c}>" for c in invite.channel_ids)
     expiry = f", until {invite.expires.isoformat()}" if invite.expires else ""
-    where = runtime.workspaces.name_of(team_id) or team_id
     return f"Invited {invite.email} to {blocks.escape(where)}, to join {channels} as {_GUEST_WORDS[invite.guest]}{expiry}.", None
 
 

@@ -27,6 +27,7 @@ from app.slack.ui.replies.decisions import (
     REASON_NEEDED,
     REASON_REQUIRED,
     decision,
+    invite_refusal,
     refusal,
     unexpected,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "refusal",
     "REASON_NEEDED",
     "decision",
+    "invite_refusal",
     "unexpected",
     "mine",
     "requester_dm",

@@ -42,6 +42,16 @@ def refusal(verdict: Verdict, user_id: str) -> str:
     return NOT_ALLOWED
 
 
+def invite_refusal(verdict: Verdict, user_id: str, email: str, where: str) -> str:
+    """Why someone may not invite `email` directly into the workspace named `where` (already escaped)."""
+    if verdict.elsewhere:
+        return (
+            f"Could not invite {email}: you decide invites for another workspace, not {where}; its own approvers or "
+            "the org's invite people there. Nothing was sent."
+        )
+    return refusal(verdict, user_id)
+
+
 REASON_NEEDED = (
     "invitebot requires a reason to deny a request: `/invites deny <request> <reason>`, or the box after Deny. "
     "Nothing was decided."

@@ -87,6 +87,19 @@ def test_check_prints_every_problem_with_its_line_on_stderr(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("nesting", ["[" * 5000 + "a" + "]" * 5000, "{a: " * 5000 + "b" + "}" * 5000])
+def test_check_of_a_file_nested_thousands_deep_names_its_line(tmp_path, nesting):
+    """Composing such a file would recurse past Python's limit; it is refused as a problem like any other."""
+    deep = tmp_path / "deep.yml"
+    deep.write_text(f"mode: shadow\nrules:\n  - name: x\n    when: {{email_domain: {nesting}}}\n    then: approve\n")
+
+    result = invitebot("policy", "check", str(deep), cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [f"{deep}:4: nested more than 20 levels deep; a policy needs only a few"]
+
+
 def test_check_of_a_missing_file(tmp_path):
     result = invitebot("policy", "check", "nope.yml", cwd=tmp_path)
 

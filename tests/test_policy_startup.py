@@ -42,6 +42,18 @@ def test_a_bad_policy_stops_the_command_before_anything_starts(tmp_path, bad_fil
     assert not database.exists()  # checked before the database is opened or migrated
 
 
+def test_serve_refuses_a_policy_nested_thousands_deep_with_its_line(tmp_path):
+    deep = tmp_path / "policy.yml"
+    deep.write_text("mode: shadow\nrules: " + "[" * 5000 + "]" * 5000 + "\n")
+    database = tmp_path / "invitebot.db"
+
+    result = _run(["serve", "--host", "127.0.0.1", "--port", "0"], f"sqlite:///{database}", tmp_path, INVITES_POLICY=str(deep))
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [f"{deep}:2: nested more than 20 levels deep; a policy needs only a few"]
+    assert not database.exists()
+
+
 def test_doctor_shows_each_problem_and_still_runs_the_other_checks(fake, migrated, bad_file):  # noqa: F811
     result = _doctor(fake, migrated, INVITES_POLICY=str(bad_file))
 

@@ -21,6 +21,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from app.core.policy.rules import Conditions, Mode, Policy, Rule, Then
 
 MAX_APPROVALS = 10  # require_approvals: more different approvers than this is a typo, not a policy
+# Nesting a policy file may have (it needs five: rules, a rule, when, a condition, its list); more is refused early.
+MAX_DEPTH = 20
 MAX_REASON = 2000  # a deny rule's reason, as long as the Deny modal lets a person write
 INVITE_TYPES = ("full_member", "restricted", "ultra_restricted")
 _TOP_KEYS = ("mode", "rules")
@@ -61,6 +63,9 @@ def load(path: Path | str) -> Policy:
         line = data[: exc.start].count(b"\n") + 1
         raise PolicyError([f"{shown}:{line}: not UTF-8 text (byte {data[exc.start]:#04x}): save the file as UTF-8"]) from None
     try:
+        too_deep = _too_deep(text)
+        if too_deep is not None:
+            raise PolicyError([f"{shown}:{too_deep}: nested more than {MAX_DEPTH} levels deep; a policy needs only a few"])
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -71,6 +76,19 @@ def load(path: Path | str) -> Policy:
         what = f"character #x{code:04x}"
         raise PolicyError([f"{shown}:{line}: not valid YAML: {what} is not allowed (a control character?)"]) from None
     return _Reader(shown).policy(root, digest)
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where the YAML nests deeper than MAX_DEPTH, read event by event (composing it would recurse that deep)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return event.start_mark.line + 1 if event.start_mark is not None else 1
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    return None
 
 
 def _os_reason(exc: OSError) -> str:

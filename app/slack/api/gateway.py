@@ -1,4 +1,7 @@
-"""The only code that calls Slack's Web API; expected Slack errors come back as values, not exceptions."""
+"""The only code that calls Slack's Web API; expected Slack errors come back as values, not exceptions.
+
+Every message leaves through app.slack.ui.limits.within, so none is longer than Slack takes.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from app.slack.api.client import (
     retry_after_of,
     without_rate_limit_waits,
 )
+from app.slack.ui.limits import within
 
 ADMIN_PAGE_LIMIT = 1000
 TEAMS_PAGE_LIMIT = 100  # admin.teams.list takes 1–100 (openapi.json)
@@ -257,7 +261,7 @@ class SlackGateway:
         SlackCallFailed for every other failure, after which nothing was posted. A 429 is not waited out here: the
         caller posts again at the channel's next free slot (with its Retry-After), so retries keep to the pace.
         """
-        params = {"channel": channel, "text": text, "blocks": blocks, "metadata": metadata, "thread_ts": thread_ts}
+        params = {"channel": channel, "text": text, "blocks": within(blocks), "metadata": metadata, "thread_ts": thread_ts}
         try:
             answer = self._poster().api_call("chat.postMessage", json={k: v for k, v in params.items() if v is not None})
             return str(answer["ts"])
@@ -277,10 +281,10 @@ class SlackGateway:
             raise SlackCallFailed("chat.getPermalink", error_code(exc)) from exc
 
     def update_message(self, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
-        self._bot_call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+        self._bot_call("chat.update", channel=channel, ts=ts, text=text, blocks=within(blocks))
 
     def post_ephemeral(self, channel: str, user: str, *, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        self._bot_call("chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks)
+        self._bot_call("chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks and within(blocks))
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         """Open a modal; returns its view id so it can be filled in afterwards."""
@@ -296,7 +300,7 @@ class SlackGateway:
         """Answer a slash command or button through its response_url (ephemeral unless replacing the original)."""
         try:
             response = WebhookClient(response_url, timeout=10).send(
-                text=text, blocks=blocks, response_type="ephemeral", replace_original=replace
+                text=text, blocks=blocks and within(blocks), response_type="ephemeral", replace_original=replace
             )
         except (OSError, ValueError) as exc:
             raise SlackCallFailed("response_url", "network_error") from exc

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any, Iterator
+from ssl import SSLContext
+from typing import Any, BinaryIO, Iterator
 from urllib.error import HTTPError
+from urllib.request import Request, urlopen
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
+from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
@@ -351,22 +353,33 @@ class SlackGateway:
 
     # -- files ------------------------------------------------------------------------------
 
-    def send_file(self, user_id: str, *, filename: str, content: bytes, title: str, comment: str) -> str:
-        """Share a file in the app's direct message with a user; returns that conversation's id.
+    def send_file(self, user_id: str, *, filename: str, file: BinaryIO, length: int, title: str, comment: str) -> str:
+        """Share a file in the app's direct message with a user, read from `file` (`length` bytes from where it stands)
+        a block at a time; returns that conversation's id.
 
-        conversations.open, then slack_sdk's files_upload_v2: files.getUploadURLExternal, the bytes POSTed to the
-        upload_url it gives, files.completeUploadExternal into the conversation. Raises SlackCallFailed with Slack's
-        code, or UPLOAD_REFUSED when the upload URL would not take the bytes.
+        conversations.open, then Slack's external upload: files.getUploadURLExternal, the bytes POSTed to the
+        upload_url it gives, files.completeUploadExternal into the conversation. (slack_sdk's files_upload_v2 reads the
+        whole file into memory first, so it is not used.) Raises SlackCallFailed with Slack's code, or UPLOAD_REFUSED
+        when the upload URL would not take the bytes.
         """
         channel = str(self._bot_call("conversations.open", users=user_id)["channel"]["id"])
         try:
-            self._bot.files_upload_v2(channel=channel, filename=filename, content=content, title=title, initial_comment=comment)
-        except SlackApiError as exc:
-            raise SlackCallFailed(str(exc.response.api_url).rsplit("/", 1)[-1], error_code(exc)) from exc
-        except (HTTPError, SlackRequestError) as exc:
-            raise SlackCallFailed("upload_url", UPLOAD_REFUSED) from exc
+            upload = self._bot.files_getUploadURLExternal(filename=filename, length=length)
         except WIRE_ERRORS as exc:
-            raise SlackCallFailed("files_upload_v2", "network_error") from exc
+            raise SlackCallFailed("files.getUploadURLExternal", error_code(exc)) from exc
+        try:
+            status = _post_file(str(upload["upload_url"]), file, length, timeout=self._bot.timeout, ssl=self._bot.ssl)
+        except HTTPError as exc:
+            raise SlackCallFailed("upload_url", UPLOAD_REFUSED) from exc
+        except OSError as exc:
+            raise SlackCallFailed("upload_url", "network_error") from exc
+        if status != 200:
+            raise SlackCallFailed("upload_url", UPLOAD_REFUSED)
+        shared: list[dict[str, str | None]] = [{"id": str(upload["file_id"]), "title": title}]
+        try:
+            self._bot.files_completeUploadExternal(files=shared, channel_id=channel, initial_comment=comment)
+        except WIRE_ERRORS as exc:
+            raise SlackCallFailed("files.completeUploadExternal", error_code(exc)) from exc
         return channel
 
     def _bot_call(self, method: str, **params: Any) -> Any:
@@ -376,3 +389,20 @@ class SlackGateway:
         except WIRE_ERRORS as exc:
             raise SlackCallFailed(method, error_code(exc))
 
+
+
+UPLOAD_BLOCK = 64 * 1024  # bytes of a file sent at a time
+
+
+def _post_file(url: str, file: BinaryIO, length: int, *, timeout: int, ssl: SSLContext | None) -> int:
+    """POST `length` bytes of `file` to an upload URL as they are read, a block at a time; the HTTP status."""
+
+    def blocks() -> Iterator[bytes]:
+        left = length
+        while left > 0 and (block := file.read(min(UPLOAD_BLOCK, left))):
+            left -= len(block)
+            yield block
+
+    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
+    with urlopen(Request(url, data=blocks(), headers=headers, method="POST"), timeout=timeout, context=ssl) as answer:
+        return int(answer.status)

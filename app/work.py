@@ -59,6 +59,32 @@ class CountedPool(ThreadPoolExecutor):
         return future
 
 
+class Turns:
+    """One worker taking tasks in the order given, each told how many are ahead of it: for work a process must not do
+    twice at once (an audit export holds a temporary file and a database cursor while it runs)."""
+
+    def __init__(self, in_flight: InFlight, *, thread_name_prefix: str) -> None:
+        self._pool = CountedPool(in_flight, max_workers=1, thread_name_prefix=thread_name_prefix)
+        self._lock = threading.Lock()
+        self._unfinished = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> int:
+        """Queue fn(*args) behind the tasks already given; returns how many of them have not finished yet."""
+        with self._lock:
+            future = self._pool.submit(fn, *args)
+            ahead = self._unfinished
+            self._unfinished += 1
+        future.add_done_callback(self._finished)
+        return ahead
+
+    def _finished(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._unfinished -= 1
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait)
+
+
 def _done_future() -> Future[Any]:
     future: Future[Any] = Future()
     future.set_result(None)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import re
 import socket
 import subprocess
 import sys
+import tracemalloc
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from app.core import export
 from app.slack.api.errors import documented_codes
@@ -23,7 +25,7 @@ from app.store.migrate import upgrade_to_head
 from app.store.models import DecisionLog, WorkspaceName
 from tests.support.databases import both_databases
 from tests.support.rows import request_row
-from tests.support.stand_in import APPROVER, CHANNEL, OTHER_TEAM, OUTSIDER, SLACK_ADMIN, TEAM
+from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, MANY_APPROVERS, OTHER_TEAM, OUTSIDER, SLACK_ADMIN, TEAM
 
 AUDIT_PAGE = Path(__file__).resolve().parents[1] / "docs" / "audit.md"
 HEADER = (
@@ -328,3 +330,75 @@ def test_an_empty_window_sends_no_file_and_bad_days_are_answered_in_the_ack(fake
         assert ack.startswith("`/invites export` takes a number of days from 1 to 365, like `/invites export 7`.")
         assert "Usage: `/invites export [days]`" in ack and posts == []
     assert not [c for c in fake.calls() if c.method.startswith("files.")]
+
+
+# -- a large export, and several at once -------------------------------------------------------------------------------
+
+
+def add_log(bot: Any, count: int, start: int = 0) -> None:
+    """`count` attempts over the last days, each with a detail a spreadsheet would read as a formula."""
+    now = datetime.now(timezone.utc)
+    rows = [
+        dict(request_id="Ir0000TEST", actor_id=APPROVER, action="approve", source="button", outcome="ok",
+             detail=f"=cmd|' /C calc'!A{n} attempt {n:07d} " + "x" * 120, at=now - timedelta(days=300, seconds=-n))
+        for n in range(start, start + count)
+    ]
+    with bot.runtime.sessions.begin() as session:
+        if start == 0:
+            session.add(request_row(first_seen=now, last_seen=now))
+        session.execute(insert(DecisionLog), rows)
+
+
+def export_peak(fake: Any, bot: Any) -> tuple[int, list[dict[str, str]]]:
+    """The most memory Python held while `/invites export 365` ran (the bot and the stand-in alike), and the file."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        slash(fake, bot, "export 365")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    messages = [m for m in fake.direct_messages(APPROVER) if m.get("files")]
+    content = fake.uploaded_file(messages[-1]["files"][0]["id"])["content"]
+    return peak, list(csv.DictReader(io.StringIO(content.decode("utf-8"))))
+
+
+@both_databases
+def test_a_large_export_is_streamed_so_memory_does_not_grow_with_its_rows(fake: Any, bot: Any) -> None:
+    add_log(bot, 2_000)
+    small_peak, small = export_peak(fake, bot)
+    add_log(bot, 18_000, start=2_000)
+    large_peak, large = export_peak(fake, bot)
+
+    assert len(small) == 2_000 and len(large) == 20_000
+    assert large[-1]["detail"].startswith("'=cmd|' /C calc'!A19999 attempt 0019999")  # defused, and the last row is there
+    size = sum(len(",".join(row.values())) for row in large)
+    assert size > 3_000_000
+    assert large_peak < size / 2, f"peak {large_peak} bytes for a {size}-byte file"
+    assert large_peak < small_peak + 1_000_000, f"peak {small_peak} bytes for 2,000 rows, {large_peak} for 20,000"
+
+
+def test_exports_asked_for_at_once_run_one_at_a_time_and_each_asker_hears_its_turn(fake: Any, bot: Any) -> None:
+    add_log(bot, 50)
+    fake.set_latency("files.getUploadURLExternal", 0.5)  # each export takes a while: the others must wait for it
+    askers = [APPROVER, GROUP_APPROVER, MANY_APPROVERS[0]]
+    before = len(fake.response_posts())
+
+    for user in askers:
+        assert bot.slack.slash(text="export 365", user_id=user, channel_id=CHANNEL, team_id=TEAM).status == 200
+    bot.settle()
+
+    methods = [c.method for c in fake.calls() if c.method.startswith(("conversations.open", "files."))]
+    assert methods == ["conversations.open", "files.getUploadURLExternal", "files.completeUploadExternal"] * 3
+    posts = [p["text"] for p in fake.response_posts()[before:]]
+    queued = sorted(p for p in posts if " is queued: " in p)
+    assert queued == [
+        "Your audit export of the last 365 days is queued: 2 other audit exports are being written first, one at a "
+        "time. It comes to your direct messages with invitebot when it is ready; there is no need to ask again.",
+        "Your audit export of the last 365 days is queued: another audit export is being written first, one at a "
+        "time. It comes to your direct messages with invitebot when it is ready; there is no need to ask again.",
+    ]
+    assert len([p for p in posts if p.startswith("The audit export of the last 365 days is in your direct messages")]) == 3
+    for user in askers:
+        _, rows = shared_csv(fake, user)
+        assert len(rows) == 50

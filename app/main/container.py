@@ -25,7 +25,7 @@ from app.slack.jobs import registry as jobs
 from app.slack.runtime import Runtime
 from app.store.db import make_engine, make_read_session_factory, make_session_factory
 from app.store.models import OutboxJob
-from app.work import CountedPool, InFlight
+from app.work import CountedPool, InFlight, Turns
 
 # Work after an ack (claims, commands, App Home reads) runs here; the Slack calls a decision needs run in the outbox.
 BACKGROUND_THREADS = 16
@@ -57,6 +57,7 @@ def build_runtime(settings: Settings) -> Runtime:
         outbox=outbox,
         background=CountedPool(in_flight, max_workers=BACKGROUND_THREADS, thread_name_prefix="invitebot-work"),
         ingesting=CountedPool(in_flight, max_workers=INGEST_THREADS, thread_name_prefix="invitebot-ingest"),
+        exports=Turns(in_flight, thread_name_prefix="invitebot-export"),
         in_flight=in_flight,
         token_check=token_check,
     )

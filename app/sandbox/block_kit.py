@@ -6,7 +6,10 @@ of each block, element and composition object) and ../shared/slack/reference.md 
 from the bot's own app/slack/ui/limits.py, so the stand-in checks the bot instead of agreeing with it.
 
 Slack answers `invalid_blocks` for a message (chat.postMessage, chat.update, chat.postEphemeral, a response_url post)
-and `invalid_arguments` for a view (views.publish, views.open, views.update).
+and `invalid_arguments` for a view (views.publish, views.open, views.update). A message whose blocks are each valid
+but hold more than about 12,000 characters of text in all is refused with `msg_blocks_too_long`: Slack documents the
+12,000 for a markdown block and for `markdown_text`, and its SDK maintainers give it as the total for a message's
+blocks (slackapi/bolt-js issues 2509 and 2867, where messages of 11,341 to 13,297 characters were refused).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 MESSAGE_BLOCKS = 50
+MESSAGE_TEXT = 12_000  # characters of text in all of a message's blocks
 VIEW_BLOCKS = 100
 TEXT = 3000  # a text object: a section's text, a context element
 FIELD = 2000  # one section field
@@ -46,8 +50,21 @@ def message_problems(blocks: Any) -> list[str]:
 
 
 def message_error(blocks: Any) -> str | None:
-    """`invalid_blocks` when a message's blocks break a Block Kit rule, else None."""
-    return "invalid_blocks" if message_problems(blocks) else None
+    """`invalid_blocks` when a message's blocks break a Block Kit rule, `msg_blocks_too_long` when they hold more
+    text than a message may, else None."""
+    if message_problems(blocks):
+        return "invalid_blocks"
+    return "msg_blocks_too_long" if text_length(blocks) > MESSAGE_TEXT else None
+
+
+def text_length(node: Any) -> int:
+    """Characters of text in blocks: every string under a "text" key, at any depth (sections, fields, context
+    elements, headers, buttons, confirmation dialogs)."""
+    if isinstance(node, list):
+        return sum(text_length(item) for item in node)
+    if not isinstance(node, dict):
+        return 0
+    return sum(len(value) if key == "text" and isinstance(value, str) else text_length(value) for key, value in node.items())
 
 
 def view_problems(view: Any) -> list[str]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from app.sandbox.socket_mode import SocketModeServer
@@ -54,6 +57,7 @@ class FakeSlack:
     # lifecycle
 
     def start(self) -> FakeSlack:
+        self._state.upload_dir = tempfile.mkdtemp(prefix="fake-slack-uploads-")
         self._server = SlackServer(self._state)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-slack", daemon=True
@@ -72,6 +76,9 @@ class FakeSlack:
             assert self._thread is not None
             self._thread.join()
             self._server = self._thread = None
+        if self._state.upload_dir:
+            shutil.rmtree(self._state.upload_dir, ignore_errors=True)
+            self._state.upload_dir = ""
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -235,9 +242,13 @@ class FakeSlack:
         With message_ts it can replace or delete that message.
         """
         hook_id = self._state.new_id("", 24).lower()
-        self._mutate(lambda s: s.response_urls.__setitem__(hook_id, ResponseUrl(channel, user, message_ts)))
+        self._mutate(lambda s: s.response_urls.__setitem__(hook_id, ResponseUrl(channel, user, message_ts, s.now())))
         number = self._state.new_id("", 12)
         return f"{self.base_url}/{kind}/{self.enterprise_id}/{number}/{hook_id}"
+
+    def advance_clock(self, seconds: float) -> None:
+        """Slack's clock moves on by `seconds`: a response_url handed out more than 30 minutes before then has expired."""
+        self._mutate(lambda s: setattr(s, "clock_offset", s.clock_offset + seconds))
 
     def issue_trigger_id(self, *, age: float = 0.0) -> str:
         """A trigger_id views.open accepts for 3 s; `age` pretends it was issued that many seconds ago."""
@@ -296,7 +307,8 @@ class FakeSlack:
         found = self._copy(lambda s: s.files.get(file_id))
         if found is None:
             raise KeyError(file_id)
-        return {"id": found.id, "name": found.filename, "title": found.title, "content": found.content, "shared_in": found.shared_in}
+        content = Path(found.path).read_bytes() if found.path else None
+        return {"id": found.id, "name": found.filename, "title": found.title, "content": content, "shared_in": found.shared_in}
 
     def next_ts(self) -> str:
         """A fresh message timestamp, as Slack would give an ephemeral message."""

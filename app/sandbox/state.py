@@ -150,11 +150,12 @@ class Fault:
 
 @dataclass
 class ResponseUrl:
-    """A response_url handed to the bot: where the interaction came from, and how often it was used."""
+    """A response_url handed to the bot: where the interaction came from, when (SlackState.now), how often it was used."""
 
     channel: str
     user: str
     message_ts: str | None
+    issued_at: float
     uses: int = 0
 
 
@@ -166,14 +167,14 @@ class Trigger:
 
 @dataclass
 class UploadedFile:
-    """A file from files.getUploadURLExternal: the length promised, the bytes once posted, and where it was shared."""
+    """A file from files.getUploadURLExternal: the length promised, where its bytes were kept, and where it was shared."""
 
     id: str
     filename: str
     length: int
     ticket: str
     title: str | None = None
-    content: bytes | None = None  # None until the upload URL received exactly `length` bytes
+    path: str | None = None  # the bytes on disk; None until the upload URL received exactly `length` bytes
     shared_in: list[str] = field(default_factory=list)
     completed: bool = False
 
@@ -218,6 +219,8 @@ class SlackState:
     dropped_answers: dict[str, int] = field(default_factory=dict)  # method -> calls done whose answer is never sent
     files: dict[str, UploadedFile] = field(default_factory=dict)  # file id -> what files.* were told and sent
     upload_url: str = ""  # where files.getUploadURLExternal sends uploads: http://127.0.0.1:<port>/upload/v1/
+    upload_dir: str = ""  # where uploaded bytes are written as they arrive, so a large file never sits in memory
+    clock_offset: float = 0.0  # seconds Slack's clock is ahead of this machine's (FakeSlack.advance_clock)
     version: int = field(default=0, init=False)
     lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     cond: threading.Condition = field(init=False, repr=False)
@@ -232,6 +235,10 @@ class SlackState:
         """Wake every wait_for(); call with the lock held after mutating anything."""
         self.version += 1
         self.cond.notify_all()
+
+    def now(self) -> float:
+        """Slack's monotonic clock: this machine's, moved on by advance_clock, for what expires (response_urls)."""
+        return time.monotonic() + self.clock_offset
 
     def new_id(self, prefix: str, length: int) -> str:
         with self.lock:

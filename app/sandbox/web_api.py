@@ -6,11 +6,13 @@ import base64
 import binascii
 import json
 import math
+import os
 import re
 import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
@@ -19,6 +21,7 @@ from app.sandbox.state import Call, Channel, SlackState, UploadedFile
 
 BOT, ADMIN, APP = "bot", "admin", "app"  # APP: the app-level token (xapp-), good only for apps.connections.open
 RESPONSE_URL_MAX_USES = 5  # reference §5.6: up to 5 posts per response_url
+RESPONSE_URL_TTL = 30 * 60.0  # reference §5.6: within 30 minutes of the interaction
 TRIGGER_TTL = 3.0
 # hooks.slack.com/actions/<E…>/<n>/<secret> for clicks, /commands/<E…>/<n>/<secret> for slash commands
 RESPONSE_URL_PATHS = ("/actions/", "/commands/")  # reference §5.5: a trigger_id is usable for 3 seconds
@@ -335,6 +338,8 @@ def get_permalink(state: SlackState, params: dict[str, Any], caller: Caller) -> 
 
 def post_ephemeral(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
     channel = _channel(state, params)
+    if not channel.bot_member:  # as for chat.postMessage: a channel the bot is not in (a private one it cannot see)
+        raise ApiError("channel_not_found" if channel.id.startswith("G") else "not_in_channel")
     user = params.get("user") or ""
     if user not in state.users:
         raise ApiError("user_not_in_channel")
@@ -571,17 +576,37 @@ def files_get_upload_url(state: SlackState, params: dict[str, Any], caller: Call
     return {"upload_url": f"{state.upload_url}{upload.ticket}", "file_id": upload.id}
 
 
-def receive_upload(state: SlackState, ticket: str, body: bytes) -> tuple[int, bytes]:
-    """The upload URL: the raw bytes of the file, exactly as many as `length` promised (else HTTP 400, nothing kept)."""
+UPLOAD_CHUNK = 64 * 1024
+
+
+def receive_upload(state: SlackState, ticket: str, body: BufferedIOBase, size: int) -> tuple[int, bytes]:
+    """The upload URL: the raw bytes of the file, exactly as many as `length` promised (else HTTP 400, nothing kept).
+
+    The bytes go to a file as they arrive, a chunk at a time, so a large upload never sits in memory.
+    """
     with state.lock:
         upload = next((f for f in state.files.values() if f.ticket == ticket and not f.completed), None)
+        length = None if upload is None else upload.length
+        path = os.path.join(state.upload_dir, upload.id) if upload is not None else ""
+    if upload is None or size != length:
+        unread = size
+        while unread > 0 and (chunk := body.read(min(UPLOAD_CHUNK, unread))):  # read what was sent, then refuse it
+            unread -= len(chunk)
         if upload is None:
             return 404, b"unknown or finished upload"
-        if len(body) != upload.length:
-            return 400, f"expected {upload.length} bytes, received {len(body)}".encode()
-        upload.content = bytes(body)
+        return 400, f"expected {length} bytes, received {size}".encode()
+    with open(path, "wb") as out:
+        left = size
+        while left > 0:
+            chunk = body.read(min(UPLOAD_CHUNK, left))
+            if not chunk:
+                return 400, f"expected {size} bytes, the connection closed after {size - left}".encode()
+            out.write(chunk)
+            left -= len(chunk)
+    with state.lock:
+        upload.path = path
         state.changed()
-        return 200, f"OK - {len(body)}".encode()
+        return 200, f"OK - {size}".encode()
 
 
 def files_complete_upload(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -592,7 +617,7 @@ def files_complete_upload(state: SlackState, params: dict[str, Any], caller: Cal
     uploads = []
     for item in given:
         upload = state.files.get(str(item["id"]))
-        if upload is None or upload.content is None or upload.completed:
+        if upload is None or upload.path is None or upload.completed:
             raise ApiError("file_not_found")
         uploads.append((upload, item.get("title")))
     targets = [str(params["channel_id"])] if params.get("channel_id") else []
@@ -820,10 +845,13 @@ def post_to_response_url(state: SlackState, hook_id: str, body: bytes) -> tuple[
         hook = state.response_urls.get(hook_id)
         if hook is None:
             return 404, b'{"ok": false, "error": "no_service"}'
+        if state.now() - hook.issued_at > RESPONSE_URL_TTL:
+            return 404, b'{"ok": false, "error": "expired_url"}'
         if hook.uses >= RESPONSE_URL_MAX_USES:
             return 404, b'{"ok": false, "error": "used_url"}'
-        if payload.get("blocks") is not None and block_kit.message_error(payload["blocks"]):
-            return 400, b'{"ok": false, "error": "invalid_blocks"}'
+        refused = block_kit.message_error(payload["blocks"]) if payload.get("blocks") is not None else None
+        if refused:
+            return 400, json.dumps({"ok": False, "error": refused}).encode()
         hook.uses += 1
         state.response_posts.append(payload)
         source = state.messages.get(hook.channel, {}).get(hook.message_ts or "")
@@ -888,8 +916,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         url = urlsplit(self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        size = int(self.headers.get("Content-Length") or 0)
         headers: dict[str, str] = {}
+        if url.path.startswith(UPLOAD_PATH):
+            status, answer = receive_upload(self.server.state, url.path[len(UPLOAD_PATH) :], self.rfile, size)
+            self._send(status, answer, headers)
+            return
+        body = self.rfile.read(size)
         if url.path.startswith("/api/"):
             params, parse_error = _parse(self.headers.get("Content-Type"), body, url.query)
             auth = self.headers.get("Authorization") or ""
@@ -903,10 +936,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
         elif url.path.startswith(RESPONSE_URL_PATHS):
             status, answer = post_to_response_url(self.server.state, url.path.rsplit("/", 1)[-1], body)
-        elif url.path.startswith(UPLOAD_PATH):
-            status, answer = receive_upload(self.server.state, url.path[len(UPLOAD_PATH) :], body)
         else:
             status, answer = 404, b'{"ok": false, "error": "not_found"}'
+        self._send(status, answer, headers)
+
+    def _send(self, status: int, answer: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(answer)))

@@ -17,7 +17,7 @@ from app.core.sync import SyncSummary, sync_once
 from app.core.workspaces import Workspaces
 from app.slack.api.gateway import SlackGateway
 from app.slack.api.token_health import TokenHealth
-from app.work import CountedPool, InFlight
+from app.work import CountedPool, InFlight, Turns
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Runtime:
     outbox: Outbox
     background: CountedPool  # work after an ack, submitted only through app.slack.listeners.after_ack
     ingesting: CountedPool
+    exports: Turns  # /invites export, one at a time in a process, submitted only through app.slack.listeners.after_ack
     in_flight: InFlight
     token_check: TokenHealth  # what Slack last said about both tokens (auth.test, rejections, revocations)
 
@@ -68,5 +69,6 @@ class Runtime:
         """Finish in-flight work and running jobs (queued ones wait in the database), then let go of the database."""
         self.background.shutdown(wait=True)
         self.ingesting.shutdown(wait=True)
+        self.exports.shutdown(wait=True)
         self.outbox.stop()
         self.engine.dispose()

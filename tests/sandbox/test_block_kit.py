@@ -161,3 +161,27 @@ def test_blocks_validate(fake: FakeSlack, bot: WebClient) -> None:
     assert error_of(bot.blocks_validate, blocks=[section()], view=home([])) == "invalid_arguments"
     admin = WebClient(base_url=fake.api_url, token=fake.admin_token)
     assert error_of(admin.blocks_validate, blocks=[section()]) == "not_allowed_token_type"
+
+
+def test_a_message_holds_12000_characters_of_text_in_all_its_blocks() -> None:
+    full = [section("x" * 3000)] * 4
+    assert message_error(full) is None
+    assert message_error([*full, section("y")]) == "msg_blocks_too_long"
+    assert message_error([section("x" * 2999), actions(button(text="Go"))] * 4) == "msg_blocks_too_long"  # button labels count
+    confirm = {"title": plain("Sure?"), "text": plain("x" * 300), "confirm": plain("Yes"), "deny": plain("No")}
+    assert message_error([section("x" * 2900), actions(button(confirm=confirm))] * 4) == "msg_blocks_too_long"
+    assert message_error([section("x" * 3001)] * 5) == "invalid_blocks"  # a block's own limit is told first
+
+
+def test_messages_with_too_much_text_are_refused_everywhere_a_message_goes(fake: FakeSlack, bot: WebClient) -> None:
+    full, over = [section("x" * 3000)] * 4, [section("x" * 3000)] * 4 + [section("y")]
+    posted = bot.chat_postMessage(channel=CHANNEL, text="ok", blocks=full)
+
+    assert error_of(bot.chat_postMessage, channel=CHANNEL, text="x", blocks=over) == "msg_blocks_too_long"
+    assert error_of(bot.chat_update, channel=CHANNEL, ts=posted["ts"], text="x", blocks=over) == "msg_blocks_too_long"
+    assert error_of(bot.chat_postEphemeral, channel=CHANNEL, user=USER, text="x", blocks=over) == "msg_blocks_too_long"
+    hook = WebhookClient(fake.new_response_url(channel=CHANNEL, user=USER))
+    refused = hook.send(text="x", blocks=over)
+    assert (refused.status_code, refused.body) == (400, '{"ok": false, "error": "msg_blocks_too_long"}')
+    assert hook.send(text="fits", blocks=full).status_code == 200
+    assert [len(m["blocks"]) for m in fake.messages(CHANNEL)] == [4] and len(fake.ephemerals(user=USER)) == 1

@@ -427,3 +427,31 @@ def test_rate_limits_bite_when_switched_on(fake: FakeSlack) -> None:
     assert _raw(fake, fake.admin_token, "admin.inviteRequests.approved.list", {"team_id": TEAM})[0] == 200
     posts = [_raw(fake, fake.bot_token, "chat.postMessage", {"channel": CHANNEL, "text": "hi"})[0] for _ in range(2)]
     assert posts == [200, 429]
+
+
+def test_a_response_url_takes_5_posts_within_30_minutes_then_answers_as_slack_does(fake: FakeSlack) -> None:
+    """Reference §5.6: "up to 5 times within 30 minutes"; an expired one answers expired_url, a spent one used_url."""
+    spent = WebhookClient(fake.new_response_url(channel=CHANNEL, user="U0ALICE", kind="commands"))
+    for n in range(5):
+        assert spent.send(text=f"answer {n}").status_code == 200
+    refused = spent.send(text="a sixth")
+    assert (refused.status_code, json.loads(refused.body)["error"]) == (404, "used_url")
+
+    old = WebhookClient(fake.new_response_url(channel=CHANNEL, user="U0ALICE", kind="commands"))
+    fake.advance_clock(29 * 60)
+    fresh = WebhookClient(fake.new_response_url(channel=CHANNEL, user="U0ALICE", kind="commands"))
+    assert old.send(text="at 29 minutes").status_code == 200
+    fake.advance_clock(60 + 1)
+    expired = old.send(text="at 30 minutes and a second")
+    assert (expired.status_code, json.loads(expired.body)["error"]) == (404, "expired_url")
+    assert fresh.send(text="1 minute old").status_code == 200
+    assert [e["text"] for e in fake.ephemerals(user="U0ALICE")][5:] == ["at 29 minutes", "1 minute old"]
+
+
+def test_an_ephemeral_needs_the_bot_in_the_channel(fake: FakeSlack, bot: WebClient) -> None:
+    fake.add_channel("C0ELSEWHRE", name="elsewhere", team_id=TEAM, bot_member=False)
+    fake.add_channel("G0PRIVATE1", name="private", team_id=TEAM, bot_member=False)
+    assert error_of(bot.chat_postEphemeral, channel="C0ELSEWHRE", user="U0ALICE", text="hi") == "not_in_channel"
+    assert error_of(bot.chat_postEphemeral, channel="G0PRIVATE1", user="U0ALICE", text="hi") == "channel_not_found"
+    assert error_of(bot.chat_postEphemeral, channel="D0PEOPLE01", user="U0ALICE", text="hi") == "channel_not_found"
+    assert bot.chat_postEphemeral(channel=CHANNEL, user="U0ALICE", text="hi")["ok"]

@@ -47,6 +47,7 @@ def assert_message_valid(surface: list[dict[str, Any]], text: str | None = None)
     assert 1 <= len(surface) <= limits.MESSAGE_BLOCKS
     assert_blocks_valid(surface)
     assert block_kit.message_problems(surface) == []
+    assert block_kit.message_error(surface) is None, f"{limits.text_length(surface)} characters of text in one message"
     if text is not None:
         assert text and len(text) <= limits.SECTION_TEXT
         assert_no_token_cut({"text": text})

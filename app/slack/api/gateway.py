@@ -1,15 +1,20 @@
-"""The only code that calls Slack's Web API; expected Slack errors come back as values, not exceptions."""
+"""The only code that calls Slack's Web API; expected Slack errors come back as values, not exceptions.
+
+Every message leaves through app.slack.ui.limits.within, so none is longer than Slack takes.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from typing import Any, Iterator
+from ssl import SSLContext
+from typing import Any, BinaryIO, Iterator
 from urllib.error import HTTPError
+from urllib.request import Request, urlopen
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
+from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
@@ -28,6 +33,7 @@ from app.slack.api.client import (
     retry_after_of,
     without_rate_limit_waits,
 )
+from app.slack.ui.limits import within
 
 ADMIN_PAGE_LIMIT = 1000
 TEAMS_PAGE_LIMIT = 100  # admin.teams.list takes 1–100 (openapi.json)
@@ -257,7 +263,7 @@ class SlackGateway:
         SlackCallFailed for every other failure, after which nothing was posted. A 429 is not waited out here: the
         caller posts again at the channel's next free slot (with its Retry-After), so retries keep to the pace.
         """
-        params = {"channel": channel, "text": text, "blocks": blocks, "metadata": metadata, "thread_ts": thread_ts}
+        params = {"channel": channel, "text": text, "blocks": within(blocks), "metadata": metadata, "thread_ts": thread_ts}
         try:
             answer = self._poster().api_call("chat.postMessage", json={k: v for k, v in params.items() if v is not None})
             return str(answer["ts"])
@@ -277,10 +283,10 @@ class SlackGateway:
             raise SlackCallFailed("chat.getPermalink", error_code(exc)) from exc
 
     def update_message(self, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
-        self._bot_call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+        self._bot_call("chat.update", channel=channel, ts=ts, text=text, blocks=within(blocks))
 
     def post_ephemeral(self, channel: str, user: str, *, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        self._bot_call("chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks)
+        self._bot_call("chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks and within(blocks))
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         """Open a modal; returns its view id so it can be filled in afterwards."""
@@ -296,7 +302,7 @@ class SlackGateway:
         """Answer a slash command or button through its response_url (ephemeral unless replacing the original)."""
         try:
             response = WebhookClient(response_url, timeout=10).send(
-                text=text, blocks=blocks, response_type="ephemeral", replace_original=replace
+                text=text, blocks=blocks and within(blocks), response_type="ephemeral", replace_original=replace
             )
         except (OSError, ValueError) as exc:
             raise SlackCallFailed("response_url", "network_error") from exc
@@ -347,22 +353,33 @@ class SlackGateway:
 
     # -- files ------------------------------------------------------------------------------
 
-    def send_file(self, user_id: str, *, filename: str, content: bytes, title: str, comment: str) -> str:
-        """Share a file in the app's direct message with a user; returns that conversation's id.
+    def send_file(self, user_id: str, *, filename: str, file: BinaryIO, length: int, title: str, comment: str) -> str:
+        """Share a file in the app's direct message with a user, read from `file` (`length` bytes from where it stands)
+        a block at a time; returns that conversation's id.
 
-        conversations.open, then slack_sdk's files_upload_v2: files.getUploadURLExternal, the bytes POSTed to the
-        upload_url it gives, files.completeUploadExternal into the conversation. Raises SlackCallFailed with Slack's
-        code, or UPLOAD_REFUSED when the upload URL would not take the bytes.
+        conversations.open, then Slack's external upload: files.getUploadURLExternal, the bytes POSTed to the
+        upload_url it gives, files.completeUploadExternal into the conversation. (slack_sdk's files_upload_v2 reads the
+        whole file into memory first, so it is not used.) Raises SlackCallFailed with Slack's code, or UPLOAD_REFUSED
+        when the upload URL would not take the bytes.
         """
         channel = str(self._bot_call("conversations.open", users=user_id)["channel"]["id"])
         try:
-            self._bot.files_upload_v2(channel=channel, filename=filename, content=content, title=title, initial_comment=comment)
-        except SlackApiError as exc:
-            raise SlackCallFailed(str(exc.response.api_url).rsplit("/", 1)[-1], error_code(exc)) from exc
-        except (HTTPError, SlackRequestError) as exc:
-            raise SlackCallFailed("upload_url", UPLOAD_REFUSED) from exc
+            upload = self._bot.files_getUploadURLExternal(filename=filename, length=length)
         except WIRE_ERRORS as exc:
-            raise SlackCallFailed("files_upload_v2", "network_error") from exc
+            raise SlackCallFailed("files.getUploadURLExternal", error_code(exc)) from exc
+        try:
+            status = _post_file(str(upload["upload_url"]), file, length, timeout=self._bot.timeout, ssl=self._bot.ssl)
+        except HTTPError as exc:
+            raise SlackCallFailed("upload_url", UPLOAD_REFUSED) from exc
+        except OSError as exc:
+            raise SlackCallFailed("upload_url", "network_error") from exc
+        if status != 200:
+            raise SlackCallFailed("upload_url", UPLOAD_REFUSED)
+        shared: list[dict[str, str | None]] = [{"id": str(upload["file_id"]), "title": title}]
+        try:
+            self._bot.files_completeUploadExternal(files=shared, channel_id=channel, initial_comment=comment)
+        except WIRE_ERRORS as exc:
+            raise SlackCallFailed("files.completeUploadExternal", error_code(exc)) from exc
         return channel
 
     def _bot_call(self, method: str, **params: Any) -> Any:
@@ -372,3 +389,20 @@ class SlackGateway:
         except WIRE_ERRORS as exc:
             raise SlackCallFailed(method, error_code(exc))
 
+
+
+UPLOAD_BLOCK = 64 * 1024  # bytes of a file sent at a time
+
+
+def _post_file(url: str, file: BinaryIO, length: int, *, timeout: int, ssl: SSLContext | None) -> int:
+    """POST `length` bytes of `file` to an upload URL as they are read, a block at a time; the HTTP status."""
+
+    def blocks() -> Iterator[bytes]:
+        left = length
+        while left > 0 and (block := file.read(min(UPLOAD_BLOCK, left))):
+            left -= len(block)
+            yield block
+
+    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
+    with urlopen(Request(url, data=blocks(), headers=headers, method="POST"), timeout=timeout, context=ssl) as answer:
+        return int(answer.status)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.lifecycle import DECIDED
-from app.core.outbox import Job
+from app.core.outbox import GiveUp, Job, Retry
 from app.core.outcomes import Outcome
 from app.core.pacing import Pace
-from app.slack.api.failures import job_failure
-from app.slack.api.gateway import SlackCallFailed, SlackGateway
+from app.slack.api.failures import NEVER_SUCCEEDS, job_failure
+from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
 from app.slack.jobs.home import publish_home
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks, replies
@@ -31,20 +32,64 @@ def answer(runtime: Runtime, job: Job) -> None:
     tell(runtime, reply_to, text)
 
 
-def tell(runtime: Runtime, reply_to: dict[str, str], text: str) -> None:
-    """One sentence to a person where they asked: their App Home, an ephemeral in the channel, or a command's response_url."""
+# A response_url that will take no more posts: 30 minutes have passed, its 5 uses are spent, or Slack does not know it.
+RESPONSE_URL_GONE = frozenset({"expired_url", "used_url", "no_service", "invalid_url"})
+
+
+def tell(
+    runtime: Runtime, reply_to: dict[str, str], text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False
+) -> None:
+    """A message to a person where they asked: their App Home, an ephemeral in the channel, or a command's response_url.
+
+    A response_url lives 30 minutes and takes 5 posts (a decision queued behind Slack's pace can outlive it): once it
+    takes no more, the answer goes as an ephemeral in the channel the command was typed in, else as a direct message.
+    """
     surface, user = reply_to.get("surface"), str(reply_to.get("user") or "")
     if surface == "home":
         publish_home(runtime, user, notice=text)
         return
     try:
         if surface == "response_url":
-            runtime.gateway.respond(str(reply_to["url"]), text=text)
+            try:
+                runtime.gateway.respond(str(reply_to["url"]), text=text, blocks=blocks, replace=replace)
+                return
+            except SlackCallFailed as exc:
+                if exc.code not in RESPONSE_URL_GONE:
+                    raise
+                log.info("the response_url for %s answered %s: telling them in the channel or a direct message", user, exc.code)
+            _ephemeral_or_direct(runtime, str(reply_to.get("channel") or ""), user, text, blocks)
         elif reply_to.get("channel"):
-            runtime.gateway.post_ephemeral(str(reply_to["channel"]), user, text=text)
+            runtime.gateway.post_ephemeral(str(reply_to["channel"]), user, text=text, blocks=blocks)
     except SlackCallFailed as exc:
         log.warning("could not tell %s: %s", user, exc.code)
         raise job_failure(exc) from exc
+
+
+def say(
+    runtime: Runtime, reply_to: dict[str, str], text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False
+) -> None:
+    """tell() at once, outside the outbox: a failure has nothing to try it again, and tell() has logged it."""
+    try:
+        tell(runtime, reply_to, text, blocks, replace=replace)
+    except (Retry, GiveUp):
+        pass
+
+
+def _ephemeral_or_direct(runtime: Runtime, channel: str, user: str, text: str, shown: list[dict[str, Any]] | None) -> None:
+    """An ephemeral in `channel`; a direct message when there is none or Slack will never take it there (the bot is not
+    in that channel, or it is a conversation between people). A direct message whose answer was lost is not sent again."""
+    if channel:
+        try:
+            runtime.gateway.post_ephemeral(channel, user, text=text, blocks=shown)
+            return
+        except SlackCallFailed as exc:
+            if exc.code not in NEVER_SUCCEEDS:
+                raise
+            log.info("no ephemeral for %s in %s (%s): telling them in a direct message", user, channel, exc.code)
+    try:
+        runtime.gateway.post_message(user, text=text, blocks=shown or [blocks.mrkdwn_section(text)])
+    except PostUnconfirmed:
+        log.warning("the direct message to %s may or may not have arrived: not sent again", user)
 
 
 def tell_requester(sessions: sessionmaker[Session], gateway: SlackGateway, pace: Pace | None, job: Job) -> None:

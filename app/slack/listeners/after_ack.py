@@ -22,6 +22,11 @@ def run_later(runtime: Runtime, reply_to: dict[str, str] | None, fn: Callable[..
     return runtime.background.submit(_guarded, runtime, reply_to, fn, args)
 
 
+def run_in_turn(runtime: Runtime, reply_to: dict[str, str] | None, fn: Callable[..., Any], *args: Any) -> int:
+    """Run fn(*args) on the exports' one worker, after the ones already given to it; returns how many are ahead."""
+    return runtime.exports.submit(_guarded, runtime, reply_to, fn, args)
+
+
 def ingest_later(runtime: Runtime, fn: Callable[..., Any], *args: Any) -> Future[None]:
     """Store an incoming request and post its card on the ingest pool, where waiting for the channel's pace holds up no
     click; an event has nobody to tell."""

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from slack_bolt import Ack, App
 
-from app.core import approvals, authz, export, invites, queries, receipts
+from app.core import approvals, authz, invites, queries, receipts
 from app.core.authz import NOT_ALLOWED_OUTCOME
 from app.core.bulk import batches
 from app.core.bulk.batches import Filter
 from app.core.decisions import decide
 from app.core.outcomes import Result
 from app.core.policy import stats as policy_stats
-from app.slack.api.errors import classify_invite, documented_codes
-from app.slack.api.gateway import SlackCallFailed
+from app.slack.api.errors import classify_invite
 from app.slack.ids import ActionId
+from app.slack.jobs.answers import say
 from app.slack.jobs.home import publish_home
-from app.slack.listeners import bulk
+from app.slack.listeners import bulk, exports
 from app.slack.listeners.after_ack import run_later
 from app.slack.listeners.command_parse import USAGE, Command, DirectInvite, UsageError, parse
 from app.slack.listeners.surfaces import reply_to_of
@@ -62,9 +61,10 @@ def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
 
     The replay check writes to the database, so it runs here, after the ack: an ack never waits for a write lock.
     """
-    user_id, url = body["user_id"], body["response_url"]
+    user_id, reply_to = body["user_id"], reply_to_of(body)
+    assert reply_to is not None  # a slash command always has a response_url and a user
     if not receipts.first_delivery(runtime.sessions, str(body.get("trigger_id") or ""), body.get("user_id")):
-        _respond(runtime, url, REPLAYED)
+        say(runtime, reply_to, REPLAYED)
         return
     if command.name in OPEN_TO_ALL:
         verdict = authz.ALLOWED
@@ -76,12 +76,12 @@ def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
             text = f"Only invite approvers can use `/invites {command.name}`. You can use `/invites mine` and `/invites help`."
         else:
             text = replies.refusal(verdict, user_id)
-        _respond(runtime, url, text)
+        say(runtime, reply_to, text)
         return
     reply = _HANDLERS[command.name](runtime, command, body)
     if reply is not None:
         text, blocks = reply
-        _respond(runtime, url, text, blocks)
+        say(runtime, reply_to, text, blocks)
 
 
 # What a subcommand answers; None when the outbox answers (a decision, once Slack has answered).
@@ -281,32 +281,6 @@ def _invite_workspace(runtime: Runtime, invite: DirectInvite, body: dict[str, An
     return None, f"name the workspace to invite into with `in <workspace>` ({choices}). Nothing was sent."
 
 
-def _export(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
-    """The audit log of the last `count` days as a CSV file in the asker's direct messages with invitebot: of the
-    workspaces they decide, and their own attempts."""
-    until = datetime.now(timezone.utc)
-    since = until - timedelta(days=command.count)
-    teams = _teams(runtime, body["user_id"], body.get("team_id"))
-    out = io.StringIO()
-    with runtime.reads() as session:
-        rows = export.write_csv(export.rows(session, since, until, slack_codes=documented_codes(), teams=teams, viewer=body["user_id"]), out)
-    if not rows:
-        return replies.export_empty(command.count), None
-    filename = replies.export_filename(since, until)
-    try:
-        runtime.gateway.send_file(
-            body["user_id"],
-            filename=filename,
-            content=out.getvalue().encode("utf-8"),
-            title=filename,
-            comment=replies.export_comment(rows, since, until),
-        )
-    except SlackCallFailed as exc:
-        log.warning("could not send an audit export: %s %s", exc.method, exc.code)
-        return replies.export_failed(exc.code, command.count), None
-    return replies.export_sent(rows, command.count, filename), None
-
-
 _HANDLERS = {
     "list": _list,
     "approve": _decide,
@@ -317,7 +291,7 @@ _HANDLERS = {
     "sync": _sync,
     "mine": _mine,
     "invite": _invite,
-    "export": _export,
+    "export": exports.queue,
 }
 
 
@@ -326,11 +300,13 @@ def turn_page(runtime: Runtime, body: dict[str, Any]) -> None:
     user_id, url = body["user"]["id"], body.get("response_url")
     if not url:
         return
+    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id") or ""
+    reply_to = {"surface": "response_url", "url": url, "user": user_id, "channel": channel}
     asked = authz.Asked(user_id, "list", source=Source.SLASH.value)
     verdict = authz.require(runtime.sessions, runtime.approvers, asked, actor_team=(body.get("user") or {}).get("team_id"))
     if not verdict.allowed:
         only = verdict.outcome == NOT_ALLOWED_OUTCOME and verdict.group is None
-        _respond(runtime, url, "Only invite approvers can list invite requests." if only else replies.refusal(verdict, user_id))
+        say(runtime, reply_to, "Only invite approvers can list invite requests." if only else replies.refusal(verdict, user_id))
         return
     try:
         value = json.loads(body["actions"][0]["value"])
@@ -340,11 +316,4 @@ def turn_page(runtime: Runtime, body: dict[str, Any]) -> None:
         return
     teams = _teams(runtime, user_id, (body.get("user") or {}).get("team_id"))
     text, blocks = _page(runtime, offset=offset, team=team if isinstance(team, str) else None, teams=teams)
-    _respond(runtime, url, text, blocks, replace=True)
-
-
-def _respond(runtime: Runtime, url: str, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False) -> None:
-    try:
-        runtime.gateway.respond(url, text=text, blocks=blocks, replace=replace)
-    except SlackCallFailed as exc:
-        log.warning("could not answer a command: %s", exc.code)
+    say(runtime, reply_to, text, blocks, replace=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from app.core.lifecycle import APPROVED, DECIDING, DENIED, GONE, INVITE_FAILED, OPEN, PENDING
 from app.slack.ids import ActionId, ButtonValue
@@ -119,19 +119,6 @@ def mrkdwn_section(text: str) -> dict[str, Any]:
 
 def context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": _fit(text, limits.SECTION_TEXT)}]}
-
-
-def capped(head: list[dict[str, Any]], items: list[list[dict[str, Any]]], room: int, more: Callable[[int], str]) -> list[dict[str, Any]]:
-    """`head`, then as many whole items (each a few blocks) as fit in `room` blocks, then a line saying what to do
-    about the items left out; `more(n)` writes that line for n left out."""
-    out = list(head)
-    for shown, item in enumerate(items):
-        left = len(items) - shown
-        if len(out) + len(item) + (1 if left > 1 else 0) > room:
-            out.append(context(more(left)))
-            return out
-        out.extend(item)
-    return out
 
 
 def _field(label: str, value: str) -> dict[str, Any]:

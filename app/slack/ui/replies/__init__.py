@@ -40,7 +40,14 @@ from app.slack.ui.replies.digests import (
     digest_line,
     digest_refusal,
 )
-from app.slack.ui.replies.export import export_comment, export_empty, export_failed, export_filename, export_sent
+from app.slack.ui.replies.export import (
+    export_comment,
+    export_empty,
+    export_failed,
+    export_filename,
+    export_queued,
+    export_sent,
+)
 from app.slack.ui.replies.notices import (
     approved_by,
     approver_mentions,
@@ -118,6 +125,7 @@ __all__ = [
     "export_filename",
     "export_comment",
     "export_sent",
+    "export_queued",
     "export_empty",
     "export_failed",
     "BULK_NOT_ALLOWED",

@@ -39,6 +39,15 @@ def export_sent(rows: int, days: int, filename: str) -> str:
     return f"The audit export of the last {_count(days, 'day')} is in your direct messages with invitebot: {filename}, {_count(rows, 'row')}."
 
 
+def export_queued(ahead: int, days: int) -> str:
+    """Another export is being written: invitebot writes one at a time."""
+    others = "another audit export is" if ahead == 1 else f"{ahead} other audit exports are"
+    return (
+        f"Your audit export of the last {_count(days, 'day')} is queued: {others} being written first, one at a time. "
+        "It comes to your direct messages with invitebot when it is ready; there is no need to ask again."
+    )
+
+
 def export_empty(days: int) -> str:
     return f"invitebot recorded no decisions or attempts in the last {_count(days, 'day')}, so there is no file to send."
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.lifecycle import APPROVED, INVITE_FAILED
-from app.slack.ui import blocks, limits
+from app.slack.ui import blocks
 from app.slack.ui.replies.words import LIST_REASON_CHARS, _sections, status_words
 from app.store.models import InviteRequest
 
@@ -20,7 +20,7 @@ def mine(requests: list[InviteRequest]) -> list[dict[str, Any]]:
         for r in requests
     ]
     more = lambda left: f"{left} older requests not shown; an invite approver can look any of them up."  # noqa: E731
-    return [blocks.mrkdwn_section("*Your invite requests*"), *_sections(lines, room=limits.MESSAGE_BLOCKS - 1, more=more)]
+    return _sections([blocks.mrkdwn_section("*Your invite requests*")], lines, more=more)
 
 
 def requester_dm(request: InviteRequest) -> str:

@@ -41,24 +41,33 @@ def pending_page(
     where = f" in {blocks.escape(label or team)}" if team else ""
     if not total:
         return [blocks.mrkdwn_section(f"No invite requests are waiting{where}. :tada:")]
-    shown = f"{offset + 1}–{offset + len(requests)} of {total}"
     order = "workspace by workspace, oldest first" if grouped else "oldest first"
-    out = [blocks.mrkdwn_section(f"*Pending invite requests{where}* ({shown}, {order})")]
+    items: list[list[dict[str, Any]]] = []
     previous: str | None = "-"  # no workspace has this id: the first request starts a group
     for request in requests:
+        item = [blocks.mrkdwn_section(request_summary(request)), blocks.decision_buttons(request, block_id=f"list-{request.id}")]
         if grouped is not None and request.team_id != previous:
             previous = request.team_id
-            out.append(blocks.mrkdwn_section(f"*{blocks.workspace_words(request)}* ({grouped.get(request.team_id, 0)} waiting)"))
-        out.append(blocks.mrkdwn_section(request_summary(request)))
-        out.append(blocks.decision_buttons(request, block_id=f"list-{request.id}"))
-    pager = []
-    if offset > 0:
-        pager.append(_page_button("Previous", max(0, offset - LIST_PAGE_SIZE), team))
-    if offset + len(requests) < total:
-        pager.append(_page_button("Next", offset + LIST_PAGE_SIZE, team))
-    if pager:
-        out.append({"type": "actions", "block_id": f"pager-{offset}", "elements": pager})
-    return out
+            item.insert(0, blocks.mrkdwn_section(f"*{blocks.workspace_words(request)}* ({grouped.get(request.team_id, 0)} waiting)"))
+        items.append(item)
+
+    def head(shown: int) -> list[dict[str, Any]]:
+        return [blocks.mrkdwn_section(f"*Pending invite requests{where}* ({offset + 1}–{offset + shown} of {total}, {order})")]
+
+    def more(left: int) -> str:
+        return f"{left} more on this page did not fit in one message: Next starts with them."
+
+    def pager(shown: int) -> list[dict[str, Any]]:
+        buttons = []
+        if offset > 0:
+            buttons.append(_page_button("Previous", max(0, offset - LIST_PAGE_SIZE), team))
+        if offset + shown < total:
+            buttons.append(_page_button("Next", offset + shown, team))
+        return [{"type": "actions", "block_id": f"pager-{offset}", "elements": buttons}] if buttons else []
+
+    shown = min(len(items), max(1, limits.fitting(head(len(items)), items, more, tail=pager)))  # the head at its longest
+    left = [blocks.context(more(len(items) - shown))] if shown < len(items) else []
+    return limits.fit(head(shown), items[:shown], more, tail=lambda fitted: left + pager(fitted))
 
 
 def _page_button(label: str, offset: int, team: str | None) -> dict[str, Any]:
@@ -84,7 +93,7 @@ def choose_one(ref: str, matches: list[InviteRequest]) -> list[dict[str, Any]]:
             f"`/invites show {example}`; `/invites list` shows every pending request with its id."
         )
 
-    return blocks.capped(head, items, limits.MESSAGE_BLOCKS, more)
+    return limits.fit(head, items, more)
 
 
 def request_in_full(
@@ -115,7 +124,7 @@ def request_in_full(
         f"{left} later attempts not shown. The card above shows how the request stands; "
         "invitebot's decision_log table has every attempt."
     )
-    return [*out, *_sections(["*History*", *lines], room=limits.MESSAGE_BLOCKS - len(out), more=more)]
+    return _sections(out, ["*History*", *lines], more=more)
 
 
 def history_lines(requests: list[InviteRequest]) -> list[dict[str, Any]]:
@@ -130,4 +139,4 @@ def history_lines(requests: list[InviteRequest]) -> list[dict[str, Any]]:
         f"{left} older decisions not shown. Ask for fewer with `/invites history 20`, "
         "or see one in full with `/invites show` and its email or request id."
     )
-    return [blocks.mrkdwn_section(f"*Latest {len(requests)} decisions*"), *_sections(lines, room=limits.MESSAGE_BLOCKS - 1, more=more)]
+    return _sections([blocks.mrkdwn_section(f"*Latest {len(requests)} decisions*")], lines, more=more)

@@ -27,20 +27,35 @@ def status_words(request: InviteRequest, *, reason_chars: int = blocks.MAX_REASO
     return blocks.outcome_line(request, reason_chars=reason_chars) or ":hourglass_flowing_sand: Waiting for a decision"
 
 
-def _sections(lines: list[str], *, room: int, more: Callable[[int], str]) -> list[dict[str, Any]]:
-    """Lines grouped into sections under Slack's 3000-character limit, in at most `room` blocks: when they do not all
-    fit, the last block says how many lines were left out (`more(n)`) and what to do about it."""
-    groups: list[list[str]] = []
-    size = 0
-    for line in lines:
-        if groups and size + len(line) + 1 <= limits.SECTION_TEXT - 100:
-            groups[-1].append(line)
-            size += len(line) + 1
+def _sections(head: list[dict[str, Any]], lines: list[str], *, more: Callable[[int], str]) -> list[dict[str, Any]]:
+    """`head`, then as many lines as one message holds (limits.fit), grouped into sections under Slack's
+    3000-character limit: when they do not all fit, the last block says how many lines were left out (`more(n)`) and
+    what to do about it."""
+
+    def grouped(count: int) -> list[list[dict[str, Any]]]:
+        groups: list[list[str]] = []
+        size = 0
+        for line in lines[:count]:
+            if groups and size + len(line) + 1 <= limits.SECTION_TEXT - 100:
+                groups[-1].append(line)
+                size += len(line) + 1
+            else:
+                groups.append([line])
+                size = len(line)
+        return [[blocks.mrkdwn_section("\n".join(group))] for group in groups]
+
+    def rest(count: int) -> list[dict[str, Any]]:
+        return [blocks.context(more(len(lines) - count))] if count < len(lines) else []
+
+    low, high = 0, len(lines)  # the most lines that fit, found by halving: fewer lines never take more room
+    while low < high:
+        middle = (low + high + 1) // 2
+        sections = grouped(middle)
+        if limits.fitting(head, sections, more, tail=lambda _: rest(middle)) == len(sections):
+            low = middle
         else:
-            groups.append([line])
-            size = len(line)
-    items = [[blocks.mrkdwn_section("\n".join(group))] for group in groups]
-    return blocks.capped([], items, room, lambda left: more(sum(len(g) for g in groups[len(groups) - left :])))
+            high = middle - 1
+    return limits.fit(head, grouped(low), more, tail=lambda _: rest(low))
 
 
 def _duration(span: timedelta) -> str:

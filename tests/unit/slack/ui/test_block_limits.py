@@ -124,35 +124,50 @@ def test_guest_requests_show_the_guest_account_end_and_members_do_not() -> None:
 # -- /invites answers -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("hostile", [False, True], ids=["plain", "hostile"])
 @pytest.mark.parametrize("count", [0, 1, 2, 24, 25, 60])
-def test_choose_one_fits_any_number_of_matches(count: int) -> None:
-    matches = [row(n, team_id=f"T{n:08d}", **HOSTILE) for n in range(count)]
+def test_choose_one_fits_any_number_of_matches(count: int, hostile: bool) -> None:
+    matches = [row(n, team_id=f"T{n:08d}", **(HOSTILE if hostile else {})) for n in range(count)]
     answer = replies.choose_one("ada@example.com", matches)
     assert_message_valid(answer)
     shown = [b for b in answer if b["type"] == "actions"]
-    assert len(shown) == min(count, 24)
+    assert [b["block_id"] for b in shown] == [f"choose-{m.id}" for m in matches[: len(shown)]]
+    assert len(shown) == min(count, 24) or (hostile and 1 <= len(shown) < count)
     if count > len(shown):
         last = answer[-1]["elements"][0]["text"]
         assert f"{count - len(shown)} more" in last and f"`/invites approve {matches[len(shown)].id}`" in last
 
 
-def test_history_of_50_with_long_deny_reasons() -> None:
+def test_history_of_50_with_long_deny_reasons_says_how_many_more() -> None:
     denied = [row(n, **STATES["denied with reason"], email=f"person{n}@example.com") for n in range(50)]
     answer = replies.history_lines(denied)
     assert_message_valid(answer)
-    assert all(f"person{n}@example.com" in str(answer) for n in range(50))  # shortened reasons leave room for all 50
+    shown = [n for n in range(50) if f"person{n}@example.com" in str(answer)]
+    assert shown == list(range(len(shown))) and len(shown) > 20  # the latest first, as many as one message holds
+    assert answer[-1]["elements"][0]["text"].startswith(f"{50 - len(shown)} older decisions not shown.")
 
 
 def test_lines_that_do_not_fit_end_in_a_line_saying_how_many_more() -> None:
-    out = replies.words._sections(["x" * 2900] * 100, room=limits.MESSAGE_BLOCKS - 1, more=lambda n: f"{n} older decisions")
-    assert len(out) == limits.MESSAGE_BLOCKS - 1
-    assert out[-1]["elements"][0]["text"] == "52 older decisions"
+    head = [blocks.mrkdwn_section("*Latest 100 decisions*")]
+    out = replies.words._sections(head, ["x" * 2900] * 100, more=lambda n: f"{n} older decisions")
+    assert out[:1] == head and len(out) == 5 and limits.text_length(out) <= limits.MESSAGE_TEXT
+    assert out[-1]["elements"][0]["text"] == "97 older decisions"
+    short = replies.words._sections([], ["yy"] * 10_000, more=lambda n: f"{n} older decisions")
+    assert short[-1]["elements"][0]["text"] == f"{10_000 - sum(b['text']['text'].count('yy') for b in short[:-1])} older decisions"
+    assert len(short) <= limits.MESSAGE_BLOCKS and limits.text_length(short) > limits.MESSAGE_TEXT - 100  # cut by the line
     assert_message_valid(out)
+    assert_message_valid(short)
 
 
 def test_pending_page_mine_and_stats() -> None:
     page = [row(n, **HOSTILE) for n in range(replies.LIST_PAGE_SIZE)]
-    assert_message_valid(replies.pending_page(page, total=500, offset=10, team="<!here> & co"))
+    listed = replies.pending_page(page, total=500, offset=10, team="<!here> & co")
+    assert_message_valid(listed)
+    shown = sum(1 for block in listed if block.get("block_id", "").startswith("list-"))
+    assert 1 <= shown < replies.LIST_PAGE_SIZE and f"(11–{10 + shown} of 500, oldest first)" in str(listed[0])
+    assert listed[-2]["elements"][0]["text"] == f"{10 - shown} more on this page did not fit in one message: Next starts with them."
+    [_, after] = listed[-1]["elements"]
+    assert after["text"]["text"] == "Next" and after["value"] == f'{{"offset": {10 + shown}, "team": "<!here> & co"}}'
     assert_message_valid(replies.pending_page([], total=0, offset=0, team=None))
     states = list(STATES.values())
     mine = [row(n, **HOSTILE, **states[n % len(states)]) for n in range(50)]
@@ -211,3 +226,36 @@ def test_deny_modal_and_notices() -> None:
     for state in STATES.values():
         assert_view_valid(modals.notice(blocks.outcome_line(row(**HOSTILE, **state)) or "This request is already closed."))
     assert_view_valid(modals.notice("Only invite approvers can approve or deny invite requests. Nothing was changed."))
+
+
+# -- the one rule every message leaves through (the gateway) -----------------------------------------------
+
+
+def test_a_message_that_fits_leaves_as_it_is_and_one_that_does_not_is_cut_keeping_its_buttons() -> None:
+    card = [*blocks.request_card(row()), blocks.context("fine")]
+    assert limits.within(card) is card
+    buttons = blocks.decision_buttons(row())
+    too_long = [blocks.mrkdwn_section(f"{n} " + "x" * 2900) for n in range(8)] + [buttons]
+
+    sent = limits.within(too_long)
+
+    assert_message_valid(sent)
+    assert sent[:3] == too_long[:3] and sent[-1] == buttons
+    assert sent[-2]["elements"][0]["text"] == "5 more sections not shown: Slack takes no longer message."
+    many = limits.within([blocks.context("x")] * 80)
+    assert len(many) == limits.MESSAGE_BLOCKS and many[-1]["elements"][0]["text"].startswith("31 more sections")
+
+
+def test_fit_takes_whole_items_and_hands_the_tail_how_many_were_shown() -> None:
+    items = [[blocks.mrkdwn_section("x" * 2000), blocks.context(str(n))] for n in range(9)]
+    seen: list[int] = []
+
+    def tail(shown: int) -> list[dict[str, Any]]:
+        seen.append(shown)
+        return [blocks.context(f"pager after {shown}")]
+
+    out = limits.fit([blocks.mrkdwn_section("head")], items, lambda left: f"{left} more", tail=tail)
+
+    assert_message_valid(out)
+    assert [b["elements"][0]["text"] for b in out[-2:]] == ["4 more", "pager after 5"]
+    assert limits.fit([], items[:2], lambda left: "unused") == [*items[0], *items[1]]

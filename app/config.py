@@ -94,6 +94,7 @@ SPECS: dict[str, Spec] = {
     "INVITES_TEAM_IDS": Spec("comma-separated workspace ids (T…), or the single word 'all'", "T0123ALPHA,T0456BETA, or all"),
     "INVITES_SYNC_INTERVAL": Spec("a number of seconds from 10 to 86400", "300"),
     "INVITES_DENY_REASON_REQUIRED": Spec("true or false"),
+    "INVITES_ALLOW_SELF_APPROVAL": Spec("true or false"),
     "INVITES_NOTIFY_REQUESTERS": Spec("true or false"),
     "INVITES_ADMIN_CALLS_PER_MINUTE": Spec("a whole number of calls from 1 to 60000", "20"),
     "INVITES_CARD_POSTS_PER_MINUTE": Spec("a whole number of posts from 1 to 60000", "50"),
@@ -284,6 +285,8 @@ class Settings(DatabaseSettings):
     INVITES_TEAM_IDS: Annotated[list[str], NoDecode]
     INVITES_SYNC_INTERVAL: int = Field(default=300, ge=10, le=86400)
     INVITES_DENY_REASON_REQUIRED: bool = False
+    # An approver may approve an invite they asked for themselves (a small org with one approver); off by default.
+    INVITES_ALLOW_SELF_APPROVAL: bool = False
     INVITES_NOTIFY_REQUESTERS: bool = True
     # Slack's Tier 2 (admin.inviteRequests.*, admin.users.invite): about 20 a minute per workspace, shared by replicas.
     INVITES_ADMIN_CALLS_PER_MINUTE: int = Field(default=20, ge=1, le=60000)

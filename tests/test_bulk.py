@@ -283,6 +283,28 @@ def _row(bot, request_id):
         return session.get(InviteRequest, request_id)
 
 
+def test_a_bulk_approve_skips_the_requests_its_approver_asked_for_and_says_so(fake, bot):
+    others = _seed(fake, bot, _emails(3))
+    [theirs] = _seed(fake, bot, ["friend@example.com"], requester_ids=[APPROVER])
+    view = _preview(fake, bot, "approve --domain example.com")
+    batch_id = _context(view)["batch"]
+
+    _confirm(fake, bot, view)
+    _finished(bot, batch_id)
+
+    _summary(
+        fake,
+        f"Bulk approve of example.com by <@{APPROVER}>: 3 approved, 0 decided elsewhere, 0 failed, "
+        "1 skipped (asked for by the person approving in bulk: another approver decides)",
+    )
+    assert Counter(c.params["invite_request_id"] for c in _ok_calls(fake)) == {r["id"]: 1 for r in others}
+    assert {i.request_id: i.outcome for i in _items(bot, batch_id)}[theirs["id"]] == "self_requested"
+    assert (_row(bot, theirs["id"]).status, _batch(bot, batch_id).state) == ("pending", "done")
+    assert [(e.actor_id, e.outcome) for e in _log(bot, batch_id) if e.request_id == theirs["id"]] == [
+        (APPROVER, "self_approval_refused")
+    ]
+
+
 # -- cancel -----------------------------------------------------------------------------------------------------------
 
 

@@ -159,6 +159,26 @@ def test_decide_in_bulk_offers_the_backlogs_domains_and_decides_one_in_its_works
     ]
 
 
+def test_deciding_a_backlog_in_bulk_leaves_the_requests_the_approver_asked_for(fake, start_bot):
+    bot = start_bot(INVITES_DIGEST_OVER=str(OVER), INVITES_NOTIFY_REQUESTERS="false")
+    backlog = _backlog(fake, OVER + 1)
+    theirs = new_request(fake, "friend@example.com", team_id=TEAM, channel_ids=[], requester_ids=[APPROVER])
+    bot.sync()
+
+    bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=_digest(fake)["ts"], action_id="digest_bulk")
+    [chooser] = fake.wait_for(lambda: fake.views_opened())
+    value = json.dumps({"domain": "example.com", "team": TEAM}, separators=(",", ":"))
+    bot.slack.click_in_modal(user_id=APPROVER, view_id=chooser["id"], action_id="bulk_approve_domain", value=value, team_id=TEAM)
+    preview = fake.wait_for(lambda: (lambda v: v if v.get("callback_id") == "bulk_preview" else None)(fake.modal(chooser["id"])))
+    assert bot.slack.submit_view(user_id=APPROVER, view=preview, values={}, team_id=TEAM).status == 200
+    fake.wait_for(lambda: all(fake.invite_request_status(r["id"]) == "approved" for r in backlog), timeout=30)
+    bot.settle()
+
+    assert fake.invite_request_status(theirs["id"]) == "pending"
+    assert theirs["id"] not in {c.params["invite_request_id"] for c in fake.calls("admin.inviteRequests.approve")}
+    assert "*1 pending request in Alpha Corp" in card_text(_digest(fake, lambda m: "*1 pending" in card_text(m)))
+
+
 def test_decide_in_bulk_is_refused_to_people_who_decide_other_workspaces(fake, start_bot):
     bot = start_bot(INVITES_DIGEST_OVER=str(OVER), INVITES_APPROVERS=SLACK_ADMIN, **{f"INVITES_APPROVERS_{OTHER_TEAM}": APPROVER})
     _backlog(fake, OVER + 1)

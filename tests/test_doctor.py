@@ -122,6 +122,7 @@ def test_every_setting_problem_is_a_row_and_the_database_is_still_checked(fake, 
     [
         {"INVITES_ADMIN_CALLS_PER_MINUTE": "0"},
         {"INVITES_CARD_POSTS_PER_MINUTE": "fast"},
+        {"INVITES_ALLOW_SELF_APPROVAL": "sometimes"},
         {"INVITES_REMIND_AFTER": "soon"},
         {"INVITES_ESCALATE_AFTER": "soon", "INVITES_ESCALATE_TO": "C0LEADS01"},
         {"INVITES_ESCALATE_AFTER": "1d", "INVITES_ESCALATE_TO": "#leads"},

@@ -1,7 +1,8 @@
 """Who may decide: listed users, and members of listed user groups, matched across Grid's two forms of user id.
 
 INVITES_APPROVERS decide in every workspace (as org admins do); INVITES_APPROVERS_T… name a workspace's own approvers,
-who decide that workspace's requests only.
+who decide that workspace's requests only. Nobody approves a request they asked for themselves (their denial withdraws
+it) unless INVITES_ALLOW_SELF_APPROVAL says so, and an approval counted towards several is checked again by this rule.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import audit
 from app.core.ports import SlackAdmin, SlackCallFailed
 from app.core.workspaces import Workspaces
+from app.store.models import Action
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +29,9 @@ MAX_TRANSLATED_MEMBERS = 200
 USERGROUP_CACHE_SECONDS = 60.0
 
 
-# Audit outcomes of a refused attempt: not an approver, or invitebot could not find out.
+# Audit outcomes of a refused attempt: not an approver, one approving their own request, or invitebot could not find out.
 NOT_ALLOWED_OUTCOME = "not_allowed"
+SELF_APPROVAL_OUTCOME = "self_approval_refused"
 LOOKUP_FAILED_OUTCOME = "approvers_unreadable"
 
 
@@ -41,9 +44,16 @@ class Verdict:
     code: str | None = None  # Slack's answer when the rights could not be read or the ids not matched
     group: str | None = None  # the user group whose ids could not be matched with the person's
     elsewhere: bool = False  # an approver of other workspaces only, not of the request's
+    about: str | None = None  # an earlier approver whose rights could not be read, when the refusal is about them
+
+    @property
+    def self_requested(self) -> bool:
+        """Refused because the person asked for the request they would approve."""
+        return self.outcome == SELF_APPROVAL_OUTCOME and not self.allowed
 
 
 ALLOWED = Verdict(True)
+SELF_APPROVAL = Verdict(False, SELF_APPROVAL_OUTCOME)
 
 
 @dataclass(frozen=True)
@@ -181,8 +191,16 @@ class Approvers:
     """
 
     def __init__(
-        self, ids: list[str], gateway: SlackAdmin, workspaces: Workspaces, by_team: Mapping[str, list[str]] | None = None
+        self,
+        ids: list[str],
+        gateway: SlackAdmin,
+        workspaces: Workspaces,
+        by_team: Mapping[str, list[str]] | None = None,
+        *,
+        allow_self_approval: bool = False,
     ) -> None:
+        self.allow_self_approval = allow_self_approval  # INVITES_ALLOW_SELF_APPROVAL
+        self._gateway = gateway
         self.members = GroupMembers(gateway)
         homes: dict[str, str] = {}  # group id -> the workspace it was found in (a group never moves)
         self.org = ApproverList(ids, gateway, workspaces, self.members, homes)
@@ -241,6 +259,36 @@ class Approvers:
         if verdict == Verdict(False) and any(lst.check(user_id, team_id).allowed for lst in others):
             return Verdict(False, elsewhere=True)
         return verdict
+
+    def not_requester(
+        self, user_id: str, requesters: Sequence[str], *, team_id: str | None, workspace: str | None
+    ) -> Verdict:
+        """ALLOWED unless the person is one of the request's requesters, whichever form (U… local, W… org-wide) each side
+        uses, as approvers are matched: `team_id` is where the person acted, `workspace` the request's."""
+        if self.allow_self_approval or not requesters:
+            return ALLOWED
+        if user_id in requesters:
+            return SELF_APPROVAL
+        if all(_is_local(r) == _is_local(user_id) for r in requesters):
+            return ALLOWED
+        try:
+            mine = self._org_id(user_id, team_id or workspace)
+            theirs = {self._org_id(r, workspace or team_id) for r in requesters}
+        except SlackCallFailed as exc:
+            log.warning("refused %s for now: could not tell whether they asked for the request (%s)", user_id, exc.code)
+            return lookup_failed(f"{exc.method} {exc.code}")
+        return SELF_APPROVAL if mine in theirs else ALLOWED
+
+    def _org_id(self, user_id: str, team_id: str | None) -> str:
+        """The org-wide form of a local id (as users.info gives it in `team_id`); a user Slack no longer knows keeps theirs."""
+        if not _is_local(user_id) or team_id is None:
+            return user_id
+        try:
+            return self._gateway.org_user_id(user_id, team_id)
+        except SlackCallFailed as exc:
+            if exc.code == "user_not_found":
+                return user_id
+            raise
 
     def members_changed(self, group_id: str, team_id: str, added: list[str], removed: list[str]) -> bool:
         """A listed group's membership changed in Slack: use the change from now on. False for groups not listed."""
@@ -372,18 +420,49 @@ def require(
     *,
     workspace: str | None = None,
     actor_team: str | None = None,
+    requesters: Sequence[str] = (),
 ) -> Verdict:
     """The one permission check of every surface: may the person decide requests of `workspace` (None: of any)?
 
-    A refusal is audited here, the same way whichever surface asked; `actor_team` is where the person acted (grid's two
-    forms of user id). Without approvers (sync, which only closes) everyone may.
+    An approval of a request is refused to its `requesters` (see judge()). A refusal is audited here, the same way
+    whichever surface asked; `actor_team` is where the person acted (grid's two forms of user id). Without approvers
+    (sync, which only closes) everyone may.
     """
     if approvers is None:
         return ALLOWED
-    verdict = approvers.check_for(workspace, asked.actor_id, actor_team)
+    verdict = judge(approvers, asked, workspace=workspace, actor_team=actor_team, requesters=requesters)
     if not verdict.allowed:
         refused(sessions, asked, verdict.outcome)
     return verdict
+
+
+def judge(
+    approvers: Approvers, asked: Asked, *, workspace: str | None, actor_team: str | None, requesters: Sequence[str]
+) -> Verdict:
+    """require()'s rule, unaudited: an approver of `workspace`, and for an approval not one of the request's requesters
+    (unless INVITES_ALLOW_SELF_APPROVAL); a denial by a requester withdraws their own request."""
+    verdict = approvers.check_for(workspace, asked.actor_id, actor_team)
+    if verdict.allowed and asked.action == Action.APPROVE.value:
+        return approvers.not_requester(asked.actor_id, requesters, team_id=actor_team, workspace=workspace)
+    return verdict
+
+
+def recheck(
+    approvers: Approvers | None,
+    earlier: Sequence[tuple[str, str | None]],
+    *,
+    workspace: str | None,
+    requesters: Sequence[str],
+) -> dict[str, Verdict]:
+    """Earlier approvals, as (approver, where they acted), that require() would refuse now, by approver: removed from the
+    approvers (or their group) since, or one of the requesters. Not audited here: the caller records what it does."""
+    if approvers is None:
+        return {}
+    verdicts = {
+        approver: judge(approvers, Asked(approver, Action.APPROVE.value), workspace=workspace, actor_team=team, requesters=requesters)
+        for approver, team in earlier
+    }
+    return {approver: verdict for approver, verdict in verdicts.items() if not verdict.allowed}
 
 
 def refused(sessions: sessionmaker[Session], asked: Asked, outcome: str) -> None:

@@ -1,32 +1,31 @@
 """decide(): the one path from any surface to exactly one Slack call and a truthful record.
 
-decide() checks the rules (approver? reason required? enough approvers, when a policy rule asks for several?), claims
-the request and writes the admin call as an outbox job in one transaction. The job (app.slack.jobs.decisions) asks
-Slack when the workspace's pace allows, and app.core.settle records what Slack answered in one more transaction, with
-everything Slack must be told next: the clicker's answer, every card copy, the requesters' DMs and the decider's App
-Home. app.core.outcomes names how an attempt ended.
+decide() checks the rules (an approver, and not approving their own request? reason required? enough approvers, each
+still one, when a policy rule asks for several?), claims the request and writes the admin call as an outbox job in one
+transaction. The job (app.slack.jobs.decisions) asks Slack when the workspace's pace allows, and app.core.settle
+records what Slack answered in one more transaction, with everything Slack must be told next: the clicker's answer,
+every card copy, the requesters' DMs and the decider's App Home. app.core.outcomes names how an attempt ended.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.core import approvals, audit, authz, cards, lifecycle, pacing
 from app.core.audit import now
-from app.core.authz import ALLOWED, Verdict
+from app.core.authz import ALLOWED, LOOKUP_FAILED_OUTCOME, Verdict
 from app.core.bulk import items as batch_items
 from app.core.outcomes import Outcome, Result, Why
 from app.core.services import Services
-from app.store.dialect import insert_if_absent
 from app.store.dml import changed
-from app.store.models import Action, Approval, InviteRequest, RequestCard, Source
+from app.store.models import Action, InviteRequest, RequestCard, Source
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +34,7 @@ QUEUED_NOTICE = timedelta(seconds=2)
 REASON_REQUIRED_OUTCOME = "reason_required"
 APPROVAL_RECORDED_OUTCOME = "approval_recorded"
 ALREADY_APPROVED_OUTCOME = "already_approved"
+APPROVAL_LAPSED_OUTCOME = "approval_lapsed"  # an earlier approval that no longer counts (its approver's entry)
 
 
 _LOST_OUTCOME = {
@@ -64,12 +64,15 @@ def decide(
     card copy the click came from, brought up to date even if invitebot does not track it. `batch_id`: the bulk
     decision (app.core.bulk.batches) this is one item of: every audit entry of the attempt carries it, the item is taken in
     the claim's transaction (SKIPPED when it was taken or cancelled already), and its outcome is recorded when the
-    decision ends (app.core.bulk.items).
+    decision ends (app.core.bulk.items); an item the person asked for themselves is set aside as `self_requested`.
     """
     by_rule = source is Source.POLICY  # INVITES_POLICY in enforce mode: the rule is the decider, checked at start-up
     asked = authz.Asked(actor_id, action.value, request_id, source.value, batch_id)
-    verdict = _may_decide(services, asked, actor_team) if not by_rule else ALLOWED
+    verdict, lapsed = _may_decide(services, asked, actor_team) if not by_rule else (ALLOWED, {})
     if not verdict.allowed:
+        if batch_id is not None and verdict.self_requested:  # skipped, and the bulk decision goes on with the rest
+            with services.sessions.begin() as session:
+                batch_items.set_aside(session, services.outbox, batch_id, request_id, batch_items.SELF_REQUESTED)
         return Outcome(Result.REFUSED, action, request_id, verdict=verdict)
     if action is Action.DENY and services.rules.deny_reason_required and not (reason or "").strip():
         authz.refused(services.sessions, asked, REASON_REQUIRED_OUTCOME)
@@ -77,7 +80,7 @@ def decide(
     with services.sessions.begin() as session:
         if batch_id is not None and not batch_items.take(session, batch_id, request_id):
             return Outcome(Result.SKIPPED, action, request_id)
-        attempt = _Asked(services, request_id, action, actor_id, source, reason, reply_to, clicked, batch_id)
+        attempt = _Asked(services, request_id, action, actor_id, source, reason, reply_to, clicked, batch_id, actor_team, lapsed)
         outcome = _claim(attempt, session, by_rule)
         if batch_id is not None:
             batch_items.ended(session, services.outbox, batch_id, request_id, outcome.result.value, outcome.action.value)
@@ -97,6 +100,8 @@ class _Asked:
     reply_to: dict[str, Any] | None
     clicked: tuple[str, str] | None
     batch_id: int | None
+    actor_team: str | None = None
+    lapsed: Mapping[str, str] = field(default_factory=dict)  # earlier approvers checked again and refused now, and why
 
     def record(self, session: Session, outcome: str, detail: str | None = None) -> None:
         audit.record(
@@ -159,35 +164,74 @@ def _count_approval(asked: _Asked, session: Session, request: InviteRequest) -> 
     """Record one approver's approval; the outcome to return unless this was the last one needed (None: claim and call).
 
     The request's row is locked first (SQLite's BEGIN IMMEDIATE already serialises writers), so of approvals arriving
-    together exactly one sees the count reach what the rule asks for.
+    together exactly one sees the count reach what the rule asks for. Earlier approvals that decide() found refused now
+    (`asked.lapsed`) stop counting here, each audited once; one given after decide() looked was checked by its own
+    decide() a moment ago and counts.
     """
     services, actor_id, source, clicked = asked.services, asked.actor_id, asked.source, asked.clicked
     request_id, needed = request.id, int(request.approvals_needed or 0)
     status = session.scalar(select(InviteRequest.status).where(InviteRequest.id == request_id).with_for_update())
     if status != lifecycle.PENDING:
         return None  # decided or being decided meanwhile: the claim says by whom
-    before = approvals.so_far(session, request_id)
+    counted = approvals.so_far(session, request_id)
+    lapsed = tuple((approver, asked.lapsed[approver]) for approver in counted if _lapse(asked, session, approver))
+    before = [approver for approver in counted if approver not in dict(lapsed)]
     if len(before) >= needed:
         return None  # enough already (their call failed and gave the request back): any approver may ask again
     if actor_id in before:
         asked.record(session, ALREADY_APPROVED_OUTCOME, f"{len(before)} of {needed}")
-        return Outcome(Result.ALREADY_APPROVED, Action.APPROVE, request_id, request.email, approvals=tuple(before), needed=needed)
-    insert_if_absent(session, Approval, {"request_id": request_id, "approver_id": actor_id, "source": source.value, "at": now()})
-    after = [*before, actor_id]
+        if lapsed:
+            queue_cards(services, session, request_id, clicked)
+        return Outcome(
+            Result.ALREADY_APPROVED, Action.APPROVE, request_id, request.email, approvals=tuple(before), needed=needed,
+            lapsed=lapsed,
+        )
+    approvals.add(session, request_id, actor_id, source.value, asked.actor_team)
+    after = (*before, actor_id)
     asked.record(session, APPROVAL_RECORDED_OUTCOME, f"{len(after)} of {needed}")
     if len(after) >= needed:
         return None
     queue_cards(services, session, request_id, clicked)
-    return Outcome(Result.APPROVAL_RECORDED, Action.APPROVE, request_id, request.email, approvals=tuple(after), needed=needed)
+    return Outcome(
+        Result.APPROVAL_RECORDED, Action.APPROVE, request_id, request.email, approvals=after, needed=needed, lapsed=lapsed
+    )
 
 
-def _may_decide(services: Services, asked: authz.Asked, actor_team: str | None) -> Verdict:
-    """An approver of every workspace (INVITES_APPROVERS), or of the request's own (INVITES_APPROVERS_T…)."""
+def _lapse(asked: _Asked, session: Session, approver: str) -> bool:
+    """An earlier approval refused now stops counting, audited under its approver's name; False when it still counts."""
+    why = asked.lapsed.get(approver)
+    if why is None or not approvals.lapse(session, asked.request_id, approver, why):
+        return False
+    audit.record(
+        session, request_id=asked.request_id, actor_id=approver, action=Action.APPROVE.value, source=asked.source.value,
+        outcome=APPROVAL_LAPSED_OUTCOME, detail=f"{why}, checked again when {asked.actor_id} approved", batch_id=asked.batch_id,
+    )
+    return True
+
+
+def _may_decide(services: Services, asked: authz.Asked, actor_team: str | None) -> tuple[Verdict, dict[str, str]]:
+    """An approver of every workspace (INVITES_APPROVERS), or of the request's own (INVITES_APPROVERS_T…), and for an
+    approval not one of its requesters; with it, for a request that needs several approvals, the earlier approvers the
+    same rule refuses now, and why (their approvals stop counting). When Slack cannot say, nothing is decided."""
     if services.approvers is None:
-        return ALLOWED
+        return ALLOWED, {}
     with services.read() as session:
-        team_id = session.scalar(select(InviteRequest.team_id).where(InviteRequest.id == asked.subject))
-    return authz.require(services.sessions, services.approvers, asked, workspace=team_id, actor_team=actor_team)
+        request = session.get(InviteRequest, asked.subject)
+        team_id, requesters = (request.team_id, list(request.requester_ids or [])) if request is not None else (None, [])
+        several = request is not None and asked.action == Action.APPROVE.value and _needs_several(request)
+        earlier = approvals.earlier(session, asked.subject) if several else []
+    verdict = authz.require(
+        services.sessions, services.approvers, asked, workspace=team_id, actor_team=actor_team, requesters=requesters
+    )
+    others = [(approver, team) for approver, team in earlier if approver != asked.actor_id]
+    if not verdict.allowed or not others:
+        return verdict, {}
+    refused = authz.recheck(services.approvers, others, workspace=team_id, requesters=requesters)
+    for approver, why in refused.items():
+        if why.outcome == LOOKUP_FAILED_OUTCOME:
+            authz.refused(services.sessions, replace(asked, detail=f"could not check {approver} again: {why.code}"), why.outcome)
+            return replace(why, about=approver), {}
+    return verdict, {approver: why.outcome for approver, why in refused.items()}
 
 
 def _lost(asked: _Asked, session: Session) -> Outcome:

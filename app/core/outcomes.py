@@ -61,6 +61,8 @@ class Outcome:
     verdict: Verdict | None = None  # REFUSED: why
     approvals: tuple[str, ...] = ()  # APPROVAL_RECORDED / ALREADY_APPROVED: who has approved so far, in order
     needed: int | None = None  # how many approvals the request's rule asks for
+    # APPROVAL_RECORDED / ALREADY_APPROVED: earlier approvals that stopped counting now, as (approver, authz's refusal)
+    lapsed: tuple[tuple[str, str], ...] = ()
     request: InviteRequest | None = field(default=None, compare=False)
 
     def payload(self) -> dict[str, Any]:

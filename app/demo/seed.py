@@ -53,7 +53,7 @@ PEOPLE = [
     Person("U0KATHJOHN", "katherine", "Katherine Johnson", NORTHWIND, "group approver",
            "approver as a member of @invite-approvers"),
     Person("U0RADIAPER", "radia", "Radia Perlman", GLOBEX, "group approver",
-           "approver as a member of @invite-approvers; also asked for an invite"),
+           "approver as a member of @invite-approvers; also asked for invites, which another approver must approve"),
     Person("U0ALANTURI", "alan", "Alan Turing", NORTHWIND, "requester", "asked for invites; not an approver"),
     Person("U0BARBLISK", "barbara", "Barbara Liskov", NORTHWIND, "requester", "asked for invites; not an approver"),
     Person("U0DENNISRI", "dennis", "Dennis Ritchie", NORTHWIND, "requester", "asked for invites; not an approver"),

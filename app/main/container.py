@@ -44,7 +44,10 @@ def build_runtime(settings: Settings) -> Runtime:
     replica_id = new_replica_id()
     in_flight = InFlight()
     outbox = Outbox(sessions, replica_id, reads)
-    approvers = Approvers(settings.INVITES_APPROVERS, gateway, workspaces, settings.INVITES_WORKSPACE_APPROVERS)
+    approvers = Approvers(
+        settings.INVITES_APPROVERS, gateway, workspaces, settings.INVITES_WORKSPACE_APPROVERS,
+        allow_self_approval=settings.INVITES_ALLOW_SELF_APPROVAL,
+    )
     runtime = Runtime(
         settings=settings,
         engine=engine,

@@ -223,6 +223,10 @@ class Approval(Base):
     approver_id: Mapped[str] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The workspace the approver acted in: their id is matched in those terms when their approval is checked again.
+    actor_team: Mapped[str | None] = mapped_column(String(32))
+    # Why the approval stopped counting (the refusal app.core.authz gives its approver now); NULL while it counts.
+    lapsed: Mapped[str | None] = mapped_column(String(64))
 
 
 class RequestNotice(Base):

@@ -98,6 +98,7 @@ CASES = [
     ("INVITES_SYNC_INTERVAL", "soon", "'soon' is not a number of seconds from 10 to 86400 (for example 300)"),
     ("INVITES_DENY_REASON_REQUIRED", "maybe", "'maybe' is not true or false"),
     ("INVITES_NOTIFY_REQUESTERS", "2", "'2' is not true or false"),
+    ("INVITES_ALLOW_SELF_APPROVAL", "sometimes", "'sometimes' is not true or false"),
     ("INVITES_ADMIN_CALLS_PER_MINUTE", "0", "'0' is not a whole number of calls from 1 to 60000 (for example 20)"),
     ("INVITES_CARD_POSTS_PER_MINUTE", "fast", "'fast' is not a whole number of posts from 1 to 60000 (for example 50)"),
     ("INVITES_REMIND_AFTER", "4 hours", "'4 hours' is not a duration of at least one minute, in days, hours and minutes"),

@@ -12,7 +12,9 @@
 4. **End**: each item's decision ends in its settle transaction, which records the item's outcome; the last one marks
    the batch `done` (audited as `batch_done`). A cancel (`cancel`) marks the items not taken yet `cancelled` (those
    under way finish) and is audited as `batch_cancelled`; a refusal by decide() (the person is no longer an approver,
-   a deny reason is required) stops the batch the same way.
+   a deny reason is required) stops the batch the same way. A request the person asked for themselves is not theirs to
+   approve: decide() refuses that item alone (audited as `self_approval_refused`), it is counted `self_requested`, and
+   the batch goes on.
 
 The filter's domain is read as the policy file reads `email_domain`: `example.com` is that domain exactly (not its
 subdomains), `*.example.com` any subdomain of it (not example.com itself); case does not matter.
@@ -347,6 +349,8 @@ def feed(services: Services, job: Job) -> None:
         outcome = decide(
             services, pick, action, batch.actor_id, source, batch.reason, actor_team=actor_team, batch_id=batch_id
         )
+        if outcome.verdict is not None and outcome.verdict.self_requested:
+            continue  # that item alone is set aside; the person may approve the others
         if outcome.result in (Result.REFUSED, Result.REASON_REQUIRED):
             why = outcome.verdict.outcome if outcome.verdict is not None else REASON_REQUIRED_OUTCOME
             log.warning("bulk decision %s stopped: decide() refused %s for %s (%s)", batch_id, pick, batch.actor_id, why)

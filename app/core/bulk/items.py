@@ -32,6 +32,7 @@ APPROVED, DENIED, INVITE_FAILED = "approved", "denied", "invite_failed"
 ELSEWHERE = "elsewhere"  # decided (or being decided) by someone else, here or in Slack's admin pages
 GONE = "gone"  # Slack no longer has the request, or invitebot does not
 APPROVAL_RECORDED = "approval_recorded"  # counted as one approval of several that a policy rule asks for
+SELF_REQUESTED = "self_requested"  # the person approving in bulk asked for this request: not theirs to approve
 FAILED = "failed"
 CANCELLED_ITEM = "cancelled"  # not taken before the batch was cancelled or stopped
 
@@ -79,6 +80,19 @@ def take(session: Session, batch_id: int, request_id: str) -> bool:
             .values(outcome=DECIDING)
         )
     )
+
+
+def set_aside(session: Session, outbox: Outbox, batch_id: int, request_id: str, outcome: str) -> None:
+    """An item decide() would not carry out for this batch (its approver asked for it), taken and ended in one step."""
+    recorded = changed(
+        session,
+        update(BatchItem)
+        .where(BatchItem.batch_id == batch_id, BatchItem.request_id == request_id, BatchItem.outcome.is_(None))
+        .values(outcome=outcome, done_at=now())
+    )
+    if recorded:
+        finish_if_done(session, outbox, batch_id)
+        queue_progress(session, outbox, batch_id)
 
 
 def ended(session: Session, outbox: Outbox, batch_id: int, request_id: str, result: str, action: str) -> None:
@@ -190,7 +204,7 @@ class Counts:
         """For the audit log: 118 approved, 2 elsewhere, 0 failed (and the rarer outcomes when there are any)."""
         past = "approved" if action == "approve" else "denied"
         parts = [f"{self.decided} {past}", f"{self.of(ELSEWHERE)} elsewhere", f"{self.of(FAILED)} failed"]
-        for outcome in (GONE, APPROVAL_RECORDED, CANCELLED_ITEM, INVITE_FAILED):
+        for outcome in (GONE, APPROVAL_RECORDED, SELF_REQUESTED, CANCELLED_ITEM, INVITE_FAILED):
             if self.of(outcome):
                 parts.append(f"{self.of(outcome)} {outcome}")
         return f"{', '.join(parts)} of {self.total}"

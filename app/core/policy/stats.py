@@ -64,7 +64,7 @@ def waiting_for_approvals(session: Session, *, limit: int, teams: Collection[str
                 InviteRequest.status.in_(OPEN),
                 *within(teams),
                 InviteRequest.approvals_needed.is_not(None),
-                select(Approval.id).where(Approval.request_id == InviteRequest.id).exists(),
+                select(Approval.id).where(Approval.request_id == InviteRequest.id, Approval.lapsed.is_(None)).exists(),
             )
             .order_by(InviteRequest.date_created, InviteRequest.id)
             .limit(limit)
@@ -74,7 +74,7 @@ def waiting_for_approvals(session: Session, *, limit: int, teams: Collection[str
     if by_request:
         for request_id, approver_id in session.execute(
             select(Approval.request_id, Approval.approver_id)
-            .where(Approval.request_id.in_(by_request))
+            .where(Approval.request_id.in_(by_request), Approval.lapsed.is_(None))
             .order_by(Approval.at, Approval.id)
         ):
             by_request[request_id].append(approver_id)

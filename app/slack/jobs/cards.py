@@ -60,7 +60,7 @@ def post_card(services: Services, gateway: SlackGateway, job: Job) -> None:
     if reserved is None and not _reserve(services.sessions, request_id, channel):
         return  # queued again by hand after it gave its reservation back, and another job reserved it meanwhile
     metadata = {"event_type": CARD_EVENT_TYPE, "event_payload": {"request_id": request.id, "team_id": request.team_id or ""}}
-    card = blocks.request_card(request, approvals=approved)
+    card = blocks.request_card(request, approvals=approved.counted, lapsed=approved.lapsed)
     try:
         ts = gateway.post_message(channel, text=blocks.card_text(request), blocks=card, metadata=metadata)
     except PostUnconfirmed as exc:
@@ -108,7 +108,7 @@ def update_copy(
     if request is None:
         return
     try:
-        card = blocks.request_card(request, per_minute=per_minute, approvals=approved)
+        card = blocks.request_card(request, per_minute=per_minute, approvals=approved.counted, lapsed=approved.lapsed)
         gateway.update_message(channel, ts, text=blocks.card_text(request), blocks=card)
     except SlackCallFailed as exc:
         if exc.code in GONE_FROM_SLACK:
@@ -125,16 +125,16 @@ def _shown(request: InviteRequest) -> str:
     return PENDING if request.status in OPEN else request.status
 
 
-def _load(sessions: sessionmaker[Session], request_id: str) -> tuple[InviteRequest | None, list[str]]:
+def _load(sessions: sessionmaker[Session], request_id: str) -> tuple[InviteRequest | None, approvals.Tally]:
     with sessions() as session:
         return _as_shown(session, request_id)
 
 
-def _as_shown(session: Session, request_id: str) -> tuple[InviteRequest | None, list[str]]:
-    """The request as a card shows it: its row, and who has approved it so far when its rule asks for several."""
+def _as_shown(session: Session, request_id: str) -> tuple[InviteRequest | None, approvals.Tally]:
+    """The request as a card shows it: its row, and its approvals so far when its rule asks for several."""
     request = session.get(InviteRequest, request_id)
     needs_several = request is not None and (request.approvals_needed or 0) > 1
-    return request, approvals.so_far(session, request_id) if needs_several else []
+    return request, approvals.tally(session, request_id) if needs_several else approvals.Tally()
 
 
 def _rendered(sessions: sessionmaker[Session], request: InviteRequest, channel: str, ts: str) -> None:

@@ -206,7 +206,7 @@ def _show(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     with runtime.sessions() as session:
         matches = queries.find(session, command.ref)
         trails = {m.id: queries.audit_trail(session, m.id) for m in matches}
-        approved = approvals.so_far(session, matches[0].id) if len(matches) == 1 else []
+        approved = approvals.tally(session, matches[0].id) if len(matches) == 1 else approvals.Tally()
     if not matches:
         return f"No invite request matches {command.ref}.", None
     if len(matches) > 1:

@@ -6,6 +6,7 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
+from app.core.authz import SELF_APPROVAL_OUTCOME
 from app.core.lifecycle import APPROVED, DECIDING, DENIED, GONE, INVITE_FAILED, OPEN, PENDING
 from app.slack.ids import ActionId, ButtonValue
 from app.slack.ui import limits
@@ -221,6 +222,17 @@ def approvals_line(approvers: Sequence[str], needed: int | None) -> str:
     return f"{len(approvers)} of {needed or 1} approvals: {who}"
 
 
+_NO_LONGER = {SELF_APPROVAL_OUTCOME: "asked for this invite themselves"}
+
+
+def lapsed_words(lapsed: Sequence[tuple[str, str]]) -> str:
+    """@linus's approval no longer counts: no longer an approver of this request. (one sentence each, with a space after)"""
+    return "".join(
+        f"<@{user}>'s approval no longer counts: {_NO_LONGER.get(why, 'no longer an approver of this request')}. "
+        for user, why in lapsed
+    )
+
+
 def policy_line(request: InviteRequest) -> str | None:
     """What the first matching policy rule says of the request (or said, once a person decided it); None without one.
 
@@ -277,12 +289,16 @@ def card_text(request: InviteRequest) -> str:
 
 
 def request_card(
-    request: InviteRequest, *, per_minute: int | None = None, approvals: Sequence[str] = ()
+    request: InviteRequest,
+    *,
+    per_minute: int | None = None,
+    approvals: Sequence[str] = (),
+    lapsed: Sequence[tuple[str, str]] = (),
 ) -> list[dict[str, Any]]:
     """The card for one request: its details, then buttons while pending, the wait while queued, or the outcome once closed.
 
     `per_minute` is the admin-call pace a queued decision waits for; `approvals` who approved so far, when its policy
-    rule asks for several approvers.
+    rule asks for several approvers, and `lapsed` whose approvals stopped counting, with why.
     """
     fields = [
         _field("Invite as", invite_type_words(request.invite_type)),
@@ -303,8 +319,10 @@ def request_card(
     if verdict is not None:
         blocks.append(context(verdict))
     line = outcome_line(request)
-    if approvals and (request.approvals_needed or 0) > 1:
+    if (approvals or lapsed) and (request.approvals_needed or 0) > 1:
         blocks.append(context(f":ballot_box_with_check: {approvals_line(approvals, request.approvals_needed)}"))
+    if lapsed and (request.approvals_needed or 0) > 1:
+        blocks.append(context(f":warning: {lapsed_words(lapsed).strip()}"))
     if line is not None:
         blocks.append(context(line))
     elif is_queued(request):

@@ -20,6 +20,7 @@ _ITEM_WORDS = (  # (outcome, words) for the rarer outcomes, shown when there are
     ("invite_failed", "approved but not invited (Slack could not send the invitation)"),
     ("gone", "no longer in Slack"),
     ("approval_recorded", "counted as one approval of several (policy)"),
+    ("self_requested", "skipped (asked for by the person approving in bulk: another approver decides)"),
 )
 
 

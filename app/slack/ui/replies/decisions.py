@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.authz import LOOKUP_FAILED_OUTCOME, Verdict
+from app.core.authz import LOOKUP_FAILED_OUTCOME, SELF_APPROVAL_OUTCOME, Verdict
 from app.core.outcomes import Outcome, Result, Why
 from app.slack.api.errors import Kind, classify
 from app.slack.ui import blocks
@@ -12,6 +12,10 @@ NOT_ALLOWED = "Only invite approvers can approve or deny invite requests. Nothin
 NOT_YOUR_WORKSPACE = (
     "You approve invite requests of another workspace, not of this request's workspace: its own approvers or the "
     "org's decide it. Nothing was changed."
+)
+SELF_APPROVAL = (
+    "You asked for this invite yourself, so another approver must approve it. Nothing was changed. "
+    "You can still deny it, which withdraws your request."
 )
 REASON_REQUIRED = "Write a reason to deny this request."  # under the modal's box, which already says who reads it
 
@@ -25,7 +29,12 @@ def unexpected(ref: str) -> str:
 
 
 def refusal(verdict: Verdict, user_id: str) -> str:
-    """Why someone may not decide: not an approver, or invitebot could not find out."""
+    """Why someone may not decide: not an approver, approving their own request, or invitebot could not find out."""
+    if verdict.outcome == LOOKUP_FAILED_OUTCOME and verdict.about is not None:
+        return (
+            f"invitebot could not check again that <@{verdict.about}>, whose earlier approval counts towards this request, "
+            f"is still an approver (Slack answered {verdict.code}); nothing was changed — try again in a minute."
+        )
     if verdict.outcome == LOOKUP_FAILED_OUTCOME:
         return (
             f"invitebot could not check your approver rights just now (Slack answered {verdict.code}); "
@@ -39,6 +48,8 @@ def refusal(verdict: Verdict, user_id: str) -> str:
         )
     if verdict.elsewhere:
         return NOT_YOUR_WORKSPACE
+    if verdict.outcome == SELF_APPROVAL_OUTCOME:
+        return SELF_APPROVAL
     return NOT_ALLOWED
 
 
@@ -79,12 +90,12 @@ def decision(outcome: Outcome, user_id: str, *, per_minute: int) -> str:
         more = "one more approver" if missing == 1 else f"{missing} more approvers"
         return (
             f"Your approval of the invite request for {email} is recorded ({blocks.approvals_line(outcome.approvals, outcome.needed)}). "
-            f"Its policy rule asks for {more} before Slack is asked."
+            f"{blocks.lapsed_words(outcome.lapsed)}Its policy rule asks for {more} before Slack is asked."
         )
     if result is Result.ALREADY_APPROVED:
         return (
             f"You already approved the invite request for {email} ({blocks.approvals_line(outcome.approvals, outcome.needed)}). "
-            "It needs another approver; nothing was changed."
+            f"{blocks.lapsed_words(outcome.lapsed)}It needs another approver; nothing was changed."
         )
     if result is Result.DECIDED:
         return f"You {_PAST[outcome.other_action or outcome.action.value]} the invite request for {email}."

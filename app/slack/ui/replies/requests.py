@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from app.core.approvals import Tally
 from app.core.policy import Policy
 from app.slack.ids import ActionId
 from app.slack.ui import blocks, limits
@@ -99,18 +100,19 @@ def choose_one(ref: str, matches: list[InviteRequest]) -> list[dict[str, Any]]:
 def request_in_full(
     request: InviteRequest,
     trail: list[DecisionLog],
-    approved: list[str] | None = None,
+    approved: Tally | None = None,
     policy: Policy | None = None,
     *,
     decidable: bool = True,
 ) -> list[dict[str, Any]]:
     """`/invites show`: the card as the channel shows it, what the policy said of it, then every recorded attempt.
     `decidable`: the viewer may decide it; otherwise the card loses its buttons and says whose it is."""
-    out = blocks.request_card(request, approvals=approved or [])
+    approved = approved or Tally()
+    out = blocks.request_card(request, approvals=approved.counted, lapsed=approved.lapsed)
     if not decidable:
         out = [b for b in out if b.get("type") != "actions"]
         out.append(blocks.context("Its workspace's own approvers (or the org's) decide this request, not you."))
-    said = request_policy(request, approved or [], policy)
+    said = request_policy(request, list(approved.counted), policy)
     if said is not None:
         out.append(blocks.mrkdwn_section(said))
     lines = [

@@ -1,0 +1,28 @@
+"""An approval remembers where its approver acted (to check them again in the same terms) and why it stopped counting.
+
+Revision ID: 0014
+Revises: 0010
+Create Date: 2026-12-09
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("approvals") as batch:
+        batch.add_column(sa.Column("actor_team", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("lapsed", sa.String(64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("approvals") as batch:
+        batch.drop_column("lapsed")
+        batch.drop_column("actor_team")

@@ -19,7 +19,7 @@ from app.store.models import RequestCard
 from tests.support.bots import settings_env
 from tests.support.cards import buttons, card_text, wait_for_card
 from tests.support.databases import both_databases
-from tests.support.stand_in import APPROVER, CHANNEL, new_request
+from tests.support.stand_in import APPROVER, CHANNEL, TEAM, new_request
 
 
 def _cards_of(fake, request):
@@ -212,19 +212,28 @@ def test_a_card_whose_answer_came_back_cut_short_is_not_posted_again(fake, bot, 
     assert failed == []  # no unexpected failure after the ack, no "outbox job failed"
 
 
-def test_a_second_card_posted_after_a_lost_answer_is_brought_up_to_date_by_its_click(fake, bot):
-    """Slack posted the card but its answer was lost; sync later posts another. A click on either closes both."""
+@both_databases
+def test_a_card_whose_answer_was_lost_is_adopted_by_the_takeover_and_closed_by_the_decision(fake, bot):
+    """Slack posted the card but its answer was lost: the sync taking the post over finds it by its metadata instead of
+    posting a second card, records it, and a decision made elsewhere (/invites) closes it."""
     request = new_request(fake)
     fake.drop_answer("chat.postMessage")
     bot.slack.invite_requested(request)
     bot.settle()
+    [card] = _cards_of(fake, request)
     with bot.runtime.sessions.begin() as session:
         session.execute(update(RequestCard).values(reserved_at=now() - timedelta(minutes=10)))
-    bot.sync()
-    untracked, tracked = fake.messages(CHANNEL)
 
-    bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=untracked["ts"], action_id="invite_approve")
+    bot.sync()
+
+    assert [m["ts"] for m in fake.messages(CHANNEL)] == [card["ts"]]  # taken over, not posted again
+    history = fake.calls("conversations.history")
+    assert [(c.params.get("channel"), c.params.get("include_all_metadata")) for c in history] == [(CHANNEL, "1")]
+    with bot.sessions() as session:
+        assert session.scalars(select(RequestCard.ts)).all() == [card["ts"]]
+    bot.slack.slash(text=f"approve {request['id']}", user_id=APPROVER, channel_id=CHANNEL, team_id=TEAM)
     bot.settle()
 
-    assert [bool(buttons(m)) for m in fake.messages(CHANNEL)] == [False, False]
-    assert all(f"Approved by <@{APPROVER}>" in card_text(m) for m in fake.messages(CHANNEL))
+    [closed] = fake.messages(CHANNEL)
+    assert closed["ts"] == card["ts"] and not buttons(closed)
+    assert f"Approved by <@{APPROVER}>" in card_text(closed)

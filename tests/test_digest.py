@@ -7,10 +7,12 @@ import math
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from app.store.models import InviteRequest, RequestCard
+from app.core.audit import now
+from app.store.models import Digest, InviteRequest, RequestCard
 from tests.support.cards import buttons, card_text, wait_for_card
 from tests.support.databases import both_databases
 from tests.support.stand_in import APPROVER, CHANNEL, OTHER_TEAM, OUTSIDER, SLACK_ADMIN, TEAM, new_request
@@ -239,6 +241,24 @@ def test_a_later_sync_adds_a_new_backlog_and_counts_what_was_decided_elsewhere(f
     assert updated["ts"] == digest["ts"]
     assert "*7 pending requests in Alpha Corp, oldest 9 days*" in card_text(updated)
     assert len(_posts(fake)) == 1 and len(fake.calls("chat.update")) == 1  # the requester's DM aside
+
+
+def test_a_digest_whose_answer_was_lost_is_adopted_by_the_takeover_and_kept_up_to_date(fake, start_bot):
+    bot = start_bot(INVITES_DIGEST_OVER=str(OVER))
+    backlog = _backlog(fake, OVER + 1)
+    fake.drop_answer("chat.postMessage")  # Slack posts the digest, then the connection drops before its answer
+    bot.sync()
+    digest = _digest(fake)
+    with bot.runtime.sessions.begin() as session:  # as old as a post whose answer never came
+        session.execute(update(Digest).values(posted_at=now() - timedelta(minutes=10)))
+    fake.decide_outside(backlog[-1]["id"], "approve", SLACK_ADMIN)
+
+    bot.sync()  # takes the unfinished post over: finds the digest instead of posting a second one
+
+    updated = _digest(fake, lambda m: "*3 pending" in card_text(m))
+    assert updated["ts"] == digest["ts"] and len(_posts(fake)) == 1
+    with bot.sessions() as session:
+        assert session.scalars(select(Digest.ts)).all() == [digest["ts"]]
 
 
 @both_databases

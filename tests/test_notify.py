@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from sqlalchemy import select, update
+
+from app.core.audit import now
+from app.store.models import OutboxJob
 from tests.support.cards import wait_for_card
 from tests.support.databases import both_databases
 from tests.support.stand_in import APPROVER, CHANNEL, REQUESTER, SLACK_ADMIN, new_request
@@ -65,3 +69,37 @@ def test_two_replicas_tell_the_requester_once(fake, start_bot):
     second.settle()
 
     assert len(fake.direct_messages(REQUESTER)) == 1
+
+
+def test_a_dm_whose_answer_was_lost_is_found_and_not_sent_again(fake, bot):
+    bot.slack.invite_requested(new_request(fake))
+    bot.settle()
+    fake.drop_answer("chat.postMessage")  # Slack posts the DM, then the connection drops before its answer
+
+    _approve(fake, bot)
+    assert len(fake.direct_messages(REQUESTER)) == 1
+    with bot.runtime.sessions.begin() as session:  # the job waits a minute (Slack may still be posting): due now
+        session.execute(update(OutboxJob).where(OutboxJob.kind == "notify").values(not_before=now()))
+    bot.settle()
+
+    assert len(fake.direct_messages(REQUESTER)) == 1
+    assert [c.params["channel"] for c in fake.calls("conversations.history")] == [fake.direct_messages(REQUESTER)[0]["channel"]]
+    with bot.sessions() as session:
+        assert session.scalars(select(OutboxJob.kind)).all() == []
+
+
+def test_a_dm_that_cannot_be_looked_for_is_sent_again_and_the_log_names_the_scopes(fake, bot, caplog):
+    """Without im:history a lost answer cannot be checked: the DM goes out once more rather than never."""
+    bot.slack.invite_requested(new_request(fake))
+    bot.settle()
+    fake.drop_answer("chat.postMessage")
+    fake.fail_next("conversations.history", "missing_scope")
+
+    _approve(fake, bot)
+    with bot.runtime.sessions.begin() as session:
+        session.execute(update(OutboxJob).where(OutboxJob.kind == "notify").values(not_before=now()))
+    bot.settle()
+
+    assert len(fake.direct_messages(REQUESTER)) == 2
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "app.slack.jobs.once"]
+    assert "(missing_scope): it may show twice; the bot needs channels:history, groups:history and im:history" in warning

@@ -20,11 +20,10 @@ from app.core.audit import now
 from app.sandbox import SlackSender
 from app.store.db import make_engine, make_session_factory
 from app.store.models import DecisionLog, InviteRequest, OutboxJob
-from tests.support.bots import SIGNING_SECRET
+from tests.support.bots import SIGNING_SECRET, kill_hard
 from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
 from tests.support.databases import both_databases, poll_until
 from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, TEAM, new_request
-from tests.test_wedged_decisions import _kill_hard
 
 APPROVE = "admin.inviteRequests.approve"
 
@@ -163,7 +162,7 @@ def test_a_claim_queued_in_a_killed_process_is_decided_by_the_next_one_for_its_c
 
     poll_until(queued, message="the second click was never queued behind the pace")
     assert not _approved_by_slack(fake, second["id"])
-    _kill_hard(process.pid)
+    kill_hard(process.pid)
     process.wait(timeout=30)
     assert not _approved_by_slack(fake, second["id"])
 

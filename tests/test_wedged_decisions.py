@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 from datetime import timedelta
 
 import pytest
@@ -12,7 +10,7 @@ from sqlalchemy import select, update
 from app.core.audit import now
 from app.sandbox import SlackSender
 from app.store.models import DecisionLog, InviteRequest
-from tests.support.bots import SIGNING_SECRET
+from tests.support.bots import SIGNING_SECRET, kill_hard
 from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
 from tests.support.databases import both_databases
 from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, new_request
@@ -51,24 +49,6 @@ def _age_claim(bot, request, minutes=10):
         session.execute(
             update(InviteRequest).where(InviteRequest.id == request["id"]).values(claimed_at=now() - timedelta(minutes=minutes))
         )
-
-
-def _kill_hard(pid):
-    """SIGKILL a process and every process under it (gunicorn's workers); the parent first, so none is respawned."""
-    tree, seen = [pid], 0
-    while seen < len(tree):
-        parent = tree[seen]
-        seen += 1
-        try:
-            with open(f"/proc/{parent}/task/{parent}/children") as listing:
-                tree.extend(int(child) for child in listing.read().split())
-        except FileNotFoundError:
-            pass
-    for member in tree:
-        try:
-            os.kill(member, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 @both_databases
@@ -195,7 +175,7 @@ def test_an_approval_that_lands_after_its_process_died_is_credited_to_the_clicke
     slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
     fake.wait_for(lambda: fake.calls_in_progress(APPROVE), message="the approval never reached Slack")
     [process] = serve_process.processes
-    _kill_hard(process.pid)  # SIGKILL, workers included: nothing of the decision after the claim is recorded
+    kill_hard(process.pid)  # SIGKILL, workers included: nothing of the decision after the claim is recorded
     process.wait()
     fake.wait_for(lambda: fake.invite_request_status(request["id"]) == "approved", message="Slack never approved")
     fake.set_latency(APPROVE, 0)

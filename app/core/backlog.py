@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.core.audit import now
 from app.core.cards import STALE_RESERVATION
 from app.core.lifecycle import OPEN
-from app.core.outbox import Outbox
+from app.core.outbox import Outbox, takeover
 from app.core.pacing import Pace
 from app.store.dialect import insert_if_absent
 from app.store.dml import changed
@@ -87,12 +87,13 @@ def queue_keep(outbox: Outbox, session: Session, pace: Pace | None, team_id: str
     elif row.ts is None:
         cutoff = now() - STALE_RESERVATION
         if row.posted_at < cutoff and not outbox.queued(session, _post_key(team_id), or_running=True):
+            reserved_at = row.posted_at  # read before the update below refreshes the row
             taken = changed(
                 session,
                 update(Digest).where(Digest.team_id == team_id, Digest.ts.is_(None), Digest.posted_at < cutoff).values(posted_at=now()),
             )
-            if taken:
-                _queue_post(outbox, session, pace, team_id, row.channel)
+            if taken:  # the unfinished post may have landed: the job looks for it first
+                _queue_post(outbox, session, pace, team_id, row.channel, taking_over=reserved_at)
     elif read(session, team_id).open or changed_since(session, team_id, row.posted_at):
         queue_refresh(outbox, session, team_id)
 
@@ -106,5 +107,8 @@ def _post_key(team_id: str) -> str:
     return f"post_digest:{team_id}"[:64]
 
 
-def _queue_post(outbox: Outbox, session: Session, pace: Pace | None, team_id: str, channel: str) -> None:
-    outbox.add_paced(session, "post_digest", {"team": team_id, "channel": channel}, pace, channel, key=_post_key(team_id))
+def _queue_post(
+    outbox: Outbox, session: Session, pace: Pace | None, team_id: str, channel: str, *, taking_over: datetime | None = None
+) -> None:
+    payload = takeover({"team": team_id, "channel": channel}, taking_over)
+    outbox.add_paced(session, "post_digest", payload, pace, channel, key=_post_key(team_id))

@@ -3,19 +3,20 @@ unfinished taken over, and every copy that lags behind its row rendered again.
 
 A post is reserved in `request_cards` in the transaction that queues its job, so it is queued once per request and
 channel across replicas and restarts; the job (app.slack.jobs.cards) posts the reserved card and records its ts. A
-reservation whose job is gone without a ts (no answer came to the post) is taken over once it is STALE_RESERVATION old.
+reservation whose job is gone without a ts (no answer came to the post) is taken over once it is STALE_RESERVATION old,
+by a job that first looks for the card Slack may have posted and adopts it.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.audit import now
 from app.core.lifecycle import OPEN
-from app.core.outbox import Outbox
+from app.core.outbox import Outbox, takeover
 from app.core.pacing import Pace
 from app.store.dialect import insert_if_absent
 from app.store.dml import changed
@@ -50,8 +51,18 @@ def give_back(session: Session, request_id: str, channel: str) -> None:
     )
 
 
-def _queue(outbox: Outbox, session: Session, pace: Pace | None, request_id: str, channel: str, *, here: bool = False) -> None:
-    payload = {"channel": channel}
+def _queue(
+    outbox: Outbox,
+    session: Session,
+    pace: Pace | None,
+    request_id: str,
+    channel: str,
+    *,
+    here: bool = False,
+    taking_over: datetime | None = None,
+) -> None:
+    """Queue the post; `taking_over`: the reservation time of a post left unfinished, which this one takes over."""
+    payload = takeover({"channel": channel}, taking_over)
     outbox.add_paced(session, "post_card", payload, pace, channel, request_id=request_id, key=post_key(request_id, channel), here=here)
 
 
@@ -77,11 +88,11 @@ def queue_reposts(outbox: Outbox, session: Session, pace: Pace | None) -> None:
     once their reservation is stale and no job of theirs is left, never for a request a digest stands for."""
     cutoff = now() - STALE_RESERVATION
     stale = session.execute(
-        select(RequestCard.request_id, RequestCard.channel)
+        select(RequestCard.request_id, RequestCard.channel, RequestCard.reserved_at)
         .join(InviteRequest, InviteRequest.id == RequestCard.request_id)
         .where(RequestCard.ts.is_(None), RequestCard.reserved_at < cutoff, InviteRequest.in_digest.is_(False))
     ).all()
-    for request_id, channel in stale:
+    for request_id, channel, reserved_at in stale:
         if outbox.queued(session, post_key(request_id, channel), or_running=True):
             continue
         taken = changed(
@@ -96,7 +107,7 @@ def queue_reposts(outbox: Outbox, session: Session, pace: Pace | None) -> None:
             .values(reserved_at=now())
         )
         if taken:
-            _queue(outbox, session, pace, request_id, channel)
+            _queue(outbox, session, pace, request_id, channel, taking_over=reserved_at)  # it may have landed: look first
 
 
 def queue_lagging(outbox: Outbox, session: Session) -> None:

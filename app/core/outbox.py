@@ -1,7 +1,8 @@
 """The outbox: Slack work written as jobs in the transaction that made it necessary, done by any replica's workers.
 
 A job survives a crash or a restart: a `running` job whose lease ran out belonged to a replica that died, and is taken
-again. Lanes keep the order people feel: admin calls (the decisions), then the clicker's answer and the cards, then
+again. Its row is the reservation of the work it does; a run that may repeat work an earlier one did (`Job.retaken`)
+looks in Slack first (app.slack.jobs.once), so a person is told once. Lanes keep the order people feel: admin calls (the decisions), then the clicker's answer and the cards, then
 requester DMs and App Homes. A job that fails is tried again with backoff; one that can never succeed is kept as
 `dead`, logged, counted in /metrics and shown by /readyz.
 """
@@ -14,7 +15,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from sqlalchemy import and_, delete, event, func, insert, or_, select, update
@@ -65,6 +66,9 @@ KINDS = {
 WORKERS = {Lane.DECIDE: 8, Lane.FIRST: 8, Lane.LATER: 4}
 
 QUEUED, RUNNING, DEAD = "queued", "running", "dead"
+# A payload key: this job takes over work an earlier job may have done (a post whose answer was lost); its value is the
+# Unix time that work was first queued at.
+TAKES_OVER = "takes_over"
 
 
 class Retry(Exception):
@@ -99,6 +103,20 @@ class Job:
     completed: bool = False  # set by complete(): finishing this run has nothing left to write
     # The context of the work that queued a job this process runs itself: its log lines carry that work's request id.
     context: contextvars.Context | None = field(default=None, repr=False, compare=False)
+    created_at: datetime | None = None  # when the job was queued
+
+    @property
+    def retaken(self) -> bool:
+        """An earlier run may have done this job's Slack work already (it died mid-post and its lease ran out, or it lost
+        Slack's answer and was tried again), or it takes over such a run's work (TAKES_OVER in its payload): a post
+        looks for its message before posting again."""
+        return self.attempts > 1 or bool(self.payload.get(TAKES_OVER))
+
+    @property
+    def began(self) -> datetime | None:
+        """When the work this job does was first queued (by the job it takes over, if any): nothing it posted is older."""
+        taken_over = self.payload.get(TAKES_OVER)
+        return datetime.fromtimestamp(float(taken_over), timezone.utc) if taken_over else self.created_at
 
     def complete(self, session: Session) -> bool:
         """Mark the job done in the caller's transaction (with the work it did); False if another replica took it over."""
@@ -119,6 +137,11 @@ class Job:
             .values(state=QUEUED, not_before=until, locked_by=None, locked_until=None, last_error=error[:64], attempts=OutboxJob.attempts - 1)
         )
         self.handed_back = True
+
+
+def takeover(payload: dict[str, Any], began: datetime | None) -> dict[str, Any]:
+    """The payload of a job taking over work an earlier job began at `began` and may have done (None: nothing taken over)."""
+    return payload if began is None else {**payload, TAKES_OVER: began.timestamp()}
 
 
 Handler = Callable[[Job], None]
@@ -199,7 +222,7 @@ class Outbox:
         if not mine:
             event.listen(session, "after_commit", lambda _session: self._wake.set(), once=True)
             return
-        job = Job(job_id, kind, request_id, payload, 1, self.owner, context=contextvars.copy_context())
+        job = Job(job_id, kind, request_id, payload, 1, self.owner, context=contextvars.copy_context(), created_at=moment)
         self._hold([job])  # counted from now: waiting for idle sees it; a rollback lets go of it
         event.listen(session, "after_commit", lambda _session: self._submit(job), once=True)
         event.listen(session, "after_rollback", lambda _session: self._let_go([job]), once=True)
@@ -354,7 +377,7 @@ class Outbox:
         rows = session.scalars(
             select(OutboxJob).where(OutboxJob.id.in_(ids), OutboxJob.locked_by == self.owner, OutboxJob.state == RUNNING)
         ).all()
-        return [Job(r.id, r.kind, r.request_id, dict(r.payload), r.attempts, self.owner) for r in rows]
+        return [Job(r.id, r.kind, r.request_id, dict(r.payload), r.attempts, self.owner, created_at=r.created_at) for r in rows]
 
     def _submit(self, job: Job) -> None:
         """Hand a job taken (and already counted as running) to its lane's workers, its log lines under one request id:

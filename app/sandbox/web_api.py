@@ -336,6 +336,141 @@ def get_permalink(state: SlackState, params: dict[str, Any], caller: Caller) -> 
     return {"channel": channel.id, "permalink": link}
 
 
+# -- conversations.history and conversations.replies: what a conversation (or one thread of it) holds --
+
+HISTORY_MAX_LIMIT = 999  # conversations.history: at most 999 messages a page (larger limits are served as 999)
+REPLIES_MAX_LIMIT = 1000
+
+
+def _readable(state: SlackState, params: dict[str, Any]) -> Channel:
+    """A conversation the bot may read: a channel it is in, or its direct message with a user."""
+    channel = _channel(state, params)
+    if not channel.bot_member:
+        raise ApiError("channel_not_found" if channel.id.startswith("G") else "not_in_channel")
+    return channel
+
+
+def _ts_bound(params: dict[str, Any], name: str) -> int | None:
+    """`oldest` / `latest` as microseconds (a Unix time with up to six decimals); None when not given."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        seconds, _, fraction = str(raw).partition(".")
+        if not seconds.isdigit() or (fraction and not fraction.isdigit()):
+            raise ValueError(raw)
+        return int(seconds) * 1_000_000 + int((fraction + "000000")[:6])
+    except ValueError:
+        raise ApiError(f"invalid_ts_{name}") from None
+
+
+def _micros(ts: str) -> int:
+    seconds, _, fraction = ts.partition(".")
+    return int(seconds) * 1_000_000 + int((fraction + "000000")[:6])
+
+
+def _window(params: dict[str, Any]) -> Callable[[str], bool]:
+    """Whether a ts is between `oldest` and `latest` (the bounds themselves only with `inclusive`); checked up front."""
+    oldest, latest, inclusive = _ts_bound(params, "oldest"), _ts_bound(params, "latest"), _flag(params, "inclusive")
+
+    def inside(ts: str) -> bool:
+        at = _micros(ts)
+        after = oldest is None or at > oldest or (inclusive and at == oldest)
+        before = latest is None or at < latest or (inclusive and at == latest)
+        return after and before
+
+    return inside
+
+
+def _page_limit(params: dict[str, Any], maximum: int) -> int:
+    try:
+        limit = int(params.get("limit") or 100)
+    except (TypeError, ValueError):
+        raise ApiError("invalid_arguments") from None
+    return max(1, min(limit, maximum))
+
+
+def _as_read(state: SlackState, channel: Channel, message: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as the reading methods show it: its `metadata` only with include_all_metadata; a thread's parent
+    with its reply counts."""
+    shown = {k: v for k, v in message.items() if k != "metadata" or _flag(params, "include_all_metadata")}
+    replies = sorted(
+        (m for m in state.messages.get(channel.id, {}).values() if m.get("thread_ts") == message["ts"] and m["ts"] != message["ts"]),
+        key=lambda m: _micros(m["ts"]),
+    )
+    if replies:
+        users = sorted({str(m.get("user")) for m in replies})
+        shown.update(
+            thread_ts=message["ts"],
+            reply_count=len(replies),
+            reply_users=users,
+            reply_users_count=len(users),
+            latest_reply=replies[-1]["ts"],
+        )
+    return shown
+
+
+def _page(rows: list[tuple[int, dict[str, Any]]], params: dict[str, Any], maximum: int) -> tuple[list[dict[str, Any]], str]:
+    """One page of (key, message) rows in key order, after the cursor's key; with the cursor of the next page."""
+    limit = _page_limit(params, maximum)
+    cursor = params.get("cursor")
+    if cursor:
+        try:
+            after = int(json.loads(base64.b64decode(cursor, validate=True))[0])
+        except (binascii.Error, ValueError, TypeError, IndexError):
+            raise ApiError("invalid_cursor") from None
+        rows = [row for row in rows if row[0] > after]
+    page = rows[:limit]
+    return [message for _, message in page], _encode_cursor((page[-1][0],)) if len(rows) > limit else ""
+
+
+def conversations_history(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """A conversation's messages, newest first, without thread replies; `metadata` only with include_all_metadata."""
+    channel = _readable(state, params)
+    inside = _window(params)
+    top = [
+        (-_micros(m["ts"]), _as_read(state, channel, m, params))
+        for m in state.messages.get(channel.id, {}).values()
+        if m.get("thread_ts") in (None, m["ts"]) and inside(m["ts"])
+    ]
+    top.sort(key=lambda row: row[0])
+    messages, next_cursor = _page(top, params, HISTORY_MAX_LIMIT)
+    return {
+        "messages": messages,
+        "has_more": bool(next_cursor),
+        "pin_count": 0,
+        "channel_actions_ts": None,
+        "channel_actions_count": 0,
+        "response_metadata": {"next_cursor": next_cursor},
+    }
+
+
+def conversations_replies(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """One thread, its parent first and then its replies oldest first; `metadata` only with include_all_metadata."""
+    channel = _readable(state, params)
+    ts = str(_required(params, "ts"))
+    inside = _window(params)
+    held = state.messages.get(channel.id, {})
+    parent = held.get(ts)
+    if parent is None:
+        raise ApiError("thread_not_found")
+    if parent.get("thread_ts") not in (None, ts):  # a reply's ts stands for its thread
+        parent = held.get(str(parent["thread_ts"]))
+        if parent is None:
+            raise ApiError("thread_not_found")
+    thread = [(_micros(parent["ts"]), _as_read(state, channel, parent, params))]
+    thread += sorted(
+        (
+            (_micros(m["ts"]), {**_as_read(state, channel, m, params), "parent_user_id": parent.get("user")})
+            for m in held.values()
+            if m.get("thread_ts") == parent["ts"] and m["ts"] != parent["ts"] and inside(m["ts"])
+        ),
+        key=lambda row: row[0],
+    )
+    messages, next_cursor = _page(thread, params, REPLIES_MAX_LIMIT)
+    return {"messages": messages, "has_more": bool(next_cursor), "response_metadata": {"next_cursor": next_cursor}}
+
+
 def post_ephemeral(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
     channel = _channel(state, params)
     if not channel.bot_member:  # as for chat.postMessage: a channel the bot is not in (a private one it cannot see)
@@ -675,6 +810,9 @@ METHODS: dict[str, tuple[Handler, frozenset[str]]] = {
     "usergroups.users.list": (usergroup_users, frozenset({BOT})),
     "conversations.info": (conversations_info, frozenset({BOT, ADMIN})),
     "conversations.open": (conversations_open, frozenset({BOT, ADMIN})),
+    # Only the bot's reading is modelled: which conversations it may read follows the channels it is in.
+    "conversations.history": (conversations_history, frozenset({BOT})),
+    "conversations.replies": (conversations_replies, frozenset({BOT})),
     "files.getUploadURLExternal": (files_get_upload_url, frozenset({BOT, ADMIN})),
     "files.completeUploadExternal": (files_complete_upload, frozenset({BOT, ADMIN})),
 }
@@ -913,6 +1051,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
     """Routes /api/<method> to the Web API, /actions/… or /commands/… to response_url handling, /upload/v1/… to uploads."""
 
     server: SlackServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        """Slack takes every Web API method as a GET with its arguments in the query string (slack_sdk reads
+        conversations.history and .replies that way)."""
+        if urlsplit(self.path).path.startswith("/api/"):
+            self.do_POST()
+            return
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         url = urlsplit(self.path)

@@ -18,7 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
 from app.sandbox import FakeSlack, SlackSender
-from tests.sandbox.conftest import CHANNEL, OTHER_TEAM, TEAM, error_of
+from tests.sandbox.conftest import CHANNEL, OTHER_TEAM, TEAM, USER, error_of
 
 SECRET = "sandbox-signing-secret"
 
@@ -200,6 +200,56 @@ def test_thread_replies_and_permalinks(fake: FakeSlack, bot: WebClient) -> None:
     assert in_thread.endswith(f"/p{reply.replace('.', '')}?thread_ts={card}&cid={CHANNEL}")
     assert error_of(bot.chat_getPermalink, channel=CHANNEL, message_ts="1.000001") == "message_not_found"
     assert error_of(bot.chat_getPermalink, channel="C0NOPE", message_ts=card) == "channel_not_found"
+
+
+CARD_METADATA = {"event_type": "invitebot_card", "event_payload": {"request_id": "Ir0001", "team_id": TEAM}}
+
+
+def test_history_shows_metadata_only_when_asked_and_leaves_thread_replies_out(fake: FakeSlack, bot: WebClient) -> None:
+    card = bot.chat_postMessage(channel=CHANNEL, text="card", metadata=CARD_METADATA)["ts"]
+    bot.chat_postMessage(channel=CHANNEL, text="reply", thread_ts=card)
+    later = bot.chat_postMessage(channel=CHANNEL, text="later")["ts"]
+
+    plain = bot.conversations_history(channel=CHANNEL)  # slack_sdk asks with GET and a query string
+    assert [(m["text"], "metadata" in m) for m in plain["messages"]] == [("later", False), ("card", False)]
+    assert (plain["has_more"], plain["response_metadata"]["next_cursor"]) == (False, "")
+    full = bot.conversations_history(channel=CHANNEL, include_all_metadata=True)["messages"]
+    assert [m.get("metadata") for m in full] == [None, CARD_METADATA]
+    assert (full[1]["reply_count"], full[1]["thread_ts"], full[1]["latest_reply"]) == (1, card, fake.messages(CHANNEL)[1]["ts"])
+
+    first = bot.conversations_history(channel=CHANNEL, limit=1)
+    assert [m["ts"] for m in first["messages"]] == [later] and first["has_more"]
+    rest = bot.conversations_history(channel=CHANNEL, limit=1, cursor=first["response_metadata"]["next_cursor"])
+    assert [m["ts"] for m in rest["messages"]] == [card] and not rest["has_more"]
+    assert [m["ts"] for m in bot.conversations_history(channel=CHANNEL, oldest=card)["messages"]] == [later]
+    assert [m["ts"] for m in bot.conversations_history(channel=CHANNEL, oldest=card, inclusive=True)["messages"]] == [later, card]
+    assert error_of(bot.conversations_history, channel=CHANNEL, oldest="soon") == "invalid_ts_oldest"
+    assert error_of(bot.conversations_history, channel="C0NOPE") == "channel_not_found"
+    fake.add_channel("C0ELSEWHERE", name="elsewhere", team_id=TEAM, bot_member=False)
+    assert error_of(bot.conversations_history, channel="C0ELSEWHERE") == "not_in_channel"
+
+
+def test_replies_read_one_thread_parent_first(fake: FakeSlack, bot: WebClient) -> None:
+    card = bot.chat_postMessage(channel=CHANNEL, text="card", metadata=CARD_METADATA)["ts"]
+    reminder = {"event_type": "invitebot_notice", "event_payload": {"request_id": "Ir0001", "notice": "remind"}}
+    first = bot.chat_postMessage(channel=CHANNEL, text="still waiting", thread_ts=card, metadata=reminder)["ts"]
+    bot.chat_postMessage(channel=CHANNEL, text="elsewhere")
+
+    thread = bot.conversations_replies(channel=CHANNEL, ts=card, include_all_metadata=True)["messages"]
+    assert [(m["text"], m.get("metadata")) for m in thread] == [("card", CARD_METADATA), ("still waiting", reminder)]
+    assert thread[1]["parent_user_id"] == thread[0]["user"]
+    assert all("metadata" not in m for m in bot.conversations_replies(channel=CHANNEL, ts=card)["messages"])
+    assert [m["text"] for m in bot.conversations_replies(channel=CHANNEL, ts=first)["messages"]] == ["card", "still waiting"]
+    assert error_of(bot.conversations_replies, channel=CHANNEL, ts="1.000001") == "thread_not_found"
+
+
+def test_a_direct_message_is_read_through_the_conversation_conversations_open_gives(fake: FakeSlack, bot: WebClient) -> None:
+    dm = {"event_type": "invitebot_notice", "event_payload": {"request_id": "Ir0001", "notice": "decided"}}
+    posted = bot.chat_postMessage(channel=USER, text="approved", metadata=dm)
+    opened = bot.conversations_open(users=USER)["channel"]["id"]
+
+    assert opened == posted["channel"]
+    assert [m["metadata"] for m in bot.conversations_history(channel=opened, include_all_metadata=True)["messages"]] == [dm]
 
 
 def test_ephemeral_lookups_and_home(fake: FakeSlack, bot: WebClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -148,6 +149,24 @@ def serve_processes(fake: FakeSlack, database_url: str) -> Iterator[Any]:
 def serve_process(fake: FakeSlack, database_url: str) -> Iterator[Any]:
     with serve_processes(fake, database_url) as start:
         yield start
+
+
+def kill_hard(pid: int) -> None:
+    """SIGKILL a process and every process under it (gunicorn's workers); the parent first, so none is respawned."""
+    tree, seen = [pid], 0
+    while seen < len(tree):
+        parent = tree[seen]
+        seen += 1
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as listing:
+                tree.extend(int(child) for child in listing.read().split())
+        except FileNotFoundError:
+            pass
+    for member in tree:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def stop_process(process: subprocess.Popen[str]) -> None:

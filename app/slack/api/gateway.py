@@ -37,6 +37,7 @@ from app.slack.ui.limits import within
 
 ADMIN_PAGE_LIMIT = 1000
 TEAMS_PAGE_LIMIT = 100  # admin.teams.list takes 1–100 (openapi.json)
+MESSAGES_PAGE = 200  # messages per conversations.history / .replies page (Slack serves up to 999 and 1000)
 
 
 class PostUnconfirmed(SlackCallFailed):
@@ -274,6 +275,33 @@ class SlackGateway:
             raise SlackCallFailed("chat.postMessage", code, retry_after_of(exc)) from exc
         except (ValueError, KeyError, TypeError) as exc:  # Slack answered, but not readably (a body cut short): maybe posted
             raise PostUnconfirmed("chat.postMessage", "network_error") from exc
+
+    def messages_since(self, channel: str, oldest: float, *, thread_ts: str | None = None) -> Iterator[dict[str, Any]]:
+        """The messages of a conversation posted after `oldest` (a Unix time), newest first, or of one thread (its parent,
+        then its replies), each with its Slack message `metadata`; page by page as the caller reads on. A user id as
+        `channel` reads the app's direct message with that user. Raises SlackCallFailed (a 429 is not waited out)."""
+        client = self._poster()
+        if channel[:1] in ("U", "W"):
+            channel = self.direct_message_channel(channel)
+        cursor: str | None = None
+        method = "conversations.replies" if thread_ts else "conversations.history"
+        while True:
+            window: dict[str, Any] = {"oldest": f"{oldest:.6f}", "include_all_metadata": True, "limit": MESSAGES_PAGE, "cursor": cursor}
+            try:
+                if thread_ts:
+                    page = client.conversations_replies(channel=channel, ts=thread_ts, **window)
+                else:
+                    page = client.conversations_history(channel=channel, **window)
+            except WIRE_ERRORS as exc:
+                raise SlackCallFailed(method, error_code(exc), retry_after_of(exc)) from exc
+            yield from page.get("messages") or []
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    def direct_message_channel(self, user_id: str) -> str:
+        """The id of the app's direct message with a user (conversations.open); raises SlackCallFailed."""
+        return str(self._bot_call("conversations.open", users=user_id)["channel"]["id"])
 
     def permalink(self, channel: str, ts: str) -> str:
         """A link that opens one message (chat.getPermalink); raises SlackCallFailed."""

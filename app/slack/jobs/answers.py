@@ -13,12 +13,15 @@ from app.core.outcomes import Outcome
 from app.core.pacing import Pace
 from app.slack.api.failures import NEVER_SUCCEEDS, job_failure
 from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
+from app.slack.jobs import once
 from app.slack.jobs.home import publish_home
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks, replies
 from app.store.models import InviteRequest
 
 log = logging.getLogger(__name__)
+
+DECIDED_NOTICE = "decided"  # the requester's DM saying how their request ended, in its metadata
 
 
 def answer(runtime: Runtime, job: Job) -> None:
@@ -93,7 +96,7 @@ def _ephemeral_or_direct(runtime: Runtime, channel: str, user: str, text: str, s
 
 
 def tell_requester(sessions: sessionmaker[Session], gateway: SlackGateway, pace: Pace | None, job: Job) -> None:
-    """DM one requester how their request ended; a 429 waits for the DM channel's next slot."""
+    """DM one requester how their request ended, once (app.slack.jobs.once); a 429 waits for the DM channel's next slot."""
     user_id = str(job.payload["user"])
     with sessions() as session:
         request = session.get(InviteRequest, str(job.request_id))
@@ -101,7 +104,14 @@ def tell_requester(sessions: sessionmaker[Session], gateway: SlackGateway, pace:
         return
     text = replies.requester_dm(request)
     try:
-        gateway.post_message(user_id, text=text, blocks=[blocks.mrkdwn_section(text)])
+        once.post(
+            gateway,
+            job,
+            user_id,
+            text=text,
+            blocks=[blocks.mrkdwn_section(text)],
+            metadata=once.notice(request.id, DECIDED_NOTICE),
+        )
     except SlackCallFailed as exc:
         log.warning("could not tell requester %s about %s: %s", user_id, request.id, exc.code)
-        raise job_failure(exc, (pace, user_id)) from exc
+        raise once.failure(exc, (pace, user_id)) from exc

@@ -14,6 +14,7 @@ from app.core.outbox import Job
 from app.core.services import Services
 from app.slack.api.failures import job_failure
 from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
+from app.slack.jobs import once
 from app.slack.ui import blocks
 from app.store.dialect import insert_if_absent
 from app.store.models import InviteRequest, RequestCard
@@ -49,7 +50,7 @@ def post_card(services: Services, gateway: SlackGateway, job: Job) -> None:
 
     A post Slack refused keeps its reservation while the outbox tries again (a 429 at the channel's next free slot);
     given up for good, it gives the reservation back (give_back). A post whose answer was lost keeps it: a sync takes it
-    over once stale.
+    over once stale, and the job taking it over adopts the card if Slack had posted it (app.slack.jobs.once).
     """
     request_id, channel = str(job.request_id), str(job.payload["channel"])
     with services.read() as session:  # nothing written between the job's slot and its post, so posts keep their spacing
@@ -62,7 +63,16 @@ def post_card(services: Services, gateway: SlackGateway, job: Job) -> None:
     metadata = {"event_type": CARD_EVENT_TYPE, "event_payload": {"request_id": request.id, "team_id": request.team_id or ""}}
     card = blocks.request_card(request, approvals=approved.counted, lapsed=approved.lapsed)
     try:
-        ts = gateway.post_message(channel, text=blocks.card_text(request), blocks=card, metadata=metadata)
+        # Taking over a post whose answer was lost: the card Slack may have posted is found by its metadata and adopted.
+        posted = once.post(
+            gateway,
+            job,
+            channel,
+            text=blocks.card_text(request),
+            blocks=card,
+            metadata=metadata,
+            match={"request_id": request.id},
+        )
     except PostUnconfirmed as exc:
         # Posting again now could show two cards; the reservation stays, and a sync takes it over once it is stale.
         log.error(
@@ -77,12 +87,13 @@ def post_card(services: Services, gateway: SlackGateway, job: Job) -> None:
         session.execute(
             update(RequestCard)
             .where(RequestCard.request_id == request_id, RequestCard.channel == channel)
-            .values(ts=ts, rendered_status=_shown(request))
+            .values(ts=posted.ts, rendered_status=None if posted.adopted else _shown(request))
         )
-        # A decision (or an approval) may have landed while we were posting; it could not see this card yet: render it.
+        # A decision (or an approval) may have landed while we were posting, or since an adopted card was posted; it could
+        # not see this card yet: render it.
         current, now_approved = _as_shown(session, request_id)
-        if current is not None and (_shown(current) != _shown(request) or now_approved != approved):
-            cards.queue_copy(services.outbox, session, request_id, channel, ts)
+        if current is not None and (posted.adopted or _shown(current) != _shown(request) or now_approved != approved):
+            cards.queue_copy(services.outbox, session, request_id, channel, posted.ts)
         job.complete(session)
 
 

@@ -20,11 +20,14 @@ from app.core.outbox import Job
 from app.core.services import Services
 from app.slack.api.failures import job_failure
 from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
+from app.slack.jobs import once
 from app.slack.ui import blocks, replies
 from app.store.dialect import insert_if_absent
 from app.store.models import Digest
 
 log = logging.getLogger(__name__)
+
+DIGEST_EVENT_TYPE = "invitebot_digest"  # the Slack message metadata every digest card carries, with its workspace id
 
 
 def render(found: Backlog, at: datetime) -> tuple[str, list[dict[str, Any]]]:
@@ -58,7 +61,7 @@ def post_digest(services: Services, gateway: SlackGateway, job: Job) -> None:
     """Post the digest card reserved for a workspace (app.core.backlog reserved it with the job) and record its ts; a
     digest posted already is left alone. A refused post keeps its reservation while the outbox tries again (a 429 at the
     channel's next free slot), and gives it back once given up for good; a post whose answer was lost keeps it until it
-    is stale."""
+    is stale, and the job taking it over adopts the digest if Slack had posted it (app.slack.jobs.once)."""
     team_id, channel = str(job.payload["team"]), str(job.payload["channel"])
     moment = now()
     with services.read() as session:
@@ -69,17 +72,19 @@ def post_digest(services: Services, gateway: SlackGateway, job: Job) -> None:
     if reserved is None and not _reserve(services.sessions, team_id, channel):
         return  # queued again by hand after it gave its reservation back, and another job reserved it meanwhile
     text, card = render(found, moment)
+    metadata = {"event_type": DIGEST_EVENT_TYPE, "event_payload": {"team_id": team_id}}
     try:
-        ts = gateway.post_message(channel, text=text, blocks=card)
+        posted = once.post(gateway, job, channel, text=text, blocks=card, metadata=metadata)
     except PostUnconfirmed:
         log.error("no answer to posting the digest for %s in %s; it is posted again if it has no ts in 5 minutes", team_id, channel)
         return
     except SlackCallFailed as exc:
         log.error("could not post the backlog digest of %s in %s: %s", team_id, channel, exc.code)
         raise job_failure(exc, (services.post_pace, channel)) from exc
+    shown_at = (job.began or moment) if posted.adopted else moment  # an adopted digest shows its numbers of then
     with services.sessions.begin() as session:
-        session.execute(update(Digest).where(Digest.team_id == team_id).values(ts=ts, posted_at=moment))
-        if backlog.changed_since(session, team_id, moment):  # a decision landed while it was being posted
+        session.execute(update(Digest).where(Digest.team_id == team_id).values(ts=posted.ts, posted_at=shown_at))
+        if posted.adopted or backlog.changed_since(session, team_id, moment):  # a decision landed while it was being posted
             backlog.queue_refresh(services.outbox, session, team_id)
         job.complete(session)
 

@@ -8,8 +8,8 @@ import logging
 from app.core.audit import now
 from app.core.lifecycle import APPROVED, OPEN
 from app.core.outbox import Job
-from app.slack.api.failures import job_failure
 from app.slack.api.gateway import SlackCallFailed
+from app.slack.jobs import once
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks, replies
 from app.store.models import InviteRequest
@@ -30,7 +30,7 @@ def remind(runtime: Runtime, job: Job) -> None:
     if request is None:
         return
     text = replies.reminder(int(job.payload["age"]), runtime.settings.approvers_named_for(request.team_id))
-    _post(runtime, str(job.payload["channel"]), text, thread_ts=str(job.payload["ts"]))
+    _post(runtime, job, str(job.payload["channel"]), text, "remind", thread_ts=str(job.payload["ts"]))
 
 
 def escalate(runtime: Runtime, job: Job) -> None:
@@ -40,14 +40,14 @@ def escalate(runtime: Runtime, job: Job) -> None:
         return
     to, channel, ts, age = str(job.payload["to"]), str(job.payload["channel"]), str(job.payload["ts"]), int(job.payload["age"])
     if to.startswith("S"):
-        _post(runtime, channel, replies.escalation_to_group(to, age), thread_ts=ts)
+        _post(runtime, job, channel, replies.escalation_to_group(to, age), "escalate", thread_ts=ts)
         return
     try:
         link: str | None = runtime.gateway.permalink(channel, ts)
     except SlackCallFailed as exc:
         log.warning("no link to the card of %s (%s); the escalation names the approvals channel instead", request.id, exc.code)
         link = None
-    _post(runtime, to, replies.escalation(request, age, permalink=link, channel=channel))
+    _post(runtime, job, to, replies.escalation(request, age, permalink=link, channel=channel), "escalate")
 
 
 def tell_expiry(runtime: Runtime, job: Job) -> None:
@@ -55,7 +55,7 @@ def tell_expiry(runtime: Runtime, job: Job) -> None:
     request = _request(runtime, job, (APPROVED,))
     if request is None or request.date_expire is None or request.date_expire <= now():
         return
-    _post(runtime, str(job.payload["user"]), replies.guest_expiry_dm(request))
+    _post(runtime, job, str(job.payload["user"]), replies.guest_expiry_dm(request), str(job.payload["kind"]))
 
 
 def _request(runtime: Runtime, job: Job, statuses: tuple[str, ...]) -> InviteRequest | None:
@@ -64,10 +64,19 @@ def _request(runtime: Runtime, job: Job, statuses: tuple[str, ...]) -> InviteReq
     return request if request is not None and request.status in statuses else None
 
 
-def _post(runtime: Runtime, channel: str, text: str, *, thread_ts: str | None = None) -> None:
-    """One message at the channel's pace: a 429 waits for its next slot, what can never work is given up."""
+def _post(runtime: Runtime, job: Job, channel: str, text: str, kind: str, *, thread_ts: str | None = None) -> None:
+    """One message, posted once (app.slack.jobs.once), at the channel's pace: a 429 waits for its next slot, what can
+    never work is given up."""
     try:
-        runtime.gateway.post_message(channel, text=text, blocks=[blocks.mrkdwn_section(text)], thread_ts=thread_ts)
+        once.post(
+            runtime.gateway,
+            job,
+            channel,
+            text=text,
+            blocks=[blocks.mrkdwn_section(text)],
+            metadata=once.notice(str(job.request_id), kind),
+            thread_ts=thread_ts,
+        )
     except SlackCallFailed as exc:
         log.warning("could not post a notice in %s: %s", channel, exc.code)
-        raise job_failure(exc, (runtime.services.post_pace, channel)) from exc
+        raise once.failure(exc, (runtime.services.post_pace, channel)) from exc

@@ -136,7 +136,8 @@ def _explain(loaded: Policy, facts: Facts, groups: frozenset[str]) -> list[str]:
             return [*lines, *_fires(loaded.mode, rule, explained.held)]
         if not explained.missed:  # it might match: no rule after it may decide in its place
             why = "; ".join(explained.unchecked)
-            return [*lines, f"rule {rule.name} (line {rule.line}) cannot be checked: {why}", "held for a person: no later rule decides"]
+            held = f"rule {rule.name} (line {rule.line}) cannot be checked: {why}"
+            return [*lines, held, "held for a person: no later rule decides"]
         note = "".join(f" (group {group} not checked offline)" for group in unchecked)
         lines.append(f"rule {rule.name} (line {rule.line}) does not match: {'; '.join(explained.missed)}{note}")
     lines.append("no rule matches: a person decides")

@@ -22,23 +22,32 @@ NOTE_CHARS = 300  # policy_note's column
 _ACTIONS = {Then.APPROVE.value: Action.APPROVE, Then.DENY.value: Action.DENY}
 
 
-def member_of(groups: GroupMembers | None, team_id: str | None) -> MemberOf:
-    """Is a requester in a user group, read in the request's workspace; None while Slack will not list the group there."""
+def member_of(groups: GroupMembers | None, team_id: str | None, unread: set[tuple[str, str]] | None = None) -> MemberOf:
+    """Is a requester in a user group, read in the request's workspace; None while Slack will not list the group there.
+
+    `unread` collects the (group, workspace) pairs Slack failed to list, and they are not asked for again: a sync pass
+    over many requests asks a rate-limited Slack once per group, not once per request.
+    """
+    failed = unread if unread is not None else set()
 
     def check(group_id: str, user_id: str) -> bool | None:
-        if groups is None or not team_id:
+        if groups is None or not team_id or (group_id, team_id) in failed:
             return None
         try:
             return user_id in groups.get(group_id, team_id)
         except SlackCallFailed as exc:
             log.warning("could not read user group %s in %s for the policy: %s", group_id, team_id, exc.code)
+            failed.add((group_id, team_id))
             return None
 
     return check
 
 
-def verdict(policy: Policy | None, values: dict[str, Any], groups: GroupMembers | None = None) -> dict[str, Any]:
-    """The verdict columns for a request described by ingest's `values`: all None when no rule matches."""
+def verdict(
+    policy: Policy | None, values: dict[str, Any], groups: GroupMembers | None = None, unread: set[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """The verdict columns for a request described by ingest's `values`: all None when no rule matches; `unread` as for
+    member_of()."""
     empty = dict.fromkeys(VERDICT_COLUMNS)
     if policy is None:
         return empty
@@ -50,13 +59,18 @@ def verdict(policy: Policy | None, values: dict[str, Any], groups: GroupMembers 
         reason=values["reason"],
         channel_ids=tuple(values["channel_ids"]),
     )
-    match = evaluate(policy, facts, member_of(groups, values["team_id"]))
+    match = evaluate(policy, facts, member_of(groups, values["team_id"], unread))
     if match is None:
         return empty
     if isinstance(match, Hold):
         log.warning("policy holds request %s for people: %s", values["id"], match.why)
-        rule_name = match.rule.name if match.rule is not None else None
-        return {**empty, "policy_rule": rule_name, "policy_verdict": HOLD, "policy_mode": policy.mode.value, "policy_note": match.why[:NOTE_CHARS]}
+        return {
+            **empty,
+            "policy_rule": match.rule.name if match.rule is not None else None,
+            "policy_verdict": HOLD,
+            "policy_mode": policy.mode.value,
+            "policy_note": match.why[:NOTE_CHARS],
+        }
     rule = match.rule
     return {
         **empty,

@@ -134,7 +134,7 @@ def _domain_check(rule: Rule, patterns: tuple[str, ...], domain: Domain) -> Chec
         return True, f"email domain matches {hit}"
     look_alike = f"email domain {domains.shown(domain)} is written in a look-alike form of {domain.ascii}"
     if rule.then is Then.APPROVE:  # approve only what is typed as it is read: see app.core.domains
-        return None, f"{look_alike}, which no rule approves"
+        return None, f"{look_alike}, which a rule never approves"
     return True, f"{look_alike}, matching {hit}"
 
 

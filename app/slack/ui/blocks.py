@@ -262,7 +262,8 @@ def held_line(request: InviteRequest) -> str:
     """Why no policy rule may decide a request now, in either mode: it is left to people and checked again at each sync."""
     why = safe(request.policy_note or "it could not be checked", 400)
     if request.policy_rule:
-        return f":warning: Policy could not check rule {safe(request.policy_rule, 64)}: {why}. Decide by hand, or wait: it is checked again at the next sync."
+        rule = safe(request.policy_rule, 64)
+        return f":warning: Policy could not check rule {rule}: {why}. Decide by hand, or wait: it is checked again at the next sync."
     return f":warning: Policy cannot judge this request: {why}. Decide by hand."
 
 

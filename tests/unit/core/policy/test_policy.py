@@ -174,7 +174,8 @@ def test_a_deny_that_cannot_be_checked_holds_the_request_instead_of_letting_a_la
 
 
 def test_a_rule_that_misses_on_another_condition_needs_no_group_and_holds_nothing():
-    elsewhere = Policy(Mode.ENFORCE, (rule("contractors", Then.DENY, requester=("S0CONTRACT",), team=("T0OTHER",)), CONTRACTORS.rules[1]))
+    limited = rule("contractors", Then.DENY, requester=("S0CONTRACT",), team=("T0OTHER",))
+    elsewhere = Policy(Mode.ENFORCE, (limited, CONTRACTORS.rules[1]))
 
     found = evaluate(elsewhere, facts(requester_ids=("U0ADA",)), lambda group, user: None)
 
@@ -195,7 +196,7 @@ def test_a_look_alike_domain_is_caught_by_a_deny_but_never_approved(tmp_path):
         assert isinstance(found, policy.Match) and found.rule.name == "personal", look_alike
     assert evaluate(loaded, facts("ada@kpmg.com")).rule.name == "kpmg"
     assert evaluate(loaded, facts("ada@\u212apmg.com")) == Hold(
-        loaded.rules[1], "email domain \\u212apmg.com is written in a look-alike form of kpmg.com, which no rule approves"
+        loaded.rules[1], "email domain \\u212apmg.com is written in a look-alike form of kpmg.com, which a rule never approves"
     )
     assert evaluate(loaded, facts("ada@..example.com")) == Hold(None, "the address's domain ..example.com is malformed")
     assert evaluate(loaded, facts("ada@mail.example.com")).rule.name == "subsidiaries"
@@ -208,7 +209,8 @@ def test_a_malformed_domain_matches_no_rule_at_all():
 
 
 def test_rule_domains_are_kept_in_their_ascii_form(tmp_path):
-    loaded = policy.load(write(tmp_path, "rules:\n  - {name: a, when: {email_domain: [B\u00fccher.de, '*.\uff47mail.com']}, then: deny, reason: r}\n"))
+    domains = "[B\u00fccher.de, '*.\uff47mail.com']"
+    loaded = policy.load(write(tmp_path, f"rules:\n  - {{name: a, when: {{email_domain: {domains}}}, then: deny, reason: r}}\n"))
 
     assert loaded.rules[0].when.email_domain == ("xn--bcher-kva.de", "*.gmail.com")
     assert evaluate(loaded, facts("ada@b\u00fccher.de")).rule.name == "a"

@@ -163,6 +163,25 @@ def test_test_in_enforce_mode_says_what_invitebot_does(others, tmp_path):
     ]
 
 
+def test_test_holds_a_look_alike_domain_for_a_person_and_leaves_a_malformed_one_to_people(example, tmp_path):
+    def run(email: str) -> list[str]:
+        result = invitebot("policy", "test", "--file", str(example), "--team", "T0123", "--email", email, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    assert run("ada@\uff45xample.com") == [  # a fullwidth e: it reads as example.com, but no rule may approve it as that
+        "rule employees (line 3) cannot be checked: email domain \\uff45xample.com is written in a look-alike form of "
+        "example.com, which a rule never approves",
+        "held for a person: no later rule decides",
+    ]
+    assert run("bo@gmail\u3002com")[:2] == [  # an ideographic full stop
+        "rule employees (line 3) does not match: email domain gmail\\u3002com is not example.com or *.example.com",
+        "rule personal-mail (line 9) would deny: email domain gmail\\u3002com is written in a look-alike form of gmail.com, "
+        "matching gmail.com",
+    ]
+    assert run("ada@..example.com") == ["the address's domain ..example.com is malformed: no rule applies, a person decides"]
+
+
 def test_a_user_group_is_not_checked_offline_unless_the_requester_is_said_to_be_in_it(others, tmp_path):
     offline = invitebot("policy", "test", "--file", str(others), "--email", "a@x.org", "--requester", "U0ADA", "--reason", "hi",
                         cwd=tmp_path)

@@ -47,13 +47,14 @@ def store_listed(
     """
     stored = Stored()
     wanted: dict[str, dict[str, Any]] = {}
+    unread: set[tuple[str, str]] = set()  # user groups Slack would not list this pass: asked once, not per request
     for raw in raws:
         try:
             values = row_values(raw, team_id, team_name)
         except MalformedRequest as exc:
             stored.problems.append(str(exc))
             continue
-        values.update(verdict(policy, values, groups))
+        values.update(verdict(policy, values, groups, unread))
         wanted.setdefault(values["id"], values)
     stored.listed = list(wanted)
     seen = _known(sessions, stored.listed)

@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.core import policy
+from app.core import domains, policy
 from app.core.policy import Facts, Mode, Policy, PolicyError, Rule, Then
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -118,6 +118,8 @@ def _test(args: argparse.Namespace) -> int:
 
 def _explain(loaded: Policy, facts: Facts, groups: frozenset[str]) -> list[str]:
     """Each rule in order up to the one that fires: why it did not match, then what the first match would do."""
+    if facts.domain.malformed:
+        return [f"the address's domain {domains.shown(facts.domain)} is malformed: no rule applies, a person decides"]
     lines: list[str] = []
     for rule in loaded.rules:
         unchecked: list[str] = []
@@ -132,6 +134,10 @@ def _explain(loaded: Policy, facts: Facts, groups: frozenset[str]) -> list[str]:
         explained = policy.explain(rule, facts, member_of)
         if explained.matches:
             return [*lines, *_fires(loaded.mode, rule, explained.held)]
+        if not explained.missed:  # it might match: no rule after it may decide in its place
+            why = "; ".join(explained.unchecked)
+            held = f"rule {rule.name} (line {rule.line}) cannot be checked: {why}"
+            return [*lines, held, "held for a person: no later rule decides"]
         note = "".join(f" (group {group} not checked offline)" for group in unchecked)
         lines.append(f"rule {rule.name} (line {rule.line}) does not match: {'; '.join(explained.missed)}{note}")
     lines.append("no rule matches: a person decides")

@@ -126,6 +126,8 @@ class InviteRequest(Base):
     policy_rule: Mapped[str | None] = mapped_column(String(64))
     policy_verdict: Mapped[str | None] = mapped_column(String(24))
     policy_mode: Mapped[str | None] = mapped_column(String(16))
+    # With policy_verdict "hold": why no rule may decide it now (policy_rule, when set, is the rule that cannot be checked).
+    policy_note: Mapped[str | None] = mapped_column(String(300))
     # A require_approvals rule's count: in enforce mode it takes that many distinct approvers; NULL means one.
     approvals_needed: Mapped[int | None] = mapped_column(Integer)
     # Whether the person who decided did what the policy would have (NULL: no approve/deny verdict, or not decided by a person).

@@ -16,15 +16,16 @@
    approve: decide() refuses that item alone (audited as `self_approval_refused`), it is counted `self_requested`, and
    the batch goes on.
 
-The filter's domain is read as the policy file reads `email_domain`: `example.com` is that domain exactly (not its
-subdomains), `*.example.com` any subdomain of it (not example.com itself); case does not matter.
+The filter's domain is read as the policy file reads `email_domain` (app.core.domains): `example.com` is that domain
+exactly (not its subdomains), `*.example.com` any subdomain of it (not example.com itself), compared in ASCII (A-label)
+form. A deny takes every address whose domain reads as the filter's; an approve only those typed as they read, never a
+look-alike (`ada@\u212apmg.com`, with a KELVIN SIGN) nor a malformed domain: those are decided one by one.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,7 +34,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.core import authz, lifecycle
+from app.core import authz, domains, lifecycle
 from app.core.audit import now
 from app.core.authz import Verdict
 from app.core.bulk import items as batch_items
@@ -42,7 +43,6 @@ from app.core.decisions import REASON_REQUIRED_OUTCOME, decide
 from app.core.outbox import Job
 from app.core.outcomes import Result
 from app.core.pacing import Pace
-from app.core.policy import domain_matches
 from app.core.services import Services
 from app.store.dml import changed
 from app.store.models import Action, Batch, BatchItem, DecisionLog, InviteRequest, PaceBudget, Source
@@ -57,13 +57,14 @@ FEED_AT_ONCE = 5  # items one run of the feeder may hand to decide() before it l
 SCAN = 50  # untaken items one run looks at, to find one whose workspace's slot is near (batches over several)
 STOPPED_BECAUSE = "stopped because "  # in a batch_cancelled entry's detail, when decide() refused and no person cancelled
 INVITE_TYPES = ("full_member", "restricted", "ultra_restricted")
+_LOAD = 500  # rows loaded by id per statement: well inside both backends' limits on bound parameters
 
 
 @dataclass(frozen=True)
 class Filter:
     """Which pending requests a batch decides: an email domain, optionally only some workspaces and invite types."""
 
-    domain: str  # "example.com" (exactly) or "*.example.com" (any subdomain), lower case
+    domain: str  # "example.com" (exactly) or "*.example.com" (any subdomain), in A-label form
     teams: tuple[str, ...] = ()  # workspace ids; empty: every workspace
     types: tuple[str, ...] = ()  # full_member, restricted, ultra_restricted; empty: every type
 
@@ -74,34 +75,32 @@ class Filter:
     def from_json(cls, data: dict[str, Any]) -> "Filter":
         return cls(str(data["domain"]), tuple(data.get("teams") or ()), tuple(data.get("types") or ()))
 
-    def matches(self, request: InviteRequest) -> bool:
-        return (
-            domain_matches(self.domain, request.email)
-            and (not self.teams or request.team_id in self.teams)
-            and (not self.types or request.invite_type in self.types)
-        )
+    def takes(self, email: str, action: Action) -> bool:
+        """The address's domain is the filter's; to approve, it must also be typed as it reads (no look-alike)."""
+        wanted, domain = domains.pattern(self.domain), domains.of_email(email)
+        return wanted is not None and domains.matches(wanted, domain) and (domain.plain or action is not Action.APPROVE)
 
 
-def matching(session: Session, wanted: Filter) -> list[InviteRequest]:
-    """The pending requests the filter finds, oldest first (the order they are decided in)."""
-    base = wanted.domain[2:] if wanted.domain.startswith("*.") else wanted.domain
-    escaped = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%.{escaped}" if wanted.domain.startswith("*.") else f"%@{escaped}"
-    query = select(InviteRequest).where(
-        InviteRequest.status == lifecycle.PENDING,
-        InviteRequest.team_id.is_not(None),
-        func.lower(InviteRequest.email).like(pattern, escape="\\"),
+def matching(session: Session, wanted: Filter, action: Action) -> list[InviteRequest]:
+    """The pending requests the filter finds for the action, oldest first (the order they are decided in).
+
+    Domains are compared after UTS-46 mapping, which no SQL pattern can do: the addresses of the pending requests in
+    the filter's workspaces and types are read and matched here, then the rows that match are loaded.
+    """
+    query = select(InviteRequest.id, InviteRequest.email).where(
+        InviteRequest.status == lifecycle.PENDING, InviteRequest.team_id.is_not(None)
     )
     if wanted.teams:
         query = query.where(InviteRequest.team_id.in_(wanted.teams))
     if wanted.types:
         query = query.where(InviteRequest.invite_type.in_(wanted.types))
-    rows = session.scalars(query.order_by(InviteRequest.date_created, InviteRequest.id)).all()
-    return [row for row in rows if wanted.matches(row)]  # the LIKE only narrows; the domain rule decides
-
-
-def domain_of(email: str) -> str:
-    return email.rsplit("@", 1)[-1].strip().lower().rstrip(".")
+    listed = session.execute(query.order_by(InviteRequest.date_created, InviteRequest.id))
+    found = [request_id for request_id, email in listed if wanted.takes(email, action)]
+    rows: dict[str, InviteRequest] = {}
+    for start in range(0, len(found), _LOAD):
+        part = select(InviteRequest).where(InviteRequest.id.in_(found[start : start + _LOAD]))
+        rows.update((row.id, row) for row in session.scalars(part))
+    return [rows[request_id] for request_id in found]
 
 
 def busiest_domains(
@@ -112,13 +111,11 @@ def busiest_domains(
     query = select(InviteRequest.email).where(InviteRequest.status == lifecycle.PENDING, InviteRequest.team_id.is_not(None))
     if teams is not None:
         query = query.where(InviteRequest.team_id.in_(teams))
-    emails = session.scalars(query).all()
-    counted = Counter(domain_of(email) for email in emails if "@" in email)
-    many = [(domain, n) for domain, n in counted.items() if n >= at_least and _DOMAIN.match(domain)]
+    read = (domains.of_email(email) for email in session.scalars(query))
+    # Only domains typed as they read are offered: a look-alike is never counted with the domain it imitates.
+    counted = Counter(domain.ascii for domain in read if domain.plain and domain.ascii and "." in domain.ascii)
+    many = [(domain, n) for domain, n in counted.items() if n >= at_least]
     return sorted(many, key=lambda item: (-item[1], item[0]))[:limit]
-
-
-_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
 
 
 # -- preview and start ------------------------------------------------------------------------------------------------
@@ -215,7 +212,7 @@ def preview(
     reason = (reason or "").strip() or None
     teams = _reach(services, actor_id, actor_team)
     with services.sessions.begin() as session:
-        every = matching(session, wanted)
+        every = matching(session, wanted, action)
         found = [r for r in every if teams is None or r.team_id in teams]
         if not found:
             return Preview(Answer.NOTHING, action, wanted, elsewhere=len(every))

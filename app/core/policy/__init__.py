@@ -2,31 +2,33 @@
 
 from app.core.policy.loader import CHANNEL_ID, INVITE_TYPES, MAX_APPROVALS, MAX_REASON, REQUESTER_ID, TEAM_ID, PolicyError, load
 from app.core.policy.rules import (
+    HOLD,
     Conditions,
     Explanation,
     Facts,
+    Hold,
     Match,
     MemberOf,
     Mode,
     Policy,
     Rule,
     Then,
-    domain_matches,
     evaluate,
     explain,
 )
 
 __all__ = [
+    "HOLD",
     "Conditions",
     "Explanation",
     "Facts",
+    "Hold",
     "Match",
     "MemberOf",
     "Mode",
     "Policy",
     "Rule",
     "Then",
-    "domain_matches",
     "evaluate",
     "explain",
     "CHANNEL_ID",

@@ -1,4 +1,5 @@
-"""What the active policy does to a stored request: record the first matching rule, and in enforce mode let it decide."""
+"""What the active policy does to a stored request: record the first matching rule (or why none may decide it now, a
+hold), and in enforce mode let it decide."""
 
 from __future__ import annotations
 
@@ -9,34 +10,44 @@ from app.core import lifecycle
 from app.core.authz import GroupMembers
 from app.core.decisions import decide
 from app.core.outcomes import Outcome
-from app.core.policy import Facts, MemberOf, Policy, Then, evaluate
+from app.core.policy import HOLD, Facts, Hold, MemberOf, Policy, Then, evaluate
 from app.core.ports import SlackCallFailed
 from app.core.services import Services
 from app.store.models import Action, InviteRequest, Source
 
 log = logging.getLogger(__name__)
 
-VERDICT_COLUMNS = ("policy_rule", "policy_verdict", "policy_mode", "approvals_needed")
-_ACTIONS = {Then.APPROVE: Action.APPROVE, Then.DENY: Action.DENY}
+VERDICT_COLUMNS = ("policy_rule", "policy_verdict", "policy_mode", "approvals_needed", "policy_note")
+NOTE_CHARS = 300  # policy_note's column
+_ACTIONS = {Then.APPROVE.value: Action.APPROVE, Then.DENY.value: Action.DENY}
 
 
-def member_of(groups: GroupMembers | None, team_id: str | None) -> MemberOf | None:
-    """Is a requester in a user group, read in the request's workspace; a group Slack will not list matches nobody."""
-    if groups is None or not team_id:
-        return None
+def member_of(groups: GroupMembers | None, team_id: str | None, unread: set[tuple[str, str]] | None = None) -> MemberOf:
+    """Is a requester in a user group, read in the request's workspace; None while Slack will not list the group there.
 
-    def check(group_id: str, user_id: str) -> bool:
+    `unread` collects the (group, workspace) pairs Slack failed to list, and they are not asked for again: a sync pass
+    over many requests asks a rate-limited Slack once per group, not once per request.
+    """
+    failed = unread if unread is not None else set()
+
+    def check(group_id: str, user_id: str) -> bool | None:
+        if groups is None or not team_id or (group_id, team_id) in failed:
+            return None
         try:
             return user_id in groups.get(group_id, team_id)
         except SlackCallFailed as exc:
             log.warning("could not read user group %s in %s for the policy: %s", group_id, team_id, exc.code)
-            return False
+            failed.add((group_id, team_id))
+            return None
 
     return check
 
 
-def verdict(policy: Policy | None, values: dict[str, Any], groups: GroupMembers | None = None) -> dict[str, Any]:
-    """The verdict columns for a request described by ingest's `values`: all None when no rule matches."""
+def verdict(
+    policy: Policy | None, values: dict[str, Any], groups: GroupMembers | None = None, unread: set[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """The verdict columns for a request described by ingest's `values`: all None when no rule matches; `unread` as for
+    member_of()."""
     empty = dict.fromkeys(VERDICT_COLUMNS)
     if policy is None:
         return empty
@@ -48,11 +59,21 @@ def verdict(policy: Policy | None, values: dict[str, Any], groups: GroupMembers 
         reason=values["reason"],
         channel_ids=tuple(values["channel_ids"]),
     )
-    match = evaluate(policy, facts, member_of(groups, values["team_id"]))
+    match = evaluate(policy, facts, member_of(groups, values["team_id"], unread))
     if match is None:
         return empty
+    if isinstance(match, Hold):
+        log.warning("policy holds request %s for people: %s", values["id"], match.why)
+        return {
+            **empty,
+            "policy_rule": match.rule.name if match.rule is not None else None,
+            "policy_verdict": HOLD,
+            "policy_mode": policy.mode.value,
+            "policy_note": match.why[:NOTE_CHARS],
+        }
     rule = match.rule
     return {
+        **empty,
         "policy_rule": rule.name,
         "policy_verdict": rule.then.value,
         "policy_mode": policy.mode.value,
@@ -71,7 +92,7 @@ def enforce(services: Services, request_id: str) -> Outcome | None:
         request = session.get(InviteRequest, request_id)
     if request is None or request.status != lifecycle.PENDING or request.team_id is None or request.policy_mode != "enforce":
         return None
-    action = _ACTIONS.get(Then(request.policy_verdict)) if request.policy_verdict else None
+    action = _ACTIONS.get(request.policy_verdict or "")
     if action is None or not request.policy_rule:
         return None
     policy = services.policy

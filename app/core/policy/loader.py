@@ -18,6 +18,7 @@ import yaml.reader
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from app.core import domains
 from app.core.policy.rules import Conditions, Mode, Policy, Rule, Then
 
 MAX_APPROVALS = 10  # require_approvals: more different approvers than this is a typo, not a policy
@@ -31,8 +32,6 @@ _WHEN_KEYS = ("email_domain", "invite_type", "team", "requester", "reason_presen
 _THENS = ", ".join(then.value for then in Then)
 # Stored as the decider's id (decision_log.actor_id) when the rule decides, so short and plain.
 _RULE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_DOMAIN = re.compile(rf"^(?:\*\.)?{_LABEL}(?:\.{_LABEL})+$", re.IGNORECASE)
 TEAM_ID = re.compile(r"^T[A-Z0-9]{2,}$")
 REQUESTER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -359,7 +358,9 @@ class _Reader:
                 self.problem(item, f"{label}{name}: {problem}")
             else:
                 assert text is not None  # a missing value is always a problem
-                values.append(text.lower() if name == "email_domain" else text)
+                value = domains.pattern(text) if name == "email_domain" else text
+                assert value is not None  # a domain that is none is a problem above
+                values.append(value)
         return tuple(values)
 
 
@@ -371,7 +372,7 @@ def _domain_problem(text: str) -> str | None:
         return f"{text!r} has a space in it: write a domain like example.com or *.example.com"
     if "*" in text and not (text.startswith("*.") and "*" not in text[2:]):
         return f"{text!r}: a wildcard may only stand at the start, as *. (as in *.example.com, any subdomain)"
-    if not _DOMAIN.match(text):
+    if domains.pattern(text) is None:  # stored as requests are matched: ASCII (A-label) form, lower case
         return f"{text!r} is not a domain like example.com or *.example.com"
     return None
 

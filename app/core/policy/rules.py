@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from app.core import domains
+from app.core.domains import Domain
 from app.store.models import InviteRequest
 
 
@@ -28,7 +30,7 @@ class Then(str, enum.Enum):
 class Conditions:
     """A rule's `when`: every condition given must hold; one not given holds for every request."""
 
-    email_domain: tuple[str, ...] | None = None  # "example.com" exactly, or "*.example.com" for any subdomain
+    email_domain: tuple[str, ...] | None = None  # "example.com" exactly, or "*.example.com" any subdomain; A-label form
     invite_type: tuple[str, ...] | None = None
     team: tuple[str, ...] | None = None
     requester: tuple[str, ...] | None = None  # user ids (U…/W…) or user-group ids (S…): any requester in any of them
@@ -80,6 +82,10 @@ class Facts:
     reason: str | None = None
     channel_ids: tuple[str, ...] = ()
 
+    @property
+    def domain(self) -> Domain:
+        return domains.of_email(self.email)
+
     @classmethod
     def of(cls, request: InviteRequest) -> "Facts":
         return cls(
@@ -100,44 +106,67 @@ class Match:
     why: tuple[str, ...] = field(default=())
 
 
-# Is user (second) a member of user group (first)? Answers False when it cannot be found out.
-MemberOf = Callable[[str, str], bool]
+# Is user (second) a member of user group (first)? None when it cannot be found out now (Slack would not list the group).
+MemberOf = Callable[[str, str], "bool | None"]
+# What a condition comes to: it holds (True), it does not (False), or it cannot be checked now (None).
+Checked = tuple["bool | None", str]
 
 
-def _email_domain(email: str) -> str:
-    return email.rsplit("@", 1)[-1].strip().lower().rstrip(".")
+HOLD = "hold"  # the stored verdict (policy_verdict) of a request held for people: no rule may decide it now
 
 
-def domain_matches(pattern: str, email: str) -> bool:
-    """'example.com' matches exactly; '*.example.com' matches any subdomain of it (not example.com itself)."""
-    domain = _email_domain(email)
-    pattern = pattern.lower()
-    if pattern.startswith("*."):
-        return domain.endswith(pattern[1:]) and len(domain) > len(pattern) - 1
-    return domain == pattern
+@dataclass(frozen=True)
+class Hold:
+    """No rule may decide now: `rule` (None: no rule at all) might match but cannot be checked; people decide, or wait.
+
+    A later rule must not fire in its place: a deny that cannot be checked would otherwise let an approve after it win.
+    """
+
+    rule: Rule | None
+    why: str
 
 
-def _requester_matches(wanted: tuple[str, ...], requesters: tuple[str, ...], member_of: MemberOf | None) -> str | None:
+def _domain_check(rule: Rule, patterns: tuple[str, ...], domain: Domain) -> Checked:
+    hit = next((p for p in patterns if domains.matches(p, domain)), None)
+    if hit is None:
+        return False, f"email domain {domains.shown(domain)} is not {' or '.join(patterns)}"
+    if domain.plain:
+        return True, f"email domain matches {hit}"
+    look_alike = f"email domain {domains.shown(domain)} is written in a look-alike form of {domain.ascii}"
+    if rule.then is Then.APPROVE:  # approve only what is typed as it is read: see app.core.domains
+        return None, f"{look_alike}, which a rule never approves"
+    return True, f"{look_alike}, matching {hit}"
+
+
+def _requester_check(wanted: tuple[str, ...], requesters: tuple[str, ...], member_of: MemberOf | None) -> Checked:
+    unread: list[str] = []
     for requester in requesters:
         for ref in wanted:
             if ref == requester:
-                return f"requester {requester} is listed"
-            if ref.startswith("S") and member_of is not None and member_of(ref, requester):
-                return f"requester {requester} is in user group {ref}"
-    return None
+                return True, f"requester {requester} is listed"
+            if ref.startswith("S"):
+                member = member_of(ref, requester) if member_of is not None else None
+                if member:
+                    return True, f"requester {requester} is in user group {ref}"
+                if member is None and ref not in unread:
+                    unread.append(ref)
+    if unread:
+        groups = " and ".join(unread)
+        return None, f"the user group{'s' if len(unread) > 1 else ''} {groups} could not be read"
+    if not requesters:
+        return False, "no requester is known"
+    who = f"requester {requesters[0]} is" if len(requesters) == 1 else f"requesters {', '.join(requesters)} are"
+    return False, f"{who} not among {', '.join(wanted)}"
 
 
-def _checks(when: Conditions, facts: Facts, member_of: MemberOf | None) -> Iterator[tuple[bool, str]]:
-    """Each condition the rule gives, in order: whether it holds, and why (or why not) in a phrase.
+def _checks(rule: Rule, facts: Facts, member_of: MemberOf | None) -> Iterator[Checked]:
+    """Each condition the rule gives, in order: whether it holds (None: cannot be checked now), and why in a phrase.
 
     Lazy, so that evaluate() stops at the first one that does not hold (a user-group lookup can be a Slack call).
     """
+    when = rule.when
     if when.email_domain is not None:
-        hit = next((p for p in when.email_domain if domain_matches(p, facts.email)), None)
-        if hit is not None:
-            yield True, f"email domain matches {hit}"
-        else:
-            yield False, f"email domain {_email_domain(facts.email)} is not {' or '.join(when.email_domain)}"
+        yield _domain_check(rule, when.email_domain, facts.domain)
     if when.invite_type is not None:
         if facts.invite_type in when.invite_type:
             yield True, f"invite type is {facts.invite_type}"
@@ -150,14 +179,7 @@ def _checks(when: Conditions, facts: Facts, member_of: MemberOf | None) -> Itera
             wanted = " or ".join(when.team)
             yield False, f"workspace is {facts.team_id}, not {wanted}" if facts.team_id else f"the workspace is not known (not {wanted})"
     if when.requester is not None:
-        found = _requester_matches(when.requester, facts.requester_ids, member_of)
-        if found is not None:
-            yield True, found
-        elif not facts.requester_ids:
-            yield False, "no requester is known"
-        else:
-            who = f"requester {facts.requester_ids[0]} is" if len(facts.requester_ids) == 1 else f"requesters {', '.join(facts.requester_ids)} are"
-            yield False, f"{who} not among {', '.join(when.requester)}"
+        yield _requester_check(when.requester, facts.requester_ids, member_of)
     if when.reason_present is not None:
         present = bool((facts.reason or "").strip())
         yield present == when.reason_present, "a reason is given" if present else "no reason is given"
@@ -169,22 +191,22 @@ def _checks(when: Conditions, facts: Facts, member_of: MemberOf | None) -> Itera
             yield False, f"asks for none of the channels {', '.join(when.channels)}"
 
 
-def _why(when: Conditions, facts: Facts, member_of: MemberOf | None) -> tuple[str, ...] | None:
-    """Why every condition holds, one phrase each; None as soon as one does not."""
-    why: list[str] = []
-    for holds, phrase in _checks(when, facts, member_of):
-        if not holds:
-            return None
-        why.append(phrase)
-    return tuple(why) or ("the rule has no conditions",)
-
-
-def evaluate(policy: Policy, facts: Facts, member_of: MemberOf | None = None) -> Match | None:
-    """The first rule whose conditions all hold, or None: the request is left to people."""
+def evaluate(policy: Policy, facts: Facts, member_of: MemberOf | None = None) -> Match | Hold | None:
+    """The first rule whose conditions all hold; a Hold when a rule before any match cannot be checked (or the address's
+    domain is malformed); None: no rule matches and the request is left to people."""
+    if facts.domain.malformed:
+        return Hold(None, f"the address's domain {domains.shown(facts.domain)} is malformed")
     for rule in policy.rules:
-        why = _why(rule.when, facts, member_of)
-        if why is not None:
-            return Match(rule, why)
+        held: list[str] = []
+        unchecked: list[str] = []
+        for holds, phrase in _checks(rule, facts, member_of):
+            if holds is False:
+                break
+            (held if holds else unchecked).append(phrase)
+        else:
+            if unchecked:
+                return Hold(rule, "; ".join(unchecked))
+            return Match(rule, tuple(held) or ("the rule has no conditions",))
     return None
 
 
@@ -194,17 +216,20 @@ class Explanation:
 
     held: tuple[str, ...]
     missed: tuple[str, ...]
+    unchecked: tuple[str, ...] = ()  # conditions that cannot be checked now: the rule might match
 
     @property
     def matches(self) -> bool:
-        return not self.missed
+        return not self.missed and not self.unchecked
 
 
 def explain(rule: Rule, facts: Facts, member_of: MemberOf | None = None) -> Explanation:
     """Unlike evaluate(), looks at every condition: `missed` says all that keeps the rule from matching."""
-    checked = list(_checks(rule.when, facts, member_of))
+    checked = list(_checks(rule, facts, member_of))
     if not checked:
         return Explanation(held=("the rule has no conditions",), missed=())
     return Explanation(
-        held=tuple(phrase for holds, phrase in checked if holds), missed=tuple(phrase for holds, phrase in checked if not holds)
+        held=tuple(phrase for holds, phrase in checked if holds),
+        missed=tuple(phrase for holds, phrase in checked if holds is False),
+        unchecked=tuple(phrase for holds, phrase in checked if holds is None),
     )

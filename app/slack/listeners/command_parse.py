@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from app.core import domains
 from app.slack.ui.blocks import escape
 
 USAGE_LINES = {
@@ -68,7 +69,7 @@ class DirectInvite:
 class Bulk:
     """`/invites approve|deny --domain …`: every pending request from an email domain (app.core.bulk.batches.Filter)."""
 
-    domain: str  # example.com exactly, or *.example.com for any subdomain; lower case
+    domain: str  # example.com exactly, or *.example.com for any subdomain; ASCII (A-label) form, lower case
     teams: tuple[str, ...] = ()  # as typed after --team: T… ids, domains or names, resolved by the handler
     types: tuple[str, ...] = ()  # full_member, restricted, ultra_restricted
     reason: str | None = None  # deny only
@@ -140,8 +141,6 @@ _TYPE_WORDS = {
 }
 _DASHES = ("\u2014", "\u2013")  # an em or en dash: what a client's "smart dashes" make of --
 _QUOTES = {'"': '"', "\u201c": "\u201d", "\u201d": "\u201d", "'": "'", "\u2018": "\u2019"}  # opening -> closing
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_BULK_DOMAIN = re.compile(rf"^(?:\*\.)?{_LABEL}(?:\.{_LABEL})+$")
 _LINK = re.compile(r"^<(?:https?://)?([^|>]+)(?:\|([^>]*))?>$")
 
 
@@ -227,12 +226,13 @@ def _domain(word: str) -> str:
     text = text.lower().rstrip("/").lstrip("@").rstrip(".")
     if "@" in text:
         raise UsageError(f"`{_shown(word)}` is an email address; `--domain` takes its domain, like `{_shown(text.rsplit('@', 1)[1])}`.")
-    if not _BULK_DOMAIN.match(text):
+    found = domains.pattern(text)  # compared as a policy's email_domain is: ASCII (A-label) form
+    if found is None:
         raise UsageError(
             f"`{_shown(word)}` is not an email domain: write `example.com` for that domain exactly, "
             "or `*.example.com` for any subdomain of it."
         )
-    return text
+    return found
 
 
 def _invite_type(word: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from app.core.authz import SELF_APPROVAL_OUTCOME
 from app.core.lifecycle import APPROVED, DECIDING, DENIED, GONE, INVITE_FAILED, OPEN, PENDING
+from app.core.policy import HOLD
 from app.slack.ids import ActionId, ButtonValue
 from app.slack.ui import limits
 from app.store.models import InviteRequest, Source
@@ -239,6 +240,8 @@ def policy_line(request: InviteRequest) -> str | None:
     Enforced approve and deny rules decide at once, so the outcome line speaks for them instead.
     """
     rule, verdict = request.policy_rule, request.policy_verdict
+    if verdict == HOLD:
+        return held_line(request) if request.status in OPEN else None
     if not rule or not verdict:
         return None
     named = f"(rule {safe(rule, 64)})"
@@ -252,6 +255,15 @@ def policy_line(request: InviteRequest) -> str | None:
         return None
     agreed = "agreed" if request.policy_agreed else "did not agree"
     return f":scales: Policy would have {_WOULD_HAVE.get(verdict, verdict)} {named}: the decision {agreed}"
+
+
+def held_line(request: InviteRequest) -> str:
+    """Why no policy rule may decide a request now, in either mode: it is left to people and checked again at each sync."""
+    why = safe(request.policy_note or "it could not be checked", 400)
+    if request.policy_rule:
+        rule = safe(request.policy_rule, 64)
+        return f":warning: Policy could not check rule {rule}: {why}. Decide by hand, or wait: it is checked again at the next sync."
+    return f":warning: Policy cannot judge this request: {why}. Decide by hand."
 
 
 def is_queued(request: InviteRequest, at: datetime | None = None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from app.core.lifecycle import OPEN
-from app.core.policy import Mode, Policy, Rule, Then
+from app.core.policy import HOLD, Mode, Policy, Rule, Then
 from app.core.policy.stats import AGREEMENT_DAYS, RuleAgreement
 from app.slack.ui import blocks
 from app.store.models import InviteRequest
@@ -52,6 +52,11 @@ def agreement_text(agreement: list[RuleAgreement], policy: Policy | None) -> str
 
 def request_policy(request: InviteRequest, approvers: list[str], policy: Policy | None) -> str | None:
     """`/invites show`: which rule matched, what it says and in which mode; once closed, who approved (the card says it before)."""
+    if request.policy_verdict == HOLD:
+        mode = blocks.safe(request.policy_mode or Mode.SHADOW.value, 16)
+        if request.status in OPEN:
+            return f"*Policy*\n{blocks.held_line(request)} ({mode} mode)"
+        return f"*Policy*\nNo rule could decide it, so people did: {blocks.safe(request.policy_note or 'it could not be checked', 400)}."
     if not request.policy_rule or not request.policy_verdict:
         return None if policy is None else "*Policy*\nNo rule of the policy matches it; people decide it."
     mode = request.policy_mode or Mode.SHADOW.value

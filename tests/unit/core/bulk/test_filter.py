@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.core.bulk.batches import Filter
-from tests.support.rows import request_row
+from app.store.models import Action
+
+EMAILS = ("a@example.com", "b@EXAMPLE.com", "c@mail.example.com", "d@a.b.example.com", "e@notexample.com", "f@..example.com")
 
 
-def test_the_domain_rule_is_the_policy_files():
-    """example.com exactly; *.example.com any subdomain of it but not itself; case does not matter."""
-    rows = {e: request_row(email=e) for e in ("a@example.com", "b@EXAMPLE.com", "c@mail.example.com", "d@a.b.example.com", "e@notexample.com")}
-    exact = {e for e, r in rows.items() if Filter("example.com").matches(r)}
-    below = {e for e, r in rows.items() if Filter("*.example.com").matches(r)}
+@pytest.mark.parametrize("action", [Action.APPROVE, Action.DENY])
+def test_the_domain_rule_is_the_policy_files(action):
+    """example.com exactly; *.example.com any subdomain of it but not itself; case does not matter; malformed, never."""
+    exact = {e for e in EMAILS if Filter("example.com").takes(e, action)}
+    below = {e for e in EMAILS if Filter("*.example.com").takes(e, action)}
+
     assert exact == {"a@example.com", "b@EXAMPLE.com"}
     assert below == {"c@mail.example.com", "d@a.b.example.com"}
+
+
+@pytest.mark.parametrize(
+    ("domain", "look_alike"),
+    [("kpmg.com", "ada@\u212apmg.com"), ("gmail.com", "ada@\uff47mail.com"), ("gmail.com", "ada@gmail\u3002com")],
+)
+def test_a_look_alike_is_denied_with_its_domain_but_never_approved_with_it(domain, look_alike):
+    assert Filter(domain).takes(look_alike, Action.DENY)
+    assert not Filter(domain).takes(look_alike, Action.APPROVE)
+    assert Filter(domain).takes(f"ada@{domain}", Action.APPROVE)

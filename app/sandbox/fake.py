@@ -115,6 +115,7 @@ class FakeSlack:
         self._mutate(lambda s: setattr(s.channels[channel_id], "is_archived", True))
 
     def add_usergroup(self, usergroup_id: str, *, team_id: str, handle: str, user_ids: list[str]) -> None:
+        """A workspace's user group (`team_id` T…), or an org-level IdP group (`team_id` the org's enterprise_id)."""
         group = Usergroup(usergroup_id, team_id, handle, list(user_ids))
         self._mutate(lambda s: s.usergroups.__setitem__(usergroup_id, group))
 

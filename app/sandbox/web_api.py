@@ -463,7 +463,10 @@ def users_info(state: SlackState, params: dict[str, Any], caller: Caller) -> dic
 
 
 def usergroup_users(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
-    team_id = _org_team(state, params)
+    """`team_id` is "the user group's encoded team ID": a workspace's for its groups, the org's (E…) for an org-level
+    (IdP) group, whose subteam object names the org as its team (admin.usergroups.fetch)."""
+    org_level = params.get("team_id") == state.enterprise_id
+    team_id = state.enterprise_id if org_level else _org_team(state, params)
     group = state.usergroups.get(params.get("usergroup") or "")
     if group is None or group.team_id != team_id:
         raise ApiError("no_such_subteam")

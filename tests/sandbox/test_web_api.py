@@ -366,6 +366,16 @@ def test_an_org_token_must_name_the_workspace_for_users_and_usergroups(fake: Fak
     assert error_of(bot.usergroups_users_list, usergroup="S0APPROVERS", team_id="T0OTHER01") == "no_such_subteam"
 
 
+def test_an_org_level_group_is_read_with_the_orgs_id(fake: FakeSlack, bot: WebClient) -> None:
+    """usergroups.users.list's team_id is "the user group's encoded team ID": an IdP group's is the org's (E…), as the
+    subteam object admin.usergroups.fetch returns says (`team_id` equal to `enterprise_id`)."""
+    fake.add_usergroup("S0IDPGROUP", team_id=fake.enterprise_id, handle="idp-admins", user_ids=["W0ALICE"])
+    assert bot.usergroups_users_list(usergroup="S0IDPGROUP", team_id=fake.enterprise_id)["users"] == ["W0ALICE"]
+    assert error_of(bot.usergroups_users_list, usergroup="S0IDPGROUP", team_id=TEAM) == "no_such_subteam"
+    fake.add_usergroup("S0APPROVERS", team_id=TEAM, handle="approvers", user_ids=["U0ALICE"])
+    assert error_of(bot.usergroups_users_list, usergroup="S0APPROVERS", team_id=fake.enterprise_id) == "no_such_subteam"
+
+
 def test_users_info_gives_the_org_wide_id_of_a_local_id(fake: FakeSlack, bot: WebClient) -> None:
     fake.add_user("W0GRACE01", name="grace", team_id=TEAM)
     fake.add_local_id("W0GRACE01", "U0GRACELCL", team_id=TEAM)

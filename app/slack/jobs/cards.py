@@ -16,7 +16,7 @@ from app.slack.api.failures import job_failure
 from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
 from app.slack.ui import blocks
 from app.store.dialect import insert_if_absent
-from app.store.models import InviteRequest, RequestCard
+from app.store.models import InviteRequest, OutboxJob, RequestCard
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,11 @@ _FIXES = {
 def fix(kind: str, error: str | None) -> str | None:
     """What on-call does about a card or digest job Slack refused for good, when the approvals channel is the cause."""
     return _FIXES.get(error or "") if kind in CHANNEL_JOBS else None
+
+
+def channel_failures(jobs: list[OutboxJob]) -> list[OutboxJob]:
+    """Of jobs given up for good, those whose approvals channel refused them (not one card's trouble), in their order."""
+    return [job for job in jobs if fix(job.kind, job.last_error) is not None]
 
 
 def post_card(services: Services, gateway: SlackGateway, job: Job) -> None:

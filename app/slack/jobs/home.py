@@ -39,6 +39,7 @@ def build_home(runtime: Runtime, user_id: str, notice: str | None = None) -> dic
         decisions = queries.history(session, home_view.HISTORY_LIMIT, teams=teams)
         last_sync = queries.last_sync(session)
         domains = batches.busiest_domains(session, home_view.BULK_DOMAINS, teams=teams)
+        undelivered = queries.undelivered(session, teams=teams)
         panel = home_view.PolicyPanel(
             policy=runtime.policy,
             agreement=policy_stats.agreement(session, teams=teams),
@@ -51,6 +52,7 @@ def build_home(runtime: Runtime, user_id: str, notice: str | None = None) -> dic
         stats=stats, pending=pending, pending_total=total, decisions=decisions, config=config, notice=notice, policy=panel,
         queues=queues,
         domains=domains,
+        undelivered=undelivered,
     )
 
 

@@ -221,6 +221,10 @@ class FakeSlack:
         token = self._token(kind)
         self._mutate(lambda s: s.revoked.discard(token))
 
+    def set_team_access(self, team_ids: list[str], *, granted: bool) -> None:
+        """An org admin adds the org-wide app to workspaces, or removes it: the bot may (not) post or publish there."""
+        self._mutate(lambda s: s.no_access.difference_update(team_ids) if granted else s.no_access.update(team_ids))
+
     def set_latency(self, method: str, seconds: float) -> None:
         self._mutate(lambda s: s.latency.__setitem__(method, seconds))
 

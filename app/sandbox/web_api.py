@@ -245,6 +245,13 @@ def _dm_channel(state: SlackState, user_id: str) -> Channel:
     return state.channels.setdefault(dm_id, Channel(dm_id, user.name, user.team_id))
 
 
+def _may_act_in(state: SlackState, team_id: str | None) -> None:
+    """The org-wide app acts only in the workspaces it was added to: elsewhere Slack answers team_access_not_granted
+    ("The token used is not granted the specific workspace access required to complete this request")."""
+    if team_id in state.no_access:
+        raise ApiError("team_access_not_granted")
+
+
 def direct_message_channel_id(user_id: str) -> str:
     return "D" + user_id[1:]
 
@@ -252,6 +259,7 @@ def direct_message_channel_id(user_id: str) -> str:
 def post_message(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
     target = params.get("channel") or ""
     channel = _dm_channel(state, target) if target[:1] in ("U", "W") else _channel(state, params)
+    _may_act_in(state, channel.team_id)
     if channel.is_archived:
         raise ApiError("is_archived")
     if not channel.bot_member:  # a private channel the bot is not in is one it cannot see
@@ -335,6 +343,7 @@ def get_permalink(state: SlackState, params: dict[str, Any], caller: Caller) -> 
 
 def post_ephemeral(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
     channel = _channel(state, params)
+    _may_act_in(state, channel.team_id)
     user = params.get("user") or ""
     if user not in state.users:
         raise ApiError("user_not_in_channel")
@@ -382,6 +391,7 @@ def views_publish(state: SlackState, params: dict[str, Any], caller: Caller) -> 
     user = state.users.get(_required(params, "user_id"))
     if user is None:
         raise ApiError("user_not_found")
+    _may_act_in(state, user.team_id)
     current = state.home_views.get(user.id)
     _check_hash(params, current)
     view_id = current["id"] if current else state.new_id("V", 10)

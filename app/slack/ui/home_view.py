@@ -49,6 +49,7 @@ class HomeConfig:
     last_sync: SyncRun | None
     routes: list[tuple[str, str]] = field(default_factory=list)  # (workspace, its channel): INVITES_ROUTES
     workspace_approvers: list[tuple[str, list[str]]] = field(default_factory=list)  # (workspace, INVITES_APPROVERS_T…)
+    no_access: list[str] = field(default_factory=list)  # workspaces invitebot was removed from (team_access_revoked)
 
 
 @dataclass(frozen=True)
@@ -180,9 +181,10 @@ def _config(config: HomeConfig) -> dict[str, Any]:
     else:
         icon = ":warning:" if config.last_sync.errors else ":white_check_mark:"
         last = f"{slack_date(config.last_sync.finished_at)} {icon} {escape(config.last_sync.summary)}"
+    removed = f"\n{replies.no_access_text(config.no_access)}" if config.no_access else ""
     section = mrkdwn_section(
         f"*Approvals channel:* {channel}\n*Approvers:* {approvers}\n"
-        f"*Sync with Slack:* {interval_words(config.sync_interval)}\n*Last sync:* {last}"
+        f"*Sync with Slack:* {interval_words(config.sync_interval)}\n*Last sync:* {last}{removed}"
     )
     section["block_id"] = "home-config"
     section["accessory"] = {

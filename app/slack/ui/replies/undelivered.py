@@ -1,5 +1,5 @@
-"""What approvers read of Slack work given up for good (a DM to someone who left, a card in an archived channel): shown
-on the App Home, never a reason to stop serving."""
+"""What approvers read of Slack work given up for good (a DM to someone who left, a card in an archived channel), and
+of workspaces invitebot was removed from: shown on the App Home, never a reason to stop serving."""
 
 from __future__ import annotations
 
@@ -46,3 +46,13 @@ def undelivered_text(failed: Undelivered) -> str:
     lines.append("On-call: `invitebot outbox` lists them; `--retry-failed` sends them again once the cause is fixed.")
     return "\n".join(lines)
 
+
+NO_ACCESS_SHOWN = 5  # workspaces named; the rest are counted (a section holds 3000 characters)
+
+
+def no_access_text(labels: list[str]) -> str:
+    """The workspaces an org admin removed invitebot from (team_access_revoked)."""
+    named = ", ".join(blocks.safe(label, blocks.MAX_NAME_CHARS) for label in labels[:NO_ACCESS_SHOWN])
+    if len(labels) > NO_ACCESS_SHOWN:
+        named += f" and {len(labels) - NO_ACCESS_SHOWN} more"
+    return f"*Not added to:* {named} (requesters there are not told by DM; an org admin can add invitebot back)"

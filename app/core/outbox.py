@@ -498,15 +498,21 @@ def describe(job: OutboxJob) -> str:
 
 
 def failed(
-    sessions: sessionmaker[Session], *, since: datetime | None = None, kinds: frozenset[str] | None = None
+    sessions: sessionmaker[Session],
+    *,
+    since: datetime | None = None,
+    kinds: frozenset[str] | None = None,
+    errors: frozenset[str] | None = None,
 ) -> list[OutboxJob]:
-    """Every job given up for good (since `since`, of `kinds`, if given), oldest first: what on-call looks at before
-    retrying or dropping them."""
+    """Every job given up for good (since `since`, of `kinds`, with one of `errors`, if given), oldest first: what
+    on-call looks at before retrying or dropping them."""
     dead = select(OutboxJob).where(OutboxJob.state == DEAD).order_by(OutboxJob.id)
     if since is not None:
         dead = dead.where(OutboxJob.finished_at >= since)
     if kinds is not None:
         dead = dead.where(OutboxJob.kind.in_(sorted(kinds)))
+    if errors is not None:
+        dead = dead.where(OutboxJob.last_error.in_(sorted(errors)))
     with sessions() as session:
         return list(session.scalars(dead).all())
 

@@ -288,7 +288,7 @@ DEAD_JOBS_SHOWN = timedelta(hours=1)
 def approvals_channel(sessions: sessionmaker[Session]) -> dict[str, Any]:
     """Not ready while a card's post or update failed for good in the last hour because of its channel (archived, gone,
     the bot not in it); `invitebot outbox --retry-failed` or `--drop-failed` clears it once the channel is fixed."""
-    refused = cards.channel_failures(outbox.failed(sessions, since=now() - DEAD_JOBS_SHOWN, kinds=cards.CHANNEL_JOBS))
+    refused = outbox.failed(sessions, since=now() - DEAD_JOBS_SHOWN, kinds=cards.CHANNEL_JOBS, errors=cards.CHANNEL_ERRORS)
     if not refused:
         return {"ok": True, "detail": "no card refused by its channel in the last hour"}
     latest = refused[-1]

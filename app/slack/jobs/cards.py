@@ -16,7 +16,7 @@ from app.slack.api.failures import job_failure
 from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
 from app.slack.ui import blocks
 from app.store.dialect import insert_if_absent
-from app.store.models import InviteRequest, OutboxJob, RequestCard
+from app.store.models import InviteRequest, RequestCard
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,8 @@ def fix(kind: str, error: str | None) -> str | None:
     return _FIXES.get(error or "") if kind in CHANNEL_JOBS else None
 
 
-def channel_failures(jobs: list[OutboxJob]) -> list[OutboxJob]:
-    """Of jobs given up for good, those whose approvals channel refused them (not one card's trouble), in their order."""
-    return [job for job in jobs if fix(job.kind, job.last_error) is not None]
+# Slack's answers that are the approvals channel's trouble, not one card's.
+CHANNEL_ERRORS = frozenset(_FIXES)
 
 
 def post_card(services: Services, gateway: SlackGateway, job: Job) -> None:

@@ -30,8 +30,9 @@ from app.paths import default_database_url
 from app.routes import Routes
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
-# A user (U… local or W… org-wide id), or a user group (S…), optionally with the workspace it lives in (S…@T…).
-_APPROVER_ID = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}(?:@T[A-Z0-9]{2,})?)$")
+# A user (U… local or W… org-wide id), or a user group (S…), optionally with where it lives: its workspace (S…@T…), or
+# the org itself for an org-level (IdP) group (S…@E…).
+_APPROVER_ID = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}(?:@[TE][A-Z0-9]{2,})?)$")
 _TEAM_ID = re.compile(r"^T[A-Z0-9]{2,}$")
 _ESCALATE_TO = re.compile(r"^(?:[CG][A-Z0-9]{2,}|S[A-Z0-9]{2,})$")
 _DURATION_PART = re.compile(r"(\d+)([dhms])")
@@ -79,11 +80,13 @@ SPECS: dict[str, Spec] = {
     "SLACK_API_URL": Spec("an http:// or https:// URL of Slack's Web API", "https://slack.com/api/"),
     "INVITES_CHANNEL": Spec("the approvals channel's id, C… or G…", "C0123ABCD, at the bottom of the channel's details"),
     "INVITES_APPROVERS": Spec(
-        "comma-separated user ids (U…/W…) and user-group ids (S…, or S…@T… naming its workspace)",
+        "comma-separated user ids (U…/W…) and user-group ids (S…, S…@T… naming its workspace, or S…@E… for an org-level "
+        "group)",
         "W0123GRACE,S0456ADMINS@T0789ALPHA",
     ),
     WORKSPACE_APPROVERS: Spec(
-        "comma-separated user ids (U…/W…) and user-group ids (S…, read in that workspace) who decide one workspace's "
+        "comma-separated user ids (U…/W…) and user-group ids (S…, read in that workspace, or S…@E… for an org-level "
+        "group) who decide one workspace's "
         "requests, in a variable named INVITES_APPROVERS_ and the workspace's id (T…)",
         "INVITES_APPROVERS_T0123ALPHA=W0456ADA,S0789ALPHAADMINS",
     ),
@@ -156,16 +159,8 @@ def _check_ids(values: object, pattern: re.Pattern[str], name: str, what: str) -
 
 def _check_approvers(value: object, name: str) -> object:
     """INVITES_APPROVERS, or one workspace's INVITES_APPROVERS_T…: user ids and user-group ids, comma-separated."""
-    ids = _split_ids(value)
-    example = spec_of(name).example
-    for approver in ids if isinstance(ids, list) else []:
-        if re.match(r"^S[A-Z0-9]{2,}@E", approver):
-            raise ValueError(
-                f"{approver!r} names the Enterprise org after the @, not a workspace: write the group as S…@T… naming its "
-                f"workspace (for example {example})"
-            )
-    what = "a user id (U…/W…) or user-group id (S…, or S…@T… naming its workspace)"
-    return _check_ids(ids, _APPROVER_ID, name, what)
+    what = "a user id (U…/W…) or user-group id (S…, S…@T… naming its workspace, or S…@E… for an org-level group)"
+    return _check_ids(_split_ids(value), _APPROVER_ID, name, what)
 
 
 def _workspace_approvers(value: object) -> object:

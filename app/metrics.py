@@ -38,4 +38,9 @@ OUTBOX_DONE = Counter("invitebot_outbox_jobs_done_total", "Outbox jobs (decision
 OUTBOX_FAILED = Counter(
     "invitebot_outbox_jobs_failed_total", "Outbox jobs given up for good (Slack will not take them), by kind", ["kind"]
 )
+OUTBOX_DEAD = Gauge(
+    "invitebot_outbox_jobs_dead",
+    "Outbox jobs failed for good and still kept (until retried or dropped), by kind and Slack's error",
+    ["kind", "error"],
+)
 OUTBOX_JOBS = Gauge("invitebot_outbox_jobs", "Outbox jobs in the database by state (queued, running, dead)", ["state"])

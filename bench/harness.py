@@ -334,7 +334,7 @@ class Serve:
             except OSError:
                 return True
             try:
-                detail = json.loads(body)["checks"]["sync"]["detail"]
+                detail = json.loads(body)["background"]["sync"]["detail"]
             except (ValueError, KeyError, TypeError):
                 return True
             return "no sync has run yet" not in str(detail)

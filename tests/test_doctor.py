@@ -218,6 +218,26 @@ def test_a_group_found_by_searching_suggests_naming_its_workspace(fake, migrated
     assert f"in {TEAM} (write {APPROVER_GROUP}@{TEAM} to skip the search)" in result.stdout
 
 
+def test_an_org_level_group_is_checked_in_the_org(fake, migrated):
+    fake.add_usergroup("S0IDPADMIN", team_id=fake.enterprise_id, handle="idp-invite-admins", user_ids=[APPROVER])
+
+    result = _doctor(fake, migrated, INVITES_APPROVERS=f"S0IDPADMIN@{fake.enterprise_id}")
+
+    assert result.returncode == 0, result.stdout
+    assert _row(result.stdout, "approver group S0IDPADMIN") == ("ok", f"1 members in the org {fake.enterprise_id} (an org-level group)")
+    assert {c.params["team_id"] for c in fake.calls("usergroups.users.list")} == {fake.enterprise_id}
+
+
+def test_an_org_level_group_named_with_another_org_gets_the_orgs_id(fake, migrated):
+    fake.add_usergroup("S0IDPADMIN", team_id=fake.enterprise_id, handle="idp-invite-admins", user_ids=[APPROVER])
+
+    result = _doctor(fake, migrated, INVITES_APPROVERS="S0IDPADMIN@E0ANOTHER")
+
+    assert result.returncode == 1
+    assert _row(result.stdout, "approver group S0IDPADMIN") == ("FAIL", "E0ANOTHER is not invitebot's org")
+    assert f"invitebot is installed on the org {fake.enterprise_id}: write S0IDPADMIN@{fake.enterprise_id}." in result.stdout
+
+
 def test_an_escalation_channel_the_bot_is_not_in_fails_with_the_invite_fix(fake, migrated):
     fake.add_channel("C0LEADS001", name="invite-leads", team_id=TEAM, bot_member=False)
     escalating = {"INVITES_ESCALATE_AFTER": "1d", "INVITES_ESCALATE_TO": "C0LEADS001"}

@@ -46,6 +46,28 @@ def test_a_group_named_with_its_workspace_is_read_there_only(fake, start_bot):
     assert {call.params["team_id"] for call in fake.calls("usergroups.users.list")} == {TEAM}
 
 
+IDP_GROUP = "S0IDPADMIN"  # an org-level (IdP) group: it lives in the org, not in a workspace
+IDP_MEMBER = "W0IDPMEMB1"
+
+
+def test_a_member_of_an_org_level_group_named_with_the_org_may_decide(fake, start_bot):
+    """An IdP group's team is the org (E…), and usergroups.users.list reads it with that id."""
+    fake.add_user(IDP_MEMBER, name="ida", team_id=OTHER_TEAM)
+    fake.add_usergroup(IDP_GROUP, team_id=fake.enterprise_id, handle="idp-invite-admins", user_ids=[IDP_MEMBER])
+    bot = start_bot(INVITES_APPROVERS=f"{APPROVER},{IDP_GROUP}@{fake.enterprise_id}")
+    request = new_request(fake)
+    bot.slack.invite_requested(request)
+    card = wait_for_card(fake, "ada@example.com", buttons)
+
+    _click(fake, bot, card, GROUP_APPROVER)  # in a workspace's group, but not in the one listed
+    assert fake.invite_request_status(request["id"]) == "pending"
+    _click(fake, bot, card, IDP_MEMBER)
+
+    assert fake.invite_request_status(request["id"]) == "approved"
+    assert {(c.params["team_id"], c.error) for c in fake.calls("usergroups.users.list")} == {(fake.enterprise_id, None)}
+    assert f"Approved by <@{IDP_MEMBER}>" in card_text(wait_for_card(fake, "ada@example.com", lambda m: not buttons(m)))
+
+
 def test_a_group_listing_local_ids_still_lets_its_member_approve(fake, bot):
     """Grid: the group lists a member by the workspace-local U… id, the click carries the org-wide W… id."""
     fake.add_user("W0LOCALAP1", name="barbara", team_id=TEAM)
@@ -159,7 +181,6 @@ def test_a_request_from_a_workspace_outside_the_list_is_reconciled_too(fake, bot
     [
         ("INVITES_TEAM_IDS", "E0SANDBOX", "is the Enterprise org, not a workspace"),
         ("INVITES_TEAM_IDS", "all,T0ALPHA01", "'all' is not a workspace id"),
-        ("INVITES_APPROVERS", "S0GROUP1@E0SANDBOX", "S…@T… naming its workspace"),
     ],
 )
 def test_org_ids_are_refused_where_a_workspace_belongs(fake, monkeypatch, setting, value, says):

@@ -45,6 +45,9 @@ EVENT_SCOPES: dict[str, str | None] = {
     "app_uninstalled": None,
     "tokens_revoked": None,
     "subteam_members_changed": "usergroups:read",
+    # docs.slack.dev/reference/events/team_access_granted (and _revoked): "No scopes required".
+    "team_access_granted": None,
+    "team_access_revoked": None,
 }
 # Needed for the slash command itself, not for any Web API method.
 COMMAND_SCOPE = "commands"

@@ -196,9 +196,12 @@ def test_a_card_update_slack_refuses_for_good_ends_visibly(fake, bot, caplog):
     assert [(j.request_id, j.last_error) for j in dead] == [(request["id"], "cant_update_message")]
     assert fake.invite_request_status(request["id"]) == "approved"
     assert [c.error for c in fake.calls("chat.update")] == ["cant_update_message"]  # given up at once, not retried
+    bot.runtime.token_check.run(bot.runtime.gateway)  # both tokens checked: nothing else keeps /readyz from 200
     status, body = _get(bot.url, "/readyz")
-    check = json.loads(body)["checks"]["outbox"]
-    assert status == 503 and check["ok"] is False
+    ready = json.loads(body)
+    assert status == 200 and ready["checks"]["approvals_channel"]["ok"]  # one card's trouble, not the channel's
+    check = ready["background"]["outbox"]
+    assert check["ok"] is False
     assert f"card for {request['id']}" in check["detail"] and "cant_update_message" in check["detail"]
     assert _failed_total(bot, "card") >= failed_before + 1
     lines = [r.getMessage() for r in caplog.records if r.name == "app.core.outbox" and r.levelno >= logging.ERROR]
@@ -217,8 +220,10 @@ def test_a_card_in_an_archived_channel_ends_visibly(fake, bot):
     dead = poll_until(lambda: _jobs(bot.runtime.sessions, "card", outbox.DEAD), message="the card job never ended")
     assert [j.request_id for j in dead] == [request["id"]]
     assert len([c for c in fake.calls("chat.update") if c.params.get("ts") == card["ts"]]) == 1
-    check = json.loads(_get(bot.url, "/readyz")[1])["checks"]["outbox"]
-    assert check["ok"] is False and "failed for good; latest failure: " in check["detail"]
+    status, body = _get(bot.url, "/readyz")
+    check = json.loads(body)["checks"]["approvals_channel"]
+    assert status == 503 and check["ok"] is False
+    assert check["detail"].startswith(f"{CHANNEL}: card for {request['id']}") and "is_inactive — the channel is archived" in check["detail"]
 
 
 # -- a passing failure --------------------------------------------------------------------------------------------------

@@ -152,7 +152,8 @@ class GroupMembers:
 
 @dataclass(frozen=True)
 class GroupRef:
-    """A user group from INVITES_APPROVERS: S…, or S…@T… naming the workspace it lives in."""
+    """A user group from INVITES_APPROVERS: S…, S…@T… naming the workspace it lives in, or S…@E… an org-level (IdP)
+    group, read with the org's id as its team (usergroups.users.list takes "the user group's encoded team ID")."""
 
     id: str
     team_id: str | None

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.core import approvals, audit, authz, cards, lifecycle, pacing
+from app.core import approvals, audit, authz, cards, lifecycle, pacing, team_access
 from app.core.audit import now
 from app.core.authz import ALLOWED, LOOKUP_FAILED_OUTCOME, Verdict
 from app.core.bulk import items as batch_items
@@ -281,6 +281,9 @@ def queue_told(services: Services, session: Session, request_id: str) -> None:
         .values(requesters_notified_at=now())
     )
     request = session.get(InviteRequest, request_id) if marked else None
+    if request is not None and team_access.revoked(session, request.team_id):
+        request.requesters_untold = team_access.REVOKED  # Slack would refuse the DMs; the card queued with this says so
+        return
     for user_id in request.requester_ids if request is not None else []:
         at = pacing.take(session, services.post_pace, user_id) if services.post_pace else None
         services.outbox.add(session, "notify", {"user": user_id}, request_id=request_id, not_before=at)

@@ -4,7 +4,7 @@ A job survives a crash or a restart: a `running` job whose lease ran out belonge
 again. Its row is the reservation of the work it does; a run that may repeat work an earlier one did (`Job.retaken`)
 looks in Slack first (app.slack.jobs.once), so a person is told once. Lanes keep the order people feel: admin calls (the decisions), then the clicker's answer and the cards, then
 requester DMs and App Homes. A job that fails is tried again with backoff; one that can never succeed is kept as
-`dead`, logged, counted in /metrics and shown by /readyz.
+`dead`, logged, and shown in /metrics, `invitebot outbox` and the App Home.
 """
 
 from __future__ import annotations
@@ -490,6 +490,7 @@ class Health:
     counts: dict[str, int]
     recent_dead: int
     latest_dead: OutboxJob | None  # the job given up for good most recently
+    dead_by_cause: dict[tuple[str, str], int]  # jobs given up for good, by kind and Slack's error
 
 
 def health(sessions: sessionmaker[Session], *, since: datetime) -> Health:
@@ -503,9 +504,14 @@ def health(sessions: sessionmaker[Session], *, since: datetime) -> Health:
         latest = session.scalars(
             select(OutboxJob).where(OutboxJob.state == DEAD).order_by(OutboxJob.finished_at.desc(), OutboxJob.id.desc()).limit(1)
         ).first()
+        causes = session.execute(
+            select(OutboxJob.kind, OutboxJob.last_error, func.count())
+            .where(OutboxJob.state == DEAD)
+            .group_by(OutboxJob.kind, OutboxJob.last_error)
+        ).all()
     counts = {QUEUED: 0, RUNNING: 0, DEAD: 0}
     counts.update({str(state): int(count) for state, count in rows})
-    return Health(counts, recent, latest)
+    return Health(counts, recent, latest, {(str(kind), str(error or "")): int(count) for kind, error, count in causes})
 
 
 def describe(job: OutboxJob) -> str:
@@ -515,15 +521,21 @@ def describe(job: OutboxJob) -> str:
 
 
 def failed(
-    sessions: sessionmaker[Session], *, since: datetime | None = None, kinds: frozenset[str] | None = None
+    sessions: sessionmaker[Session],
+    *,
+    since: datetime | None = None,
+    kinds: frozenset[str] | None = None,
+    errors: frozenset[str] | None = None,
 ) -> list[OutboxJob]:
-    """Every job given up for good (since `since`, of `kinds`, if given), oldest first: what on-call looks at before
-    retrying or dropping them."""
+    """Every job given up for good (since `since`, of `kinds`, with one of `errors`, if given), oldest first: what
+    on-call looks at before retrying or dropping them."""
     dead = select(OutboxJob).where(OutboxJob.state == DEAD).order_by(OutboxJob.id)
     if since is not None:
         dead = dead.where(OutboxJob.finished_at >= since)
     if kinds is not None:
         dead = dead.where(OutboxJob.kind.in_(sorted(kinds)))
+    if errors is not None:
+        dead = dead.where(OutboxJob.last_error.in_(sorted(errors)))
     with sessions() as session:
         return list(session.scalars(dead).all())
 

@@ -10,9 +10,10 @@ from typing import Any, Collection
 from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session
 
+from app.core import outbox
 from app.core.audit import now
 from app.core.lifecycle import APPROVED_STATES, DECIDED, DENIED, OPEN
-from app.store.models import DecisionLog, InviteRequest, SyncRun
+from app.store.models import DecisionLog, InviteRequest, OutboxJob, SyncRun
 
 
 def within(teams: Collection[str] | None) -> list[Any]:
@@ -180,3 +181,23 @@ def oldest_wait(session: Session, moment: datetime, *, teams: Collection[str] | 
 
 def last_sync(session: Session) -> SyncRun | None:
     return session.scalars(select(SyncRun).order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1)).first()
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """Slack work given up for good that a viewer may see: how many, and the latest few with their requests."""
+
+    total: int
+    latest: list[tuple[OutboxJob, InviteRequest | None]]
+
+
+def undelivered(session: Session, *, teams: Collection[str] | None = None, limit: int = 3) -> Undelivered:
+    """Jobs Slack refused for good (kept until `invitebot outbox` retries or drops them) about requests of `teams`; with
+    None (an approver of every workspace) also those about no request (an App Home, a bulk decision's progress)."""
+    joined = select(OutboxJob, InviteRequest).outerjoin(InviteRequest, InviteRequest.id == OutboxJob.request_id)
+    where = [OutboxJob.state == outbox.DEAD]
+    if teams is not None:
+        where.append(InviteRequest.team_id.in_(sorted(teams) or [""]))
+    total = session.scalar(select(func.count()).select_from(joined.where(*where).subquery())) or 0
+    rows = session.execute(joined.where(*where).order_by(OutboxJob.finished_at.desc(), OutboxJob.id.desc()).limit(limit)).all()
+    return Undelivered(int(total), [(job, request) for job, request in rows])

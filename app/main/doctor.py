@@ -23,6 +23,7 @@ from app.main.container import build_runtime
 from app.paths import default_data_folder
 from app.slack.api.errors import Kind, classify
 from app.slack.api.gateway import SlackCallFailed
+from app.slack.api.token_health import BOT
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks
 from app.store.db import DatabaseUnavailable, ensure_reachable, make_engine, sqlite_file
@@ -321,7 +322,10 @@ def _card(problem: str | None, fail: Callable[[str, str, str], Check]) -> Check:
 def _group(
     runtime: Runtime, group: GroupRef, fix_for: Callable[[str], str], name: str, variable: str = "INVITES_APPROVERS"
 ) -> Check:
-    """An approver group must be found in a workspace; the fix names the S…@T… form when it is not."""
+    """An approver group must be found where it lives (its workspace, or the org for S…@E…); the fix names the form to
+    write when it is not."""
+    if (group.team_id or "").startswith("E"):
+        return _org_group(runtime, group, fix_for, name, variable)
     found, codes, errors = None, [], []
     for team_id in runtime.approvers.group_teams(group):
         try:
@@ -345,7 +349,8 @@ def _group(
         else:
             fix = (
                 f"INVITES_APPROVERS names {group.id}, which is not a user group Slack knows in invitebot's workspaces: "
-                f"write it as {group.id}@T… with the id of the workspace the group lives in."
+                f"write it as {group.id}@T… with the id of the workspace the group lives in, or as {group.id}@E… with the "
+                "org's id for an org-level (IdP) group."
             )
         return Check(name, False, detail, fix)
     team_id, members = found
@@ -353,6 +358,34 @@ def _group(
     if members:
         return Check(name, True, f"{len(members)} members {where}")
     return Check(name, False, f"no members {where}", f"Add approvers to the user group {group.id}.")
+
+
+def _org_group(runtime: Runtime, group: GroupRef, fix_for: Callable[[str], str], name: str, variable: str) -> Check:
+    """An org-level (IdP) group, S…@E…: read with the org's id, which must be the org invitebot is installed on."""
+    org = group.team_id or ""
+    bot = runtime.token_check.identity(BOT)  # auth.test of the bot token ran first, among the token checks
+    if bot is not None and bot.enterprise_id and bot.enterprise_id != org:
+        fix = (
+            f"{variable} names {group.id}@{org}, but invitebot is installed on the org {bot.enterprise_id}: write "
+            f"{group.id}@{bot.enterprise_id}."
+        )
+        return Check(name, False, f"{org} is not invitebot's org", fix)
+    try:
+        members = runtime.gateway.usergroup_members(group.id, org)
+    except SlackCallFailed as exc:
+        if exc.code == "no_such_subteam":
+            fix = (
+                f"{variable} names {group.id}@{org}, but the org has no such user group: check its id, or write "
+                f"{group.id}@T… if it is a workspace's group."
+            )
+        elif exc.code == "missing_scope":
+            fix = "The bot token lacks usergroups:read: add it in the app's settings and reinstall."
+        else:
+            fix = _TOKEN_FIX["SLACK_BOT_TOKEN"] if exc.code in _TOKEN_CODES else fix_for(exc.code)
+        return Check(name, False, f"{exc.code} in the org {org}", fix)
+    if members:
+        return Check(name, True, f"{len(members)} members in the org {org} (an org-level group)")
+    return Check(name, False, f"no members in the org {org}", f"Add approvers to the user group {group.id}.")
 
 
 def _slack_fix(code: str) -> str:

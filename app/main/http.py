@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import logs
 from app.core import outbox, queries
 from app.core.audit import now
-from app.metrics import ACK_LATENCY, IN_FLIGHT, OUTBOX_JOBS
+from app.metrics import ACK_LATENCY, IN_FLIGHT, OUTBOX_DEAD, OUTBOX_JOBS
 from app.slack.bolt import build_app
 from app.slack.jobs import cards
 from app.slack.runtime import Runtime
@@ -71,10 +71,10 @@ def create_wsgi_app(runtime: Runtime) -> WsgiApp:
             body = b"ok\n" if healthy else b"database unavailable or not writable\n"
             return _answer(start_response, "200 OK" if healthy else "503 Service Unavailable", "text/plain; charset=utf-8", body)
         if path == "/readyz":
-            checks = readiness(runtime, write_check)
-            ready = all(check["ok"] for check in checks.values())
-            body = json.dumps({"ready": ready, "checks": checks}, indent=2).encode()
-            return _answer(start_response, "200 OK" if ready else "503 Service Unavailable", "application/json", body)
+            report = readiness(runtime, write_check)
+            body = json.dumps(report, indent=2).encode()
+            status = "200 OK" if report["ready"] else "503 Service Unavailable"
+            return _answer(start_response, status, "application/json", body)
         if path == "/metrics":
             if database_answers(runtime.engine):
                 outbox_health(runtime.reads)  # the outbox gauges are read from the database when scraped
@@ -248,35 +248,62 @@ def _parses_as_bolt_would(body: bytes, content_type: str | None) -> None:
         raise _Refused("400 Bad Request", "the payload lacks what Slack always sends") from None
 
 
-def readiness(runtime: Runtime, write_check: WriteCheck | None = None) -> dict[str, dict[str, Any]]:
-    """Ready means: the database takes writes, Slack accepted both tokens, and the latest sync (any replica's) was clean."""
+def readiness(runtime: Runtime, write_check: WriteCheck | None = None) -> dict[str, Any]:
+    """Ready means this replica can serve Slack now: the database takes writes, Slack accepts both tokens, and the
+    approvals channel takes cards.
+
+    The sync and the outbox are background work, shown under `background` but never failing readiness: a workspace
+    the sync cannot read, or one person's undeliverable DM, is not a reason to take every replica out of service.
+    """
     database = database_answers(runtime.engine)
     writable = database and (write_check or WriteCheck(runtime.engine)).probe()
-    tokens = runtime.token_check.readiness()
-    sync: dict[str, Any] = {"ok": False, "detail": "database unavailable"}
-    if database:
-        with runtime.sessions() as session:
-            last = queries.last_sync(session)
-        stale_after = timedelta(seconds=3 * runtime.settings.INVITES_SYNC_INTERVAL)
-        if last is None:
-            sync = {"ok": False, "detail": "no sync has run yet"}
-        elif now() - last.finished_at > stale_after:
-            sync = {"ok": False, "detail": f"last sync finished {last.finished_at.isoformat()}, too long ago"}
-        else:
-            sync = {"ok": last.errors == 0, "detail": f"{last.summary} at {last.finished_at.isoformat()}"}
     detail = "takes writes" if writable else "answers, but does not take writes" if database else "unavailable"
-    work = outbox_health(runtime.reads) if database else {"ok": False, "detail": "database unavailable"}
-    return {"database": {"ok": writable, "detail": detail}, "tokens": tokens, "sync": sync, "outbox": work}
+    unavailable = {"ok": False, "detail": "database unavailable"}
+    checks = {
+        "database": {"ok": writable, "detail": detail},
+        "tokens": runtime.token_check.readiness(),
+        "approvals_channel": approvals_channel(runtime.reads) if database else unavailable,
+    }
+    background = {
+        "sync": sync_health(runtime) if database else unavailable,
+        "outbox": outbox_health(runtime.reads) if database else unavailable,
+    }
+    return {"ready": all(check["ok"] for check in checks.values()), "checks": checks, "background": background}
+
+
+def sync_health(runtime: Runtime) -> dict[str, Any]:
+    """The latest sync, any replica's: clean and recent enough (three intervals)."""
+    with runtime.reads() as session:
+        last = queries.last_sync(session)
+    if last is None:
+        return {"ok": False, "detail": "no sync has run yet"}
+    if now() - last.finished_at > timedelta(seconds=3 * runtime.settings.INVITES_SYNC_INTERVAL):
+        return {"ok": False, "detail": f"last sync finished {last.finished_at.isoformat()}, too long ago"}
+    return {"ok": last.errors == 0, "detail": f"{last.summary} at {last.finished_at.isoformat()}"}
 
 
 DEAD_JOBS_SHOWN = timedelta(hours=1)
 
 
+def approvals_channel(sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """Not ready while a card's post or update failed for good in the last hour because of its channel (archived, gone,
+    the bot not in it); `invitebot outbox --retry-failed` or `--drop-failed` clears it once the channel is fixed."""
+    refused = outbox.failed(sessions, since=now() - DEAD_JOBS_SHOWN, kinds=cards.CHANNEL_JOBS, errors=cards.CHANNEL_ERRORS)
+    if not refused:
+        return {"ok": True, "detail": "no card refused by its channel in the last hour"}
+    latest = refused[-1]
+    where = latest.payload.get("channel") or "the approvals channel"
+    return {"ok": False, "detail": f"{where}: {outbox.describe(latest)} — {cards.fix(latest.kind, latest.last_error)}"}
+
+
 def outbox_health(sessions: sessionmaker[Session]) -> dict[str, Any]:
-    """Not ready while a job Slack will never take failed within the last hour (it is in the log); queued work is fine."""
+    """Jobs by state (also for /metrics), and the latest one given up for good; ok while none was in the last hour."""
     report = outbox.health(sessions, since=now() - DEAD_JOBS_SHOWN)
     for state, count in report.counts.items():
         OUTBOX_JOBS.labels(state=state).set(count)
+    OUTBOX_DEAD.clear()
+    for (kind, error), count in report.dead_by_cause.items():
+        OUTBOX_DEAD.labels(kind=kind, error=error).set(count)
     detail = f"{report.counts['queued']} queued, {report.counts['running']} running, {report.counts['dead']} failed for good"
     latest = report.latest_dead
     if latest is not None:

@@ -122,6 +122,7 @@ class FakeSlack:
         self._mutate(lambda s: setattr(s.channels[channel_id], "is_archived", True))
 
     def add_usergroup(self, usergroup_id: str, *, team_id: str, handle: str, user_ids: list[str]) -> None:
+        """A workspace's user group (`team_id` T…), or an org-level IdP group (`team_id` the org's enterprise_id)."""
         group = Usergroup(usergroup_id, team_id, handle, list(user_ids))
         self._mutate(lambda s: s.usergroups.__setitem__(usergroup_id, group))
 
@@ -226,6 +227,10 @@ class FakeSlack:
         """Undo revoke_token: Slack takes the token again (as after a reinstall that kept it)."""
         token = self._token(kind)
         self._mutate(lambda s: s.revoked.discard(token))
+
+    def set_team_access(self, team_ids: list[str], *, granted: bool) -> None:
+        """An org admin adds the org-wide app to workspaces, or removes it: the bot may (not) post or publish there."""
+        self._mutate(lambda s: s.no_access.difference_update(team_ids) if granted else s.no_access.update(team_ids))
 
     def set_latency(self, method: str, seconds: float) -> None:
         self._mutate(lambda s: s.latency.__setitem__(method, seconds))

@@ -72,6 +72,7 @@ class BaseSender(ABC):
         *,
         team_id: str,
         event_id: str | None = None,
+        event_time: int | None = None,
         retry_num: int | None = None,
         retry_reason: str | None = None,
     ) -> Reply:
@@ -100,7 +101,7 @@ class BaseSender(ABC):
             ],
             "is_ext_shared_channel": False,
             "event_id": event_id or _random_id("Ev", 10),
-            "event_time": int(time.time()),
+            "event_time": int(time.time()) if event_time is None else event_time,
             "event_context": _random_id("4-", 40).lower(),
         }
         return self._send_event(envelope, retry_num, retry_reason)
@@ -112,6 +113,15 @@ class BaseSender(ABC):
             return self.event({"type": "invite_requested", "invite_request": invite_request}, team_id=self.fake.enterprise_id, **kw)
         event = {"type": "invite_requested", "invite_request": invite_request}
         return self.event(event, team_id=invite_request["team"]["id"], **kw)
+
+    def team_access(self, team_ids: list[str], *, granted: bool, **kw: Any) -> Reply:
+        """An org admin added the org-wide app to workspaces (team_access_granted) or removed it (team_access_revoked):
+        the stand-in's access changes, then Slack says so (slackapi/java-slack-sdk TeamAccess*Payload.json: the event
+        holds `team_ids` and `event_ts`; the org, not a workspace, is outside)."""
+        self.fake.set_team_access(team_ids, granted=granted)
+        kind = "team_access_granted" if granted else "team_access_revoked"
+        event = {"type": kind, "team_ids": list(team_ids), "event_ts": f"{time.time():.6f}"}
+        return self.event(event, team_id=self.fake.enterprise_id, **kw)
 
     def app_home_opened(self, user_id: str, *, team_id: str) -> Reply:
         event: dict[str, Any] = {

@@ -216,6 +216,9 @@ class SlackState:
     socket_tickets: set[str] = field(default_factory=set)  # handed out by apps.connections.open, each good once
     socket_acks: dict[str, dict[str, Any]] = field(default_factory=dict)  # envelope_id -> the app's ack
     revoked: set[str] = field(default_factory=set)  # tokens Slack answers token_revoked for (FakeSlack.revoke_token)
+    # Workspaces an org admin removed the org-wide app from: the bot's messages and views there answer
+    # team_access_not_granted (FakeSlack.set_team_access; the sender's team_access_* events say so).
+    no_access: set[str] = field(default_factory=set)
     dropped_answers: dict[str, int] = field(default_factory=dict)  # method -> calls done whose answer is never sent
     files: dict[str, UploadedFile] = field(default_factory=dict)  # file id -> what files.* were told and sent
     upload_url: str = ""  # where files.getUploadURLExternal sends uploads: http://127.0.0.1:<port>/upload/v1/

@@ -248,6 +248,13 @@ def _dm_channel(state: SlackState, user_id: str) -> Channel:
     return state.channels.setdefault(dm_id, Channel(dm_id, user.name, user.team_id))
 
 
+def _may_act_in(state: SlackState, team_id: str | None) -> None:
+    """The org-wide app acts only in the workspaces it was added to: elsewhere Slack answers team_access_not_granted
+    ("The token used is not granted the specific workspace access required to complete this request")."""
+    if team_id in state.no_access:
+        raise ApiError("team_access_not_granted")
+
+
 def direct_message_channel_id(user_id: str) -> str:
     return "D" + user_id[1:]
 
@@ -255,6 +262,7 @@ def direct_message_channel_id(user_id: str) -> str:
 def post_message(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
     target = params.get("channel") or ""
     channel = _dm_channel(state, target) if target[:1] in ("U", "W") else _channel(state, params)
+    _may_act_in(state, channel.team_id)
     if channel.is_archived:
         raise ApiError("is_archived")
     if not channel.bot_member:  # a private channel the bot is not in is one it cannot see
@@ -475,6 +483,7 @@ def post_ephemeral(state: SlackState, params: dict[str, Any], caller: Caller) ->
     channel = _channel(state, params)
     if not channel.bot_member:  # as for chat.postMessage: a channel the bot is not in (a private one it cannot see)
         raise ApiError("channel_not_found" if channel.id.startswith("G") else "not_in_channel")
+    _may_act_in(state, channel.team_id)
     user = params.get("user") or ""
     if user not in state.users:
         raise ApiError("user_not_in_channel")
@@ -522,6 +531,7 @@ def views_publish(state: SlackState, params: dict[str, Any], caller: Caller) -> 
     user = state.users.get(_required(params, "user_id"))
     if user is None:
         raise ApiError("user_not_found")
+    _may_act_in(state, user.team_id)
     current = state.home_views.get(user.id)
     _check_hash(params, current)
     view_id = current["id"] if current else state.new_id("V", 10)
@@ -603,7 +613,10 @@ def users_info(state: SlackState, params: dict[str, Any], caller: Caller) -> dic
 
 
 def usergroup_users(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
-    team_id = _org_team(state, params)
+    """`team_id` is "the user group's encoded team ID": a workspace's for its groups, the org's (E…) for an org-level
+    (IdP) group, whose subteam object names the org as its team (admin.usergroups.fetch)."""
+    org_level = params.get("team_id") == state.enterprise_id
+    team_id = state.enterprise_id if org_level else _org_team(state, params)
     group = state.usergroups.get(params.get("usergroup") or "")
     if group is None or group.team_id != team_id:
         raise ApiError("no_such_subteam")

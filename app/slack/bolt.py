@@ -13,7 +13,19 @@ from slack_sdk import WebClient
 from app.metrics import TURNED_AWAY
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.api.token_health import BOT
-from app.slack.listeners import actions, after_ack, bulk, commands, digest, events, home, installation, usergroups, views
+from app.slack.listeners import (
+    actions,
+    after_ack,
+    bulk,
+    commands,
+    digest,
+    events,
+    home,
+    installation,
+    team_access,
+    usergroups,
+    views,
+)
 from app.slack.listeners.surfaces import reply_to_of
 from app.slack.runtime import Runtime
 from app.slack.ui import modals, replies
@@ -41,7 +53,7 @@ def build_app(runtime: Runtime, write_check: WriteCheck | None = None) -> App:
         process_before_response=True,
         logger=_quiet_bolt_logger(),
     )
-    for listeners in (events, actions, commands, views, home, installation, usergroups, digest, bulk):
+    for listeners in (events, actions, commands, views, home, installation, team_access, usergroups, digest, bulk):
         listeners.register(app, runtime)
     app.error(_on_error(runtime))
     # Bolt's own authorization would call auth.test on the first request, before its ack; do it now instead.

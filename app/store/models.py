@@ -119,6 +119,8 @@ class InviteRequest(Base):
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
     # Set by whichever process tells the requesters first, so they hear of a decision once.
     requesters_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Why the requesters were not told by DM (`team_access_revoked`: invitebot may not act in the workspace); the card says so.
+    requesters_untold: Mapped[str | None] = mapped_column(String(32))
     # When a claimed decision's admin call may go out (Slack's pace); the card says so while it waits.
     call_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The first policy rule that matched when the request was stored, what it says (approve, deny, require_approvals)
@@ -272,6 +274,19 @@ class WorkspaceName(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     domain: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TeamAccess(Base):
+    """Whether the org-wide app may act in a workspace, as Slack's latest team_access_granted/_revoked event said.
+
+    A workspace without a row was never the subject of such an event: invitebot takes it that it may act there.
+    """
+
+    __tablename__ = "team_access"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    granted: Mapped[bool] = mapped_column(Boolean)
+    said_at: Mapped[datetime] = mapped_column(UtcDateTime)  # the event's event_time: an older event never undoes a newer one
 
 
 class CommandReceipt(Base):

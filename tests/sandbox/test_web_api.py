@@ -416,6 +416,59 @@ def test_an_org_token_must_name_the_workspace_for_users_and_usergroups(fake: Fak
     assert error_of(bot.usergroups_users_list, usergroup="S0APPROVERS", team_id="T0OTHER01") == "no_such_subteam"
 
 
+def test_an_org_level_group_is_read_with_the_orgs_id(fake: FakeSlack, bot: WebClient) -> None:
+    """usergroups.users.list's team_id is "the user group's encoded team ID": an IdP group's is the org's (E…), as the
+    subteam object admin.usergroups.fetch returns says (`team_id` equal to `enterprise_id`)."""
+    fake.add_usergroup("S0IDPGROUP", team_id=fake.enterprise_id, handle="idp-admins", user_ids=["W0ALICE"])
+    assert bot.usergroups_users_list(usergroup="S0IDPGROUP", team_id=fake.enterprise_id)["users"] == ["W0ALICE"]
+    assert error_of(bot.usergroups_users_list, usergroup="S0IDPGROUP", team_id=TEAM) == "no_such_subteam"
+    fake.add_usergroup("S0APPROVERS", team_id=TEAM, handle="approvers", user_ids=["U0ALICE"])
+    assert error_of(bot.usergroups_users_list, usergroup="S0APPROVERS", team_id=fake.enterprise_id) == "no_such_subteam"
+
+
+def test_a_workspace_the_org_app_was_removed_from_refuses_its_messages(fake: FakeSlack, bot: WebClient) -> None:
+    """team_access_not_granted: "The token used is not granted the specific workspace access required"."""
+    home = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]}
+    fake.set_team_access([TEAM], granted=False)
+    assert error_of(bot.chat_postMessage, channel="U0ALICE", text="your request") == "team_access_not_granted"
+    assert error_of(bot.chat_postMessage, channel=CHANNEL, text="a card") == "team_access_not_granted"
+    assert error_of(bot.chat_postEphemeral, channel=CHANNEL, user="U0ALICE", text="an answer") == "team_access_not_granted"
+    assert error_of(bot.views_publish, user_id="U0ALICE", view=home) == "team_access_not_granted"
+    fake.set_team_access([TEAM], granted=True)
+    assert bot.chat_postMessage(channel="U0ALICE", text="your request")["ok"]
+
+
+def test_team_access_events_have_slacks_shape(fake: FakeSlack) -> None:
+    """slackapi/java-slack-sdk json-logs/samples/events/TeamAccess{Granted,Revoked}Payload.json: `team_ids` and
+    `event_ts` inside, the org outside."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sender = SlackSender(f"http://127.0.0.1:{server.server_port}/slack/events", SECRET, fake)
+        sender.team_access([TEAM], granted=False)
+        sender.team_access([TEAM], granted=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    revoked, granted = received
+    assert [revoked["event"]["type"], granted["event"]["type"]] == ["team_access_revoked", "team_access_granted"]
+    assert set(revoked["event"]) == {"type", "team_ids", "event_ts"} and revoked["event"]["team_ids"] == [TEAM]
+    assert (revoked["team_id"], revoked["enterprise_id"]) == (fake.enterprise_id, fake.enterprise_id)
+    assert isinstance(revoked["event_time"], int) and revoked["type"] == "event_callback"
+
+
 def test_users_info_gives_the_org_wide_id_of_a_local_id(fake: FakeSlack, bot: WebClient) -> None:
     fake.add_user("W0GRACE01", name="grace", team_id=TEAM)
     fake.add_local_id("W0GRACE01", "U0GRACELCL", team_id=TEAM)

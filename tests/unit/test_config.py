@@ -42,7 +42,7 @@ ADMIN_TOKEN = (
     "which starts with xoxp-"
 )
 APP_TOKEN = "an app-level token with connections:write (Basic Information → App-Level Tokens), which starts with xapp-"
-APPROVERS = "(S…, or S…@T… naming its workspace)"
+APPROVERS = "(S…, S…@T… naming its workspace, or S…@E… for an org-level group)"
 ROUTE_EXAMPLE = "(for example T0123ALPHA:C0456ALPHA,T0789BETA:G0123BETA)"
 WORKSPACE_EXAMPLE = "(for example INVITES_APPROVERS_T0123ALPHA=W0456ADA,S0789ALPHAADMINS)"
 CASES = [
@@ -67,7 +67,7 @@ CASES = [
         f"'grace' is not a user id (U…/W…) or user-group id {APPROVERS} (for example W0123GRACE,S0456ADMINS@T0789ALPHA)",
     ),
     ("INVITES_APPROVERS", " , ", "it is empty: write comma-separated user ids (U…/W…) and user-group ids"),
-    ("INVITES_APPROVERS", "S0GROUP1@E0ORG", "'S0GROUP1@E0ORG' names the Enterprise org after the @, not a workspace"),
+    ("INVITES_APPROVERS", "S0GROUP1@X0ORG", f"'S0GROUP1@X0ORG' is not a user id (U…/W…) or user-group id {APPROVERS}"),
     ("INVITES_ROUTES", "T0ALPHA01 C0ALPHA01", f"'T0ALPHA01 C0ALPHA01' is not a workspace id, a colon and a channel id {ROUTE_EXAMPLE}"),
     ("INVITES_ROUTES", "alpha:C0ALPHA01", f"'alpha' is not a workspace id (T…) {ROUTE_EXAMPLE}"),
     ("INVITES_ROUTES", "E0ORG:C0ALPHA01", "'E0ORG' is the Enterprise org, not a workspace: route workspace ids (T…)"),
@@ -90,7 +90,6 @@ CASES = [
         "W0ADA0001,ada",
         f"'ada' is not a user id (U…/W…) or user-group id {APPROVERS} {WORKSPACE_EXAMPLE}",
     ),
-    ("INVITES_APPROVERS_T0ALPHA01", "S0GROUP1@E0ORG", "'S0GROUP1@E0ORG' names the Enterprise org after the @, not a workspace"),
     ("INVITES_TEAM_IDS", "alpha", "'alpha' is not a workspace id (T…) (for example T0123ALPHA,T0456BETA, or all)"),
     ("INVITES_TEAM_IDS", "all,T0ALPHA01", "'all' is not a workspace id: write 'all' on its own, or only workspace ids (T…)"),
     ("INVITES_SYNC_INTERVAL", "5", "'5' is not a number of seconds from 10 to 86400 (for example 300)"),
@@ -192,6 +191,16 @@ def test_a_good_environment_gives_typed_settings(environment):
     assert settings.INVITES_TEAM_IDS == ["T0ALPHA01", "T0BETA001"] and not settings.all_teams
     assert (settings.INVITES_SYNC_INTERVAL, settings.INVITES_DENY_REASON_REQUIRED) == (600, True)
     assert (settings.INVITES_REMIND_AFTER, settings.INVITES_ESCALATE_AFTER) == (timedelta(hours=36), timedelta(days=2))
+
+
+def test_an_org_level_group_is_named_with_the_org(environment):
+    """An IdP group lives in the org, not in a workspace: S…@E… names it, in INVITES_APPROVERS and a workspace's list."""
+    environment({**GOOD, "INVITES_APPROVERS": "W0APPROV01,S0IDPGRP1@E0ORG0001", "INVITES_APPROVERS_T0ALPHA01": "S0IDPGRP2@E0ORG0001"})
+
+    settings = load(Settings)
+
+    assert settings.INVITES_APPROVERS == ["W0APPROV01", "S0IDPGRP1@E0ORG0001"]
+    assert settings.approvers_named_for("T0ALPHA01") == ["S0IDPGRP2@E0ORG0001"]
 
 
 def test_all_workspaces_is_a_word_of_its_own(environment):

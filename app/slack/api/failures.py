@@ -6,7 +6,8 @@ from app.core.outbox import GiveUp, Retry
 from app.core.pacing import Pace
 from app.slack.api.gateway import SlackCallFailed
 
-# Slack answers that asking again will not change: the job is given up (and shows on /readyz and /metrics).
+# Slack answers that asking again will not change: the job is given up (and shows in /metrics, `invitebot outbox` and
+# the App Home; a card's channel refusing it also fails /readyz).
 NEVER_SUCCEEDS = frozenset(
     {
         "channel_not_found",
@@ -21,6 +22,8 @@ NEVER_SUCCEEDS = frozenset(
         "msg_blocks_too_long",
         "no_text",
         "user_not_found",
+        "messages_tab_disabled",  # a DM to someone when the app's Messages tab is off
+        "team_access_not_granted",  # the org-wide app is not added to the workspace (team_access_revoked)
         "user_not_in_channel",
         "account_inactive",
         "invalid_auth",

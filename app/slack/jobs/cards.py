@@ -44,6 +44,10 @@ def fix(kind: str, error: str | None) -> str | None:
     return _FIXES.get(error or "") if kind in CHANNEL_JOBS else None
 
 
+# Slack's answers that are the approvals channel's trouble, not one card's.
+CHANNEL_ERRORS = frozenset(_FIXES)
+
+
 def post_card(services: Services, gateway: SlackGateway, job: Job) -> None:
     """Post the card reserved for the request in the job's channel (app.core.cards reserved it with the job) and record
     its ts; a card posted already is left alone.

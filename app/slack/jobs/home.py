@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app.core import queries
+from app.core import queries, team_access
 from app.core.bulk import batches
 from app.core.policy import stats as policy_stats
 from app.slack.api.gateway import SlackCallFailed
@@ -39,22 +39,27 @@ def build_home(runtime: Runtime, user_id: str, notice: str | None = None) -> dic
         decisions = queries.history(session, home_view.HISTORY_LIMIT, teams=teams)
         last_sync = queries.last_sync(session)
         domains = batches.busiest_domains(session, home_view.BULK_DOMAINS, teams=teams)
+        undelivered = queries.undelivered(session, teams=teams)
+        no_access = [t for t in team_access.revoked_teams(session) if teams is None or t in teams]
         panel = home_view.PolicyPanel(
             policy=runtime.policy,
             agreement=policy_stats.agreement(session, teams=teams),
             waiting=policy_stats.waiting_for_approvals(session, limit=home_view.WAITING_SHOWN + 1, teams=teams),
         )
-    config = _config(runtime, teams, last_sync)
+    config = _config(runtime, teams, last_sync, no_access)
     pending = [request for queue in queues for request in queue.requests]
     total = sum(queue.total for queue in queues)
     return home_view.approver_home(
         stats=stats, pending=pending, pending_total=total, decisions=decisions, config=config, notice=notice, policy=panel,
         queues=queues,
         domains=domains,
+        undelivered=undelivered,
     )
 
 
-def _config(runtime: Runtime, teams: frozenset[str] | None, last_sync: SyncRun | None) -> home_view.HomeConfig:
+def _config(
+    runtime: Runtime, teams: frozenset[str] | None, last_sync: SyncRun | None, no_access: list[str]
+) -> home_view.HomeConfig:
     """The settings as this viewer needs them: the routes and workspace lists of the workspaces they decide."""
     settings = runtime.settings
 
@@ -73,4 +78,5 @@ def _config(runtime: Runtime, teams: frozenset[str] | None, last_sync: SyncRun |
         last_sync=last_sync,
         routes=[(label(t), channel) for t, channel in settings.INVITES_ROUTES.items() if mine(t)],
         workspace_approvers=[(label(t), list(ids)) for t, ids in settings.INVITES_WORKSPACE_APPROVERS.items() if mine(t)],
+        no_access=[label(t) for t in no_access],
     )

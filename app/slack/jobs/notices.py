@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from app.core import team_access
 from app.core.audit import now
 from app.core.lifecycle import APPROVED, OPEN
 from app.core.outbox import Job
@@ -55,6 +56,10 @@ def tell_expiry(runtime: Runtime, job: Job) -> None:
     request = _request(runtime, job, (APPROVED,))
     if request is None or request.date_expire is None or request.date_expire <= now():
         return
+    with runtime.reads() as session:
+        if team_access.revoked(session, request.team_id):  # Slack would refuse it: team_access_not_granted
+            log.info("no guest time-limit DM for %s: invitebot is not added to %s", request.id, request.team_id)
+            return
     _post(runtime, job, str(job.payload["user"]), replies.guest_expiry_dm(request), str(job.payload["kind"]))
 
 

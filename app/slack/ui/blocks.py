@@ -6,6 +6,7 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
+from app.core import team_access
 from app.core.authz import SELF_APPROVAL_OUTCOME
 from app.core.lifecycle import APPROVED, DECIDING, DENIED, GONE, INVITE_FAILED, OPEN, PENDING
 from app.core.policy import HOLD
@@ -214,6 +215,16 @@ def outcome_line(request: InviteRequest, *, reason_chars: int = MAX_REASON_CHARS
     return None
 
 
+def untold_line(request: InviteRequest) -> str | None:
+    """Why the requesters heard nothing by DM of how their request ended; None when they were told (or will be)."""
+    if request.requesters_untold != team_access.REVOKED:
+        return None
+    return (
+        f":mute: Not told to the requester by DM: invitebot is not added to {workspace_words(request)} (an org admin "
+        "removed it there), so Slack would refuse the message."
+    )
+
+
 _WOULD_HAVE = {"approve": "approved", "deny": "denied"}
 
 
@@ -337,6 +348,9 @@ def request_card(
         blocks.append(context(f":warning: {lapsed_words(lapsed).strip()}"))
     if line is not None:
         blocks.append(context(line))
+        untold = untold_line(request)
+        if untold is not None:
+            blocks.append(context(untold))
     elif is_queued(request):
         blocks.append(context(queued_line(request, per_minute)))
     else:

@@ -8,7 +8,7 @@ from typing import Any
 from app.core.lifecycle import DECIDING
 from app.core.policy import Policy
 from app.core.policy.stats import AGREEMENT_DAYS, RuleAgreement, Waiting
-from app.core.queries import Stats, WorkspaceQueue
+from app.core.queries import Stats, Undelivered, WorkspaceQueue
 from app.slack.ids import ActionId
 from app.slack.ui import batch_blocks, limits, replies
 from app.slack.ui.blocks import (
@@ -49,6 +49,7 @@ class HomeConfig:
     last_sync: SyncRun | None
     routes: list[tuple[str, str]] = field(default_factory=list)  # (workspace, its channel): INVITES_ROUTES
     workspace_approvers: list[tuple[str, list[str]]] = field(default_factory=list)  # (workspace, INVITES_APPROVERS_T…)
+    no_access: list[str] = field(default_factory=list)  # workspaces invitebot was removed from (team_access_revoked)
 
 
 @dataclass(frozen=True)
@@ -180,9 +181,10 @@ def _config(config: HomeConfig) -> dict[str, Any]:
     else:
         icon = ":warning:" if config.last_sync.errors else ":white_check_mark:"
         last = f"{slack_date(config.last_sync.finished_at)} {icon} {escape(config.last_sync.summary)}"
+    removed = f"\n{replies.no_access_text(config.no_access)}" if config.no_access else ""
     section = mrkdwn_section(
         f"*Approvals channel:* {channel}\n*Approvers:* {approvers}\n"
-        f"*Sync with Slack:* {interval_words(config.sync_interval)}\n*Last sync:* {last}"
+        f"*Sync with Slack:* {interval_words(config.sync_interval)}\n*Last sync:* {last}{removed}"
     )
     section["block_id"] = "home-config"
     section["accessory"] = {
@@ -242,8 +244,10 @@ def approver_home(
     policy: PolicyPanel | None = None,
     domains: list[tuple[str, int]] | None = None,
     queues: list[WorkspaceQueue] | None = None,
+    undelivered: Undelivered | None = None,
 ) -> dict[str, Any]:
-    """Counts, the pending queue with buttons, the latest decisions, the policy and the configuration; never over 100 blocks.
+    """Counts, what Slack refused for good, the pending queue with buttons, the latest decisions, the policy and the
+    configuration; never over 100 blocks.
 
     `domains`: email domains with more than one pending request, the most first; the first few get "Approve all from …"
     and "Deny all from …" (each opens a preview of what it would decide).
@@ -255,6 +259,7 @@ def approver_home(
         *_notice(notice),
         _header("Invite requests"),
         _counts(stats),
+        *([mrkdwn_section(replies.undelivered_text(undelivered))] if undelivered and undelivered.total else []),
         _divider(),
         mrkdwn_section(f"*Waiting for a decision* ({pending_total}, {order})"),
         *batch_blocks.home_domains(domains or []),

@@ -76,6 +76,7 @@ from app.slack.ui.replies.requests import (
     request_summary,
 )
 from app.slack.ui.replies.stats import stats_text
+from app.slack.ui.replies.undelivered import job_words, no_access_text, undelivered_text
 from app.slack.ui.replies.words import LIST_REASON_CHARS, SOURCE_WORDS, age_words, oldest_words, source_words, status_words
 
 __all__ = [
@@ -104,6 +105,9 @@ __all__ = [
     "requester_dm",
     "guest_ends",
     "stats_text",
+    "job_words",
+    "undelivered_text",
+    "no_access_text",
     "NO_POLICY",
     "rule_words",
     "policy_words",

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from app.core.queries import Stats
+from app.core.queries import Stats, Undelivered
 from app.slack.ui import blocks, home_view, limits, modals, replies
-from app.store.models import DecisionLog, SyncRun
+from app.store.models import DecisionLog, OutboxJob, SyncRun
 from tests.support.block_checks import assert_message_valid, assert_no_token_cut, assert_view_valid
 from tests.support.rows import request_row
 from tests.support.stand_in import MANY_APPROVERS
@@ -40,6 +40,7 @@ STATES = {
     "gone": dict(status="gone", decision_source="sync", decided_at=MOMENT),
     "approved outside": dict(status="approved", decision_source="outside", **CLOSED),
     "denied outside": dict(status="denied", decision_source="outside", deny_reason="not known", **CLOSED),
+    "approved, requester not told": dict(status="approved", decision_source="button", requesters_untold="team_access_revoked", **CLOSED),
 }
 GUEST = dict(invite_type="restricted", date_expire=MOMENT + timedelta(days=30))
 
@@ -193,7 +194,17 @@ def test_request_in_full_with_a_long_trail() -> None:
 
 def _config() -> home_view.HomeConfig:
     approvers = [*MANY_APPROVERS, *[f"S{n:08d}" for n in range(300)]]
-    return home_view.HomeConfig("C0INVITES1", approvers, 300, SyncRun(started_at=MOMENT, finished_at=MOMENT, summary="<&>" * 900, errors=2))
+    last = SyncRun(started_at=MOMENT, finished_at=MOMENT, summary="<&>" * 900, errors=2)
+    return home_view.HomeConfig("C0INVITES1", approvers, 300, last, no_access=[HOSTILE["team_name"]] * 40)
+
+
+def _undelivered() -> Undelivered:
+    """Slack refused many jobs for good, about requests with hostile text."""
+    jobs = [
+        (OutboxJob(kind=kind, payload={"user": "U0LEFT0001", "channel": "C0INVITES1"}, last_error="<&>" * 21), row(n, **HOSTILE))
+        for n, kind in enumerate(("notify", "post_card", "mystery"))
+    ]
+    return Undelivered(5000, jobs)
 
 
 @pytest.mark.parametrize("pending", [0, 40, 100])
@@ -204,7 +215,8 @@ def test_approver_home(pending: int) -> None:
     stats = Stats({f"team {n} <!everyone>": n for n in range(100)}, 1, 2, None)
     for notice in (None, "Approved " + blocks.escape("<x>")):
         view = home_view.approver_home(
-            stats=stats, pending=queue, pending_total=pending, decisions=decided, config=_config(), notice=notice
+            stats=stats, pending=queue, pending_total=pending, decisions=decided, config=_config(), notice=notice,
+            undelivered=_undelivered(),
         )
         assert_view_valid(view)
         shown = sum(1 for block in view["blocks"] if block.get("block_id", "").startswith("home-decide-"))

@@ -128,6 +128,8 @@ class WriteCheck:
                 was = self._writable
                 self._writable, self._reason, self._checked_at, self._under_way = writable, reason, time.monotonic(), None
             done.set()
+        if self._stopping.is_set():
+            return  # shutting down: the probe's connection was let go under it
         if was is not False and not writable:
             log.error("the database %s does not take writes (%s): Slack events are answered 503 until it does", self._shown, reason)
         elif was is False and writable:

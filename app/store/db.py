@@ -52,6 +52,8 @@ def make_engine(url: str, options: DatabaseOptions = DatabaseOptions()) -> Engin
     if options.pooled:
         pool = {"pool_size": options.pool_size, "max_overflow": 0, "pool_timeout": options.pool_timeout, "pool_pre_ping": True}
     if url.startswith("sqlite"):
+        if sqlite_file(make_url(url)) is None:
+            pool = {}  # in memory: one connection per thread (SingletonThreadPool), nothing to size
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": options.sqlite_busy_ms / 1000}, **pool)
         _configure_sqlite(engine, options.sqlite_busy_ms)
         return engine

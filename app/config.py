@@ -67,6 +67,11 @@ SPECS: dict[str, Spec] = {
         "a sqlite:// or postgresql:// URL",
         "sqlite:///data/invitebot.db or postgresql://invitebot:secret@db.internal:5432/invitebot",
     ),
+    "INVITES_DB_POOL_SIZE": Spec("a whole number of connections from 1 to 500", "10"),
+    "INVITES_DB_POOL_TIMEOUT": Spec("a number of seconds from 1 to 300", "10"),
+    "INVITES_DB_CONNECT_TIMEOUT": Spec("a whole number of seconds from 2 to 300", "5"),
+    "INVITES_DB_STATEMENT_TIMEOUT": Spec("a whole number of seconds from 1 to 3600", "10"),
+    "INVITES_DB_NETWORK_TIMEOUT": Spec("a whole number of seconds from 1 to 3600", "10"),
     "SLACK_BOT_TOKEN": Spec("the Bot User OAuth Token from the app's OAuth & Permissions page", "xoxb-…", secret=True),
     "SLACK_ADMIN_TOKEN": Spec(
         "the User OAuth Token of the org admin or owner who installed the app on the org (OAuth & Permissions)",
@@ -246,6 +251,15 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=True)
 
     DATABASE_URL: str = Field(default_factory=default_database_url)
+    # Connections a process keeps for its work (its health probe holds one more): replicas × (this + 1) must fit under
+    # PostgreSQL's max_connections; work waits up to INVITES_DB_POOL_TIMEOUT seconds for a free one.
+    INVITES_DB_POOL_SIZE: int = Field(default=10, ge=1, le=500)
+    INVITES_DB_POOL_TIMEOUT: float = Field(default=10.0, ge=1, le=300)
+    # PostgreSQL only: a server that does not let us in, a statement (or a lock it waits for) that runs long, and a
+    # network that stops carrying packets each end in an error within these many seconds instead of hanging.
+    INVITES_DB_CONNECT_TIMEOUT: int = Field(default=5, ge=2, le=300)
+    INVITES_DB_STATEMENT_TIMEOUT: int = Field(default=10, ge=1, le=3600)
+    INVITES_DB_NETWORK_TIMEOUT: int = Field(default=10, ge=1, le=3600)
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlalchemy import text
 
 from app.store.db import make_engine
 from app.store.migrate import upgrade_to_head
@@ -259,3 +260,32 @@ def test_escalating_by_mentioning_a_group_needs_no_channel_check(fake, migrated)
 
     assert result.returncode == 0, result.stdout
     assert f"post in {APPROVER_GROUP}" not in result.stdout
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_doctor_warns_when_the_replicas_running_would_hold_more_connections_than_the_server_allows(fake, migrated):
+    """Each replica's heartbeat says how many connections it may hold (INVITES_DB_POOL_SIZE + 1); doctor adds them up."""
+    engine = make_engine(migrated)
+    with engine.begin() as connection:
+        limit = int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
+        reserved = int(connection.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
+        reserved += int(connection.exec_driver_sql("SELECT current_setting('reserved_connections', true)").scalar() or 0)
+        replicas = (limit - reserved) // 11 + 1
+        for n in range(replicas):
+            connection.execute(
+                text("INSERT INTO replicas (id, connections, seen_at) VALUES (:id, 11, now())"), {"id": f"host-{n}:1:ab"}
+            )
+
+    crowded = _doctor(fake, migrated)
+
+    result, detail = _row(crowded.stdout, "database connections")
+    assert result == "FAIL" and f"{replicas} replicas seen in the last minute may hold {replicas * 11} connections" in detail
+    assert f"max_connections {limit}" in detail
+    assert "database connections: Each replica holds up to INVITES_DB_POOL_SIZE + 1 connections" in crowded.stdout
+
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM replicas WHERE id <> 'host-0:1:ab'"))
+    engine.dispose()
+    result, detail = _row(_doctor(fake, migrated).stdout, "database connections")
+    assert result == "ok" and "1 replica seen in the last minute may hold 11 of the" in detail
+    assert f"room for {(limit - reserved - 11) // 11} more replicas of INVITES_DB_POOL_SIZE=10" in detail

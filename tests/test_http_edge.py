@@ -282,24 +282,38 @@ def test_events_are_processed_while_auth_test_keeps_failing(fake, start_bot):
 
 def _refuse_writes(engine):
     """From now on the bot's connections cannot write: SQLite opens its file read-only (as for a file it may not
-    write), PostgreSQL sessions are read-only (as on a standby). Returns the undo."""
+    write), PostgreSQL sessions are read-only (as on a standby it fails over to). Returns the undo."""
     if engine.url.get_backend_name() == "sqlite":
 
-        def read_only(_dialect, _record, _cargs, cparams):
-            cparams.update(database=f"file:{cparams['database']}?mode=ro", uri=True)
+        def read_only(_dialect, _record, cargs, cparams):
+            cargs[:] = [f"file:{cargs[0]}?mode=ro"]
+            cparams["uri"] = True
 
-        hook = "do_connect"
-    else:
+        sqlalchemy.event.listen(sqlalchemy.Engine, "do_connect", read_only)  # the bot's engines, its probe's too
+        engine.dispose()
 
-        def read_only(dbapi_connection, _record):
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            dbapi_connection.commit()
+        def undo():
+            sqlalchemy.event.remove(sqlalchemy.Engine, "do_connect", read_only)
+            engine.dispose()
 
-        hook = "connect"
-    sqlalchemy.event.listen(engine, hook, read_only)
-    engine.dispose()
-    return lambda: (sqlalchemy.event.remove(engine, hook, read_only), engine.dispose())
+        return undo
+    _standby(engine.url, True)
+    return lambda: _standby(engine.url, False)
+
+
+def _standby(url, read_only):
+    """New sessions on the bot's database are read-only (or not), and the ones open now are ended, as in a failover."""
+    admin = sqlalchemy.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.NullPool)
+    try:
+        with admin.connect() as connection:
+            setting = "SET default_transaction_read_only = on" if read_only else "RESET default_transaction_read_only"
+            connection.exec_driver_sql(f'ALTER DATABASE "{url.database}" {setting}')
+            connection.execute(
+                sqlalchemy.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": url.database},
+            )
+    finally:
+        admin.dispose()
 
 
 def _health(bot):

@@ -13,6 +13,7 @@ from app.core import ingest, lifecycle, queries
 from app.logs import JsonFormatter
 from app.slack.listeners import actions, commands
 from app.store.models import InviteRequest
+from tests import test_digest as digests
 from tests.support.cards import buttons, deny_through_modal, ephemerals_for, wait_for_card
 from tests.support.stand_in import APPROVER, CHANNEL, TEAM, new_request
 
@@ -169,3 +170,39 @@ def test_a_click_that_fails_before_its_ack_is_acked_and_told_in_the_channel(fake
     assert reply.status == 200
     _told_and_logged(ephemerals_for(fake, APPROVER), errors)
     _still_pending(fake, bot, request, card)
+
+
+class _Cancelled(BaseException):
+    """Not an Exception: what a library's cancellation or a misbehaving extension may raise."""
+
+
+def test_work_ending_in_any_base_exception_still_tells_the_clicker_a_reference(fake, bot, errors, monkeypatch):
+    request, card = _card(fake, bot)
+
+    def cancelled(*args, **kwargs):
+        raise _Cancelled("cut short")
+
+    monkeypatch.setattr(lifecycle, "claim", cancelled)
+
+    bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
+    bot.settle()
+
+    [sentence] = ephemerals_for(fake, APPROVER)
+    [ref] = REF.findall(sentence)
+    [entry] = errors
+    assert entry["ref"] == ref and "_Cancelled: cut short" in entry["error"]
+    _still_pending(fake, bot, request, card)
+
+
+def test_a_digest_click_that_fails_tells_the_clicker_a_reference(fake, start_bot, errors, monkeypatch):
+    bot = start_bot(INVITES_DIGEST_OVER=str(digests.OVER))
+    digests._backlog(fake, digests.OVER + 1)
+    bot.sync()
+    digest = digests._digest(fake)
+    monkeypatch.setattr(queries, "pending", _fail)
+
+    reply = bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=digest["ts"], action_id="digest_list")
+    bot.settle()
+
+    assert reply.status == 200
+    _told_and_logged(ephemerals_for(fake, APPROVER), errors)

@@ -98,9 +98,10 @@ def _announce(active: Policy | None) -> None:
 
 def _check_database(settings: DatabaseSettings) -> None:
     """Before anything starts: the database opens (its default folder is made), or DatabaseUnavailable says why."""
+    from app.main.container import database_options
     from app.store.db import ensure_reachable, make_engine
 
-    engine = make_engine(settings.DATABASE_URL)
+    engine = make_engine(settings.DATABASE_URL, database_options(settings))
     try:
         ensure_reachable(engine)
     finally:
@@ -141,10 +142,11 @@ def _outbox(settings: DatabaseSettings, *, retry: bool, drop: bool) -> int:
     """What the outbox holds, by state, and a line per job given up for good; or retry or drop those."""
     from app.core import outbox
     from app.core.audit import now
+    from app.main.container import database_options
     from app.store.db import ensure_reachable, make_engine, make_session_factory
     from app.store.migrate import upgrade_to_head
 
-    engine = make_engine(settings.DATABASE_URL)
+    engine = make_engine(settings.DATABASE_URL, database_options(settings).for_migrations())
     try:
         ensure_reachable(engine)
         upgrade_to_head(engine)
@@ -175,10 +177,11 @@ def _failed_line(job: OutboxJob) -> str:
 
 
 def _migrate(settings: DatabaseSettings) -> int:
+    from app.main.container import database_options
     from app.store.db import ensure_reachable, make_engine
     from app.store.migrate import upgrade_to_head
 
-    engine = make_engine(settings.DATABASE_URL)
+    engine = make_engine(settings.DATABASE_URL, database_options(settings).for_migrations())
     try:
         ensure_reachable(engine)
         upgrade_to_head(engine)

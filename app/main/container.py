@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
+from app.config import DatabaseSettings, Settings
 from app.core import pacing, policy
 from app.core.audit import now
 from app.core.authz import Approvers, GroupMembers
@@ -23,7 +23,8 @@ from app.slack.api.gateway import SlackGateway
 from app.slack.api.token_health import ADMIN, BOT, TokenHealth
 from app.slack.jobs import registry as jobs
 from app.slack.runtime import Runtime
-from app.store.db import make_engine, make_read_session_factory, make_session_factory
+from app.store.db import DatabaseOptions, make_engine, make_read_session_factory, make_session_factory
+from app.store.health import WriteCheck
 from app.store.models import OutboxJob
 from app.work import CountedPool, InFlight, Turns
 
@@ -35,7 +36,8 @@ INGEST_THREADS = 4
 
 def build_runtime(settings: Settings) -> Runtime:
     """Everything `serve`, `socket` and `doctor` hold, built once from Settings; the outbox knows its Slack work."""
-    engine = make_engine(settings.DATABASE_URL)
+    options = database_options(settings)
+    engine = make_engine(settings.DATABASE_URL, options)
     sessions = make_session_factory(engine)
     reads = make_read_session_factory(engine)
     token_check = TokenHealth()
@@ -63,9 +65,21 @@ def build_runtime(settings: Settings) -> Runtime:
         exports=Turns(in_flight, thread_name_prefix="invitebot-export"),
         in_flight=in_flight,
         token_check=token_check,
+        write_check=WriteCheck(engine, options, replica_id),
     )
     jobs.register(runtime)
     return runtime
+
+
+def database_options(settings: DatabaseSettings) -> DatabaseOptions:
+    """The INVITES_DB_* settings, as the store takes them."""
+    return DatabaseOptions(
+        pool_size=settings.INVITES_DB_POOL_SIZE,
+        pool_timeout=settings.INVITES_DB_POOL_TIMEOUT,
+        connect_timeout=settings.INVITES_DB_CONNECT_TIMEOUT,
+        statement_timeout=settings.INVITES_DB_STATEMENT_TIMEOUT,
+        network_timeout=settings.INVITES_DB_NETWORK_TIMEOUT,
+    )
 
 
 def build_gateway(settings: Settings, token_check: TokenHealth | None = None) -> SlackGateway:
@@ -131,7 +145,7 @@ class SyncRuntime:
 
     @classmethod
     def build(cls, settings: Settings) -> SyncRuntime:
-        engine = make_engine(settings.DATABASE_URL)
+        engine = make_engine(settings.DATABASE_URL, database_options(settings))
         sessions = make_session_factory(engine)
         reads = make_read_session_factory(engine)
         gateway = build_gateway(settings)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from app.config import WORKSPACE_APPROVERS, Settings, problems, setting_of
 from app.core import policy
 from app.core.authz import GroupRef
-from app.main.container import build_runtime
+from app.main.container import build_runtime, database_options
 from app.paths import default_data_folder
 from app.slack.api.errors import Kind, classify
 from app.slack.api.gateway import SlackCallFailed
@@ -27,6 +27,7 @@ from app.slack.api.token_health import BOT
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks
 from app.store.db import DatabaseUnavailable, ensure_reachable, make_engine, sqlite_file
+from app.store.health import replicas_seen
 from app.store.migrate import alembic_config
 
 # The answers in app/slack/api/errors.py are written for someone who clicked Approve or Deny; doctor decides nothing.
@@ -73,6 +74,11 @@ _UPLOAD_FIX = {
 # not need that setting. A check that needs one is not run, so a stand-in never reaches Slack or a database.
 _STAND_INS: dict[str, object] = {
     "DATABASE_URL": "sqlite://",
+    "INVITES_DB_POOL_SIZE": 10,
+    "INVITES_DB_POOL_TIMEOUT": 10.0,
+    "INVITES_DB_CONNECT_TIMEOUT": 5,
+    "INVITES_DB_STATEMENT_TIMEOUT": 10,
+    "INVITES_DB_NETWORK_TIMEOUT": 10,
     "SLACK_BOT_TOKEN": "xoxb-not-set",
     "SLACK_ADMIN_TOKEN": "xoxp-not-set",
     "SLACK_SIGNING_SECRET": None,
@@ -144,11 +150,12 @@ def run_checks(settings: Settings, bad: frozenset[str] = frozenset()) -> list[Ch
     `bad` names settings that are missing or malformed (and stood in for): the checks that need them are skipped.
     """
     database = _skipped("database", ["DATABASE_URL"]) if "DATABASE_URL" in bad else _database(settings.DATABASE_URL)
+    connections = [_connections(settings)] if database.ok and make_url(settings.DATABASE_URL).get_backend_name() == "postgresql" else []
     if not database.ok:  # the Slack checks need no database: keep doctor from creating one, or waiting on a dead server
         settings = settings.model_copy(update={"DATABASE_URL": "sqlite://"})
     runtime = build_runtime(settings)
     try:
-        return [database, *_SlackChecks(runtime, bad).run()]
+        return [database, *connections, *_SlackChecks(runtime, bad).run()]
     finally:
         runtime.close()
 
@@ -178,6 +185,46 @@ def _database(url: str) -> Check:
     if current != head:
         return Check("database", False, f"schema at {current or 'nothing'}, latest is {head}", "Run `invitebot migrate`.")
     return Check("database", True, f"reachable, schema at {head}")
+
+
+def _connections(settings: Settings) -> Check:
+    """PostgreSQL: the replicas running now (each one's heartbeat says how many connections it may hold) fit within the
+    connections the server lets invitebot's role open; past that, clicks fail with "too many clients"."""
+    name = "database connections"
+    each = settings.INVITES_DB_POOL_SIZE + 1
+    engine = make_engine(settings.DATABASE_URL, database_options(settings))
+    try:
+        with engine.connect() as connection:
+            limit = int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
+            reserved = int(connection.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
+            # PostgreSQL 16 sets aside reserved_connections as well (for roles with pg_use_reserved_connections).
+            reserved += int(connection.exec_driver_sql("SELECT current_setting('reserved_connections', true)").scalar() or 0)
+            role = connection.exec_driver_sql("SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user").scalar()
+        seen = replicas_seen(engine)
+    except Exception as exc:  # noqa: BLE001 - the database check above passed: say what this one met, and go on
+        return Check(name, False, f"could not read the server's limits: {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
+    allowed = limit - reserved
+    source = f"max_connections {limit}, {reserved} reserved for superusers"
+    if role is not None and 0 <= int(role) < allowed:
+        allowed, source = int(role), f"the role's CONNECTION LIMIT {role}"
+    held = sum(replica.connections for replica in seen)
+    running = f"{len(seen)} replica{'' if len(seen) == 1 else 's'} seen in the last minute"
+    if held > allowed:
+        most = max(1, allowed // max(1, len(seen)) - 1)
+        fix = (
+            f"Each replica holds up to INVITES_DB_POOL_SIZE + 1 connections: set INVITES_DB_POOL_SIZE to {most} or less on "
+            "every replica, run fewer replicas, or raise max_connections (or put PgBouncer in front of the server)."
+        )
+        return Check(name, False, f"{running} may hold {held} connections, more than the {allowed} allowed ({source})", fix)
+    room = (allowed - held) // each
+    return Check(
+        name,
+        True,
+        f"{running} may hold {held} of the {allowed} connections allowed ({source}); room for {room} more replicas of "
+        f"INVITES_DB_POOL_SIZE={settings.INVITES_DB_POOL_SIZE} (+1 each for its health probe)",
+    )
 
 
 class _SlackChecks:

@@ -66,10 +66,11 @@ def run(args: argparse.Namespace, settings: DatabaseSettings) -> int:
             raise UsageProblem(f"--format {args.format!r} is not one of csv, jsonl")
     except UsageProblem as exc:
         return _usage(exc)
+    from app.main.container import database_options
     from app.store.db import ensure_reachable, make_engine, make_read_session_factory
     from app.store.migrate import upgrade_to_head
 
-    engine = make_engine(settings.DATABASE_URL)
+    engine = make_engine(settings.DATABASE_URL, database_options(settings).for_migrations())
     try:
         ensure_reachable(engine)  # before FILE is made: a database that cannot be opened leaves nothing behind
         upgrade_to_head(engine)

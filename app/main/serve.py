@@ -9,7 +9,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
 
 from app.config import Settings
-from app.main.container import build_runtime
+from app.main.container import build_runtime, database_options
 from app.main.http import create_wsgi_app
 from app.main.reminder_loop import ReminderLoop
 from app.main.sync_loop import SyncLoop
@@ -74,7 +74,7 @@ def _announce(server: Any) -> None:
 
 
 def serve_forever(settings: Settings, host: str, port: int) -> int:
-    engine = make_engine(settings.DATABASE_URL)
+    engine = make_engine(settings.DATABASE_URL, database_options(settings).for_migrations())
     upgrade_to_head(engine)
     engine.dispose()
     options = {

@@ -10,9 +10,11 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.payload_utils import is_event, is_slash_command, is_view_submission
 from slack_sdk import WebClient
 
+from app.core.outbox import GiveUp, Retry
 from app.metrics import TURNED_AWAY
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.api.token_health import BOT
+from app.slack.jobs.answers import tell
 from app.slack.listeners import (
     actions,
     after_ack,
@@ -29,7 +31,7 @@ from app.slack.listeners import (
 from app.slack.listeners.surfaces import reply_to_of
 from app.slack.runtime import Runtime
 from app.slack.ui import modals, replies
-from app.store.db import WriteCheck, shown
+from app.store.db import shown
 
 log = logging.getLogger(__name__)
 # Bolt authorizes neither of these (the tokens may be gone); they must reach their listeners whatever the tokens say.
@@ -37,7 +39,7 @@ NO_TOKEN_EVENTS = frozenset({"tokens_revoked", "app_uninstalled"})
 DATABASE_NOT_WRITABLE = "invitebot could not record this — its database is not writable; nothing was decided."
 
 
-def build_app(runtime: Runtime, write_check: WriteCheck | None = None) -> App:
+def build_app(runtime: Runtime) -> App:
     settings = runtime.settings
     secret = settings.SLACK_SIGNING_SECRET
     app = App(
@@ -46,7 +48,7 @@ def build_app(runtime: Runtime, write_check: WriteCheck | None = None) -> App:
         # Over HTTP every request is verified; Socket Mode has no signatures (the connection is authenticated).
         signing_secret=secret.get_secret_value() if secret else "",
         request_verification_enabled=secret is not None,
-        before_authorize=_while_unable_to_act(runtime, write_check or WriteCheck(runtime.engine)),
+        before_authorize=_while_unable_to_act(runtime),
         authorize=_authorize(runtime),
         # Listeners run in the request's own thread: each only acks and hands its work to a pool or the outbox, so the
         # ack never waits for a free listener thread behind queued work.
@@ -91,8 +93,9 @@ def _authorize(runtime: Runtime) -> Callable[..., AuthorizeResult]:
     return authorize
 
 
-def _while_unable_to_act(runtime: Runtime, write_check: WriteCheck) -> Callable[..., BoltResponse]:
+def _while_unable_to_act(runtime: Runtime) -> Callable[..., BoltResponse]:
     health = runtime.token_check
+    write_check = runtime.write_check
 
     def before_authorize(req: BoltRequest, body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
         """While Slack rejects the bot token, or the database takes no writes, answer so that nothing is lost.
@@ -135,10 +138,13 @@ def _turn_away(runtime: Runtime, req: BoltRequest, body: dict[str, Any], sentenc
         return BoltResponse(status=200, body=sentence)
     TURNED_AWAY.labels(kind="interaction").inc()
     response_url = req.context.response_url
+    reply_to = reply_to_of(body)
     if response_url:  # needs no token
         after_ack.run_later(runtime, None, _tell, runtime, response_url, sentence)
     elif is_view_submission(body):
         return BoltResponse(status=200, body={"response_action": "update", "view": modals.notice(sentence)})
+    elif reply_to is not None:  # a click in the App Home has no response_url: the Home shows the sentence
+        after_ack.run_later(runtime, None, _tell_where, runtime, reply_to, sentence)
     return BoltResponse(status=200, body="")
 
 
@@ -166,6 +172,13 @@ def _on_error(runtime: Runtime) -> Callable[..., BoltResponse | None]:
         return BoltResponse(status=200, body="")
 
     return on_error
+
+
+def _tell_where(runtime: Runtime, reply_to: dict[str, str], text: str) -> None:
+    try:
+        tell(runtime, reply_to, text)
+    except (Retry, GiveUp):
+        log.warning("could not tell %s why nothing was done", reply_to.get("user"))  # tell() logged Slack's answer
 
 
 def _tell(runtime: Runtime, response_url: str, text: str) -> None:

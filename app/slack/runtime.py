@@ -17,6 +17,7 @@ from app.core.sync import SyncSummary, sync_once
 from app.core.workspaces import Workspaces
 from app.slack.api.gateway import SlackGateway
 from app.slack.api.token_health import TokenHealth
+from app.store.health import WriteCheck
 from app.work import CountedPool, InFlight, Turns
 
 
@@ -36,10 +37,13 @@ class Runtime:
     exports: Turns  # /invites export, one at a time in a process, submitted only through app.slack.listeners.after_ack
     in_flight: InFlight
     token_check: TokenHealth  # what Slack last said about both tokens (auth.test, rejections, revocations)
+    write_check: WriteCheck  # whether the database takes writes now, asked without waiting on a silent server
 
     def start(self) -> None:
-        """Start taking outbox jobs (once the schema is migrated); doctor and one-off commands never do."""
+        """Start taking outbox jobs and probing the database (once the schema is migrated); doctor and one-off commands
+        never do."""
         self.outbox.start()
+        self.write_check.start()
 
     @property
     def replica_id(self) -> str:
@@ -71,4 +75,5 @@ class Runtime:
         self.ingesting.shutdown(wait=True)
         self.exports.shutdown(wait=True)
         self.outbox.stop()
+        self.write_check.close()
         self.engine.dispose()

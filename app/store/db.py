@@ -2,40 +2,73 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
-import time
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import URL, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from app.paths import default_data_folder
 
-log = logging.getLogger(__name__)
-
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-PROBE_BUSY_TIMEOUT_MS = 2_000  # a write probe waits this long for SQLite's write lock, not the writers' 30 s
-# A statement that needs write access and changes nothing: refused on a read-only SQLite file (or one opened
-# query_only), on a full or vanished disk's journal, and in a read-only PostgreSQL transaction or standby.
-_WRITE_PROBE = "DELETE FROM invite_requests WHERE 1 = 0"
-PG_CONNECT_TIMEOUT_SECONDS = 10  # a host that drops packets fails in seconds instead of hanging start-up
+ANSWER_MARGIN_SECONDS = 5  # past statement_timeout, for the server's own cancel to arrive before we stop listening
+
+
+@dataclass(frozen=True)
+class DatabaseOptions:
+    """How a process uses its database: the INVITES_DB_* settings (these defaults are theirs; see app.config)."""
+
+    pool_size: int = 10
+    pool_timeout: float = 10.0
+    connect_timeout: int = 5
+    statement_timeout: int | None = 10  # None: no limit (migrations may rewrite large tables)
+    network_timeout: int = 10
+    sqlite_busy_ms: int = SQLITE_BUSY_TIMEOUT_MS
+    pooled: bool = True  # False: every use opens a connection of its own and closes it
+
+    @property
+    def answer_within(self) -> float | None:
+        """How long a PostgreSQL connection waits for any answer before it gives up on the server."""
+        if self.statement_timeout is None:
+            return None
+        return float(self.statement_timeout + self.network_timeout + ANSWER_MARGIN_SECONDS)
+
+    def for_migrations(self) -> DatabaseOptions:
+        return replace(self, statement_timeout=None)
 
 
 class DatabaseUnavailable(Exception):
     """The database cannot be opened; the message names it (password hidden) and what failed, on one line."""
 
 
-def make_engine(url: str) -> Engine:
-    """One engine per process; on SQLite every transaction takes the write lock up front."""
+def make_engine(url: str, options: DatabaseOptions = DatabaseOptions()) -> Engine:
+    """One engine per process, holding at most `options.pool_size` connections; work waits `pool_timeout` seconds for
+    a free one, then fails (sqlalchemy.exc.TimeoutError). On SQLite every transaction takes the write lock up front."""
+    pool: dict[str, Any] = {"poolclass": NullPool}
+    if options.pooled:
+        pool = {"pool_size": options.pool_size, "max_overflow": 0, "pool_timeout": options.pool_timeout, "pool_pre_ping": True}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        _configure_sqlite(engine)
+        if sqlite_file(make_url(url)) is None:
+            pool = {}  # in memory: one connection per thread (SingletonThreadPool), nothing to size
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": options.sqlite_busy_ms / 1000}, **pool)
+        _configure_sqlite(engine, options.sqlite_busy_ms)
         return engine
-    connect_args = {} if "connect_timeout" in url else {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS}
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=connect_args)
+    from app.store import postgres  # psycopg is installed with the postgres extra only
+
+    given = make_url(url).query
+    args = postgres.connect_args(options.connect_timeout, options.statement_timeout, options.network_timeout)
+    engine = create_engine(url, connect_args={k: v for k, v in args.items() if k not in given}, **pool)
+    connection_class = postgres.connection_class(options.answer_within)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        return connection_class.connect(*cargs, **cparams)
+
+    return engine
 
 
 def sqlite_file(url: URL) -> Path | None:
@@ -95,7 +128,7 @@ def _cannot_open(url: URL, reason: str) -> str:
     return f"cannot open the database {shown(url)}: {reason}"
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
     """WAL + busy timeout, and BEGIN IMMEDIATE so two writers queue instead of failing with 'database is locked'."""
 
     @event.listens_for(engine, "do_connect")
@@ -107,7 +140,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event emit BEGIN itself
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -132,93 +165,10 @@ def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def database_answers(engine: Engine) -> bool:
-    """True when a trivial query succeeds; what /healthz reports."""
+    """True when a trivial query succeeds (/readyz and /metrics ask it before reading)."""
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
     except Exception:  # noqa: BLE001 - any failure means "not healthy"
         return False
-
-
-def database_writable(engine: Engine) -> bool:
-    """True when the database takes a write: a transaction that runs a no-op DELETE and rolls back; what /healthz reports.
-
-    On SQLite the transaction is BEGIN IMMEDIATE (see _configure_sqlite), so it also needs the write lock.
-    """
-    sqlite = engine.url.get_backend_name() == "sqlite"
-    try:
-        with engine.connect() as connection:
-            raw = connection.connection.dbapi_connection  # pragmas outside any transaction
-            if sqlite:
-                raw.execute(f"PRAGMA busy_timeout={PROBE_BUSY_TIMEOUT_MS}")  # type: ignore[union-attr]
-            try:
-                connection.exec_driver_sql(_WRITE_PROBE)  # begins the transaction (BEGIN IMMEDIATE on SQLite)
-                connection.rollback()
-            finally:
-                if sqlite:
-                    raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # type: ignore[union-attr]
-        return True
-    except OperationalError as exc:
-        if _busy(exc):  # other writers hold SQLite's lock: busy is not read-only
-            return True
-        log.debug("the database write probe failed: %s", exc)
-        return False
-    except Exception as exc:  # noqa: BLE001 - any other failure means "cannot write"
-        log.debug("the database write probe failed: %s", exc)
-        return False
-
-
-def _busy(exc: OperationalError) -> bool:
-    """SQLite's "database is locked": the probe waited its 2 s behind writers that are busy writing."""
-    return "database is locked" in str(exc.orig or exc).lower()
-
-
-class WriteCheck:
-    """Whether the database takes writes, for the guard in app.slack.bolt; safe to use from every thread.
-
-    A good answer is reused, and refreshed in the background once it is `fresh_for` seconds old, so requests never
-    wait for a probe (on SQLite it needs the write lock the decisions hold); a bad one is never reused, so the first
-    request after the database recovers goes through.
-    """
-
-    def __init__(self, engine: Engine, fresh_for: float = 1.0) -> None:
-        self._engine = engine
-        self._fresh_for = fresh_for
-        self._lock = threading.Lock()
-        self._writable: bool | None = None
-        self._checked_at = 0.0
-        self._refreshing = False
-
-    def writable(self) -> bool:
-        """Never makes a request wait while the database is fine: a stale good answer is refreshed in the background.
-
-        Before the first answer, and while the last one was bad, the probe runs at once (recovery shows immediately).
-        """
-        with self._lock:
-            good = self._writable is True
-            stale = time.monotonic() - self._checked_at >= self._fresh_for
-            refresh = good and stale and not self._refreshing
-            if refresh:
-                self._refreshing = True
-        if refresh:
-            threading.Thread(target=self._refresh, name="invitebot-write-check", daemon=True).start()
-        return True if good else self.probe()
-
-    def _refresh(self) -> None:
-        try:
-            self.probe()
-        finally:
-            with self._lock:
-                self._refreshing = False
-
-    def probe(self) -> bool:
-        """Ask the database now (what /healthz does), and remember the answer."""
-        writable = database_writable(self._engine)
-        with self._lock:
-            was, self._writable, self._checked_at = self._writable, writable, time.monotonic()
-        if was is not False and not writable:
-            log.error("the database %s does not take writes: Slack events are answered 503 until it does", shown(self._engine.url))
-        elif was is False and writable:
-            log.warning("the database %s takes writes again", shown(self._engine.url))
-        return writable

@@ -1,4 +1,5 @@
-"""Tables: requests, the cards we posted, the audit log, batches, digests, approvals, notices, leases, the outbox, pace budgets."""
+"""Tables: requests, the cards we posted, the audit log, batches, digests, approvals, notices, leases, the outbox, pace budgets,
+replicas."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -263,6 +265,19 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Replica(Base):
+    """A running process's heartbeat, written by its database write probe: what `invitebot doctor` adds up against the
+    server's connection limit (each replica holds up to `connections`)."""
+
+    __tablename__ = "replicas"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    connections: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # Filled and emptied by each probe, in one transaction: the write must take a page, as a new request's row does.
+    probe: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class WorkspaceName(Base):

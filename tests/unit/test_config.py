@@ -8,7 +8,17 @@ from datetime import timedelta
 
 import pytest
 
-from app.config import SPECS, WORKSPACE_APPROVERS_PREFIX, ConfigError, Settings, load, problems, setting_of
+from app.config import (
+    SPECS,
+    WORKSPACE_APPROVERS_PREFIX,
+    ConfigError,
+    DatabaseSettings,
+    Settings,
+    load,
+    problems,
+    setting_of,
+)
+from app.store.db import DatabaseOptions
 
 PYDANTIC_WORDS = ("Input should", "unable to", "Value error", "valid integer", "valid boolean", "errors.pydantic.dev")
 
@@ -106,6 +116,11 @@ CASES = [
     ("INVITES_ESCALATE_TO", "#leads", "'#leads' is not a channel id (C…/G…) to post escalations in, or a user-group id (S…)"),
     ("INVITES_ESCALATE_TO", "C0LEADS01", "it is set, but INVITES_ESCALATE_AFTER is not: set both, or neither"),
     ("INVITES_DIGEST_OVER", "0", "'0' is not a whole number of new requests, 1 or more (for example 50)"),
+    ("INVITES_DB_POOL_SIZE", "0", "'0' is not a whole number of connections from 1 to 500 (for example 10)"),
+    ("INVITES_DB_POOL_TIMEOUT", "soon", "'soon' is not a number of seconds from 1 to 300 (for example 10)"),
+    ("INVITES_DB_CONNECT_TIMEOUT", "1", "'1' is not a whole number of seconds from 2 to 300 (for example 5)"),
+    ("INVITES_DB_STATEMENT_TIMEOUT", "0", "'0' is not a whole number of seconds from 1 to 3600 (for example 10)"),
+    ("INVITES_DB_NETWORK_TIMEOUT", "1.5", "'1.5' is not a whole number of seconds from 1 to 3600 (for example 10)"),
 ]
 # Any text names a path: the policy file itself is read and checked at start-up (see tests/test_policy_startup.py).
 CHECKED_AT_START_UP = {"INVITES_POLICY"}
@@ -214,3 +229,14 @@ def test_problems_reads_keywords_as_well_as_the_environment(environment):
 
     assert problems(Settings, **GOOD) == []
     assert [p.name for p in problems(Settings, **{**GOOD, "INVITES_APPROVERS_T0BETA001": "ada"})] == ["INVITES_APPROVERS_T0BETA001"]
+
+
+def test_the_store_defaults_are_the_database_settings_defaults():
+    default = {name: field.default for name, field in DatabaseSettings.model_fields.items()}
+    assert DatabaseOptions() == DatabaseOptions(
+        pool_size=default["INVITES_DB_POOL_SIZE"],
+        pool_timeout=default["INVITES_DB_POOL_TIMEOUT"],
+        connect_timeout=default["INVITES_DB_CONNECT_TIMEOUT"],
+        statement_timeout=default["INVITES_DB_STATEMENT_TIMEOUT"],
+        network_timeout=default["INVITES_DB_NETWORK_TIMEOUT"],
+    )

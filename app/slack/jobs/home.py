@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.core import queries, team_access
 from app.core.bulk import batches
 from app.core.policy import stats as policy_stats
@@ -17,8 +19,17 @@ log = logging.getLogger(__name__)
 
 
 def publish_home(runtime: Runtime, user_id: str, notice: str | None = None) -> None:
-    """Read what this user may see in one session, build the view, publish it; a Slack failure is logged, never raised."""
-    view = build_home(runtime, user_id, notice)
+    """Read what this user may see in one session, build the view, publish it; a Slack failure is logged, never raised.
+
+    A notice is published even when the database cannot be read: on its own, so the person still hears it.
+    """
+    try:
+        view = build_home(runtime, user_id, notice)
+    except SQLAlchemyError as exc:
+        if notice is None:
+            raise
+        log.warning("could not read the App Home of %s (%s); publishing the notice alone", user_id, type(exc).__name__)
+        view = home_view.notice_only(notice)
     try:
         runtime.gateway.publish_home(user_id, view)
     except SlackCallFailed as exc:

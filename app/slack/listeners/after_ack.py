@@ -36,7 +36,10 @@ def ingest_later(runtime: Runtime, fn: Callable[..., Any], *args: Any) -> Future
 def _guarded(runtime: Runtime, reply_to: dict[str, str] | None, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     try:
         fn(*args)
-    except Exception as error:  # noqa: BLE001 - failures the code expects are worded where they happen; this is the rest
+    except (KeyboardInterrupt, SystemExit):
+        raise  # the process is stopping
+    except BaseException as error:  # noqa: BLE001 - expected failures are worded where they happen; this is the rest,
+        # a database that cannot be reached or lends no connection in time included
         ref = logged(error, f"in {getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}")
         if reply_to is not None:
             tell_unexpected(runtime, reply_to, ref)

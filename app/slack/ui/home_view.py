@@ -287,6 +287,12 @@ def _own_request(request: InviteRequest) -> dict[str, Any]:
     return mrkdwn_section(f"{head}\n{status_words(request)}")
 
 
+def notice_only(notice: str) -> dict[str, Any]:
+    """The notice alone, when what the Home shows cannot be read (the database is away); the next publish restores it."""
+    blocks = [*_notice(notice), context("The rest of this page will be back once invitebot can read its database again.")]
+    return {"type": "home", "blocks": blocks}
+
+
 def requester_home(requests: list[InviteRequest], *, notice: str | None = None) -> dict[str, Any]:
     """What someone who is not an approver sees: each of their requests and where it stands, newest first."""
     blocks = [*_notice(notice), _header("Your invite requests")]

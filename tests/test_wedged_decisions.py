@@ -154,8 +154,9 @@ def test_a_long_retry_after_keeps_the_claim_queued_and_says_so_instead_of_asking
     _click(bot, card)
 
     answer = _answer(fake)
-    assert "queued: Slack allows 60000 decisions a minute (about 2 min)" in answer and "again" not in answer
-    queued = wait_for_card(fake, request["email"], lambda m: "queued" in card_text(m))
+    assert "queued: Slack asked us to wait (about 2 min); invitebot asks again in about 60 s" in answer
+    assert "click" not in answer.lower() and "retry" not in answer.lower()
+    queued = wait_for_card(fake, request["email"], lambda m: "queued: Slack asked us to wait" in card_text(m))
     assert not buttons(queued) and f"Approving… <@{APPROVER}>" in card_text(queued)
     _age_claim(bot, request)
     bot.runtime.sync()  # a claim waiting for Slack is never taken as stale, however old

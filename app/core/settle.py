@@ -92,19 +92,25 @@ class Attempt:
         )
 
     def wait_for_slack(self, retry_after: float) -> None:
-        """Slack's limit is tighter than our pace just now: the claim is kept and the call waits for Retry-After (and the
-        workspace's next free slot), shown as queued on the card and to the clicker."""
+        """Slack answered 429: the claim is kept, and the call asks again at the workspace's next free slot once Retry-After
+        has passed, or once the pace's hold (INVITES_MAX_RETRY_AFTER) has, whichever comes first; then again, until Slack
+        takes it. The card says the wait is Slack's; the clicker hears so once, and again only after the wait they were told of."""
         services = self.services
+        asked = now() + timedelta(seconds=retry_after)
         with services.sessions.begin() as session:
-            at = pacing.take(session, services.pace, self.team_id, not_before=now() + timedelta(seconds=retry_after))
+            at = pacing.take(session, services.pace, self.team_id, not_before=asked)
             self.job.postpone(session, at, "ratelimited")
-            wait = at - now()
-            if wait > QUEUED_NOTICE:
-                lifecycle.schedule(session, self.request_id, self.claim, at)
+            row = session.get(InviteRequest, self.request_id)
+            told = row.slack_wait_until if row is not None else None
+            moment = now()
+            if max(at, asked) - moment > QUEUED_NOTICE:
+                lifecycle.schedule(session, self.request_id, self.claim, at, slack_wait_until=asked)
                 queue_cards(services, session, self.request_id, _clicked(self.job))
-                outcome = self.outcome(Result.QUEUED, "ratelimited", wait_seconds=wait.total_seconds())
-                self.answer(session, outcome, publish_home=False)
-        log.info("Slack asked to wait %s s before deciding %s; the call waits until %s", retry_after, self.request_id, at.isoformat())
+                if told is None or told <= moment:
+                    wait = (at - moment).total_seconds()
+                    outcome = self.outcome(Result.QUEUED, "ratelimited", wait_seconds=wait, slack_wait_seconds=retry_after)
+                    self.answer(session, outcome, publish_home=False)
+        log.info("Slack asked to wait %s s before deciding %s; the call asks again at %s", retry_after, self.request_id, at.isoformat())
 
     def finish(self, code: str | None, kind: Kind | None) -> None:
         """Turn Slack's answer (its error code and what that means, None for ok) into the row's next state, an audit entry

@@ -68,9 +68,12 @@ def decision(outcome: Outcome, user_id: str, *, per_minute: int) -> str:
     if result is Result.REASON_REQUIRED:
         return REASON_NEEDED
     if result is Result.QUEUED:
+        wait = outcome.wait_seconds or 0
+        asked = outcome.slack_wait_seconds
+        words = blocks.waiting_words(wait, per_minute) if asked is None else blocks.slack_wait_words(asked, wait)
         return (
-            f"{_DOING[outcome.action.value].capitalize()}… <@{user_id}>, queued: "
-            f"{blocks.waiting_words(outcome.wait_seconds or 0, per_minute)}. You will be told here when Slack has {_PAST[outcome.action.value]} it."
+            f"{_DOING[outcome.action.value].capitalize()}… <@{user_id}>, queued: {words}. "
+            f"You will be told here when Slack has {_PAST[outcome.action.value]} it."
         )
     if result is Result.ACCEPTED:
         return f"{_DOING[outcome.action.value].capitalize()} the invite request for {email}…"

@@ -284,3 +284,16 @@ def test_an_approval_slack_carried_out_before_its_job_gave_up_is_credited_to_the
     closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))
     assert f"Approved by <@{APPROVER}>" in card_text(closed) and "outside" not in card_text(closed)
     assert _outcomes(bot) == ["gave_up", "our_call_landed"]
+
+
+def test_while_auth_test_fails_sync_leaves_a_decision_it_cannot_attribute_for_a_later_pass(fake, start_bot):
+    bot, request, card, _ = _held_past_our_timeout(fake, start_bot)
+    fake.fail_next("auth.test", "fatal_error", times=3)  # the first try and both retries: whose token is it, Slack won't say
+
+    summary = bot.sync()
+
+    assert summary.errors == 1 and "auth.test failed" in summary.line()
+    assert buttons(fake.message(CHANNEL, card["ts"])) and _row(bot, request).status == "pending"
+    bot.sync()
+    closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))
+    assert f"Approved by <@{APPROVER}>" in card_text(closed) and "outside" not in card_text(closed)

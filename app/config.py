@@ -83,6 +83,7 @@ SPECS: dict[str, Spec] = {
         "an app-level token with connections:write (Basic Information → App-Level Tokens)", "xapp-…", secret=True
     ),
     "SLACK_API_URL": Spec("an http:// or https:// URL of Slack's Web API", "https://slack.com/api/"),
+    "SLACK_API_TIMEOUT": Spec("a whole number of seconds from 1 to 120", "15"),
     "INVITES_CHANNEL": Spec("the approvals channel's id, C… or G…", "C0123ABCD, at the bottom of the channel's details"),
     "INVITES_APPROVERS": Spec(
         "comma-separated user ids (U…/W…) and user-group ids (S…, S…@T… naming its workspace, or S…@E… for an org-level "
@@ -106,6 +107,7 @@ SPECS: dict[str, Spec] = {
     "INVITES_NOTIFY_REQUESTERS": Spec("true or false"),
     "INVITES_ADMIN_CALLS_PER_MINUTE": Spec("a whole number of calls from 1 to 60000", "20"),
     "INVITES_CARD_POSTS_PER_MINUTE": Spec("a whole number of posts from 1 to 60000", "50"),
+    "INVITES_MAX_RETRY_AFTER": Spec("a whole number of seconds from 1 to 3600", "60"),
     "INVITES_POLICY": Spec("the path of a policy YAML file (see docs/configuration.md, Policies)", "/etc/invitebot/policy.yml"),
     "INVITES_REMIND_AFTER": Spec("a duration of at least one minute, in days, hours and minutes", "4h, 30m or 1d12h"),
     "INVITES_ESCALATE_AFTER": Spec("a duration of at least one minute, in days, hours and minutes", "1d"),
@@ -283,6 +285,8 @@ class Settings(DatabaseSettings):
     SLACK_SIGNING_SECRET: SecretStr | None = None
     SLACK_APP_TOKEN: SecretStr | None = None
     SLACK_API_URL: str = "https://slack.com/api/"
+    # How long one Web API call may take before its answer counts as lost (a decision then reads Slack's lists).
+    SLACK_API_TIMEOUT: int = Field(default=15, ge=1, le=120)
     INVITES_CHANNEL: str
     INVITES_APPROVERS: Annotated[list[str], NoDecode]
     # INVITES_APPROVERS_T…, by workspace id: that workspace's approvers, besides INVITES_APPROVERS (gathered below).
@@ -301,6 +305,8 @@ class Settings(DatabaseSettings):
     INVITES_ADMIN_CALLS_PER_MINUTE: int = Field(default=20, ge=1, le=60000)
     # chat.postMessage: about one message a second per channel; a little under it leaves room for others.
     INVITES_CARD_POSTS_PER_MINUTE: int = Field(default=50, ge=1, le=60000)
+    # The longest one 429's Retry-After holds a call, and the pace of those behind it; a longer one is waited out in steps.
+    INVITES_MAX_RETRY_AFTER: int = Field(default=60, ge=1, le=3600)
     # Rules that decide the obvious requests (or, in shadow mode, say what they would have done); read at start-up.
     INVITES_POLICY: Path | None = None
     # A pending request this old (from date_created) gets one reminder on its card, then one escalation.

@@ -8,12 +8,13 @@ import pytest
 from sqlalchemy import select, update
 
 from app.core.audit import now
+from app.core.outbox import GiveUp
 from app.sandbox import SlackSender
 from app.store.models import DecisionLog, InviteRequest
 from tests.support.bots import SIGNING_SECRET, kill_hard
 from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
 from tests.support.databases import both_databases
-from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, new_request
+from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, TEAM, new_request
 
 APPROVE = "admin.inviteRequests.approve"
 
@@ -68,7 +69,7 @@ def test_an_answer_without_a_slack_error_code_reopens_the_card_and_tells_the_cli
     _click(bot, card)
 
     answer = _answer(fake)
-    assert "Slack answered with a server error" in answer and "Click Approve again to retry" in answer
+    assert "Slack answered with a server error" in answer and "click Approve again to retry" in answer
     bot.settle()
     assert buttons(fake.message(CHANNEL, card["ts"]))
     assert _row(bot, request).status == "pending"
@@ -119,7 +120,7 @@ def test_a_lost_answer_slacks_lists_show_undecided_lets_the_next_click_through(f
     request, card = _card_for(fake, bot)
     fake.fail_next(APPROVE, wire="html_502", times=3)
     _click(bot, card)
-    assert "Click Approve again" in _answer(fake)
+    assert "click Approve again" in _answer(fake)
 
     _click(bot, card, user=GROUP_APPROVER)
 
@@ -134,8 +135,9 @@ def test_a_long_retry_after_keeps_the_claim_queued_and_says_so_instead_of_asking
     _click(bot, card)
 
     answer = _answer(fake)
-    assert "queued: Slack allows 60000 decisions a minute (about 2 min)" in answer and "again" not in answer
-    queued = wait_for_card(fake, request["email"], lambda m: "queued" in card_text(m))
+    assert "queued: Slack asked us to wait (about 2 min); invitebot asks again in about 60 s" in answer
+    assert "click" not in answer.lower() and "retry" not in answer.lower()
+    queued = wait_for_card(fake, request["email"], lambda m: "queued: Slack asked us to wait" in card_text(m))
     assert not buttons(queued) and f"Approving… <@{APPROVER}>" in card_text(queued)
     _age_claim(bot, request)
     bot.runtime.sync()  # a claim waiting for Slack is never taken as stale, however old
@@ -191,3 +193,87 @@ def test_an_approval_that_lands_after_its_process_died_is_credited_to_the_clicke
     assert [c.error for c in fake.calls(APPROVE)] == [None, "already_processed"]  # one approval, one question after it
     row = _row(syncer, request)
     assert (row.status, row.decided_by, row.decision_source) == ("approved", APPROVER, "button")
+
+
+def _held_past_our_timeout(fake, start_bot):
+    """A bot that waits 1 s for Slack's answer, and a click whose approval Slack holds for 3 s before carrying it out."""
+    bot = start_bot(SLACK_API_TIMEOUT="1")
+    request, card = _card_for(fake, bot)
+    fake.set_latency(APPROVE, 3)
+    _click(bot, card)
+    answer = _answer(fake)
+    fake.wait_for(lambda: fake.invite_request_status(request["id"]) == "approved", message="Slack never approved")
+    fake.set_latency(APPROVE, 0)
+    return bot, request, card, answer
+
+
+def _entries(bot, request):
+    with bot.sessions() as session:
+        return list(session.scalars(select(DecisionLog).where(DecisionLog.request_id == request["id"]).order_by(DecisionLog.id)))
+
+
+@both_databases
+def test_an_approval_slack_carries_out_after_invitebot_stopped_waiting_is_credited_to_its_clicker(fake, start_bot):
+    bot, request, card, answer = _held_past_our_timeout(fake, start_bot)
+    assert "Slack may still approve it" in answer and "Nothing was decided" not in answer
+
+    bot.sync()  # the request left Slack's pending list; Slack names invitebot's admin token as the approver
+
+    closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))
+    assert f"Approved by <@{APPROVER}>" in card_text(closed) and "outside" not in card_text(closed)
+    row = _row(bot, request)
+    assert (row.status, row.decided_by, row.decision_source) == ("approved", APPROVER, "button")
+    attempt, closing = _entries(bot, request)
+    assert (attempt.actor_id, attempt.outcome) == (APPROVER, "network_error")
+    assert (closing.actor_id, closing.source, closing.outcome) == (APPROVER, "sync", "our_call_landed")
+    assert fake.admin_user_id in closing.detail and f"{APPROVER}'s approve from button" in closing.detail
+    assert len(fake.calls(APPROVE)) == 1
+
+
+@both_databases
+def test_a_click_after_slack_carried_out_a_held_approval_credits_the_approval_slack_held(fake, start_bot):
+    bot, request, card, _ = _held_past_our_timeout(fake, start_bot)
+
+    _click(bot, card, user=GROUP_APPROVER)  # no sync yet: the card still has its buttons
+
+    told = _answer(fake, GROUP_APPROVER)
+    assert f"already approved by <@{APPROVER}>." in told and "outside" not in told
+    closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))
+    assert f"Approved by <@{APPROVER}>" in card_text(closed)
+    row = _row(bot, request)
+    assert (row.status, row.decided_by, row.decision_source) == ("approved", APPROVER, "button")
+    second = _entries(bot, request)[-1]
+    assert (second.actor_id, second.outcome) == (GROUP_APPROVER, "already_processed")
+    assert f"credited to the latest attempt of ours: {APPROVER}'s approve" in second.detail
+
+
+def test_an_approval_slack_carried_out_before_its_job_gave_up_is_credited_to_the_clicker(fake, bot, monkeypatch):
+    request, card = _card_for(fake, bot)
+
+    def decided_then_failed(runtime, job):
+        runtime.gateway.decide("approve", request["id"], TEAM)  # Slack carries it out ...
+        raise GiveUp("OperationalError")  # ... and invitebot's own database fails before it is recorded, for good
+
+    monkeypatch.setattr("app.slack.jobs.registry.run_decision", decided_then_failed)
+    _click(bot, card)
+    fake.wait_for(lambda: [t for t in ephemerals_for(fake, APPROVER) if "could not finish deciding" in t])
+    bot.settle()
+
+    bot.sync()
+
+    closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))
+    assert f"Approved by <@{APPROVER}>" in card_text(closed) and "outside" not in card_text(closed)
+    assert _outcomes(bot) == ["gave_up", "our_call_landed"]
+
+
+def test_while_auth_test_fails_sync_leaves_a_decision_it_cannot_attribute_for_a_later_pass(fake, start_bot):
+    bot, request, card, _ = _held_past_our_timeout(fake, start_bot)
+    fake.fail_next("auth.test", "fatal_error", times=3)  # the first try and both retries: whose token is it, Slack won't say
+
+    summary = bot.sync()
+
+    assert summary.errors == 1 and "auth.test failed" in summary.line()
+    assert buttons(fake.message(CHANNEL, card["ts"])) and _row(bot, request).status == "pending"
+    bot.sync()
+    closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))
+    assert f"Approved by <@{APPROVER}>" in card_text(closed) and "outside" not in card_text(closed)

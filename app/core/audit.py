@@ -11,10 +11,12 @@ from app.metrics import DECISIONS
 from app.store.models import DecisionLog
 
 # Outcomes of calls that may have been carried out by Slack: asked and never answered ("calling": the process died,
-# or the database failed, before the answer was recorded), answered ok, or answered in a way that hides whether it was.
-MAY_HAVE_LANDED = ("calling", "ok", "network_error", "http_error", "request_timeout")
+# or the database failed, before the answer was recorded), answered ok, answered in a way that hides whether it was, or
+# given up for good by the outbox (perhaps after Slack had carried it out).
+MAY_HAVE_LANDED = ("calling", "ok", "network_error", "http_error", "request_timeout", "gave_up")
 CALLING = "calling"
-# The detail of a lost answer after which Slack's lists showed the request undecided: that call did not land.
+# The detail of a lost answer after which Slack's lists showed the request undecided: not carried out yet, but Slack may
+# still carry it out (it held the call longer than we waited), and its lists then name our admin token.
 CHECKED_UNDECIDED = "the answer was lost; Slack's decided lists showed the request undecided"
 
 # The widths of decision_log's columns (app.store.models.DecisionLog); detail is TEXT, kept to a readable length.
@@ -85,13 +87,12 @@ def _entry(
 
 def last_attempt(session: Session, request_id: str, action: str, *, besides: int | None = None) -> DecisionLog | None:
     """The latest call of ours to approve or deny a request that Slack may have carried out (other than `besides`),
-    to name whom a decision Slack records under the admin token's user was for."""
+    to name whom a decision Slack records under the admin token's user was for (app.core.credit)."""
     query = select(DecisionLog).where(
         DecisionLog.request_id == request_id,
         DecisionLog.action == action,
         DecisionLog.outcome.in_(MAY_HAVE_LANDED),
         DecisionLog.actor_id.is_not(None),
-        DecisionLog.detail.is_distinct_from(CHECKED_UNDECIDED),
     )
     if besides is not None:
         query = query.where(DecisionLog.id != besides)

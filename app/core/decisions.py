@@ -146,9 +146,11 @@ def _claim(asked: _Asked, session: Session, by_rule: bool) -> Outcome:
     services.outbox.add(session, "decide", job, request_id=request_id, not_before=call_at, here=True)
     if wait <= QUEUED_NOTICE:
         return Outcome(Result.ACCEPTED, action, request_id, request.email)
-    lifecycle.schedule(session, request_id, claim, call_at)
+    held = pacing.held_until(session, services.pace, request.team_id)  # the wait is Slack's, not our pace's
+    lifecycle.schedule(session, request_id, claim, call_at, slack_wait_until=held)
     queue_cards(services, session, request_id, clicked)
-    return Outcome(Result.QUEUED, action, request_id, request.email, wait_seconds=wait.total_seconds())
+    slack_wait = (held - now()).total_seconds() if held else None
+    return Outcome(Result.QUEUED, action, request_id, request.email, wait_seconds=wait.total_seconds(), slack_wait_seconds=slack_wait)
 
 
 def _needs_several(request: InviteRequest) -> bool:

@@ -45,6 +45,7 @@ _CLAIM_CLEARED: dict[str, Any] = {
     "claim_source": None,
     "claimed_at": None,
     "call_at": None,
+    "slack_wait_until": None,
 }
 
 
@@ -187,12 +188,15 @@ def claim(
     return audit.begin(session, request_id=request_id, actor_id=actor_id, action=action, source=source, batch_id=batch_id)
 
 
-def schedule(session: Session, request_id: str, owner: str, call_at: datetime | None) -> None:
-    """When the claim's call may go out (None: at once); the status does not change."""
+def schedule(
+    session: Session, request_id: str, owner: str, call_at: datetime | None, *, slack_wait_until: datetime | None = None
+) -> None:
+    """When the claim's call may go out (None: at once), and until when Slack asked us to wait (None: the wait is our pace);
+    the status does not change."""
     session.execute(
         update(InviteRequest)
         .where(InviteRequest.id == request_id, InviteRequest.claim_owner == owner)
-        .values(call_at=call_at)
+        .values(call_at=call_at, slack_wait_until=slack_wait_until)
     )
 
 

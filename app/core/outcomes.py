@@ -58,6 +58,7 @@ class Outcome:
     other_action: str | None = None
     outside: bool = False  # the other decision was made outside invitebot (in Slack's own admin pages)
     wait_seconds: float | None = None  # QUEUED: how long until the call may go out
+    slack_wait_seconds: float | None = None  # QUEUED: how long Slack asked us to wait (its Retry-After); None: our pace
     verdict: Verdict | None = None  # REFUSED: why
     approvals: tuple[str, ...] = ()  # APPROVAL_RECORDED / ALREADY_APPROVED: who has approved so far, in order
     needed: int | None = None  # how many approvals the request's rule asks for
@@ -78,6 +79,7 @@ class Outcome:
             "other_action": self.other_action,
             "outside": self.outside,
             "wait_seconds": self.wait_seconds,
+            "slack_wait_seconds": self.slack_wait_seconds,
         }
 
     @classmethod
@@ -93,5 +95,6 @@ class Outcome:
             other_action=data.get("other_action"),
             outside=bool(data.get("outside")),
             wait_seconds=data.get("wait_seconds"),
+            slack_wait_seconds=data.get("slack_wait_seconds"),
             request=request,
         )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.core import audit, backlog, lifecycle, pacing
 from app.core.audit import now
 from app.core.bulk import items as batch_items
+from app.core.credit import attribute
 from app.core.decisions import QUEUED_NOTICE, queue_cards, queue_told
 from app.core.lifecycle import Closing, Entry
 from app.core.outbox import Job
@@ -92,19 +93,25 @@ class Attempt:
         )
 
     def wait_for_slack(self, retry_after: float) -> None:
-        """Slack's limit is tighter than our pace just now: the claim is kept and the call waits for Retry-After (and the
-        workspace's next free slot), shown as queued on the card and to the clicker."""
+        """Slack answered 429: the claim is kept, and the call asks again at the workspace's next free slot once Retry-After
+        has passed, or once the pace's hold (INVITES_MAX_RETRY_AFTER) has, whichever comes first; then again, until Slack
+        takes it. The card says the wait is Slack's; the clicker hears so once, and again only after the wait they were told of."""
         services = self.services
+        asked = now() + timedelta(seconds=retry_after)
         with services.sessions.begin() as session:
-            at = pacing.take(session, services.pace, self.team_id, not_before=now() + timedelta(seconds=retry_after))
+            at = pacing.take(session, services.pace, self.team_id, not_before=asked)
             self.job.postpone(session, at, "ratelimited")
-            wait = at - now()
-            if wait > QUEUED_NOTICE:
-                lifecycle.schedule(session, self.request_id, self.claim, at)
+            row = session.get(InviteRequest, self.request_id)
+            told = row.slack_wait_until if row is not None else None
+            moment = now()
+            if max(at, asked) - moment > QUEUED_NOTICE:
+                lifecycle.schedule(session, self.request_id, self.claim, at, slack_wait_until=asked)
                 queue_cards(services, session, self.request_id, _clicked(self.job))
-                outcome = self.outcome(Result.QUEUED, "ratelimited", wait_seconds=wait.total_seconds())
-                self.answer(session, outcome, publish_home=False)
-        log.info("Slack asked to wait %s s before deciding %s; the call waits until %s", retry_after, self.request_id, at.isoformat())
+                if told is None or told <= moment:
+                    wait = (at - moment).total_seconds()
+                    outcome = self.outcome(Result.QUEUED, "ratelimited", wait_seconds=wait, slack_wait_seconds=retry_after)
+                    self.answer(session, outcome, publish_home=False)
+        log.info("Slack asked to wait %s s before deciding %s; the call asks again at %s", retry_after, self.request_id, at.isoformat())
 
     def finish(self, code: str | None, kind: Kind | None) -> None:
         """Turn Slack's answer (its error code and what that means, None for ok) into the row's next state, an audit entry
@@ -127,8 +134,8 @@ class Attempt:
     def outcome(self, result: Result, code: str | None = None, why: Why | None = None, **more: Any) -> Outcome:
         return Outcome(result, self.action, self.request_id, self.email, error=code, why=why, **more)
 
-    def _closed(self, status: str, audit_outcome: str, outcome: Outcome, reason: str | None) -> None:
-        self.settle(Closing(status, self.actor_id, self.source.value, reason), audit_outcome, outcome)
+    def _closed(self, status: str, audit_outcome: str, outcome: Outcome, reason: str | None, detail: str | None = None) -> None:
+        self.settle(Closing(status, self.actor_id, self.source.value, reason), audit_outcome, outcome, detail)
 
     def _slack_record(self) -> tuple[DecisionRecord | None, bool]:
         """How Slack's approved/denied lists say this request ended (None: not decided), and whether they could be read."""
@@ -140,39 +147,42 @@ class Attempt:
             return None, False
 
     def _decided_elsewhere(self, code: str) -> None:
-        """already_processed: read Slack's lists to learn the real outcome and who decided."""
+        """already_processed: read Slack's lists to learn the real outcome and who decided.
+
+        This call did not do it, unless this attempt was made before (its job was taken over or tried again): then the
+        earlier try may have, and this attempt is the latest candidate; otherwise an earlier attempt is.
+        """
         record, _ = self._slack_record()
         if record is None:
             self.settle(None, code, self.outcome(Result.FAILED, code, Why.NOT_LISTED_YET))
             return
-        self._decided_as_listed(record, code)
+        self._decided_as_listed(record, code, mine=self.job.attempts > 1)
 
     def _answer_lost(self, code: str) -> None:
         """The call may have been carried out, but its answer never arrived whole: ask Slack's lists before saying anything."""
         record, readable = self._slack_record()
         if record is not None:
-            self._decided_as_listed(record, code, self.reason)
+            self._decided_as_listed(record, code, self.reason, mine=True)
             return
         why = Why.ANSWER_LOST_UNDECIDED if readable else Why.ANSWER_LOST_UNCHECKED
         detail = audit.CHECKED_UNDECIDED if readable else None
         self.settle(None, code, self.outcome(Result.FAILED, code, why), detail)
 
-    def _decided_as_listed(self, record: DecisionRecord, audit_outcome: str, reason: str | None = None) -> None:
-        """Close the request as Slack's lists have it, crediting whoever's call it was, and tell the clicker."""
+    def _decided_as_listed(self, record: DecisionRecord, audit_outcome: str, reason: str | None = None, *, mine: bool) -> None:
+        """Close the request as Slack's lists have it, crediting whoever's call it was (`mine`: this one may have been),
+        and tell the clicker."""
+        admin_user_id = self.services.gateway.admin_user_id()
         with self.services.sessions() as session:
-            decided_by, decided_from = attribute(
-                session, self.request_id, record, self.services.gateway.admin_user_id(), besides=self.log_id
-            )
+            credit = attribute(session, self.request_id, record, admin_user_id, besides=None if mine else self.log_id)
         status = lifecycle.status_after(record.action)
-        if decided_by == self.actor_id and record.action == self.action.value and decided_from != Source.OUTSIDE.value:
+        if credit.decided_by == self.actor_id and record.action == self.action.value and credit.ours:
             # This clicker's own call landed (its answer was lost, or a retried connection found it done).
-            self._closed(status, audit_outcome, self.outcome(Result.DECIDED, other_action=record.action), reason)
+            self._closed(status, audit_outcome, self.outcome(Result.DECIDED, other_action=record.action), reason, credit.detail)
             return
         outcome = self.outcome(
-            Result.DECIDED_ELSEWHERE, audit_outcome, other=decided_by, other_action=record.action,
-            outside=decided_from == Source.OUTSIDE.value,
+            Result.DECIDED_ELSEWHERE, audit_outcome, other=credit.decided_by, other_action=record.action, outside=not credit.ours
         )
-        self.settle(Closing(status, decided_by, decided_from), audit_outcome, outcome)
+        self.settle(Closing(status, credit.decided_by, credit.source), audit_outcome, outcome, credit.detail)
 
     def settle(self, closing: Closing | None, audit_outcome: str, outcome: Outcome, detail: str | None = None) -> None:
         """Apply the outcome while we still hold the claim, with its audit entry, its follow-up jobs and this job's end.
@@ -247,22 +257,3 @@ def _as_it_stands(outcome: Outcome, current: InviteRequest, closing: Closing | N
     if current.status == lifecycle.PENDING:
         return Outcome(Result.FAILED, base.action, base.request_id, base.email, why=Why.TOO_LATE)
     return Outcome(Result.ALREADY_DECIDED, base.action, base.request_id, base.email, request=current)
-
-
-def attribute(
-    session: Session, request_id: str, record: DecisionRecord, admin_user_id: str | None, *, besides: int | None = None
-) -> tuple[str | None, str]:
-    """Who decided, and from where: Slack names our admin token's user for our own calls, so map those back.
-
-    To the latest call of ours (other than log entry `besides`) that may have landed, logged before it was made;
-    failing that, to the claim the row still holds for that action (a claim older than the log of attempts).
-    """
-    if record.actor_id and record.actor_id != admin_user_id:
-        return record.actor_id, Source.OUTSIDE.value
-    attempt = audit.last_attempt(session, request_id, record.action, besides=besides)
-    if attempt is not None:
-        return attempt.actor_id, attempt.source
-    row = session.get(InviteRequest, request_id)
-    if row is not None and row.claim_actor and row.claim_action == record.action:
-        return row.claim_actor, row.claim_source or Source.OUTSIDE.value
-    return record.actor_id, Source.OUTSIDE.value

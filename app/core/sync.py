@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from app.core import backlog, cards, lifecycle, outbox
 from app.core.audit import now
 from app.core.bulk_ingest import Stored, store_listed
+from app.core.credit import attribute
 from app.core.decisions import queue_cards, queue_told
 from app.core.lifecycle import Closing, Entry
 from app.core.policy.apply import enforce
 from app.core.ports import DecisionRecord, SlackCallFailed
 from app.core.services import Services
-from app.core.settle import attribute
 from app.core.workspaces import Workspaces
 from app.metrics import LAST_SUCCESSFUL_SYNC, PENDING, SYNC_DURATION
 from app.routes import Routes
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # A claim with no decision job left (it gave up, or predates the outbox) is reopened after this long.
 STALE_CLAIM = timedelta(minutes=3)
+# The audit outcome of a request Slack lists as decided under our admin token: an attempt of ours landed after all.
+OUR_CALL_LANDED = "our_call_landed"
 
 
 @dataclass
@@ -162,14 +164,18 @@ def _close_unplaced(services: Services, team_ids: list[str], summary: SyncSummar
         decided = _decisions(services, team_id, summary, unplaced)
         if decided is None:
             continue
-        for request_id in sorted(unplaced & decided.keys()):
+        found = sorted(unplaced & decided.keys())
+        admin_user_id = _admin_user(services, team_id, summary) if found else None
+        if admin_user_id is None:
+            continue
+        for request_id in found:
             with services.sessions.begin() as session:
                 session.execute(
                     update(InviteRequest)
                     .where(InviteRequest.id == request_id, InviteRequest.team_id.is_(None))
                     .values(team_id=team_id)
                 )
-            if _close(services, request_id, lifecycle.PENDING, decided[request_id], now() - STALE_CLAIM):
+            if _close(services, request_id, lifecycle.PENDING, decided[request_id], now() - STALE_CLAIM, admin_user_id):
                 summary.closed += 1
             unplaced.discard(request_id)
 
@@ -261,8 +267,12 @@ def _close_missing(services: Services, team_id: str, listed_at: datetime, pendin
     decided = _decisions(services, team_id, summary, {request_id for request_id, _ in left})
     if decided is None:
         return
+    admin_user_id = _admin_user(services, team_id, summary) if decided.keys() & {request_id for request_id, _ in left} else None
     for request_id, status in left:
-        if _close(services, request_id, status, decided.get(request_id), cutoff):
+        record = decided.get(request_id)
+        if record is not None and admin_user_id is None:
+            continue
+        if _close(services, request_id, status, record, cutoff, admin_user_id):
             summary.closed += 1
 
 
@@ -292,20 +302,39 @@ def _release_stale(services: Services, request_id: str, cutoff: datetime) -> Non
             queue_cards(services, session, request_id, here=False)
 
 
-def _close(services: Services, request_id: str, status: str, record: DecisionRecord | None, cutoff: datetime) -> bool:
-    """The request left Slack's pending list: record how it ended, if nobody else got there first."""
+def _close(
+    services: Services, request_id: str, status: str, record: DecisionRecord | None, cutoff: datetime, admin_user_id: str | None
+) -> bool:
+    """The request left Slack's pending list: record how it ended, if nobody else got there first.
+
+    A decision Slack lists under our admin token's user (`admin_user_id`) is credited to our latest attempt, and its
+    audit entry says which (app.core.credit); any other is closed as made outside invitebot, by whom Slack names.
+    """
     guards = _abandoned(cutoff) if status == lifecycle.DECIDING else []
     with services.sessions.begin() as session:
         if record is None:
             closing = Closing(lifecycle.GONE, None, Source.SYNC.value)
             entry = Entry(Source.SYNC.value, "gone", action="close")
         else:
-            decided_by, source = attribute(session, request_id, record, services.gateway.admin_user_id())
-            closing = Closing(lifecycle.status_after(record.action), decided_by, source)
-            entry = Entry(Source.SYNC.value, "closed_elsewhere", actor_id=record.actor_id, action=record.action)
+            credit = attribute(session, request_id, record, admin_user_id)
+            closing = Closing(lifecycle.status_after(record.action), credit.decided_by, credit.source)
+            if credit.ours:
+                entry = Entry(Source.SYNC.value, OUR_CALL_LANDED, actor_id=credit.decided_by, action=record.action, detail=credit.detail)
+            else:
+                entry = Entry(Source.SYNC.value, "closed_elsewhere", actor_id=record.actor_id, action=record.action)
         closed = lifecycle.close(session, request_id, closing, entry, only_from=(status,), guards=guards)
         if closed:
             queue_cards(services, session, request_id, here=False)
         if closed and closing.status in lifecycle.DECIDED:
             queue_told(services, session, request_id)
     return closed
+
+
+def _admin_user(services: Services, team_id: str, summary: SyncSummary) -> str | None:
+    """Whom Slack names for invitebot's own decisions (auth.test); None, with an error in the summary, when Slack will not
+    say: the decided requests then wait for the next pass, so none of ours is closed as made outside invitebot."""
+    admin_user_id = services.gateway.admin_user_id()
+    if admin_user_id is None:
+        summary.errors += 1
+        summary.problems.append(f"{team_id}: auth.test failed, so invitebot cannot tell its own decisions from others'; they close on a later sync")
+    return admin_user_id

@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,14 +85,19 @@ def database_options(settings: DatabaseSettings) -> DatabaseOptions:
 
 def build_gateway(settings: Settings, token_check: TokenHealth | None = None) -> SlackGateway:
     """Both Slack clients; `token_check` (when given) hears what Slack says of each token."""
+    limits = {"timeout": settings.SLACK_API_TIMEOUT, "max_retry_after": settings.INVITES_MAX_RETRY_AFTER}
     return SlackGateway(
         admin=make_client(
             settings.SLACK_ADMIN_TOKEN.get_secret_value(),
             settings.SLACK_API_URL,
             observer=token_check.observer(ADMIN) if token_check else None,
+            **limits,
         ),
         bot=make_client(
-            settings.SLACK_BOT_TOKEN.get_secret_value(), settings.SLACK_API_URL, observer=token_check.observer(BOT) if token_check else None
+            settings.SLACK_BOT_TOKEN.get_secret_value(),
+            settings.SLACK_API_URL,
+            observer=token_check.observer(BOT) if token_check else None,
+            **limits,
         ),
     )
 
@@ -113,13 +119,14 @@ def build_services(
     groups: GroupMembers | None = None,
 ) -> Services:
     """Core's Services with the rules, policy and paces Settings give; raises PolicyError for a policy file that is wrong."""
+    hold = timedelta(seconds=settings.INVITES_MAX_RETRY_AFTER)
     return Services(
         sessions=sessions,
         gateway=gateway,
         replica_id=replica_id,
         outbox=outbox,
-        pace=pacing.Pace.per_minute("admin", settings.INVITES_ADMIN_CALLS_PER_MINUTE),
-        post_pace=pacing.Pace.per_minute("post", settings.INVITES_CARD_POSTS_PER_MINUTE),
+        pace=pacing.Pace.per_minute("admin", settings.INVITES_ADMIN_CALLS_PER_MINUTE, hold),
+        post_pace=pacing.Pace.per_minute("post", settings.INVITES_CARD_POSTS_PER_MINUTE, hold),
         approvers=approvers,
         rules=Rules(deny_reason_required=settings.INVITES_DENY_REASON_REQUIRED),
         notify_requesters=settings.INVITES_NOTIFY_REQUESTERS,

@@ -84,6 +84,7 @@ _STAND_INS: dict[str, object] = {
     "SLACK_SIGNING_SECRET": None,
     "SLACK_APP_TOKEN": None,
     "SLACK_API_URL": "http://slack-api-url.invalid/api/",
+    "SLACK_API_TIMEOUT": 15,
     "INVITES_CHANNEL": "C0NOTSET",
     "INVITES_APPROVERS": "W0NOTSET",
     WORKSPACE_APPROVERS: {},  # one bad INVITES_APPROVERS_T… stands in for all of them: their groups are not checked
@@ -95,6 +96,7 @@ _STAND_INS: dict[str, object] = {
     "INVITES_NOTIFY_REQUESTERS": True,
     "INVITES_ADMIN_CALLS_PER_MINUTE": 20,
     "INVITES_CARD_POSTS_PER_MINUTE": 50,
+    "INVITES_MAX_RETRY_AFTER": 60,
     "INVITES_POLICY": None,
     "INVITES_REMIND_AFTER": None,
     "INVITES_ESCALATE_AFTER": None,

@@ -218,6 +218,12 @@ class FakeSlack:
         limits = RateLimits(tier2_per_minute=tier2_per_minute, messages_per_second=messages_per_second)
         self._mutate(lambda s: setattr(s, "rate_limits", limits))
 
+    def hold_method(self, method: str, seconds: float) -> None:
+        """Slack rate-limits `method` for `seconds` from now: every call meanwhile answers HTTP 429 with the whole seconds
+        left as Retry-After (counting down, as Slack's does), and is not carried out."""
+        until = time.monotonic() + seconds
+        self._mutate(lambda s: s.held_until.__setitem__(method, until))
+
     def revoke_token(self, kind: str) -> None:
         """From now on every call with the bot or admin token answers token_revoked (auth.test included)."""
         token = self._token(kind)

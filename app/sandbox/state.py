@@ -192,6 +192,7 @@ class SlackState:
     app_token: str
     bot_id: str = "B0SANDBOXBT"
     rate_limits: RateLimits | None = None  # None: no pacing (the default, so tests run at full speed)
+    held_until: dict[str, float] = field(default_factory=dict)  # method -> time.monotonic() its 429s end (hold_method)
     enterprise_name: str = "Sandbox Org"
     teams: dict[str, Team] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)

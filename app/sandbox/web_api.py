@@ -865,7 +865,11 @@ TIER_2 = frozenset(
 
 
 def _pacing_wait(state: SlackState, method: str, params: dict[str, Any]) -> int:
-    """Seconds to wait when a rate limit is switched on and this call is over it (reference §7); 0 otherwise."""
+    """Seconds to wait when a rate limit is switched on and this call is over it (reference §7), or while Slack holds
+    the method (FakeSlack.hold_method: the seconds left); 0 otherwise."""
+    held = state.held_until.get(method, 0.0) - time.monotonic()
+    if held > 0:
+        return math.ceil(held)
     limits = state.rate_limits
     if limits is None:
         return 0

@@ -125,6 +125,8 @@ class InviteRequest(Base):
     requesters_untold: Mapped[str | None] = mapped_column(String(32))
     # When a claimed decision's admin call may go out (Slack's pace); the card says so while it waits.
     call_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Until when Slack asked invitebot to wait (a 429's Retry-After) before that call: the card words the wait as Slack's.
+    slack_wait_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The first policy rule that matched when the request was stored, what it says (approve, deny, require_approvals)
     # and the policy's mode then (shadow or enforce); NULL when no rule matched or no policy is set.
     policy_rule: Mapped[str | None] = mapped_column(String(64))
@@ -347,3 +349,5 @@ class PaceBudget(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Until when a 429's Retry-After (capped by INVITES_MAX_RETRY_AFTER) holds this budget: its waits are Slack's.
+    held_until: Mapped[datetime | None] = mapped_column(UtcDateTime)

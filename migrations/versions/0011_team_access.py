@@ -3,7 +3,7 @@ not told by DM.
 
 Revision ID: 0011
 Revises: 0010
-Create Date: 2026-12-09
+Create Date: 2026-12-07
 """
 
 from __future__ import annotations

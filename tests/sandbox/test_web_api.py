@@ -519,6 +519,22 @@ def _raw(fake: FakeSlack, token: str, method: str, params: dict[str, str]) -> tu
         return error.code, dict(error.headers)
 
 
+def test_a_held_method_answers_429_counting_down_and_does_nothing_until_the_hold_ends(fake: FakeSlack) -> None:
+    request = fake.add_invite_request(team_id=TEAM, email="held@example.com")
+    fake.hold_method("admin.inviteRequests.approve", 2.5)
+
+    status, headers = _raw(fake, fake.admin_token, "admin.inviteRequests.approve", {"invite_request_id": request["id"], "team_id": TEAM})
+
+    assert (status, headers["Retry-After"]) == (429, "3")
+    assert fake.invite_request_status(request["id"]) == "pending"
+    assert _raw(fake, fake.admin_token, "admin.inviteRequests.list", {"team_id": TEAM})[0] == 200  # only that method
+    fake.wait_for(
+        lambda: _raw(fake, fake.admin_token, "admin.inviteRequests.approve", {"invite_request_id": request["id"], "team_id": TEAM})[1]
+        .get("Retry-After") in ("1", "2"),
+        message="the Retry-After never counted down",
+    )
+
+
 def test_rate_limits_bite_when_switched_on(fake: FakeSlack) -> None:
     """Tier 2 per method per workspace; about one message a second per channel."""
     fake.add_team(OTHER_TEAM, "Two", "two")

@@ -163,10 +163,15 @@ class CountedWebClient(WebClient):
             self._observer(method, error, data)
 
 
-def make_client(token: str, api_url: str, *, timeout: int = 15, observer: CallObserver | None = None) -> WebClient:
+def make_client(
+    token: str, api_url: str, *, timeout: int = 15, max_retry_after: float = 60.0, observer: CallObserver | None = None
+) -> WebClient:
     """A WebClient that waits out 429s, retries dropped connections and Slack's transient errors, a bounded number of times.
 
+    A 429 is waited out in place only when its Retry-After is at most `max_retry_after` seconds (INVITES_MAX_RETRY_AFTER);
+    a longer one comes back as `ratelimited` at once, so no thread (a sync pass, an outbox worker) sleeps for an hour.
     A chat.postMessage whose answer was lost is not sent again (Slack may have posted it): the caller hears PostUnconfirmed.
+    `timeout` (SLACK_API_TIMEOUT) is how long one answer is waited for before it counts as lost.
 
     `observer` hears every call's outcome (method, Slack's error code or None, the answer): token health listens.
     """
@@ -177,7 +182,7 @@ def make_client(token: str, api_url: str, *, timeout: int = 15, observer: CallOb
         observer=observer,
         retry_handlers=[
             SafeConnectionErrorRetryHandler(max_retry_count=2),
-            CountedRateLimitRetryHandler(max_retry_count=3),
+            BoundedRateLimitRetryHandler(max_wait=max_retry_after, max_retry_count=3),
             TransientErrorRetryHandler(
                 max_retry_count=2, interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.25)
             ),

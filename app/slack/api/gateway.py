@@ -98,7 +98,8 @@ class SlackGateway:
             if client is None:
                 admin = self._admin
                 handlers = [h for h in admin.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)]
-                handlers.append(BoundedRateLimitRetryHandler(max_wait=DECISION_MAX_RETRY_AFTER, max_retry_count=2))
+                bounds = [h.max_wait for h in admin.retry_handlers if isinstance(h, BoundedRateLimitRetryHandler)]
+                handlers.append(BoundedRateLimitRetryHandler(max_wait=min([DECISION_MAX_RETRY_AFTER, *bounds]), max_retry_count=2))
                 client = CountedWebClient(
                     token=admin.token,
                     base_url=admin.base_url,

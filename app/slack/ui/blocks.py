@@ -283,20 +283,38 @@ def is_queued(request: InviteRequest, at: datetime | None = None) -> bool:
     return request.status == DECIDING and request.call_at is not None and request.call_at > moment
 
 
+def _about(seconds: float) -> str:
+    """about 40 s, about 3 min, about 2 h."""
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} s"
+    if seconds < 59.5 * 60:
+        return f"about {round(seconds / 60)} min"
+    return f"about {round(seconds / 3600)} h"
+
+
 def waiting_words(seconds: float, per_minute: int | None) -> str:
-    """How long a queued decision waits, as the card and the clicker both read it."""
-    about = f"{max(1, round(seconds))} s" if seconds < 90 else f"{round(seconds / 60)} min"
+    """How long a queued decision waits for our pace, as the card and the clicker both read it."""
     if per_minute is None:
-        return f"Slack's rate limit for admin calls (about {about})"
-    return f"Slack allows {per_minute} decisions a minute (about {about})"
+        return f"Slack's rate limit for admin calls ({_about(seconds)})"
+    return f"Slack allows {per_minute} decisions a minute ({_about(seconds)})"
+
+
+def slack_wait_words(asked: float, next_try: float) -> str:
+    """A decision waiting because Slack answered 429: Slack's wait in Slack's name, and invitebot's next try when that comes
+    before Slack's wait is over (INVITES_MAX_RETRY_AFTER)."""
+    if asked - next_try >= 5:
+        return f"Slack asked us to wait ({_about(asked)}); invitebot asks again in {_about(next_try)}"
+    return f"Slack asked us to wait ({_about(max(asked, next_try))})"
 
 
 def queued_line(request: InviteRequest, per_minute: int | None, at: datetime | None = None) -> str:
-    """Approving… @ada, queued: Slack allows 20 decisions a minute (about 40 s)."""
+    """Approving… @ada, queued: Slack allows 20 decisions a minute (about 40 s); or, after a 429, Slack asked us to wait."""
     moment = at or datetime.now(timezone.utc)
     doing = "Approving" if request.claim_action == "approve" else "Denying"
     seconds = (request.call_at - moment).total_seconds() if request.call_at else 0.0
-    return f":hourglass_flowing_sand: {doing}… <@{request.claim_actor}>, queued: {waiting_words(seconds, per_minute)}"
+    slack = (request.slack_wait_until - moment).total_seconds() if request.slack_wait_until else 0.0
+    words = slack_wait_words(slack, seconds) if slack > 0 else waiting_words(seconds, per_minute)
+    return f":hourglass_flowing_sand: {doing}… <@{request.claim_actor}>, queued: {words}"
 
 
 def guest_until(request: InviteRequest) -> str:

@@ -79,9 +79,12 @@ def decision(outcome: Outcome, user_id: str, *, per_minute: int) -> str:
     if result is Result.REASON_REQUIRED:
         return REASON_NEEDED
     if result is Result.QUEUED:
+        wait = outcome.wait_seconds or 0
+        asked = outcome.slack_wait_seconds
+        words = blocks.waiting_words(wait, per_minute) if asked is None else blocks.slack_wait_words(asked, wait)
         return (
-            f"{_DOING[outcome.action.value].capitalize()}… <@{user_id}>, queued: "
-            f"{blocks.waiting_words(outcome.wait_seconds or 0, per_minute)}. You will be told here when Slack has {_PAST[outcome.action.value]} it."
+            f"{_DOING[outcome.action.value].capitalize()}… <@{user_id}>, queued: {words}. "
+            f"You will be told here when Slack has {_PAST[outcome.action.value]} it."
         )
     if result is Result.ACCEPTED:
         return f"{_DOING[outcome.action.value].capitalize()} the invite request for {email}…"
@@ -117,6 +120,14 @@ def decision(outcome: Outcome, user_id: str, *, per_minute: int) -> str:
     return _failed(outcome, email, verb)
 
 
+# Why an answer was lost, for a clicker whose call Slack may still carry out (its lists did not show it decided yet).
+_LOST = {
+    "network_error": "Slack did not answer in time",
+    "request_timeout": "the request to Slack was cut short",
+    "http_error": "Slack answered with a server error",
+}
+
+
 def _failed(outcome: Outcome, email: str, verb: str) -> str:
     again = f" Click {verb.capitalize()} again to retry."
     why = outcome.why
@@ -144,11 +155,18 @@ def _failed(outcome: Outcome, email: str, verb: str) -> str:
             f"invitebot could not check whether it went through. Click {verb.capitalize()} again: if Slack did "
             "decide it, you will be told so, and the card will say who decided."
         )
+    if why is Why.ANSWER_LOST_UNDECIDED:
+        past = _PAST[outcome.action.value]
+        return (
+            f"Could not confirm that Slack {past} the request for {email}: {_LOST.get(outcome.error or '', _LOST['network_error'])}, "
+            f"and Slack's lists do not show it decided yet. Slack may still {verb} it; the card will then say you {past} it. "
+            f"If the card still has its buttons in a minute, click {verb.capitalize()} again to retry."
+        )
     if why in (Why.TOO_LATE, Why.LATE):
         return (
             f"Slack answered too late for invitebot to record it; the request for {email} "
             "is open again. The next sync will show how it ended."
         )
     error = classify(outcome.error or "network_error")
-    retry = again if error.kind is Kind.TRANSIENT or why is Why.ANSWER_LOST_UNDECIDED else ""
+    retry = again if error.kind is Kind.TRANSIENT else ""
     return f"Could not {verb} the request for {email}: {error.sentence}{retry}"

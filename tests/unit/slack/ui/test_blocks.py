@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -55,6 +55,28 @@ def test_a_decision_date_joins_its_sentence_as_slack_words_it():
                            ("approved_invite_failed", "button"), ("gone", "sync")]:
         line = blocks.outcome_line(_request(status=status, decided_by="U1GRACE", decision_source=source, decided_at=MOMENT))
         assert " at <!date" not in line and f"<!date^{ts}^{{date" not in line, line
+
+
+@pytest.mark.parametrize(
+    ("call_in", "slack_until", "says"),
+    [
+        (40, None, "Approving… <@U1ADA>, queued: Slack allows 20 decisions a minute (about 40 s)"),
+        (60, 3600, "Approving… <@U1ADA>, queued: Slack asked us to wait (about 1 h); invitebot asks again in about 60 s"),
+        (30, 28, "Approving… <@U1ADA>, queued: Slack asked us to wait (about 30 s)"),
+        (40, -5, "Approving… <@U1ADA>, queued: Slack allows 20 decisions a minute (about 40 s)"),  # Slack's wait is over
+    ],
+)
+def test_a_queued_card_says_whose_wait_it_is(call_in, slack_until, says):
+    request = _request(
+        status="deciding",
+        claim_action="approve",
+        claim_actor="U1ADA",
+        call_at=MOMENT + timedelta(seconds=call_in),
+        slack_wait_until=MOMENT + timedelta(seconds=slack_until) if slack_until is not None else None,
+    )
+
+    assert blocks.is_queued(request, MOMENT)
+    assert blocks.queued_line(request, 20, MOMENT) == f":hourglass_flowing_sand: {says}"
 
 
 def test_pending_and_deciding_cards_keep_their_buttons():

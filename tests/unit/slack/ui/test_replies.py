@@ -41,8 +41,23 @@ MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
             f"Approving… <@{APPROVER}>, queued: Slack allows 20 decisions a minute (about 40 s). You will be told here when Slack has approved it.",
         ),
         (
+            Outcome(Result.QUEUED, Action.APPROVE, "Ir1", error="ratelimited", wait_seconds=60, slack_wait_seconds=3600),
+            f"Approving… <@{APPROVER}>, queued: Slack asked us to wait (about 1 h); invitebot asks again in about 60 s. "
+            "You will be told here when Slack has approved it.",
+        ),
+        (
+            Outcome(Result.QUEUED, Action.DENY, "Ir1", wait_seconds=95, slack_wait_seconds=90),
+            f"Denying… <@{APPROVER}>, queued: Slack asked us to wait (about 2 min). You will be told here when Slack has denied it.",
+        ),
+        (
             Outcome(Result.FAILED, Action.APPROVE, "Ir1", email="ada@example.com", error="internal_error"),
             "Click Approve again to retry.",
+        ),
+        (
+            Outcome(Result.FAILED, Action.APPROVE, "Ir1", email="ada@example.com", error="network_error", why=Why.ANSWER_LOST_UNDECIDED),
+            "Could not confirm that Slack approved the request for ada@example.com: Slack did not answer in time, and Slack's "
+            "lists do not show it decided yet. Slack may still approve it; the card will then say you approved it. "
+            "If the card still has its buttons in a minute, click Approve again to retry.",
         ),
         (Outcome(Result.FAILED, Action.DENY, "Ir1", why=Why.RELEASED_MEANWHILE), "Another attempt on this request just failed"),
     ],

@@ -1,8 +1,8 @@
 """Each running replica's heartbeat: its write probe really writes, and doctor adds up the connections replicas hold.
 
-Revision ID: 0016
-Revises: 0010
-Create Date: 2026-12-20
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-07
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

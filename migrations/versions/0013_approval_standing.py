@@ -1,8 +1,8 @@
 """An approval remembers where its approver acted (to check them again in the same terms) and why it stopped counting.
 
-Revision ID: 0014
-Revises: 0010
-Create Date: 2026-12-09
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-07
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """invite_requests.policy_note: why no policy rule may decide a request now (a rule that cannot be checked).
 
-Revision ID: 0015
-Revises: 0010
-Create Date: 2026-12-09
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-07
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -211,8 +211,9 @@ def test_confirming_decides_each_request_once_at_slacks_pace_with_progress_and_a
     calls = _ok_calls(fake)
     assert Counter(c.params["invite_request_id"] for c in calls) == {r["id"]: 1 for r in requests}
     assert [c.params["invite_request_id"] for c in calls] == [r["id"] for r in requests]  # in preview order
-    gaps = [b.at - a.at for a, b in zip(calls, calls[1:])]
-    assert min(gaps) > 0.5 * 0.8, gaps
+    # Paced in slots: a call a busy machine delays shortens only the gap after it, so no three calls fall in one slot.
+    pairs = [c.at - a.at for a, c in zip(calls, calls[2:])]
+    assert min(pairs) > 0.5, pairs
     assert [c.status for c in fake.calls(APPROVE)].count(429) <= 1
     span = calls[-1].at - calls[0].at
     print(f"\n16 bulk approvals at 120/min: {span:.1f} s from the first to the last ({15 * 60 / span:.0f} a minute)")

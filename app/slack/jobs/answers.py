@@ -68,7 +68,7 @@ def tell(
         raise job_failure(exc) from exc
 
 
-def say(
+def tell_now(
     runtime: Runtime, reply_to: dict[str, str], text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False
 ) -> None:
     """tell() at once, outside the outbox: a failure has nothing to try it again, and tell() has logged it."""

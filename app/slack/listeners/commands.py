@@ -19,7 +19,7 @@ from app.core.outcomes import Result
 from app.core.policy import stats as policy_stats
 from app.slack.api.errors import classify_invite
 from app.slack.ids import ActionId
-from app.slack.jobs.answers import say
+from app.slack.jobs.answers import tell_now
 from app.slack.jobs.home import publish_home
 from app.slack.listeners import bulk, exports
 from app.slack.listeners.after_ack import run_later
@@ -64,7 +64,7 @@ def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
     user_id, reply_to = body["user_id"], reply_to_of(body)
     assert reply_to is not None  # a slash command always has a response_url and a user
     if not receipts.first_delivery(runtime.sessions, str(body.get("trigger_id") or ""), body.get("user_id")):
-        say(runtime, reply_to, REPLAYED)
+        tell_now(runtime, reply_to, REPLAYED)
         return
     if command.name in OPEN_TO_ALL:
         verdict = authz.ALLOWED
@@ -76,12 +76,12 @@ def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
             text = f"Only invite approvers can use `/invites {command.name}`. You can use `/invites mine` and `/invites help`."
         else:
             text = replies.refusal(verdict, user_id)
-        say(runtime, reply_to, text)
+        tell_now(runtime, reply_to, text)
         return
     reply = _HANDLERS[command.name](runtime, command, body)
     if reply is not None:
         text, blocks = reply
-        say(runtime, reply_to, text, blocks)
+        tell_now(runtime, reply_to, text, blocks)
 
 
 # What a subcommand answers; None when the outbox answers (a decision, once Slack has answered).
@@ -306,7 +306,7 @@ def turn_page(runtime: Runtime, body: dict[str, Any]) -> None:
     verdict = authz.require(runtime.sessions, runtime.approvers, asked, actor_team=(body.get("user") or {}).get("team_id"))
     if not verdict.allowed:
         only = verdict.outcome == NOT_ALLOWED_OUTCOME and verdict.group is None
-        say(runtime, reply_to, "Only invite approvers can list invite requests." if only else replies.refusal(verdict, user_id))
+        tell_now(runtime, reply_to, "Only invite approvers can list invite requests." if only else replies.refusal(verdict, user_id))
         return
     try:
         value = json.loads(body["actions"][0]["value"])
@@ -316,4 +316,4 @@ def turn_page(runtime: Runtime, body: dict[str, Any]) -> None:
         return
     teams = _teams(runtime, user_id, (body.get("user") or {}).get("team_id"))
     text, blocks = _page(runtime, offset=offset, team=team if isinstance(team, str) else None, teams=teams)
-    say(runtime, reply_to, text, blocks, replace=True)
+    tell_now(runtime, reply_to, text, blocks, replace=True)

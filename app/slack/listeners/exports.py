@@ -16,7 +16,7 @@ from typing import Any
 from app.core import export
 from app.slack.api.errors import documented_codes
 from app.slack.api.gateway import SlackCallFailed
-from app.slack.jobs.answers import say
+from app.slack.jobs.answers import tell_now
 from app.slack.listeners.after_ack import run_in_turn
 from app.slack.listeners.command_parse import Command
 from app.slack.listeners.surfaces import reply_to_of
@@ -45,7 +45,7 @@ def send(runtime: Runtime, reply_to: dict[str, str], user_id: str, team_id: str 
             rows = export.write_csv(found, out)
         out.flush()
         if not rows:
-            say(runtime, reply_to, replies.export_empty(days))
+            tell_now(runtime, reply_to, replies.export_empty(days))
             return
         length = out.buffer.tell()
         out.buffer.seek(0)
@@ -55,6 +55,6 @@ def send(runtime: Runtime, reply_to: dict[str, str], user_id: str, team_id: str 
             runtime.gateway.send_file(user_id, filename=filename, file=out.buffer, length=length, title=filename, comment=comment)
         except SlackCallFailed as exc:
             log.warning("could not send an audit export: %s %s", exc.method, exc.code)
-            say(runtime, reply_to, replies.export_failed(exc.code, days))
+            tell_now(runtime, reply_to, replies.export_failed(exc.code, days))
             return
-    say(runtime, reply_to, replies.export_sent(rows, days, filename))
+    tell_now(runtime, reply_to, replies.export_sent(rows, days, filename))

@@ -4,11 +4,10 @@ requester no longer counts; the card and the audit log say so, and the request w
 
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import select
 
 from app.store.models import DecisionLog, InviteRequest
+from tests.support.bots import all_at_once
 from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
 from tests.support.databases import both_databases, poll_until
 from tests.support.policies import write_policy
@@ -163,23 +162,7 @@ def test_last_approvals_arriving_together_after_a_removal_count_only_the_approva
         _click(before, card, APPROVER)
     first = start_bot(INVITES_POLICY=policy, INVITES_APPROVERS=APPROVER_GROUP)
     second = start_bot(INVITES_POLICY=policy, INVITES_APPROVERS=APPROVER_GROUP)
-    start = threading.Barrier(2 * len(delivered))
-
-    def click(bot, card, user):
-        start.wait()
-        _click(bot, card, user)
-
-    threads = [
-        threading.Thread(target=click, args=(bot, card, user))
-        for _, card in delivered
-        for bot, user in ((first, GROUP_APPROVER), (second, THIRD))
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    first.settle()
-    second.settle()
+    all_at_once(_click, [(bot, card, user) for _, card in delivered for bot, user in ((first, GROUP_APPROVER), (second, THIRD))])
 
     for request, card in delivered:
         assert len(_calls_for(fake, request)) == 1

@@ -3,13 +3,13 @@ and rules that need two approvers."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
 from sqlalchemy import select
 
 from app.store.models import DecisionLog, InviteRequest
+from tests.support.bots import all_at_once
 from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
 from tests.support.databases import both_databases, poll_until
 from tests.support.policies import write_policy
@@ -256,23 +256,7 @@ def test_second_approvals_arriving_together_make_exactly_one_call(fake, start_bo
     first, second = start_bot(INVITES_POLICY=path), start_bot(INVITES_POLICY=path)
     delivered = [_delivered(fake, first, f"guest{n}@partner.org", invite_type="restricted") for n in range(6)]
 
-    start = threading.Barrier(2 * len(delivered))
-
-    def click(bot, card, user):
-        start.wait()
-        _click(bot, card, user)
-
-    threads = [
-        threading.Thread(target=click, args=(bot, card, user))
-        for _, card in delivered
-        for bot, user in ((first, APPROVER), (second, GROUP_APPROVER))
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    first.settle()
-    second.settle()
+    all_at_once(_click, [(bot, card, user) for _, card in delivered for bot, user in ((first, APPROVER), (second, GROUP_APPROVER))])
 
     approved = Counter(c.params["invite_request_id"] for c in fake.calls(APPROVE))
     assert approved == {request["id"]: 1 for request, _ in delivered}

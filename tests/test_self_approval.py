@@ -4,13 +4,12 @@ INVITES_ALLOW_SELF_APPROVAL=true lets a small org approve its own."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select
 
 from app.slack.ids import ButtonValue
 from app.store.models import DecisionLog, InviteRequest
+from tests.support.bots import all_at_once
 from tests.support.cards import buttons, card_text, ephemerals_for, wait_for_card
 from tests.support.databases import both_databases, poll_until
 from tests.support.policies import write_policy
@@ -156,23 +155,7 @@ def test_a_requester_and_another_approver_approving_at_once_make_no_call(fake, s
     delivered = [
         _delivered(fake, first, f"guest{n}@partner.org", invite_type="restricted", requester_ids=[APPROVER]) for n in range(4)
     ]
-    start = threading.Barrier(2 * len(delivered))
-
-    def click(bot, card, user):
-        start.wait()
-        _click(bot, card, user)
-
-    threads = [
-        threading.Thread(target=click, args=(bot, card, user))
-        for _, card in delivered
-        for bot, user in ((first, APPROVER), (second, GROUP_APPROVER))
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    first.settle()
-    second.settle()
+    all_at_once(_click, [(bot, card, user) for _, card in delivered for bot, user in ((first, APPROVER), (second, GROUP_APPROVER))])
 
     assert fake.calls(APPROVE) == []
     for request, card in delivered:

@@ -206,3 +206,20 @@ class ProcessOutput:
 def _drain(stream: Any, output: ProcessOutput) -> None:
     for line in stream:
         output.add(line)
+
+
+def all_at_once(click: Any, clicks: list[tuple[Bot, Any, str]]) -> None:
+    """Run click(bot, card, user) for each, every thread released together, then let each bot finish its work."""
+    start = threading.Barrier(len(clicks))
+
+    def one(bot: Bot, card: Any, user: str) -> None:
+        start.wait()
+        click(bot, card, user)
+
+    threads = [threading.Thread(target=one, args=args) for args in clicks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for bot in {id(bot): bot for bot, _, _ in clicks}.values():
+        bot.settle()

@@ -1,0 +1,309 @@
+"""The gunicorn worker `invitebot serve` runs: one asyncio loop reads every request whole, within deadlines, before a
+request thread runs the WSGI app, so a slow or stalled client holds a socket for seconds and never a thread.
+
+gunicorn's threaded worker hands a connection to a thread as soon as a byte arrives and then reads the headers with no
+deadline: a few dozen clients that stop mid-header take every thread. Here a thread only ever sees a complete request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import sys
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Callable, Iterable
+from urllib.parse import unquote
+
+import h11
+from gunicorn.workers.base import Worker
+
+from app.metrics import HTTP_CUT
+
+log = logging.getLogger(__name__)
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+TICK = 1.0  # seconds between heartbeats to gunicorn's arbiter (and looks at whether to stop)
+WRITE_SECONDS = 10.0  # an answer the client does not take within this is dropped with its connection
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client may hold of the front end."""
+
+    # From the connection (or the previous answer on it) to the end of the headers: the keep-alive wait is this too.
+    header_seconds: float = 5.0
+    # From the end of the headers to the end of the body; Slack gives up on an answer 3 seconds after sending.
+    body_seconds: float = 3.0
+    # Slack's payloads are a few kilobytes: anything near these is not from Slack.
+    max_body: int = 1_000_000
+    max_header: int = 16 * 1024
+    connections: int = 1000  # open connections in all; more are answered 503 and closed
+    per_client: int = 100  # open connections from one address (0: no limit); more are answered 503 and closed
+    threads: int = 32  # requests the WSGI app runs at once
+
+
+class _Cut(Exception):
+    """The request is refused before the app sees it: its HTTP status, and why in a word (the metric's label)."""
+
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(why)
+        self.status, self.why = status, why
+
+
+class FrontEnd:
+    """Connections in, whole requests to the app's threads, answers out."""
+
+    def __init__(self, app: WsgiApp, limits: Limits) -> None:
+        self.app, self.limits = app, limits
+        self._threads = ThreadPoolExecutor(limits.threads, thread_name_prefix="invitebot-request")
+        self._per_client: Counter[str] = Counter()
+        self._warned: set[str] = set()
+        self._open = 0
+        self._busy = 0  # requests in the app now
+        self.stopping = False
+
+    async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername") or ("", 0)
+        client = str(peer[0])
+        if self.stopping or not self._admit(client):
+            await self._close(writer, _answer(503))
+            return
+        try:
+            await self._serve(reader, writer, peer)
+        except (ConnectionError, OSError, asyncio.TimeoutError):
+            pass  # the client went away, or did not take its answer
+        finally:
+            self._open -= 1
+            self._per_client[client] -= 1
+            if self._per_client[client] <= 0:
+                del self._per_client[client]
+                self._warned.discard(client)
+            writer.close()
+
+    def idle(self) -> bool:
+        return self._busy == 0
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True)
+
+    def _admit(self, client: str) -> bool:
+        limits = self.limits
+        if self._open >= limits.connections:
+            HTTP_CUT.labels(why="connections").inc()
+            return False
+        if limits.per_client and self._per_client[client] >= limits.per_client:
+            HTTP_CUT.labels(why="per_client").inc()
+            if client not in self._warned:  # once until its count falls to zero, not once a connection
+                self._warned.add(client)
+                log.warning("%s holds %d connections, the most one address may; more are refused", client, limits.per_client)
+            return False
+        self._open += 1
+        self._per_client[client] += 1
+        return True
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: tuple[Any, ...]) -> None:
+        """Requests on one connection, one at a time, until either side closes it."""
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header)
+        while not self.stopping:
+            try:
+                request = await asyncio.wait_for(_next(conn, reader), self.limits.header_seconds)
+                if not isinstance(request, h11.Request):
+                    return  # closed between requests
+                body = await self._body(conn, reader, writer, request)
+            except asyncio.TimeoutError:
+                HTTP_CUT.labels(why="header_timeout").inc()
+                return  # no request, or part of one: nothing worth an answer
+            except h11.RemoteProtocolError as error:
+                HTTP_CUT.labels(why="malformed").inc()
+                await self._close(writer, _answer(error.error_status_hint))
+                return
+            except _Cut as cut:
+                HTTP_CUT.labels(why=cut.why).inc()
+                log.debug("cut a request from %s: %s", peer[0], cut.why)
+                await self._close(writer, _answer(cut.status))
+                return
+            environ = _environ(request, body, peer, writer.get_extra_info("sockname") or ("", 0))
+            self._busy += 1
+            try:
+                status, headers, content = await asyncio.get_running_loop().run_in_executor(self._threads, self._call, environ)
+            finally:
+                self._busy -= 1
+            head = request.method == b"HEAD"
+            code, _, reason = status.partition(" ")
+            data = conn.send(h11.Response(status_code=int(code), headers=headers, reason=reason))
+            data += (b"" if head else conn.send(h11.Data(data=content))) + conn.send(h11.EndOfMessage())
+            writer.write(data)
+            await asyncio.wait_for(writer.drain(), WRITE_SECONDS)
+            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                return
+            conn.start_next_cycle()
+
+    async def _body(
+        self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: h11.Request
+    ) -> bytes:
+        """The whole body, at most max_body bytes, all of it within body_seconds of the headers."""
+        declared = dict(request.headers).get(b"content-length")
+        if declared is not None and int(declared) > self.limits.max_body:
+            raise _Cut(413, "too_large")
+        if conn.they_are_waiting_for_100_continue:
+            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+        chunks: list[bytes] = []
+        size = 0
+
+        async def read() -> None:
+            nonlocal size
+            while True:
+                event = await _next(conn, reader)
+                if isinstance(event, h11.EndOfMessage):
+                    return
+                if not isinstance(event, h11.Data):
+                    raise h11.RemoteProtocolError("the body ended early", error_status_hint=400)
+                size += len(event.data)
+                if size > self.limits.max_body:
+                    raise _Cut(413, "too_large")
+                chunks.append(bytes(event.data))
+
+        try:
+            await asyncio.wait_for(read(), self.limits.body_seconds)
+        except asyncio.TimeoutError:
+            raise _Cut(408, "body_timeout") from None
+        return b"".join(chunks)
+
+    def _call(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        """Run the WSGI app in a request thread; the answer is small, so it is gathered whole."""
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            started[:] = [status, headers]
+            return chunks.append
+
+        chunks: list[bytes] = []
+        try:
+            result = self.app(environ, start_response)
+            try:
+                chunks.extend(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except Exception:  # noqa: BLE001 - the app answers its own failures; this is a bug in it
+            log.exception("the app failed on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
+            return "500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8")], b"internal error\n"
+        status, headers = started
+        content = b"".join(chunks)
+        if not any(name.lower() == "content-length" for name, _ in headers):
+            headers = [*headers, ("Content-Length", str(len(content)))]
+        return status, headers, content
+
+    async def _close(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        try:
+            writer.write(data)
+            await asyncio.wait_for(writer.drain(), WRITE_SECONDS)
+        except (ConnectionError, OSError, asyncio.TimeoutError):
+            pass
+        writer.close()
+
+
+async def _next(conn: h11.Connection, reader: asyncio.StreamReader) -> Any:
+    """h11's next event, reading from the socket as it needs."""
+    while True:
+        event = conn.next_event()
+        if event is not h11.NEED_DATA:
+            return event
+        conn.receive_data(await reader.read(64 * 1024))
+
+
+def _answer(status: int) -> bytes:
+    """A short plain-text answer before the connection closes, whatever state the request was left in."""
+    body = f"{HTTPStatus(status).phrase.lower()}\n".encode()
+    return (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+
+
+def _environ(request: h11.Request, body: bytes, peer: tuple[Any, ...], sockname: tuple[Any, ...]) -> dict[str, Any]:
+    """PEP 3333's environ for a request read whole (so CONTENT_LENGTH is what was read, chunked or not)."""
+    path, _, query = request.target.decode("latin-1").partition("?")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": request.method.decode("ascii"),
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote(path, encoding="latin-1"),
+        "QUERY_STRING": query,
+        "SERVER_NAME": str(sockname[0]),
+        "SERVER_PORT": str(sockname[1]),
+        "SERVER_PROTOCOL": "HTTP/" + request.http_version.decode("ascii"),
+        "REMOTE_ADDR": str(peer[0]),
+        "REMOTE_PORT": str(peer[1]),
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": True,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    for raw_name, raw_value in request.headers:  # h11 gives names in lower case
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+        if "_" in name or name in ("content-length", "transfer-encoding"):
+            continue  # X_Slack_Signature would pass for X-Slack-Signature; the body's length is the one read
+        key = name.upper().replace("-", "_")
+        key = key if key == "CONTENT_TYPE" else "HTTP_" + key
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ
+
+
+class BufferingWorker(Worker):
+    """gunicorn's worker for FrontEnd: the arbiter still starts it, watches its heartbeat and stops it."""
+
+    def run(self) -> None:
+        limits: Limits = getattr(self.app, "limits", Limits())
+        front = FrontEnd(self.wsgi, limits)
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._serve(front, loop))
+        finally:
+            front.close()
+            loop.close()
+
+    async def _serve(self, front: FrontEnd, loop: asyncio.AbstractEventLoop) -> None:
+        servers = [  # gunicorn's listeners wrap the socket asyncio needs
+            await asyncio.start_server(front.connection, sock=getattr(listener, "sock", listener), backlog=self.cfg.backlog)
+            for listener in self.sockets
+        ]
+        woken = asyncio.Event()
+
+        def signalled() -> None:  # gunicorn's handlers set self.alive; the signal's byte (set_wakeup_fd) wakes the loop
+            _drain(self.PIPE[0])
+            woken.set()
+
+        loop.add_reader(self.PIPE[0], signalled)
+        while self.alive and self.ppid == os.getppid():
+            self.notify()
+            try:
+                await asyncio.wait_for(woken.wait(), TICK)
+            except asyncio.TimeoutError:
+                pass
+            woken.clear()
+        front.stopping = True
+        for server in servers:
+            server.close()
+        deadline = loop.time() + self.cfg.graceful_timeout
+        while not front.idle() and loop.time() < deadline:  # answers already being worked on still go out
+            self.notify()
+            await asyncio.sleep(0.05)
+        loop.remove_reader(self.PIPE[0])
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass

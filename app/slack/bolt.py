@@ -13,7 +13,19 @@ from slack_sdk import WebClient
 from app.metrics import TURNED_AWAY
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.api.token_health import BOT
-from app.slack.listeners import actions, after_ack, bulk, commands, digest, events, home, installation, usergroups, views
+from app.slack.listeners import (
+    actions,
+    after_ack,
+    bulk,
+    commands,
+    digest,
+    events,
+    home,
+    installation,
+    payloads,
+    usergroups,
+    views,
+)
 from app.slack.listeners.surfaces import reply_to_of
 from app.slack.runtime import Runtime
 from app.slack.ui import modals, replies
@@ -87,7 +99,12 @@ def _while_unable_to_act(runtime: Runtime, write_check: WriteCheck) -> Callable[
 
         Either way the work a request asks for cannot be done (or not recorded), so it is turned away (see
         _turn_away) before any listener acks it; the token is checked first, since its fix is the reinstall.
+        Before both, a payload without what its listener reads is answered here, once (app.slack.listeners.payloads):
+        this runs ahead of Bolt's own middleware and matchers, which read some of those fields too.
         """
+        malformed = payloads.problem(body)
+        if malformed is not None:
+            return payloads.refuse(body, malformed)
         event = body.get("event") if is_event(body) else None
         event_type = event.get("type") if isinstance(event, dict) else None
         if body.get("type") == "url_verification" or event_type in NO_TOKEN_EVENTS:

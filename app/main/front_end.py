@@ -74,7 +74,7 @@ class FrontEnd:
             return
         try:
             await self._serve(reader, writer, peer)
-        except (ConnectionError, OSError, asyncio.TimeoutError):
+        except (ConnectionError, OSError, TimeoutError):
             pass  # the client went away, or did not take its answer
         finally:
             self._open -= 1
@@ -108,36 +108,42 @@ class FrontEnd:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: tuple[Any, ...]) -> None:
         """Requests on one connection, one at a time, until either side closes it."""
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header)
+        loop = asyncio.get_running_loop()
         while not self.stopping:
+            reading = "headers"
             try:
-                request = await asyncio.wait_for(_next(conn, reader), self.limits.header_seconds)
-                if not isinstance(request, h11.Request):
-                    return  # closed between requests
-                body = await self._body(conn, reader, writer, request)
-            except asyncio.TimeoutError:
-                HTTP_CUT.labels(why="header_timeout").inc()
-                return  # no request, or part of one: nothing worth an answer
+                async with asyncio.timeout(self.limits.header_seconds) as deadline:
+                    request = await _next(conn, reader)
+                    if not isinstance(request, h11.Request):
+                        return  # closed between requests
+                    reading = "body"
+                    deadline.reschedule(loop.time() + self.limits.body_seconds)
+                    body = await self._body(conn, reader, writer, request)
+            except TimeoutError:
+                if reading == "headers":
+                    HTTP_CUT.labels(why="header_timeout").inc()
+                    return  # no request, or part of one: nothing worth an answer
+                await self._cut(writer, peer, _Cut(408, "body_timeout"))
+                return
             except h11.RemoteProtocolError as error:
                 HTTP_CUT.labels(why="malformed").inc()
                 await self._close(writer, _answer(error.error_status_hint))
                 return
             except _Cut as cut:
-                HTTP_CUT.labels(why=cut.why).inc()
-                log.debug("cut a request from %s: %s", peer[0], cut.why)
-                await self._close(writer, _answer(cut.status))
+                await self._cut(writer, peer, cut)
                 return
             environ = _environ(request, body, peer, writer.get_extra_info("sockname") or ("", 0))
             self._busy += 1
             try:
-                status, headers, content = await asyncio.get_running_loop().run_in_executor(self._threads, self._call, environ)
+                status, headers, content = await loop.run_in_executor(self._threads, self._call, environ)
             finally:
                 self._busy -= 1
-            head = request.method == b"HEAD"
             code, _, reason = status.partition(" ")
             data = conn.send(h11.Response(status_code=int(code), headers=headers, reason=reason))
-            data += (b"" if head else conn.send(h11.Data(data=content))) + conn.send(h11.EndOfMessage())
+            data += (b"" if request.method == b"HEAD" else conn.send(h11.Data(data=content))) + conn.send(h11.EndOfMessage())
             writer.write(data)
-            await asyncio.wait_for(writer.drain(), WRITE_SECONDS)
+            async with asyncio.timeout(WRITE_SECONDS):
+                await writer.drain()
             if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return
             conn.start_next_cycle()
@@ -145,7 +151,7 @@ class FrontEnd:
     async def _body(
         self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: h11.Request
     ) -> bytes:
-        """The whole body, at most max_body bytes, all of it within body_seconds of the headers."""
+        """The whole body, at most max_body bytes (the caller holds the deadline)."""
         declared = dict(request.headers).get(b"content-length")
         if declared is not None and int(declared) > self.limits.max_body:
             raise _Cut(413, "too_large")
@@ -153,25 +159,19 @@ class FrontEnd:
             writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
         chunks: list[bytes] = []
         size = 0
-
-        async def read() -> None:
-            nonlocal size
-            while True:
-                event = await _next(conn, reader)
-                if isinstance(event, h11.EndOfMessage):
-                    return
-                if not isinstance(event, h11.Data):
-                    raise h11.RemoteProtocolError("the body ended early", error_status_hint=400)
-                size += len(event.data)
-                if size > self.limits.max_body:
-                    raise _Cut(413, "too_large")
-                chunks.append(bytes(event.data))
-
-        try:
-            await asyncio.wait_for(read(), self.limits.body_seconds)
-        except asyncio.TimeoutError:
-            raise _Cut(408, "body_timeout") from None
+        while not isinstance(event := await _next(conn, reader), h11.EndOfMessage):
+            if not isinstance(event, h11.Data):
+                raise h11.RemoteProtocolError("the body ended early", error_status_hint=400)
+            size += len(event.data)
+            if size > self.limits.max_body:
+                raise _Cut(413, "too_large")
+            chunks.append(bytes(event.data))
         return b"".join(chunks)
+
+    async def _cut(self, writer: asyncio.StreamWriter, peer: tuple[Any, ...], cut: _Cut) -> None:
+        HTTP_CUT.labels(why=cut.why).inc()
+        log.debug("cut a request from %s: %s", peer[0], cut.why)
+        await self._close(writer, _answer(cut.status))
 
     def _call(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
         """Run the WSGI app in a request thread; the answer is small, so it is gathered whole."""
@@ -202,8 +202,9 @@ class FrontEnd:
     async def _close(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         try:
             writer.write(data)
-            await asyncio.wait_for(writer.drain(), WRITE_SECONDS)
-        except (ConnectionError, OSError, asyncio.TimeoutError):
+            async with asyncio.timeout(WRITE_SECONDS):
+                await writer.drain()
+        except (ConnectionError, OSError, TimeoutError):
             pass
         writer.close()
 
@@ -287,8 +288,9 @@ class BufferingWorker(Worker):
         while self.alive and self.ppid == os.getppid():
             self.notify()
             try:
-                await asyncio.wait_for(woken.wait(), TICK)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(TICK):
+                    await woken.wait()
+            except TimeoutError:
                 pass
             woken.clear()
         front.stopping = True

@@ -35,7 +35,7 @@ MAX_BODY_BYTES = 1_000_000
 SIGNATURE_MAX_AGE = 5 * 60
 _BOLT_EXTRACTS = tuple(
     getattr(payload_utils, name)
-    for name in ("to_event", "to_message", "to_command", "to_action", "to_options", "to_shortcut", "to_view")
+    for name in ("to_event", "to_message", "to_command", "to_action", "to_options", "to_shortcut", "to_view", "to_step")
 )
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -19,6 +19,14 @@ class _Shape(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
 
+class _Payload(_Shape):
+    """What Bolt itself reads of any payload, whatever its type (its routing, its log line for one nobody handles)."""
+
+    type: str = ""
+    view: dict[str, Any] = Field(default_factory=dict)
+    event: dict[str, Any] = Field(default_factory=dict)
+
+
 class _User(_Shape):
     id: str
     team_id: str | None = None
@@ -123,6 +131,9 @@ _INTERACTIONS: dict[str, type[_Shape]] = {"block_actions": _BlockActions, "view_
 
 def problem(body: dict[str, Any]) -> str | None:
     """Where the payload differs from what its listener reads, in a few words (never its values); None if it does not."""
+    anything = _differs(_Payload, body)
+    if anything is not None:
+        return anything
     if is_slash_command(body):
         return _differs(_SlashCommand, body)
     kind = body.get("type")

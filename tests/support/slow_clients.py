@@ -12,10 +12,10 @@ LIFETIME = 120.0  # they stop by themselves after this, whatever the test does
 
 
 class SlowClients:
-    """`count` connections to `address` from `source` (another loopback address than the test's own requests)."""
+    """`count` connections to `address`, spread over `sources` (other loopback addresses than the test's own requests)."""
 
-    def __init__(self, address: tuple[str, int], count: int, source: str = "127.0.0.2") -> None:
-        self.address, self.count, self.source = address, count, source
+    def __init__(self, address: tuple[str, int], count: int, sources: tuple[str, ...] = ("127.0.0.2",)) -> None:
+        self.address, self.count, self.sources = address, count, sources
         self.reopened = 0
         self._stop = threading.Event()
         self._sockets: list[socket.socket | None] = []
@@ -35,7 +35,7 @@ class SlowClients:
 
     def _open(self, n: int) -> socket.socket | None:
         try:
-            sock = socket.create_connection(self.address, timeout=5, source_address=(self.source, 0))
+            sock = socket.create_connection(self.address, timeout=5, source_address=(self.sources[n % len(self.sources)], 0))
             if n % 2 == 0:  # headers that never end
                 sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n")
             else:  # a body that never arrives whole

@@ -106,6 +106,8 @@ CASES = [
     ("INVITES_ESCALATE_TO", "#leads", "'#leads' is not a channel id (C…/G…) to post escalations in, or a user-group id (S…)"),
     ("INVITES_ESCALATE_TO", "C0LEADS01", "it is set, but INVITES_ESCALATE_AFTER is not: set both, or neither"),
     ("INVITES_DIGEST_OVER", "0", "'0' is not a whole number of new requests, 1 or more (for example 50)"),
+    ("INVITES_HTTP_CONNECTIONS", "5", "'5' is not a whole number of connections from 10 to 100000 (for example 1000)"),
+    ("INVITES_HTTP_CLIENT_CONNECTIONS", "-1", "'-1' is not a whole number of connections from 0 (no limit) to 100000 (for example 100)"),
 ]
 # Any text names a path: the policy file itself is read and checked at start-up (see tests/test_policy_startup.py).
 CHECKED_AT_START_UP = {"INVITES_POLICY"}

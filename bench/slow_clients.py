@@ -1,0 +1,78 @@
+"""Acks while clients that never finish a request hold connections, under gunicorn's gthread worker and under the
+buffering worker `invitebot serve` runs (app.main.front_end).
+
+Run from the repository root: .venv/bin/python -m bench.slow_clients
+
+Each row serves bench.front_end_floor's do-nothing WSGI app. tests.support.slow_clients holds N connections, 50 from
+each of the addresses 127.0.0.2, 127.0.0.3, … (half stopping mid-header, half mid-body, each opened again when the
+server cuts it) while rounds of 10 signed clicks, each on its own connection from 127.0.0.1, are fired at once, four
+rounds a second, for ROUND_SECONDS. A click without an answer within 5 s counts as unanswered.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from bench.front_end_floor import _click, _free_port
+from bench.harness import fire_raw, percentile
+from tests.support.slow_clients import SlowClients
+
+WORKERS = {"gthread": ["-k", "gthread", "--threads", "32"], "buffering (serve)": ["-k", "app.main.front_end.BufferingWorker"]}
+CLICKS, ROUND_SECONDS, ANSWER_SECONDS, PACE = 10, 12.0, 5.0, 0.25
+PER_ADDRESS = 50
+
+
+def _started(worker: list[str], port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", *worker, "--log-level", "error", "bench.front_end_floor:plain"],
+        env={**os.environ, "FLOOR_APP": "plain"},
+    )
+    deadline = time.monotonic() + 30
+    while True:  # the arbiter listens before its worker has booted: wait for an answer, not a connection
+        try:
+            fire_raw("127.0.0.1", port, [_click(0, port)], timeout=1)
+            return server
+        except (AssertionError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def measure(worker: list[str], slow: int) -> tuple[list[float], int, int]:
+    """Every answered click's ack in seconds, the clicks left unanswered, and how often the server cut a slow client."""
+    port = _free_port()
+    server = _started(worker, port)
+    acks: list[float] = []
+    unanswered = 0
+    try:
+        sources = tuple(f"127.0.0.{2 + n}" for n in range(max(1, slow // PER_ADDRESS)))
+        with SlowClients(("127.0.0.1", port), slow, sources) as clients:
+            ends = time.monotonic() + ROUND_SECONDS
+            while time.monotonic() < ends:
+                started = time.monotonic()
+                try:
+                    acks += fire_raw("127.0.0.1", port, [_click(n, port) for n in range(CLICKS)], timeout=ANSWER_SECONDS)
+                except (AssertionError, OSError):
+                    unanswered += CLICKS
+                time.sleep(max(0.0, PACE - (time.monotonic() - started)))  # the load's pace, not a synchronisation
+            return acks, unanswered, clients.reopened
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    print(f"| worker | slow clients | clicks answered / sent | ack p50 / p99 / max (ms) | slow clients cut in {ROUND_SECONDS:g} s |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, worker in WORKERS.items():
+        for slow in (100, 1000):
+            acks, unanswered, cut = measure(worker, slow)
+            spread = " / ".join(f"{1000 * v:.1f}" for v in (percentile(acks, 50), percentile(acks, 99), max(acks))) if acks else "n/a"
+            print(f"| {name} | {slow} | {len(acks)} / {len(acks) + unanswered} | {spread} | {cut} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ import asyncio
 import io
 import logging
 import os
+import socket
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -55,7 +56,8 @@ class _Cut(Exception):
 
 
 class FrontEnd:
-    """Connections in, whole requests to the app's threads, answers out."""
+    """Connections in, whole requests to the app's threads; each thread writes its own answer, so an answer never waits
+    for the loop's turn at the GIL."""
 
     def __init__(self, app: WsgiApp, limits: Limits) -> None:
         self.app, self.limits = app, limits
@@ -64,16 +66,42 @@ class FrontEnd:
         self._warned: set[str] = set()
         self._open = 0
         self._busy = 0  # requests in the app now
+        self._serving: set[asyncio.Task[Any]] = set()
         self.stopping = False
 
-    async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername") or ("", 0)
+    async def accept(self, listener: socket.socket) -> None:
+        """Take connections from `listener` until stopped; each is served by a task of its own."""
+        loop = asyncio.get_running_loop()
+        listener.setblocking(False)
+        while True:
+            sock, peer = await loop.sock_accept(listener)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            task = loop.create_task(self._connection(sock, peer))
+            self._serving.add(task)
+            task.add_done_callback(self._serving.discard)
+
+    async def stop(self, grace: float) -> None:
+        """Take no more requests, let those in the app answer (for up to `grace` seconds), then close every connection."""
+        self.stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._busy and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for task in list(self._serving):
+            task.cancel()
+        await asyncio.gather(*self._serving, return_exceptions=True)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True)
+
+    async def _connection(self, sock: socket.socket, peer: Any) -> None:
+        peer = peer if isinstance(peer, tuple) else (str(peer), 0)
         client = str(peer[0])
         if self.stopping or not self._admit(client):
-            await self._close(writer, _answer(503))
+            await _send_and_close(sock, _answer(503))
             return
         try:
-            await self._serve(reader, writer, peer)
+            await self._serve(sock, peer)
         except (ConnectionError, OSError, TimeoutError):
             pass  # the client went away, or did not take its answer
         finally:
@@ -82,13 +110,7 @@ class FrontEnd:
             if self._per_client[client] <= 0:
                 del self._per_client[client]
                 self._warned.discard(client)
-            writer.close()
-
-    def idle(self) -> bool:
-        return self._busy == 0
-
-    def close(self) -> None:
-        self._threads.shutdown(wait=True)
+            sock.close()
 
     def _admit(self, client: str) -> bool:
         limits = self.limits
@@ -105,61 +127,54 @@ class FrontEnd:
         self._per_client[client] += 1
         return True
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: tuple[Any, ...]) -> None:
+    async def _serve(self, sock: socket.socket, peer: tuple[Any, ...]) -> None:
         """Requests on one connection, one at a time, until either side closes it."""
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header)
         loop = asyncio.get_running_loop()
+        sockname = sock.getsockname()
         while not self.stopping:
             reading = "headers"
             try:
                 async with asyncio.timeout(self.limits.header_seconds) as deadline:
-                    request = await _next(conn, reader)
+                    request = await _next(conn, sock)
                     if not isinstance(request, h11.Request):
                         return  # closed between requests
                     reading = "body"
                     deadline.reschedule(loop.time() + self.limits.body_seconds)
-                    body = await self._body(conn, reader, writer, request)
+                    body = await self._body(conn, sock, request)
             except TimeoutError:
                 if reading == "headers":
                     HTTP_CUT.labels(why="header_timeout").inc()
                     return  # no request, or part of one: nothing worth an answer
-                await self._cut(writer, peer, _Cut(408, "body_timeout"))
+                await self._cut(sock, peer, _Cut(408, "body_timeout"))
                 return
             except h11.RemoteProtocolError as error:
                 HTTP_CUT.labels(why="malformed").inc()
-                await self._close(writer, _answer(error.error_status_hint))
+                await _send_and_close(sock, _answer(error.error_status_hint))
                 return
             except _Cut as cut:
-                await self._cut(writer, peer, cut)
+                await self._cut(sock, peer, cut)
                 return
-            environ = _environ(request, body, peer, writer.get_extra_info("sockname") or ("", 0))
+            environ = _environ(request, body, peer, sockname)
             self._busy += 1
             try:
-                status, headers, content = await loop.run_in_executor(self._threads, self._call, environ)
+                again = await loop.run_in_executor(self._threads, self._answer_in_thread, sock, conn, request, environ)
             finally:
                 self._busy -= 1
-            code, _, reason = status.partition(" ")
-            data = conn.send(h11.Response(status_code=int(code), headers=headers, reason=reason))
-            data += (b"" if request.method == b"HEAD" else conn.send(h11.Data(data=content))) + conn.send(h11.EndOfMessage())
-            writer.write(data)
-            async with asyncio.timeout(WRITE_SECONDS):
-                await writer.drain()
-            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+            if not again:
                 return
             conn.start_next_cycle()
 
-    async def _body(
-        self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: h11.Request
-    ) -> bytes:
+    async def _body(self, conn: h11.Connection, sock: socket.socket, request: h11.Request) -> bytes:
         """The whole body, at most max_body bytes (the caller holds the deadline)."""
         declared = dict(request.headers).get(b"content-length")
         if declared is not None and int(declared) > self.limits.max_body:
             raise _Cut(413, "too_large")
         if conn.they_are_waiting_for_100_continue:
-            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+            await asyncio.get_running_loop().sock_sendall(sock, conn.send(h11.InformationalResponse(status_code=100, headers=[])))
         chunks: list[bytes] = []
         size = 0
-        while not isinstance(event := await _next(conn, reader), h11.EndOfMessage):
+        while not isinstance(event := await _next(conn, sock), h11.EndOfMessage):
             if not isinstance(event, h11.Data):
                 raise h11.RemoteProtocolError("the body ended early", error_status_hint=400)
             size += len(event.data)
@@ -168,20 +183,36 @@ class FrontEnd:
             chunks.append(bytes(event.data))
         return b"".join(chunks)
 
-    async def _cut(self, writer: asyncio.StreamWriter, peer: tuple[Any, ...], cut: _Cut) -> None:
+    async def _cut(self, sock: socket.socket, peer: tuple[Any, ...], cut: _Cut) -> None:
         HTTP_CUT.labels(why=cut.why).inc()
         log.debug("cut a request from %s: %s", peer[0], cut.why)
-        await self._close(writer, _answer(cut.status))
+        await _send_and_close(sock, _answer(cut.status))
+
+    def _answer_in_thread(self, sock: socket.socket, conn: h11.Connection, request: h11.Request, environ: dict[str, Any]) -> bool:
+        """Run the app and write its answer (the loop leaves the socket alone meanwhile); True if the connection stays."""
+        status, headers, content = self._call(environ)
+        code, _, reason = status.partition(" ")
+        data = conn.send(h11.Response(status_code=int(code), headers=headers, reason=reason))
+        data += (b"" if request.method == b"HEAD" else conn.send(h11.Data(data=content))) + conn.send(h11.EndOfMessage())
+        again = conn.our_state is h11.DONE and conn.their_state is h11.DONE
+        sock.settimeout(WRITE_SECONDS)
+        try:
+            sock.sendall(data)
+            if not again:
+                sock.shutdown(socket.SHUT_WR)  # a client reading until the end has its answer now
+        finally:
+            sock.setblocking(False)
+        return again
 
     def _call(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
-        """Run the WSGI app in a request thread; the answer is small, so it is gathered whole."""
+        """Run the WSGI app; the answer is small, so it is gathered whole."""
         started: list[Any] = []
+        chunks: list[bytes] = []
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
             started[:] = [status, headers]
             return chunks.append
 
-        chunks: list[bytes] = []
         try:
             result = self.app(environ, start_response)
             try:
@@ -199,23 +230,25 @@ class FrontEnd:
             headers = [*headers, ("Content-Length", str(len(content)))]
         return status, headers, content
 
-    async def _close(self, writer: asyncio.StreamWriter, data: bytes) -> None:
-        try:
-            writer.write(data)
-            async with asyncio.timeout(WRITE_SECONDS):
-                await writer.drain()
-        except (ConnectionError, OSError, TimeoutError):
-            pass
-        writer.close()
 
-
-async def _next(conn: h11.Connection, reader: asyncio.StreamReader) -> Any:
+async def _next(conn: h11.Connection, sock: socket.socket) -> Any:
     """h11's next event, reading from the socket as it needs."""
+    loop = asyncio.get_running_loop()
     while True:
         event = conn.next_event()
         if event is not h11.NEED_DATA:
             return event
-        conn.receive_data(await reader.read(64 * 1024))
+        conn.receive_data(await loop.sock_recv(sock, 64 * 1024))
+
+
+async def _send_and_close(sock: socket.socket, data: bytes) -> None:
+    """A last answer, if the client takes it within WRITE_SECONDS, then the end of the connection."""
+    try:
+        async with asyncio.timeout(WRITE_SECONDS):
+            await asyncio.get_running_loop().sock_sendall(sock, data)
+    except (ConnectionError, OSError, TimeoutError):
+        pass
+    sock.close()
 
 
 def _answer(status: int) -> bytes:
@@ -274,10 +307,8 @@ class BufferingWorker(Worker):
             loop.close()
 
     async def _serve(self, front: FrontEnd, loop: asyncio.AbstractEventLoop) -> None:
-        servers = [  # gunicorn's listeners wrap the socket asyncio needs
-            await asyncio.start_server(front.connection, sock=getattr(listener, "sock", listener), backlog=self.cfg.backlog)
-            for listener in self.sockets
-        ]
+        # gunicorn's listeners wrap the sockets they listen on
+        accepting = [loop.create_task(front.accept(getattr(listener, "sock", listener))) for listener in self.sockets]
         woken = asyncio.Event()
 
         def signalled() -> None:  # gunicorn's handlers set self.alive; the signal's byte (set_wakeup_fd) wakes the loop
@@ -293,13 +324,9 @@ class BufferingWorker(Worker):
             except TimeoutError:
                 pass
             woken.clear()
-        front.stopping = True
-        for server in servers:
-            server.close()
-        deadline = loop.time() + self.cfg.graceful_timeout
-        while not front.idle() and loop.time() < deadline:  # answers already being worked on still go out
-            self.notify()
-            await asyncio.sleep(0.05)
+        for task in accepting:
+            task.cancel()
+        await front.stop(self.cfg.graceful_timeout)  # answers already being worked on still go out
         loop.remove_reader(self.PIPE[0])
 
 

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 TICK = 1.0  # seconds between heartbeats to gunicorn's arbiter (and looks at whether to stop)
 WRITE_SECONDS = 10.0  # an answer the client does not take within this is dropped with its connection
+LINGER_SECONDS = 1.0  # after a refusal, how long what the client still sends is read and dropped before closing
 
 
 @dataclass(frozen=True)
@@ -242,10 +243,16 @@ async def _next(conn: h11.Connection, sock: socket.socket) -> Any:
 
 
 async def _send_and_close(sock: socket.socket, data: bytes) -> None:
-    """A last answer, if the client takes it within WRITE_SECONDS, then the end of the connection."""
+    """A last answer, then the end of the connection: what the client was still sending is read (for at most
+    LINGER_SECONDS) before the socket closes, or the close would reset the connection and could lose the answer."""
+    loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(WRITE_SECONDS):
-            await asyncio.get_running_loop().sock_sendall(sock, data)
+            await loop.sock_sendall(sock, data)
+        sock.shutdown(socket.SHUT_WR)
+        async with asyncio.timeout(LINGER_SECONDS):
+            while await loop.sock_recv(sock, 64 * 1024):
+                pass
     except (ConnectionError, OSError, TimeoutError):
         pass
     sock.close()

@@ -71,13 +71,13 @@ class _Input(_Shape):
 
 
 class _State(_Shape):
-    values: dict[str, dict[str, _Input]]
+    values: dict[str, dict[str, _Input]] = Field(default_factory=dict)
 
 
 class _Submitted(_Shape):
     callback_id: str
     private_metadata: str = ""
-    state: _State
+    state: _State = Field(default_factory=_State)
 
 
 class _ViewSubmission(_Shape):

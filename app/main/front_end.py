@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 TICK = 1.0  # seconds between heartbeats to gunicorn's arbiter (and looks at whether to stop)
 WRITE_SECONDS = 10.0  # an answer the client does not take within this is dropped with its connection
+ACCEPT_PAUSE = 0.1  # seconds before accepting again after accept() failed (no file descriptor left, say)
 LINGER_SECONDS = 1.0  # after a refusal, how long what the client still sends is read and dropped before closing
 
 
@@ -75,8 +76,14 @@ class FrontEnd:
         loop = asyncio.get_running_loop()
         listener.setblocking(False)
         while True:
-            sock, peer = await loop.sock_accept(listener)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                sock, peer = await loop.sock_accept(listener)
+            except OSError as error:  # out of file descriptors, say: the connections already open still finish
+                log.warning("could not accept a connection: %s", error)
+                await asyncio.sleep(ACCEPT_PAUSE)
+                continue
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # an answer goes out in one write, at once
             task = loop.create_task(self._connection(sock, peer))
             self._serving.add(task)
             task.add_done_callback(self._serving.discard)
@@ -338,6 +345,7 @@ class BufferingWorker(Worker):
 
 
 def _drain(fd: int) -> None:
+    """Empty the wake-up pipe, so the loop is not woken again for the same signal."""
     try:
         while os.read(fd, 4096):
             pass

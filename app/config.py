@@ -115,6 +115,8 @@ SPECS: dict[str, Spec] = {
         "a channel id (C…/G…) to post escalations in, or a user-group id (S…) to mention in the approvals channel", "C0456LEADS or S0789ADMINS"
     ),
     "INVITES_DIGEST_OVER": Spec("a whole number of new requests, 1 or more", "50"),
+    "INVITES_HTTP_CONNECTIONS": Spec("a whole number of connections from 10 to 100000", "1000"),
+    "INVITES_HTTP_CLIENT_CONNECTIONS": Spec("a whole number of connections from 0 (no limit) to 100000", "100"),
 }
 
 
@@ -315,6 +317,9 @@ class Settings(DatabaseSettings):
     INVITES_ESCALATE_TO: str | None = Field(default=None, validate_default=True)
     # A sync finding more new requests than this in a workspace posts one digest card for them instead of a card each.
     INVITES_DIGEST_OVER: int = Field(default=50, ge=1)
+    # `serve`'s open connections, in all and from one address (0: no per-address limit); see docs/operations.md.
+    INVITES_HTTP_CONNECTIONS: int = Field(default=1000, ge=10, le=100000)
+    INVITES_HTTP_CLIENT_CONNECTIONS: int = Field(default=100, ge=0, le=100000)
 
     @field_validator("INVITES_POLICY", mode="before")
     @classmethod

@@ -22,6 +22,12 @@ ACK_LATENCY = Histogram(
     "Time to answer a request from Slack (the ack); Slack gives up after 3 s",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5),
 )
+HTTP_CUT = Counter(
+    "invitebot_http_cut_total",
+    "Connections or requests the front end refused or cut before the app saw them, by why (header_timeout, body_timeout, "
+    "too_large, malformed, connections, per_client)",
+    ["why"],
+)
 IN_FLIGHT = Gauge("invitebot_work_in_flight", "Accepted work (listeners and background) not finished yet")
 TOKEN_REJECTED = Gauge(
     "invitebot_slack_token_rejected", "1 while Slack rejects the token (bot or admin): it must be reinstalled", ["token"]

@@ -2,8 +2,9 @@
 
 Run from the repository root: .venv/bin/python -m bench.front_end_floor
 
-Each row serves one app with gunicorn's gthread worker (what `invitebot serve` runs) and fires rounds of 50 signed
-block_actions at it at once, each on its own connection, as bench.ack_latency does:
+Each row serves one app with one of gunicorn's workers (the buffering one, app.main.front_end, is what `invitebot serve`
+runs; gthread, with 32 threads, is what it ran before) and fires rounds of 50 signed block_actions at it at once, each
+on its own connection, as bench.ack_latency does:
 - "plain WSGI": reads the body and answers 200; nothing of Slack's.
 - "Bolt ack": a Bolt App with a signing secret and one action listener that only acks (signature check, parsing,
   routing, the ack), with process_before_response as invitebot uses it.
@@ -80,12 +81,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def measure(app: str, workers: int) -> tuple[float, float]:
+WORKERS = {"buffering (serve)": ["-k", "app.main.front_end.BufferingWorker"], "gthread": ["-k", "gthread", "--threads", "32"]}
+
+
+def measure(app: str, worker: str, workers: int) -> tuple[float, float]:
     """Median over rounds of the p50 and the p99 (the slowest of 50) ack, in ms."""
     port = _free_port()
     target = "bench.front_end_floor:" + ("bolt" if app == "bolt" else "plain")
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-k", "gthread", "--threads", "32",
+        [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", *WORKERS[worker],
          "-w", str(workers), "--log-level", "error", target],
         env={**os.environ, "FLOOR_APP": app},
     )
@@ -112,12 +116,13 @@ def measure(app: str, workers: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    print(f"| front end (gunicorn gthread) | app | ack p50 / p99, {CLICKS} simultaneous (ms) |")
-    print("| --- | --- | --- |")
-    for workers in (1, 2):
-        for app, label in (("plain", "plain WSGI"), ("bolt", "Bolt ack")):
-            p50, p99 = measure(app, workers)
-            print(f"| {workers} worker{'s' if workers > 1 else ''} | {label} | {p50:.1f} / {p99:.1f} |")
+    print(f"| gunicorn worker | processes | app | ack p50 / p99, {CLICKS} simultaneous (ms) |")
+    print("| --- | --- | --- | --- |")
+    for worker in WORKERS:
+        for workers in (1, 2):
+            for app, label in (("plain", "plain WSGI"), ("bolt", "Bolt ack")):
+                p50, p99 = measure(app, worker, workers)
+                print(f"| {worker} | {workers} | {label} | {p50:.1f} / {p99:.1f} |")
 
 
 if __name__ == "__main__":

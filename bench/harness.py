@@ -142,6 +142,11 @@ def fire_raw(host: str, port: int, raws: list[bytes], timeout: float = 30.0) -> 
     return [ack for _, ack, _ in _exchange(host, port, raws, timeout)]
 
 
+def fire_raw_answers(host: str, port: int, raws: list[bytes], timeout: float = 30.0) -> list[tuple[float, bytes]]:
+    """fire_raw(), with each ack's answer as it came."""
+    return [(ack, answer) for _, ack, answer in _exchange(host, port, raws, timeout)]
+
+
 def _exchange(host: str, port: int, raws: list[bytes], timeout: float) -> list[tuple[float, float, bytes]]:
     """Open a connection per request, write them all back to back, read every answer: (sent at, ack, answer) each."""
     connections = [socket.create_connection((host, port), timeout=timeout) for _ in raws]

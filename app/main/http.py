@@ -7,8 +7,6 @@ import hmac
 import io
 import json
 import logging
-import socket
-import threading
 import time
 import urllib.parse
 from datetime import timedelta
@@ -34,13 +32,11 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 # Slack's payloads are a few kilobytes; anything near this is not from Slack, and is refused before it is read.
 MAX_BODY_BYTES = 1_000_000
-# Slack gives up on an answer after 3 seconds, so a body still arriving by then cannot be answered in time anyway.
-BODY_SECONDS = 3.0
 # Slack's signatures are valid for 5 minutes (Bolt checks the same).
 SIGNATURE_MAX_AGE = 5 * 60
 _BOLT_EXTRACTS = tuple(
     getattr(payload_utils, name)
-    for name in ("to_event", "to_message", "to_command", "to_action", "to_options", "to_shortcut", "to_view")
+    for name in ("to_event", "to_message", "to_command", "to_action", "to_options", "to_shortcut", "to_view", "to_step")
 )
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -112,7 +108,7 @@ def _admit(environ: dict[str, Any], secret: bytes) -> tuple[str, str] | None:
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
-    """At most MAX_BODY_BYTES, all of it within BODY_SECONDS (a trickling client cannot hold a thread for longer)."""
+    """At most MAX_BODY_BYTES. `serve`'s front end (app.main.front_end) has read it whole, within its deadline, already."""
     declared = (environ.get("CONTENT_LENGTH") or "").strip()
     if declared:
         if not declared.isdigit():
@@ -124,91 +120,15 @@ def _read_body(environ: dict[str, Any]) -> bytes:
         wanted = MAX_BODY_BYTES + 1
     else:
         return b""
-    stream = environ["wsgi.input"]
-    cut = _Deadline(environ.get("gunicorn.socket"), BODY_SECONDS)
-    chunks: list[bytes] = []
-    size = 0
     try:
-        while size < wanted:
-            chunk = stream.read(min(64 * 1024, wanted - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except Exception as exc:  # noqa: BLE001 - the client went away or was cut off mid-body
-        if cut.expired():
-            raise _Refused("408 Request Timeout", f"the body did not arrive within {BODY_SECONDS:g} seconds") from None
+        body = environ["wsgi.input"].read(wanted)
+    except Exception as exc:  # noqa: BLE001 - the client went away mid-body
         raise _Refused("400 Bad Request", f"the body could not be read ({type(exc).__name__})") from None
-    finally:
-        cut.cancel()
-    if cut.expired():
-        raise _Refused("408 Request Timeout", f"the body did not arrive within {BODY_SECONDS:g} seconds")
-    if size > MAX_BODY_BYTES:
+    if len(body) > MAX_BODY_BYTES:
         raise _Refused("413 Content Too Large", f"the body grew past {MAX_BODY_BYTES} bytes")
-    if declared and size < wanted:
+    if declared and len(body) < wanted:
         raise _Refused("400 Bad Request", "the body ended before its Content-Length")
-    return b"".join(chunks)
-
-
-class _Deadline:
-    """Shuts the socket for reading when time is up, which ends a blocked read (gunicorn's own timeouts do not)."""
-
-    def __init__(self, sock: socket.socket | None, seconds: float) -> None:
-        self._sock = sock
-        self._expired = threading.Event()
-        self._due = time.monotonic() + seconds
-        if sock is not None:
-            _WATCH.add(self)
-
-    def cut_if_due(self, moment: float) -> bool:
-        """Called by the watcher; True once this deadline is done with (cut, or never armed)."""
-        if moment < self._due:
-            return False
-        self._expired.set()
-        try:
-            self._sock.shutdown(socket.SHUT_RD)  # type: ignore[union-attr]
-        except OSError:
-            pass
-        return True
-
-    def expired(self) -> bool:
-        return self._expired.is_set()
-
-    def cancel(self) -> None:
-        if self._sock is not None:
-            _WATCH.discard(self)
-
-
-class _DeadlineWatch:
-    """One thread that cuts every body read past its deadline: starting a timer thread per request costs each ack."""
-
-    def __init__(self) -> None:
-        self._armed: set[_Deadline] = set()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def add(self, deadline: _Deadline) -> None:
-        with self._lock:
-            self._armed.add(deadline)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._watch, name="invitebot-body-deadlines", daemon=True)
-                self._thread.start()
-
-    def discard(self, deadline: _Deadline) -> None:
-        with self._lock:
-            self._armed.discard(deadline)
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(WATCH_SECONDS)
-            moment = time.monotonic()
-            with self._lock:
-                due = [d for d in self._armed if d.cut_if_due(moment)]
-                self._armed.difference_update(due)
-
-
-WATCH_SECONDS = 0.1  # how late past BODY_SECONDS a trickling body may be cut
-_WATCH = _DeadlineWatch()
+    return bytes(body)
 
 
 def _signed_by_slack(environ: dict[str, Any], body: bytes, secret: bytes) -> bool:

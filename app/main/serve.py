@@ -1,4 +1,4 @@
-"""`invitebot serve`: gunicorn (threads, one worker process) in front of the WSGI app."""
+"""`invitebot serve`: gunicorn (one worker process, app.main.front_end's buffering worker) in front of the WSGI app."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from gunicorn.glogging import Logger as GunicornLogger
 
 from app.config import Settings
 from app.main.container import build_runtime, database_options
+from app.main.front_end import Limits
 from app.main.http import create_wsgi_app
 from app.main.reminder_loop import ReminderLoop
 from app.main.sync_loop import SyncLoop
@@ -17,15 +18,15 @@ from app.store.db import make_engine
 from app.store.migrate import upgrade_to_head
 
 log = logging.getLogger(__name__)
-REQUEST_THREADS = 32
 
 
 class _Gunicorn(BaseApplication):
     """Embeds gunicorn so `invitebot serve` needs no separate config file."""
 
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings, options: dict[str, Any], limits: Limits) -> None:
         self._settings = settings
         self._options = options
+        self.limits = limits  # read by the worker (app.main.front_end.BufferingWorker)
         self._runtime: Any = None
         self._loop: Any = None
         self._reminders: Any = None
@@ -77,11 +78,13 @@ def serve_forever(settings: Settings, host: str, port: int) -> int:
     engine = make_engine(settings.DATABASE_URL, database_options(settings).for_migrations())
     upgrade_to_head(engine)
     engine.dispose()
+    limits = Limits(connections=settings.INVITES_HTTP_CONNECTIONS, per_client=settings.INVITES_HTTP_CLIENT_CONNECTIONS)
     options = {
         "bind": f"{host}:{port}",
         "workers": 1,
-        "worker_class": "gthread",
-        "threads": REQUEST_THREADS,
+        # Reads each request whole, within deadlines, before a thread runs the app: slow clients hold no thread.
+        "worker_class": "app.main.front_end.BufferingWorker",
+        "worker_connections": limits.connections,
         "timeout": 60,
         "graceful_timeout": 30,
         "accesslog": None,
@@ -91,5 +94,5 @@ def serve_forever(settings: Settings, host: str, port: int) -> int:
         "control_socket_disable": True,
         "when_ready": _announce,
     }
-    _Gunicorn(settings, options).run()
+    _Gunicorn(settings, options, limits).run()
     return 0

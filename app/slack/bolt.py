@@ -24,6 +24,7 @@ from app.slack.listeners import (
     events,
     home,
     installation,
+    payloads,
     team_access,
     usergroups,
     views,
@@ -102,7 +103,12 @@ def _while_unable_to_act(runtime: Runtime) -> Callable[..., BoltResponse]:
 
         Either way the work a request asks for cannot be done (or not recorded), so it is turned away (see
         _turn_away) before any listener acks it; the token is checked first, since its fix is the reinstall.
+        Before both, a payload without what its listener reads is answered here, once (app.slack.listeners.payloads):
+        this runs ahead of Bolt's own middleware and matchers, which read some of those fields too.
         """
+        malformed = payloads.problem(body)
+        if malformed is not None:
+            return payloads.refuse(body, malformed)
         event = body.get("event") if is_event(body) else None
         event_type = event.get("type") if isinstance(event, dict) else None
         if body.get("type") == "url_verification" or event_type in NO_TOKEN_EVENTS:

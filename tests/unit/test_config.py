@@ -124,6 +124,8 @@ CASES = [
     ("INVITES_DB_CONNECT_TIMEOUT", "1", "'1' is not a whole number of seconds from 2 to 300 (for example 5)"),
     ("INVITES_DB_STATEMENT_TIMEOUT", "0", "'0' is not a whole number of seconds from 1 to 3600 (for example 10)"),
     ("INVITES_DB_NETWORK_TIMEOUT", "1.5", "'1.5' is not a whole number of seconds from 1 to 3600 (for example 10)"),
+    ("INVITES_HTTP_CONNECTIONS", "5", "'5' is not a whole number of connections from 10 to 100000 (for example 1000)"),
+    ("INVITES_HTTP_CLIENT_CONNECTIONS", "-1", "'-1' is not a whole number of connections from 0 (no limit) to 100000 (for example 100)"),
 ]
 # Any text names a path: the policy file itself is read and checked at start-up (see tests/test_policy_startup.py).
 CHECKED_AT_START_UP = {"INVITES_POLICY"}

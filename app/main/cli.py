@@ -1,7 +1,8 @@
 """`invitebot serve | socket | sync | migrate | outbox | doctor | policy | export | demo`.
 
-A missing or malformed setting, or a database that cannot be opened, ends the command with one line on stderr and
-exit status 2. So does a policy file (INVITES_POLICY) that cannot be used, with a `file:line: what` line per problem,
+A missing or malformed setting, a database that cannot be opened, or (for `export` and `outbox`, which only read)
+one without the current schema ends the command with one line on stderr and exit status 2; so does `serve` on a port
+it cannot listen on. So does a policy file (INVITES_POLICY) that cannot be used, with a `file:line: what` line per problem,
 before anything starts.
 """
 

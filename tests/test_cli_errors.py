@@ -64,3 +64,29 @@ def test_sqlite_in_a_missing_folder_is_one_line_and_creates_nothing(tmp_path, ar
         f"invitebot: cannot open the database sqlite:///{folder / 'invitebot.db'}: the folder {folder} does not exist"
     ]
     assert list(tmp_path.iterdir()) == []  # no folder, no database, no .migrate.lock
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_exit_2(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = _run(["serve", "--host", "127.0.0.1", "--port", str(port)], f"sqlite:///{tmp_path / 'invitebot.db'}", tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"invitebot: cannot listen on 127.0.0.1:{port}: Address already in use; choose another --port (0 picks a free one)"
+    ]
+    assert result.stdout == ""
+
+
+def test_version_and_every_subcommands_help_say_what_it_does_and_where_settings_come_from(tmp_path):
+    version = _run(["--version"], "sqlite://", tmp_path)
+    assert (version.returncode, version.stdout) == (0, "invitebot 0.1.0\n")
+    for command in ["serve", "socket", "sync", "migrate", "outbox", "doctor", "export", "demo", "policy", "policy check"]:
+        shown = _run([*command.split(), "--help"], "sqlite://", tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        usage, description = shown.stdout.split("\n\n")[:2]
+        assert description.strip() and not description.startswith(("positional", "options")), (command, shown.stdout)
+        assert "Settings come from the environment" in " ".join(shown.stdout.split()), command

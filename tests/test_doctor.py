@@ -114,7 +114,8 @@ def test_every_setting_problem_is_a_row_and_the_database_is_still_checked(fake, 
     assert _row(result.stdout, "database")[0] == "ok"
     assert _row(result.stdout, "SLACK_BOT_TOKEN (auth.test)") == ("skip", "not run: needs SLACK_BOT_TOKEN (see above)")
     assert _row(result.stdout, "post in the approvals channel")[0] == "skip"
-    assert "6 of 15 checks failed. 7 could not run until those are fixed." in result.stdout  # 15: with the policy's row
+    # 17: with the policy's row and those of what `serve` and `socket` need
+    assert "6 of 17 checks failed. 7 could not run until those are fixed." in result.stdout
     assert fake.calls() == []  # nothing was sent to Slack with a stand-in for a missing token
 
 
@@ -165,7 +166,9 @@ def test_slack_out_of_reach_is_told_apart_from_token_problems(fake, migrated):
     result = _doctor(fake, migrated, SLACK_API_URL=api_url)
 
     assert result.returncode == 1
-    assert _row(result.stdout, "SLACK_BOT_TOKEN (auth.test)") == ("FAIL", f"cannot reach Slack at {api_url} (network_error)")
+    assert _row(result.stdout, "SLACK_BOT_TOKEN (auth.test)") == (
+        "FAIL", f"cannot reach Slack at {api_url} (network_error: Connection refused)"  # the cause the log has
+    )
     assert "Nothing answered at that address: check SLACK_API_URL" in result.stdout
     assert _row(result.stdout, "SLACK_ADMIN_TOKEN (auth.test)") == ("skip", f"not run: cannot reach Slack at {api_url}")
     assert _row(result.stdout, "database")[0] == "ok"
@@ -289,3 +292,21 @@ def test_doctor_warns_when_the_replicas_running_would_hold_more_connections_than
     result, detail = _row(_doctor(fake, migrated).stdout, "database connections")
     assert result == "ok" and "1 replica seen in the last minute may hold 11 of the" in detail
     assert f"room for {(limit - reserved - 11) // 11} more replicas of INVITES_DB_POOL_SIZE=10" in detail
+
+
+def test_a_command_that_would_refuse_to_start_is_a_failure_naming_the_command(fake, migrated):
+    result = _doctor(fake, migrated, unset=["SLACK_SIGNING_SECRET"])  # and no SLACK_APP_TOKEN: neither can start
+
+    assert result.returncode == 1
+    assert _row(result.stdout, "start `invitebot serve`") == ("FAIL", "it refuses to start: SLACK_SIGNING_SECRET is not set")
+    assert _row(result.stdout, "start `invitebot socket`") == ("FAIL", "it refuses to start: SLACK_APP_TOKEN is not set")
+    assert "All checks passed." not in result.stdout
+
+
+def test_the_command_that_can_start_is_named_when_the_other_is_not_set_up(fake, migrated):
+    result = _doctor(fake, migrated)
+
+    assert _row(result.stdout, "start `invitebot serve`") == ("ok", "SLACK_SIGNING_SECRET is set")
+    assert _row(result.stdout, "start `invitebot socket`") == (
+        "ok", "not set up (SLACK_APP_TOKEN is not set): run `invitebot serve`, which is"
+    )

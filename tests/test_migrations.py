@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
@@ -62,16 +63,35 @@ def test_replicas_starting_together_migrate_once(database_url):
             engine.dispose()
 
 
-def test_migrate_command(database_url):
-    result = subprocess.run(
+def _migrate_command(database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "app", "migrate"],
         env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_migrate_command_says_what_it_applied(database_url):
+    engine = make_engine(database_url)
+    try:
+        _migrate(engine, "upgrade", "0003")
+    finally:
+        engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+    first, again = _migrate_command(database_url), _migrate_command(database_url)
+
+    assert (first.returncode, first.stdout) == (0, f"invitebot: migrated the database 0003 → {head}\n"), first.stderr
+    assert (again.returncode, again.stdout) == (0, f"invitebot: the database is already at {head}, the latest schema\n")
+
+
+def test_migrate_command_on_an_empty_database(database_url):
+    result = _migrate_command(database_url)
+
     assert result.returncode == 0, result.stderr
-    assert "latest schema" in result.stdout
+    assert result.stdout == f"invitebot: created the schema, at {ScriptDirectory.from_config(alembic_config()).get_current_head()}\n"
 
 
 def _migrate(engine: Engine, how: str, revision: str) -> None:

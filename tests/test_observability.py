@@ -10,10 +10,13 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from app.logs import JsonFormatter, request_id
 from app.sandbox import SlackSender
+from app.slack.bolt import build_app
 from tests.support.bots import SIGNING_SECRET
-from tests.support.cards import buttons, wait_for_card
+from tests.support.cards import buttons, ephemerals_for, wait_for_card
 from tests.support.stand_in import APPROVER, CHANNEL, TEAM, new_request
 
 
@@ -176,3 +179,27 @@ def test_the_formatter_redacts_whatever_a_library_logs():
         request_id.reset(token)
     assert entry["message"] == "token [token] for ***@example.com"
     assert entry["request_id"] == "abc"
+
+
+@pytest.mark.parametrize("code", ["failed_to_send_invite", "invalid_request_id"])
+def test_a_decision_that_fails_for_good_is_one_warning_with_who_what_and_what_they_were_told(fake, bot, caplog, code):
+    request = new_request(fake)
+    bot.slack.invite_requested(request)
+    card = wait_for_card(fake, "ada@example.com")
+    fake.fail_next("admin.inviteRequests.approve", code)
+    caplog.set_level(logging.WARNING)
+
+    bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
+    bot.settle()
+
+    [told] = ephemerals_for(fake, APPROVER)
+    [line] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "failed for good" in r.getMessage()]
+    assert line == f"the decision by {APPROVER} to approve {request['id']} failed for good: {code}; they were told: {told}"
+
+
+def test_bolt_says_nothing_at_start_about_the_token_it_does_not_use(fake, bot, caplog, monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-environment")  # as `invitebot serve` runs: Bolt reads it itself
+
+    build_app(bot.runtime)
+
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("slack_bolt")] == []

@@ -54,7 +54,7 @@ def test_the_outbox_command_lists_what_failed_for_good_and_retries_it(fake, bot,
 
     retried = _invitebot(database_url, "--retry-failed")
 
-    assert retried.returncode == 0 and "1 failed jobs queued again" in retried.stdout
+    assert retried.returncode == 0 and "1 failed job queued again" in retried.stdout
     closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))  # the running bot takes it at once
     assert f"Approved by <@{APPROVER}>" in card_text(closed)
     bot.settle()
@@ -66,6 +66,6 @@ def test_the_outbox_command_drops_what_failed_for_good(fake, bot, database_url):
 
     dropped = _invitebot(database_url, "--drop-failed")
 
-    assert dropped.returncode == 0 and "1 failed jobs dropped" in dropped.stdout
+    assert dropped.returncode == 0 and "1 failed job dropped" in dropped.stdout
     assert _dead(bot) == []
     assert "0 failed for good" in _invitebot(database_url).stdout

@@ -1,7 +1,8 @@
 """`invitebot serve | socket | sync | migrate | outbox | doctor | policy | export | demo`.
 
-A missing or malformed setting, or a database that cannot be opened, ends the command with one line on stderr and
-exit status 2. So does a policy file (INVITES_POLICY) that cannot be used, with a `file:line: what` line per problem,
+A missing or malformed setting, a database that cannot be opened, or (for `export` and `outbox`, which only read)
+one without the current schema ends the command with one line on stderr and exit status 2; so does `serve` on a port
+it cannot listen on. So does a policy file (INVITES_POLICY) that cannot be used, with a `file:line: what` line per problem,
 before anything starts.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from importlib.metadata import version
 
 from app import logs
 from app.config import ConfigError, DatabaseSettings, Settings, load
@@ -17,13 +19,20 @@ from app.core import policy
 from app.core.policy import Policy, PolicyError
 from app.main import export_cli, policy_cli
 from app.store.db import DatabaseUnavailable
+from app.store.migrate import SchemaNotCurrent
 from app.store.models import OutboxJob
 
 log = logging.getLogger(__name__)
 
+ENVIRONMENT = (
+    "Settings come from the environment (DATABASE_URL, SLACK_*, INVITES_*; see docs/configuration.md), "
+    "not from options; `invitebot doctor` checks them."
+)
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="invitebot", description="Approve Slack invite requests from a channel.")
+    parser = argparse.ArgumentParser(prog="invitebot", description="Approve Slack invite requests from a channel.", epilog=ENVIRONMENT)
+    parser.add_argument("--version", action="version", version=f"invitebot {version('invitebot')}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP server for Slack (and the periodic sync)")
     serve.add_argument("--host", default="0.0.0.0")
@@ -40,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     export_cli.add_parser(commands)
     demo = commands.add_parser("demo", help="try invitebot in a browser: a Slack stand-in, a seeded org and the real bot")
     demo.add_argument("--port", type=int, default=8080, help="port of the demo page on 127.0.0.1; 0 picks a free port")
+    _describe(commands)
     args = parser.parse_args(argv)
     logs.configure()
     try:
@@ -74,13 +84,24 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_socket_mode(settings)
         return _sync(settings)
-    except (ConfigError, DatabaseUnavailable) as exc:
+    except (ConfigError, DatabaseUnavailable, SchemaNotCurrent) as exc:
         print(f"invitebot: {exc}", file=sys.stderr)
         return 2
     except PolicyError as exc:
         for line in exc.problems:  # `file:line: what`, as editors and `invitebot policy check` show them
             print(line, file=sys.stderr)
         return 2
+
+
+def _describe(commands: argparse._SubParsersAction) -> None:
+    """Every subcommand's --help opens with what it does and closes with where its settings come from."""
+    for choice in commands._choices_actions:
+        sub = commands.choices[choice.dest]
+        sub.description = sub.description or choice.help
+        sub.epilog = ENVIRONMENT
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _describe(action)
 
 
 def _check_policy(settings: Settings) -> Policy | None:
@@ -143,19 +164,18 @@ def _outbox(settings: DatabaseSettings, *, retry: bool, drop: bool) -> int:
     from app.core import outbox
     from app.core.audit import now
     from app.main.container import database_options
-    from app.store.db import ensure_reachable, make_engine, make_session_factory
-    from app.store.migrate import upgrade_to_head
+    from app.store.db import make_engine, make_session_factory
+    from app.store.migrate import require_current
 
-    engine = make_engine(settings.DATABASE_URL, database_options(settings).for_migrations())
+    engine = make_engine(settings.DATABASE_URL, database_options(settings))
     try:
-        ensure_reachable(engine)
-        upgrade_to_head(engine)
+        require_current(engine)
         sessions = make_session_factory(engine)
         if retry:
-            print(f"invitebot: {outbox.retry_failed(sessions)} failed jobs queued again")
+            print(f"invitebot: {_count(outbox.retry_failed(sessions), 'failed job')} queued again")
             return 0
         if drop:
-            print(f"invitebot: {outbox.drop_failed(sessions)} failed jobs dropped")
+            print(f"invitebot: {_count(outbox.drop_failed(sessions), 'failed job')} dropped")
             return 0
         counts = outbox.health(sessions, since=now()).counts
         print(f"outbox: {counts['queued']} queued, {counts['running']} running, {counts['dead']} failed for good")
@@ -164,6 +184,11 @@ def _outbox(settings: DatabaseSettings, *, retry: bool, drop: bool) -> int:
     finally:
         engine.dispose()
     return 0
+
+
+def _count(count: int, noun: str) -> str:
+    """"1 failed job", "2 failed jobs"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _failed_line(job: OutboxJob) -> str:
@@ -177,6 +202,7 @@ def _failed_line(job: OutboxJob) -> str:
 
 
 def _migrate(settings: DatabaseSettings) -> int:
+    """The only command that creates or upgrades the schema on its own; it says what it applied."""
     from app.main.container import database_options
     from app.store.db import ensure_reachable, make_engine
     from app.store.migrate import upgrade_to_head
@@ -184,10 +210,15 @@ def _migrate(settings: DatabaseSettings) -> int:
     engine = make_engine(settings.DATABASE_URL, database_options(settings).for_migrations())
     try:
         ensure_reachable(engine)
-        upgrade_to_head(engine)
+        before, after = upgrade_to_head(engine)
     finally:
         engine.dispose()
-    print("invitebot: database is at the latest schema")
+    if before == after:
+        print(f"invitebot: the database is already at {after}, the latest schema")
+    elif before is None:
+        print(f"invitebot: created the schema, at {after}")
+    else:
+        print(f"invitebot: migrated the database {before} → {after}")
     return 0
 
 

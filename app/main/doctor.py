@@ -7,8 +7,10 @@ cannot be reached (no answer, or no Slack answer) is told apart from token and s
 from __future__ import annotations
 
 import re
+import socket
 from dataclasses import dataclass
 from typing import Callable
+from urllib.parse import urlsplit
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -16,7 +18,7 @@ from pydantic import ValidationError
 from slack_sdk import WebClient
 from sqlalchemy.engine import make_url
 
-from app.config import WORKSPACE_APPROVERS, Settings, problems, setting_of
+from app.config import SPECS, WORKSPACE_APPROVERS, Settings, problems, setting_of
 from app.core import policy
 from app.core.authz import GroupRef
 from app.main.container import build_runtime, database_options
@@ -128,10 +130,34 @@ def diagnose() -> list[Check]:
         settings = Settings(**{name: _STAND_INS[name] for name in stand_in})  # type: ignore[arg-type]
     except ValidationError:
         return checks  # unreachable while every setting has a stand-in; the rows above say what to fix
-    policy_checks = _policy(settings)
+    policy_checks = [*_commands(settings, bad), *_policy(settings)]
     if not all(check.ok for check in policy_checks):  # the other checks need no policy: build the Runtime without it
         settings = settings.model_copy(update={"INVITES_POLICY": None})
     return checks + policy_checks + run_checks(settings, bad)
+
+
+# What each way of hearing from Slack refuses to start without (`Settings.require` in app/main/cli.py).
+_COMMAND_NEEDS = {"serve": "SLACK_SIGNING_SECRET", "socket": "SLACK_APP_TOKEN"}
+
+
+def _commands(settings: Settings, bad: frozenset[str]) -> list[Check]:
+    """`invitebot serve` and `invitebot socket` each need a setting the others do not; one of the two must be able to
+    start. The one that cannot is a failure only when the other cannot either."""
+    ready = {command: need not in bad and getattr(settings, need) is not None for command, need in _COMMAND_NEEDS.items()}
+    checks = []
+    for command, need in _COMMAND_NEEDS.items():
+        name = f"start `invitebot {command}`"
+        if ready[command]:
+            checks.append(Check(name, True, f"{need} is set"))
+        elif need in bad:
+            checks.append(_skipped(name, [need]))
+        elif any(ready.values()):
+            other = next(c for c, r in ready.items() if r)
+            checks.append(Check(name, True, f"not set up ({need} is not set): run `invitebot {other}`, which is"))
+        else:
+            fix = f"Set {need} ({SPECS[need].what}) to run `invitebot {command}`."
+            checks.append(Check(name, False, f"it refuses to start: {need} is not set", fix))
+    return checks
 
 
 def _policy(settings: Settings) -> list[Check]:
@@ -291,7 +317,9 @@ class _SlackChecks:
         """A failed check; when no Slack answer came back, it says so and gets the network's fix instead."""
         if code in REACH_CODES:
             self.unreachable = True
-            return Check(name, False, f"cannot reach Slack at {self.api_url} ({code})", _REACH_FIX[code])
+            cause = _why_unreachable(self.api_url) if code == "network_error" else None
+            detail = f"{code}: {cause}" if cause else code
+            return Check(name, False, f"cannot reach Slack at {self.api_url} ({detail})", _REACH_FIX[code])
         return Check(name, False, code, fix)
 
     def _fix(self, code: str) -> str:
@@ -435,6 +463,18 @@ def _org_group(runtime: Runtime, group: GroupRef, fix_for: Callable[[str], str],
     if members:
         return Check(name, True, f"{len(members)} members in the org {org} (an org-level group)")
     return Check(name, False, f"no members in the org {org}", f"Add approvers to the user group {group.id}.")
+
+
+def _why_unreachable(api_url: str) -> str | None:
+    """What the network says when Slack's address cannot be reached ("Name or service not known", "Connection refused"),
+    as the log has it: one connection to its host and port, closed at once. None when that connection opens."""
+    address = urlsplit(api_url)
+    port = address.port or (443 if address.scheme == "https" else 80)
+    try:
+        socket.create_connection((address.hostname or "", port), timeout=5).close()
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__
+    return None
 
 
 def _slack_fix(code: str) -> str:

@@ -1,6 +1,6 @@
 """`invitebot export --since … [--until …] [--format csv|jsonl] [--out FILE]`: the audit log for auditors, offline.
 
-Only DATABASE_URL is read, so no Slack token is needed. A time that cannot be read, an --until that is not after
+Only DATABASE_URL is read, so no Slack token is needed; the database is never created or migrated. A time that cannot be read, an --until that is not after
 --since, or a file that cannot be written ends the command with one line on stderr and exit status 2.
 """
 
@@ -67,13 +67,12 @@ def run(args: argparse.Namespace, settings: DatabaseSettings) -> int:
     except UsageProblem as exc:
         return _usage(exc)
     from app.main.container import database_options
-    from app.store.db import ensure_reachable, make_engine, make_read_session_factory
-    from app.store.migrate import upgrade_to_head
+    from app.store.db import make_engine, make_read_session_factory
+    from app.store.migrate import require_current
 
     engine = make_engine(settings.DATABASE_URL, database_options(settings).for_migrations())
     try:
-        ensure_reachable(engine)  # before FILE is made: a database that cannot be opened leaves nothing behind
-        upgrade_to_head(engine)
+        require_current(engine)  # before FILE is made: a database that cannot be read leaves nothing behind
         try:
             target = _open(args.out)
         except UsageProblem as exc:

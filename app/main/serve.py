@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -74,7 +76,25 @@ def _announce(server: Any) -> None:
         log.info("invitebot listening on http://%s:%s", host, port)
 
 
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why gunicorn could not bind host:port (as it binds: SO_REUSEADDR), or None when it can. Asked first, because
+    gunicorn retries a busy port for five seconds, logging each try, and then exits 1."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def serve_forever(settings: Settings, host: str, port: int) -> int:
+    """Serve until stopped; 2, with one line on stderr, when host:port cannot be listened on."""
+    problem = _cannot_listen(host, port)
+    if problem is not None:
+        print(f"invitebot: cannot listen on {host}:{port}: {problem}; choose another --port (0 picks a free one)", file=sys.stderr)
+        return 2
     engine = make_engine(settings.DATABASE_URL, database_options(settings).for_migrations())
     upgrade_to_head(engine)
     engine.dispose()

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.payload_utils import is_event, is_slash_command, is_view_submission
 from slack_sdk import WebClient
 
@@ -71,7 +72,16 @@ def _quiet_bolt_logger() -> logging.Logger:
     """
     bolt_logger = logging.getLogger("slack_bolt.App")
     bolt_logger.setLevel(max(bolt_logger.getEffectiveLevel(), logging.WARNING))
+    if _not_token_unused not in bolt_logger.filters:
+        bolt_logger.addFilter(_not_token_unused)
     return bolt_logger
+
+
+def _not_token_unused(record: logging.LogRecord) -> bool:
+    """Bolt reads SLACK_BOT_TOKEN from the environment whatever it is given, then warns at every start that the client we
+    pass wins over it. Tokens come from authorize() by design: that warning says nothing an operator can act on."""
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
 
 
 def _authorize(runtime: Runtime) -> Callable[..., AuthorizeResult]:

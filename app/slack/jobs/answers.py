@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.lifecycle import DECIDED
 from app.core.outbox import GiveUp, Job, Retry
-from app.core.outcomes import Outcome
+from app.core.outcomes import Outcome, Result
 from app.core.pacing import Pace
 from app.slack.api.failures import NEVER_SUCCEEDS, job_failure
 from app.slack.api.gateway import PostUnconfirmed, SlackCallFailed, SlackGateway
@@ -21,6 +21,8 @@ from app.store.models import InviteRequest
 
 log = logging.getLogger(__name__)
 
+# An attempt Slack refused and nothing will try again: on-call sees each one in the log, as they see a 429.
+FAILED_FOR_GOOD = frozenset({Result.FAILED, Result.INVITE_FAILED})
 DECIDED_NOTICE = "decided"  # the requester's DM saying how their request ended, in its metadata
 
 
@@ -32,6 +34,11 @@ def answer(runtime: Runtime, job: Job) -> None:
     outcome = Outcome.from_payload(job.payload["outcome"], request)
     user = str(reply_to.get("user") or "")
     text = replies.decision(outcome, user, per_minute=runtime.settings.INVITES_ADMIN_CALLS_PER_MINUTE)
+    if outcome.result in FAILED_FOR_GOOD:
+        log.warning(
+            "the decision by %s to %s %s failed for good: %s; they were told: %s",
+            user, outcome.action.value, outcome.request_id, outcome.error, text,
+        )
     tell(runtime, reply_to, text)
 
 

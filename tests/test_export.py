@@ -290,6 +290,7 @@ def test_direct_invitations_are_exported_with_workspace_address_guest_type_and_e
     slash(fake, bot, f"invite grace@example.com <#C0GENERAL1|general> single-channel-guest expires {expiry.isoformat()}")
     fake.fail_next("admin.users.invite", "already_in_team")
     slash(fake, bot, "invite linus@example.com <#C0GENERAL1|general>")
+    slash(fake, bot, "invite mallory@example.com <#C0GENERAL1|general> guest", user=OUTSIDER)
 
     slash(fake, bot, "export 7")
 
@@ -297,6 +298,7 @@ def test_direct_invitations_are_exported_with_workspace_address_guest_type_and_e
     assert [(r["request_id"], r["workspace"], r["email"], r["invite_type"], r["expires"], r["outcome"]) for r in rows] == [
         ("(direct invite)", TEAM, "grace@example.com", "ultra_restricted", f"{expiry.isoformat()}T23:59:59Z", "ok"),
         ("(direct invite)", TEAM, "linus@example.com", "full_member", "", "already_in_team"),
+        ("(direct invite)", TEAM, "mallory@example.com", "restricted", "", "not_allowed"),
     ]
     [invite] = fake.invites()
     assert int(invite["guest_expiration_ts"]) == int(datetime.fromisoformat(rows[0]["expires"]).timestamp())

@@ -28,7 +28,7 @@ _WIDTHS = {"request_id": 32, "actor_id": 32, "action": 16, "source": 16, "outcom
 class Invitee:
     """Whom an attempt that answers no invite request (a direct invitation) is about, so the audit names them."""
 
-    team_id: str
+    team_id: str | None  # None when the workspace could not be told (a refusal before it was looked up)
     email: str
     invite_type: str  # full_member, restricted or ultra_restricted, as Slack's invite requests say
     expires_at: datetime | None = None  # when the guest account ends
@@ -64,7 +64,7 @@ def record(
     DECISIONS.labels(outcome=outcome, source=_bounded("source", source)).inc()
     entry = _entry(request_id, actor_id, action, source, outcome, detail, batch_id)
     if invitee is not None:
-        entry.team_id, entry.email = invitee.team_id[:32], invitee.email[:320]
+        entry.team_id, entry.email = invitee.team_id and invitee.team_id[:32], invitee.email[:320]
         entry.invite_type, entry.expires_at = invitee.invite_type, invitee.expires_at
     session.add(entry)
 

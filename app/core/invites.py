@@ -48,7 +48,7 @@ def invite(
 ) -> Sent:
     """Invite someone into a workspace whose requests the person decides (INVITES_APPROVERS, or that workspace's own
     list), and audit it either way: a workspace's approvers invite into their workspace only."""
-    invitee = _invitee(invitation)
+    invitee = invitee_of(invitation)
     asked = authz.Asked(actor_id, "invite", DIRECT_INVITE_SUBJECT, Source.SLASH.value, detail=_detail(invitation), invitee=invitee)
     verdict = authz.require(sessions, approvers, asked, workspace=invitation.team_id, actor_team=actor_team)
     if not verdict.allowed:
@@ -75,7 +75,7 @@ def invite(
     return Sent(error=result.error)
 
 
-def _invitee(invitation: Invitation) -> audit.Invitee:
+def invitee_of(invitation: Invitation) -> audit.Invitee:
     """Whom the invitation is for, as the audit log names them: workspace, address, guest type and expiry."""
     expires = end_of_day(invitation.expires) if invitation.expires else None
     return audit.Invitee(invitation.team_id, invitation.email, INVITE_TYPES[invitation.guest], expires)

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,24 @@ from app.core import export
 from app.slack.api.errors import documented_codes
 from app.store.db import make_engine, make_session_factory
 from app.store.migrate import upgrade_to_head
-from app.store.models import DecisionLog, WorkspaceName
+from app.store.models import DecisionLog, InviteRequest, WorkspaceName
 from tests.support.databases import both_databases
 from tests.support.rows import request_row
-from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, MANY_APPROVERS, OTHER_TEAM, OUTSIDER, SLACK_ADMIN, TEAM
+from tests.support.stand_in import (
+    APPROVER,
+    CHANNEL,
+    GROUP_APPROVER,
+    MANY_APPROVERS,
+    OTHER_TEAM,
+    OUTSIDER,
+    SLACK_ADMIN,
+    TEAM,
+    new_request,
+)
 
 AUDIT_PAGE = Path(__file__).resolve().parents[1] / "docs" / "audit.md"
 HEADER = (
-    '"at","request_id","workspace","workspace_name","email","invite_type","action","actor","source","outcome",'
+    '"at","request_id","workspace","workspace_name","email","invite_type","expires","action","actor","source","outcome",'
     '"slack_error","rule","batch_id","detail","status","decided_by","decided_at"'
 )
 SINCE = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -133,6 +143,7 @@ def test_refused_policy_bulk_and_failed_attempts_carry_actor_rule_batch_and_slac
     assert (by_rule.actor, by_rule.source, by_rule.rule) == ("employees", "policy", "employees")
     assert (by_rule.status, by_rule.decided_by, by_rule.decided_at) == ("approved", APPROVER, "2026-01-05T09:30:12Z")
     assert (bulk.batch_id, bulk.action, bulk.status, bulk.rule) == (7, "deny", "pending", None)
+    # logged before direct invitations named whom they were for
     assert (direct.request_id, direct.action, direct.workspace, direct.email) == ("(direct invite)", "invite", None, None)
 
 
@@ -274,6 +285,64 @@ def test_invites_export_sends_the_askers_dm_a_csv_of_the_days_asked_for(fake: An
     assert fake.direct_messages(OUTSIDER) == []
 
 
+def test_direct_invitations_are_exported_with_workspace_address_guest_type_and_expiry(fake: Any, bot: Any) -> None:
+    expiry = date.today() + timedelta(days=30)
+    slash(fake, bot, f"invite grace@example.com <#C0GENERAL1|general> single-channel-guest expires {expiry.isoformat()}")
+    fake.fail_next("admin.users.invite", "already_in_team")
+    slash(fake, bot, "invite linus@example.com <#C0GENERAL1|general>")
+    slash(fake, bot, "invite mallory@example.com <#C0GENERAL1|general> guest", user=OUTSIDER)
+
+    slash(fake, bot, "export 7")
+
+    _, rows = shared_csv(fake, APPROVER)
+    assert [(r["request_id"], r["workspace"], r["email"], r["invite_type"], r["expires"], r["outcome"]) for r in rows] == [
+        ("(direct invite)", TEAM, "grace@example.com", "ultra_restricted", f"{expiry.isoformat()}T23:59:59Z", "ok"),
+        ("(direct invite)", TEAM, "linus@example.com", "full_member", "", "already_in_team"),
+        ("(direct invite)", TEAM, "mallory@example.com", "restricted", "", "not_allowed"),
+    ]
+    [invite] = fake.invites()
+    assert int(invite["guest_expiration_ts"]) == int(datetime.fromisoformat(rows[0]["expires"]).timestamp())
+
+
+def test_each_export_sent_from_slack_is_audited_with_who_how_many_days_and_rows(fake: Any, bot: Any) -> None:
+    now = datetime.now(timezone.utc)
+    with bot.runtime.sessions.begin() as session:
+        session.add(request_row(first_seen=now, last_seen=now))
+        session.add(entry(now - timedelta(days=3), detail="-"))
+    slash(fake, bot, "export 7")
+    fake.fail_next("files.completeUploadExternal", "file_uploads_disabled")
+    slash(fake, bot, "export 30")
+
+    slash(fake, bot, "export 2", user=GROUP_APPROVER)
+
+    _, rows = shared_csv(fake, GROUP_APPROVER)
+    assert [(r["request_id"], r["actor"], r["action"], r["source"], r["outcome"], r["detail"]) for r in rows] == [
+        ("-", APPROVER, "export", "slash", "ok", "the last 7 days, 1 rows"),
+        ("-", APPROVER, "export", "slash", "file_uploads_disabled", "the last 30 days, 2 rows"),
+    ]
+    _, first = shared_csv(fake, APPROVER)
+    assert first[0]["detail"] == "-"  # the placeholder as written, not '-
+    with bot.sessions() as session:
+        [audited] = session.scalars(select(DecisionLog).where(DecisionLog.actor_id == GROUP_APPROVER)).all()
+    assert (audited.action, audited.outcome, audited.detail) == ("export", "ok", "the last 2 days, 2 rows")
+
+
+def test_a_decision_made_in_slacks_admin_pages_is_exported_as_outside_like_the_request_says(fake: Any, bot: Any) -> None:
+    request = new_request(fake, "no@example.com")
+    bot.slack.invite_requested(request)
+    bot.settle()
+    fake.decide_outside(request["id"], "deny", SLACK_ADMIN)
+
+    bot.sync(timeout=60)
+    slash(fake, bot, "export 1")
+
+    _, rows = shared_csv(fake, APPROVER)
+    [closed] = [r for r in rows if r["outcome"] == "closed_elsewhere"]
+    assert (closed["actor"], closed["action"], closed["source"]) == (SLACK_ADMIN, "deny", "outside")
+    with bot.sessions() as session:
+        assert session.get(InviteRequest, request["id"]).decision_source == closed["source"]
+
+
 def test_a_workspace_approver_exports_only_their_workspaces_and_their_own_attempts(fake: Any, start_bot: Any) -> None:
     bot = start_bot(INVITES_APPROVERS=APPROVER, **{f"INVITES_APPROVERS_{OTHER_TEAM}": SLACK_ADMIN})
     now = datetime.now(timezone.utc)
@@ -289,7 +358,7 @@ def test_a_workspace_approver_exports_only_their_workspaces_and_their_own_attemp
     assert [(r["request_id"], r["detail"]) for r in rows] == [("Ir0000BETA", "beta's")]
     slash(fake, bot, "export 7")
     _, every = shared_csv(fake, APPROVER)
-    assert [r["request_id"] for r in every] == ["Ir0000ALFA", "Ir0000BETA"]
+    assert [r["request_id"] for r in every] == ["Ir0000ALFA", "Ir0000BETA", "-"]  # "-": the workspace approver's export
 
 
 def test_non_approvers_are_refused_and_audited_and_get_no_file(fake: Any, bot: Any) -> None:
@@ -370,8 +439,9 @@ def test_a_large_export_is_streamed_so_memory_does_not_grow_with_its_rows(fake: 
     add_log(bot, 18_000, start=2_000)
     large_peak, large = export_peak(fake, bot)
 
-    assert len(small) == 2_000 and len(large) == 20_000
-    assert large[-1]["detail"].startswith("'=cmd|' /C calc'!A19999 attempt 0019999")  # defused, and the last row is there
+    assert len(small) == 2_000 and len(large) == 20_001  # and the first export's own audit row
+    assert large[-2]["detail"].startswith("'=cmd|' /C calc'!A19999 attempt 0019999")  # defused, and the last row is there
+    assert (large[-1]["action"], large[-1]["detail"]) == ("export", "the last 365 days, 2000 rows")
     size = sum(len(",".join(row.values())) for row in large)
     assert size > 3_000_000
     assert large_peak < size / 2, f"peak {large_peak} bytes for a {size}-byte file"
@@ -399,6 +469,5 @@ def test_exports_asked_for_at_once_run_one_at_a_time_and_each_asker_hears_its_tu
         "time. It comes to your direct messages with invitebot when it is ready; there is no need to ask again.",
     ]
     assert len([p for p in posts if p.startswith("The audit export of the last 365 days is in your direct messages")]) == 3
-    for user in askers:
-        _, rows = shared_csv(fake, user)
-        assert len(rows) == 50
+    # each export sees the ones sent before it, audited
+    assert sorted(len(shared_csv(fake, user)[1]) for user in askers) == [50, 51, 52]

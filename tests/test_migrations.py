@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy import Engine, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.core import lifecycle
@@ -149,3 +149,31 @@ def test_the_status_check_keeps_the_requests_stored_before_it_and_goes_on_downgr
         assert inspect(engine).get_check_constraints("invite_requests") == []
     finally:
         engine.dispose()
+
+
+@both_databases
+def test_decisions_synced_from_slacks_admin_pages_read_outside_after_the_upgrade_and_sync_again_after_downgrade(database_url):
+    engine = make_engine(database_url)
+    moment = datetime.now(timezone.utc)
+    logged = [("Ir1", "sync", "closed_elsewhere"), ("Ir2", "sync", "gone"), ("Ir3", "button", "ok")]
+    try:
+        _migrate(engine, "upgrade", "0015")
+        with engine.begin() as connection:
+            for request_id, source, outcome in logged:
+                connection.execute(
+                    text("INSERT INTO decision_log (request_id, action, source, outcome, at) VALUES (:r, 'deny', :s, :o, :at)"),
+                    dict(r=request_id, s=source, o=outcome, at=moment),
+                )
+
+        upgrade_to_head(engine)
+        assert _sources(engine) == {"Ir1": "outside", "Ir2": "sync", "Ir3": "button"}
+
+        _migrate(engine, "downgrade", "0015")
+        assert _sources(engine) == {"Ir1": "sync", "Ir2": "sync", "Ir3": "button"}
+    finally:
+        engine.dispose()
+
+
+def _sources(engine: Engine) -> dict[str, str]:
+    with engine.connect() as connection:
+        return dict(connection.execute(text("SELECT request_id, source FROM decision_log")).all())

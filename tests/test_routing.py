@@ -175,6 +175,10 @@ def test_a_workspace_approver_invites_directly_only_into_their_own_workspace(fak
         (BETA_APPROVER, "invite", "slash", "not_allowed"),
         (BETA_APPROVER, "invite", "slash", "not_allowed"),
     ]
+    with bot.sessions() as session:
+        refusals = session.scalars(select(DecisionLog).where(DecisionLog.request_id == "(direct invite)").order_by(DecisionLog.id))
+        whom = [(e.team_id, e.email, e.invite_type, e.expires_at) for e in refusals]
+    assert whom == [(TEAM, "stranger@example.com", "full_member", None), (TEAM, "friend@example.com", "full_member", None)]
 
     own = slash(fake, bot, "invite colleague@example.com in beta <#C0GENERAL1|general>", BETA_APPROVER, OTHER_TEAM, BETA_CHANNEL)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import select, update
@@ -21,6 +22,16 @@ CHECKED_UNDECIDED = "the answer was lost; Slack's decided lists showed the reque
 
 # The widths of decision_log's columns (app.store.models.DecisionLog); detail is TEXT, kept to a readable length.
 _WIDTHS = {"request_id": 32, "actor_id": 32, "action": 16, "source": 16, "outcome": 64, "detail": 500}
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """Whom an attempt that answers no invite request (a direct invitation) is about, so the audit names them."""
+
+    team_id: str | None  # None when the workspace could not be told (a refusal before it was looked up)
+    email: str
+    invite_type: str  # full_member, restricted or ultra_restricted, as Slack's invite requests say
+    expires_at: datetime | None = None  # when the guest account ends
 
 
 def now() -> datetime:
@@ -45,11 +56,17 @@ def record(
     outcome: str,
     detail: str | None = None,
     batch_id: int | None = None,
+    invitee: Invitee | None = None,
 ) -> None:
-    """One entry; `batch_id` names the bulk decision it is part of (app.core.bulk.batches)."""
+    """One entry; `batch_id` names the bulk decision it is part of (app.core.bulk.batches), `invitee` whom an attempt
+    about no request was for."""
     outcome = _bounded("outcome", outcome) or ""
     DECISIONS.labels(outcome=outcome, source=_bounded("source", source)).inc()
-    session.add(_entry(request_id, actor_id, action, source, outcome, detail, batch_id))
+    entry = _entry(request_id, actor_id, action, source, outcome, detail, batch_id)
+    if invitee is not None:
+        entry.team_id, entry.email = invitee.team_id and invitee.team_id[:32], invitee.email[:320]
+        entry.invite_type, entry.expires_at = invitee.invite_type, invitee.expires_at
+    session.add(entry)
 
 
 def begin(session: Session, *, request_id: str, actor_id: str, action: str, source: str, batch_id: int | None = None) -> int:

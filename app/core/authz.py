@@ -412,6 +412,7 @@ class Asked:
     source: str = "button"
     batch_id: int | None = None
     detail: str | None = None
+    invitee: audit.Invitee | None = None  # whom a direct invitation was for
 
 
 def require(
@@ -471,5 +472,5 @@ def refused(sessions: sessionmaker[Session], asked: Asked, outcome: str) -> None
     with sessions.begin() as session:
         audit.record(
             session, request_id=asked.subject, actor_id=asked.actor_id, action=asked.action, source=asked.source,
-            outcome=outcome, detail=asked.detail, batch_id=asked.batch_id,
+            outcome=outcome, detail=asked.detail, batch_id=asked.batch_id, invitee=asked.invitee,
         )

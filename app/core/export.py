@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime, timezone
 from typing import IO, Collection, Iterable, Iterator
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.store.models import DecisionLog, InviteRequest, WorkspaceName
+from app.core import audit
+from app.store.models import DecisionLog, InviteRequest, Source, WorkspaceName
 
 BATCH = 500  # rows fetched from the database at a time
+GUEST_TYPES = ("restricted", "ultra_restricted")  # whose date_expire is when the guest account ends
 # OWASP's advice against CSV (formula) injection: a cell a spreadsheet would read as a formula starts with a quote.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What starts with + or - and still is no formula: a lone sign (the export's `-` placeholder) or a plain number.
+_NOT_A_FORMULA = re.compile(r"[+-]|[+-]?[0-9]+(\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class ExportRow:
     workspace_name: str | None
     email: str | None
     invite_type: str | None
+    expires: str | None
     action: str
     actor: str | None
     source: str
@@ -74,14 +80,17 @@ def rows(
     the slack_error column.
     `teams`: only rows about requests of these workspaces (a workspace approver's reach), and the `viewer`'s own.
     """
+    # A request's own columns, else those of the direct invitation the entry names (app.core.invites).
+    workspace = func.coalesce(InviteRequest.team_id, DecisionLog.team_id)
     query = (
         select(
             DecisionLog.at,
             DecisionLog.request_id,
-            InviteRequest.team_id,
+            workspace,
             func.coalesce(InviteRequest.team_name, WorkspaceName.name),
-            InviteRequest.email,
-            InviteRequest.invite_type,
+            func.coalesce(InviteRequest.email, DecisionLog.email),
+            func.coalesce(InviteRequest.invite_type, DecisionLog.invite_type),
+            func.coalesce(InviteRequest.date_expire, DecisionLog.expires_at),
             DecisionLog.action,
             DecisionLog.actor_id,
             DecisionLog.source,
@@ -94,7 +103,7 @@ def rows(
             InviteRequest.decided_at,
         )
         .outerjoin(InviteRequest, InviteRequest.id == DecisionLog.request_id)
-        .outerjoin(WorkspaceName, WorkspaceName.id == InviteRequest.team_id)
+        .outerjoin(WorkspaceName, WorkspaceName.id == workspace)
         .where(DecisionLog.at >= since)
         .order_by(DecisionLog.at, DecisionLog.id)
         .execution_options(yield_per=BATCH)
@@ -102,8 +111,8 @@ def rows(
     if until is not None:
         query = query.where(DecisionLog.at < until)
     if teams is not None:
-        query = query.where(or_(InviteRequest.team_id.in_(sorted(teams) or [""]), DecisionLog.actor_id == (viewer or "")))
-    for at, request_id, team, team_name, email, kind, action, actor, source, outcome, rule, batch, detail, status, by, decided in (
+        query = query.where(or_(workspace.in_(sorted(teams) or [""]), DecisionLog.actor_id == (viewer or "")))
+    for at, request_id, team, team_name, email, kind, expires, action, actor, source, outcome, rule, batch, detail, status, by, decided in (
         session.execute(query)
     ):
         yield ExportRow(
@@ -113,6 +122,7 @@ def rows(
             workspace_name=team_name,
             email=email,
             invite_type=kind,
+            expires=iso(expires) if kind in GUEST_TYPES else None,
             action=action,
             actor=actor,
             source=source,
@@ -128,11 +138,12 @@ def rows(
 
 
 def csv_cell(value: object) -> str:
-    """A value as a CSV cell: empty for none, and a leading quote before =, +, -, @, tab or CR (OWASP)."""
+    """A value as a CSV cell: empty for none, and a leading quote before a formula: a cell starting with =, +, -, @,
+    tab or CR (OWASP), unless it is a lone sign or a plain number."""
     if value is None:
         return ""
     text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return "'" + text if text.startswith(_FORMULA_STARTS) and not _NOT_A_FORMULA.fullmatch(text) else text
 
 
 def write_csv(export: Iterable[ExportRow], out: IO[str]) -> int:
@@ -153,3 +164,12 @@ def write_jsonl(export: Iterable[ExportRow], out: IO[str]) -> int:
         out.write(json.dumps(dict(zip(COLUMNS, astuple(row))), ensure_ascii=False) + "\n")
         count += 1
     return count
+
+
+def record_sent(sessions: sessionmaker[Session], actor_id: str, days: int, count: int, outcome: str = "ok") -> None:
+    """Audit an export sent from Slack (or Slack's error when it could not be): who, when, how many days and rows."""
+    with sessions.begin() as session:
+        audit.record(
+            session, request_id="-", actor_id=actor_id, action="export", source=Source.SLASH.value, outcome=outcome,
+            detail=f"the last {days} days, {count} rows",
+        )

@@ -14,6 +14,8 @@ from app.store.models import Source
 
 # The audit log's subject for an invitation that answers no invite request.
 DIRECT_INVITE_SUBJECT = "(direct invite)"
+# A guest kind as /invites invite takes it, as Slack's invite requests name it (the export's invite_type).
+INVITE_TYPES = {None: "full_member", "multi": "restricted", "single": "ultra_restricted"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ def invite(
 ) -> Sent:
     """Invite someone into a workspace whose requests the person decides (INVITES_APPROVERS, or that workspace's own
     list), and audit it either way: a workspace's approvers invite into their workspace only."""
-    asked = authz.Asked(actor_id, "invite", DIRECT_INVITE_SUBJECT, Source.SLASH.value, detail=_detail(invitation))
+    invitee = invitee_of(invitation)
+    asked = authz.Asked(actor_id, "invite", DIRECT_INVITE_SUBJECT, Source.SLASH.value, detail=_detail(invitation), invitee=invitee)
     verdict = authz.require(sessions, approvers, asked, workspace=invitation.team_id, actor_team=actor_team)
     if not verdict.allowed:
         return Sent(verdict)
@@ -55,7 +58,7 @@ def invite(
         email=invitation.email,
         channel_ids=invitation.channel_ids,
         guest=invitation.guest,
-        expires_ts=end_of_day(invitation.expires) if invitation.expires else None,
+        expires_ts=int(invitee.expires_at.timestamp()) if invitee.expires_at else None,
         message=invitation.message,
     )
     with sessions.begin() as session:
@@ -67,8 +70,15 @@ def invite(
             source=Source.SLASH.value,
             outcome=result.error or "ok",
             detail=_detail(invitation),
+            invitee=invitee,
         )
     return Sent(error=result.error)
+
+
+def invitee_of(invitation: Invitation) -> audit.Invitee:
+    """Whom the invitation is for, as the audit log names them: workspace, address, guest type and expiry."""
+    expires = end_of_day(invitation.expires) if invitation.expires else None
+    return audit.Invitee(invitation.team_id, invitation.email, INVITE_TYPES[invitation.guest], expires)
 
 
 def _detail(invitation: Invitation) -> str:
@@ -76,6 +86,6 @@ def _detail(invitation: Invitation) -> str:
     return f"{invitation.email} to {invitation.team_id} in {','.join(invitation.channel_ids)}"
 
 
-def end_of_day(day: date) -> int:
+def end_of_day(day: date) -> datetime:
     """A guest account expires at the end of the given day, UTC."""
-    return int(datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc).timestamp())
+    return datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc)

@@ -321,7 +321,7 @@ def _close(
             if credit.ours:
                 entry = Entry(Source.SYNC.value, OUR_CALL_LANDED, actor_id=credit.decided_by, action=record.action, detail=credit.detail)
             else:
-                entry = Entry(Source.SYNC.value, "closed_elsewhere", actor_id=record.actor_id, action=record.action)
+                entry = Entry(Source.OUTSIDE.value, "closed_elsewhere", actor_id=record.actor_id, action=record.action)
         closed = lifecycle.close(session, request_id, closing, entry, only_from=(status,), guards=guards)
         if closed:
             queue_cards(services, session, request_id, here=False)

@@ -172,6 +172,11 @@ class DecisionLog(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     batch_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # the bulk decision this entry was part of
+    # Whom an attempt that answers no invite request (a direct invitation) was about; NULL for the others, whose request says.
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320))
+    invite_type: Mapped[str | None] = mapped_column(String(32))
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # when the guest account it made ends
 
 
 class Batch(Base):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
 from slack_bolt import Ack, App
 
-from app.core import approvals, authz, invites, queries, receipts
+from app.core import approvals, audit, authz, invites, queries, receipts
 from app.core.authz import NOT_ALLOWED_OUTCOME
 from app.core.bulk import batches
 from app.core.bulk.batches import Filter
@@ -69,7 +70,7 @@ def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
     if command.name in OPEN_TO_ALL:
         verdict = authz.ALLOWED
     else:
-        asked = authz.Asked(user_id, command.name, _subject(runtime, command), Source.SLASH.value)
+        asked = authz.Asked(user_id, command.name, _subject(runtime, command), Source.SLASH.value, invitee=_invitee(runtime, command, body))
         verdict = authz.require(runtime.sessions, runtime.approvers, asked, actor_team=body.get("team_id"))
     if not verdict.allowed:
         if verdict.outcome == NOT_ALLOWED_OUTCOME and verdict.group is None:
@@ -86,6 +87,16 @@ def run(runtime: Runtime, command: Command, body: dict[str, Any]) -> None:
 
 # What a subcommand answers; None when the outbox answers (a decision, once Slack has answered).
 Reply = tuple[str, list[dict[str, Any]] | None] | None
+
+
+def _invitee(runtime: Runtime, command: Command, body: dict[str, Any]) -> audit.Invitee | None:
+    """Whom a direct invitation was for, so even a refused one names them in the audit log."""
+    invite = command.invite
+    if invite is None:
+        return None
+    team_id, _ = _invite_workspace(runtime, invite, body)
+    invitation = invites.Invitation(invite.email, team_id or "", invite.channel_ids, invite.guest, invite.expires)
+    return replace(invites.invitee_of(invitation), team_id=team_id)
 
 
 def _subject(runtime: Runtime, command: Command) -> str:

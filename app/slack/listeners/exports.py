@@ -55,6 +55,8 @@ def send(runtime: Runtime, reply_to: dict[str, str], user_id: str, team_id: str 
             runtime.gateway.send_file(user_id, filename=filename, file=out.buffer, length=length, title=filename, comment=comment)
         except SlackCallFailed as exc:
             log.warning("could not send an audit export: %s %s", exc.method, exc.code)
+            export.record_sent(runtime.sessions, user_id, days, rows, outcome=exc.code)
             tell_now(runtime, reply_to, replies.export_failed(exc.code, days))
             return
+    export.record_sent(runtime.sessions, user_id, days, rows)
     tell_now(runtime, reply_to, replies.export_sent(rows, days, filename))

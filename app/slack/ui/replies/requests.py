@@ -9,6 +9,7 @@ from app.core.approvals import Tally
 from app.core.policy import Policy
 from app.slack.ids import ActionId
 from app.slack.ui import blocks, limits
+from app.slack.ui.replies.attempts import attempt_line
 from app.slack.ui.replies.policy import request_policy
 from app.slack.ui.replies.words import LIST_REASON_CHARS, _sections, source_words, status_words
 from app.store.models import DecisionLog, InviteRequest
@@ -115,11 +116,7 @@ def request_in_full(
     said = request_policy(request, list(approved.counted), policy)
     if said is not None:
         out.append(blocks.mrkdwn_section(said))
-    lines = [
-        f"• {blocks.slack_date(entry.at)}: {f'<@{entry.actor_id}>' if entry.actor_id else 'invitebot'} "
-        f"{entry.action} from {source_words(entry.source)}: `{entry.outcome}`"
-        for entry in trail
-    ]
+    lines = [attempt_line(entry) for entry in trail]
     if not lines:
         return [*out, blocks.mrkdwn_section("*History*\nNo attempts to decide yet.")]
     more = lambda left: (  # noqa: E731

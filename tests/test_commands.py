@@ -248,9 +248,10 @@ def test_text_slack_escaped_is_stored_as_typed_and_shown_safely(fake, bot):
 
 
 def test_direct_invite_into_another_workspace_by_domain_or_id(fake, bot):
-    """Typed in Alpha, the invite goes where `in` says: Beta by its domain, then by its id."""
-    by_domain = answer(fake, bot, f"invite grace@example.com in beta {GENERAL}")
-    by_id = answer(fake, bot, f"invite linus@example.com in {OTHER_TEAM} {GENERAL}")
+    """Typed in Alpha, the invite goes where `in` says: Beta by its domain, then by its id (into Beta's own channel)."""
+    fake.add_channel("C0BETALAB", name="lab", team_id=OTHER_TEAM)
+    by_domain = answer(fake, bot, "invite grace@example.com in beta <#C0BETALAB|lab>")
+    by_id = answer(fake, bot, f"invite linus@example.com in {OTHER_TEAM} <#C0BETALAB|lab>")
 
     assert "Invited grace@example.com to Beta Labs" in by_domain and "Invited linus@example.com to Beta Labs" in by_id
     assert [(i["email"], i["team_id"]) for i in fake.invites()] == [

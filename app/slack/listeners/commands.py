@@ -258,6 +258,8 @@ def _invite(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     where = runtime.workspaces.name_of(team_id) or team_id
     if not sent.verdict.allowed:
         return replies.invite_refusal(sent.verdict, body["user_id"], invite.email, blocks.escape(where)), None
+    if sent.foreign_channels:
+        return replies.foreign_channels(invite.email, sent.foreign_channels, blocks.escape(where)), None
     if sent.error:
         return f"Could not invite {invite.email}: {classify_invite(sent.error).sentence}", None
     channels = " ".join(f"<#{c}>" for c in invite.channel_ids)

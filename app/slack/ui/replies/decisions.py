@@ -63,6 +63,17 @@ def invite_refusal(verdict: Verdict, user_id: str, email: str, where: str) -> st
     return refusal(verdict, user_id)
 
 
+def foreign_channels(email: str, channel_ids: tuple[str, ...], where: str) -> str:
+    """Why a direct invitation was not sent: channels of another workspace than `where` (already escaped)."""
+    named = ", ".join(f"<#{c}>" for c in channel_ids)
+    which = "is a channel" if len(channel_ids) == 1 else "are channels"
+    return (
+        f"Could not invite {email}: {named} {which} of another workspace, not of {where}, and Slack invites people only "
+        f"into the workspace's own channels. Name channels of {where}, or invite into the other workspace with "
+        "`in <workspace>`. Nothing was sent."
+    )
+
+
 REASON_NEEDED = (
     "invitebot requires a reason to deny a request: `/invites deny <request> <reason>`, or the box after Deny. "
     "Nothing was decided."

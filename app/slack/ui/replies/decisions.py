@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.core.authz import LOOKUP_FAILED_OUTCOME, SELF_APPROVAL_OUTCOME, Verdict
 from app.core.outcomes import Outcome, Result, Why
-from app.slack.api.errors import Kind, classify
+from app.slack.api.errors import Kind, classify, classify_invite
 from app.slack.ui import blocks
 from app.slack.ui.replies.words import _DOING, _PAST, _VERB
 
@@ -61,6 +61,15 @@ def invite_refusal(verdict: Verdict, user_id: str, email: str, where: str) -> st
             "the org's invite people there. Nothing was sent."
         )
     return refusal(verdict, user_id)
+
+
+def invite_failed(email: str, code: str) -> str:
+    """Slack refused a direct invitation: "No invitation was sent to …" once, then why (and what to do)."""
+    sentence = classify_invite(code).sentence
+    sent = "No invitation was sent"
+    if sent in sentence:
+        return sentence.replace(sent, f"{sent} to {email}", 1)
+    return f"Could not invite {email}: {sentence}"
 
 
 def foreign_channels(email: str, channel_ids: tuple[str, ...], where: str) -> str:
@@ -179,5 +188,8 @@ def _failed(outcome: Outcome, email: str, verb: str) -> str:
             "is open again. The next sync will show how it ended."
         )
     error = classify(outcome.error or "network_error")
-    retry = again if error.kind is Kind.TRANSIENT else ""
-    return f"Could not {verb} the request for {email}: {error.sentence}{retry}"
+    sentence = error.sentence
+    if error.kind is Kind.TRANSIENT:
+        later = f"click {verb.capitalize()} again in a minute to retry."
+        sentence = sentence.replace("try again in a minute.", later) if "try again in a minute." in sentence else sentence + again
+    return f"Could not {verb} the request for {email}: {sentence}"

@@ -51,7 +51,8 @@ MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
         ),
         (
             Outcome(Result.FAILED, Action.APPROVE, "Ir1", email="ada@example.com", error="internal_error"),
-            "Click Approve again to retry.",
+            "Could not approve the request for ada@example.com: Slack had an internal error. "
+            "Nothing was decided; click Approve again in a minute to retry.",
         ),
         (
             Outcome(Result.FAILED, Action.APPROVE, "Ir1", email="ada@example.com", error="network_error", why=Why.ANSWER_LOST_UNDECIDED),
@@ -64,6 +65,23 @@ MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
 )
 def test_the_clicker_is_told_what_came_of_it(outcome, says):
     assert says in replies.decision(outcome, APPROVER, per_minute=20)
+
+
+def test_a_transient_failure_gives_one_instruction():
+    said = replies.decision(Outcome(Result.FAILED, Action.DENY, "Ir1", error="internal_error"), APPROVER, per_minute=20)
+    assert said.count("again") == 1 and "try again" not in said
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("already_in_team_invited_user", "No invitation was sent to rf3@globex.example. That person has already been invited to the workspace."),
+        ("failed_looking_up_user", "Slack could not look that person up. No invitation was sent to rf3@globex.example. Try again in a minute."),
+    ],
+)
+def test_a_refused_direct_invitation_says_nothing_was_sent_once(code, says):
+    said = replies.invite_failed("rf3@globex.example", code)
+    assert said == says and said.count("No invitation was sent") == 1 and "Could not invite" not in said
 
 
 # -- the requester ----------------------------------------------------------------------------------------------------

@@ -96,10 +96,12 @@ def interval_words(seconds: int) -> str:
 def _counts(stats: Stats) -> dict[str, Any]:
     if stats.pending_by_team:
         per_team = ", ".join(f"{escape(team)}: {count}" for team, count in stats.pending_by_team.items())
-        pending = f"*Pending:* {per_team} ({sum(stats.pending_by_team.values())} in all)"
+        total = sum(stats.pending_by_team.values())
+        notes = [f"{total} in all"] if len(stats.pending_by_team) > 1 else []
+        notes += [oldest_words(stats.oldest_wait).strip(" ()")] if stats.oldest_wait is not None else []
+        pending = f"*Pending:* {per_team}" + (f" ({'; '.join(notes)})" if notes else "")
     else:
         pending = "*Pending:* none"
-    pending += oldest_words(stats.oldest_wait)
     return mrkdwn_section(f"{pending}\n*Last 7 days:* {stats.approved_7d} approved, {stats.denied_7d} denied")
 
 

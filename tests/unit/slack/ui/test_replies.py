@@ -157,3 +157,15 @@ def test_stats_words_the_agreement_per_rule_and_when_there_is_none():
     )
     assert "no policy is set (INVITES_POLICY)" in replies.agreement_text([], None)
     assert "no request a rule had a verdict on was decided by a person yet" in replies.agreement_text([], SHADOW)
+
+
+def test_the_pending_list_names_each_workspace_once():
+    """Under a workspace's heading (or a listing of one workspace) its requests do not repeat its name."""
+    rows = [
+        request_row(id=f"Ir{n}", email=f"p{n}@example.com", team_id=team, team_name=name)
+        for n, (team, name) in enumerate([("T0NORTH01", "Northwind Traders"), ("T0GLOBEX1", "Globex")])
+    ]
+    grouped = str(replies.pending_page(rows, total=2, offset=0, team=None, grouped={"T0NORTH01": 1, "T0GLOBEX1": 1}))
+    assert grouped.count("Northwind Traders") == 1 and grouped.count("Globex") == 1
+    one = str(replies.pending_page(rows[:1], total=1, offset=0, team="T0NORTH01", label="Northwind Traders"))
+    assert one.count("Northwind Traders") == 1

@@ -129,7 +129,8 @@ def decision(outcome: Outcome, user_id: str, *, per_minute: int) -> str:
         where = " outside invitebot" if outcome.outside else ""
         return f"No need: this request was already {_PAST[outcome.other_action or '']} by {who}{where}. The card now says so."
     if result is Result.ALREADY_DECIDED:
-        return (blocks.outcome_line(outcome.request) if outcome.request else None) or "This request is already closed."
+        line = blocks.outcome_line(outcome.request) if outcome.request else None
+        return f"This request was already decided; nothing was changed.\n{line}" if line else "This request is already closed."
     if result is Result.IN_FLIGHT:
         doing = _DOING.get(outcome.other_action or "", "deciding")
         if outcome.why is Why.LATE:

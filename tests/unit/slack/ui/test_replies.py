@@ -169,3 +169,9 @@ def test_the_pending_list_names_each_workspace_once():
     assert grouped.count("Northwind Traders") == 1 and grouped.count("Globex") == 1
     one = str(replies.pending_page(rows[:1], total=1, offset=0, team="T0NORTH01", label="Northwind Traders"))
     assert one.count("Northwind Traders") == 1
+
+
+def test_deciding_a_closed_request_again_says_it_was_already_decided():
+    denied = request_row(status="denied", decided_by=APPROVER, decision_source="slash", deny_reason="Not now")
+    said = replies.decision(Outcome(Result.ALREADY_DECIDED, Action.DENY, "Ir1", request=denied), APPROVER, per_minute=20)
+    assert said.startswith("This request was already decided; nothing was changed.") and f"Denied by <@{APPROVER}>" in said

@@ -25,7 +25,7 @@ from app.slack.ui.blocks import (
     who,
     workspace_words,
 )
-from app.slack.ui.replies import oldest_words, source_words, status_words
+from app.slack.ui.replies import guest_ends, oldest_words, source_words, status_words
 from app.store.models import InviteRequest, SyncRun
 
 MAX_BLOCKS = limits.VIEW_BLOCKS  # Slack's limit for a Home tab
@@ -286,7 +286,7 @@ def approver_home(
 
 def _own_request(request: InviteRequest) -> dict[str, Any]:
     head = f"*{escape(request.email)}* · {workspace_words(request)} · {slack_date(request.date_created, lead='asked ')}"
-    return mrkdwn_section(f"{head}\n{status_words(request)}")
+    return mrkdwn_section(f"{head}\n{status_words(request)}{guest_ends(request)}")
 
 
 def notice_only(notice: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from app.core.export import COLUMNS
 from app.core.outcomes import Outcome, Result, Why
 from app.core.policy.stats import RuleAgreement
 from app.slack.ui import replies
@@ -175,3 +176,9 @@ def test_deciding_a_closed_request_again_says_it_was_already_decided():
     denied = request_row(status="denied", decided_by=APPROVER, decision_source="slash", deny_reason="Not now")
     said = replies.decision(Outcome(Result.ALREADY_DECIDED, Action.DENY, "Ir1", request=denied), APPROVER, per_minute=20)
     assert said.startswith("This request was already decided; nothing was changed.") and f"Denied by <@{APPROVER}>" in said
+
+
+def test_the_export_names_its_columns_for_someone_without_the_docs():
+    said = replies.export_comment(3, MOMENT, MOMENT)
+    assert "docs/" not in said and "README" not in said
+    assert f"Its columns: {', '.join(COLUMNS)}." in said

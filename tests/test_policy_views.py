@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from app.store.models import Approval, InviteRequest
 from tests.support.cards import card_text, wait_for_card
+from tests.support.databases import both_databases
 from tests.support.policies import write_policy
 from tests.support.rows import request_row
 from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, TEAM, new_request
@@ -140,6 +141,7 @@ def test_show_lists_approvals_so_far_of_an_enforced_two_person_rule(fake, start_
     assert f"*guest@partner.example* · Alpha Corp · 1 of 2: <@{APPROVER}>" in home
 
 
+@both_databases
 def test_a_shadow_two_person_rule_says_what_it_would_have_done_and_whether_people_agreed(fake, start_bot, tmp_path):
     """One approver's approval is not what a rule asking for two would have allowed; one approver's deny is."""
     bot = start_bot(INVITES_POLICY=write_policy(tmp_path, "shadow"))

@@ -525,7 +525,7 @@ def test_the_home_offers_the_busiest_domains_and_decides_them_from_its_preview(f
     assert [b["block_id"] for b in filled["blocks"] if b["type"] == "input"] == ["reason"]
 
     empty = _confirm(fake, bot, filled)
-    assert json.loads(empty.body) == {"response_action": "errors", "errors": {"reason": "Write a reason to deny this request."}}
+    assert json.loads(empty.body) == {"response_action": "errors", "errors": {"reason": "Write a reason to deny the requests this preview lists."}}
     assert _batch(bot, _context(filled)["batch"]).state == "preview"
     _confirm(fake, bot, filled, reason="We only invite staff")
     batch = _finished(bot, _context(filled)["batch"])

@@ -169,8 +169,9 @@ def test_show_has_everything_including_the_audit_trail(fake, bot):
 
     assert "Joining the analytical engine project" in shown
     assert f"Approved by <@{APPROVER}>" in shown
-    assert f"<@{OUTSIDER}> approve from /invites: `not_allowed`" in shown
-    assert f"<@{APPROVER}> approve from /invites: `ok`" in shown
+    assert f"<@{OUTSIDER}> tried to approve: refused, not an approver (from /invites)" in shown
+    assert f"<@{APPROVER}> approved (from /invites)" in shown
+    assert "`not_allowed`" not in shown and "`ok`" not in shown
 
 
 def test_history_stats_and_sync(fake, bot):
@@ -247,9 +248,10 @@ def test_text_slack_escaped_is_stored_as_typed_and_shown_safely(fake, bot):
 
 
 def test_direct_invite_into_another_workspace_by_domain_or_id(fake, bot):
-    """Typed in Alpha, the invite goes where `in` says: Beta by its domain, then by its id."""
-    by_domain = answer(fake, bot, f"invite grace@example.com in beta {GENERAL}")
-    by_id = answer(fake, bot, f"invite linus@example.com in {OTHER_TEAM} {GENERAL}")
+    """Typed in Alpha, the invite goes where `in` says: Beta by its domain, then by its id (into Beta's own channel)."""
+    fake.add_channel("C0BETALAB", name="lab", team_id=OTHER_TEAM)
+    by_domain = answer(fake, bot, "invite grace@example.com in beta <#C0BETALAB|lab>")
+    by_id = answer(fake, bot, f"invite linus@example.com in {OTHER_TEAM} <#C0BETALAB|lab>")
 
     assert "Invited grace@example.com to Beta Labs" in by_domain and "Invited linus@example.com to Beta Labs" in by_id
     assert [(i["email"], i["team_id"]) for i in fake.invites()] == [

@@ -102,7 +102,7 @@ def test_approver_home_shows_counts_queue_decisions_and_settings(fake, bot):
     text = card_text(view)
     assert "Alpha Corp: 2" in text
     assert "Beta Labs: 1" in text
-    assert "(3 in all)" in text
+    assert "(3 in all; the oldest has waited" in text
     assert "1 approved, 1 denied" in text
     # the queue, workspace by workspace and each oldest first, every request with its own Approve/Deny
     assert "workspace by workspace, oldest first" in text
@@ -144,7 +144,8 @@ def test_a_long_queue_fits_in_100_blocks_and_says_how_many_more(fake, bot):
     assert 30 <= len(shown) < 60
     assert [b["block_id"] for b in shown] == [f"home-decide-{r['id']}" for r in requests[: len(shown)]]
     assert f"{60 - len(shown)} more, use /invites list" in card_text(view)
-    assert "Alpha Corp: 60 (60 in all)" in card_text(view)  # named from admin.teams.list
+    assert "*Pending:* Alpha Corp: 60 (the oldest has waited" in card_text(view)  # named from admin.teams.list; one total
+    assert "in all" not in card_text(view)
     assert len({b.get("block_id") for b in view["blocks"] if b.get("block_id")}) == len(
         [b for b in view["blocks"] if b.get("block_id")]
     )

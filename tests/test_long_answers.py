@@ -48,7 +48,7 @@ def test_show_with_a_long_audit_trail_says_how_many_attempts_are_left_out(fake: 
 
     post = answered(fake, bot, "show Ir0000LONG")
 
-    shown = len(re.findall(rf"<@{OUTSIDER}> approve from card: `not_allowed`", json.dumps(post["blocks"])))
+    shown = len(re.findall(rf"<@{OUTSIDER}> tried to approve: refused, not an approver \(from card\)", json.dumps(post["blocks"])))
     assert 10 < shown < 400
     assert last_line(post).startswith(f"{400 - shown} later attempts not shown.")
     assert any(b["type"] == "actions" for b in post["blocks"])  # the card keeps its buttons

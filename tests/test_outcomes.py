@@ -84,7 +84,7 @@ def test_transient_failure_releases_the_card_for_a_second_click(fake, bot):
     _click(fake, bot, card)
 
     [first] = _answers(fake)
-    assert "Slack had an internal error" in first and "Click Approve again to retry" in first
+    assert "Slack had an internal error" in first and "click Approve again in a minute to retry" in first
     assert len(fake.calls("admin.inviteRequests.approve")) == 3  # the first try and two bounded retries
     assert buttons(fake.message(CHANNEL, card["ts"]))
     assert fake.invite_request_status(request["id"]) == "pending"

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from app.store.models import Approval, InviteRequest
 from tests.support.cards import card_text, wait_for_card
+from tests.support.databases import both_databases
 from tests.support.policies import write_policy
 from tests.support.rows import request_row
 from tests.support.stand_in import APPROVER, CHANNEL, GROUP_APPROVER, TEAM, new_request
@@ -138,3 +139,22 @@ def test_show_lists_approvals_so_far_of_an_enforced_two_person_rule(fake, start_
 
     home = card_text(open_home(fake, bot, APPROVER))
     assert f"*guest@partner.example* · Alpha Corp · 1 of 2: <@{APPROVER}>" in home
+
+
+@both_databases
+def test_a_shadow_two_person_rule_says_what_it_would_have_done_and_whether_people_agreed(fake, start_bot, tmp_path):
+    """One approver's approval is not what a rule asking for two would have allowed; one approver's deny is."""
+    bot = start_bot(INVITES_POLICY=write_policy(tmp_path, "shadow"))
+    for email in ("one@partner.example", "two@partner.example"):
+        deliver(fake, bot, new_request(fake, email, invite_type="restricted"))
+    assert "Policy would require 2 approvals (rule guests)" in answer(fake, bot, "show one@partner.example")
+
+    answer(fake, bot, "approve one@partner.example")
+    answer(fake, bot, "deny two@partner.example Not this quarter")
+    bot.settle()
+
+    approved, denied = answer(fake, bot, "show one@partner.example"), answer(fake, bot, "show two@partner.example")
+    assert "Policy would have required 2 approvals (rule guests): the decision did not agree" in approved
+    assert "Policy would have required 2 approvals (rule guests): the decision agreed" in denied
+    assert "Policy would require" not in approved + denied
+    assert "guests: 1/2 agreed" in answer(fake, bot, "stats")

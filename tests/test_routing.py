@@ -180,10 +180,21 @@ def test_a_workspace_approver_invites_directly_only_into_their_own_workspace(fak
         whom = [(e.team_id, e.email, e.invite_type, e.expires_at) for e in refusals]
     assert whom == [(TEAM, "stranger@example.com", "full_member", None), (TEAM, "friend@example.com", "full_member", None)]
 
-    own = slash(fake, bot, "invite colleague@example.com in beta <#C0GENERAL1|general>", BETA_APPROVER, OTHER_TEAM, BETA_CHANNEL)
+    own = slash(fake, bot, f"invite colleague@example.com in beta <#{BETA_CHANNEL}|beta-approvals>", BETA_APPROVER, OTHER_TEAM, BETA_CHANNEL)
 
     assert "Invited colleague@example.com to Beta Labs" in own
     assert [(i["email"], i["team_id"]) for i in fake.invites()] == [("colleague@example.com", OTHER_TEAM)]
+
+
+def test_a_direct_invite_into_a_channel_of_another_workspace_is_refused_before_slack_is_asked(fake, start_bot):
+    """Typed in Alpha, naming Beta's channel: Slack would refuse it, so invitebot says why and sends nothing."""
+    bot = routed_bot(fake, start_bot)
+
+    refused = slash(fake, bot, f"invite rf3@beta.example.com <#{BETA_CHANNEL}|beta-approvals>", ALPHA_APPROVER, TEAM, ALPHA_CHANNEL)
+
+    assert f"<#{BETA_CHANNEL}> is a channel of another workspace, not of Alpha Corp" in refused
+    assert "Nothing was sent" in refused and "Invited" not in refused
+    assert fake.invites() == [] and not fake.calls("admin.users.invite")
 
 
 def test_a_workspace_approver_is_refused_in_the_deny_modal_of_another_workspaces_card(fake, start_bot):

@@ -36,6 +36,7 @@ class Sent:
 
     verdict: Verdict = ALLOWED
     error: str | None = None
+    foreign_channels: tuple[str, ...] = ()  # channels of another workspace: Slack would refuse them, so it was not asked
 
 
 def invite(
@@ -53,6 +54,9 @@ def invite(
     verdict = authz.require(sessions, approvers, asked, workspace=invitation.team_id, actor_team=actor_team)
     if not verdict.allowed:
         return Sent(verdict)
+    foreign = tuple(c for c in invitation.channel_ids if invitation.team_id not in (admin.channel_workspaces(c) or {invitation.team_id}))
+    if foreign:
+        return Sent(foreign_channels=foreign)
     result = admin.invite(
         team_id=invitation.team_id,
         email=invitation.email,

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, null, select, update
+from sqlalchemy import ColumnElement, and_, case, func, null, select, true, update
 from sqlalchemy.orm import Session
 
 from app.core import audit
 from app.core.audit import now
+from app.core.policy.rules import Mode, Then
 from app.store.dml import changed
 from app.store.models import Action, InviteRequest, Source, Status
 
@@ -129,8 +130,21 @@ class Closing:
         }
         if self.by_a_person:
             verdict = InviteRequest.policy_verdict
-            values["policy_agreed"] = case((verdict.in_(tuple(_STATUS_AFTER)), verdict == _VERDICT_FOR[self.status]), else_=null())
+            several = and_(verdict == Then.REQUIRE_APPROVALS.value, InviteRequest.policy_mode == Mode.SHADOW.value)
+            values["policy_agreed"] = case(
+                (verdict.in_(tuple(_STATUS_AFTER)), verdict == _VERDICT_FOR[self.status]),
+                (several, self._one_enough()),
+                else_=null(),
+            )
         return values
+
+
+    def _one_enough(self) -> ColumnElement[bool]:
+        """A shadow require_approvals rule: one person's deny is what it would allow; one person's approval only when it
+        asks for a single approval."""
+        if self.status == DENIED:
+            return true()
+        return func.coalesce(InviteRequest.approvals_needed, 2) <= 1
 
 
 def _audit_agreement(session: Session, request_id: str, closing: Closing) -> None:

@@ -191,6 +191,8 @@ def users_invite(state: SlackState, params: dict[str, Any], caller: Caller) -> d
     guest = single_channel_guest or _flag(params, "is_restricted")
     if not channel_ids or any(c not in state.channels for c in channel_ids):
         raise ApiError("failed_to_validate_channels")
+    if any(state.channels[c].team_id not in (None, team_id) for c in channel_ids):
+        raise ApiError("failed_to_validate_channels")  # Slack invites into the workspace's own (or org-wide) channels only
     if single_channel_guest and len(channel_ids) != 1:
         raise ApiError("failed_to_validate_channels")
     expiration = params.get("guest_expiration_ts")
@@ -652,6 +654,9 @@ def conversations_info(state: SlackState, params: dict[str, Any], caller: Caller
             "is_private": False,
             "is_archived": channel.is_archived,
             "is_member": True,
+            "is_org_shared": channel.team_id is None,
+            "context_team_id": channel.team_id,
+            "shared_team_ids": [channel.team_id] if channel.team_id else [],
         }
     }
 

@@ -574,3 +574,15 @@ def test_an_ephemeral_needs_the_bot_in_the_channel(fake: FakeSlack, bot: WebClie
     assert error_of(bot.chat_postEphemeral, channel="G0PRIVATE1", user="U0ALICE", text="hi") == "channel_not_found"
     assert error_of(bot.chat_postEphemeral, channel="D0PEOPLE01", user="U0ALICE", text="hi") == "channel_not_found"
     assert bot.chat_postEphemeral(channel=CHANNEL, user="U0ALICE", text="hi")["ok"]
+
+
+def test_users_invite_refuses_a_channel_of_another_workspace(fake: FakeSlack, admin: WebClient, bot: WebClient) -> None:
+    """Slack invites into the workspace's own channels only: another workspace's channel fails validation."""
+    fake.add_team(OTHER_TEAM, "Two", "two")
+    fake.add_channel("C0TWOLAB1", name="lab", team_id=OTHER_TEAM)
+    asked = dict(team_id=TEAM, email="rf3@two.example", channel_ids=["C0TWOLAB1"])
+    assert error_of(admin.admin_users_invite, **asked) == "failed_to_validate_channels"
+    assert fake.invites() == []
+    assert admin.admin_users_invite(team_id=OTHER_TEAM, email="rf3@two.example", channel_ids=["C0TWOLAB1"])["ok"]
+    described = bot.conversations_info(channel="C0TWOLAB1")["channel"]
+    assert (described["context_team_id"], described["shared_team_ids"]) == (OTHER_TEAM, [OTHER_TEAM])

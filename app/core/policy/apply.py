@@ -98,5 +98,5 @@ def enforce(services: Services, request_id: str) -> Outcome | None:
     policy = services.policy
     rule = next((r for r in policy.rules if r.name == request.policy_rule), None) if policy else None
     reason = rule.reason if rule is not None and action is Action.DENY else None
-    log.info("policy rule %s %ss request %s", request.policy_rule, action.value, request_id)
+    log.info("policy rule %s decides request %s: %s", request.policy_rule, request_id, action.value)
     return decide(services, request_id, action, request.policy_rule, Source.POLICY, reason)

@@ -135,6 +135,18 @@ class SlackGateway:
             return CallResult(error_code(exc))
         return CallResult()
 
+    def channel_workspaces(self, channel_id: str) -> frozenset[str] | None:
+        """The workspaces a channel belongs to (conversations.info); None for an org-wide channel or one Slack would not
+        describe, which admin.users.invite then judges itself."""
+        try:
+            channel = self._bot.conversations_info(channel=channel_id).get("channel") or {}
+        except WIRE_ERRORS:
+            return None
+        if channel.get("is_org_shared"):
+            return None
+        teams = {str(t) for t in channel.get("shared_team_ids") or []} | {str(channel.get("context_team_id") or "")}
+        return frozenset(t for t in teams if t) or None
+
     def pending_requests(self, team_id: str) -> Iterator[dict[str, Any]]:
         """Every pending request of a workspace, following cursors; raises SlackCallFailed."""
         yield from self._paged("admin.inviteRequests.list", "invite_requests", {"team_id": team_id, "limit": ADMIN_PAGE_LIMIT})

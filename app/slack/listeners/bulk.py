@@ -60,7 +60,7 @@ def register(app: App, runtime: Runtime) -> None:
         reason = modals.submitted_reason(view) if context.ask_reason else None
         required = runtime.settings.INVITES_DENY_REASON_REQUIRED
         if context.action == Action.DENY.value and context.ask_reason and reason is None and required:
-            ack(response_action="errors", errors={modals.REASON_BLOCK: replies.REASON_REQUIRED})
+            ack(response_action="errors", errors={modals.REASON_BLOCK: replies.BULK_REASON_REQUIRED})
             return
         ack()
         user = body["user"]

@@ -18,7 +18,6 @@ from app.core.bulk.batches import Filter
 from app.core.decisions import decide
 from app.core.outcomes import Result
 from app.core.policy import stats as policy_stats
-from app.slack.api.errors import classify_invite
 from app.slack.ids import ActionId
 from app.slack.jobs.answers import tell_now
 from app.slack.jobs.home import publish_home
@@ -269,8 +268,10 @@ def _invite(runtime: Runtime, command: Command, body: dict[str, Any]) -> Reply:
     where = runtime.workspaces.name_of(team_id) or team_id
     if not sent.verdict.allowed:
         return replies.invite_refusal(sent.verdict, body["user_id"], invite.email, blocks.escape(where)), None
+    if sent.foreign_channels:
+        return replies.foreign_channels(invite.email, sent.foreign_channels, blocks.escape(where)), None
     if sent.error:
-        return f"Could not invite {invite.email}: {classify_invite(sent.error).sentence}", None
+        return replies.invite_failed(invite.email, sent.error), None
     channels = " ".join(f"<#{c}>" for c in invite.channel_ids)
     expiry = f", until {invite.expires.isoformat()}" if invite.expires else ""
     return f"Invited {invite.email} to {blocks.escape(where)}, to join {channels} as {_GUEST_WORDS[invite.guest]}{expiry}.", None

@@ -225,7 +225,8 @@ def untold_line(request: InviteRequest) -> str | None:
     )
 
 
-_WOULD_HAVE = {"approve": "approved", "deny": "denied"}
+_WOULD = {"approve": "approve", "deny": "deny", "require_approvals": "require {count} approvals"}
+_WOULD_HAVE = {"approve": "approved", "deny": "denied", "require_approvals": "required {count} approvals"}
 
 
 def approvals_line(approvers: Sequence[str], needed: int | None) -> str:
@@ -257,15 +258,17 @@ def policy_line(request: InviteRequest) -> str | None:
         return None
     named = f"(rule {safe(rule, 64)})"
     enforced = request.policy_mode == "enforce"
-    if verdict == "require_approvals":
-        count = request.approvals_needed or 2
-        return f":busts_in_silhouette: Needs {count} approvals {named}" if enforced else f":scales: Policy would require {count} approvals {named}"
+    count = request.approvals_needed or 2
+    if verdict == "require_approvals" and enforced:
+        return f":busts_in_silhouette: Needs {count} approvals {named}"
     if request.status in OPEN:
-        return None if enforced else f":scales: Policy would {verdict} {named}"
+        if enforced:
+            return None
+        return f":scales: Policy would {_WOULD.get(verdict, verdict).format(count=count)} {named}"
     if request.policy_agreed is None:
         return None
     agreed = "agreed" if request.policy_agreed else "did not agree"
-    return f":scales: Policy would have {_WOULD_HAVE.get(verdict, verdict)} {named}: the decision {agreed}"
+    return f":scales: Policy would have {_WOULD_HAVE.get(verdict, verdict).format(count=count)} {named}: the decision {agreed}"
 
 
 def held_line(request: InviteRequest) -> str:

@@ -25,7 +25,7 @@ from app.slack.ui.blocks import (
     who,
     workspace_words,
 )
-from app.slack.ui.replies import oldest_words, source_words, status_words
+from app.slack.ui.replies import guest_ends, oldest_words, source_words, status_words
 from app.store.models import InviteRequest, SyncRun
 
 MAX_BLOCKS = limits.VIEW_BLOCKS  # Slack's limit for a Home tab
@@ -96,10 +96,12 @@ def interval_words(seconds: int) -> str:
 def _counts(stats: Stats) -> dict[str, Any]:
     if stats.pending_by_team:
         per_team = ", ".join(f"{escape(team)}: {count}" for team, count in stats.pending_by_team.items())
-        pending = f"*Pending:* {per_team} ({sum(stats.pending_by_team.values())} in all)"
+        total = sum(stats.pending_by_team.values())
+        notes = [f"{total} in all"] if len(stats.pending_by_team) > 1 else []
+        notes += [oldest_words(stats.oldest_wait).strip(" ()")] if stats.oldest_wait is not None else []
+        pending = f"*Pending:* {per_team}" + (f" ({'; '.join(notes)})" if notes else "")
     else:
         pending = "*Pending:* none"
-    pending += oldest_words(stats.oldest_wait)
     return mrkdwn_section(f"{pending}\n*Last 7 days:* {stats.approved_7d} approved, {stats.denied_7d} denied")
 
 
@@ -284,7 +286,7 @@ def approver_home(
 
 def _own_request(request: InviteRequest) -> dict[str, Any]:
     head = f"*{escape(request.email)}* · {workspace_words(request)} · {slack_date(request.date_created, lead='asked ')}"
-    return mrkdwn_section(f"{head}\n{status_words(request)}")
+    return mrkdwn_section(f"{head}\n{status_words(request)}{guest_ends(request)}")
 
 
 def notice_only(notice: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ BULK_REASON_NEEDED = (
     "invitebot requires a reason to deny requests: `/invites deny --domain example.com --reason \"…\"`, "
     "or the box in the App Home's preview. Nothing was decided."
 )
+BULK_REASON_REQUIRED = "Write a reason to deny the requests this preview lists."  # under the preview's box, which says who reads it
 BULK_PREVIEW_FAILED = "Slack did not open the preview in time; try again."
 BULK_GONE = "invitebot has no such bulk decision any more. Nothing was changed."
 _BULK_TYPES = {"full_member": "full members", "restricted": "multi-channel guests", "ultra_restricted": "single-channel guests"}

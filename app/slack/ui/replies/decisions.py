@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.core.authz import LOOKUP_FAILED_OUTCOME, SELF_APPROVAL_OUTCOME, Verdict
 from app.core.outcomes import Outcome, Result, Why
-from app.slack.api.errors import Kind, classify
+from app.slack.api.errors import Kind, classify, classify_invite
 from app.slack.ui import blocks
 from app.slack.ui.replies.words import _DOING, _PAST, _VERB
 
@@ -63,6 +63,26 @@ def invite_refusal(verdict: Verdict, user_id: str, email: str, where: str) -> st
     return refusal(verdict, user_id)
 
 
+def invite_failed(email: str, code: str) -> str:
+    """Slack refused a direct invitation: "No invitation was sent to …" once, then why (and what to do)."""
+    sentence = classify_invite(code).sentence
+    sent = "No invitation was sent"
+    if sent in sentence:
+        return sentence.replace(sent, f"{sent} to {email}", 1)
+    return f"Could not invite {email}: {sentence}"
+
+
+def foreign_channels(email: str, channel_ids: tuple[str, ...], where: str) -> str:
+    """Why a direct invitation was not sent: channels of another workspace than `where` (already escaped)."""
+    named = ", ".join(f"<#{c}>" for c in channel_ids)
+    which = "is a channel" if len(channel_ids) == 1 else "are channels"
+    return (
+        f"Could not invite {email}: {named} {which} of another workspace, not of {where}, and Slack invites people only "
+        f"into the workspace's own channels. Name channels of {where}, or invite into the other workspace with "
+        "`in <workspace>`. Nothing was sent."
+    )
+
+
 REASON_NEEDED = (
     "invitebot requires a reason to deny a request: `/invites deny <request> <reason>`, or the box after Deny. "
     "Nothing was decided."
@@ -109,7 +129,8 @@ def decision(outcome: Outcome, user_id: str, *, per_minute: int) -> str:
         where = " outside invitebot" if outcome.outside else ""
         return f"No need: this request was already {_PAST[outcome.other_action or '']} by {who}{where}. The card now says so."
     if result is Result.ALREADY_DECIDED:
-        return (blocks.outcome_line(outcome.request) if outcome.request else None) or "This request is already closed."
+        line = blocks.outcome_line(outcome.request) if outcome.request else None
+        return f"This request was already decided; nothing was changed.\n{line}" if line else "This request is already closed."
     if result is Result.IN_FLIGHT:
         doing = _DOING.get(outcome.other_action or "", "deciding")
         if outcome.why is Why.LATE:
@@ -168,5 +189,8 @@ def _failed(outcome: Outcome, email: str, verb: str) -> str:
             "is open again. The next sync will show how it ended."
         )
     error = classify(outcome.error or "network_error")
-    retry = again if error.kind is Kind.TRANSIENT else ""
-    return f"Could not {verb} the request for {email}: {error.sentence}{retry}"
+    sentence = error.sentence
+    if error.kind is Kind.TRANSIENT:
+        later = f"click {verb.capitalize()} again in a minute to retry."
+        sentence = sentence.replace("try again in a minute.", later) if "try again in a minute." in sentence else sentence + again
+    return f"Could not {verb} the request for {email}: {sentence}"

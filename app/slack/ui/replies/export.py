@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app.core.export import COLUMNS
 from app.slack.api.errors import Kind, classify
 from app.slack.ui.replies.words import _count
 
@@ -31,7 +32,7 @@ def export_comment(rows: int, since: datetime, until: datetime) -> str:
     """The message the file arrives with, in the asker's direct messages with invitebot."""
     return (
         f"invitebot's audit export: every decision and attempt from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC, "
-        f"{_count(rows, 'row')}, oldest first. docs/audit.md describes the columns."
+        f"{_count(rows, 'row')}, oldest first. Its columns: {', '.join(COLUMNS)}."
     )
 
 

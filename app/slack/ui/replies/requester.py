@@ -40,7 +40,7 @@ def requester_dm(request: InviteRequest) -> str:
 
 
 def guest_ends(request: InviteRequest) -> str:
-    """After an approved guest's status in `/invites mine`: when the account ends (nothing for anyone else)."""
+    """After an approved guest's status in `/invites mine` and the requester's Home: when the account ends (nothing for anyone else)."""
     if request.status != APPROVED or request.invite_type not in blocks.GUEST_TYPES or request.date_expire is None:
         return ""
     return f" · guest account {blocks.slack_date(request.date_expire, lead='ends ')}"

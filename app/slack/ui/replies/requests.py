@@ -9,6 +9,7 @@ from app.core.approvals import Tally
 from app.core.policy import Policy
 from app.slack.ids import ActionId
 from app.slack.ui import blocks, limits
+from app.slack.ui.replies.attempts import attempt_line
 from app.slack.ui.replies.policy import request_policy
 from app.slack.ui.replies.words import LIST_REASON_CHARS, _sections, source_words, status_words
 from app.store.models import DecisionLog, InviteRequest
@@ -16,11 +17,11 @@ from app.store.models import DecisionLog, InviteRequest
 LIST_PAGE_SIZE = 10  # 2 blocks each, with a title and the pager well within a message's 50 blocks
 
 
-def request_summary(request: InviteRequest) -> str:
-    """One request in one mrkdwn paragraph."""
-    workspace = blocks.workspace_words(request)
+def request_summary(request: InviteRequest, *, workspace: bool = True) -> str:
+    """One request in one mrkdwn paragraph; `workspace=False` under a heading that already names its workspace."""
+    where = f" in {blocks.workspace_words(request)}" if workspace else ""
     return (
-        f"{blocks.who(request)} as {blocks.invite_type_words(request.invite_type).lower()} in {workspace}\n"
+        f"{blocks.who(request)} as {blocks.invite_type_words(request.invite_type).lower()}{where}\n"
         f"Asked by {blocks.mentions(request.requester_ids)}{blocks.slack_date(request.date_created, lead=', ')} · `{request.id}`"
     )
 
@@ -46,7 +47,8 @@ def pending_page(
     items: list[list[dict[str, Any]]] = []
     previous: str | None = "-"  # no workspace has this id: the first request starts a group
     for request in requests:
-        item = [blocks.mrkdwn_section(request_summary(request)), blocks.decision_buttons(request, block_id=f"list-{request.id}")]
+        summary = request_summary(request, workspace=not (team or grouped is not None))
+        item = [blocks.mrkdwn_section(summary), blocks.decision_buttons(request, block_id=f"list-{request.id}")]
         if grouped is not None and request.team_id != previous:
             previous = request.team_id
             item.insert(0, blocks.mrkdwn_section(f"*{blocks.workspace_words(request)}* ({grouped.get(request.team_id, 0)} waiting)"))
@@ -115,11 +117,7 @@ def request_in_full(
     said = request_policy(request, list(approved.counted), policy)
     if said is not None:
         out.append(blocks.mrkdwn_section(said))
-    lines = [
-        f"• {blocks.slack_date(entry.at)}: {f'<@{entry.actor_id}>' if entry.actor_id else 'invitebot'} "
-        f"{entry.action} from {source_words(entry.source)}: `{entry.outcome}`"
-        for entry in trail
-    ]
+    lines = [attempt_line(entry) for entry in trail]
     if not lines:
         return [*out, blocks.mrkdwn_section("*History*\nNo attempts to decide yet.")]
     more = lambda left: (  # noqa: E731

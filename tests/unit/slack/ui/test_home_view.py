@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from app.core.policy import Conditions, Mode, Policy, Rule, Then
 from app.core.policy.stats import RuleAgreement, Waiting
 from app.core.queries import Stats, WorkspaceQueue
-from app.slack.ui import home_view
+from app.slack.ui import home_view, replies
 from app.store.models import SyncRun
 from tests.support.block_checks import assert_view_valid
 from tests.support.cards import card_text, decide_blocks
@@ -204,3 +204,10 @@ def test_a_requester_sees_each_request_newest_first_and_a_line_when_there_are_no
     assert "*&lt;0&gt;@example.com*" in text and "&lt;24&gt;" not in text
     assert f"Showing your {home_view.REQUESTS_LIMIT} latest requests." in text
     assert_view_valid(view)
+
+
+def test_the_requesters_home_says_when_an_approved_guest_account_ends_as_invites_mine_does() -> None:
+    guest = request_row(status="approved", decided_by=APPROVER, invite_type="restricted", date_expire=MOMENT)
+    ends = f"guest account <!date^{int(MOMENT.timestamp())}^ends "
+    assert ends in card_text(home_view.requester_home([guest]))
+    assert ends in str(replies.mine([guest]))

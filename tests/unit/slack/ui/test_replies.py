@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from app.core.export import COLUMNS
 from app.core.outcomes import Outcome, Result, Why
 from app.core.policy.stats import RuleAgreement
 from app.slack.ui import replies
@@ -51,7 +52,8 @@ MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
         ),
         (
             Outcome(Result.FAILED, Action.APPROVE, "Ir1", email="ada@example.com", error="internal_error"),
-            "Click Approve again to retry.",
+            "Could not approve the request for ada@example.com: Slack had an internal error. "
+            "Nothing was decided; click Approve again in a minute to retry.",
         ),
         (
             Outcome(Result.FAILED, Action.APPROVE, "Ir1", email="ada@example.com", error="network_error", why=Why.ANSWER_LOST_UNDECIDED),
@@ -64,6 +66,23 @@ MOMENT = datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)
 )
 def test_the_clicker_is_told_what_came_of_it(outcome, says):
     assert says in replies.decision(outcome, APPROVER, per_minute=20)
+
+
+def test_a_transient_failure_gives_one_instruction():
+    said = replies.decision(Outcome(Result.FAILED, Action.DENY, "Ir1", error="internal_error"), APPROVER, per_minute=20)
+    assert said.count("again") == 1 and "try again" not in said
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("already_in_team_invited_user", "No invitation was sent to rf3@globex.example. That person has already been invited to the workspace."),
+        ("failed_looking_up_user", "Slack could not look that person up. No invitation was sent to rf3@globex.example. Try again in a minute."),
+    ],
+)
+def test_a_refused_direct_invitation_says_nothing_was_sent_once(code, says):
+    said = replies.invite_failed("rf3@globex.example", code)
+    assert said == says and said.count("No invitation was sent") == 1 and "Could not invite" not in said
 
 
 # -- the requester ----------------------------------------------------------------------------------------------------
@@ -139,3 +158,27 @@ def test_stats_words_the_agreement_per_rule_and_when_there_is_none():
     )
     assert "no policy is set (INVITES_POLICY)" in replies.agreement_text([], None)
     assert "no request a rule had a verdict on was decided by a person yet" in replies.agreement_text([], SHADOW)
+
+
+def test_the_pending_list_names_each_workspace_once():
+    """Under a workspace's heading (or a listing of one workspace) its requests do not repeat its name."""
+    rows = [
+        request_row(id=f"Ir{n}", email=f"p{n}@example.com", team_id=team, team_name=name)
+        for n, (team, name) in enumerate([("T0NORTH01", "Northwind Traders"), ("T0GLOBEX1", "Globex")])
+    ]
+    grouped = str(replies.pending_page(rows, total=2, offset=0, team=None, grouped={"T0NORTH01": 1, "T0GLOBEX1": 1}))
+    assert grouped.count("Northwind Traders") == 1 and grouped.count("Globex") == 1
+    one = str(replies.pending_page(rows[:1], total=1, offset=0, team="T0NORTH01", label="Northwind Traders"))
+    assert one.count("Northwind Traders") == 1
+
+
+def test_deciding_a_closed_request_again_says_it_was_already_decided():
+    denied = request_row(status="denied", decided_by=APPROVER, decision_source="slash", deny_reason="Not now")
+    said = replies.decision(Outcome(Result.ALREADY_DECIDED, Action.DENY, "Ir1", request=denied), APPROVER, per_minute=20)
+    assert said.startswith("This request was already decided; nothing was changed.") and f"Denied by <@{APPROVER}>" in said
+
+
+def test_the_export_names_its_columns_for_someone_without_the_docs():
+    said = replies.export_comment(3, MOMENT, MOMENT)
+    assert "docs/" not in said and "README" not in said
+    assert f"Its columns: {', '.join(COLUMNS)}." in said

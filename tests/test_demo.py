@@ -1,10 +1,11 @@
 """`invitebot demo`: the seeded org and policy, decisions through the demo's JSON API (signed as Slack signs), the policy
-switch, a clean stop."""
+switch, a quick start, a clean stop at any moment, and a bot that never outlives the demo."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +29,8 @@ from tests.support.cards import card_text
 GRACE, KATHERINE, ALAN = "U0GRACEHOP", "U0KATHJOHN", "U0ALANTURI"
 APPROVE, DENY = "admin.inviteRequests.approve", "admin.inviteRequests.deny"
 PROJECT = Path(__file__).resolve().parents[1]
+URL_WITHIN = 10.0  # seconds from start to the page's address (about 3 with the virtualenv present)
+STOPPED_WITHIN = 3.0  # seconds from Ctrl-C to the demo and its bot gone
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -78,18 +81,61 @@ class Demo:
         return found
 
 
-@contextmanager
-def running_demo(cwd: Path | None = None) -> Iterator[Demo]:
-    """Start `python -m app demo --port 0` (in `cwd`), read its folder and URL lines, and stop it afterwards."""
+def start_demo(cwd: Path | None = None, own_session: bool = False) -> subprocess.Popen[str]:
+    """`python -m app demo --port 0` (in `cwd`; in a session of its own, as a terminal's foreground job, if asked)."""
     pythonpath = os.pathsep.join(p for p in (str(PROJECT), os.environ.get("PYTHONPATH", "")) if p)
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "app", "demo", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         cwd=cwd,
         env={**os.environ, "PYTHONPATH": pythonpath},
+        start_new_session=own_session,
     )
+
+
+def read_until(process: subprocess.Popen[str], prefix: str, lines: list[str]) -> str:
+    """The first line the demo prints that starts with `prefix` (everything printed is kept in `lines`)."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith(prefix):
+            return line
+    raise AssertionError(f"the demo exited before printing {prefix!r}:\n" + "".join(lines))
+
+
+def demo_folder(line: str) -> Path:
+    return Path(line.removeprefix("invitebot demo: data in ").split(" (removed on exit)")[0])
+
+
+def bots_of(folder: Path) -> list[int]:
+    """The live invitebot processes of the demo whose folder is `folder` (known by their database), zombies aside."""
+    marker = f"DATABASE_URL=sqlite:///{folder / 'invitebot.db'}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def wait_until_gone(folder: Path, timeout: float) -> list[int]:
+    """Poll until no bot of `folder` is alive; what is still alive at the deadline."""
+    deadline = time.monotonic() + timeout
+    while (alive := bots_of(folder)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling a process table: nothing to wait on
+    return alive
+
+
+@contextmanager
+def running_demo(cwd: Path | None = None) -> Iterator[Demo]:
+    """Start `python -m app demo --port 0` (in `cwd`), read its folder and URL lines, and stop it afterwards."""
+    process = start_demo(cwd)
     assert process.stdout is not None
     lines: list[str] = []
     folder = bot_url = None
@@ -97,7 +143,7 @@ def running_demo(cwd: Path | None = None) -> Iterator[Demo]:
         for line in process.stdout:
             lines.append(line)
             if line.startswith("invitebot demo: data in "):
-                folder = Path(line.removeprefix("invitebot demo: data in ").split(" (removed on exit)")[0])
+                folder = demo_folder(line)
             if line.startswith("invitebot demo: invitebot is "):
                 bot_url = line.removeprefix("invitebot demo: invitebot is ").split(";")[0]
             if line.startswith("invitebot demo: open "):
@@ -210,6 +256,64 @@ def test_sigterm_stops_the_bot_and_removes_the_temporary_folder() -> None:
     assert not demo.folder.exists()
     with pytest.raises(urllib.error.URLError):
         _OPENER.open(demo.bot_url.replace("/slack/events", "/healthz"), timeout=5)
+
+
+def test_the_page_address_is_printed_within_seconds_and_its_cards_arrive_after() -> None:
+    started = time.monotonic()
+    with running_demo() as demo:
+        took = time.monotonic() - started
+        assert took < URL_WITHIN, f"the page's address came after {took:.1f} s:\n" + "".join(demo.lines)
+        demo.wait_for(GRACE, lambda s: len(cards(s)) >= len(seed.REQUESTS))
+
+
+@pytest.mark.parametrize(
+    ("when", "sig"),
+    [
+        ("invitebot demo: data in ", signal.SIGINT),  # invitebot is starting
+        ("invitebot demo: invitebot is ", signal.SIGINT),  # the page answers, its requests are arriving
+        ("invitebot demo: invitebot is ", signal.SIGHUP),  # the terminal closes
+    ],
+    ids=["ctrl-c-as-the-bot-starts", "ctrl-c-as-the-requests-arrive", "terminal-closed"],
+)
+def test_ctrl_c_at_any_moment_stops_the_demo_and_its_bot_within_seconds(when: str, sig: signal.Signals) -> None:
+    process = start_demo(own_session=True)
+    lines: list[str] = []
+    folder = None
+    try:
+        folder = demo_folder(read_until(process, "invitebot demo: data in ", lines))
+        if not lines[-1].startswith(when):
+            read_until(process, when, lines)
+        os.killpg(process.pid, sig)  # as a terminal sends it: to the foreground process group
+        started = time.monotonic()
+        try:
+            code = process.wait(timeout=STOPPED_WITHIN)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running {STOPPED_WITHIN} s after {sig.name}:\n" + "".join(lines)) from None
+        assert code == 0, "".join(lines)
+        assert wait_until_gone(folder, STOPPED_WITHIN - (time.monotonic() - started)) == []
+        assert not folder.exists()
+        assert "invitebot demo: stopped, and cleaned up" in "".join(lines) + (process.stdout.read() if process.stdout else "")
+    finally:
+        stop_process(process)
+        for pid in bots_of(folder) if folder else []:
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_killed_demo_takes_its_bot_with_it() -> None:
+    process = start_demo(own_session=True)
+    lines: list[str] = []
+    folder = demo_folder(read_until(process, "invitebot demo: data in ", lines))
+    try:
+        read_until(process, "invitebot demo: invitebot is ", lines)
+        assert bots_of(folder), "the bot is running"
+        process.kill()
+        process.wait(timeout=10)
+        assert wait_until_gone(folder, 10) == [], "the bot outlived the demo"
+    finally:
+        stop_process(process)
+        for pid in bots_of(folder):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)  # a killed demo cannot remove its folder
 
 
 def test_an_armed_fault_shows_until_it_is_disarmed_and_then_slack_answers_normally(demo: Demo) -> None:

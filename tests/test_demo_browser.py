@@ -5,6 +5,7 @@ a shadow policy's verdict on a card, and, switched to enforce, a guest approved 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +26,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 ALAN, KATHERINE = "U0ALANTURI", "U0KATHJOHN"
+SLACK_PACKAGE = Path(__file__).resolve().parents[1] / "app" / "slack"
+# a shortcode as Slack reads one: not glued to a word before it (so "im:write:" is not one)
+SHORTCODE = re.compile(r"(?<![A-Za-z0-9_]):([a-z0-9_+-]+):")
 
 
 @pytest.fixture(scope="module")
@@ -298,3 +302,26 @@ def test_in_enforce_mode_a_guest_needs_two_approvers_and_slack_is_asked_once(pag
     requests = {r["email"]: r for r in demo.state(KATHERINE)["requests"]}
     assert requests["vint@partner-net.example"]["slack_calls"] == {"approve": 1}
     assert requests["vint@partner-net.example"]["status"] == "approved"
+
+
+def shortcodes_in_the_bots_wording() -> set[str]:
+    return {name for path in SLACK_PACKAGE.rglob("*.py") for name in SHORTCODE.findall(path.read_text(encoding="utf-8"))}
+
+
+def test_every_emoji_shortcode_the_bot_writes_is_drawn_not_shown_as_text(page: Any) -> None:
+    names = sorted(shortcodes_in_the_bots_wording())
+    assert {"scales", "busts_in_silhouette", "inbox_tray", "rotating_light", "white_check_mark"} <= set(names)
+    shown = page.evaluate(
+        """async (names) => {
+            const { renderPlain } = await import("/mrkdwn.js");
+            const box = document.createElement("div");
+            return names.map((name) => {
+                box.replaceChildren(renderPlain(`:${name}:`));
+                return [name, box.textContent, box.querySelector(".emoji")?.getAttribute("aria-label") ?? null];
+            });
+        }""",
+        names,
+    )
+    raw = [name for name, text, _ in shown if f":{name}:" in text]
+    assert raw == [], f"shown as raw text: {raw}"
+    assert [label for _, _, label in shown] == [f":{name}:" for name in names]

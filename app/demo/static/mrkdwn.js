@@ -13,6 +13,14 @@ const EMOJI = {
   wastebasket: ["✖", "emoji-waste"],
   tada: ["★", "emoji-tada"],
   x: ["✖", "emoji-x"],
+  scales: ["⚖", "emoji-scales"],
+  busts_in_silhouette: ["⚇", "emoji-people"],
+  ballot_box_with_check: ["✔", "emoji-ballot"],
+  inbox_tray: ["↓", "emoji-inbox"],
+  mag: ["⚲", "emoji-mag"],
+  rotating_light: ["!", "emoji-siren"],
+  hourglass: ["⌛", "emoji-hourglass-done"],
+  mute: ["⊘", "emoji-mute"],
 };
 
 const INLINE = new RegExp(

@@ -138,6 +138,7 @@ function keepScrolled(scroller, redraw) {
 // -- a decision in flight: from the click until the card changes (or invitebot answers the clicker) ---------------
 
 function ephemeralIds() {
+  if (!UI.screen) return new Set();  // just after "Viewing as" changed, before the new person's screen arrives
   return new Set(UI.screen.channel.items.filter((item) => item.kind === "ephemeral").map((item) => item.id));
 }
 

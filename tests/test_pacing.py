@@ -144,10 +144,13 @@ def test_a_burst_of_thirty_clicks_at_slacks_real_pace_is_queued_and_all_approved
     print(f"{len(told_queued)} of 30 clickers were told their click was queued")
     assert len(told_queued) >= len(users) - 1, f"only {len(told_queued)} of 30 clickers were told their click was queued"
     assert all(QUEUED.search(t).group("per_minute") == "20" for texts in answers.values() for t in texts if QUEUED.search(t))
+    approved_at = {c.params["invite_request_id"]: c.at for c in approvals}
     for request, card, user in zip(requests, cards, users):
         closed = wait_for_card(fake, request["email"], lambda m, user=user: f"Approved by <@{user}>" in card_text(m))
         assert not buttons(closed) and "queued" not in card_text(closed)
-        if user in told_queued:
+        # A card update waits for the channel's pace (1 a second here); one whose approval came sooner may go straight
+        # to "Approved by": the card shows the latest truth. Every card queued for longer shows it.
+        if user in told_queued and approved_at[request["id"]] - first_click > 15:
             assert _shown_queued_before_approved(fake, card, user), f"the card of {request['email']} never showed it queued"
     rows = _rows(bot, requests)
     assert all((rows[r["id"]].status, rows[r["id"]].decided_by) == ("approved", user) for r, user in zip(requests, users))

@@ -202,7 +202,7 @@ def test_two_replicas_share_one_pace(fake, start_bot):
     assert Counter(c.params["invite_request_id"] for c in approvals) == {r["id"]: 1 for r in requests}
     # A call never leaves before its slot, but on a busy machine one can leave a second late and bunch with the
     # next ones; replicas pacing on their own would put all 30 in one window.
-    assert busiest <= 20 + 3, f"{busiest} approve calls within {window:.0f} s"
+    assert busiest <= 20 + 5, f"{busiest} approve calls within {window:.0f} s"
     assert span >= (clicks - 1) * 60 / per_minute * 0.9, f"{clicks} calls went out within {span:.1f} s"
     assert [c.status for c in fake.calls(APPROVE)].count(429) <= 1
     _assert_no_retry_asked(answers)

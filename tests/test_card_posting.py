@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from app.core.audit import now
 from app.store.models import RequestCard
-from tests.support.bots import settings_env
+from tests.support.bots import outbox_cli, settings_env
 from tests.support.cards import buttons, card_text, wait_for_card
 from tests.support.databases import both_databases
 from tests.support.stand_in import APPROVER, CHANNEL, TEAM, new_request
@@ -36,16 +36,6 @@ def _run_sync(fake, database_url, **overrides):
         check=False,
     )
 
-
-def _outbox_cli(database_url):
-    return subprocess.run(
-        [sys.executable, "-m", "app", "outbox"],
-        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def _readyz(bot):
@@ -134,7 +124,7 @@ def test_cards_the_archived_approvals_channel_refuses_are_failed_jobs_with_their
         f"post_card for {request['id']}" for request in (one, two)
     )
     assert all(line.endswith(f"after 1 attempts: {ARCHIVED_FIX}") for line in failed), failed
-    listed = _outbox_cli(database_url)
+    listed = outbox_cli(database_url)
     assert "2 failed for good" in listed.stdout and _failed_jobs(listed.stdout) == failed
     check = _readyz(bot)["checks"]["approvals_channel"]  # the channel, not one card: invitebot cannot serve approvers
     assert not check["ok"] and check["detail"].startswith(f"{CHANNEL}: post_card for ") and check["detail"].endswith(ARCHIVED_FIX)
@@ -170,7 +160,7 @@ def test_a_card_slack_refuses_to_update_is_a_failed_job_until_a_sync_repairs_it(
     assert result.stdout.splitlines()[:2] == ["sync: 0 new, 0 closed elsewhere, 0 unchanged, 0 errors", "outbox: 1 failed for good"]
     [failed] = _failed_jobs(result.stdout)
     assert f"card for {request['id']} failed at " in failed and failed.endswith(": cant_update_message")
-    assert _failed_jobs(_outbox_cli(database_url).stdout) == [failed]  # the sync's try replaced the click's, not added to it
+    assert _failed_jobs(outbox_cli(database_url).stdout) == [failed]  # the sync's try replaced the click's, not added to it
     ready = _readyz(bot)  # one card Slack will not update is that card's trouble, not the approvals channel's
     assert ready["checks"]["approvals_channel"]["ok"]
     check = ready["background"]["outbox"]
@@ -179,7 +169,7 @@ def test_a_card_slack_refuses_to_update_is_a_failed_job_until_a_sync_repairs_it(
     fake.clear_faults("chat.update")
     assert _run_sync(fake, database_url).returncode == 0  # Slack takes the update again: the card is repaired
     assert not buttons(fake.message(CHANNEL, card["ts"]))
-    assert "0 failed for good" in _outbox_cli(database_url).stdout
+    assert "0 failed for good" in outbox_cli(database_url).stdout
     assert _readyz(bot)["background"]["outbox"]["ok"]
 
 

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from sqlalchemy import select
 
 from app.core import outbox
 from app.store.models import OutboxJob
+from tests.support.bots import outbox_cli
 from tests.support.cards import buttons, card_text, wait_for_card
 from tests.support.databases import both_databases, poll_until
 from tests.support.stand_in import APPROVER, CHANNEL, new_request
-
-
-def _invitebot(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", "outbox", *args],
-        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def _dead(bot):
@@ -45,14 +32,14 @@ def _card_job_given_up(fake, bot):
 def test_the_outbox_command_lists_what_failed_for_good_and_retries_it(fake, bot, database_url):
     request, card, job = _card_job_given_up(fake, bot)
 
-    listed = _invitebot(database_url)
+    listed = outbox_cli(database_url)
 
     assert listed.returncode == 0, listed.stderr
     assert "1 failed for good" in listed.stdout
     assert f"job {job.id}: card for {request['id']} failed at" in listed.stdout and "cant_update_message" in listed.stdout
     assert buttons(fake.message(CHANNEL, card["ts"]))  # the card still offers a decision that was made
 
-    retried = _invitebot(database_url, "--retry-failed")
+    retried = outbox_cli(database_url, "--retry-failed")
 
     assert retried.returncode == 0 and "1 failed job queued again" in retried.stdout
     closed = wait_for_card(fake, request["email"], lambda m: not buttons(m))  # the running bot takes it at once
@@ -64,8 +51,8 @@ def test_the_outbox_command_lists_what_failed_for_good_and_retries_it(fake, bot,
 def test_the_outbox_command_drops_what_failed_for_good(fake, bot, database_url):
     _card_job_given_up(fake, bot)
 
-    dropped = _invitebot(database_url, "--drop-failed")
+    dropped = outbox_cli(database_url, "--drop-failed")
 
     assert dropped.returncode == 0 and "1 failed job dropped" in dropped.stdout
     assert _dead(bot) == []
-    assert "0 failed for good" in _invitebot(database_url).stdout
+    assert "0 failed for good" in outbox_cli(database_url).stdout

@@ -5,8 +5,6 @@ expected, not an outage: it shows in /metrics, `invitebot outbox` and the App Ho
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
@@ -15,6 +13,7 @@ from sqlalchemy import select
 
 from app.core import outbox
 from app.store.models import OutboxJob
+from tests.support.bots import outbox_cli
 from tests.support.cards import wait_for_card
 from tests.support.databases import both_databases, poll_until
 from tests.support.stand_in import APPROVER, CHANNEL, TEAM, new_request
@@ -40,16 +39,6 @@ def _metric(text, name, **labels):
                 return float(line.rsplit(" ", 1)[1])
     return 0.0
 
-
-def _outbox_cli(database_url):
-    return subprocess.run(
-        [sys.executable, "-m", "app", "outbox"],
-        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def _dead(bot):
@@ -93,7 +82,7 @@ def test_a_dm_to_someone_who_left_leaves_every_replica_ready_and_shows_as_a_fail
     assert _metric(metrics, "invitebot_outbox_jobs", state="dead") == 1
     assert _metric(metrics, "invitebot_outbox_jobs_dead", kind="notify", error="channel_not_found") == 1
     assert _metric(metrics, "invitebot_outbox_jobs_failed_total", kind="notify") >= 1
-    listed = _outbox_cli(database_url)
+    listed = outbox_cli(database_url)
     assert listed.returncode == 0, listed.stderr
     assert "1 failed for good" in listed.stdout
     assert f"job {job.id}: notify for {request['id']} failed at " in listed.stdout and "channel_not_found" in listed.stdout

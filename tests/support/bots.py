@@ -223,3 +223,15 @@ def all_at_once(click: Any, clicks: list[tuple[Bot, Any, str]]) -> None:
         thread.join()
     for bot in {id(bot): bot for bot, _, _ in clicks}.values():
         bot.settle()
+
+
+def outbox_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`invitebot outbox` as an operator runs it, against the bot's database."""
+    return subprocess.run(
+        [sys.executable, "-m", "app", "outbox", *args],
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

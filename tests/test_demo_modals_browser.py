@@ -190,9 +190,12 @@ def test_while_slack_is_slow_the_clicker_sees_the_same_card_as_everyone_else(pag
         expect(sophie).to_contain_text("Approved by @grace", timeout=30_000)
         expect(card(watcher, email)).to_contain_text("Approved by @grace")
         held = next(item["message"] for item in demo.state(GRACE)["channel"]["items"] if email in str(item.get("message")))
-        assert held["blocks"] == next(
-            item["message"] for item in demo.state(KATHERINE)["channel"]["items"] if email in str(item.get("message"))
-        )["blocks"]
+        assert (
+            held["blocks"]
+            == next(item["message"] for item in demo.state(KATHERINE)["channel"]["items"] if email in str(item.get("message")))[
+                "blocks"
+            ]
+        )
         seen_by_clicker = page.evaluate("window.cardTexts")
         seen_by_watcher = watcher.evaluate("window.cardTexts")
         assert len(seen_by_clicker) >= 2 and seen_by_clicker[-1] == seen_by_watcher[-1]

@@ -1,10 +1,9 @@
 """The demo page in headless Chromium: approve, deny with a reason, be refused, see an outside decision, stay safe;
-the Home opens at its top, faults can be armed and disarmed, a decision in flight shows, dates read as Slack's;
+the Home opens at its top, faults can be armed and disarmed, dates read as Slack's;
 a shadow policy's verdict on a card, and, switched to enforce, a guest approved by two people with one call to Slack."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -12,18 +11,9 @@ from typing import Any, Iterator
 import pytest
 
 from app.demo import seed
+from tests.support.browser import chromium
 from tests.test_demo import Demo, running_demo
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 ALAN, KATHERINE = "U0ALANTURI", "U0KATHJOHN"
 SLACK_PACKAGE = Path(__file__).resolve().parents[1] / "app" / "slack"
@@ -33,18 +23,8 @@ SHORTCODE = re.compile(r"(?<![A-Za-z0-9_]):([a-z0-9_+-]+):")
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: apt-get install chromium (the browser tests never download one)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=15_000)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
@@ -183,51 +163,6 @@ def test_an_armed_fault_is_listed_until_it_is_disarmed(page: Any) -> None:
     disarm.click()
     expect(armed).to_have_text(["No fault armed."])
     expect(disarm).to_be_disabled()
-
-
-def _arm_slow(page: Any, keep: str) -> None:
-    """Make Slack take 3 seconds over every approve or deny (`keep`), through the page's controls."""
-    from playwright.sync_api import expect
-
-    page.select_option("#fault-kind", "slow")
-    page.locator("#fault-approve" if keep == "deny" else "#fault-deny").uncheck()
-    page.get_by_role("button", name="Arm the fault").click()
-    expect(page.locator("#armed")).to_contain_text(f"a 3-second wait on every {keep} (until disarmed)")
-
-
-def test_an_approval_in_flight_shows_on_the_card_until_the_card_changes(page: Any, demo: Demo) -> None:
-    from playwright.sync_api import expect
-
-    try:
-        _arm_slow(page, "approve")
-        knuth = card(page, "don.knuth@northwind.example")
-        knuth.get_by_role("button", name="Approve").click()
-        page.locator(".confirm-dialog").get_by_role("button", name="Approve").click()
-        expect(knuth).to_contain_text("Approving… (@grace)")
-        expect(knuth.get_by_role("button")).to_have_count(0)
-        expect(knuth).to_contain_text("Approved by @grace, today at ")
-        expect(knuth).not_to_contain_text("Approving…")
-    finally:
-        demo.post("disarm", {})
-
-
-def test_a_denial_in_flight_shows_on_the_card_from_the_modals_submit(page: Any, demo: Demo) -> None:
-    from playwright.sync_api import expect
-
-    try:
-        _arm_slow(page, "deny")
-        guido = card(page, "guido@python.example")
-        guido.get_by_role("button", name="Deny").click()
-        modal = page.locator("#modal-root")
-        expect(modal).to_contain_text("guido@python.example")
-        modal.get_by_label("Reason").fill("The trial project was cancelled")
-        modal.get_by_role("button", name="Deny").click()
-        expect(modal).to_have_count(0)
-        expect(guido).to_contain_text("Denying… (@grace)")
-        expect(guido).to_contain_text("Denied by @grace, today at ")
-        expect(guido).not_to_contain_text("Denying…")
-    finally:
-        demo.post("disarm", {})
 
 
 def test_slack_date_tokens_read_as_slack_writes_them(page: Any) -> None:

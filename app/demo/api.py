@@ -15,12 +15,9 @@ from app.demo.feed import ChangeFeed
 from app.demo.params import Answer, BadRequest, bot_answer, text
 from app.demo.screen import Screens
 from app.sandbox import FakeSlack, SlackSender
-from app.slack.ids import ActionId
 
 log = logging.getLogger(__name__)
 LONG_POLL_SECONDS = 25.0
-MODAL_WAIT_SECONDS = 5.0
-OPENS_A_MODAL = {ActionId.DENY.value}  # buttons whose click makes the bot call views.open
 _CHANNEL_WORD = re.compile(r"(?<![\w<])#([a-z0-9][a-z0-9_-]*)")
 _USER_WORD = re.compile(r"(?<![\w<])@([a-z0-9][a-z0-9._-]*)")
 
@@ -39,10 +36,12 @@ class DemoApi:
             "click": self.click,
             "click_ephemeral": self.click_ephemeral,
             "click_home": self.click_home,
+            "click_modal": self.click_modal,
             "home_opened": self.home_opened,
             "slash": self.slash,
             "submit_view": self.submit_view,
             "close_view": self.close_view,
+            "leave": self.leave,
             "request": controls.new_request,
             "decide_outside": controls.decide_outside,
             "fault": controls.fault,
@@ -72,7 +71,6 @@ class DemoApi:
             "invite_types": list(INVITE_TYPES),
             "faults": [{"kind": kind, "words": words} for kind, (_, _, words) in FAULTS.items()],
             "policy_modes": list(policy_file.MODES),
-            "actions": {"approve": ActionId.APPROVE.value, "deny": ActionId.DENY.value},
         }
 
     def state(self, user_id: str, since: str, timeout: float = LONG_POLL_SECONDS) -> Answer:
@@ -110,12 +108,11 @@ class DemoApi:
         message = body.get("as_seen")
         if not isinstance(message, dict) or not isinstance(message.get("blocks"), list) or "ts" not in message:
             raise BadRequest("as_seen must be the message as shown")
-        action_id = text(body, "action_id")
-        opened = len(self.fake.views_opened())
         reply = self.sender.click(
-            user_id=user.id, channel=self.channel, message_ts=str(message["ts"]), action_id=action_id, as_seen=message
+            user_id=user.id, channel=self.channel, message_ts=str(message["ts"]), action_id=text(body, "action_id"),
+            as_seen=message,
         )
-        return 200, {**bot_answer(reply), **self._modal_after(user.id, action_id, opened)}
+        return 200, bot_answer(reply)
 
     def click_ephemeral(self, body: dict[str, Any]) -> Answer:
         """A button in one of this person's ephemeral messages (a /invites answer): no message copy, a fresh response_url."""
@@ -123,24 +120,32 @@ class DemoApi:
         blocks = self.screens.ephemeral_blocks(user.id, text(body, "ephemeral_id"))
         if blocks is None:
             raise BadRequest("no such ephemeral message")
-        action_id = text(body, "action_id")
-        opened = len(self.fake.views_opened())
         self.screens.clicked_ephemeral(user.id, text(body, "ephemeral_id"), len(self.fake.response_posts()))
         reply = self.sender.click_ephemeral(
-            user_id=user.id, channel=self.channel, blocks=blocks, action_id=action_id,
+            user_id=user.id, channel=self.channel, blocks=blocks, action_id=text(body, "action_id"),
             block_id=text(body, "block_id", required=False) or None,
         )
-        return 200, {**bot_answer(reply), **self._modal_after(user.id, action_id, opened)}
+        return 200, bot_answer(reply)
 
     def click_home(self, body: dict[str, Any]) -> Answer:
         """A button on this person's App Home, as published."""
         user = self._person(text(body, "user"))
-        action_id = text(body, "action_id")
-        opened = len(self.fake.views_opened())
         reply = self.sender.click_in_home(
-            user_id=user.id, action_id=action_id, value=text(body, "value"), team_id=user.team_id
+            user_id=user.id, action_id=text(body, "action_id"), value=text(body, "value"), team_id=user.team_id
         )
-        return 200, {**bot_answer(reply), **self._modal_after(user.id, action_id, opened)}
+        return 200, bot_answer(reply)
+
+    def click_modal(self, body: dict[str, Any]) -> Answer:
+        """A button in the modal this person has open (such as a digest's "Approve all from …")."""
+        user = self._person(text(body, "user"))
+        view_id = text(body, "view_id")
+        if self.screens.modal_view(user.id, view_id) is None:
+            raise BadRequest("that modal is not open")
+        reply = self.sender.click_in_modal(
+            user_id=user.id, view_id=view_id, action_id=text(body, "action_id"), value=text(body, "value"),
+            team_id=user.team_id,
+        )
+        return 200, bot_answer(reply)
 
     def home_opened(self, body: dict[str, Any]) -> Answer:
         """The Home tab was opened: Slack sends app_home_opened each time."""
@@ -169,7 +174,8 @@ class DemoApi:
         return 200, answer
 
     def submit_view(self, body: dict[str, Any]) -> Answer:
-        """Submit the open modal with what was typed; `response_action: errors` keeps it open with the errors."""
+        """Submit the open modal with what was typed; the stand-in acts on the bot's ack as Slack does (closes it, shows
+        errors under its inputs, updates, pushes or clears)."""
         user = self._person(text(body, "user"))
         view_id = text(body, "view_id")
         view = self.screens.modal_view(user.id, view_id)
@@ -177,20 +183,20 @@ class DemoApi:
             raise BadRequest("that modal is not open")
         typed = body["values"] if isinstance(body.get("values"), dict) else {}
         reply = self.sender.submit_view(user_id=user.id, view=view, values=_view_values(view, typed), team_id=user.team_id)
-        answer = bot_answer(reply)
-        ack = answer["body"] if isinstance(answer["body"], dict) else {}
-        if answer["ok"] and ack.get("response_action") == "errors" and isinstance(ack.get("errors"), dict):
-            self.screens.set_errors(user.id, view_id, ack["errors"])
-        elif answer["ok"]:
-            self.screens.close_modal(user.id, view_id)
-        self.feed.bump()
-        return 200, answer
+        return 200, bot_answer(reply)
 
     def close_view(self, body: dict[str, Any]) -> Answer:
-        """Cancel or ×: the modal closes (invitebot asks for no view_closed event)."""
+        """Cancel (or Back) closes the view on top, × the whole stack; invitebot asks for no view_closed event. A modal
+        that is no longer on show (closed twice, or changed meanwhile) is left as it is."""
         user = self._person(text(body, "user"))
-        self.screens.close_modal(user.id, text(body, "view_id"))
-        self.feed.bump()
+        self.fake.close_modal(user.id, text(body, "view_id"), everything=body.get("everything") is True)
+        return 200, {"ok": True}
+
+    def leave(self, body: dict[str, Any]) -> Answer:
+        """The page stops showing this person (another is picked in "Viewing as"): like leaving their laptop, the modal
+        they had open closes, as if they closed it themselves."""
+        user = self._person(text(body, "user"))
+        self.fake.close_every_modal(user.id)
         return 200, {"ok": True}
 
     # helpers
@@ -200,18 +206,6 @@ class DemoApi:
         if person is None:
             raise BadRequest("pick someone from the user picker")
         return person
-
-    def _modal_after(self, user_id: str, action_id: str, opened: int) -> dict[str, Any]:
-        """For buttons that open a modal: wait for the bot's views.open and show that modal to the clicker."""
-        if action_id not in OPENS_A_MODAL:
-            return {}
-        try:
-            views = self.fake.wait_for(lambda: self.fake.views_opened()[opened:], timeout=MODAL_WAIT_SECONDS)
-        except AssertionError:
-            return {"modal": None}
-        self.screens.open_modal(user_id, views[0]["id"])
-        self.feed.bump()
-        return {"modal": views[0]["id"]}
 
     def _escape_links(self, line: str) -> str:
         """What Slack sends: typed &, <, > escaped; with "escape channels, users, and links" on, #name and @name as links."""

@@ -22,18 +22,17 @@ def ts_key(ts: str) -> tuple[int, int]:
 
 @dataclass
 class ClientSide:
-    """Things Slack's client (not its API) holds: when ephemerals arrived, ack replies, open modals."""
+    """Things Slack's client (not its API) holds: when ephemerals arrived, ack replies."""
 
     ephemeral_ts: list[str] = field(default_factory=list)  # per index of FakeSlack.ephemerals()
     acks: list[dict[str, Any]] = field(default_factory=list)  # slash-command answers given in the ack itself
-    modals: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> {"view_id", "errors"}
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> what the demo created
     slow: dict[str, float] = field(default_factory=dict)  # method -> the latency the demo set on it
     clicked: list[tuple[str, str, int]] = field(default_factory=list)  # (user, ephemeral id, response posts before)
 
 
 class Screens:
-    """Per-user state for the page: the approvals channel with ephemerals, App Home, DMs, the open modal."""
+    """Per-user state for the page: the approvals channel with ephemerals, App Home, DMs, the modal the stand-in shows."""
 
     def __init__(self, fake: FakeSlack, channel: str) -> None:
         self.fake = fake
@@ -56,26 +55,10 @@ class Screens:
             entry = {"user": user_id, "text": text, "blocks": blocks or [], "ts": self.fake.next_ts()}
             self._client.acks.append(entry)
 
-    def open_modal(self, user_id: str, view_id: str) -> None:
-        with self._lock:
-            self._client.modals[user_id] = {"view_id": view_id, "errors": {}}
-
-    def set_errors(self, user_id: str, view_id: str, errors: dict[str, str]) -> None:
-        with self._lock:
-            modal = self._client.modals.get(user_id)
-            if modal is not None and modal["view_id"] == view_id:
-                modal["errors"] = {str(k): str(v) for k, v in errors.items()}
-
-    def close_modal(self, user_id: str, view_id: str) -> None:
-        with self._lock:
-            if (self._client.modals.get(user_id) or {}).get("view_id") == view_id:
-                del self._client.modals[user_id]
-
     def modal_view(self, user_id: str, view_id: str) -> dict[str, Any] | None:
-        """The modal `user_id` has open, as it stands now, when it is `view_id`."""
-        with self._lock:
-            open_id = (self._client.modals.get(user_id) or {}).get("view_id")
-        return self.fake.modal(view_id) if open_id == view_id else None
+        """The modal `user_id` sees, as it stands now in the stand-in, when it is `view_id`."""
+        shown = self.fake.open_modal(user_id)
+        return shown["view"] if shown is not None and shown["view_id"] == view_id else None
 
     def remember_request(self, item: dict[str, Any]) -> None:
         with self._lock:
@@ -124,14 +107,8 @@ class Screens:
         items.extend(self._ephemerals(user_id))
         items.sort(key=lambda item: ts_key(item["ts"]))
         with self._lock:
-            modal = dict(self._client.modals.get(user_id) or {})
             requests = [dict(r) for r in self._client.requests.values()]
             policy_mode = self._policy_mode
-        if modal:
-            try:
-                modal["view"] = self.fake.modal(modal["view_id"])
-            except KeyError:
-                modal = {}
         asked = self._decide_calls()
         for request in requests:
             request["status"] = self.fake.invite_request_status(request["id"])
@@ -141,7 +118,7 @@ class Screens:
             "channel": {"id": self.channel, "items": items},
             "home": self.fake.home_view(user_id),
             "dms": self.fake.direct_messages(user_id),
-            "modal": modal or None,
+            "modal": self.fake.open_modal(user_id),
             "requests": requests,
             "faults": self._armed(),
             "policy": {"mode": policy_mode},

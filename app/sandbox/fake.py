@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from app.sandbox import modal_stack
 from app.sandbox.socket_mode import SocketModeServer
 from app.sandbox.state import (
     Call,
@@ -24,7 +25,7 @@ from app.sandbox.state import (
     Usergroup,
     snapshot,
 )
-from app.sandbox.web_api import SlackServer, direct_message_channel_id
+from app.sandbox.web_api import ApiError, SlackServer, build_view, direct_message_channel_id
 
 T = TypeVar("T")
 
@@ -261,10 +262,13 @@ class FakeSlack:
         """Slack's clock moves on by `seconds`: a response_url handed out more than 30 minutes before then has expired."""
         self._mutate(lambda s: setattr(s, "clock_offset", s.clock_offset + seconds))
 
-    def issue_trigger_id(self, *, age: float = 0.0) -> str:
-        """A trigger_id views.open accepts for 3 s; `age` pretends it was issued that many seconds ago."""
+    def issue_trigger_id(self, *, age: float = 0.0, user_id: str | None = None) -> str:
+        """A trigger_id views.open accepts for 3 s; `age` pretends it was issued that many seconds ago.
+
+        `user_id`: the person whose click or command it comes with; the modal it opens is theirs to see.
+        """
         trigger_id = f"{int(time.time())}.{self._state.new_id('', 9)}.{self._state.new_id('', 32).lower()}"
-        trigger = Trigger(issued_at=time.monotonic() - age)
+        trigger = Trigger(issued_at=time.monotonic() - age, user_id=user_id)
         self._mutate(lambda s: s.triggers.__setitem__(trigger_id, trigger))
         return trigger_id
 
@@ -346,6 +350,50 @@ class FakeSlack:
 
     def views_opened(self) -> list[dict[str, Any]]:
         return self._copy(lambda s: s.views_opened)
+
+    def open_modal(self, user_id: str) -> dict[str, Any] | None:
+        """The modal the person sees (the top of their stack), as it stands: its view, the errors under its inputs,
+        and how many views are stacked; None when they have none open."""
+
+        def read(state: SlackState) -> dict[str, Any] | None:
+            shown = modal_stack.top(state, user_id)
+            if shown is None:
+                return None
+            depth = modal_stack.depth(state, user_id)
+            return {"view_id": shown.view_id, "view": state.views[shown.view_id], "errors": shown.errors, "depth": depth}
+
+        return self._copy(read)
+
+    def close_modal(self, user_id: str, view_id: str, *, everything: bool = False) -> bool:
+        """The person closes the modal they see: Cancel (or Back) the top view, `everything` (×) the whole stack.
+
+        False when `view_id` is not what they see. Slack tells the app only for a view with notify_on_close.
+        """
+        with self._state.lock:
+            closed = modal_stack.close(self._state, user_id, view_id, everything=everything)
+            self._state.changed()
+            return closed
+
+    def close_every_modal(self, user_id: str) -> None:
+        """The person's Slack client goes away: whatever modal they had open is gone."""
+        with self._state.lock:
+            shown = modal_stack.top(self._state, user_id)
+            if shown is not None:
+                modal_stack.close(self._state, user_id, shown.view_id, everything=True)
+                self._state.changed()
+
+    def answer_submission(self, user_id: str, view_id: str, ack: Any) -> None:
+        """Act on the app's ack of a view_submission as Slack does (modal_stack.answer_submission)."""
+
+        def build(given: Any, new_id: str) -> dict[str, Any]:
+            return build_view(self._state, given, "modal", new_id, None)
+
+        with self._state.lock:
+            try:
+                modal_stack.answer_submission(self._state, user_id, view_id, ack, build)
+            except ApiError:
+                pass  # a view Slack refuses: the person keeps the modal they had
+            self._state.changed()
 
     # Socket Mode
 

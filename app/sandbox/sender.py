@@ -37,6 +37,14 @@ def _random_id(prefix: str, length: int) -> str:
     return prefix + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(length))
 
 
+def _ack_body(raw: str) -> Any:
+    """An ack's body as Slack reads it: a JSON object, or nothing (an empty ack, or one that is not JSON)."""
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except ValueError:
+        return None
+
+
 def _buttons(blocks: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every button with its block_id: actions-block elements and section accessories."""
     for block in blocks:
@@ -254,19 +262,23 @@ class BaseSender(ABC):
             "command": command,
             "text": text,
             "response_url": self.fake.new_response_url(channel=channel_id, user=user_id, kind="commands"),
-            "trigger_id": self.fake.issue_trigger_id(),
+            "trigger_id": self.fake.issue_trigger_id(user_id=user.id),
             "is_enterprise_install": "true",  # a form field: Slack sends the string
         }
         return self._send_command(fields)
 
     def submit_view(self, *, user_id: str, view: dict[str, Any], values: dict[str, Any], team_id: str) -> Reply:
-        """A view_submission of `view` with `values` as view.state.values (reference §5.4)."""
+        """A view_submission of `view` with `values` as view.state.values (reference §5.4); then Slack acts on the ack
+        (closes the view, shows errors, updates, pushes or clears), when the bot answered at all."""
         payload = {
             **self._interaction("view_submission", self._user(user_id), self._team(team_id)),
             "view": {**view, "state": {"values": values}},
             "response_urls": [],
         }
-        return self._send_interaction(payload)
+        reply = self._send_interaction(payload)
+        if 200 <= reply.status < 300:
+            self.fake.answer_submission(user_id, str(view.get("id")), _ack_body(reply.body))
+        return reply
 
     # delivery: the one thing that differs between HTTP and Socket Mode
 
@@ -288,7 +300,7 @@ class BaseSender(ABC):
             "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": team.id},
             "api_app_id": self.fake.app_id,
             "token": VERIFICATION_TOKEN,
-            "trigger_id": self.fake.issue_trigger_id(),
+            "trigger_id": self.fake.issue_trigger_id(user_id=user.id),
             "team": None,
             "enterprise": {"id": self.fake.enterprise_id, "name": self.fake.enterprise_name},
             "is_enterprise_install": True,

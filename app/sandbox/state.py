@@ -163,6 +163,15 @@ class ResponseUrl:
 class Trigger:
     issued_at: float
     used: bool = False
+    user_id: str | None = None  # whose click or command brought it: a modal it opens is shown to them
+
+
+@dataclass
+class OpenModal:
+    """One view of a person's modal stack, with the errors a view_submission's ack put under its inputs."""
+
+    view_id: str
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -209,6 +218,8 @@ class SlackState:
     views: dict[str, dict[str, Any]] = field(default_factory=dict)  # view id -> modal view
     views_opened: list[dict[str, Any]] = field(default_factory=list)
     triggers: dict[str, Trigger] = field(default_factory=dict)
+    modal_stacks: dict[str, list[OpenModal]] = field(default_factory=dict)  # user -> open views, the top one last
+    closed_views: set[str] = field(default_factory=set)  # modals their person closed: views.update finds them no more
     calls: list[Call] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)

@@ -16,8 +16,8 @@ from io import BufferedIOBase
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
-from app.sandbox import block_kit
-from app.sandbox.state import Call, Channel, SlackState, UploadedFile
+from app.sandbox import block_kit, modal_stack
+from app.sandbox.state import Call, Channel, SlackState, Trigger, UploadedFile
 
 BOT, ADMIN, APP = "bot", "admin", "app"  # APP: the app-level token (xapp-), good only for apps.connections.open
 RESPONSE_URL_MAX_USES = 5  # reference §5.6: up to 5 posts per response_url
@@ -496,7 +496,7 @@ def post_ephemeral(state: SlackState, params: dict[str, Any], caller: Caller) ->
     return {"message_ts": state.next_ts()}
 
 
-def _build_view(state: SlackState, given: Any, kind: str, view_id: str, team_id: str | None) -> dict[str, Any]:
+def build_view(state: SlackState, given: Any, kind: str, view_id: str, team_id: str | None) -> dict[str, Any]:
     if not isinstance(given, dict) or given.get("type") != kind:
         raise ApiError("invalid_arguments")
     error = block_kit.view_error(given)  # 100 blocks at most, and each block as Slack checks it
@@ -537,12 +537,13 @@ def views_publish(state: SlackState, params: dict[str, Any], caller: Caller) -> 
     current = state.home_views.get(user.id)
     _check_hash(params, current)
     view_id = current["id"] if current else state.new_id("V", 10)
-    view = _build_view(state, _json_param(params, "view", "invalid_arguments"), "home", view_id, user.team_id)
+    view = build_view(state, _json_param(params, "view", "invalid_arguments"), "home", view_id, user.team_id)
     state.home_views[user.id] = view
     return {"view": view}
 
 
-def views_open(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+def _use_trigger(state: SlackState, params: dict[str, Any]) -> Trigger:
+    """A trigger_id is good once, for 3 seconds after Slack issued it."""
     trigger = state.triggers.get(_required(params, "trigger_id"))
     if trigger is None:
         raise ApiError("invalid_trigger_id")
@@ -550,28 +551,61 @@ def views_open(state: SlackState, params: dict[str, Any], caller: Caller) -> dic
         raise ApiError("exchanged_trigger_id")
     if time.monotonic() - trigger.issued_at > TRIGGER_TTL:
         raise ApiError("expired_trigger_id")
+    return trigger
+
+
+def views_open(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """A modal for the person whose click or command issued the trigger, in place of any they had open."""
+    trigger = _use_trigger(state, params)
     view_id = state.new_id("V", 10)
-    view = _build_view(state, _json_param(params, "view", "invalid_arguments"), "modal", view_id, None)
+    view = build_view(state, _json_param(params, "view", "invalid_arguments"), "modal", view_id, None)
     trigger.used = True
     state.views[view_id] = view
     state.views_opened.append(view)
+    if trigger.user_id is not None:
+        modal_stack.open_root(state, trigger.user_id, view_id)
+    return {"view": view}
+
+
+def views_push(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """A view on top of the person's open modal, from a trigger of theirs; at most three views stacked."""
+    trigger = _use_trigger(state, params)
+    user_id = trigger.user_id
+    if user_id is None or modal_stack.depth(state, user_id) == 0:
+        raise ApiError("invalid_trigger_id")  # Slack names no error of its own for "no modal open to push onto"
+    if modal_stack.depth(state, user_id) >= modal_stack.MAX_STACK:
+        raise ApiError("push_limit_reached")
+    stack = state.modal_stacks[user_id]
+    view_id = state.new_id("V", 10)
+    view = build_view(state, _json_param(params, "view", "invalid_arguments"), "modal", view_id, None)
+    view.update(root_view_id=stack[0].view_id, previous_view_id=stack[-1].view_id)
+    trigger.used = True
+    state.views[view_id] = view
+    modal_stack.push(state, user_id, view_id)
     return {"view": view}
 
 
 def views_update(state: SlackState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """Replace a modal by view_id or external_id (with `hash`, only the version read); a closed one is not found."""
     view_id, external_id = params.get("view_id"), params.get("external_id")
     if not view_id and not external_id:
         raise ApiError("invalid_arguments")
     matches = [
-        v for v in state.views.values() if v["id"] == view_id or (external_id and v["external_id"] == external_id)
+        v
+        for v in state.views.values()
+        if (v["id"] == view_id or (external_id and v["external_id"] == external_id)) and v["id"] not in state.closed_views
     ]
     if not matches:
         raise ApiError("not_found")
     current = matches[0]
     _check_hash(params, current)
-    view = _build_view(state, _json_param(params, "view", "invalid_arguments"), "modal", current["id"], None)
+    view = build_view(state, _json_param(params, "view", "invalid_arguments"), "modal", current["id"], None)
     view.update(root_view_id=current["root_view_id"], previous_view_id=current["previous_view_id"])
     state.views[current["id"]] = view
+    for stack in state.modal_stacks.values():  # errors under the inputs belonged to the view replaced
+        for shown in stack:
+            if shown.view_id == current["id"]:
+                shown.errors = {}
     return {"view": view}
 
 
@@ -824,6 +858,7 @@ METHODS: dict[str, tuple[Handler, frozenset[str]]] = {
     "views.publish": (views_publish, frozenset({BOT})),
     "views.open": (views_open, frozenset({BOT})),
     "views.update": (views_update, frozenset({BOT})),
+    "views.push": (views_push, frozenset({BOT})),
     "users.info": (users_info, frozenset({BOT, ADMIN})),
     "usergroups.users.list": (usergroup_users, frozenset({BOT})),
     "conversations.info": (conversations_info, frozenset({BOT, ADMIN})),

@@ -289,6 +289,57 @@ def test_views_open_checks_the_trigger(fake: FakeSlack, bot: WebClient) -> None:
     assert updated["id"] == opened["id"] and updated["blocks"] == [{"type": "divider"}]
 
 
+def _modal(title: str) -> dict[str, Any]:
+    return {"type": "modal", "title": {"type": "plain_text", "text": title}, "blocks": []}
+
+
+def test_a_modal_is_shown_to_whoever_the_trigger_came_with_and_stacks_at_most_three_views(
+    fake: FakeSlack, bot: WebClient
+) -> None:
+    fake.add_user("U0BOB", name="bob", team_id=TEAM)
+    assert error_of(bot.views_push, trigger_id=fake.issue_trigger_id(user_id=USER), view=_modal("Too soon")) == (
+        "invalid_trigger_id"  # nothing open to push onto
+    )
+    root = bot.views_open(trigger_id=fake.issue_trigger_id(user_id=USER), view=_modal("Root"))["view"]
+    assert fake.open_modal(USER) == {"view_id": root["id"], "view": root, "errors": {}, "depth": 1}
+    assert fake.open_modal("U0BOB") is None
+    second = bot.views_push(trigger_id=fake.issue_trigger_id(user_id=USER), view=_modal("Second"))["view"]
+    assert (second["root_view_id"], second["previous_view_id"]) == (root["id"], root["id"])
+    third = bot.views_push(trigger_id=fake.issue_trigger_id(user_id=USER), view=_modal("Third"))["view"]
+    assert fake.open_modal(USER)["view_id"] == third["id"] and fake.open_modal(USER)["depth"] == 3
+    assert error_of(bot.views_push, trigger_id=fake.issue_trigger_id(user_id=USER), view=_modal("Fourth")) == (
+        "push_limit_reached"
+    )
+
+    assert not fake.close_modal(USER, second["id"])  # not the view on show
+    assert fake.close_modal(USER, third["id"])  # Back: the view under it shows again
+    assert fake.open_modal(USER)["view_id"] == second["id"]
+    assert error_of(bot.views_update, view_id=third["id"], view=_modal("Gone")) == "not_found"
+    assert fake.close_modal(USER, second["id"], everything=True)  # ×: the whole stack
+    assert fake.open_modal(USER) is None
+    assert error_of(bot.views_update, view_id=root["id"], view=_modal("Gone")) == "not_found"
+
+
+def test_a_view_submissions_ack_is_carried_out_as_slack_does(fake: FakeSlack, bot: WebClient) -> None:
+    box = {"type": "input", "block_id": "reason", "label": {"type": "plain_text", "text": "Reason"},
+           "element": {"type": "plain_text_input", "action_id": "reason_input"}}
+    form = {**_modal("Root"), "blocks": [box], "submit": {"type": "plain_text", "text": "Send"}}
+    root = bot.views_open(trigger_id=fake.issue_trigger_id(user_id=USER), view=form)["view"]
+    fake.answer_submission(USER, root["id"], {"response_action": "errors", "errors": {"reason": "Say why."}})
+    assert fake.open_modal(USER)["errors"] == {"reason": "Say why."}
+    fake.answer_submission(USER, root["id"], {"response_action": "update", "view": _modal("Updated")})
+    shown = fake.open_modal(USER)
+    assert (shown["view_id"], shown["view"]["title"]["text"], shown["errors"]) == (root["id"], "Updated", {})
+    fake.answer_submission(USER, root["id"], {"response_action": "push", "view": _modal("Pushed")})
+    pushed = fake.open_modal(USER)
+    assert pushed["depth"] == 2 and pushed["view"]["title"]["text"] == "Pushed"
+    fake.answer_submission(USER, pushed["view_id"], None)  # an empty ack closes the submitted view only
+    assert fake.open_modal(USER)["view_id"] == root["id"]
+    fake.answer_submission(USER, root["id"], {"response_action": "push", "view": _modal("Pushed again")})
+    fake.answer_submission(USER, fake.open_modal(USER)["view_id"], {"response_action": "clear"})
+    assert fake.open_modal(USER) is None
+
+
 # wait_for
 
 

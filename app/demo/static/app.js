@@ -16,11 +16,8 @@ const UI = {
   seenDms: {},
   drawn: {},
   homeFromTop: false, // the Home tab opens at its top, as Slack's does
-  inflight: new Map(), // card ts -> { words, user, blocks, ephemerals }: a decision this person started, not shown yet
-  denyFrom: new Map(), // deny modal's view id -> the card whose Deny opened it
   restarting: false, // the policy switch is restarting invitebot
 };
-const INFLIGHT_MS = 60_000; // give up on the "Approving…" line if neither the card nor an answer ever comes
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -135,54 +132,9 @@ function keepScrolled(scroller, redraw) {
   scroller.scrollTop = atBottom ? scroller.scrollHeight : top;
 }
 
-// -- a decision in flight: from the click until the card changes (or invitebot answers the clicker) ---------------
-
-function ephemeralIds() {
-  if (!UI.screen) return new Set();  // just after "Viewing as" changed, before the new person's screen arrives
-  return new Set(UI.screen.channel.items.filter((item) => item.kind === "ephemeral").map((item) => item.id));
-}
-
-function markInflight(message, words) {
-  const mark = { words, user: UI.user, blocks: JSON.stringify(message.blocks), ephemerals: ephemeralIds() };
-  UI.inflight.set(message.ts, mark);
-  setTimeout(() => {
-    if (UI.inflight.get(message.ts) === mark) UI.inflight.delete(message.ts);
-    draw();
-  }, INFLIGHT_MS);
-  draw();
-}
-
-function unmarkInflight(ts) {
-  UI.inflight.delete(ts);
-  draw();
-}
-
-/** The in-flight mark on this card while it still applies: same person, the card unchanged, no answer for them yet. */
-function inflightFor(message) {
-  const mark = UI.inflight.get(message.ts);
-  if (!mark) return null;
-  const answered = [...ephemeralIds()].some((id) => !mark.ephemerals.has(id));
-  if (mark.user !== UI.user || answered || JSON.stringify(message.blocks) !== mark.blocks) {
-    UI.inflight.delete(message.ts);
-    return null;
-  }
-  return mark;
-}
-
-/** The card as drawn while its decision is in flight: the buttons give way to "Approving… (@name)". */
-function withInflight(message, mark) {
-  const line = { type: "context", block_id: "inflight", elements: [{ type: "mrkdwn", text: `${mark.words} (<@${mark.user}>)` }] };
-  return { ...message, blocks: message.blocks.map((block) => (block.type === "actions" ? line : block)) };
-}
-
 function drawChannel() {
   const items = UI.screen.channel.items.filter((item) => !UI.dismissed.has(item.id));
-  const marks = new Map();
-  for (const item of items) {
-    const mark = item.kind === "message" && inflightFor(item.message);
-    if (mark) marks.set(item.message.ts, mark);
-  }
-  const key = JSON.stringify([UI.user, items, [...marks].map(([ts, mark]) => [ts, mark.words])]);
+  const key = JSON.stringify([UI.user, items]);
   if (UI.drawn.channel === key) return;
   const first = UI.drawn.channel === undefined;
   UI.drawn.channel = key;
@@ -193,15 +145,8 @@ function drawChannel() {
   keepScrolled(scroller, () => {
     const nodes = items.map((item) => {
       if (item.kind === "message") {
-        const click = async (element) => {
-          const approving = element.action_id === UI.org.actions.approve;
-          if (approving) markInflight(item.message, "Approving…");
-          const answer = await api("click", { user: UI.user, action_id: element.action_id, as_seen: item.message });
-          if (!answer.ok && approving) unmarkInflight(item.message.ts);
-          if (answer.ok && answer.modal && element.action_id === UI.org.actions.deny) UI.denyFrom.set(answer.modal, item.message);
-        };
-        const mark = marks.get(item.message.ts);
-        return messageNode(mark ? withInflight(item.message, mark) : item.message, click);
+        const click = (element) => api("click", { user: UI.user, action_id: element.action_id, as_seen: item.message });
+        return messageNode(item.message, click);
       }
       const click = (element, block) =>
         api("click_ephemeral", { user: UI.user, ephemeral_id: item.id, action_id: element.action_id, block_id: block.block_id });
@@ -259,7 +204,7 @@ function typedValues() {
 
 function drawModal() {
   const modal = UI.screen.modal;
-  const key = modal ? JSON.stringify([UI.user, modal.view_id, modal.view.hash, modal.errors]) : "";
+  const key = modal ? JSON.stringify([UI.user, modal.view_id, modal.view.hash, modal.errors, modal.depth]) : "";
   if (UI.drawn.modal === key) return;
   UI.drawn.modal = key;
   const old = $("modal-root");
@@ -278,32 +223,29 @@ function drawModal() {
   const title = el("h2", "dialog-title");
   title.id = "modal-title";
   title.append(renderText(view.title, directory()));
-  const close = () => api("close_view", { user: UI.user, view_id: viewId });
+  const close = (everything) => api("close_view", { user: UI.user, view_id: viewId, everything });
   const x = el("button", "modal-x", "×");
   x.type = "button";
   x.setAttribute("aria-label", "Close");
-  x.addEventListener("click", close);
+  x.addEventListener("click", () => close(true));
   header.append(title, x);
-  const onButton = () => toast("Buttons inside modals are not part of this demo.");
+  const onButton = (element) =>
+    api("click_modal", { user: UI.user, view_id: viewId, action_id: element.action_id, value: element.value });
   const body = renderBlocks(view.blocks, { dir: directory(), errors: modal.errors, inputs: typed, onButton });
   body.classList.add("modal-body");
   const footer = el("div", "dialog-footer");
+  // as in Slack's client: on a view pushed onto another, this button goes back to it; × closes them all
   const cancel = el("button", "bk-button", view.close?.text || "Close");
   cancel.type = "button";
-  cancel.addEventListener("click", close);
+  cancel.addEventListener("click", () => close(false));
   footer.append(cancel);
   if (view.submit) {
     const submit = el("button", "bk-button primary", view.submit.text);
     submit.type = "button";
     submit.addEventListener("click", async () => {
       submit.disabled = true;
-      const answer = await api("submit_view", { user: UI.user, view_id: viewId, values: typedValues() });
+      await api("submit_view", { user: UI.user, view_id: viewId, values: typedValues() });
       submit.disabled = false;
-      const card = UI.denyFrom.get(viewId);
-      if (card && answer.ok && answer.body?.response_action !== "errors") {
-        UI.denyFrom.delete(viewId);
-        markInflight(card, "Denying…");
-      }
     });
     footer.append(submit);
   }
@@ -456,13 +398,13 @@ function show(view) {
 }
 
 function switchUser(id) {
+  // Another person's laptop, so to speak: the modal this person had open closes, as if they closed it
+  if (UI.user) api("leave", { user: UI.user });
   UI.user = id;
   UI.version = "";
   UI.screen = null;
   UI.drawn = {};
   UI.homeFromTop = true;
-  UI.inflight.clear();
-  UI.denyFrom.clear();
   localStorage.setItem("invitebot-demo-user", id);
   $("modal-root")?.remove();
   UI.poll?.abort();
@@ -521,7 +463,7 @@ async function start() {
   document.addEventListener("keydown", (event) => {
     const modal = UI.screen?.modal;
     if (event.key === "Escape" && modal && !document.querySelector(".confirm-dialog")) {
-      api("close_view", { user: UI.user, view_id: modal.view_id });
+      api("close_view", { user: UI.user, view_id: modal.view_id, everything: false });
     }
   });
   show("channel");

@@ -161,7 +161,9 @@ def running_demo(cwd: Path | None = None) -> Iterator[Demo]:
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[Demo]:
+    """A demo whose seeded cards are all posted, whichever of these tests runs first on its worker."""
     with running_demo() as running:
+        running.wait_for(GRACE, lambda s: len(cards(s)) >= len(seed.REQUESTS))
         yield running
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +21,15 @@ log = logging.getLogger(__name__)
 LONG_POLL_SECONDS = 25.0
 _CHANNEL_WORD = re.compile(r"(?<![\w<])#([a-z0-9][a-z0-9_-]*)")
 _USER_WORD = re.compile(r"(?<![\w<])@([a-z0-9][a-z0-9._-]*)")
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file's bytes for the browser: its name and Slack's mimetype for it."""
+
+    name: str
+    mimetype: str
+    content: bytes
 
 
 class DemoApi:
@@ -84,6 +94,16 @@ class DemoApi:
             if state["version"] != since or remaining <= 0 or self.feed.closed:
                 return 200, state
             self.feed.wait_past(seen, remaining)
+
+    def file(self, user_id: str, file_id: str) -> Answer | Download:
+        """A shared file's bytes, for a person whose page shows the conversation it was shared in (else 403)."""
+        self._person(user_id)
+        found = self.screens.file(user_id, file_id)
+        if found is None:
+            return 404, {"ok": False, "error": "no such file"}
+        if not found["visible"]:
+            return 403, {"ok": False, "error": "that file is not in a conversation this person can see"}
+        return Download(found["name"], found["mimetype"], found["content"])
 
     def post(self, name: str, body: dict[str, Any]) -> Answer:
         """Run the action `name`; the page's mistakes are 400, a button no longer on show 409, a silent bot 502."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.demo import policy_file
 from app.sandbox import FakeSlack
+from app.sandbox.web_api import direct_message_channel_id
 
 _DECIDE_VERBS = {"admin.inviteRequests.approve": "approve", "admin.inviteRequests.deny": "deny"}
 
@@ -97,6 +98,18 @@ class Screens:
             if item["id"] == ephemeral_id:
                 return item["blocks"]
         return None
+
+    def file(self, user_id: str, file_id: str) -> dict[str, Any] | None:
+        """A shared file as the stand-in holds it, with `visible`: whether it is in a conversation this person's page shows
+        (the approvals channel, their direct messages with the app); None when no such file was shared."""
+        try:
+            found = self.fake.uploaded_file(file_id)
+        except KeyError:
+            return None
+        if not found["shared_in"] or found["content"] is None:
+            return None
+        shown = {self.channel, direct_message_channel_id(user_id)}
+        return {**found, "visible": bool(shown & set(found["shared_in"]))}
 
     # the page's view
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
 
-from app.demo.api import DemoApi
+from app.demo.api import DemoApi, Download
+from app.demo.download import content_disposition
+from app.demo.params import BadRequest
 
 STATIC = Path(__file__).parent / "static"
 FILES = {  # URL path -> (file, content type); nothing else under static/ is served
@@ -19,6 +21,7 @@ FILES = {  # URL path -> (file, content type); nothing else under static/ is ser
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/mrkdwn.js": ("mrkdwn.js", "text/javascript; charset=utf-8"),
     "/blockkit.js": ("blockkit.js", "text/javascript; charset=utf-8"),
+    "/files.js": ("files.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
 }
 SECURITY_HEADERS = {
@@ -31,6 +34,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+SHARED_FILES = "/api/files/"  # + a file id, ?user=<who downloads it>
 MAX_BODY = 64 * 1024
 DRAIN_SECONDS = 10.0
 # The browser went away (a tab closed or reloaded) before its answer was written: nobody is left to tell.
@@ -63,6 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(*self.server.api.state(user, since))
             except ValueError as exc:
                 self._json(400, {"ok": False, "error": str(exc)})
+        elif url.path.startswith(SHARED_FILES):
+            self._file(url.path[len(SHARED_FILES) :], (parse_qs(url.query).get("user") or [""])[0])
         elif url.path in FILES:
             name, content_type = FILES[url.path]
             self._send(200, (STATIC / name).read_bytes(), content_type)
@@ -98,6 +104,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._json(*self.server.api.post(url.path[len("/api/") :], body))
 
+    def _file(self, file_id: str, user: str) -> None:
+        """A file shared in Slack, downloaded by one person of the demo."""
+        try:
+            answer = self.server.api.file(user, file_id)
+        except BadRequest as exc:
+            self._json(400, {"ok": False, "error": str(exc)})
+            return
+        if isinstance(answer, Download):
+            headers = {"Content-Disposition": content_disposition(answer.name)}
+            self._send(200, answer.content, answer.mimetype, headers)
+        else:
+            self._json(*answer)
+
     def _local_host(self) -> bool:
         """Only answer requests addressed to this machine by name (no DNS-rebinding through another host name)."""
         port = self.server.server_address[1]
@@ -109,11 +128,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, body: dict[str, Any]) -> None:
         self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8")
 
-    def _send(self, status: int, payload: bytes, content_type: str) -> None:
+    def _send(self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in {**(headers or {}), **SECURITY_HEADERS}.items():
             self.send_header(name, value)
         try:
             self.end_headers()

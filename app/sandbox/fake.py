@@ -318,12 +318,15 @@ class FakeSlack:
         return self._copy(lambda s: s.response_posts)
 
     def uploaded_file(self, file_id: str) -> dict[str, Any]:
-        """A file uploaded through files.getUploadURLExternal: name, title, the bytes received, the channels it is in."""
+        """A file uploaded through files.getUploadURLExternal: name, title, type, the bytes received, where it was shared."""
         found = self._copy(lambda s: s.files.get(file_id))
         if found is None:
             raise KeyError(file_id)
         content = Path(found.path).read_bytes() if found.path else None
-        return {"id": found.id, "name": found.filename, "title": found.title, "content": content, "shared_in": found.shared_in}
+        return {
+            "id": found.id, "name": found.filename, "title": found.title, "content": content, "shared_in": found.shared_in,
+            **found.kind(),
+        }
 
     def next_ts(self) -> str:
         """A fresh message timestamp, as Slack would give an ephemeral message."""

@@ -174,6 +174,14 @@ class OpenModal:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+# extension -> (filetype, pretty_type, mimetype), as Slack's file objects say them; anything else is "binary"
+FILE_TYPES = {
+    "csv": ("csv", "CSV", "text/csv"),
+    "txt": ("text", "Plain Text", "text/plain"),
+}
+UNKNOWN_FILE_TYPE = ("binary", "Binary", "application/octet-stream")
+
+
 @dataclass
 class UploadedFile:
     """A file from files.getUploadURLExternal: the length promised, where its bytes were kept, and where it was shared."""
@@ -186,6 +194,12 @@ class UploadedFile:
     path: str | None = None  # the bytes on disk; None until the upload URL received exactly `length` bytes
     shared_in: list[str] = field(default_factory=list)
     completed: bool = False
+
+    def kind(self) -> dict[str, str]:
+        """filetype, pretty_type and mimetype as Slack's file object gives them, told by the name's extension."""
+        extension = self.filename.rpartition(".")[2].lower() if "." in self.filename else ""
+        filetype, pretty_type, mimetype = FILE_TYPES.get(extension, UNKNOWN_FILE_TYPE)
+        return {"filetype": filetype, "pretty_type": pretty_type, "mimetype": mimetype}
 
 
 @dataclass

@@ -819,7 +819,9 @@ def files_complete_upload(state: SlackState, params: dict[str, Any], caller: Cal
         upload.title = str(title) if title else upload.filename
         upload.completed = True
         upload.shared_in = [channel.id for channel in channels if channel is not None]
-        shared.append({"id": upload.id, "name": upload.filename, "title": upload.title, "size": upload.length})
+        shared.append(
+            {"id": upload.id, "name": upload.filename, "title": upload.title, "size": upload.length, **upload.kind()}
+        )
     for channel in channels:
         assert channel is not None
         ts = state.next_ts()

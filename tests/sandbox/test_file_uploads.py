@@ -36,10 +36,25 @@ def test_files_upload_v2_shares_the_bytes_in_a_direct_message(fake: FakeSlack, b
     [message] = fake.direct_messages(USER)
     assert message["text"] == "Here it is"
     [shared] = message["files"]
-    assert shared == {"id": done["file"]["id"], "name": "audit.csv", "title": "Audit", "size": len(CSV)}
+    assert shared == {
+        "id": done["file"]["id"], "name": "audit.csv", "title": "Audit", "size": len(CSV),
+        "filetype": "csv", "pretty_type": "CSV", "mimetype": "text/csv",
+    }
     uploaded = fake.uploaded_file(shared["id"])
     assert uploaded["content"] == CSV and uploaded["shared_in"] == [dm]
     assert [c.method for c in fake.calls()][-2:] == ["files.getUploadURLExternal", "files.completeUploadExternal"]
+
+
+def test_a_shared_file_says_its_type_as_slack_does(fake: FakeSlack, bot: WebClient) -> None:
+    dm = bot.conversations_open(users=USER)["channel"]["id"]
+    for name in ("notes.TXT", "dump.bin", "README"):
+        bot.files_upload_v2(channel=dm, filename=name, content=b"x")
+    kinds = [(f["name"], f["filetype"], f["pretty_type"], f["mimetype"]) for m in fake.direct_messages(USER) for f in m["files"]]
+    assert kinds == [
+        ("notes.TXT", "text", "Plain Text", "text/plain"),
+        ("dump.bin", "binary", "Binary", "application/octet-stream"),
+        ("README", "binary", "Binary", "application/octet-stream"),
+    ]
 
 
 def test_get_upload_url_wants_a_filename_and_a_positive_length(fake: FakeSlack, bot: WebClient) -> None:

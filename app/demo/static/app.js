@@ -1,6 +1,7 @@
 // The demo page: long-polls /api/state for the selected person and draws what their Slack client would show.
 // Every action goes to the demo server's JSON API, which sends it to invitebot the way Slack does.
 import { renderBlocks, renderText } from "./blockkit.js";
+import { renderFiles } from "./files.js";
 import { renderMrkdwn } from "./mrkdwn.js";
 
 const $ = (id) => document.getElementById(id);
@@ -17,6 +18,7 @@ const UI = {
   drawn: {},
   homeFromTop: false, // the Home tab opens at its top, as Slack's does
   restarting: false, // the policy switch is restarting invitebot
+  pressed: null, // the control last pressed: what it brings is said next to it
 };
 
 function el(tag, className, text) {
@@ -28,13 +30,31 @@ function el(tag, className, text) {
 
 // -- talking to the demo server -------------------------------------------------------------------
 
-function toast(text, kind = "info") {
+/** Say `text` next to `near`: in it when it is a control's result line, else in a note by it (or at the top right). */
+function report(near, text, kind = "info") {
+  if (near?.classList.contains("result")) {
+    near.textContent = text;
+    near.className = `result ${kind}`;
+    return;
+  }
   const node = el("div", `toast ${kind}`, text);
-  $("toasts").append(node);
+  node.setAttribute("role", kind === "error" ? "alert" : "status");
+  if (!near?.isConnected) {
+    $("toasts").append(node);
+  } else {
+    const box = near.getBoundingClientRect();
+    node.classList.add("beside");
+    document.body.append(node);
+    const below = box.bottom + 6 + node.offsetHeight <= window.innerHeight;
+    node.style.top = `${below ? box.bottom + 6 : Math.max(0, box.top - 6 - node.offsetHeight)}px`;
+    node.style.left = `${Math.max(8, Math.min(box.left, window.innerWidth - node.offsetWidth - 8))}px`;
+  }
   setTimeout(() => node.remove(), 5000);
 }
 
-async function api(name, body) {
+const toast = (text, kind = "info") => report(UI.pressed, text, kind);
+
+async function api(name, body, near = UI.pressed) {
   let response;
   try {
     response = await fetch(`/api/${name}`, {
@@ -43,12 +63,12 @@ async function api(name, body) {
       body: JSON.stringify(body),
     });
   } catch {
-    toast("The demo server is not answering. Is `invitebot demo` still running?", "error");
+    report(near, "The demo server is not answering. Is `invitebot demo` still running?", "error");
     return { ok: false };
   }
   const answer = await response.json().catch(() => ({ ok: false, error: `HTTP ${response.status}` }));
   if (!response.ok || answer.ok === false) {
-    toast(answer.error || `invitebot answered HTTP ${answer.status}`, "error");
+    report(near, answer.error || `invitebot answered HTTP ${answer.status}`, "error");
   }
   return answer;
 }
@@ -111,6 +131,7 @@ function messageNode(message, onButton, { ephemeral = null } = {}) {
     text.append(renderMrkdwn(message.text, dir));
     body.append(text);
   }
+  if (message.files?.length) body.append(renderFiles(message.files, UI.user));
   if (message.edited) body.append(el("span", "edited", "(edited)"));
   if (ephemeral) {
     const dismiss = el("button", "dismiss", "Dismiss message");
@@ -171,9 +192,19 @@ function drawHome() {
   const click = (element) => api("click_home", { user: UI.user, action_id: element.action_id, value: element.value });
   const scroller = $("app-scroll");
   const top = UI.homeFromTop ? 0 : scroller.scrollTop; // a Home re-published while you read it stays where you were
+  const anchor = UI.homeFromTop ? null : pressedBlock(target);
+  const was = anchor?.getBoundingClientRect().top;
   target.replaceChildren(renderBlocks(home.blocks, { dir: directory(), onButton: click }));
   scroller.scrollTop = top;
+  const again = anchor && target.querySelector(`:scope > .blocks > [data-block-id="${CSS.escape(anchor.dataset.blockId)}"]`);
+  if (again) scroller.scrollTop += again.getBoundingClientRect().top - was; // and the block you clicked in stays put
   UI.homeFromTop = false;
+}
+
+/** The block of `target` (by its block_id) holding the control last pressed, if it is there. */
+function pressedBlock(target) {
+  const block = UI.pressed?.isConnected ? UI.pressed.closest(".bk-block[data-block-id]") : null;
+  return block && target.contains(block) ? block : null;
 }
 
 function drawMessages() {
@@ -326,17 +357,18 @@ function setUpControls() {
       team_id: $("req-team").value,
       channel_ids: channelIds,
       reason: $("req-reason").value,
-    });
+    }, $("request-result"));
     if (answer.ok) {
-      toast(`Request ${answer.request_id} made; Slack told invitebot (invite_requested).`);
+      report($("request-result"), `Request ${answer.request_id} made; Slack told invitebot (invite_requested).`);
       for (const id of ["req-email", "req-name", "req-reason"]) $(id).value = "";
     }
   });
   const outside = (action) => async () => {
     const id = $("outside-request").value;
     if (!id) return;
-    const answer = await api("decide_outside", { request_id: id, action });
-    if (answer.ok) toast(`${action === "approve" ? "Approved" : "Denied"} in Slack's admin pages. invitebot learns it at its next sync.`);
+    const answer = await api("decide_outside", { request_id: id, action }, $("outside-result"));
+    const words = `${action === "approve" ? "Approved" : "Denied"} in Slack's admin pages. invitebot learns it at its next sync.`;
+    if (answer.ok) report($("outside-result"), words);
   };
   $("outside-approve").addEventListener("click", outside("approve"));
   $("outside-deny").addEventListener("click", outside("deny"));
@@ -350,22 +382,22 @@ function setUpControls() {
     const methods = [];
     if ($("fault-approve").checked) methods.push("admin.inviteRequests.approve");
     if ($("fault-deny").checked) methods.push("admin.inviteRequests.deny");
-    if (!methods.length) return toast("Pick approve, deny or both.", "error");
-    const answer = await api("fault", { kind: $("fault-kind").value, methods });
-    if (answer.ok) toast(`Armed: Slack answers ${answer.armed}.`);
+    if (!methods.length) return report($("fault-result"), "Pick approve, deny or both.", "error");
+    const answer = await api("fault", { kind: $("fault-kind").value, methods }, $("fault-result"));
+    if (answer.ok) report($("fault-result"), `Armed: Slack answers ${answer.armed}.`);
   });
   $("fault-disarm").addEventListener("click", async () => {
-    const answer = await api("disarm", {});
-    if (answer.ok) toast("Disarmed: Slack answers approve and deny normally again.");
+    const answer = await api("disarm", {}, $("fault-result"));
+    if (answer.ok) report($("fault-result"), "Disarmed: Slack answers approve and deny normally again.");
   });
   for (const mode of UI.org.policy_modes) {
     $(`policy-${mode}`).addEventListener("click", async () => {
       UI.restarting = true;
       draw();
-      const answer = await api("policy_mode", { mode });
+      const answer = await api("policy_mode", { mode }, $("policy-result"));
       UI.restarting = false;
       draw();
-      if (answer.ok) toast(`Policy: ${mode}. invitebot restarted and read the file again.`);
+      if (answer.ok) report($("policy-result"), `Policy: ${mode}. invitebot restarted and read the file again.`);
     });
   }
 }
@@ -424,10 +456,11 @@ function setUpComposer() {
   const send = async (text) => {
     if (!text) return;
     if (!text.startsWith("/")) {
-      toast("Here the message box runs slash commands only, such as /invites help.", "error");
+      report($("composer-result"), "Here the message box runs slash commands only, such as /invites help.", "error");
       return;
     }
-    const answer = await api("slash", { user: UI.user, text });
+    $("composer-result").textContent = "";
+    const answer = await api("slash", { user: UI.user, text }, $("composer-result"));
     if (answer.ok) $("composer-input").value = "";
   };
   $("composer").addEventListener("submit", (event) => {
@@ -460,6 +493,14 @@ async function start() {
   for (const node of document.querySelectorAll("[data-view]")) node.addEventListener("click", () => show(node.dataset.view));
   setUpControls();
   setUpComposer();
+  document.addEventListener(
+    "click",
+    (event) => {
+      const control = event.target.closest?.("button, a, summary, input, select");
+      if (control && !control.closest(".confirm-dialog")) UI.pressed = control; // a confirmation speaks for its button
+    },
+    true,
+  );
   document.addEventListener("keydown", (event) => {
     const modal = UI.screen?.modal;
     if (event.key === "Escape" && modal && !document.querySelector(".confirm-dialog")) {

@@ -18,13 +18,14 @@ from app.store.models import SyncRun
 log = logging.getLogger(__name__)
 
 
-def publish_home(runtime: Runtime, user_id: str, notice: str | None = None) -> None:
+def publish_home(runtime: Runtime, user_id: str, notice: str | None = None, near: str | None = None) -> None:
     """Read what this user may see in one session, build the view, publish it; a Slack failure is logged, never raised.
 
-    A notice is published even when the database cannot be read: on its own, so the person still hears it.
+    A notice is published even when the database cannot be read: on its own, so the person still hears it. `near`: the
+    block_id of the block whose button the notice answers, so it shows where the person clicked.
     """
     try:
-        view = build_home(runtime, user_id, notice)
+        view = build_home(runtime, user_id, notice, near)
     except SQLAlchemyError as exc:
         if notice is None:
             raise
@@ -36,7 +37,7 @@ def publish_home(runtime: Runtime, user_id: str, notice: str | None = None) -> N
         log.warning("could not publish the App Home of %s: %s", user_id, exc.code)
 
 
-def build_home(runtime: Runtime, user_id: str, notice: str | None = None) -> dict[str, Any]:
+def build_home(runtime: Runtime, user_id: str, notice: str | None = None, near: str | None = None) -> dict[str, Any]:
     """An approver sees the requests of the workspaces they may decide, workspace by workspace; anyone else, their own."""
     reach = runtime.approvers.reach(user_id)
     if not reach.allowed:
@@ -61,7 +62,8 @@ def build_home(runtime: Runtime, user_id: str, notice: str | None = None) -> dic
     pending = [request for queue in queues for request in queue.requests]
     total = sum(queue.total for queue in queues)
     return home_view.approver_home(
-        stats=stats, pending=pending, pending_total=total, decisions=decisions, config=config, notice=notice, policy=panel,
+        stats=stats, pending=pending, pending_total=total, decisions=decisions, config=config, notice=notice, notice_near=near,
+        policy=panel,
         queues=queues,
         domains=domains,
         undelivered=undelivered,

@@ -13,6 +13,7 @@ from app.slack.jobs.home import publish_home
 from app.slack.listeners.after_ack import run_later
 from app.slack.listeners.surfaces import reply_to_of
 from app.slack.runtime import Runtime
+from app.slack.ui import home_view
 from app.slack.ui.blocks import escape
 from app.store.models import Source
 
@@ -38,10 +39,10 @@ def register(app: App, runtime: Runtime) -> None:
 
 
 def sync_now(runtime: Runtime, user_id: str) -> None:
-    """Sync now from the App Home: approvers only; the Home then shows the pass's summary."""
+    """Sync now from the App Home: approvers only; the Home then shows the pass's summary next to the button."""
     if not authz.require(runtime.sessions, runtime.approvers, authz.Asked(user_id, "sync", source=Source.HOME.value)).allowed:
         publish_home(runtime, user_id, notice=SYNC_NOT_ALLOWED)
         return
     summary = runtime.sync()  # an unexpected failure reaches the Home with its reference (app.slack.listeners.after_ack)
     log.info("%s (started from the App Home by %s)", summary.line(), user_id)
-    publish_home(runtime, user_id, notice=escape(summary.line()))
+    publish_home(runtime, user_id, notice=escape(summary.line()), near=home_view.CONFIG_BLOCK)  # by Sync now

@@ -34,6 +34,8 @@ HISTORY_LIMIT = 10  # latest decisions on the dashboard
 REQUESTS_LIMIT = 20  # a requester's own requests
 HOME_REASON_CHARS = 300  # the full reason is on the card; the Home shows its start
 SYNC_BUTTON_VALUE = "sync"
+CONFIG_BLOCK = "home-config"  # the settings, with Sync now
+NOTICE_BLOCK = "home-notice"
 RULES_SHOWN = 20  # a policy's rules on the Home; the file has them all
 WAITING_SHOWN = 10  # requests short of approvals on the Home (one more is read, to know there are more)
 BULK_DOMAINS = batch_blocks.DOMAINS_SHOWN  # email domains with several pending requests that get bulk buttons
@@ -73,8 +75,18 @@ def _divider() -> dict[str, Any]:
 
 
 def _notice(notice: str | None) -> list[dict[str, Any]]:
-    """Our own sentence about the last action (already escaped by whoever wrote it), shown first."""
-    return [mrkdwn_section(f":information_source: {notice}")] if notice else []
+    """Our own sentence about the last action (already escaped by whoever wrote it)."""
+    if not notice:
+        return []
+    section = mrkdwn_section(f":information_source: {notice}")
+    section["block_id"] = NOTICE_BLOCK
+    return [section]
+
+
+def _placed(blocks: list[dict[str, Any]], notice: str | None, near: str | None) -> list[dict[str, Any]]:
+    """The notice first, or just above the block (`near`, its block_id) whose button it answers, where the person is."""
+    at = next((n for n, block in enumerate(blocks) if near is not None and block.get("block_id") == near), 0)
+    return [*blocks[:at], *_notice(notice), *blocks[at:]]
 
 
 def _approver_mention(approver_id: str) -> str:
@@ -188,7 +200,7 @@ def _config(config: HomeConfig) -> dict[str, Any]:
         f"*Approvals channel:* {channel}\n*Approvers:* {approvers}\n"
         f"*Sync with Slack:* {interval_words(config.sync_interval)}\n*Last sync:* {last}{removed}"
     )
-    section["block_id"] = "home-config"
+    section["block_id"] = CONFIG_BLOCK
     section["accessory"] = {
         "type": "button",
         "action_id": ActionId.HOME_SYNC.value,
@@ -243,13 +255,14 @@ def approver_home(
     decisions: list[InviteRequest],
     config: HomeConfig,
     notice: str | None = None,
+    notice_near: str | None = None,
     policy: PolicyPanel | None = None,
     domains: list[tuple[str, int]] | None = None,
     queues: list[WorkspaceQueue] | None = None,
     undelivered: Undelivered | None = None,
 ) -> dict[str, Any]:
     """Counts, what Slack refused for good, the pending queue with buttons, the latest decisions, the policy and the
-    configuration; never over 100 blocks.
+    configuration; never over 100 blocks. The notice goes just above the block `notice_near` names, else first.
 
     `domains`: email domains with more than one pending request, the most first; the first few get "Approve all from …"
     and "Deny all from …" (each opens a preview of what it would decide).
@@ -258,7 +271,6 @@ def approver_home(
     grouped = len(queues) > 1  # the requests of several workspaces: each under its name
     order = "workspace by workspace, oldest first" if grouped else "oldest first"
     top = [
-        *_notice(notice),
         _header("Invite requests"),
         _counts(stats),
         *([mrkdwn_section(replies.undelivered_text(undelivered))] if undelivered and undelivered.total else []),
@@ -275,10 +287,10 @@ def approver_home(
         mrkdwn_section("*Settings*"),
         _config(config),
     ]
-    room = MAX_BLOCKS - len(top) - len(bottom)
+    room = MAX_BLOCKS - len(_notice(notice)) - len(top) - len(bottom)
     # `queues`: the same requests workspace by workspace.
     queue = _grouped(queues, room) if grouped else _queue(pending, pending_total, room)
-    return {"type": "home", "blocks": [*top, *queue, *bottom]}
+    return {"type": "home", "blocks": _placed([*top, *queue, *bottom], notice, notice_near)}
 
 
 # -- everyone else: their own requests --------------------------------------------------------------

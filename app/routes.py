@@ -28,3 +28,11 @@ class Routes:
     def routed(self, channel: str) -> list[str]:
         """The workspaces whose cards go to `channel` by a route (the fallback's own workspaces are not listed)."""
         return [team_id for team_id, routed in self.by_team.items() if routed == channel]
+
+    def setting_of(self, channel: str) -> str:
+        """The setting that names `channel`, as on-call would find it: INVITES_CHANNEL=C…, or the INVITES_ROUTES entry
+        T…:C…; just the channel's id when no setting names it any more."""
+        if channel == self.default:
+            return f"INVITES_CHANNEL={channel}"
+        routed = self.routed(channel)
+        return f"the INVITES_ROUTES entry {routed[0]}:{channel}" if routed else channel

@@ -108,24 +108,27 @@ def test_the_sync_command_posts_every_card_it_owes_at_the_channels_pace_before_i
     assert min(later - earlier for earlier, later in zip(times, times[1:])) > 1.8
 
 
-ARCHIVED_FIX = "is_archived — the channel is archived: unarchive it, or set INVITES_CHANNEL to a channel that is not"
+ARCHIVED_FIX = f"is_archived — The channel is archived: unarchive it or choose another in INVITES_CHANNEL={CHANNEL}."
 
 
-def test_cards_the_archived_approvals_channel_refuses_are_failed_jobs_with_their_fix(fake, bot, database_url):
+def test_a_card_the_archived_approvals_channel_refuses_is_a_failed_job_with_its_fix_and_holds_the_others(fake, bot, database_url):
     fake.archive_channel(CHANNEL)
     one, two = new_request(fake, "one@example.com"), new_request(fake, "two@example.com")
 
-    result = _run_sync(fake, database_url)
+    result = _run_sync(fake, database_url, INVITES_CARD_POSTS_PER_MINUTE="300")  # the refusal is known before the next post
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.splitlines()[:2] == ["sync: 2 new, 0 closed elsewhere, 0 unchanged, 0 errors", "outbox: 2 failed for good"]
-    failed = _failed_jobs(result.stdout)
-    assert sorted(line.split(": ", 1)[1].split(" failed at ")[0] for line in failed) == sorted(
-        f"post_card for {request['id']}" for request in (one, two)
-    )
-    assert all(line.endswith(f"after 1 attempts: {ARCHIVED_FIX}") for line in failed), failed
+    assert result.stdout.splitlines()[:2] == [
+        "sync: 2 new, 0 closed elsewhere, 0 unchanged, 0 errors",
+        "outbox: 1 failed for good, 1 post held until their channel takes posts",
+    ]
+    [failed] = _failed_jobs(result.stdout)
+    assert failed.split(": ", 1)[1].split(" failed at ")[0] in {f"post_card for {request['id']}" for request in (one, two)}
+    assert failed.endswith(f"after 1 attempts: {ARCHIVED_FIX}"), failed
+    assert len(fake.calls("chat.postMessage")) == 1
     listed = outbox_cli(database_url)
-    assert "2 failed for good" in listed.stdout and _failed_jobs(listed.stdout) == failed
+    assert "1 queued, 0 running, 1 failed for good" in listed.stdout  # the other card waits for the channel
+    assert _failed_jobs(listed.stdout) == [failed.replace(f"INVITES_CHANNEL={CHANNEL}", CHANNEL)]  # given DATABASE_URL only
     check = _readyz(bot)["checks"]["approvals_channel"]  # the channel, not one card: invitebot cannot serve approvers
     assert not check["ok"] and check["detail"].startswith(f"{CHANNEL}: post_card for ") and check["detail"].endswith(ARCHIVED_FIX)
 
@@ -139,9 +142,10 @@ def test_cards_for_a_missing_approvals_channel_are_failed_jobs_saying_to_invite_
     assert result.stdout.startswith("sync: 1 new, 0 closed elsewhere, 0 unchanged, 0 errors\noutbox: 1 failed for good\n")
     [failed] = _failed_jobs(result.stdout)
     assert f"post_card for {request['id']} failed at " in failed
-    assert "channel_not_found — the bot sees no such channel: " in failed and "invite the bot there (/invite @invitebot)" in failed
-    check = _readyz(bot)["checks"]["approvals_channel"]
-    assert not check["ok"] and "channel_not_found" in check["detail"] and "invite the bot there" in check["detail"]
+    fix = "C0GONE0001 names no channel the bot can see: check the id (C…) and invite the bot."
+    assert failed.endswith(f"channel_not_found — INVITES_CHANNEL={fix}"), failed
+    check = _readyz(bot)["checks"]["approvals_channel"]  # a server whose INVITES_CHANNEL is another channel names the id only
+    assert not check["ok"] and check["detail"].endswith(f"channel_not_found — {fix}")
 
 
 def test_a_card_slack_refuses_to_update_is_a_failed_job_until_a_sync_repairs_it(fake, bot, database_url):

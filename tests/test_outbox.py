@@ -223,7 +223,7 @@ def test_a_card_in_an_archived_channel_ends_visibly(fake, bot):
     status, body = _get(bot.url, "/readyz")
     check = json.loads(body)["checks"]["approvals_channel"]
     assert status == 503 and check["ok"] is False
-    assert check["detail"].startswith(f"{CHANNEL}: card for {request['id']}") and "is_inactive — the channel is archived" in check["detail"]
+    assert check["detail"].startswith(f"{CHANNEL}: card for {request['id']}") and "is_inactive — The channel is archived" in check["detail"]
 
 
 # -- a passing failure --------------------------------------------------------------------------------------------------

@@ -69,6 +69,9 @@ QUEUED, RUNNING, DEAD = "queued", "running", "dead"
 # A payload key: this job takes over work an earlier job may have done (a post whose answer was lost); its value is the
 # Unix time that work was first queued at.
 TAKES_OVER = "takes_over"
+# The last_error of a job held back, not attempted, because its scope takes no such work now (app.core.holds): it waits
+# for whoever lifts the hold, and nothing waiting for the outbox to finish waits for it.
+HELD = "held: "
 
 
 class Retry(Exception):
@@ -137,6 +140,31 @@ class Job:
             .values(state=QUEUED, not_before=until, locked_by=None, locked_until=None, last_error=error[:64], attempts=OutboxJob.attempts - 1)
         )
         self.handed_back = True
+
+    def hold(self, session: Session, until: datetime, why: str) -> None:
+        """Back in the queue, not attempted, until `until` or until the hold on its scope is lifted (due_again)."""
+        self.postpone(session, until, f"{HELD}{why}")
+
+
+def held_jobs(session: Session, kinds: frozenset[str]) -> list[OutboxJob]:
+    """The queued jobs of `kinds` that are held (Job.hold), oldest first."""
+    return list(
+        session.scalars(
+            select(OutboxJob)
+            .where(OutboxJob.kind.in_(sorted(kinds)), OutboxJob.state == QUEUED, _held())
+            .order_by(OutboxJob.not_before, OutboxJob.id)
+        ).all()
+    )
+
+
+def due_again(session: Session, job: OutboxJob, at: datetime) -> None:
+    """A held job is due at `at`, its hold lifted. One never attempted counts as queued now, so what waits for the work
+    queued since a moment (drain) waits for it too; one attempted before keeps its age, within which it looks for what
+    an earlier attempt may have posted (Job.began)."""
+    again = {"created_at": now()} if job.attempts == 0 else {}
+    session.execute(
+        update(OutboxJob).where(OutboxJob.id == job.id, OutboxJob.state == QUEUED).values(not_before=at, last_error=None, **again)
+    )
 
 
 def takeover(payload: dict[str, Any], began: datetime | None) -> dict[str, Any]:
@@ -293,8 +321,8 @@ class Outbox:
     def drain(self, since: datetime, grace: float) -> bool:
         """Wait until the jobs of our kinds queued since `since` are done, by this process or another, however far ahead
         their pace put them, allowing `grace` seconds past the last one's slot; False if time ran out first (what is left
-        waits in the database for another process)."""
-        owed = and_(OutboxJob.kind.in_(list(self._handlers)), OutboxJob.created_at >= since)
+        waits in the database for another process). A held job is not waited for: its hold outlasts any grace."""
+        owed = and_(OutboxJob.kind.in_(list(self._handlers)), OutboxJob.created_at >= since, ~and_(OutboxJob.state == QUEUED, _held()))
         with self._reads() as session:
             last = session.scalar(select(func.max(OutboxJob.not_before)).where(owed))
         deadline = max(now(), last or now()) + timedelta(seconds=grace)
@@ -563,6 +591,10 @@ def _takeable(moment: datetime) -> Any:
         and_(OutboxJob.state == QUEUED, OutboxJob.not_before <= moment),
         and_(OutboxJob.state == RUNNING, OutboxJob.locked_until < moment),
     )
+
+
+def _held() -> Any:
+    return func.coalesce(OutboxJob.last_error, "").like(f"{HELD}%")
 
 
 def _backoff(attempts: int) -> float:

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.core import backlog, cards, lifecycle, outbox
+from app.core import backlog, cards, holds, lifecycle, outbox
 from app.core.audit import now
 from app.core.bulk_ingest import Stored, store_listed
 from app.core.credit import attribute
@@ -79,6 +79,8 @@ def _reconcile(
     summary: SyncSummary,
     digest_over: int,
 ) -> None:
+    with services.sessions.begin() as session:  # each pass tries again the channels that refused posts (fixed since?)
+        holds.lift(session, services.post_pace, routes.channels())
     try:
         team_ids = workspaces.ids()
     except SlackCallFailed as exc:

@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 from importlib.metadata import version
+from typing import Callable
 
 from app import logs
 from app.config import ConfigError, DatabaseSettings, Settings, load
@@ -139,15 +140,16 @@ def _sync(settings: Settings) -> int:
     try:
         ensure_reachable(runtime.engine)
         upgrade_to_head(runtime.engine)
-        summary, failures = runtime.sync()
+        summary, failures, held = runtime.sync()
     finally:
         runtime.close()
     print(summary.line())
-    if failures:  # the cards (or DMs) it owed that Slack refused for good, as `invitebot outbox` lists them
-        print(f"outbox: {len(failures)} failed for good")
+    if failures or held:  # the cards (or DMs) it owed that Slack refused for good, as `invitebot outbox` lists them
+        waiting = f", {_count(held, 'post')} held until their channel takes posts" if held else ""
+        print(f"outbox: {len(failures)} failed for good{waiting}")
         for job in failures:
-            print(_failed_line(job))
-    return 1 if summary.errors or failures else 0
+            print(_failed_line(job, settings.routes.setting_of))
+    return 1 if summary.errors or failures or held else 0
 
 
 def _doctor() -> int:
@@ -179,8 +181,9 @@ def _outbox(settings: DatabaseSettings, *, retry: bool, drop: bool) -> int:
             return 0
         counts = outbox.health(sessions, since=now()).counts
         print(f"outbox: {counts['queued']} queued, {counts['running']} running, {counts['dead']} failed for good")
+        setting_of = _setting_of()
         for job in outbox.failed(sessions):
-            print(_failed_line(job))
+            print(_failed_line(job, setting_of))
     finally:
         engine.dispose()
     return 0
@@ -191,13 +194,23 @@ def _count(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _failed_line(job: OutboxJob) -> str:
-    """One job given up for good: what, when, Slack's error code and, where the approvals channel is the cause, the fix."""
+def _setting_of() -> Callable[[str], str]:
+    """What names a channel in the fix for a job it refused: its setting when the settings are all there (`outbox` needs
+    only DATABASE_URL), else its id."""
+    try:
+        return load(Settings).routes.setting_of
+    except ConfigError:
+        return str
+
+
+def _failed_line(job: OutboxJob, setting_of: Callable[[str], str]) -> str:
+    """One job given up for good: what, when, Slack's error code and, where the approvals channel is the cause, the fix
+    (`setting_of` names the setting that names a channel)."""
     from app.slack.jobs.cards import fix
 
     when = job.finished_at.isoformat(timespec="seconds") if job.finished_at else "?"
     line = f"  job {job.id}: {job.kind} for {job.request_id or '-'} failed at {when} after {job.attempts} attempts: {job.last_error}"
-    advice = fix(job.kind, job.last_error)
+    advice = fix(job.kind, job.last_error, setting_of(str(job.payload.get("channel"))))
     return f"{line} — {advice}" if advice else line
 
 

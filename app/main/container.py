@@ -12,10 +12,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import DatabaseSettings, Settings
-from app.core import pacing, policy
+from app.core import holds, pacing, policy
 from app.core.audit import now
 from app.core.authz import Approvers, GroupMembers
-from app.core.outbox import Outbox, failed
+from app.core.outbox import Outbox, failed, held_jobs
 from app.core.services import Rules, Services
 from app.core.sync import SyncSummary, sync_once
 from app.core.workspaces import Workspaces
@@ -159,7 +159,7 @@ class SyncRuntime:
         replica_id = new_replica_id()
         outbox = Outbox(sessions, replica_id, reads)
         services = build_services(settings, sessions, gateway, replica_id, outbox, None, reads, groups=GroupMembers(gateway))
-        jobs.register_cards(outbox, services, gateway, settings.INVITES_ADMIN_CALLS_PER_MINUTE)
+        jobs.register_cards(outbox, services, gateway, settings.INVITES_ADMIN_CALLS_PER_MINUTE, settings.routes)
         return cls(
             settings=settings,
             engine=engine,
@@ -168,16 +168,19 @@ class SyncRuntime:
             outbox=outbox,
         )
 
-    def sync(self) -> tuple[SyncSummary, list[OutboxJob]]:
+    def sync(self) -> tuple[SyncSummary, list[OutboxJob], int]:
         """One reconcile pass over invitebot's workspaces, then the cards, digests and requester DMs it queued, each at
-        its pace (other jobs are the server's); the pass's summary, and those jobs Slack refused for good."""
+        its pace (other jobs are the server's); the pass's summary, those jobs Slack refused for good, and how many posts
+        wait held for a channel that refused one (app.core.holds)."""
         started = now()
         summary = sync_once(
             self.services, self.workspaces, self.settings.routes, digest_over=self.settings.INVITES_DIGEST_OVER
         )
         self.outbox.start()
         self.outbox.drain(started, DRAIN_SECONDS)
-        return summary, failed(self.services.sessions, since=started, kinds=self.outbox.kinds)
+        with self.services.read() as session:
+            held = len(held_jobs(session, holds.POST_KINDS))
+        return summary, failed(self.services.sessions, since=started, kinds=self.outbox.kinds), held
 
     def close(self) -> None:
         """Let go of the outbox and the database."""

@@ -26,6 +26,7 @@ from app.paths import default_data_folder
 from app.slack.api.errors import Kind, classify
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.api.token_health import BOT
+from app.slack.jobs.cards import channel_fix
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks
 from app.store.db import DatabaseUnavailable, ensure_reachable, make_engine, sqlite_file
@@ -60,12 +61,7 @@ _TOKEN_FIX = {
 _LIST_FIX = {
     "missing_scope": "The admin token lacks admin.invites:read: reinstall the app on the org with it.",
 }
-_CHANNEL_FIX = {
-    "not_in_channel": "Invite the bot to that channel (/invite @invitebot in it); {setting} names it.",
-    "channel_not_found": "{setting} names no channel the bot can see: check the id (C…) and invite the bot.",
-    "is_archived": "The channel is archived: unarchive it or choose another in {setting}.",
-    "missing_scope": "The bot token lacks chat:write: add it in the app's settings and reinstall.",
-}
+_POST_SCOPE_FIX = "The bot token lacks chat:write: add it in the app's settings and reinstall."
 _UPLOAD_FIX = {
     "missing_scope": "The bot token lacks files:write (and /invites export also needs im:write): add both in the app's "
     "settings and reinstall.",
@@ -347,7 +343,7 @@ class _SlackChecks:
         problem = self.gateway.posting_problem(channel)
         if problem is None:
             return Check(f"post in {channel}", True, "allowed")
-        fix = _CHANNEL_FIX[problem].format(setting=setting) if problem in _CHANNEL_FIX else _slack_fix(problem)
+        fix = channel_fix(problem, setting) or (_POST_SCOPE_FIX if problem == "missing_scope" else _slack_fix(problem))
         return self._fail(f"post in {channel}", problem, fix)
 
     def _uploading(self) -> Check:

@@ -22,6 +22,7 @@ from app import logs
 from app.core import outbox, queries
 from app.core.audit import now
 from app.metrics import ACK_LATENCY, IN_FLIGHT, OUTBOX_DEAD, OUTBOX_JOBS
+from app.routes import Routes
 from app.slack.bolt import build_app
 from app.slack.jobs import cards
 from app.slack.runtime import Runtime
@@ -74,7 +75,7 @@ def create_wsgi_app(runtime: Runtime) -> WsgiApp:
             return _answer(start_response, status, "application/json", body)
         if path == "/metrics":
             if database_answers(runtime.engine):
-                outbox_health(runtime.reads)  # the outbox gauges are read from the database when scraped
+                outbox_health(runtime.reads, runtime.settings.routes)  # the outbox gauges are read from the database when scraped
             return _answer(start_response, "200 OK", CONTENT_TYPE_LATEST, generate_latest())
         return _answer(start_response, "404 Not Found", "text/plain; charset=utf-8", b"not found\n")
 
@@ -183,11 +184,11 @@ def readiness(runtime: Runtime, write_check: WriteCheck | None = None) -> dict[s
     checks = {
         "database": {"ok": writable, "detail": detail},
         "tokens": runtime.token_check.readiness(),
-        "approvals_channel": approvals_channel(runtime.reads) if database else unavailable,
+        "approvals_channel": approvals_channel(runtime.reads, runtime.settings.routes) if database else unavailable,
     }
     background = {
         "sync": sync_health(runtime) if database else unavailable,
-        "outbox": outbox_health(runtime.reads) if database else unavailable,
+        "outbox": outbox_health(runtime.reads, runtime.settings.routes) if database else unavailable,
     }
     return {"ready": all(check["ok"] for check in checks.values()), "checks": checks, "background": background}
 
@@ -206,18 +207,19 @@ def sync_health(runtime: Runtime) -> dict[str, Any]:
 DEAD_JOBS_SHOWN = timedelta(hours=1)
 
 
-def approvals_channel(sessions: sessionmaker[Session]) -> dict[str, Any]:
+def approvals_channel(sessions: sessionmaker[Session], routes: Routes) -> dict[str, Any]:
     """Not ready while a card's post or update failed for good in the last hour because of its channel (archived, gone,
     the bot not in it); `invitebot outbox --retry-failed` or `--drop-failed` clears it once the channel is fixed."""
     refused = outbox.failed(sessions, since=now() - DEAD_JOBS_SHOWN, kinds=cards.CHANNEL_JOBS, errors=cards.CHANNEL_ERRORS)
     if not refused:
         return {"ok": True, "detail": "no card refused by its channel in the last hour"}
     latest = refused[-1]
-    where = latest.payload.get("channel") or "the approvals channel"
-    return {"ok": False, "detail": f"{where}: {outbox.describe(latest)} — {cards.fix(latest.kind, latest.last_error)}"}
+    where = str(latest.payload.get("channel"))
+    advice = cards.fix(latest.kind, latest.last_error, routes.setting_of(where))
+    return {"ok": False, "detail": f"{where}: {outbox.describe(latest)} — {advice}"}
 
 
-def outbox_health(sessions: sessionmaker[Session]) -> dict[str, Any]:
+def outbox_health(sessions: sessionmaker[Session], routes: Routes) -> dict[str, Any]:
     """Jobs by state (also for /metrics), and the latest one given up for good; ok while none was in the last hour."""
     report = outbox.health(sessions, since=now() - DEAD_JOBS_SHOWN)
     for state, count in report.counts.items():
@@ -229,7 +231,7 @@ def outbox_health(sessions: sessionmaker[Session]) -> dict[str, Any]:
     latest = report.latest_dead
     if latest is not None:
         detail += f"; latest failure: {outbox.describe(latest)}"
-        advice = cards.fix(latest.kind, latest.last_error)
+        advice = cards.fix(latest.kind, latest.last_error, routes.setting_of(str(latest.payload.get("channel"))))
         detail += f" — {advice}" if advice else ""
     return {"ok": report.recent_dead == 0, "detail": detail}
 

@@ -29,23 +29,28 @@ CARD_EVENT_TYPE = "invitebot_card"
 # The jobs that post or update a message in an approvals channel: their failures may be the channel's.
 CHANNEL_JOBS = frozenset({"post_card", "card", "post_digest", "digest"})
 
-_FIXES = {
-    "is_archived": "the channel is archived: unarchive it, or set INVITES_CHANNEL to a channel that is not",
-    "is_inactive": "the channel is archived: unarchive it, or set INVITES_CHANNEL to a channel that is not",
-    "channel_not_found": (
-        "the bot sees no such channel: check the id in INVITES_CHANNEL and invite the bot there (/invite @invitebot)"
-    ),
-    "not_in_channel": "the bot is not in the channel: invite it (/invite @invitebot), or set INVITES_CHANNEL to one it is in",
+# What to do about an approvals channel that refuses posts, worded once for `invitebot doctor`, `invitebot sync`,
+# `invitebot outbox`, /readyz and the log; {setting} is the setting that names the channel.
+_ARCHIVED = "The channel is archived: unarchive it or choose another in {setting}."
+_CHANNEL_FIXES = {
+    "channel_not_found": "{setting} names no channel the bot can see: check the id (C…) and invite the bot.",
+    "not_in_channel": "Invite the bot to that channel (/invite @invitebot in it); {setting} names it.",
+    "is_archived": _ARCHIVED,
+    "is_inactive": _ARCHIVED,
 }
-
-
-def fix(kind: str, error: str | None) -> str | None:
-    """What on-call does about a card or digest job Slack refused for good, when the approvals channel is the cause."""
-    return _FIXES.get(error or "") if kind in CHANNEL_JOBS else None
-
-
 # Slack's answers that are the approvals channel's trouble, not one card's.
-CHANNEL_ERRORS = frozenset(_FIXES)
+CHANNEL_ERRORS = frozenset(_CHANNEL_FIXES)
+
+
+def channel_fix(error: str | None, setting: str) -> str | None:
+    """What to do when Slack answers `error` for a post in the channel `setting` names; None if the channel is not the cause."""
+    fixing = _CHANNEL_FIXES.get(error or "")
+    return fixing.format(setting=setting) if fixing else None
+
+
+def fix(kind: str, error: str | None, setting: str) -> str | None:
+    """What on-call does about a card or digest job Slack refused for good, when its channel (named by `setting`) is the cause."""
+    return channel_fix(error, setting) if kind in CHANNEL_JOBS else None
 
 
 def post_card(services: Services, gateway: SlackGateway, job: Job) -> None:

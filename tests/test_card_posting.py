@@ -111,7 +111,9 @@ def test_the_sync_command_posts_every_card_it_owes_at_the_channels_pace_before_i
 ARCHIVED_FIX = f"is_archived — The channel is archived: unarchive it or choose another in INVITES_CHANNEL={CHANNEL}."
 
 
-def test_a_card_the_archived_approvals_channel_refuses_is_a_failed_job_with_its_fix_and_holds_the_others(fake, bot, database_url):
+def test_a_card_the_archived_approvals_channel_refuses_is_a_failed_job_with_its_fix_and_holds_the_others(
+    fake, start_bot, database_url
+):
     fake.archive_channel(CHANNEL)
     one, two = new_request(fake, "one@example.com"), new_request(fake, "two@example.com")
 
@@ -129,6 +131,7 @@ def test_a_card_the_archived_approvals_channel_refuses_is_a_failed_job_with_its_
     listed = outbox_cli(database_url)
     assert "1 queued, 0 running, 1 failed for good" in listed.stdout  # the other card waits for the channel
     assert _failed_jobs(listed.stdout) == [failed.replace(f"INVITES_CHANNEL={CHANNEL}", CHANNEL)]  # given DATABASE_URL only
+    bot = start_bot()  # only now: a server running beside the sync would be a second replica posting the same cards
     check = _readyz(bot)["checks"]["approvals_channel"]  # the channel, not one card: invitebot cannot serve approvers
     assert not check["ok"] and check["detail"].startswith(f"{CHANNEL}: post_card for ") and check["detail"].endswith(ARCHIVED_FIX)
 

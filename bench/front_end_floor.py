@@ -26,6 +26,7 @@ import functools
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -197,17 +198,11 @@ class Floor:
 
     def p50(self) -> float:
         """The median round's p50."""
-        return median(self.p50s)
+        return statistics.median(self.p50s)
 
     def p99(self) -> float:
         """The median round's p99."""
-        return median(self.p99s)
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+        return statistics.median(self.p99s)
 
 
 def measure(rounds: int = ROUNDS, warmup: int = WARMUP) -> dict[tuple[FrontEnd, str], Floor]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -94,11 +95,11 @@ class AgainstFloor:
 
     def serve_p(self, p: float) -> float:
         """The median round's p-th percentile ack to serve."""
-        return front_end_floor.median([percentile(round_.acks(), p) for round_ in self.serve])
+        return statistics.median([percentile(round_.acks(), p) for round_ in self.serve])
 
     def floor_p(self, p: float) -> float:
         """The median round's p-th percentile ack to the floor."""
-        return front_end_floor.median([percentile(acks, p) for acks in self.floor])
+        return statistics.median([percentile(acks, p) for acks in self.floor])
 
     def ratio(self) -> float:
         return self.serve_p(99) / self.floor_p(99)

@@ -38,7 +38,7 @@ migrate: $(BIN)/invitebot
 	$(BIN)/invitebot migrate
 
 bench: $(BIN)/invitebot
-	$(BIN)/python -m bench.ack_latency
+	$(BIN)/python -m bench.ack_latency --postgres
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .import_linter_cache .hypothesis .site

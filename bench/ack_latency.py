@@ -1,10 +1,11 @@
 """`make bench`: ack latency, click-to-card time, behaviour under slow and rate-limited Slack, and memory, as one table.
 
-Run from the repository root: .venv/bin/python -m bench.ack_latency (bench/README.md describes every line).
+Run from the repository root: .venv/bin/python -m bench.ack_latency [--postgres] (bench/README.md describes every line).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import signal
@@ -18,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 from app.config import Settings
 from app.sandbox import FakeSlack, SlackSender
-from bench import backlog, bulk_pace, replica_clicks, scenarios
+from bench import backlog, bulk_pace, front_end_floor, replica_clicks, scenarios
 from bench.harness import Serve, start_serve
 from bench.report import Results, show
 from tests.support.bots import SIGNING_SECRET, serve_processes
@@ -33,12 +34,13 @@ DEFAULT_PACES = {PACING: "20", "INVITES_CARD_POSTS_PER_MINUTE": "50"}
 
 
 @contextmanager
-def bot(**overrides: str) -> Iterator[tuple[FakeSlack, SlackSender, Serve]]:
-    """A fresh stand-in, a temporary SQLite database and one `invitebot serve`, all cleaned up even on failure."""
+def bot(database_url: str | None = None, **overrides: str) -> Iterator[tuple[FakeSlack, SlackSender, Serve]]:
+    """A fresh stand-in, a database (a temporary SQLite one unless named) and one `invitebot serve`, all cleaned up even
+    on failure."""
     with (
         tempfile.TemporaryDirectory(prefix="invitebot-bench-") as tmp,
         running_fake() as fake,
-        serve_processes(fake, f"sqlite:///{Path(tmp) / 'invitebot.db'}") as start,
+        serve_processes(fake, database_url or f"sqlite:///{Path(tmp) / 'invitebot.db'}") as start,
     ):
         serve = start_serve(start, **overrides)
         yield fake, SlackSender(serve.url, SIGNING_SECRET, fake), serve
@@ -53,17 +55,49 @@ def attempt(results: Results, label: str, run: Callable[[], Any]) -> Any:
         return None
 
 
-def measure() -> Results:
+@contextmanager
+def postgres(asked: bool) -> Iterator[str | None]:
+    """The PostgreSQL database for scenario 1's second variant: INVITEBOT_BENCH_DATABASE_URL's (empty), a fresh one on
+    127.0.0.1:5432 when asked for with --postgres, or None."""
+    named = os.environ.get("INVITEBOT_BENCH_DATABASE_URL")
+    if named:
+        yield named
+    elif asked:
+        with replica_clicks.postgres_database() as url:
+            yield url
+    else:
+        yield None
+
+
+def against_floor(results: Results, database: str, fake: FakeSlack, sender: SlackSender, serve: Serve) -> None:
+    """Scenario 1's rounds beside the do-nothing Bolt app under serve's own front end, started for them."""
+
+    def run() -> scenarios.AgainstFloor:
+        with front_end_floor.serving(front_end_floor.BUFFERING, "bolt") as port:
+            return scenarios.against_floor(fake, sender, serve, port, database)
+
+    found = attempt(results, f"against the floor, {database}", run)
+    if found is not None:
+        results.floors[database] = found
+
+
+def measure(with_postgres: bool) -> Results:
     results = Results()
     with bot(**{PACING: FAST_PACING}) as (fake, sender, serve):
         results.first = attempt(results, "first burst", lambda: scenarios.concurrent_round(fake, sender, "first"))
-        results.steady = attempt(results, "steady", lambda: scenarios.concurrent_round(fake, sender, "steady"))
+        against_floor(results, "SQLite", fake, sender, serve)
+        results.steady = results.floors["SQLite"].serve[0] if "SQLite" in results.floors else None
         if results.steady is not None:
             card = fake.message(CHANNEL, results.steady.clicks[0].key)
             results.standin = attempt(results, "stand-in path", lambda: scenarios.standin_path(fake, card))
         results.single = attempt(results, "one at a time", lambda: scenarios.one_at_a_time(fake, sender))
         results.slow = attempt(results, "slow Slack", lambda: scenarios.queued_behind_slow_slack(fake, sender, serve))
         results.memory_fast = serve.memory()
+    with postgres(with_postgres) as url:
+        if url is not None:
+            with bot(url, **{PACING: FAST_PACING}) as (fake, sender, serve):
+                attempt(results, "first burst, PostgreSQL", lambda: scenarios.concurrent_round(fake, sender, "first"))
+                against_floor(results, "PostgreSQL", fake, sender, serve)
     with bot(**DEFAULT_PACES) as (fake, sender, serve):
         results.tier2 = attempt(results, "tier 2 burst", lambda: scenarios.tier2_burst(fake, sender))
         results.memory_tier2 = serve.memory()
@@ -73,7 +107,7 @@ def measure() -> Results:
     return results
 
 
-def header(pacing_known: bool) -> list[str]:
+def header(pacing_known: bool, with_postgres: bool) -> list[str]:
     """What the numbers were measured on, so two runs can be compared knowingly."""
     try:
         commit = subprocess.run(
@@ -86,8 +120,10 @@ def header(pacing_known: bool) -> list[str]:
         if pacing_known
         else f"{PACING} is not a setting of this build (passed for 1-3, ignored)"
     )
+    databases = "SQLite, and PostgreSQL for scenario 1's second variant and 8" if with_postgres else "SQLite; PostgreSQL for 8"
     return [
-        "invitebot bench: one `invitebot serve` (gunicorn, SQLite) per phase, Slack stand-in on 127.0.0.1",
+        f"invitebot bench: one `invitebot serve` (gunicorn, buffering worker) per phase ({databases}), Slack stand-in on 127.0.0.1",
+        "the floor: bench.front_end_floor's do-nothing Bolt app under the same worker, started beside serve for scenario 1",
         f"commit {commit}; Python {platform.python_version()}; {os.cpu_count()} CPUs; {pacing}",
         "times in ms unless marked; p99 is nearest-rank (the slowest of 50); RSS as peak / now",
     ]
@@ -96,9 +132,17 @@ def header(pacing_known: bool) -> list[str]:
 def main() -> int:
     """Measure, print one table, and exit 1 when a check fails (a lost or slow ack, a wrong approve count, a stuck card)."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so the serve processes are terminated too
+    parser = argparse.ArgumentParser(prog="python -m bench.ack_latency", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="also measure scenario 1 against its floor on a fresh PostgreSQL database at 127.0.0.1:5432"
+        " (INVITEBOT_BENCH_DATABASE_URL, when set, names an empty one to use instead)",
+    )
+    with_postgres = parser.parse_args().postgres or bool(os.environ.get("INVITEBOT_BENCH_DATABASE_URL"))
     started = time.monotonic()
     pacing_known = PACING in Settings.model_fields
-    failures = show(measure(), header(pacing_known))
+    failures = show(measure(with_postgres), header(pacing_known, with_postgres))
     print(f"result: {'FAIL' if failures else 'PASS'} ({time.monotonic() - started:.1f} s)")
     return 1 if failures else 0
 

@@ -24,7 +24,11 @@ from tests.support.bots import settings_env
 from tests.support.stand_in import OTHER_TEAM, REQUESTER, TEAM, running_fake
 
 REQUESTS = 10_000
-EXTRA_TEAMS = [("T0GAMMA01", "Gamma Works", "gamma"), ("T0DELTA01", "Delta Labs", "delta"), ("T0EPSIL01", "Epsilon Co", "epsilon")]
+EXTRA_TEAMS = [
+    ("T0GAMMA01", "Gamma Works", "gamma"),
+    ("T0DELTA01", "Delta Labs", "delta"),
+    ("T0EPSIL01", "Epsilon Co", "epsilon"),
+]
 TEAMS = [TEAM, OTHER_TEAM, *(team_id for team_id, _, _ in EXTRA_TEAMS)]
 LIST = "admin.inviteRequests.list"
 SECONDS_GOAL = 10.0

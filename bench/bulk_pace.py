@@ -58,7 +58,9 @@ def measure() -> BulkPace:
             runtime.sync()  # the backlog: one digest card, no card each
             fake.enforce_rate_limits(tier2_per_minute=PER_MINUTE)
             started = time.time()
-            found = batches.preview(runtime.services, Action.APPROVE, batches.Filter("example.com", (TEAM,)), APPROVER, Source.SLASH)
+            found = batches.preview(
+                runtime.services, Action.APPROVE, batches.Filter("example.com", (TEAM,)), APPROVER, Source.SLASH
+            )
             assert found.batch_id is not None and found.total == REQUESTS, f"the preview found {found.total} requests"
             change = batches.start(runtime.services, found.batch_id, APPROVER, actor_team=TEAM)
             assert change.answer is batches.Answer.STARTED, f"the batch did not start: {change.answer}"
@@ -92,7 +94,13 @@ def rows(r: BulkPace | None) -> list[Row]:
         return [Row("7", measure, "not measured") for measure in measures]
     rate = r.per_minute()
     return [
-        Row("7", measures[0], "n/a" if rate is None else f"{rate:.1f}/min", f"~{PER_MINUTE}/min, not over", rate is not None and rate <= PER_MINUTE * 1.05),
+        Row(
+            "7",
+            measures[0],
+            "n/a" if rate is None else f"{rate:.1f}/min",
+            f"~{PER_MINUTE}/min, not over",
+            rate is not None and rate <= PER_MINUTE * 1.05,
+        ),
         Row("7", measures[1], f"{r.approved} / {r.approve_calls} / {r.limited}", f"{REQUESTS} / {REQUESTS} / 0"),
         Row("7", measures[2], str(r.losses()), "0", r.losses() == 0),
     ]

@@ -182,9 +182,7 @@ def _exchange(host: str, port: int, raws: list[bytes], timeout: float) -> list[t
         selector.close()
         for connection in connections:
             connection.close()
-    return [
-        (started[c][0], finished[c] - started[c][1], bytes(answers[c])) for c in connections
-    ]
+    return [(started[c][0], finished[c] - started[c][1], bytes(answers[c])) for c in connections]
 
 
 def _status(answer: bytes) -> int:

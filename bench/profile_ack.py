@@ -74,6 +74,7 @@ def in_process() -> str:
         runtime = build_runtime(make_settings(fake, f"sqlite:///{Path(tmp) / 'invitebot.db'}"))
         try:
             upgrade_to_head(runtime.engine)
+            runtime.start()  # the outbox posts the card, as in `serve` (tests.support.bots.start_bot does the same)
             app = create_wsgi_app(runtime)
 
             def call(request: tuple[bytes, dict[str, str]]) -> str:
@@ -126,13 +127,22 @@ def _histogram(serve: Serve) -> dict[float, float]:
     return found
 
 
+REQUEST_THREADS = "request threads (the ack)"
+# Thread name prefixes in `serve`'s worker (app.main.front_end, app.main.container, app.core.outbox), by what they do.
+ROLES = (
+    ("invitebot-request", REQUEST_THREADS),
+    ("invitebot-work", "background pool (decisions after the ack)"),
+    ("invitebot-ingest", "ingest pool (incoming requests)"),
+    ("invitebot-decide", "outbox: decide lane"),
+    ("invitebot-first", "outbox: first lane (cards, answers)"),
+    ("invitebot-later", "outbox: later lane (App Home, notices)"),
+    ("invitebot-outbox", "outbox dispatcher"),
+    ("MainThread", "front end's event loop (reads requests)"),
+)
+
+
 def _role(thread: str) -> str:
-    for prefix, role in (
-        ("invitebot-work", "background pool"),
-        ("invitebot-listener", "Bolt listener pool"),
-        ("ThreadPoolExecutor", "gunicorn request threads"),
-        ("MainThread", "gunicorn worker main loop"),
-    ):
+    for prefix, role in ROLES:
         if thread.startswith(prefix):
             return role
     return "other threads"
@@ -165,9 +175,9 @@ def summarise(raw: Path, clicks: int) -> list[str]:
         f" {sum(blocked.values())} of blocked threads, left out); running samples by thread role:"
     ]
     out += [f"  {100 * n / total:5.1f}%  {role}" for role, n in running.most_common()]
-    requests = running["gunicorn request threads"] or 1
+    requests = running[REQUEST_THREADS] or 1
     out.append("request threads, inclusive share of their running samples:")
-    out += [f"  {100 * n / requests:5.1f}%  {frame}" for frame, n in frames["gunicorn request threads"].most_common(40)]
+    out += [f"  {100 * n / requests:5.1f}%  {frame}" for frame, n in frames[REQUEST_THREADS].most_common(40)]
     return out
 
 

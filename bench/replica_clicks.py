@@ -36,6 +36,7 @@ class ReplicaClicks:
 
     clicks: list[Sent]
     calls: dict[str, int]  # request id -> admin.inviteRequests.approve calls (0 for none)
+    repeated: dict[str, list[str]]  # request id -> each of its approve calls' answer, when it had more than one
 
     def not_once(self) -> int:
         return sum(count != 1 for count in self.calls.values())
@@ -66,8 +67,18 @@ def measure() -> ReplicaClicks:
             rounds = pool.map(lambda sender: fire(sender, [(card.ts, approve_click(card.ts)) for card in cards]), senders)
             clicks = [sent for round_ in rounds for sent in round_]
         poll(lambda: all_updated(fake, [card.ts for card in cards]), DONE_TIMEOUT, "every card shows its approval")
-        approves = Counter(call.params.get("invite_request_id") for call in fake.calls()[since:] if call.method == APPROVE)
-        return ReplicaClicks(clicks, {card.request_id: approves.get(card.request_id, 0) for card in cards})
+        approves = [call for call in fake.calls()[since:] if call.method == APPROVE]
+        counts = Counter(call.params.get("invite_request_id") for call in approves)
+        repeated = {
+            request_id: [
+                f"{call.status} {call.error or 'ok'} at +{call.at - approves[0].at:.1f} s"
+                for call in approves
+                if call.params.get("invite_request_id") == request_id
+            ]
+            for request_id, count in counts.items()
+            if count > 1
+        }
+        return ReplicaClicks(clicks, {card.request_id: counts.get(card.request_id, 0) for card in cards}, repeated)
 
 
 def rows(r: ReplicaClicks | None) -> list[Row]:
@@ -77,9 +88,14 @@ def rows(r: ReplicaClicks | None) -> list[Row]:
     if r is None:
         return [Row("8", measure, "not measured") for measure in measures]
     return [
-        Row("8", measures[0], f"{r.not_once()} of {CARDS}", "0", r.not_once() == 0),
+        Row("8", measures[0], f"{r.not_once()} of {CARDS}{_repeats(r.repeated)}", "0", r.not_once() == 0),
         Row("8", measures[1], f"{sum(r.calls.values())} / {spread([click.ack for click in r.clicks])}", f"{CARDS} calls"),
     ]
+
+
+def _repeats(repeated: dict[str, list[str]]) -> str:
+    """Each request approved more than once, with its calls' answers (seconds from the round's first approve call)."""
+    return "".join(f"; {request_id}: {', '.join(answers)}" for request_id, answers in repeated.items())
 
 
 def main() -> int:

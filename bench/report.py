@@ -12,10 +12,12 @@ from bench.scenarios import (
     BURST,
     CARDS,
     COMMANDS,
+    FLOOR_ROUNDS,
     ONE_AT_A_TIME,
     SLOW_APPROVE,
     TIER2_PER_MINUTE,
     UPDATE_TIMEOUT,
+    AgainstFloor,
     Round,
     Single,
     SlowSlack,
@@ -26,6 +28,8 @@ from bench.scenarios import (
 ACK_P99 = 0.020  # scenario 1's goal
 QUEUED_ACK_P99 = 0.100  # scenario 2's
 OVERHEAD_P50 = 0.010  # scenario 3's
+FLOOR_RATIO = 1.25  # scenario 1's: serve's ack p99 at most this many times the do-nothing Bolt app's, same front end
+DATABASES = ("SQLite", "PostgreSQL")
 
 
 @dataclass
@@ -34,6 +38,7 @@ class Results:
 
     first: Round | None = None
     steady: Round | None = None
+    floors: dict[str, AgainstFloor] = field(default_factory=dict)  # scenario 1 against the floor, by database
     standin: dict[str, list[float]] | None = None
     single: Single | None = None
     slow: SlowSlack | None = None
@@ -69,6 +74,19 @@ def _ack_row(scenario: str, measure: str, sent: list[Sent] | None, goal: float |
     return Row(scenario, measure, spread(acks), f"p99 {'<' if strict else '<='} {ms(goal)} ms", met)
 
 
+def _floor_row(database: str, f: AgainstFloor | None) -> Row:
+    """Scenario 1's ack p99 against the do-nothing Bolt app's under the same front end, measured beside it."""
+    measure = (
+        f"ack p99 / Bolt floor's p99, {CARDS} concurrent clicks, {database} (median of {FLOOR_ROUNDS} rounds each;"
+        " p50s in brackets)"
+    )
+    if f is None:
+        hint = " (run with --postgres or INVITEBOT_BENCH_DATABASE_URL)" if database == "PostgreSQL" else ""
+        return Row("1", measure, "not measured" + hint)
+    value = f"{ms(f.serve_p(99))} / {ms(f.floor_p(99))} ms = {f.ratio():.2f}x ({ms(f.serve_p(50))} / {ms(f.floor_p(50))} ms)"
+    return Row("1", measure, value, f"<= {FLOOR_RATIO:.2f}x", f.ratio() <= FLOOR_RATIO)
+
+
 def _overheads(to_updated: list[float], standin: dict[str, list[float]]) -> list[float]:
     baseline = percentile(path_seconds(standin), 50)
     return [seconds - baseline for seconds in to_updated]
@@ -86,6 +104,7 @@ def rows(r: Results) -> list[Row]:
             strict=False,
         ),
         _ack_row("1", f"ack, the first {CARDS} clicks after start: p50 / p99 / max", r.first and r.first.clicks),
+        *(_floor_row(database, r.floors.get(database)) for database in DATABASES),
         _ack_row(
             "2",
             f"ack, {CARDS} more clicks while {CARDS} decisions wait on a {SLOW_APPROVE:.0f} s approve: p50 / p99 / max",
@@ -220,7 +239,9 @@ def _check_acks(label: str, sent: list[Sent]) -> list[str]:
 def failures(r: Results) -> list[str]:
     """What makes the run fail (as opposed to missing a target): lost or slow acks, wrong approve counts, stuck cards."""
     found = list(r.errors)
-    checks: list[tuple[str, Round | None, int]] = [("first burst", r.first, CARDS), ("steady", r.steady, CARDS)]
+    checks: list[tuple[str, Round | None, int]] = [("first burst", r.first, CARDS)]
+    for database, floor in r.floors.items():
+        checks += [(f"against the floor, {database}, round {n + 1}", round_, CARDS) for n, round_ in enumerate(floor.serve)]
     for label, result, expected in checks:
         if result is None:
             continue

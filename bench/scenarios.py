@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 from app.sandbox import FakeSlack, SlackSender
 from app.slack.api.client import make_client
 from app.slack.api.gateway import SlackGateway
+from bench import front_end_floor
 from bench.harness import (
     APPROVE,
     EPHEMERAL,
@@ -24,6 +26,7 @@ from bench.harness import (
     calls_since,
     fire,
     invites_command,
+    percentile,
     poll,
     post_cards,
     post_requests,
@@ -45,6 +48,10 @@ TIER2_PER_MINUTE = 20  # scenario 4: Slack's Tier 2, per method per workspace; a
 BURST = 30
 BURST_TIMEOUT = 240.0
 RETRY_WORDS = re.compile(r"again|retry", re.IGNORECASE)
+
+FLOOR_ROUNDS = 5  # scenario 1: rounds of CARDS clicks to serve, each beside a round to the do-nothing Bolt app
+QUIET = 0.5  # seconds without a Web API call (and no work in flight) before a measured round
+QUIET_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,52 @@ def approve_all(fake: FakeSlack, sender: SlackSender, cards: dict[str, str], lab
     updated_at = poll(lambda: all_updated(fake, list(cards.values())), UPDATE_TIMEOUT, f"{label}: every card updated")
     poll(lambda: all_answered(fake, list(cards)), UPDATE_TIMEOUT, f"{label}: every clicker answered")
     return Round(clicks, updated_at, calls_since(fake, started))
+
+
+@dataclass(frozen=True)
+class AgainstFloor:
+    """Scenario 1: rounds of CARDS Approve clicks to serve, each right after a round of CARDS clicks to the do-nothing Bolt
+    app under the same front end (bench.front_end_floor), both from quiet: the ratio of their median rounds' p99s."""
+
+    database: str
+    serve: list[Round]
+    floor: list[list[float]]  # each floor round's acks
+
+    def serve_p(self, p: float) -> float:
+        """The median round's p-th percentile ack to serve."""
+        return statistics.median([percentile(round_.acks(), p) for round_ in self.serve])
+
+    def floor_p(self, p: float) -> float:
+        """The median round's p-th percentile ack to the floor."""
+        return statistics.median([percentile(acks, p) for acks in self.floor])
+
+    def ratio(self) -> float:
+        return self.serve_p(99) / self.floor_p(99)
+
+
+def against_floor(fake: FakeSlack, sender: SlackSender, serve: Serve, floor_port: int, database: str) -> AgainstFloor:
+    """FLOOR_ROUNDS times: post CARDS cards; once the bot is quiet, a round to the floor, then CARDS clicks to serve, whose
+    cards and answers are waited for."""
+    rounds, floors = [], []
+    for n in range(FLOOR_ROUNDS):
+        label = f"floor-{database.lower()}{n}"
+        cards = post_cards(fake, sender, label, CARDS)
+        quiet(fake, serve)
+        floors.append(front_end_floor.click_round(floor_port))
+        rounds.append(approve_all(fake, sender, cards, label))
+    return AgainstFloor(database, rounds, floors)
+
+
+def quiet(fake: FakeSlack, serve: Serve) -> None:
+    """Until serve has no work in flight and has made no Web API call for QUIET seconds (what a posted card or a decision
+    leaves behind would otherwise land in the next measured round)."""
+
+    def idle() -> bool:
+        calls = fake.calls()
+        silent = not calls or time.time() - calls[-1].at >= QUIET
+        return silent and serve.metric("invitebot_work_in_flight") in (0, None)
+
+    poll(idle, QUIET_TIMEOUT, "the bot quiet before a measured round")
 
 
 def standin_path(fake: FakeSlack, card: dict[str, Any]) -> dict[str, list[float]]:

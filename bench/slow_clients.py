@@ -12,7 +12,6 @@ answered within 5 s.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -30,8 +29,17 @@ PER_ADDRESS = 50
 
 def _started(worker: list[str], port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", *worker, "--log-level", "error", "bench.front_end_floor:plain"],
-        env={**os.environ, "FLOOR_APP": "plain"},
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-b",
+            f"127.0.0.1:{port}",
+            *worker,
+            "--log-level",
+            "error",
+            "bench.front_end_floor:plain_wsgi",
+        ]
     )
     deadline = time.monotonic() + 30
     while True:  # the arbiter listens before its worker has booted: wait for an answer, not a connection
@@ -58,7 +66,9 @@ def measure(worker: list[str], slow: int) -> tuple[list[float], int, int, int]:
             while time.monotonic() < ends:
                 started = time.monotonic()
                 try:
-                    answers = fire_raw_answers("127.0.0.1", port, [_click(n, port) for n in range(CLICKS)], timeout=ANSWER_SECONDS)
+                    answers = fire_raw_answers(
+                        "127.0.0.1", port, [_click(n, port) for n in range(CLICKS)], timeout=ANSWER_SECONDS
+                    )
                 except (AssertionError, OSError):
                     unanswered += CLICKS
                     answers = []

@@ -58,6 +58,12 @@ class Click:
     def cpu_total(self) -> float:
         return sum(self.cpu[p] for p in PHASES)
 
+    def decision_statements(self) -> int:
+        return self.statements[DECIDE] + self.statements[SETTLE]
+
+    def decision_cpu(self) -> float:
+        return self.cpu[DECIDE] + self.cpu[SETTLE]
+
 
 class Meter:
     """Counts the engine's statements and the CPU time of the bot's own work, by phase, per thread."""
@@ -83,7 +89,7 @@ class Meter:
             return
         named = local.named = [name]
         local.statements, local.transactions, local.sql = 0, 0, []
-        profile = cProfile.Profile(time.thread_time) if self.profiling and name not in (ACK, DISPATCH) else None
+        profile = cProfile.Profile(time.thread_time) if self.profiling and name in (DECIDE, SETTLE) else None
         started = time.thread_time()
         if profile is not None:
             profile.enable()
@@ -223,6 +229,8 @@ def measure(database_url: str, label: str, clicks: int = CLICKS, profiled: int =
     if meter.profile is not None:
         meter.profile.stream = out  # type: ignore[attr-defined]
         meter.profile.sort_stats("cumulative").print_stats(20)
+        if os.environ.get("BENCH_TOTTIME"):
+            meter.profile.dump_stats(os.environ["BENCH_TOTTIME"])
     return Result(label, measured, out.getvalue())
 
 
@@ -240,19 +248,23 @@ def report(result: Result) -> str:
         cpu = median([c.cpu[phase] * 1000 for c in clicks])
         lines.append(f"{phase:<10} {statements:>10.0f} {transactions:>12.0f} {cpu:>10.2f}")
     totals = [c.total() for c in clicks]
-    decision = [c.statements[DECIDE] + c.statements[SETTLE] for c in clicks]
+    decision = [c.decision_statements() for c in clicks]
+    decision_cpu = [c.decision_cpu() * 1000 for c in clicks]
     cpu = [c.cpu_total() * 1000 for c in clicks]
     lines += [
         "",
-        f"statements per click (p50 / max): {median(totals):.0f} / {max(totals)}"
-        f"   decide + settle: {median(decision):.0f}   goal <= {STATEMENTS_GOAL}",
-        f"CPU per click (p50 / max): {median(cpu):.2f} / {max(cpu):.2f} ms   goal <= {CPU_GOAL_MS:.0f} ms",
+        f"the decision (decide + settle), statements per click (p50 / max): {median(decision):.0f} / {max(decision)}"
+        f"   goal <= {STATEMENTS_GOAL}",
+        f"the decision (decide + settle), CPU per click (p50 / max): {median(decision_cpu):.2f} / {max(decision_cpu):.2f} ms"
+        f"   goal <= {CPU_GOAL_MS:.0f} ms",
+        f"the whole click (with the ack and follow-up jobs), statements (p50 / max): {median(totals):.0f} / {max(totals)}",
+        f"the whole click (with the ack and follow-up jobs), CPU (p50 / max): {median(cpu):.2f} / {max(cpu):.2f} ms",
         f"statements by click: {' '.join(str(t) for t in totals)}",
         "",
         "statements of the last click:",
         *(f"  {phase:<8} {sql}" for phase, sql in clicks[-1].sql if phase in PHASES),
         "",
-        "cProfile (CPU time of the thread) of the profiled clicks, decide, settle and follow-up jobs, top 20 by cumulative time:",
+        "cProfile (CPU time of the thread) of the profiled clicks' decide and settle, top 20 by cumulative time:",
         result.profile.strip(),
     ]
     return "\n".join(lines)
@@ -285,7 +297,10 @@ def main(argv: list[str]) -> int:
             results.append(measure(url, "PostgreSQL", clicks))
     print("\n\n".join(report(result) for result in results))
     sqlite = results[0].clicks
-    met = median([c.total() for c in sqlite]) <= STATEMENTS_GOAL and median([c.cpu_total() * 1000 for c in sqlite]) <= CPU_GOAL_MS
+    met = (
+        median([c.decision_statements() for c in sqlite]) <= STATEMENTS_GOAL
+        and median([c.decision_cpu() * 1000 for c in sqlite]) <= CPU_GOAL_MS
+    )
     print(f"\nresult on SQLite: {'goals met' if met else 'goals not met'}")
     return 0
 

@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, null, select, true, update
+from sqlalchemy import ColumnElement, and_, case, func, null, or_, true, update
 from sqlalchemy.orm import Session
 
 from app.core import audit
 from app.core.audit import now
 from app.core.policy.rules import Mode, Then
-from app.store.dml import changed
 from app.store.models import Action, InviteRequest, Source, Status
 
 PENDING, DECIDING = Status.PENDING.value, Status.DECIDING.value
@@ -147,18 +146,35 @@ class Closing:
         return func.coalesce(InviteRequest.approvals_needed, 2) <= 1
 
 
-def _audit_agreement(session: Session, request_id: str, closing: Closing) -> None:
+@dataclass(frozen=True)
+class Moved:
+    """A request a move has just changed, as its row reads now: what the caller does next depends on these."""
+
+    team_id: str | None
+    in_digest: bool
+    policy_rule: str | None
+    policy_verdict: str | None
+    policy_agreed: bool | None
+
+
+_MOVED = (
+    InviteRequest.team_id,
+    InviteRequest.in_digest,
+    InviteRequest.policy_rule,
+    InviteRequest.policy_verdict,
+    InviteRequest.policy_agreed,
+)
+
+
+def _audit_agreement(session: Session, request_id: str, closing: Closing, row: Moved) -> None:
     """Shadow mode's evidence: whether the person who decided did what the matching rule would have done."""
-    row = session.execute(
-        select(InviteRequest.policy_rule, InviteRequest.policy_verdict, InviteRequest.policy_agreed).where(InviteRequest.id == request_id)
-    ).first()
-    if row is None or row.policy_agreed is None:
+    if row.policy_agreed is None:
         return
     audit.record(
         session,
         request_id=request_id,
         actor_id=row.policy_rule,
-        action=row.policy_verdict,
+        action=row.policy_verdict or "",
         source=Source.POLICY.value,
         outcome=AGREED if row.policy_agreed else DISAGREED,
         detail=f"rule {row.policy_rule} would {row.policy_verdict}; {closing.decided_by or 'someone'} made it {closing.status}",
@@ -173,19 +189,39 @@ def _move(
     values: dict[str, Any],
     guards: list[ColumnElement[bool]],
     entry: Entry | None,
-) -> bool:
+) -> Moved | None:
+    """The move, and the row as it reads after it (read by the same statement); None when it did not apply."""
     if target not in move.targets:
         raise ValueError(f"{move.name} cannot take a request to {target}")
-    moved = changed(
-        session,
+    row = session.execute(
         update(InviteRequest)
         .where(InviteRequest.id == request_id, InviteRequest.status.in_(move.sources), *guards)
         .values(status=target, **values)
+        .returning(*_MOVED)
         .execution_options(synchronize_session=False)  # callers read the row again when they need it
-    )
-    if moved and entry is not None:
+    ).first()
+    if row is None:
+        return None
+    if entry is not None:
         entry.write(session, request_id)
-    return bool(moved)
+    return Moved(row.team_id, bool(row.in_digest), row.policy_rule, row.policy_verdict, row.policy_agreed)
+
+
+# A request that waits for no other approver before its decision: no enforced policy rule asks for several.
+ONE_DECIDER = or_(
+    InviteRequest.policy_mode.is_(None),
+    InviteRequest.policy_mode != Mode.ENFORCE.value,
+    func.coalesce(InviteRequest.approvals_needed, 0) <= 1,
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claim taken: its attempt's audit entry, and the request's workspace and email."""
+
+    log_id: int
+    team_id: str
+    email: str
 
 
 def claim(
@@ -196,10 +232,39 @@ def claim(
     If this process dies before Slack's answer is recorded, that entry still says whose call a decision Slack carried
     out was. `batch_id`: the bulk decision the attempt is part of, kept on its entry.
     """
-    values = {"claim_owner": owner, "claim_action": action, "claim_actor": actor_id, "claim_source": source, "claimed_at": now()}
-    if not _move(session, request_id, CLAIM, DECIDING, values, [], None):
+    if _move(session, request_id, CLAIM, DECIDING, _claim_values(owner, action, actor_id, source), [], None) is None:
         return None
     return audit.begin(session, request_id=request_id, actor_id=actor_id, action=action, source=source, batch_id=batch_id)
+
+
+def claim_placed(
+    session: Session,
+    request_id: str,
+    *,
+    owner: str,
+    action: str,
+    actor_id: str,
+    source: str,
+    batch_id: int | None = None,
+    guards: tuple[ColumnElement[bool], ...] = (),
+) -> Claimed | None:
+    """claim() of a request placed in a workspace (and meeting `guards`), reading what the call needs in the same
+    statement; None when it is not pending, not placed or not as `guards` ask (claim() tells these apart)."""
+    row = session.execute(
+        update(InviteRequest)
+        .where(InviteRequest.id == request_id, InviteRequest.status.in_(CLAIM.sources), InviteRequest.team_id.is_not(None), *guards)
+        .values(status=DECIDING, **_claim_values(owner, action, actor_id, source))
+        .returning(InviteRequest.team_id, InviteRequest.email)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        return None
+    log_id = audit.begin(session, request_id=request_id, actor_id=actor_id, action=action, source=source, batch_id=batch_id)
+    return Claimed(log_id, str(row.team_id), str(row.email))
+
+
+def _claim_values(owner: str, action: str, actor_id: str, source: str) -> dict[str, Any]:
+    return {"claim_owner": owner, "claim_action": action, "claim_actor": actor_id, "claim_source": source, "claimed_at": now()}
 
 
 def schedule(
@@ -214,17 +279,17 @@ def schedule(
     )
 
 
-def settle(session: Session, request_id: str, owner: str, closing: Closing, entry: Entry) -> bool:
+def settle(session: Session, request_id: str, owner: str, closing: Closing, entry: Entry) -> Moved | None:
     """deciding -> closed, only while `owner` still holds the claim."""
     return _closed(session, request_id, SETTLE, closing, [InviteRequest.claim_owner == owner], entry)
 
 
 def _closed(
     session: Session, request_id: str, move: Move, closing: Closing, guards: list[ColumnElement[bool]], entry: Entry
-) -> bool:
+) -> Moved | None:
     moved = _move(session, request_id, move, closing.status, closing.values(), guards, entry)
-    if moved and closing.by_a_person:
-        _audit_agreement(session, request_id, closing)
+    if moved is not None and closing.by_a_person:
+        _audit_agreement(session, request_id, closing, moved)
     return moved
 
 
@@ -235,7 +300,7 @@ def release(
     conditions = list(guards or [])
     if owner is not None:
         conditions.append(InviteRequest.claim_owner == owner)
-    return _move(session, request_id, RELEASE, PENDING, dict(_CLAIM_CLEARED), conditions, entry)
+    return _move(session, request_id, RELEASE, PENDING, dict(_CLAIM_CLEARED), conditions, entry) is not None
 
 
 def close(
@@ -246,7 +311,7 @@ def close(
     *,
     only_from: tuple[str, ...] = OPEN,
     guards: list[ColumnElement[bool]] | None = None,
-) -> bool:
+) -> Moved | None:
     """open -> closed, for a request that left Slack's pending list (or whose late answer closes it after all)."""
     conditions = [InviteRequest.status.in_(only_from), *(guards or [])]
     return _closed(session, request_id, CLOSE, closing, conditions, entry)

@@ -7,8 +7,9 @@ requesters there are not sent a DM, and their card says so. Every replica reads 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ScalarSelect, select, update
 from sqlalchemy.orm import Session
 
 from app.store.dialect import insert_if_absent
@@ -43,6 +44,12 @@ def revoked(session: Session, team_id: str | None) -> bool:
     if team_id is None:
         return False
     return session.scalar(select(TeamAccess.granted).where(TeamAccess.team_id == team_id)) is False
+
+
+def granted_in(team_id: Any) -> ScalarSelect[bool | None]:
+    """What Slack last said of the app's access to the workspace `team_id` names (a column of the statement it is used
+    in): True or False, None when it never said."""
+    return select(TeamAccess.granted).where(TeamAccess.team_id == team_id).scalar_subquery()
 
 
 def revoked_teams(session: Session) -> list[str]:

@@ -13,9 +13,9 @@ import logging
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping, Protocol, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.core import approvals, audit, authz, cards, lifecycle, pacing, team_access
@@ -120,7 +120,7 @@ def _claim(asked: _Asked, session: Session, by_rule: bool) -> Outcome:
     several_possible = action is Action.APPROVE and not by_rule
     claimed = lifecycle.claim_placed(
         session, request_id, owner=claim, action=action.value, actor_id=actor_id, source=source.value, batch_id=asked.batch_id,
-        guards=(lifecycle.ONE_DECIDER,) if several_possible else (),
+        one_decider=several_possible,
     )
     if claimed is not None:
         return _queue_call(asked, session, claim, claimed)
@@ -244,15 +244,7 @@ def _may_decide(services: Services, asked: authz.Asked, actor_team: str | None) 
     if services.approvers is None:
         return ALLOWED, {}
     with services.read() as session:
-        request = session.execute(
-            select(
-                InviteRequest.team_id,
-                InviteRequest.requester_ids,
-                InviteRequest.policy_mode,
-                InviteRequest.approvals_needed,
-                InviteRequest.status,
-            ).where(InviteRequest.id == asked.subject)
-        ).first()
+        request = session.execute(_RULES_OF, {"request_id": asked.subject}).first()
         team_id, requesters = (request.team_id, list(request.requester_ids or [])) if request is not None else (None, [])
         several = request is not None and asked.action == Action.APPROVE.value and _needs_several(request)
         earlier = approvals.earlier(session, asked.subject) if several else []
@@ -295,9 +287,7 @@ def queue_cards(
     this process at once (`here`: someone is looking at the card), else by the dispatcher among the other jobs."""
     copies = {
         (channel, ts)
-        for channel, ts in session.execute(
-            select(RequestCard.channel, RequestCard.ts).where(RequestCard.request_id == request_id, RequestCard.ts.is_not(None))
-        ).all()
+        for channel, ts in session.execute(_POSTED_COPIES, {"request_id": request_id}).all()
         if ts is not None  # posted copies only, as the query says
     }
     if clicked is not None:
@@ -310,12 +300,7 @@ def queue_told(services: Services, session: Session, request_id: str) -> None:
     """Each requester hears how a decided request ended, once, at the pace their DM channel takes."""
     if not services.notify_requesters:
         return
-    marked = session.execute(
-        update(InviteRequest)
-        .where(InviteRequest.id == request_id, InviteRequest.requesters_notified_at.is_(None))
-        .values(requesters_notified_at=now())
-        .returning(InviteRequest.requester_ids, team_access.granted_in(InviteRequest.team_id))
-    ).first()
+    marked = session.execute(_MARK_TOLD, {"request_id": request_id, "moment": now()}).first()
     if marked is None:
         return
     requester_ids, granted = marked
@@ -325,3 +310,17 @@ def queue_told(services: Services, session: Session, request_id: str) -> None:
     for user_id in requester_ids or []:
         at = pacing.take(session, services.post_pace, user_id) if services.post_pace else None
         services.outbox.add(session, "notify", {"user": user_id}, request_id=request_id, not_before=at, here=True)
+
+
+# Statements every click runs, built once.
+_REQUESTS, _CARDS = cast(Table, InviteRequest.__table__), cast(Table, RequestCard.__table__)
+_RULES_OF = select(
+    _REQUESTS.c.team_id, _REQUESTS.c.requester_ids, _REQUESTS.c.policy_mode, _REQUESTS.c.approvals_needed, _REQUESTS.c.status
+).where(_REQUESTS.c.id == bindparam("request_id"))
+_POSTED_COPIES = select(_CARDS.c.channel, _CARDS.c.ts).where(_CARDS.c.request_id == bindparam("request_id"), _CARDS.c.ts.is_not(None))
+_MARK_TOLD = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("request_id"), _REQUESTS.c.requesters_notified_at.is_(None))
+    .values(requesters_notified_at=bindparam("moment"))
+    .returning(_REQUESTS.c.requester_ids, team_access.granted_in(_REQUESTS.c.team_id))
+)

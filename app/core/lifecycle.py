@@ -13,12 +13,14 @@ audit entry, in the caller's transaction.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, func, null, or_, true, update
+from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, case, func, null, or_, true, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from app.core import audit
 from app.core.audit import now
@@ -120,30 +122,40 @@ class Closing:
         return self.status in _VERDICT_FOR and self.source != Source.POLICY.value
 
     def values(self) -> dict[str, Any]:
-        values = {
+        return {
             "decided_by": self.decided_by,
             "decided_at": self.at,
             "decision_source": self.source,
             "deny_reason": self.reason,
-            **_CLAIM_CLEARED,
+            **_closed_values(self.status, self.by_a_person),
         }
-        if self.by_a_person:
-            verdict = InviteRequest.policy_verdict
-            several = and_(verdict == Then.REQUIRE_APPROVALS.value, InviteRequest.policy_mode == Mode.SHADOW.value)
-            values["policy_agreed"] = case(
-                (verdict.in_(tuple(_STATUS_AFTER)), verdict == _VERDICT_FOR[self.status]),
-                (several, self._one_enough()),
-                else_=null(),
-            )
-        return values
+
+    def params(self) -> dict[str, Any]:
+        """values() that vary from one closing to the next, for a statement built once (_settle_statement)."""
+        return {"new_decided_by": self.decided_by, "new_decided_at": self.at, "new_source": self.source, "new_reason": self.reason}
 
 
-    def _one_enough(self) -> ColumnElement[bool]:
-        """A shadow require_approvals rule: one person's deny is what it would allow; one person's approval only when it
-        asks for a single approval."""
-        if self.status == DENIED:
-            return true()
-        return func.coalesce(InviteRequest.approvals_needed, 2) <= 1
+def _closed_values(status: str, by_a_person: bool) -> dict[str, Any]:
+    """What every closing to `status` sets besides who, when, from where and why: the claim cleared and, for a decision
+    made by a person, whether the policy agreed."""
+    values = dict(_CLAIM_CLEARED)
+    if by_a_person:
+        verdict = InviteRequest.policy_verdict
+        several = and_(verdict == Then.REQUIRE_APPROVALS.value, InviteRequest.policy_mode == Mode.SHADOW.value)
+        values["policy_agreed"] = case(
+            (verdict.in_(tuple(_STATUS_AFTER)), verdict == _VERDICT_FOR[status]),
+            (several, _one_enough(status)),
+            else_=null(),
+        )
+    return values
+
+
+def _one_enough(status: str) -> ColumnElement[bool]:
+    """A shadow require_approvals rule: one person's deny is what it would allow; one person's approval only when it
+    asks for a single approval."""
+    if status == DENIED:
+        return true()
+    return func.coalesce(InviteRequest.approvals_needed, 2) <= 1
 
 
 @dataclass(frozen=True)
@@ -157,13 +169,18 @@ class Moved:
     policy_agreed: bool | None
 
 
+_REQUESTS = cast(Table, InviteRequest.__table__)
 _MOVED = (
-    InviteRequest.team_id,
-    InviteRequest.in_digest,
-    InviteRequest.policy_rule,
-    InviteRequest.policy_verdict,
-    InviteRequest.policy_agreed,
+    _REQUESTS.c.team_id,
+    _REQUESTS.c.in_digest,
+    _REQUESTS.c.policy_rule,
+    _REQUESTS.c.policy_verdict,
+    _REQUESTS.c.policy_agreed,
 )
+
+
+def _moved(row: Row[Any] | None) -> Moved | None:
+    return None if row is None else Moved(row.team_id, bool(row.in_digest), row.policy_rule, row.policy_verdict, row.policy_agreed)
 
 
 def _audit_agreement(session: Session, request_id: str, closing: Closing, row: Moved) -> None:
@@ -193,18 +210,18 @@ def _move(
     """The move, and the row as it reads after it (read by the same statement); None when it did not apply."""
     if target not in move.targets:
         raise ValueError(f"{move.name} cannot take a request to {target}")
-    row = session.execute(
-        update(InviteRequest)
-        .where(InviteRequest.id == request_id, InviteRequest.status.in_(move.sources), *guards)
-        .values(status=target, **values)
-        .returning(*_MOVED)
-        .execution_options(synchronize_session=False)  # callers read the row again when they need it
-    ).first()
-    if row is None:
-        return None
-    if entry is not None:
+    moved = _moved(
+        session.execute(
+            update(InviteRequest)
+            .where(InviteRequest.id == request_id, InviteRequest.status.in_(move.sources), *guards)
+            .values(status=target, **values)
+            .returning(*_MOVED)
+            .execution_options(synchronize_session=False)  # callers read the row again when they need it
+        ).first()
+    )
+    if moved is not None and entry is not None:
         entry.write(session, request_id)
-    return Moved(row.team_id, bool(row.in_digest), row.policy_rule, row.policy_verdict, row.policy_agreed)
+    return moved
 
 
 # A request that waits for no other approver before its decision: no enforced policy rule asks for several.
@@ -237,6 +254,21 @@ def claim(
     return audit.begin(session, request_id=request_id, actor_id=actor_id, action=action, source=source, batch_id=batch_id)
 
 
+def _claim_placed_statement(*guards: ColumnElement[bool]) -> ReturningUpdate[Any]:
+    """claim_placed()'s statement, built once: every click's claim runs it."""
+    t = _REQUESTS
+    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in ("claim_owner", "claim_action", "claim_actor", "claim_source", "claimed_at")}
+    return (
+        update(t)
+        .where(t.c.id == bindparam("request_id"), t.c.status.in_(CLAIM.sources), t.c.team_id.is_not(None), *guards)
+        .values(status=DECIDING, **values)
+        .returning(t.c.team_id, t.c.email)
+    )
+
+
+_CLAIM_PLACED = {False: _claim_placed_statement(), True: _claim_placed_statement(ONE_DECIDER)}
+
+
 def claim_placed(
     session: Session,
     request_id: str,
@@ -246,17 +278,13 @@ def claim_placed(
     actor_id: str,
     source: str,
     batch_id: int | None = None,
-    guards: tuple[ColumnElement[bool], ...] = (),
+    one_decider: bool = False,
 ) -> Claimed | None:
-    """claim() of a request placed in a workspace (and meeting `guards`), reading what the call needs in the same
-    statement; None when it is not pending, not placed or not as `guards` ask (claim() tells these apart)."""
-    row = session.execute(
-        update(InviteRequest)
-        .where(InviteRequest.id == request_id, InviteRequest.status.in_(CLAIM.sources), InviteRequest.team_id.is_not(None), *guards)
-        .values(status=DECIDING, **_claim_values(owner, action, actor_id, source))
-        .returning(InviteRequest.team_id, InviteRequest.email)
-        .execution_options(synchronize_session=False)
-    ).first()
+    """claim() of a request placed in a workspace (and, `one_decider`, that waits for no other approver: ONE_DECIDER),
+    reading what the call needs in the same statement; None when it is not pending, not placed or not one decider's
+    (claim() tells these apart)."""
+    params = {f"new_{name}": value for name, value in _claim_values(owner, action, actor_id, source).items()}
+    row = session.execute(_CLAIM_PLACED[one_decider], {"request_id": request_id, **params}).first()
     if row is None:
         return None
     log_id = audit.begin(session, request_id=request_id, actor_id=actor_id, action=action, source=source, batch_id=batch_id)
@@ -280,8 +308,34 @@ def schedule(
 
 
 def settle(session: Session, request_id: str, owner: str, closing: Closing, entry: Entry) -> Moved | None:
-    """deciding -> closed, only while `owner` still holds the claim."""
-    return _closed(session, request_id, SETTLE, closing, [InviteRequest.claim_owner == owner], entry)
+    """deciding -> closed, only while `owner` still holds the claim (every decision's end: its statement is built once)."""
+    if closing.status not in SETTLE.targets:
+        raise ValueError(f"settle cannot take a request to {closing.status}")
+    statement = _settle_statement(closing.status, closing.by_a_person)
+    moved = _moved(session.execute(statement, {"request_id": request_id, "owner": owner, **closing.params()}).first())
+    if moved is None:
+        return None
+    entry.write(session, request_id)
+    if closing.by_a_person:
+        _audit_agreement(session, request_id, closing, moved)
+    return moved
+
+
+@functools.cache
+def _settle_statement(status: str, by_a_person: bool) -> ReturningUpdate[Any]:
+    t = _REQUESTS
+    given: dict[str, Any] = {
+        "decided_by": bindparam("new_decided_by"),
+        "decided_at": bindparam("new_decided_at"),
+        "decision_source": bindparam("new_source"),
+        "deny_reason": bindparam("new_reason"),
+    }
+    return (
+        update(t)
+        .where(t.c.id == bindparam("request_id"), t.c.status.in_(SETTLE.sources), t.c.claim_owner == bindparam("owner"))
+        .values(status=status, **given, **_closed_values(status, by_a_person))
+        .returning(*_MOVED)
+    )
 
 
 def _closed(

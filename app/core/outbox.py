@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, cast
 
-from sqlalchemy import Table, and_, delete, event, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, delete, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import logs
@@ -122,12 +122,8 @@ class Job:
     def complete(self, session: Session) -> bool:
         """Mark the job done in the caller's transaction (with the work it did); False if another replica took it over."""
         self.completed = True
-        return bool(
-            changed(
-                session,
-                delete(OutboxJob).where(OutboxJob.id == self.id, OutboxJob.locked_by == self.owner, OutboxJob.state == RUNNING)
-            )
-        )
+        done = session.execute(_COMPLETE, {"job_id": self.id, "owner": self.owner})
+        return cast(CursorResult[Any], done).rowcount > 0
 
 
     def postpone(self, session: Session, until: datetime, error: str) -> None:
@@ -178,10 +174,17 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     SQLAlchemy sends one statement per row when asked for the ids in order on SQLite, where RETURNING's order is not
     promised; but SQLite numbers the rows of one INSERT in the order it is given them, so the ids sorted are in order.
     """
-    table = cast(Table, OutboxJob.__table__)
     if session.get_bind().dialect.name == "sqlite":
-        return sorted(session.scalars(insert(table).returning(table.c.id), rows).all())
-    return list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).all())
+        return sorted(session.scalars(_INSERT, rows).all())
+    return list(session.scalars(_INSERT_IN_ORDER, rows).all())
+
+
+# Statements every decision runs, built once.
+_JOBS = cast(Table, OutboxJob.__table__)
+_INSERT = insert(_JOBS).returning(_JOBS.c.id)
+_INSERT_IN_ORDER = insert(_JOBS).returning(_JOBS.c.id, sort_by_parameter_order=True)
+_KEYED = select(_JOBS.c.key, _JOBS.c.state).where(_JOBS.c.key.in_(bindparam("keys", expanding=True)), _JOBS.c.state.in_((QUEUED, DEAD)))
+_COMPLETE = delete(_JOBS).where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.locked_by == bindparam("owner"), _JOBS.c.state == RUNNING)
 
 
 def takeover(payload: dict[str, Any], began: datetime | None) -> dict[str, Any]:
@@ -272,9 +275,7 @@ class Outbox:
         keys = {job.key for job in new if job.key is not None}
         queued: set[str] = set()
         if keys:
-            found = session.execute(
-                select(OutboxJob.key, OutboxJob.state).where(OutboxJob.key.in_(sorted(keys)), OutboxJob.state.in_((QUEUED, DEAD)))
-            ).all()
+            found = session.execute(_KEYED, {"keys": sorted(keys)}).all()
             queued = {str(key) for key, state in found if state == QUEUED}
             dead = sorted({str(key) for key, state in found if state == DEAD} - queued)
             if dead:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.core.audit import now
 from app.store.dialect import insert_if_absent
-from app.store.dml import changed
 from app.store.models import PaceBudget
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -73,11 +73,16 @@ def take(session: Session, pace: Pace, scope: str, *, not_before: datetime | Non
 def _free_now(session: Session, pace: Pace, key: str, moment: datetime) -> bool:
     """Take the slot at `moment` in one statement when the budget has one free by then (the usual case: the calls are
     spread out already); False leaves the budget as it was."""
-    taken = changed(
-        session,
-        update(PaceBudget).where(PaceBudget.key == key, PaceBudget.next_at <= moment).values(next_at=moment + pace.interval),
-    )
-    return taken > 0
+    taken = session.execute(_FREE_NOW, {"budget": key, "moment": moment, "new_next_at": moment + pace.interval})
+    return cast(CursorResult[Any], taken).rowcount > 0
+
+
+_BUDGETS = cast(Table, PaceBudget.__table__)
+_FREE_NOW = (  # built once: every decision takes a slot
+    update(_BUDGETS)
+    .where(_BUDGETS.c.key == bindparam("budget"), _BUDGETS.c.next_at <= bindparam("moment"))
+    .values(next_at=bindparam("new_next_at"))
+)
 
 
 def held_until(session: Session, pace: Pace, scope: str) -> datetime | None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.core import audit, backlog, lifecycle, pacing
@@ -42,15 +42,17 @@ def load_attempt(services: Services, job: Job) -> Attempt | None:
     """
     attempt = Attempt.of(services, job)
     with services.read() as session:
-        request = session.execute(
-            select(InviteRequest.claim_owner, InviteRequest.email, InviteRequest.team_id).where(InviteRequest.id == attempt.request_id)
-        ).first()
+        request = session.execute(_CLAIM_OF, {"request_id": attempt.request_id}).first()
     if request is None or request.claim_owner != attempt.claim:
         attempt.settle(None, "claim_resolved", Outcome(Result.FAILED, attempt.action, attempt.request_id, why=Why.LATE))
         return None
     attempt.email = request.email
     attempt.team_id = request.team_id or ""
     return attempt
+
+
+_REQUESTS = cast(Table, InviteRequest.__table__)
+_CLAIM_OF = select(_REQUESTS.c.claim_owner, _REQUESTS.c.email, _REQUESTS.c.team_id).where(_REQUESTS.c.id == bindparam("request_id"))
 
 
 def give_up_decision(services: Services, job: Job, error: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Mapping, Protocol, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from app.core import approvals, audit, authz, cards, lifecycle, pacing, team_access
@@ -303,9 +303,8 @@ def queue_told(services: Services, session: Session, request_id: str) -> None:
     marked = session.execute(_MARK_TOLD, {"request_id": request_id, "moment": now()}).first()
     if marked is None:
         return
-    requester_ids, granted = marked
-    if granted is False:  # Slack would refuse the DMs; the card queued with this says so
-        session.execute(update(InviteRequest).where(InviteRequest.id == request_id).values(requesters_untold=team_access.REVOKED))
+    requester_ids, untold = marked
+    if untold == team_access.REVOKED:  # Slack would refuse the DMs; the card queued with this says so
         return
     for user_id in requester_ids or []:
         at = pacing.take(session, services.post_pace, user_id) if services.post_pace else None
@@ -321,6 +320,9 @@ _POSTED_COPIES = select(_CARDS.c.channel, _CARDS.c.ts).where(_CARDS.c.request_id
 _MARK_TOLD = (
     update(_REQUESTS)
     .where(_REQUESTS.c.id == bindparam("request_id"), _REQUESTS.c.requesters_notified_at.is_(None))
-    .values(requesters_notified_at=bindparam("moment"))
-    .returning(_REQUESTS.c.requester_ids, team_access.granted_in(_REQUESTS.c.team_id))
+    .values(
+        requesters_notified_at=bindparam("moment"),
+        requesters_untold=case((team_access.revoked_in(_REQUESTS.c.team_id), team_access.REVOKED), else_=_REQUESTS.c.requesters_untold),
+    )
+    .returning(_REQUESTS.c.requester_ids, _REQUESTS.c.requesters_untold)
 )

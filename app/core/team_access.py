@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, select, update
+from sqlalchemy import Exists, exists, select, update
 from sqlalchemy.orm import Session
 
 from app.store.dialect import insert_if_absent
@@ -46,10 +46,9 @@ def revoked(session: Session, team_id: str | None) -> bool:
     return session.scalar(select(TeamAccess.granted).where(TeamAccess.team_id == team_id)) is False
 
 
-def granted_in(team_id: Any) -> ScalarSelect[bool | None]:
-    """What Slack last said of the app's access to the workspace `team_id` names (a column of the statement it is used
-    in): True or False, None when it never said."""
-    return select(TeamAccess.granted).where(TeamAccess.team_id == team_id).scalar_subquery()
+def revoked_in(team_id: Any) -> Exists:
+    """revoked(), as a condition on the workspace `team_id` names (a column of the statement it is used in)."""
+    return exists().where(TeamAccess.team_id == team_id, TeamAccess.granted.is_(False))
 
 
 def revoked_teams(session: Session) -> list[str]:

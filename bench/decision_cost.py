@@ -2,6 +2,7 @@
 
 Run from the repository root: .venv/bin/python -m bench.decision_cost [clicks]. SQLite always; PostgreSQL too when
 INVITEBOT_BENCH_DATABASE_URL names a server (a fresh database is made on it for the run, and dropped after).
+INVITEBOT_BENCH_PROFILE=<file> also writes the decision's profile there, for pstats.
 docs/benchmarks.md ("Cost of one decision") says what the lines mean.
 """
 
@@ -229,8 +230,8 @@ def measure(database_url: str, label: str, clicks: int = CLICKS, profiled: int =
     if meter.profile is not None:
         meter.profile.stream = out  # type: ignore[attr-defined]
         meter.profile.sort_stats("cumulative").print_stats(20)
-        if os.environ.get("BENCH_TOTTIME"):
-            meter.profile.dump_stats(os.environ["BENCH_TOTTIME"])
+        if os.environ.get("INVITEBOT_BENCH_PROFILE"):
+            meter.profile.dump_stats(os.environ["INVITEBOT_BENCH_PROFILE"])
     return Result(label, measured, out.getvalue())
 
 

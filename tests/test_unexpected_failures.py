@@ -72,7 +72,7 @@ def _still_pending(fake, bot, request, card):
 
 def test_a_card_click_that_fails_tells_the_clicker_a_reference_and_decides_nothing(fake, bot, errors, monkeypatch):
     request, card = _card(fake, bot)
-    monkeypatch.setattr(lifecycle, "claim", _fail)
+    monkeypatch.setattr(lifecycle, "claim_placed", _fail)
 
     reply = bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
     bot.settle()
@@ -110,7 +110,7 @@ def test_an_app_home_click_that_fails_shows_the_reference_on_the_home(fake, bot,
         if element.get("action_id") == "invite_approve"
     ]
     published = len(fake.calls("views.publish"))
-    monkeypatch.setattr(lifecycle, "claim", _fail)
+    monkeypatch.setattr(lifecycle, "claim_placed", _fail)
 
     reply = bot.slack.click_in_home(user_id=APPROVER, action_id="invite_approve", value=value, team_id=TEAM)
     bot.settle()
@@ -125,7 +125,7 @@ def test_an_app_home_click_that_fails_shows_the_reference_on_the_home(fake, bot,
 
 def test_a_deny_modal_that_fails_tells_the_clicker_in_the_channel_the_deny_came_from(fake, bot, errors, monkeypatch):
     request, card = _card(fake, bot)
-    monkeypatch.setattr(lifecycle, "claim", _fail)
+    monkeypatch.setattr(lifecycle, "claim_placed", _fail)
 
     reply = deny_through_modal(fake, bot, card, APPROVER, "Not one of ours")
     bot.settle()
@@ -182,7 +182,7 @@ def test_work_ending_in_any_base_exception_still_tells_the_clicker_a_reference(f
     def cancelled(*args, **kwargs):
         raise _Cancelled("cut short")
 
-    monkeypatch.setattr(lifecycle, "claim", cancelled)
+    monkeypatch.setattr(lifecycle, "claim_placed", cancelled)
 
     bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
     bot.settle()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.metrics import DECISIONS
@@ -72,25 +73,38 @@ def record(
 def begin(session: Session, *, request_id: str, actor_id: str, action: str, source: str, batch_id: int | None = None) -> int:
     """Log an attempt as `calling`, before Slack is asked; finish() fills in the outcome (and keeps `batch_id`).
     Returns the entry's id."""
-    entry = _entry(request_id, actor_id, action, source, CALLING, None, batch_id)
-    session.add(entry)
-    session.flush()
-    return entry.id
+    if session.new:
+        session.flush()  # entries recorded before this one keep their order
+    columns = _columns(request_id, actor_id, action, source, CALLING, None, batch_id)
+    return int(session.execute(_BEGIN, columns).scalar_one())
+
+
+_LOG = cast(Table, DecisionLog.__table__)
+_BEGIN = insert(_LOG).returning(_LOG.c.id)  # built once: every decision begins with it
+_FINISH = (
+    update(_LOG)
+    .where(_LOG.c.id == bindparam("entry_id"))
+    .values(outcome=bindparam("new_outcome"), detail=bindparam("new_detail"))
+)
 
 
 def finish(session: Session, entry_id: int, *, source: str, outcome: str, detail: str | None = None) -> None:
     """The outcome of an attempt begin() logged."""
     outcome = _bounded("outcome", outcome) or ""
     DECISIONS.labels(outcome=outcome, source=_bounded("source", source)).inc()
-    session.execute(
-        update(DecisionLog).where(DecisionLog.id == entry_id).values(outcome=outcome, detail=_bounded("detail", detail))
-    )
+    session.execute(_FINISH, {"entry_id": entry_id, "new_outcome": outcome, "new_detail": _bounded("detail", detail)})
 
 
 def _entry(
     request_id: str, actor_id: str | None, action: str, source: str, outcome: str, detail: str | None, batch_id: int | None = None
 ) -> DecisionLog:
-    return DecisionLog(
+    return DecisionLog(**_columns(request_id, actor_id, action, source, outcome, detail, batch_id))
+
+
+def _columns(
+    request_id: str, actor_id: str | None, action: str, source: str, outcome: str, detail: str | None, batch_id: int | None = None
+) -> dict[str, Any]:
+    return dict(
         request_id=_bounded("request_id", request_id),
         actor_id=_bounded("actor_id", actor_id),
         action=_bounded("action", action),

@@ -56,16 +56,10 @@ def changed_since(session: Session, team_id: str, moment: datetime) -> bool:
     return found is not None
 
 
-def digest_team(session: Session, request_id: str) -> str | None:
-    """The workspace whose digest stands for this request; None for a request with a card of its own."""
-    row = session.execute(select(InviteRequest.team_id, InviteRequest.in_digest).where(InviteRequest.id == request_id)).first()
-    return row.team_id if row is not None and row.in_digest else None
-
-
-def queue_update(outbox: Outbox, session: Session, request_id: str) -> None:
-    """A digest request was closed: its workspace's digest is re-rendered shortly (once for a run of decisions)."""
-    team_id = digest_team(session, request_id)
-    if team_id is not None:
+def queue_closed(outbox: Outbox, session: Session, team_id: str | None, in_digest: bool) -> None:
+    """A request of `team_id` was closed: if a digest stands for it (`in_digest`), that digest is re-rendered shortly
+    (once for a run of decisions)."""
+    if in_digest and team_id is not None:
         queue_refresh(outbox, session, team_id, not_before=now() + DIGEST_COALESCE)
 
 

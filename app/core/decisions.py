@@ -13,9 +13,9 @@ import logging
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from app.core import approvals, audit, authz, cards, lifecycle, pacing, team_access
@@ -24,7 +24,6 @@ from app.core.authz import ALLOWED, LOOKUP_FAILED_OUTCOME, Verdict
 from app.core.bulk import items as batch_items
 from app.core.outcomes import Outcome, Result, Why
 from app.core.services import Services
-from app.store.dml import changed
 from app.store.models import Action, InviteRequest, RequestCard, Source
 
 log = logging.getLogger(__name__)
@@ -111,16 +110,25 @@ class _Asked:
 
 
 def _claim(asked: _Asked, session: Session, by_rule: bool) -> Outcome:
-    """Claim the request and queue its admin call, or say why not (counted as one approval of several, lost, unplaced)."""
-    services, request_id, action, actor_id, source, clicked = (
-        asked.services, asked.request_id, asked.action, asked.actor_id, asked.source, asked.clicked
-    )
+    """Claim the request and queue its admin call, or say why not (counted as one approval of several, lost, unplaced).
+
+    The usual claim is one statement that also reads what the call needs; the request is read whole only when that
+    claim did not apply, to say why or to count an approval towards a rule that asks for several.
+    """
+    services, request_id, action, actor_id, source = asked.services, asked.request_id, asked.action, asked.actor_id, asked.source
     claim = f"{services.replica_id}:{uuid.uuid4().hex}"
+    several_possible = action is Action.APPROVE and not by_rule
+    claimed = lifecycle.claim_placed(
+        session, request_id, owner=claim, action=action.value, actor_id=actor_id, source=source.value, batch_id=asked.batch_id,
+        one_decider=several_possible,
+    )
+    if claimed is not None:
+        return _queue_call(asked, session, claim, claimed)
     request = session.get(InviteRequest, request_id)
     if request is not None and request.team_id is None and request.status == lifecycle.PENDING:
         asked.record(session, "workspace_unknown")
         return Outcome(Result.FAILED, action, request_id, request.email, why=Why.UNPLACED)
-    if request is not None and action is Action.APPROVE and not by_rule and _needs_several(request):
+    if request is not None and several_possible and _needs_several(request):
         counted = _count_approval(asked, session, request)
         if counted is not None:
             return counted
@@ -130,7 +138,17 @@ def _claim(asked: _Asked, session: Session, by_rule: bool) -> Outcome:
     if log_id is None:
         return _lost(asked, session)
     assert request is not None and request.team_id is not None
-    call_at = pacing.take(session, services.pace, request.team_id)
+    return _queue_call(asked, session, claim, lifecycle.Claimed(log_id, request.team_id, request.email))
+
+
+def _queue_call(asked: _Asked, session: Session, claim: str, claimed: lifecycle.Claimed) -> Outcome:
+    """The claim is ours: queue its admin call at the workspace's next free slot; a wait longer than QUEUED_NOTICE is
+    shown on the cards and told to the clicker."""
+    services, request_id, action, actor_id, source, clicked = (
+        asked.services, asked.request_id, asked.action, asked.actor_id, asked.source, asked.clicked
+    )
+    log_id, team_id, email = claimed.log_id, claimed.team_id, claimed.email
+    call_at = pacing.take(session, services.pace, team_id)
     wait = call_at - now()
     job = {
         "claim": claim,
@@ -145,15 +163,23 @@ def _claim(asked: _Asked, session: Session, by_rule: bool) -> Outcome:
     }
     services.outbox.add(session, "decide", job, request_id=request_id, not_before=call_at, here=True)
     if wait <= QUEUED_NOTICE:
-        return Outcome(Result.ACCEPTED, action, request_id, request.email)
-    held = pacing.held_until(session, services.pace, request.team_id)  # the wait is Slack's, not our pace's
+        return Outcome(Result.ACCEPTED, action, request_id, email)
+    held = pacing.held_until(session, services.pace, team_id)  # the wait is Slack's, not our pace's
     lifecycle.schedule(session, request_id, claim, call_at, slack_wait_until=held)
     queue_cards(services, session, request_id, clicked)
     slack_wait = (held - now()).total_seconds() if held else None
-    return Outcome(Result.QUEUED, action, request_id, request.email, wait_seconds=wait.total_seconds(), slack_wait_seconds=slack_wait)
+    return Outcome(Result.QUEUED, action, request_id, email, wait_seconds=wait.total_seconds(), slack_wait_seconds=slack_wait)
 
 
-def _needs_several(request: InviteRequest) -> bool:
+class _Rule(Protocol):
+    """What _needs_several reads of a request: its row, or the columns _may_decide selects."""
+
+    policy_mode: str | None
+    approvals_needed: int | None
+    status: str
+
+
+def _needs_several(request: _Rule) -> bool:
     """An open request whose enforced policy rule asks for more than one approver."""
     return (
         request.policy_mode == "enforce"
@@ -218,7 +244,7 @@ def _may_decide(services: Services, asked: authz.Asked, actor_team: str | None) 
     if services.approvers is None:
         return ALLOWED, {}
     with services.read() as session:
-        request = session.get(InviteRequest, asked.subject)
+        request = session.execute(_RULES_OF, {"request_id": asked.subject}).first()
         team_id, requesters = (request.team_id, list(request.requester_ids or [])) if request is not None else (None, [])
         several = request is not None and asked.action == Action.APPROVE.value and _needs_several(request)
         earlier = approvals.earlier(session, asked.subject) if several else []
@@ -261,9 +287,7 @@ def queue_cards(
     this process at once (`here`: someone is looking at the card), else by the dispatcher among the other jobs."""
     copies = {
         (channel, ts)
-        for channel, ts in session.execute(
-            select(RequestCard.channel, RequestCard.ts).where(RequestCard.request_id == request_id, RequestCard.ts.is_not(None))
-        ).all()
+        for channel, ts in session.execute(_POSTED_COPIES, {"request_id": request_id}).all()
         if ts is not None  # posted copies only, as the query says
     }
     if clicked is not None:
@@ -276,16 +300,29 @@ def queue_told(services: Services, session: Session, request_id: str) -> None:
     """Each requester hears how a decided request ended, once, at the pace their DM channel takes."""
     if not services.notify_requesters:
         return
-    marked = changed(
-        session,
-        update(InviteRequest)
-        .where(InviteRequest.id == request_id, InviteRequest.requesters_notified_at.is_(None))
-        .values(requesters_notified_at=now())
-    )
-    request = session.get(InviteRequest, request_id) if marked else None
-    if request is not None and team_access.revoked(session, request.team_id):
-        request.requesters_untold = team_access.REVOKED  # Slack would refuse the DMs; the card queued with this says so
+    marked = session.execute(_MARK_TOLD, {"request_id": request_id, "moment": now()}).first()
+    if marked is None:
         return
-    for user_id in request.requester_ids if request is not None else []:
+    requester_ids, untold = marked
+    if untold == team_access.REVOKED:  # Slack would refuse the DMs; the card queued with this says so
+        return
+    for user_id in requester_ids or []:
         at = pacing.take(session, services.post_pace, user_id) if services.post_pace else None
-        services.outbox.add(session, "notify", {"user": user_id}, request_id=request_id, not_before=at)
+        services.outbox.add(session, "notify", {"user": user_id}, request_id=request_id, not_before=at, here=True)
+
+
+# Statements every click runs, built once.
+_REQUESTS, _CARDS = cast(Table, InviteRequest.__table__), cast(Table, RequestCard.__table__)
+_RULES_OF = select(
+    _REQUESTS.c.team_id, _REQUESTS.c.requester_ids, _REQUESTS.c.policy_mode, _REQUESTS.c.approvals_needed, _REQUESTS.c.status
+).where(_REQUESTS.c.id == bindparam("request_id"))
+_POSTED_COPIES = select(_CARDS.c.channel, _CARDS.c.ts).where(_CARDS.c.request_id == bindparam("request_id"), _CARDS.c.ts.is_not(None))
+_MARK_TOLD = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("request_id"), _REQUESTS.c.requesters_notified_at.is_(None))
+    .values(
+        requesters_notified_at=bindparam("moment"),
+        requesters_untold=case((team_access.revoked_in(_REQUESTS.c.team_id), team_access.REVOKED), else_=_REQUESTS.c.requesters_untold),
+    )
+    .returning(_REQUESTS.c.requester_ids, _REQUESTS.c.requesters_untold)
+)

@@ -13,17 +13,18 @@ audit entry, in the caller's transaction.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, func, null, select, true, update
+from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, case, func, null, or_, true, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from app.core import audit
 from app.core.audit import now
 from app.core.policy.rules import Mode, Then
-from app.store.dml import changed
 from app.store.models import Action, InviteRequest, Source, Status
 
 PENDING, DECIDING = Status.PENDING.value, Status.DECIDING.value
@@ -121,44 +122,76 @@ class Closing:
         return self.status in _VERDICT_FOR and self.source != Source.POLICY.value
 
     def values(self) -> dict[str, Any]:
-        values = {
+        return {
             "decided_by": self.decided_by,
             "decided_at": self.at,
             "decision_source": self.source,
             "deny_reason": self.reason,
-            **_CLAIM_CLEARED,
+            **_closed_values(self.status, self.by_a_person),
         }
-        if self.by_a_person:
-            verdict = InviteRequest.policy_verdict
-            several = and_(verdict == Then.REQUIRE_APPROVALS.value, InviteRequest.policy_mode == Mode.SHADOW.value)
-            values["policy_agreed"] = case(
-                (verdict.in_(tuple(_STATUS_AFTER)), verdict == _VERDICT_FOR[self.status]),
-                (several, self._one_enough()),
-                else_=null(),
-            )
-        return values
+
+    def params(self) -> dict[str, Any]:
+        """values() that vary from one closing to the next, for a statement built once (_settle_statement)."""
+        return {"new_decided_by": self.decided_by, "new_decided_at": self.at, "new_source": self.source, "new_reason": self.reason}
 
 
-    def _one_enough(self) -> ColumnElement[bool]:
-        """A shadow require_approvals rule: one person's deny is what it would allow; one person's approval only when it
-        asks for a single approval."""
-        if self.status == DENIED:
-            return true()
-        return func.coalesce(InviteRequest.approvals_needed, 2) <= 1
+def _closed_values(status: str, by_a_person: bool) -> dict[str, Any]:
+    """What every closing to `status` sets besides who, when, from where and why: the claim cleared and, for a decision
+    made by a person, whether the policy agreed."""
+    values = dict(_CLAIM_CLEARED)
+    if by_a_person:
+        verdict = InviteRequest.policy_verdict
+        several = and_(verdict == Then.REQUIRE_APPROVALS.value, InviteRequest.policy_mode == Mode.SHADOW.value)
+        values["policy_agreed"] = case(
+            (verdict.in_(tuple(_STATUS_AFTER)), verdict == _VERDICT_FOR[status]),
+            (several, _one_enough(status)),
+            else_=null(),
+        )
+    return values
 
 
-def _audit_agreement(session: Session, request_id: str, closing: Closing) -> None:
+def _one_enough(status: str) -> ColumnElement[bool]:
+    """A shadow require_approvals rule: one person's deny is what it would allow; one person's approval only when it
+    asks for a single approval."""
+    if status == DENIED:
+        return true()
+    return func.coalesce(InviteRequest.approvals_needed, 2) <= 1
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A request a move has just changed, as its row reads now: what the caller does next depends on these."""
+
+    team_id: str | None
+    in_digest: bool
+    policy_rule: str | None
+    policy_verdict: str | None
+    policy_agreed: bool | None
+
+
+_REQUESTS = cast(Table, InviteRequest.__table__)
+_MOVED = (
+    _REQUESTS.c.team_id,
+    _REQUESTS.c.in_digest,
+    _REQUESTS.c.policy_rule,
+    _REQUESTS.c.policy_verdict,
+    _REQUESTS.c.policy_agreed,
+)
+
+
+def _moved(row: Row[Any] | None) -> Moved | None:
+    return None if row is None else Moved(row.team_id, bool(row.in_digest), row.policy_rule, row.policy_verdict, row.policy_agreed)
+
+
+def _audit_agreement(session: Session, request_id: str, closing: Closing, row: Moved) -> None:
     """Shadow mode's evidence: whether the person who decided did what the matching rule would have done."""
-    row = session.execute(
-        select(InviteRequest.policy_rule, InviteRequest.policy_verdict, InviteRequest.policy_agreed).where(InviteRequest.id == request_id)
-    ).first()
-    if row is None or row.policy_agreed is None:
+    if row.policy_agreed is None:
         return
     audit.record(
         session,
         request_id=request_id,
         actor_id=row.policy_rule,
-        action=row.policy_verdict,
+        action=row.policy_verdict or "",
         source=Source.POLICY.value,
         outcome=AGREED if row.policy_agreed else DISAGREED,
         detail=f"rule {row.policy_rule} would {row.policy_verdict}; {closing.decided_by or 'someone'} made it {closing.status}",
@@ -173,19 +206,39 @@ def _move(
     values: dict[str, Any],
     guards: list[ColumnElement[bool]],
     entry: Entry | None,
-) -> bool:
+) -> Moved | None:
+    """The move, and the row as it reads after it (read by the same statement); None when it did not apply."""
     if target not in move.targets:
         raise ValueError(f"{move.name} cannot take a request to {target}")
-    moved = changed(
-        session,
-        update(InviteRequest)
-        .where(InviteRequest.id == request_id, InviteRequest.status.in_(move.sources), *guards)
-        .values(status=target, **values)
-        .execution_options(synchronize_session=False)  # callers read the row again when they need it
+    moved = _moved(
+        session.execute(
+            update(InviteRequest)
+            .where(InviteRequest.id == request_id, InviteRequest.status.in_(move.sources), *guards)
+            .values(status=target, **values)
+            .returning(*_MOVED)
+            .execution_options(synchronize_session=False)  # callers read the row again when they need it
+        ).first()
     )
-    if moved and entry is not None:
+    if moved is not None and entry is not None:
         entry.write(session, request_id)
-    return bool(moved)
+    return moved
+
+
+# A request that waits for no other approver before its decision: no enforced policy rule asks for several.
+ONE_DECIDER = or_(
+    InviteRequest.policy_mode.is_(None),
+    InviteRequest.policy_mode != Mode.ENFORCE.value,
+    func.coalesce(InviteRequest.approvals_needed, 0) <= 1,
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claim taken: its attempt's audit entry, and the request's workspace and email."""
+
+    log_id: int
+    team_id: str
+    email: str
 
 
 def claim(
@@ -196,10 +249,50 @@ def claim(
     If this process dies before Slack's answer is recorded, that entry still says whose call a decision Slack carried
     out was. `batch_id`: the bulk decision the attempt is part of, kept on its entry.
     """
-    values = {"claim_owner": owner, "claim_action": action, "claim_actor": actor_id, "claim_source": source, "claimed_at": now()}
-    if not _move(session, request_id, CLAIM, DECIDING, values, [], None):
+    if _move(session, request_id, CLAIM, DECIDING, _claim_values(owner, action, actor_id, source), [], None) is None:
         return None
     return audit.begin(session, request_id=request_id, actor_id=actor_id, action=action, source=source, batch_id=batch_id)
+
+
+def _claim_placed_statement(*guards: ColumnElement[bool]) -> ReturningUpdate[Any]:
+    """claim_placed()'s statement, built once: every click's claim runs it."""
+    t = _REQUESTS
+    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in ("claim_owner", "claim_action", "claim_actor", "claim_source", "claimed_at")}
+    return (
+        update(t)
+        .where(t.c.id == bindparam("request_id"), t.c.status.in_(CLAIM.sources), t.c.team_id.is_not(None), *guards)
+        .values(status=DECIDING, **values)
+        .returning(t.c.team_id, t.c.email)
+    )
+
+
+_CLAIM_PLACED = {False: _claim_placed_statement(), True: _claim_placed_statement(ONE_DECIDER)}
+
+
+def claim_placed(
+    session: Session,
+    request_id: str,
+    *,
+    owner: str,
+    action: str,
+    actor_id: str,
+    source: str,
+    batch_id: int | None = None,
+    one_decider: bool = False,
+) -> Claimed | None:
+    """claim() of a request placed in a workspace (and, `one_decider`, that waits for no other approver: ONE_DECIDER),
+    reading what the call needs in the same statement; None when it is not pending, not placed or not one decider's
+    (claim() tells these apart)."""
+    params = {f"new_{name}": value for name, value in _claim_values(owner, action, actor_id, source).items()}
+    row = session.execute(_CLAIM_PLACED[one_decider], {"request_id": request_id, **params}).first()
+    if row is None:
+        return None
+    log_id = audit.begin(session, request_id=request_id, actor_id=actor_id, action=action, source=source, batch_id=batch_id)
+    return Claimed(log_id, str(row.team_id), str(row.email))
+
+
+def _claim_values(owner: str, action: str, actor_id: str, source: str) -> dict[str, Any]:
+    return {"claim_owner": owner, "claim_action": action, "claim_actor": actor_id, "claim_source": source, "claimed_at": now()}
 
 
 def schedule(
@@ -214,17 +307,43 @@ def schedule(
     )
 
 
-def settle(session: Session, request_id: str, owner: str, closing: Closing, entry: Entry) -> bool:
-    """deciding -> closed, only while `owner` still holds the claim."""
-    return _closed(session, request_id, SETTLE, closing, [InviteRequest.claim_owner == owner], entry)
+def settle(session: Session, request_id: str, owner: str, closing: Closing, entry: Entry) -> Moved | None:
+    """deciding -> closed, only while `owner` still holds the claim (every decision's end: its statement is built once)."""
+    if closing.status not in SETTLE.targets:
+        raise ValueError(f"settle cannot take a request to {closing.status}")
+    statement = _settle_statement(closing.status, closing.by_a_person)
+    moved = _moved(session.execute(statement, {"request_id": request_id, "owner": owner, **closing.params()}).first())
+    if moved is None:
+        return None
+    entry.write(session, request_id)
+    if closing.by_a_person:
+        _audit_agreement(session, request_id, closing, moved)
+    return moved
+
+
+@functools.cache
+def _settle_statement(status: str, by_a_person: bool) -> ReturningUpdate[Any]:
+    t = _REQUESTS
+    given: dict[str, Any] = {
+        "decided_by": bindparam("new_decided_by"),
+        "decided_at": bindparam("new_decided_at"),
+        "decision_source": bindparam("new_source"),
+        "deny_reason": bindparam("new_reason"),
+    }
+    return (
+        update(t)
+        .where(t.c.id == bindparam("request_id"), t.c.status.in_(SETTLE.sources), t.c.claim_owner == bindparam("owner"))
+        .values(status=status, **given, **_closed_values(status, by_a_person))
+        .returning(*_MOVED)
+    )
 
 
 def _closed(
     session: Session, request_id: str, move: Move, closing: Closing, guards: list[ColumnElement[bool]], entry: Entry
-) -> bool:
+) -> Moved | None:
     moved = _move(session, request_id, move, closing.status, closing.values(), guards, entry)
-    if moved and closing.by_a_person:
-        _audit_agreement(session, request_id, closing)
+    if moved is not None and closing.by_a_person:
+        _audit_agreement(session, request_id, closing, moved)
     return moved
 
 
@@ -235,7 +354,7 @@ def release(
     conditions = list(guards or [])
     if owner is not None:
         conditions.append(InviteRequest.claim_owner == owner)
-    return _move(session, request_id, RELEASE, PENDING, dict(_CLAIM_CLEARED), conditions, entry)
+    return _move(session, request_id, RELEASE, PENDING, dict(_CLAIM_CLEARED), conditions, entry) is not None
 
 
 def close(
@@ -246,7 +365,7 @@ def close(
     *,
     only_from: tuple[str, ...] = OPEN,
     guards: list[ColumnElement[bool]] | None = None,
-) -> bool:
+) -> Moved | None:
     """open -> closed, for a request that left Slack's pending list (or whose late answer closes it after all)."""
     conditions = [InviteRequest.status.in_(only_from), *(guards or [])]
     return _closed(session, request_id, CLOSE, closing, conditions, entry)

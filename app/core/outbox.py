@@ -14,11 +14,12 @@ import enum
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, cast
 
-from sqlalchemy import and_, delete, event, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, delete, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import logs
@@ -124,12 +125,8 @@ class Job:
     def complete(self, session: Session) -> bool:
         """Mark the job done in the caller's transaction (with the work it did); False if another replica took it over."""
         self.completed = True
-        return bool(
-            changed(
-                session,
-                delete(OutboxJob).where(OutboxJob.id == self.id, OutboxJob.locked_by == self.owner, OutboxJob.state == RUNNING)
-            )
-        )
+        done = session.execute(_COMPLETE, {"job_id": self.id, "owner": self.owner})
+        return cast(CursorResult[Any], done).rowcount > 0
 
 
     def postpone(self, session: Session, until: datetime, error: str) -> None:
@@ -165,6 +162,57 @@ def due_again(session: Session, job: OutboxJob, at: datetime) -> None:
     session.execute(
         update(OutboxJob).where(OutboxJob.id == job.id, OutboxJob.state == QUEUED).values(not_before=at, last_error=None, **again)
     )
+
+
+_BATCH = "invitebot_outbox_batch"  # Session.info key: the jobs add() was given inside Outbox.batched()
+
+
+@dataclass(frozen=True)
+class _New:
+    """A job add() was given, not written yet."""
+
+    kind: str
+    payload: dict[str, Any]
+    request_id: str | None
+    not_before: datetime | None
+    here: bool
+    key: str | None
+    at: datetime
+
+    def values(self, owner: str, here: bool) -> dict[str, Any]:
+        """Its row: taken by this process at once (`here`), or queued for any replica's dispatcher."""
+        return {
+            "kind": self.kind,
+            "lane": int(KINDS[self.kind]),
+            "request_id": self.request_id,
+            "key": self.key,
+            "payload": self.payload,
+            "state": RUNNING if here else QUEUED,
+            "not_before": self.not_before or self.at,
+            "attempts": 1 if here else 0,
+            "locked_by": owner if here else None,
+            "locked_until": self.at + LEASE if here else None,
+            "created_at": self.at,
+        }
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows in one statement; their ids, in the rows' order.
+
+    SQLAlchemy sends one statement per row when asked for the ids in order on SQLite, where RETURNING's order is not
+    promised; but SQLite numbers the rows of one INSERT in the order it is given them, so the ids sorted are in order.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return sorted(session.scalars(_INSERT, rows).all())
+    return list(session.scalars(_INSERT_IN_ORDER, rows).all())
+
+
+# Statements every decision runs, built once.
+_JOBS = cast(Table, OutboxJob.__table__)
+_INSERT = insert(_JOBS).returning(_JOBS.c.id)
+_INSERT_IN_ORDER = insert(_JOBS).returning(_JOBS.c.id, sort_by_parameter_order=True)
+_KEYED = select(_JOBS.c.key, _JOBS.c.state).where(_JOBS.c.key.in_(bindparam("keys", expanding=True)), _JOBS.c.state.in_((QUEUED, DEAD)))
+_COMPLETE = delete(_JOBS).where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.locked_by == bindparam("owner"), _JOBS.c.state == RUNNING)
 
 
 def takeover(payload: dict[str, Any], began: datetime | None) -> dict[str, Any]:
@@ -227,33 +275,69 @@ class Outbox:
         `key`: nothing is added while a job with the same key is still queued (it will do the same work, later); a job
         with the same key that failed for good is replaced by this one, so the outbox shows what is failing now.
         """
-        moment = now()
-        if key is not None and self.queued(session, key):
+        new = _New(kind, payload, request_id, not_before, here, key, now())
+        pending = session.info.get(_BATCH)
+        if pending is not None:
+            pending.append(new)
+        else:
+            self._write(session, [new])
+
+    @contextmanager
+    def batched(self, session: Session) -> Iterator[None]:
+        """The jobs add() is given inside the block are written together when it ends: one look for their keys, one
+        INSERT for all of them (a transaction that queues several follow-up jobs at once)."""
+        if _BATCH in session.info:
+            yield  # an outer batch writes them
             return
-        if key is not None:
-            session.execute(delete(OutboxJob).where(OutboxJob.key == key, OutboxJob.state == DEAD))
-        mine = here and self._dispatcher is not None and kind in self._handlers and (not_before is None or not_before <= moment)
-        values = {
-            "kind": kind,
-            "lane": int(KINDS[kind]),
-            "request_id": request_id,
-            "key": key,
-            "payload": payload,
-            "state": RUNNING if mine else QUEUED,
-            "not_before": not_before or moment,
-            "attempts": 1 if mine else 0,
-            "locked_by": self.owner if mine else None,
-            "locked_until": moment + LEASE if mine else None,
-            "created_at": moment,
-        }
-        job_id = session.execute(insert(OutboxJob).values(**values).returning(OutboxJob.id)).scalar_one()
-        if not mine:
+        pending: list[_New] = []
+        session.info[_BATCH] = pending
+        try:
+            yield
+        finally:
+            del session.info[_BATCH]
+        if pending:
+            self._write(session, pending)
+
+    def _write(self, session: Session, new: list[_New]) -> None:
+        """Insert the jobs, skipping any whose key is queued already and replacing any whose key failed for good."""
+        keys = {job.key for job in new if job.key is not None}
+        queued: set[str] = set()
+        if keys:
+            found = session.execute(_KEYED, {"keys": sorted(keys)}).all()
+            queued = {str(key) for key, state in found if state == QUEUED}
+            dead = sorted({str(key) for key, state in found if state == DEAD} - queued)
+            if dead:
+                session.execute(delete(OutboxJob).where(OutboxJob.key.in_(dead), OutboxJob.state == DEAD))
+        rows, mine = [], []
+        for job in new:
+            if job.key is not None and job.key in queued:
+                continue
+            here = job.here and self._dispatcher is not None and job.kind in self._handlers
+            here = here and (job.not_before is None or job.not_before <= job.at)
+            if not here and job.key is not None:
+                queued.add(job.key)  # a second job with this key in the same batch would wait behind this one
+            rows.append(job.values(self.owner, here))
+            mine.append(here)
+        if not rows:
+            return
+        ids = _insert(session, rows)
+        ours = [
+            Job(job_id, row["kind"], row["request_id"], row["payload"], 1, self.owner, context=contextvars.copy_context(), created_at=row["created_at"])
+            for job_id, row, here in zip(ids, rows, mine)
+            if here
+        ]
+        if len(ours) < len(rows):
             event.listen(session, "after_commit", lambda _session: self._wake.set(), once=True)
+        if not ours:
             return
-        job = Job(job_id, kind, request_id, payload, 1, self.owner, context=contextvars.copy_context(), created_at=moment)
-        self._hold([job])  # counted from now: waiting for idle sees it; a rollback lets go of it
-        event.listen(session, "after_commit", lambda _session: self._submit(job), once=True)
-        event.listen(session, "after_rollback", lambda _session: self._let_go([job]), once=True)
+        self._hold(ours)  # counted from now: waiting for idle sees them; a rollback lets go of them
+
+        def submit(_session: Session) -> None:
+            for job in ours:
+                self._submit(job)
+
+        event.listen(session, "after_commit", submit, once=True)
+        event.listen(session, "after_rollback", lambda _session: self._let_go(ours), once=True)
 
     def add_paced(
         self,

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.core import audit, backlog, lifecycle, pacing
@@ -41,13 +42,17 @@ def load_attempt(services: Services, job: Job) -> Attempt | None:
     """
     attempt = Attempt.of(services, job)
     with services.read() as session:
-        request = session.get(InviteRequest, attempt.request_id)
+        request = session.execute(_CLAIM_OF, {"request_id": attempt.request_id}).first()
     if request is None or request.claim_owner != attempt.claim:
         attempt.settle(None, "claim_resolved", Outcome(Result.FAILED, attempt.action, attempt.request_id, why=Why.LATE))
         return None
     attempt.email = request.email
     attempt.team_id = request.team_id or ""
     return attempt
+
+
+_REQUESTS = cast(Table, InviteRequest.__table__)
+_CLAIM_OF = select(_REQUESTS.c.claim_owner, _REQUESTS.c.email, _REQUESTS.c.team_id).where(_REQUESTS.c.id == bindparam("request_id"))
 
 
 def give_up_decision(services: Services, job: Job, error: str) -> None:
@@ -191,28 +196,30 @@ class Attempt:
         sync reopened it; otherwise the clicker hears how the request stands now.
         """
         services = self.services
-        with services.sessions.begin() as session:
+        with services.sessions.begin() as session, services.outbox.batched(session):
             entry = Entry(self.source.value, audit_outcome, detail=detail, log_id=self.log_id)
+            closed: lifecycle.Moved | None = None
             if closing is None:
                 applied = lifecycle.release(session, self.request_id, entry, owner=self.claim)
             else:
-                applied = lifecycle.settle(session, self.request_id, self.claim, closing, entry)
-                if not applied:
+                closed = lifecycle.settle(session, self.request_id, self.claim, closing, entry)
+                if closed is None:
                     late = Entry(self.source.value, audit_outcome, log_id=self.log_id,
                                  detail="sync had reopened the request before Slack answered; the answer closed it")
-                    applied = lifecycle.close(session, self.request_id, closing, late, only_from=(lifecycle.PENDING,))
-            current = session.get(InviteRequest, self.request_id, populate_existing=True)
+                    closed = lifecycle.close(session, self.request_id, closing, late, only_from=(lifecycle.PENDING,))
+                applied = closed is not None
             if not applied:
                 detail = "the claim had been resolved by sync before Slack answered"
                 audit.finish(session, self.log_id, source=self.source.value, outcome=audit_outcome, detail=detail)
+                current = session.get(InviteRequest, self.request_id, populate_existing=True)
                 if current is not None:
                     outcome = _as_it_stands(outcome, current, closing)
             else:
                 queue_cards(services, session, self.request_id, _clicked(self.job))
                 if closing is not None and closing.status in lifecycle.DECIDED:
                     queue_told(services, session, self.request_id)
-                if closing is not None:
-                    backlog.queue_update(services.outbox, session, self.request_id)
+                if closed is not None:
+                    backlog.queue_closed(services.outbox, session, closed.team_id, closed.in_digest)
             self.batch_ended(session, outcome)
             self.answer(session, outcome)
             self.job.complete(session)

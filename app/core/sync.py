@@ -329,7 +329,7 @@ def _close(
             queue_cards(services, session, request_id, here=False)
         if closed and closing.status in lifecycle.DECIDED:
             queue_told(services, session, request_id)
-    return closed
+    return closed is not None
 
 
 def _admin_user(services: Services, team_id: str, summary: SyncSummary) -> str | None:

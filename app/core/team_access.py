@@ -7,8 +7,9 @@ requesters there are not sent a DM, and their card says so. Every replica reads 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Exists, exists, select, update
 from sqlalchemy.orm import Session
 
 from app.store.dialect import insert_if_absent
@@ -43,6 +44,11 @@ def revoked(session: Session, team_id: str | None) -> bool:
     if team_id is None:
         return False
     return session.scalar(select(TeamAccess.granted).where(TeamAccess.team_id == team_id)) is False
+
+
+def revoked_in(team_id: Any) -> Exists:
+    """revoked(), as a condition on the workspace `team_id` names (a column of the statement it is used in)."""
+    return exists().where(TeamAccess.team_id == team_id, TeamAccess.granted.is_(False))
 
 
 def revoked_teams(session: Session) -> list[str]:

@@ -54,6 +54,8 @@ def make_engine(url: str, options: DatabaseOptions = DatabaseOptions()) -> Engin
     if url.startswith("sqlite"):
         if sqlite_file(make_url(url)) is None:
             pool = {}  # in memory: one connection per thread (SingletonThreadPool), nothing to size
+        elif options.pooled:
+            pool["pool_pre_ping"] = False  # a file has no server to drop the connection: a ping would be one more statement
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": options.sqlite_busy_ms / 1000}, **pool)
         _configure_sqlite(engine, options.sqlite_busy_ms)
         return engine

@@ -10,7 +10,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
@@ -18,7 +18,7 @@ import pytest
 from app.config import Settings
 from app.core.sync import SyncSummary
 from app.main.container import build_runtime
-from app.main.http import create_wsgi_app
+from app.main.http import WsgiApp, create_wsgi_app
 from app.sandbox import FakeSlack, SlackSender
 from app.slack.runtime import Runtime
 from app.store.migrate import upgrade_to_head
@@ -81,27 +81,41 @@ class Bot:
         return summary
 
 
+def serve_in_process(
+    fake: FakeSlack, database_url: str, *, wrap: Callable[[Runtime, WsgiApp], WsgiApp] | None = None, **overrides: str
+) -> tuple[Bot, WSGIServer]:
+    """A bot on a migrated database behind a real HTTP server on a free port, in this process; `wrap` may stand around
+    its WSGI app (a benchmark's meter). Stop it with stop_in_process()."""
+    settings = make_settings(fake, database_url, **overrides)
+    runtime = build_runtime(settings)
+    upgrade_to_head(runtime.engine)
+    runtime.start()
+    app = create_wsgi_app(runtime)
+    server = make_server("127.0.0.1", 0, wrap(runtime, app) if wrap else app, _ThreadingWSGIServer, _QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/slack/events"
+    return Bot(url=url, runtime=runtime, slack=SlackSender(url, SIGNING_SECRET, fake)), server
+
+
+def stop_in_process(bot: Bot, server: WSGIServer) -> None:
+    server.shutdown()
+    server.server_close()
+    bot.runtime.close()
+
+
 @pytest.fixture
 def start_bot(fake: FakeSlack, database_url: str) -> Iterator[Any]:
     """Start the WSGI app on a real port in this process; call it again for a second instance on the same database."""
-    started: list[tuple[Any, Runtime]] = []
+    started: list[tuple[Bot, WSGIServer]] = []
 
     def start(**overrides: str) -> Bot:
-        settings = make_settings(fake, database_url, **overrides)
-        runtime = build_runtime(settings)
-        upgrade_to_head(runtime.engine)
-        runtime.start()
-        server = make_server("127.0.0.1", 0, create_wsgi_app(runtime), _ThreadingWSGIServer, _QuietHandler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        started.append((server, runtime))
-        url = f"http://127.0.0.1:{server.server_port}/slack/events"
-        return Bot(url=url, runtime=runtime, slack=SlackSender(url, SIGNING_SECRET, fake))
+        bot, server = serve_in_process(fake, database_url, **overrides)
+        started.append((bot, server))
+        return bot
 
     yield start
-    for server, runtime in started:
-        server.shutdown()
-        server.server_close()
-        runtime.close()
+    for bot, server in started:
+        stop_in_process(bot, server)
 
 
 @pytest.fixture

@@ -109,16 +109,20 @@ def bot(start_bot: Any) -> Bot:
     return start_bot()
 
 
+WORKER_RUNNING = "invitebot worker running"
+
+
 @contextmanager
 def serve_processes(fake: FakeSlack, database_url: str) -> Iterator[Any]:
-    """Start real `invitebot serve --port 0` processes on demand; each call returns its events URL."""
+    """Start real `invitebot serve --port 0` processes on demand; each call returns its events URL once the web process
+    listens and (unless `--no-worker` is among `args`) its worker process runs, as /readyz would say."""
     processes: list[subprocess.Popen[str]] = []
     output: dict[str, ProcessOutput] = {}
 
-    def start(**overrides: str) -> str:
+    def start(*args: str, **overrides: str) -> str:
         env = {**os.environ, **settings_env(fake, database_url, **overrides)}
         process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", "0"],
+            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", "0", *args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -133,6 +137,8 @@ def serve_processes(fake: FakeSlack, database_url: str) -> Iterator[Any]:
                 url = line.split("invitebot listening on ", 1)[1].split('"', 1)[0].strip() + "/slack/events"  # a JSON line
                 output[url] = seen
                 threading.Thread(target=_drain, args=(process.stdout, seen), daemon=True).start()
+                if "--no-worker" not in args and overrides.get("INVITES_SERVE_WORKER", "true") != "false":
+                    seen.wait_for_line(WORKER_RUNNING, timeout=60)
                 return url
         raise AssertionError("serve exited before listening:\n" + seen.text())
 

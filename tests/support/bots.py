@@ -157,6 +157,31 @@ def serve_process(fake: FakeSlack, database_url: str) -> Iterator[Any]:
         yield start
 
 
+@pytest.fixture
+def work_process(fake: FakeSlack, database_url: str) -> Iterator[Any]:
+    """Start real `invitebot work` processes on demand; each call returns its Popen once its worker runs, with the
+    lines it printed as `.output` (a ProcessOutput)."""
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(**overrides: str) -> subprocess.Popen[str]:
+        env = {**os.environ, **settings_env(fake, database_url, **overrides)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "work"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        processes.append(process)
+        process.output = ProcessOutput()  # type: ignore[attr-defined]
+        threading.Thread(target=_drain, args=(process.stdout, process.output), daemon=True).start()  # type: ignore[attr-defined]
+        process.output.wait_for_line(WORKER_RUNNING, timeout=60)  # type: ignore[attr-defined]
+        return process
+
+    start.processes = processes  # type: ignore[attr-defined]
+    try:
+        yield start
+    finally:
+        for process in processes:
+            stop_process(process)
+
+
 def kill_hard(pid: int) -> None:
     """SIGKILL a process and every process under it (gunicorn's workers); the parent first, so none is respawned."""
     tree, seen = [pid], 0

@@ -112,7 +112,10 @@ def test_serve_without_a_worker_acks_clicks_and_invitebot_work_decides_each_once
 def test_doctor_shows_the_roles_running_and_says_when_no_worker_is(fake, serve_process, work_process, database_url):
     serve_process("--no-worker")
     outcome, detail = poll_until(lambda: "web seen" in (found := _doctor(fake, database_url))[1] and found, timeout=60)
-    assert outcome == "FAIL" and detail == "1 web seen in the last minute, and no worker: clicks are acked but nothing is done in Slack"
+    assert (
+        outcome == "FAIL"
+        and detail == "1 web seen in the last minute, and no worker: clicks are acked but nothing is done in Slack"
+    )
 
     work_process()
 

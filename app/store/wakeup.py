@@ -2,8 +2,8 @@
 
 PostgreSQL: the transaction that writes a job also sends NOTIFY, which the server delivers when it commits (never on a
 rollback), and each worker LISTENs on a connection of its own. SQLite has nothing of the kind: each worker looks every
-LOOK_SECONDS whether the file changed at all (PRAGMA data_version, which reads no table), and only then whether a job is
-due that was not before. Either way the worker's own poll stays as the fallback (a lost connection, a missed look).
+LOOK_SECONDS whether the file changed at all (PRAGMA data_version, which reads no table), and only then whether the
+queued jobs changed. Either way the worker's own poll stays as the fallback (a lost connection, a missed look).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import replace
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine, func, select, text
@@ -23,7 +22,7 @@ from app.store.models import OutboxJob
 log = logging.getLogger(__name__)
 
 CHANNEL = "invitebot_outbox"
-LOOK_SECONDS = 0.05  # SQLite: how often a worker looks for a change (see docs/operations.md for what it costs)
+LOOK_SECONDS = 0.05  # SQLite: how often a worker looks for a change (what it costs: docs/operations.md)
 LISTEN_TICK = 0.5  # PostgreSQL: how often the listener looks up from waiting, to hear that it must stop
 RECONNECT_SECONDS = 1.0
 _QUEUED = "queued"  # app.core.outbox's name for a job waiting to be taken
@@ -82,28 +81,29 @@ class Waker:
         engine = make_engine(self._url.render_as_string(hide_password=False), self._options)
         reads = engine.execution_options(**{READS_ONLY: True})
         version: Any = None
-        due: Any = None
+        queued: Any = None
         try:
             while not self._stopping.is_set():
                 try:
                     with reads.connect() as connection:  # one connection: data_version counts other connections' commits
+                        pragma = connection.connection.driver_connection  # sqlite3's own, in autocommit: no BEGIN for a PRAGMA
+                        assert pragma is not None
                         while not self._stopping.wait(LOOK_SECONDS):
-                            version, due = self._looked(connection, version, due)
-                            connection.rollback()  # no read transaction held between looks
+                            now_version = pragma.execute("PRAGMA data_version").fetchone()[0]
+                            if now_version != version:
+                                version, queued = now_version, self._looked(connection, queued)
+                                connection.rollback()  # no read transaction held between looks
                 except Exception:  # noqa: BLE001 - a locked or missing file now and then; the poll covers meanwhile
                     log.debug("could not look for new outbox jobs", exc_info=True)
                     self._stopping.wait(RECONNECT_SECONDS)
         finally:
             engine.dispose()
 
-    def _looked(self, connection: Connection, version: Any, due: Any) -> tuple[Any, Any]:
-        """One look: wake when the file changed and the due jobs are not those seen last time."""
-        now_version = connection.exec_driver_sql("PRAGMA data_version").scalar()
-        if now_version == version:
-            return version, due
-        moment = datetime.now(timezone.utc)
-        waiting = (OutboxJob.state == _QUEUED) & (OutboxJob.not_before <= moment)
-        now_due = tuple(connection.execute(select(func.count(), func.max(OutboxJob.id)).where(waiting)).one())
-        if now_due != due and now_due[0]:
+    def _looked(self, connection: Connection, queued: Any) -> Any:
+        """The file changed: wake when the queued jobs are not those seen last time (a new one, even one due later: the
+        outbox then knows when to look again)."""
+        waiting = select(func.count(), func.max(OutboxJob.created_at)).where(OutboxJob.state == _QUEUED)
+        now_queued = tuple(connection.execute(waiting).one())
+        if now_queued != queued and now_queued[0]:
             self._wake()
-        return now_version, now_due
+        return now_queued

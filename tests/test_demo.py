@@ -161,7 +161,9 @@ def running_demo(cwd: Path | None = None) -> Iterator[Demo]:
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[Demo]:
+    """A demo whose seeded cards have arrived (the bot's worker process posts them once it runs)."""
     with running_demo() as running:
+        running.wait_for(GRACE, lambda s: len(cards(s)) >= len(seed.REQUESTS))
         yield running
 
 
@@ -335,7 +337,7 @@ def test_an_armed_fault_shows_until_it_is_disarmed_and_then_slack_answers_normal
     demo.wait_for(GRACE, lambda s: s["faults"] == [])
 
     # disarmed in Slack too: three internal_errors would have outlasted invitebot's retries
-    card = card_for(demo.state(GRACE), "sophie.wilson@northwind.example")
+    card = demo.wait_for(GRACE, lambda s: next((c for c in cards(s) if "sophie.wilson@northwind.example" in card_text(c)), None))
     demo.post("click", {"user": GRACE, "action_id": "invite_approve", "as_seen": card})
     demo.wait_for(GRACE, lambda s: "Approved by <@U0GRACEHOP>" in card_text(card_for(s, "sophie.wilson")))
     assert not any("sophie.wilson" in t and "try again" in t.lower() for t in ephemerals(demo.state(GRACE)))

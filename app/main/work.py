@@ -30,6 +30,8 @@ def run_worker(settings: Settings) -> int:
         runtime = build_runtime(settings)
         cleanup.callback(runtime.close)
         upgrade_to_head(runtime.engine)
+        if stop.is_set():  # stopped while it started (serve stopping at once, say): it has taken no job yet
+            return 0
         runtime.start(Role.WORKER)
         loop = SyncLoop(runtime)
         loop.start()

@@ -84,6 +84,8 @@ class _Arbiter(Arbiter):
         super().reap_workers()
 
     def stop(self, graceful: bool = True) -> None:
+        if self._worker is not None:
+            self._worker.stopping()
         super().stop(graceful)
         if self._worker is not None:
             self._worker.stop(self.cfg.graceful_timeout)

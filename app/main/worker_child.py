@@ -57,6 +57,10 @@ class WorkerChild:
         if pid:
             self._ended(_why(status))
 
+    def stopping(self) -> None:
+        """serve is stopping: the worker's exit from now on is expected (Ctrl-C reaches it too), and none is started."""
+        self._stopping = True
+
     def stop(self, grace: float) -> None:
         """SIGTERM (it finishes running jobs; queued ones wait in the database), SIGKILL if it takes over `grace` seconds."""
         self._stopping = True

@@ -29,15 +29,13 @@ COMMAND = [sys.executable, "-m", "app", "work", "--beside-serve"]
 class WorkerChild:
     """One `invitebot work` child at a time; every method is called from the master's one thread."""
 
-    def __init__(self, command: list[str] | None = None) -> None:
-        self._command = command or COMMAND
+    def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None  # reaped here, never by Popen (see _ended)
         self.pid: int | None = None
         self._started = 0.0
         self._delay = 0.0
         self._next_start = 0.0
         self._stopping = False
-        self._stop_by = 0.0
 
     def keep_alive(self) -> None:
         """Start the worker if none runs and its restart is due (the master's loop asks about once a second)."""
@@ -80,7 +78,7 @@ class WorkerChild:
                 self.reap()
 
     def _spawn(self) -> None:
-        self._process = subprocess.Popen(self._command, stdin=subprocess.DEVNULL, preexec_fn=_tethered(os.getpid()))
+        self._process = subprocess.Popen(COMMAND, stdin=subprocess.DEVNULL, preexec_fn=_tethered(os.getpid()))
         self.pid, self._started = self._process.pid, time.monotonic()
         log.info("started the worker process (pid %d)", self.pid)
 

@@ -61,8 +61,9 @@ def _alive(pid):
 
 
 def _approved(fake, request):
-    card = wait_for_card(fake, request["email"], lambda m: not buttons(m), timeout=60)
-    assert f"Approved by <@{APPROVER}>" in card_text(card)
+    """The request's card once it says who approved it (a card queued for Slack's pace shows no buttons either)."""
+    card = wait_for_card(fake, request["email"], lambda m: f"Approved by <@{APPROVER}>" in card_text(m), timeout=60)
+    assert not buttons(card)
     return card
 
 

@@ -1,4 +1,6 @@
-# invitebot: `invitebot serve` (gunicorn, Bolt at /slack/events, /healthz) on port 3000.
+# invitebot: `invitebot serve` (gunicorn, Bolt at /slack/events, /healthz) on port 3000, with its worker process (the
+# outbox, sync and reminders) beside it; `invitebot serve --no-worker` and `invitebot work` run the two apart
+# (compose.yaml does).
 #
 #   docker build -t invitebot .
 #   docker run --env-file .env -p 3000:3000 invitebot
@@ -56,5 +58,5 @@ EXPOSE 3000
 # slim has no curl: the stdlib's urllib asks /healthz (200 while the database answers; anything else exits non-zero).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:3000/healthz', timeout=4).status == 200 else 1)"]
-# Applies pending migrations (under a lock, so replicas may start together), then serves.
+# Applies pending migrations (under a lock, so replicas may start together), then serves, and starts its worker.
 CMD ["invitebot", "serve", "--host", "0.0.0.0", "--port", "3000"]

@@ -117,6 +117,8 @@ SPECS: dict[str, Spec] = {
     "INVITES_DIGEST_OVER": Spec("a whole number of new requests, 1 or more", "50"),
     "INVITES_HTTP_CONNECTIONS": Spec("a whole number of connections from 10 to 100000", "1000"),
     "INVITES_HTTP_CLIENT_CONNECTIONS": Spec("a whole number of connections from 0 (no limit) to 100000", "100"),
+    "INVITES_SERVE_WORKER": Spec("true or false"),
+    "INVITES_OUTBOX_POLL_SECONDS": Spec("a number of seconds from 0.05 to 300", "1"),
 }
 
 
@@ -320,6 +322,10 @@ class Settings(DatabaseSettings):
     # `serve`'s open connections, in all and from one address (0: no per-address limit); see docs/operations.md.
     INVITES_HTTP_CONNECTIONS: int = Field(default=1000, ge=10, le=100000)
     INVITES_HTTP_CLIENT_CONNECTIONS: int = Field(default=100, ge=0, le=100000)
+    # `serve` starts a worker process (`invitebot work`) beside its web process; false where workers run on their own.
+    INVITES_SERVE_WORKER: bool = True
+    # How often a worker looks at the outbox when nothing woke it (a new job wakes it at once; see docs/operations.md).
+    INVITES_OUTBOX_POLL_SECONDS: float = Field(default=1.0, ge=0.05, le=300)
 
     @field_validator("INVITES_POLICY", mode="before")
     @classmethod

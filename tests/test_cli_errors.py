@@ -1,4 +1,5 @@
-"""A database that cannot be opened ends `serve`, `socket`, `sync` and `migrate` with one line naming it, exit status 2."""
+"""A database that cannot be opened ends `serve`, `work`, `socket`, `sync` and `migrate` with one line naming it, exit
+status 2."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PASSWORD = "s3cret-db-pw"
-COMMANDS = [["serve", "--host", "127.0.0.1", "--port", "0"], ["socket"], ["sync"], ["migrate"], ["outbox"]]
+COMMANDS = [["serve", "--host", "127.0.0.1", "--port", "0"], ["work"], ["socket"], ["sync"], ["migrate"], ["outbox"]]
 
 
 def closed_port() -> int:
@@ -84,7 +85,7 @@ def test_serve_on_a_port_in_use_is_one_line_and_exit_2(tmp_path):
 def test_version_and_every_subcommands_help_say_what_it_does_and_where_settings_come_from(tmp_path):
     version = _run(["--version"], "sqlite://", tmp_path)
     assert (version.returncode, version.stdout) == (0, "invitebot 0.1.0\n")
-    for command in ["serve", "socket", "sync", "migrate", "outbox", "doctor", "export", "demo", "policy", "policy check"]:
+    for command in ["serve", "work", "socket", "sync", "migrate", "outbox", "doctor", "export", "demo", "policy", "policy check"]:
         shown = _run([*command.split(), "--help"], "sqlite://", tmp_path)
         assert shown.returncode == 0, shown.stderr
         usage, description = shown.stdout.split("\n\n")[:2]

@@ -205,9 +205,10 @@ def _limited_role(database_url, connections):
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no connection limit to keep within
 def test_replicas_sized_to_the_connection_limit_decide_every_click_once(fake, start_bot, database_url):
-    """Three replicas with INVITES_DB_POOL_SIZE=3 hold at most 3 × (3 + 1) connections: a role allowed exactly that
-    many decides 30 clicks, each once, and tells each clicker (the old pools opened up to 30 each)."""
-    with _limited_role(database_url, 3 * (3 + 1)) as url:
+    """Three replicas with INVITES_DB_POOL_SIZE=3, each a web process and a worker in one, hold at most 3 × (3 + 2)
+    connections (the pool, the probe's, the worker's LISTEN): a role allowed exactly that many decides 30 clicks, each
+    once, and tells each clicker (the old pools opened up to 30 each)."""
+    with _limited_role(database_url, 3 * (3 + 2)) as url:
         bots = [start_bot(DATABASE_URL=url, INVITES_DB_POOL_SIZE="3") for _ in range(3)]
         requests, cards = _cards(fake, bots[0], 30)
 

@@ -243,7 +243,10 @@ def test_cmd_is_the_serve_console_script_on_the_exposed_port(monkeypatch: pytest
 
     # Run the CMD's arguments through the real command line, stopping where the server would start.
     started: dict[str, Any] = {}
-    monkeypatch.setattr("app.main.serve.serve_forever", lambda settings, host, port: started.update(host=host, port=port) or 0)
+    monkeypatch.setattr(
+        "app.main.serve.serve_forever",
+        lambda settings, host, port, worker: started.update(host=host, port=port, worker=worker) or 0,
+    )
     for name, value in {
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_ADMIN_TOKEN": "xoxp-test",
@@ -256,7 +259,7 @@ def test_cmd_is_the_serve_console_script_on_the_exposed_port(monkeypatch: pytest
         monkeypatch.setenv(name, value)
     assert main(command[1:]) == 0
     assert command[1] == "serve"
-    assert started == {"host": "0.0.0.0", "port": int(only("EXPOSE").args.split("/")[0])}
+    assert started == {"host": "0.0.0.0", "port": int(only("EXPOSE").args.split("/")[0]), "worker": True}
 
 
 def healthcheck_command() -> list[str]:

@@ -114,8 +114,8 @@ def test_every_setting_problem_is_a_row_and_the_database_is_still_checked(fake, 
     assert _row(result.stdout, "database")[0] == "ok"
     assert _row(result.stdout, "SLACK_BOT_TOKEN (auth.test)") == ("skip", "not run: needs SLACK_BOT_TOKEN (see above)")
     assert _row(result.stdout, "post in the approvals channel")[0] == "skip"
-    # 17: with the policy's row and those of what `serve` and `socket` need
-    assert "6 of 17 checks failed. 7 could not run until those are fixed." in result.stdout
+    # 18: with the policy's row, those of what `serve` and `socket` need, and the processes running
+    assert "6 of 18 checks failed. 7 could not run until those are fixed." in result.stdout
     assert fake.calls() == []  # nothing was sent to Slack with a stand-in for a missing token
 
 

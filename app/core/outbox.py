@@ -28,11 +28,12 @@ from app.core.audit import now
 from app.metrics import OUTBOX_DONE, OUTBOX_FAILED
 from app.store.dml import changed
 from app.store.models import OutboxJob
+from app.store.wakeup import announce
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=15)  # a running job not renewed for this long belonged to a replica that died
-POLL_SECONDS = 1.0  # how often the dispatcher looks for other replicas' jobs and for leases that ran out
+POLL_SECONDS = 1.0  # how often the dispatcher looks for leases that ran out, and for jobs nothing woke it for
 MAX_ATTEMPTS = 6
 STOP_DRAIN_SECONDS = 10.0
 SOON = timedelta(seconds=2)  # work due this soon counts as due for anyone waiting until the outbox is idle
@@ -227,8 +228,16 @@ GiveUpHandler = Callable[[Job, str], None]  # what to set right when a job of th
 class Outbox:
     """This process's share of the outbox: the dispatcher that takes due jobs, and a pool of workers per lane."""
 
-    def __init__(self, sessions: sessionmaker[Session], owner: str, reads: sessionmaker[Session] | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        owner: str,
+        reads: sessionmaker[Session] | None = None,
+        *,
+        poll: float = POLL_SECONDS,
+    ) -> None:
         self._sessions = sessions
+        self._poll = poll
         self._reads = reads or sessions
         self.owner = owner
         self._handlers: dict[str, Handler] = {}
@@ -327,6 +336,7 @@ class Outbox:
             if here
         ]
         if len(ours) < len(rows):
+            announce(session)  # to the workers of every process, at commit
             event.listen(session, "after_commit", lambda _session: self._wake.set(), once=True)
         if not ours:
             return
@@ -366,6 +376,10 @@ class Outbox:
         return found is not None
 
     # -- running -----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Look for due jobs now: another process wrote one (app.store.wakeup hears of it)."""
+        self._wake.set()
 
     def start(self) -> None:
         if self._dispatcher is None:
@@ -443,7 +457,7 @@ class Outbox:
                 self._renew_leases()
             except Exception:  # noqa: BLE001 - the database may be away for a while; keep trying
                 log.exception("the outbox could not take jobs; trying again shortly")
-                delay = POLL_SECONDS
+                delay = min(self._poll, POLL_SECONDS)
             self._wake.wait(delay)
 
     def _dispatch(self) -> float:
@@ -468,8 +482,8 @@ class Outbox:
         for job in taken:
             self._submit(job)
         if later is None:
-            return POLL_SECONDS
-        return max(0.0, min(POLL_SECONDS, (later - now()).total_seconds()))
+            return self._poll
+        return max(0.0, min(self._poll, (later - now()).total_seconds()))
 
     def _take(self, session: Session, lane: Lane, room: int, moment: datetime) -> list[Job]:
         ids = session.scalars(
@@ -655,6 +669,7 @@ def failed(
 def retry_failed(sessions: sessionmaker[Session]) -> int:
     """Put every job given up for good back in the queue, due now with fresh attempts (once what failed is fixed)."""
     with sessions.begin() as session:
+        announce(session)
         return changed(
             session,
             update(OutboxJob)

@@ -1,4 +1,4 @@
-"""`invitebot serve | socket | sync | migrate | outbox | doctor | policy | export | demo`.
+"""`invitebot serve | work | socket | sync | migrate | outbox | doctor | policy | export | demo`.
 
 A missing or malformed setting, a database that cannot be opened, or (for `export` and `outbox`, which only read)
 one without the current schema ends the command with one line on stderr and exit status 2; so does `serve` on a port
@@ -35,9 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="invitebot", description="Approve Slack invite requests from a channel.", epilog=ENVIRONMENT)
     parser.add_argument("--version", action="version", version=f"invitebot {version('invitebot')}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP server for Slack (and the periodic sync)")
+    serve = commands.add_parser("serve", help="run the HTTP server for Slack, and a worker process beside it")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="serve Slack's requests only; `invitebot work` runs elsewhere (also INVITES_SERVE_WORKER=false)",
+    )
+    work = commands.add_parser(
+        "work", help="run the worker: the Slack calls decisions and cards need, the periodic sync, reminders; no HTTP"
+    )
+    work.add_argument("--beside-serve", action="store_true", help=argparse.SUPPRESS)  # serve's own: it said the policy already
     commands.add_parser("socket", help="connect to Slack over Socket Mode (and run the periodic sync)")
     commands.add_parser("sync", help="run one reconcile pass with Slack and print its summary")
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
@@ -76,7 +85,14 @@ def main(argv: list[str] | None = None) -> int:
             _announce(active)
             from app.main.serve import serve_forever
 
-            return serve_forever(settings, args.host, args.port)
+            return serve_forever(settings, args.host, args.port, worker=settings.INVITES_SERVE_WORKER and not args.no_worker)
+        if args.command == "work":
+            _check_database(settings)
+            if not args.beside_serve:
+                _announce(active)
+            from app.main.work import run_worker
+
+            return run_worker(settings)
         if args.command == "socket":
             settings.require("SLACK_APP_TOKEN")
             _check_database(settings)
@@ -113,7 +129,7 @@ def _check_policy(settings: Settings) -> Policy | None:
 
 
 def _announce(active: Policy | None) -> None:
-    """`serve` and `socket` say once, as they start, which policy is in force."""
+    """`serve`, `work` and `socket` say once, as they start, which policy is in force."""
     if active is not None:
         log.info("policy active: %s, %s", active.path, active.summary())
 

@@ -27,6 +27,7 @@ from app.slack.runtime import Runtime
 from app.store.db import DatabaseOptions, make_engine, make_read_session_factory, make_session_factory
 from app.store.health import WriteCheck
 from app.store.models import OutboxJob
+from app.store.wakeup import Waker
 from app.work import CountedPool, InFlight, Turns
 
 # Work after an ack (claims, commands, App Home reads) runs here; the Slack calls a decision needs run in the outbox.
@@ -46,7 +47,7 @@ def build_runtime(settings: Settings) -> Runtime:
     workspaces = Workspaces(None if settings.all_teams else settings.INVITES_TEAM_IDS, gateway, sessions)
     replica_id = new_replica_id()
     in_flight = InFlight()
-    outbox = Outbox(sessions, replica_id, reads)
+    outbox = Outbox(sessions, replica_id, reads, poll=settings.INVITES_OUTBOX_POLL_SECONDS)
     approvers = Approvers(
         settings.INVITES_APPROVERS, gateway, workspaces, settings.INVITES_WORKSPACE_APPROVERS,
         allow_self_approval=settings.INVITES_ALLOW_SELF_APPROVAL,
@@ -67,6 +68,7 @@ def build_runtime(settings: Settings) -> Runtime:
         in_flight=in_flight,
         token_check=token_check,
         write_check=WriteCheck(engine, options, replica_id),
+        wakeup=Waker(engine, options, outbox.wake),
     )
     jobs.register(runtime)
     return runtime

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import socket
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlsplit
@@ -30,7 +31,7 @@ from app.slack.jobs.cards import channel_fix
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks
 from app.store.db import DatabaseUnavailable, ensure_reachable, make_engine, sqlite_file
-from app.store.health import replicas_seen
+from app.store.health import Role, replicas_seen
 from app.store.migrate import alembic_config
 
 # The answers in app/slack/api/errors.py are written for someone who clicked Approve or Deny; doctor decides nothing.
@@ -175,11 +176,12 @@ def run_checks(settings: Settings, bad: frozenset[str] = frozenset()) -> list[Ch
     """
     database = _skipped("database", ["DATABASE_URL"]) if "DATABASE_URL" in bad else _database(settings.DATABASE_URL)
     connections = [_connections(settings)] if database.ok and make_url(settings.DATABASE_URL).get_backend_name() == "postgresql" else []
+    processes = [_processes(settings)] if database.ok else []
     if not database.ok:  # the Slack checks need no database: keep doctor from creating one, or waiting on a dead server
         settings = settings.model_copy(update={"DATABASE_URL": "sqlite://"})
     runtime = build_runtime(settings)
     try:
-        return [database, *connections, *_SlackChecks(runtime, bad).run()]
+        return [database, *connections, *processes, *_SlackChecks(runtime, bad).run()]
     finally:
         runtime.close()
 
@@ -249,6 +251,29 @@ def _connections(settings: Settings) -> Check:
         f"{running} may hold {held} of the {allowed} connections allowed ({source}); room for {room} more replicas of "
         f"INVITES_DB_POOL_SIZE={settings.INVITES_DB_POOL_SIZE} (+1 each for its health probe)",
     )
+
+
+def _processes(settings: Settings) -> Check:
+    """The invitebot processes running on this database now, by role (their heartbeats of the last minute): web processes
+    with no worker acknowledge clicks that nothing carries out."""
+    name = "processes"
+    engine = make_engine(settings.DATABASE_URL, database_options(settings))
+    try:
+        seen = replicas_seen(engine)
+    except Exception as exc:  # noqa: BLE001 - the database check above passed: say what this one met, and go on
+        return Check(name, False, f"could not read the heartbeats: {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
+    if not seen:
+        return Check(name, True, "none running on this database (no heartbeat in the last minute)")
+    roles = Counter(replica.role for replica in seen)
+    shown = ", ".join(f"{count} {role}" for role, count in sorted(roles.items()))
+    if not any(Role(role).works for role in roles):
+        fix = "Start `invitebot work` against this database, or run `invitebot serve` without --no-worker (INVITES_SERVE_WORKER)."
+        return Check(
+            name, False, f"{shown} seen in the last minute, and no worker: clicks are acked but nothing is done in Slack", fix
+        )
+    return Check(name, True, f"{shown} seen in the last minute")
 
 
 class _SlackChecks:

@@ -26,6 +26,7 @@ from app.routes import Routes
 from app.slack.bolt import build_app
 from app.slack.jobs import cards
 from app.slack.runtime import Runtime
+from app.store import health
 from app.store.db import database_answers
 from app.store.health import WriteCheck
 
@@ -171,11 +172,12 @@ def _parses_as_bolt_would(body: bytes, content_type: str | None) -> None:
 
 
 def readiness(runtime: Runtime, write_check: WriteCheck | None = None) -> dict[str, Any]:
-    """Ready means this replica can serve Slack now: the database takes writes, Slack accepts both tokens, and the
-    approvals channel takes cards.
+    """Ready means this replica can serve Slack now: the database takes writes, Slack accepts both tokens, the
+    approvals channel takes cards, and some worker process runs to do what Slack's requests ask.
 
     The sync and the outbox are background work, shown under `background` but never failing readiness: a workspace
-    the sync cannot read, or one person's undeliverable DM, is not a reason to take every replica out of service.
+    the sync cannot read, or one person's undeliverable DM, is not a reason to take every replica out of service. The
+    worker is shown there too, and is the exception: with none running, no click is decided and no card is posted.
     """
     database = database_answers(runtime.engine)
     writable = database and (write_check or runtime.write_check).probe()
@@ -187,10 +189,28 @@ def readiness(runtime: Runtime, write_check: WriteCheck | None = None) -> dict[s
         "approvals_channel": approvals_channel(runtime.reads, runtime.settings.routes) if database else unavailable,
     }
     background = {
+        "worker": worker_health(runtime.reads) if database else unavailable,
         "sync": sync_health(runtime) if database else unavailable,
         "outbox": outbox_health(runtime.reads, runtime.settings.routes) if database else unavailable,
     }
-    return {"ready": all(check["ok"] for check in checks.values()), "checks": checks, "background": background}
+    ready = all(check["ok"] for check in checks.values()) and background["worker"]["ok"]
+    return {"ready": ready, "checks": checks, "background": background}
+
+
+def worker_health(sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """Whether a process taking outbox jobs (`invitebot work`, serve's own, or `socket`) wrote its heartbeat lately."""
+    moment = now()
+    with sessions() as session:
+        count, latest = health.workers_seen(session, moment)
+    within = int(health.WORKER_SEEN_WITHIN.total_seconds())
+    if count:
+        return {"ok": True, "detail": f"{count} worker process{'' if count == 1 else 'es'} seen in the last {within} s"}
+    since = f" (the last one at {latest.isoformat()})" if latest is not None else ""
+    return {
+        "ok": False,
+        "detail": f"no worker process has been seen for {within} s{since}: clicks are acked but nothing is done in Slack "
+        "until `invitebot work` (or `invitebot serve` without --no-worker) runs against this database",
+    }
 
 
 def sync_health(runtime: Runtime) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""`invitebot serve`: gunicorn (one worker process, app.main.front_end's buffering worker) in front of the WSGI app."""
+"""`invitebot serve`: gunicorn (one web process, app.main.front_end's buffering worker) in front of the WSGI app, and,
+unless told not to, one `invitebot work` process beside it (app.main.worker_child) for the outbox, sync and reminders."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger as GunicornLogger
 
 from app.config import Settings
 from app.main.container import build_runtime, database_options
 from app.main.front_end import Limits
 from app.main.http import create_wsgi_app
-from app.main.reminder_loop import ReminderLoop
-from app.main.sync_loop import SyncLoop
+from app.main.token_loop import TokenLoop
+from app.main.worker_child import WorkerChild
 from app.store.db import make_engine
+from app.store.health import Role
 from app.store.migrate import upgrade_to_head
 
 log = logging.getLogger(__name__)
@@ -25,13 +28,13 @@ log = logging.getLogger(__name__)
 class _Gunicorn(BaseApplication):
     """Embeds gunicorn so `invitebot serve` needs no separate config file."""
 
-    def __init__(self, settings: Settings, options: dict[str, Any], limits: Limits) -> None:
+    def __init__(self, settings: Settings, options: dict[str, Any], limits: Limits, worker: WorkerChild | None) -> None:
         self._settings = settings
         self._options = options
         self.limits = limits  # read by the worker (app.main.front_end.BufferingWorker)
+        self._worker = worker
         self._runtime: Any = None
-        self._loop: Any = None
-        self._reminders: Any = None
+        self._tokens: Any = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -40,22 +43,52 @@ class _Gunicorn(BaseApplication):
         self.cfg.set("worker_exit", self._on_worker_exit)
 
     def load(self) -> Any:
-        """Runs in the worker process, after fork: threads and connections are made here."""
+        """Runs in the web process, after fork: threads and connections are made here. It plays the web role only: the
+        jobs its requests write are done by worker processes."""
         self._runtime = build_runtime(self._settings)
-        self._runtime.start()
-        self._loop = SyncLoop(self._runtime)
-        self._loop.start()
-        self._reminders = ReminderLoop(self._runtime)
-        self._reminders.start()
+        self._runtime.start(Role.WEB)
+        self._tokens = TokenLoop(self._runtime)
+        self._tokens.start()
         return create_wsgi_app(self._runtime)
 
+    def run(self) -> None:
+        try:
+            _Arbiter(self, self._worker).run()
+        except RuntimeError as exc:  # as gunicorn's own run() reports a master that cannot start
+            print(f"\nError: {exc}\n", file=sys.stderr, flush=True)
+            sys.exit(1)
+
     def _on_worker_exit(self, _server: Any, _worker: Any) -> None:
-        if self._reminders is not None:
-            self._reminders.stop()
-        if self._loop is not None:
-            self._loop.stop()
+        if self._tokens is not None:
+            self._tokens.stop()
         if self._runtime is not None:
             self._runtime.close()
+
+
+class _Arbiter(Arbiter):
+    """gunicorn's master, which also keeps the worker process running, and stops it once the web process has stopped
+    (so the decisions the web process queued as it stopped are still taken)."""
+
+    def __init__(self, app: _Gunicorn, worker: WorkerChild | None) -> None:
+        self._worker = worker
+        super().__init__(app)
+
+    def manage_workers(self) -> None:
+        super().manage_workers()
+        if self._worker is not None:
+            self._worker.keep_alive()
+
+    def reap_workers(self) -> None:
+        if self._worker is not None:
+            self._worker.reap()  # before gunicorn's waitpid(-1) takes its status
+        super().reap_workers()
+
+    def stop(self, graceful: bool = True) -> None:
+        if self._worker is not None:
+            self._worker.stopping()
+        super().stop(graceful)
+        if self._worker is not None:
+            self._worker.stop(self.cfg.graceful_timeout)
 
 
 class _JsonLogs(GunicornLogger):
@@ -89,8 +122,9 @@ def _cannot_listen(host: str, port: int) -> str | None:
     return None
 
 
-def serve_forever(settings: Settings, host: str, port: int) -> int:
-    """Serve until stopped; 2, with one line on stderr, when host:port cannot be listened on."""
+def serve_forever(settings: Settings, host: str, port: int, *, worker: bool = True) -> int:
+    """Serve until stopped, with a worker process beside the web process unless `worker` is False; 2, with one line on
+    stderr, when host:port cannot be listened on."""
     problem = _cannot_listen(host, port)
     if problem is not None:
         print(f"invitebot: cannot listen on {host}:{port}: {problem}; choose another --port (0 picks a free one)", file=sys.stderr)
@@ -114,5 +148,5 @@ def serve_forever(settings: Settings, host: str, port: int) -> int:
         "control_socket_disable": True,
         "when_ready": _announce,
     }
-    _Gunicorn(settings, options, limits).run()
+    _Gunicorn(settings, options, limits, WorkerChild() if worker else None).run()
     return 0

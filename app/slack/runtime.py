@@ -17,7 +17,8 @@ from app.core.sync import SyncSummary, sync_once
 from app.core.workspaces import Workspaces
 from app.slack.api.gateway import SlackGateway
 from app.slack.api.token_health import TokenHealth
-from app.store.health import WriteCheck
+from app.store.health import Role, WriteCheck
+from app.store.wakeup import Waker
 from app.work import CountedPool, InFlight, Turns
 
 
@@ -38,11 +39,15 @@ class Runtime:
     in_flight: InFlight
     token_check: TokenHealth  # what Slack last said about both tokens (auth.test, rejections, revocations)
     write_check: WriteCheck  # whether the database takes writes now, asked without waiting on a silent server
+    wakeup: Waker  # hears of jobs other processes write, so the outbox takes them at once
 
-    def start(self) -> None:
-        """Start taking outbox jobs and probing the database (once the schema is migrated); doctor and one-off commands
-        never do."""
-        self.outbox.start()
+    def start(self, role: Role = Role.BOTH) -> None:
+        """Start the heartbeat, which says `role`, and for a worker (or both) take outbox jobs, once the schema is
+        migrated; doctor and one-off commands never start. A web process only writes jobs, for the workers."""
+        self.write_check.role = role
+        if role.works:
+            self.outbox.start()
+            self.wakeup.start()
         self.write_check.start()
 
     @property
@@ -74,6 +79,7 @@ class Runtime:
         self.background.shutdown(wait=True)
         self.ingesting.shutdown(wait=True)
         self.exports.shutdown(wait=True)
+        self.wakeup.close()
         self.outbox.stop()
         self.write_check.close()
         self.engine.dispose()

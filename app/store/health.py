@@ -3,13 +3,14 @@ own on a connection of its own, so neither /healthz nor a Slack request waits on
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Engine, delete, event, select, update
+from sqlalchemy import Engine, delete, event, func, select, update
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -24,8 +25,22 @@ ANSWER_WITHIN = 1.5  # /healthz and the request guard wait this long for the pro
 PROBE_BUSY_MS = 1_000  # a SQLite probe waits this long for the write lock; past it the database is busy, not broken
 HEARTBEAT_SECONDS = 10.0  # a running replica probes (and so is seen) at least this often
 SEEN_WITHIN = timedelta(minutes=1)  # a replica not seen for this long is gone
+WORKER_SEEN_WITHIN = timedelta(seconds=3 * HEARTBEAT_SECONDS)  # no worker seen for this long: none is running
 _FORGET_AFTER = timedelta(days=1)
 _PAD = bytes(8192)  # more than a SQLite page: the probe must find a free page, as a new request's row may
+
+
+class Role(str, enum.Enum):
+    """What a process does, as its heartbeat row says."""
+
+    WEB = "web"  # Slack's requests: verified, acked, claimed; the Slack work they cause is queued for a worker
+    WORKER = "worker"  # the outbox's jobs, the sync and the reminders
+    BOTH = "web+worker"  # both in one process (`invitebot socket`)
+
+    @property
+    def works(self) -> bool:
+        """Takes outbox jobs."""
+        return self is not Role.WEB
 
 
 class WriteCheck:
@@ -42,8 +57,10 @@ class WriteCheck:
         # Its own connection, so a busy pool never delays it; on SQLite the file is opened afresh each time, as a restart
         # would open it (a file made read-only, or immutable, under an open connection still looks writable to it).
         sqlite = engine.url.get_backend_name() == "sqlite"
+        self._listens = engine.url.get_backend_name() == "postgresql"
         self._options = replace(options, pool_size=1, sqlite_busy_ms=PROBE_BUSY_MS, pooled=not sqlite)
         self._replica_id = replica_id
+        self.role = Role.BOTH  # set before the first probe by the process once it knows (Runtime.start)
         self._connections = options.pool_size + 1  # its pool, and the probe's own
         self._fresh_for = fresh_for
         self._lock = threading.Lock()
@@ -141,8 +158,16 @@ class WriteCheck:
         moment = datetime.now(timezone.utc)
         try:
             with Session(self._probe_engine()) as session, session.begin():
-                values = {"id": self._replica_id, "connections": self._connections, "seen_at": moment, "probe": _PAD}
-                upsert(session, Replica, values, ["connections", "seen_at", "probe"])
+                # A worker on PostgreSQL holds one more: the connection it LISTENs on for new jobs (app.store.wakeup).
+                connections = self._connections + (1 if self.role.works and self._listens else 0)
+                values = {
+                    "id": self._replica_id,
+                    "connections": connections,
+                    "seen_at": moment,
+                    "probe": _PAD,
+                    "role": self.role.value,
+                }
+                upsert(session, Replica, values, ["connections", "seen_at", "probe", "role"])
                 session.execute(update(Replica).where(Replica.id == self._replica_id).values(probe=None))
                 session.execute(delete(Replica).where(Replica.seen_at < moment - _FORGET_AFTER))
         except OperationalError as exc:
@@ -190,6 +215,16 @@ def replicas_seen(engine: Engine) -> list[Replica]:
     with Session(engine) as session:
         since = datetime.now(timezone.utc) - SEEN_WITHIN
         return list(session.scalars(select(Replica).where(Replica.seen_at >= since).order_by(Replica.id)))
+
+
+def workers_seen(session: Session, moment: datetime) -> tuple[int, datetime | None]:
+    """How many processes taking outbox jobs wrote their heartbeat within WORKER_SEEN_WITHIN of `moment`, and when the
+    latest of them did (whenever that was)."""
+    works = Replica.role.in_([role.value for role in Role if role.works])
+    recent = session.scalar(
+        select(func.count()).select_from(Replica).where(works, Replica.seen_at >= moment - WORKER_SEEN_WITHIN)
+    )
+    return int(recent or 0), session.scalar(select(func.max(Replica.seen_at)).where(works))
 
 
 def _first_line(error: BaseException) -> str:

@@ -276,7 +276,7 @@ class Lease(Base):
 
 class Replica(Base):
     """A running process's heartbeat, written by its database write probe: what `invitebot doctor` adds up against the
-    server's connection limit (each replica holds up to `connections`)."""
+    server's connection limit (each replica holds up to `connections`), and the roles it shows."""
 
     __tablename__ = "replicas"
 
@@ -285,6 +285,8 @@ class Replica(Base):
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     # Filled and emptied by each probe, in one transaction: the write must take a page, as a new request's row does.
     probe: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # What the process does (app.store.health.Role): a web replica is ready only while a worker's heartbeat is recent.
+    role: Mapped[str] = mapped_column(String(16), server_default="web+worker")
 
 
 class WorkspaceName(Base):

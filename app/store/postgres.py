@@ -6,6 +6,9 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
+from sqlalchemy import URL
+
+from app.store.db import DatabaseOptions
 
 # Slack's clicks wait for their work; a server that went silent (a failover, a black-holed host) must fail them in
 # seconds. statement_timeout ends work the server is doing; the TCP settings end a connection whose packets go unanswered;
@@ -42,3 +45,11 @@ def connection_class(answer_within: float | None) -> type[psycopg.Connection[Any
                 raise psycopg.OperationalError(f"the database server did not answer within {answer_within:g} seconds") from None
 
     return AnswerDeadline
+
+
+def listener(url: URL, options: DatabaseOptions) -> psycopg.Connection[Any]:
+    """An autocommit connection of its own for LISTEN: it waits for notifications as long as it likes (no answer
+    deadline), while keepalives still end it when the server or the network goes away."""
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    args = connect_args(options.connect_timeout, None, options.network_timeout)
+    return psycopg.connect(conninfo, autocommit=True, **{k: v for k, v in args.items() if k not in url.query})

@@ -123,16 +123,20 @@ def bot(start_bot: Any) -> Bot:
     return start_bot()
 
 
+WORKER_RUNNING = "invitebot worker running"
+
+
 @contextmanager
 def serve_processes(fake: FakeSlack, database_url: str) -> Iterator[Any]:
-    """Start real `invitebot serve --port 0` processes on demand; each call returns its events URL."""
+    """Start real `invitebot serve --port 0` processes on demand; each call returns its events URL once the web process
+    listens and (unless `--no-worker` is among `args`) its worker process runs, as /readyz would say."""
     processes: list[subprocess.Popen[str]] = []
     output: dict[str, ProcessOutput] = {}
 
-    def start(**overrides: str) -> str:
+    def start(*args: str, **overrides: str) -> str:
         env = {**os.environ, **settings_env(fake, database_url, **overrides)}
         process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", "0"],
+            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", "0", *args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -147,6 +151,8 @@ def serve_processes(fake: FakeSlack, database_url: str) -> Iterator[Any]:
                 url = line.split("invitebot listening on ", 1)[1].split('"', 1)[0].strip() + "/slack/events"  # a JSON line
                 output[url] = seen
                 threading.Thread(target=_drain, args=(process.stdout, seen), daemon=True).start()
+                if "--no-worker" not in args and overrides.get("INVITES_SERVE_WORKER", "true") != "false":
+                    seen.wait_for_line(WORKER_RUNNING, timeout=60)
                 return url
         raise AssertionError("serve exited before listening:\n" + seen.text())
 
@@ -163,6 +169,31 @@ def serve_processes(fake: FakeSlack, database_url: str) -> Iterator[Any]:
 def serve_process(fake: FakeSlack, database_url: str) -> Iterator[Any]:
     with serve_processes(fake, database_url) as start:
         yield start
+
+
+@pytest.fixture
+def work_process(fake: FakeSlack, database_url: str) -> Iterator[Any]:
+    """Start real `invitebot work` processes on demand; each call returns its Popen once its worker runs, with the
+    lines it printed as `.output` (a ProcessOutput)."""
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(**overrides: str) -> subprocess.Popen[str]:
+        env = {**os.environ, **settings_env(fake, database_url, **overrides)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "work"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        processes.append(process)
+        process.output = ProcessOutput()  # type: ignore[attr-defined]
+        threading.Thread(target=_drain, args=(process.stdout, process.output), daemon=True).start()  # type: ignore[attr-defined]
+        process.output.wait_for_line(WORKER_RUNNING, timeout=60)  # type: ignore[attr-defined]
+        return process
+
+    start.processes = processes  # type: ignore[attr-defined]
+    try:
+        yield start
+    finally:
+        for process in processes:
+            stop_process(process)
 
 
 def kill_hard(pid: int) -> None:

@@ -1,0 +1,109 @@
+"""How a worker hears of a new outbox job at once, whichever process wrote it.
+
+PostgreSQL: the transaction that writes a job also sends NOTIFY, which the server delivers when it commits (never on a
+rollback), and each worker LISTENs on a connection of its own. SQLite has nothing of the kind: each worker looks every
+LOOK_SECONDS whether the file changed at all (PRAGMA data_version, which reads no table), and only then whether the
+queued jobs changed. Either way the worker's own poll stays as the fallback (a lost connection, a missed look).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+from typing import Any, Callable
+
+from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from app.store.db import READS_ONLY, DatabaseOptions, make_engine, shown
+from app.store.models import OutboxJob
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "invitebot_outbox"
+LOOK_SECONDS = 0.05  # SQLite: how often a worker looks for a change (what it costs: docs/operations.md)
+LISTEN_TICK = 0.5  # PostgreSQL: how often the listener looks up from waiting, to hear that it must stop
+RECONNECT_SECONDS = 1.0
+_QUEUED = "queued"  # app.core.outbox's name for a job waiting to be taken
+
+
+def announce(session: Session) -> None:
+    """Tell every worker a job was written, in the caller's transaction: on PostgreSQL it reaches them at commit."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+
+
+class Waker:
+    """A thread calling `wake` whenever another process (or this one) may have written a job that is due."""
+
+    def __init__(self, engine: Engine, options: DatabaseOptions, wake: Callable[[], None]) -> None:
+        self._url = engine.url
+        self._options = replace(options, pool_size=1)
+        self._wake = wake
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            postgres = self._url.get_backend_name() == "postgresql"
+            target = self._listen if postgres else self._look
+            self._thread = threading.Thread(target=target, name="invitebot-outbox-wakeup", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=LISTEN_TICK + RECONNECT_SECONDS)
+
+    def _listen(self) -> None:
+        from app.store import postgres  # psycopg is installed with the postgres extra only
+
+        failing = False
+        while not self._stopping.is_set():
+            try:
+                with postgres.listener(self._url, self._options) as connection:
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    if failing:
+                        log.warning("listening for new outbox jobs on %s again", shown(self._url))
+                        failing = False
+                    self._wake()  # a job written while nobody listened
+                    while not self._stopping.is_set():
+                        for _ in connection.notifies(timeout=LISTEN_TICK):
+                            self._wake()
+            except Exception as exc:  # noqa: BLE001 - the server may be away a while: the poll covers, and we try again
+                if not failing:
+                    log.warning("cannot listen for new outbox jobs on %s (%s); polling until it can", shown(self._url), exc)
+                    failing = True
+                self._stopping.wait(RECONNECT_SECONDS)
+
+    def _look(self) -> None:
+        engine = make_engine(self._url.render_as_string(hide_password=False), self._options)
+        reads = engine.execution_options(**{READS_ONLY: True})
+        version: Any = None
+        queued: Any = None
+        try:
+            while not self._stopping.is_set():
+                try:
+                    with reads.connect() as connection:  # one connection: data_version counts other connections' commits
+                        pragma = connection.connection.driver_connection  # sqlite3's own, in autocommit: no BEGIN for a PRAGMA
+                        assert pragma is not None
+                        while not self._stopping.wait(LOOK_SECONDS):
+                            now_version = pragma.execute("PRAGMA data_version").fetchone()[0]
+                            if now_version != version:
+                                version, queued = now_version, self._looked(connection, queued)
+                                connection.rollback()  # no read transaction held between looks
+                except Exception:  # noqa: BLE001 - a locked or missing file now and then; the poll covers meanwhile
+                    log.debug("could not look for new outbox jobs", exc_info=True)
+                    self._stopping.wait(RECONNECT_SECONDS)
+        finally:
+            engine.dispose()
+
+    def _looked(self, connection: Connection, queued: Any) -> Any:
+        """The file changed: wake when the queued jobs are not those seen last time (a new one, even one due later: the
+        outbox then knows when to look again)."""
+        waiting = select(func.count(), func.max(OutboxJob.created_at)).where(OutboxJob.state == _QUEUED)
+        now_queued = tuple(connection.execute(waiting).one())
+        if now_queued != queued and now_queued[0]:
+            self._wake()
+        return now_queued

@@ -269,15 +269,20 @@ def calls_since(fake: FakeSlack, started: float) -> Counter[str]:
 
 @dataclass(frozen=True)
 class Memory:
-    """Resident memory in KiB of the gunicorn worker (peak and now) and of the arbiter (now)."""
+    """Resident memory in KiB of serve's web process and its worker process (peak and now) and of the arbiter (now)."""
 
     worker_peak: int
     worker_now: int
     arbiter_now: int
+    background_peak: int = 0
+    background_now: int = 0
 
     def text(self) -> str:
         mib = 1024
-        return f"worker {self.worker_peak / mib:.1f} / {self.worker_now / mib:.1f} MiB; arbiter {self.arbiter_now / mib:.1f} MiB"
+        return (
+            f"web {self.worker_peak / mib:.1f} / {self.worker_now / mib:.1f} MiB; worker {self.background_peak / mib:.1f}"
+            f" / {self.background_now / mib:.1f} MiB; arbiter {self.arbiter_now / mib:.1f} MiB"
+        )
 
 
 def _status_kib(pid: int, field: str) -> int:
@@ -302,6 +307,14 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def _is_work_child(pid: int) -> bool:
+    """Whether `pid` is serve's `invitebot work` child rather than a gunicorn worker."""
+    try:
+        return b"work" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class Serve:
     """One running `invitebot serve`: its events URL and its gunicorn arbiter's pid."""
@@ -310,14 +323,32 @@ class Serve:
     pid: int
 
     def worker(self) -> int:
-        """The one gunicorn worker (forked after the arbiter announced its address, so it may take a moment)."""
-        workers = poll(lambda: children(self.pid), 30, f"a worker of serve {self.pid}")
-        assert len(workers) == 1, f"serve {self.pid} has workers {workers}, not one"
-        return workers[0]
+        """The one gunicorn worker, the web process (forked after the arbiter announced its address, so it may take a
+        moment)."""
+        return self._child(web=True)
+
+    def background(self) -> int:
+        """The worker process serve starts beside its web process (`invitebot work`): outbox, sync, reminders."""
+        return self._child(web=False)
+
+    def processes(self) -> list[int]:
+        """Every process a click's work runs in: the web process and the worker process."""
+        return [self.worker(), self.background()]
+
+    def _child(self, *, web: bool) -> int:
+        def found() -> list[int]:
+            return [pid for pid in children(self.pid) if _is_work_child(pid) != web]
+
+        pids = poll(found, 30, f"the {'web' if web else 'worker'} process of serve {self.pid}")
+        assert len(pids) == 1, f"serve {self.pid} has {'web' if web else 'worker'} processes {pids}, not one"
+        return pids[0]
 
     def memory(self) -> Memory:
-        worker = self.worker()
-        return Memory(_status_kib(worker, "VmHWM"), _status_kib(worker, "VmRSS"), _status_kib(self.pid, "VmRSS"))
+        web, work = self.worker(), self.background()
+        return Memory(
+            _status_kib(web, "VmHWM"), _status_kib(web, "VmRSS"), _status_kib(self.pid, "VmRSS"),
+            _status_kib(work, "VmHWM"), _status_kib(work, "VmRSS"),
+        )
 
     def wait_for_first_sync(self, timeout: float = 60.0) -> None:
         """Until /readyz reports a finished sync pass: cards posted while the start-up pass runs can be closed by it.

@@ -34,7 +34,7 @@ from app.sandbox.sender import Reply
 from app.store.migrate import upgrade_to_head
 from bench import scenarios
 from bench.ack_latency import FAST_PACING, PACING, bot
-from bench.harness import Recorder, Serve, approve_click, children, ms, percentile, post_cards
+from bench.harness import Recorder, Serve, approve_click, ms, percentile, post_cards
 from tests.support.bots import make_settings
 from tests.support.stand_in import running_fake
 
@@ -189,12 +189,12 @@ def _py_spy() -> str | None:
 def against_serve(rounds: int) -> list[str]:
     lines = []
     with bot(**{PACING: FAST_PACING}) as (fake, sender, serve):
-        workers = [serve.worker()]
+        workers = serve.processes()
         spy_path, spy = _py_spy(), None
         raw = Path(tempfile.gettempdir()) / f"invitebot-ack-profile-{os.getpid()}.txt"
         if spy_path:
             spy = subprocess.Popen(
-                [spy_path, "record", "--pid", str(workers[0]), "--rate", str(SAMPLE_RATE), "--format", "raw"]
+                [spy_path, "record", "--pid", str(serve.pid), "--subprocesses", "--rate", str(SAMPLE_RATE), "--format", "raw"]
                 + ["--output", str(raw), "--threads", "--nonblocking"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
@@ -220,14 +220,14 @@ def against_serve(rounds: int) -> list[str]:
             f" {ms(percentile(acks, 99))} ms as the client saw them; the bot's own ack histogram: {shares}"
         )
         lines.append(
-            f"worker CPU per click, everything it causes (ack, decision, card, ephemeral, App Home): {ticks / HZ / total * 1000:.1f} ms"
+            f"CPU per click of the web and worker processes, everything it causes (ack, decision, card, ephemeral, App Home): {ticks / HZ / total * 1000:.1f} ms"
         )
         if spy is None:
             lines.append("py-spy is not installed (.venv/bin/pip install py-spy): no profile")
         elif raw.exists():
             lines += summarise(raw, total)
             lines.append(f"raw stacks: {raw}")
-        assert children(serve.pid) == workers, "the worker changed during the profile"
+        assert serve.processes() == workers, "a process changed during the profile"
     return lines
 
 

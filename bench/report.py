@@ -145,12 +145,12 @@ def rows(r: Results) -> list[Row]:
     out += [
         Row(
             "5",
-            "serve RSS after 1-3: worker peak (VmHWM) / at end (VmRSS); arbiter",
+            "serve RSS after 1-3: web and worker processes, peak (VmHWM) / at end (VmRSS); arbiter",
             r.memory_fast.text() if r.memory_fast else "not measured",
         ),
         Row(
             "5",
-            "serve RSS after 4: worker peak (VmHWM) / at end (VmRSS); arbiter",
+            "serve RSS after 4: web and worker processes, peak (VmHWM) / at end (VmRSS); arbiter",
             r.memory_tier2.text() if r.memory_tier2 else "not measured",
         ),
     ]

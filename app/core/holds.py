@@ -42,6 +42,13 @@ def held_until(session: Session, channel: str) -> datetime | None:
     return until if until is not None and until > now() else None
 
 
+def any_held(session: Session) -> bool:
+    """Whether a channel is held or a post waits on a hold: a sync with nothing to lift writes nothing."""
+    if session.scalar(select(PaceBudget.key).where(PaceBudget.key.like(f"{_PREFIX}:%")).limit(1)) is not None:
+        return True
+    return bool(held_jobs(session, POST_KINDS))
+
+
 def lift(session: Session, pace: pacing.Pace | None, channels: list[str]) -> None:
     """Every hold ends: the posts held for a channel in `channels` are due again, each at its own slot of the channel's
     pace (the first finds out whether the channel was fixed); those held for a channel no longer routed are dropped and

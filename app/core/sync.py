@@ -79,8 +79,11 @@ def _reconcile(
     summary: SyncSummary,
     digest_over: int,
 ) -> None:
-    with services.sessions.begin() as session:  # each pass tries again the channels that refused posts (fixed since?)
-        holds.lift(session, services.post_pace, routes.channels())
+    with services.read() as session:
+        held = holds.any_held(session)
+    if held:  # each pass tries again the channels that refused posts (fixed since?)
+        with services.sessions.begin() as session:
+            holds.lift(session, services.post_pace, routes.channels())
     try:
         team_ids = workspaces.ids()
     except SlackCallFailed as exc:

@@ -15,8 +15,8 @@ from tests.support.stand_in import APPROVER, CHANNEL, new_request
 # The claim runs on the background pool after the ack, the admin call and its settle on the outbox's decision lane
 # (app.main.container, app.core.outbox): nothing else runs on those threads while one click is decided.
 DECISION_THREADS = ("invitebot-work", "invitebot-decide")
-# bench/decision_cost.py prints where they go: 5 to check and claim, 9 to record Slack's answer and queue who hears of it.
-STATEMENTS_PER_DECISION = 14
+# bench/decision_cost.py prints where they go: 5 to check and claim, 6 to record Slack's answer and queue who hears of it.
+STATEMENTS_PER_DECISION = 11
 
 
 @contextmanager

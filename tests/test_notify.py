@@ -103,3 +103,20 @@ def test_a_dm_that_cannot_be_looked_for_is_sent_again_and_the_log_names_the_scop
     assert len(fake.direct_messages(REQUESTER)) == 2
     [warning] = [r.getMessage() for r in caplog.records if r.name == "app.slack.jobs.once"]
     assert "(missing_scope): it may show twice; the bot needs channels:history, groups:history and im:history" in warning
+
+
+def test_a_requesters_dms_keep_to_their_channels_pace(fake, start_bot):
+    """Three decisions made together: the requester's three DMs each take a slot of their DM channel's pace."""
+    bot = start_bot(INVITES_CARD_POSTS_PER_MINUTE="30", INVITES_ADMIN_CALLS_PER_MINUTE="600")
+    emails = [f"dm{n}@example.com" for n in range(3)]
+    for email in emails:
+        assert bot.slack.invite_requested(new_request(fake, email)).status == 200
+    cards = [wait_for_card(fake, email, timeout=20) for email in emails]
+
+    for card in cards:
+        bot.slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve")
+    fake.wait_for(lambda: len(fake.direct_messages(REQUESTER)) == 3, timeout=20, message="not every DM was sent")
+
+    dms = sorted(c.at for c in fake.calls("chat.postMessage") if c.params.get("channel") == REQUESTER and c.status == 200)
+    gaps = [later - earlier for earlier, later in zip(dms, dms[1:])]
+    assert len(dms) == 3 and min(gaps) > 0.8 * 2.0, gaps

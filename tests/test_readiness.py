@@ -119,3 +119,17 @@ def test_an_approver_sees_the_undelivered_dm_on_the_app_home(fake, bot):
     assert "Slack refused 1 message for good" in text
     assert f"the DM to <@{LEFT}> about ada@example.com: `channel_not_found`" in text
     assert "`invitebot outbox` lists them" in text
+
+
+def test_the_app_home_counts_undelivered_messages_beyond_those_it_names(fake, bot):
+    for n in range(4):
+        _approve(fake, bot, new_request(fake, f"left{n}@example.com", requester_ids=[LEFT]))
+    poll_until(lambda: len(_dead(bot)) == 4, message="not every DM failed for good")
+    before = fake.home_view(APPROVER)
+
+    bot.slack.app_home_opened(APPROVER, team_id=TEAM)
+
+    view = fake.wait_for(lambda: (v := fake.home_view(APPROVER)) is not None and v != before and v, message="no new Home")
+    text = json.dumps(view)
+    assert "Slack refused 4 messages for good" in text
+    assert "and 1 more" in text

@@ -34,6 +34,8 @@ REASON_REQUIRED_OUTCOME = "reason_required"
 APPROVAL_RECORDED_OUTCOME = "approval_recorded"
 ALREADY_APPROVED_OUTCOME = "already_approved"
 APPROVAL_LAPSED_OUTCOME = "approval_lapsed"  # an earlier approval that no longer counts (its approver's entry)
+# A requester DM's payload key: the DM has yet to take its slot of the DM channel's pace (it does when it first runs).
+TAKE_SLOT = "take_slot"
 
 
 _LOST_OUTCOME = {
@@ -281,34 +283,43 @@ def _lost(asked: _Asked, session: Session) -> Outcome:
 
 
 def queue_cards(
-    services: Services, session: Session, request_id: str, clicked: tuple[str, str] | None = None, *, here: bool = True
+    services: Services,
+    session: Session,
+    request_id: str,
+    clicked: tuple[str, str] | None = None,
+    *,
+    here: bool = True,
+    posted: tuple[tuple[str, str], ...] | None = None,
 ) -> None:
     """Re-render every posted copy of the request's card (and the copy clicked, tracked or not) as outbox jobs, done by
-    this process at once (`here`: someone is looking at the card), else by the dispatcher among the other jobs."""
-    copies = {
-        (channel, ts)
-        for channel, ts in session.execute(_POSTED_COPIES, {"request_id": request_id}).all()
-        if ts is not None  # posted copies only, as the query says
-    }
+    this process at once (`here`: someone is looking at the card), else by the dispatcher among the other jobs;
+    `posted`: the posted copies, when the caller's statement read them already (app.core.lifecycle.settle)."""
+    if posted is None:
+        posted = tuple((channel, ts) for channel, ts in session.execute(_POSTED_COPIES, {"request_id": request_id}).all())
+    copies = {(channel, ts) for channel, ts in posted if ts is not None}  # posted copies only, as the query says
     if clicked is not None:
         copies.add(clicked)
     for channel, ts in sorted(copies):
         cards.queue_copy(services.outbox, session, request_id, channel, ts, here=here)
 
 
-def queue_told(services: Services, session: Session, request_id: str) -> None:
-    """Each requester hears how a decided request ended, once, at the pace their DM channel takes."""
+def queue_told(services: Services, session: Session, request_id: str, told: lifecycle.Told | None = None) -> None:
+    """Each requester hears how a decided request ended, once, at the pace their DM channel takes: the DM takes its
+    slot when it runs (app.slack.jobs.answers), not in this transaction. `told`: the statement that closed the request
+    marked them already (app.core.lifecycle.settle)."""
     if not services.notify_requesters:
         return
-    marked = session.execute(_MARK_TOLD, {"request_id": request_id, "moment": now()}).first()
+    if told is not None:
+        marked = (told.requester_ids, told.untold) if told.marked else None
+    else:
+        marked = session.execute(_MARK_TOLD, {"request_id": request_id, "moment": now()}).first()
     if marked is None:
         return
     requester_ids, untold = marked
     if untold == team_access.REVOKED:  # Slack would refuse the DMs; the card queued with this says so
         return
     for user_id in requester_ids or []:
-        at = pacing.take(session, services.post_pace, user_id) if services.post_pace else None
-        services.outbox.add(session, "notify", {"user": user_id}, request_id=request_id, not_before=at, here=True)
+        services.outbox.add(session, "notify", {"user": user_id, TAKE_SLOT: True}, request_id=request_id, here=True)
 
 
 # Statements every click runs, built once.

@@ -14,18 +14,18 @@ audit entry, in the caller's transaction.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, case, func, null, or_, true, update
+from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, case, func, literal_column, null, or_, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningUpdate
 
-from app.core import audit
+from app.core import audit, team_access
 from app.core.audit import now
 from app.core.policy.rules import Mode, Then
-from app.store.models import Action, InviteRequest, Source, Status
+from app.store.models import Action, InviteRequest, RequestCard, Source, Status
 
 PENDING, DECIDING = Status.PENDING.value, Status.DECIDING.value
 APPROVED, DENIED = Status.APPROVED.value, Status.DENIED.value
@@ -167,6 +167,17 @@ class Moved:
     policy_rule: str | None
     policy_verdict: str | None
     policy_agreed: bool | None
+    copies: tuple[tuple[str, str], ...] | None = None  # its posted card copies (channel, ts), when the move read them
+    told: Told | None = None  # its requesters, when the move also marked them told (settle's `told_at`)
+
+
+@dataclass(frozen=True)
+class Told:
+    """The requesters a settle marked told (`marked`; False: they were told before), and why they are not, if not."""
+
+    requester_ids: tuple[str, ...]
+    untold: str | None
+    marked: bool
 
 
 _REQUESTS = cast(Table, InviteRequest.__table__)
@@ -181,6 +192,22 @@ _MOVED = (
 
 def _moved(row: Row[Any] | None) -> Moved | None:
     return None if row is None else Moved(row.team_id, bool(row.in_digest), row.policy_rule, row.policy_verdict, row.policy_agreed)
+
+
+# The request's posted card copies as one string, "channel ts" each, read by the settle for the cards it queues. Its
+# request id is named in full: SQLite's RETURNING leaves the table off, and request_cards has an id of its own.
+_POSTED = cast(Table, RequestCard.__table__).alias("posted")
+_POSTED_COPIES = (
+    select(func.aggregate_strings(_POSTED.c.channel + " " + _POSTED.c.ts, ","))
+    .where(_POSTED.c.request_id == literal_column(f"{_REQUESTS.name}.id"), _POSTED.c.ts.is_not(None))
+    .scalar_subquery()
+    .label("copies")
+)
+
+
+def _copies(posted: str | None) -> tuple[tuple[str, str], ...]:
+    pairs = (copy.split(" ", 1) for copy in (posted or "").split(",") if copy)
+    return tuple((channel, ts) for channel, ts in pairs)
 
 
 def _audit_agreement(session: Session, request_id: str, closing: Closing, row: Moved) -> None:
@@ -307,14 +334,24 @@ def schedule(
     )
 
 
-def settle(session: Session, request_id: str, owner: str, closing: Closing, entry: Entry) -> Moved | None:
-    """deciding -> closed, only while `owner` still holds the claim (every decision's end: its statement is built once)."""
+def settle(
+    session: Session, request_id: str, owner: str, closing: Closing, entry: Entry, *, told_at: datetime | None = None
+) -> Moved | None:
+    """deciding -> closed, only while `owner` still holds the claim (every decision's end: its statement is built once);
+    what it returns names the request's posted card copies too. `told_at`: the requesters are marked told then, unless
+    they were before, in the same statement (app.core.decisions.queue_told queues their DMs)."""
     if closing.status not in SETTLE.targets:
         raise ValueError(f"settle cannot take a request to {closing.status}")
-    statement = _settle_statement(closing.status, closing.by_a_person)
-    moved = _moved(session.execute(statement, {"request_id": request_id, "owner": owner, **closing.params()}).first())
-    if moved is None:
+    statement = _settle_statement(closing.status, closing.by_a_person, told_at is not None)
+    params = {"request_id": request_id, "owner": owner, "told_at": told_at, **closing.params()}
+    row = session.execute(statement, params).first()
+    moved = _moved(row)
+    if row is None or moved is None:
         return None
+    told = None
+    if told_at is not None:  # marked by this statement only if the moment it wrote is this one
+        told = Told(tuple(row.requester_ids or ()), row.requesters_untold, row.requesters_notified_at == told_at)
+    moved = replace(moved, copies=_copies(row.copies), told=told)
     entry.write(session, request_id)
     if closing.by_a_person:
         _audit_agreement(session, request_id, closing, moved)
@@ -322,7 +359,7 @@ def settle(session: Session, request_id: str, owner: str, closing: Closing, entr
 
 
 @functools.cache
-def _settle_statement(status: str, by_a_person: bool) -> ReturningUpdate[Any]:
+def _settle_statement(status: str, by_a_person: bool, mark_told: bool) -> ReturningUpdate[Any]:
     t = _REQUESTS
     given: dict[str, Any] = {
         "decided_by": bindparam("new_decided_by"),
@@ -330,11 +367,24 @@ def _settle_statement(status: str, by_a_person: bool) -> ReturningUpdate[Any]:
         "decision_source": bindparam("new_source"),
         "deny_reason": bindparam("new_reason"),
     }
+    told: dict[str, Any] = {}
+    returned: tuple[Any, ...] = ()
+    if mark_told:  # as app.core.decisions marks them, once: a workspace whose access was revoked keeps them untold
+        untold = t.c.requesters_notified_at.is_(None)
+        told = {
+            "requesters_notified_at": func.coalesce(
+                t.c.requesters_notified_at, bindparam("told_at", type_=t.c.requesters_notified_at.type)
+            ),
+            "requesters_untold": case(
+                (and_(untold, team_access.revoked_in(t.c.team_id)), team_access.REVOKED), else_=t.c.requesters_untold
+            ),
+        }
+        returned = (t.c.requester_ids, t.c.requesters_untold, t.c.requesters_notified_at)
     return (
         update(t)
         .where(t.c.id == bindparam("request_id"), t.c.status.in_(SETTLE.sources), t.c.claim_owner == bindparam("owner"))
-        .values(status=status, **given, **_closed_values(status, by_a_person))
-        .returning(*_MOVED)
+        .values(status=status, **given, **_closed_values(status, by_a_person), **told)
+        .returning(*_MOVED, _POSTED_COPIES, *returned)
     )
 
 

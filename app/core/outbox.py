@@ -130,12 +130,17 @@ class Job:
         return cast(CursorResult[Any], done).rowcount > 0
 
 
-    def postpone(self, session: Session, until: datetime, error: str) -> None:
-        """Back in the queue until `until`, in the caller's transaction, without counting this as a failed attempt."""
+    def postpone(self, session: Session, until: datetime, error: str, *, payload: dict[str, Any] | None = None) -> None:
+        """Back in the queue until `until`, in the caller's transaction, without counting this as a failed attempt;
+        `payload` replaces the job's own (what it has done towards its work meanwhile)."""
+        more = {} if payload is None else {"payload": payload}
         session.execute(
             update(OutboxJob)
             .where(OutboxJob.id == self.id, OutboxJob.locked_by == self.owner)
-            .values(state=QUEUED, not_before=until, locked_by=None, locked_until=None, last_error=error[:64], attempts=OutboxJob.attempts - 1)
+            .values(
+                state=QUEUED, not_before=until, locked_by=None, locked_until=None, last_error=error[:64], attempts=OutboxJob.attempts - 1,
+                **more,
+            )
         )
         self.handed_back = True
 

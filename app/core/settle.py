@@ -202,7 +202,9 @@ class Attempt:
             if closing is None:
                 applied = lifecycle.release(session, self.request_id, entry, owner=self.claim)
             else:
-                closed = lifecycle.settle(session, self.request_id, self.claim, closing, entry)
+                telling = closing.status in lifecycle.DECIDED and services.notify_requesters
+                told_at = now() if telling else None
+                closed = lifecycle.settle(session, self.request_id, self.claim, closing, entry, told_at=told_at)
                 if closed is None:
                     late = Entry(self.source.value, audit_outcome, log_id=self.log_id,
                                  detail="sync had reopened the request before Slack answered; the answer closed it")
@@ -215,9 +217,10 @@ class Attempt:
                 if current is not None:
                     outcome = _as_it_stands(outcome, current, closing)
             else:
-                queue_cards(services, session, self.request_id, _clicked(self.job))
+                posted = closed.copies if closed is not None else None  # read by the settle, when it closed the request
+                queue_cards(services, session, self.request_id, _clicked(self.job), posted=posted)
                 if closing is not None and closing.status in lifecycle.DECIDED:
-                    queue_told(services, session, self.request_id)
+                    queue_told(services, session, self.request_id, closed.told if closed is not None else None)
                 if closed is not None:
                     backlog.queue_closed(services.outbox, session, closed.team_id, closed.in_digest)
             self.batch_ended(session, outcome)

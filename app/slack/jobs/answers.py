@@ -7,6 +7,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core import pacing
+from app.core.audit import now
+from app.core.decisions import TAKE_SLOT
 from app.core.lifecycle import DECIDED
 from app.core.outbox import GiveUp, Job, Retry
 from app.core.outcomes import Outcome, Result
@@ -103,8 +106,16 @@ def _ephemeral_or_direct(runtime: Runtime, channel: str, user: str, text: str, s
 
 
 def tell_requester(sessions: sessionmaker[Session], gateway: SlackGateway, pace: Pace | None, job: Job) -> None:
-    """DM one requester how their request ended, once (app.slack.jobs.once); a 429 waits for the DM channel's next slot."""
+    """DM one requester how their request ended, once (app.slack.jobs.once), at the DM channel's pace: the job takes its
+    slot when it first runs, and waits for it when it is not now; a 429 waits for the channel's next slot."""
     user_id = str(job.payload["user"])
+    if pace is not None and job.payload.get(TAKE_SLOT):
+        with sessions.begin() as session:
+            at = pacing.take(session, pace, user_id)
+            if at > now():
+                taken = {key: value for key, value in job.payload.items() if key != TAKE_SLOT}
+                job.postpone(session, at, f"DM pace of {user_id}", payload=taken)
+                return
     with sessions() as session:
         request = session.get(InviteRequest, str(job.request_id))
     if request is None or request.status not in DECIDED:

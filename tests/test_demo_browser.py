@@ -11,7 +11,6 @@ from typing import Any, Iterator
 import pytest
 
 from app.demo import seed
-from tests.support.browser import chromium
 from tests.test_demo import Demo, running_demo
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -19,12 +18,6 @@ ALAN, KATHERINE = "U0ALANTURI", "U0KATHJOHN"
 SLACK_PACKAGE = Path(__file__).resolve().parents[1] / "app" / "slack"
 # a shortcode as Slack reads one: not glued to a word before it (so "im:write:" is not one)
 SHORTCODE = re.compile(r"(?<![A-Za-z0-9_]):([a-z0-9_+-]+):")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

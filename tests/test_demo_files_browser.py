@@ -17,9 +17,9 @@ from app.core.export import COLUMNS
 from app.demo import seed
 from tests.support.cards import card_text
 from tests.test_demo import _OPENER, Demo, card_for, cards
-from tests.test_demo_browser import browser, demo
+from tests.test_demo_browser import demo
 
-__all__ = ["browser", "demo"]  # the fixtures, shared with the other browser tests
+__all__ = ["demo"]  # the fixture, shared with the demo page's other browser tests
 
 GRACE, ALAN = "U0GRACEHOP", "U0ALANTURI"
 ADA = "ada.lovelace@northwind.example"

@@ -9,18 +9,11 @@ from typing import Any, Iterator
 import pytest
 
 from app.demo import seed
-from tests.support.browser import chromium
 from tests.test_demo import ALAN, GRACE, KATHERINE, Demo, running_demo
 from tests.test_demo_browser import card, ephemeral
 
 APPROVE = "admin.inviteRequests.approve"
 NORTHWIND = "T0NORTHWND"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

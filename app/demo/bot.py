@@ -3,7 +3,6 @@ restart it (same folder, same database) when its policy file changes; it never o
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -11,16 +10,16 @@ import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 from app.demo import policy_file, seed
 from app.sandbox import FakeSlack
+from app.tether import tethered
 
 LISTENING = "invitebot listening on "
 SYNC_INTERVAL = "10"
 # The stand-in paces nothing unless asked, so the seeded cards need not wait for Slack's one message a second.
 DEMO_CARD_POSTS_PER_MINUTE = "3000"
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # When the demo ends its data goes with its folder: no work in flight is worth waiting longer for than this.
 QUIT_GRACE = 0.5
 
@@ -51,20 +50,6 @@ def bot_env(fake: FakeSlack, folder: Path, signing_secret: str) -> dict[str, str
     }
 
 
-def _tethered(parent: int) -> Callable[[], None] | None:
-    """On Linux, a preexec that has the kernel SIGTERM the bot once the thread that started it (the demo's) is gone."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, where no lock can be held
-
-    def tether() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the demo died before the tether held
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return tether
-
-
 def _stop_when_started(future: Future[subprocess.Popen[str]]) -> None:
     """The bot a start that was interrupted no longer waits for: stopped as soon as it exists."""
     if future.exception() is None:
@@ -87,7 +72,7 @@ class BotProcess:
             stdin=subprocess.DEVNULL,
             text=True,
             start_new_session=True,  # Ctrl-C reaches the demo only; the demo stops the bot itself
-            preexec_fn=_tethered(os.getpid()),
+            preexec_fn=tethered(os.getpid()),
         )
         try:
             self.process: subprocess.Popen[str] = started.result()

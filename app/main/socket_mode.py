@@ -17,8 +17,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from app import logs
 from app.config import Settings
 from app.main.container import build_runtime
-from app.main.reminder_loop import ReminderLoop
-from app.main.sync_loop import SyncLoop
+from app.main.work import start_loops
 from app.metrics import ACK_LATENCY
 from app.slack.bolt import build_app
 from app.store.migrate import upgrade_to_head
@@ -39,12 +38,7 @@ def run_socket_mode(settings: Settings) -> int:
             cleanup.callback(runtime.close)
             upgrade_to_head(runtime.engine)
             runtime.start()
-            loop = SyncLoop(runtime)
-            loop.start()
-            cleanup.callback(loop.stop)
-            reminders = ReminderLoop(runtime)
-            reminders.start()
-            cleanup.callback(reminders.stop)
+            start_loops(runtime, cleanup)
             # app.client already points at SLACK_API_URL, so apps.connections.open goes there too.
             handler = ObservedSocketModeHandler(build_app(runtime), app_token=settings.SLACK_APP_TOKEN.get_secret_value())
             cleanup.callback(handler.close)

@@ -13,6 +13,7 @@ from app.config import Settings
 from app.main.container import build_runtime
 from app.main.reminder_loop import ReminderLoop
 from app.main.sync_loop import SyncLoop
+from app.slack.runtime import Runtime
 from app.store.health import Role
 from app.store.migrate import upgrade_to_head
 
@@ -33,13 +34,18 @@ def run_worker(settings: Settings) -> int:
         if stop.is_set():  # stopped while it started (serve stopping at once, say): it has taken no job yet
             return 0
         runtime.start(Role.WORKER)
-        loop = SyncLoop(runtime)
-        loop.start()
-        cleanup.callback(loop.stop)
-        reminders = ReminderLoop(runtime)
-        reminders.start()
-        cleanup.callback(reminders.stop)
+        start_loops(runtime, cleanup)
         log.info("%s as %s", RUNNING, runtime.replica_id)
         stop.wait()
         log.info("invitebot worker stopping: running jobs finish; queued ones wait in the database")
     return 0
+
+
+def start_loops(runtime: Runtime, cleanup: ExitStack) -> None:
+    """The worker role's loops beside the outbox (the periodic sync, the reminders), each stopped by `cleanup`."""
+    loop = SyncLoop(runtime)
+    loop.start()
+    cleanup.callback(loop.stop)
+    reminders = ReminderLoop(runtime)
+    reminders.start()
+    cleanup.callback(reminders.stop)

@@ -8,18 +8,17 @@ Its exit status is read with a waitpid of its own pid before gunicorn's master r
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from typing import Callable
+
+from app.tether import tethered
 
 log = logging.getLogger(__name__)
 
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 FIRST_RESTART_SECONDS = 1.0  # a worker that died soon after it started is started again after this, then twice as long
 MAX_RESTART_SECONDS = 60.0
 STEADY_SECONDS = 60.0  # a worker that ran this long before it died is started again at once
@@ -78,7 +77,7 @@ class WorkerChild:
                 self.reap()
 
     def _spawn(self) -> None:
-        self._process = subprocess.Popen(COMMAND, stdin=subprocess.DEVNULL, preexec_fn=_tethered(os.getpid()))
+        self._process = subprocess.Popen(COMMAND, stdin=subprocess.DEVNULL, preexec_fn=tethered(os.getpid()))
         self.pid, self._started = self._process.pid, time.monotonic()
         log.info("started the worker process (pid %d)", self.pid)
 
@@ -112,15 +111,3 @@ def _signal(pid: int, signum: int) -> None:
         pass  # gone already; the next reap says so
 
 
-def _tethered(parent: int) -> Callable[[], None] | None:
-    """On Linux, a preexec that has the kernel SIGTERM the worker once serve (the thread that started it) is gone."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, where no lock can be held
-
-    def tether() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # serve died before the tether held
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return tether

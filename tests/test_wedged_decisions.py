@@ -196,10 +196,11 @@ def test_an_approval_that_lands_after_its_process_died_is_credited_to_the_clicke
 
 
 def _held_past_our_timeout(fake, start_bot):
-    """A bot that waits 1 s for Slack's answer, and a click whose approval Slack holds for 3 s before carrying it out."""
+    """A bot that waits 1 s for Slack's answer, and a click whose approval Slack holds for 6 s before carrying it out:
+    long enough that the bot's look at Slack's lists after its timeout finds it not yet done, on a busy machine too."""
     bot = start_bot(SLACK_API_TIMEOUT="1")
     request, card = _card_for(fake, bot)
-    fake.set_latency(APPROVE, 3)
+    fake.set_latency(APPROVE, 6)
     _click(bot, card)
     answer = _answer(fake)
     fake.wait_for(lambda: fake.invite_request_status(request["id"]) == "approved", message="Slack never approved")

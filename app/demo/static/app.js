@@ -1,6 +1,6 @@
 // The demo page: long-polls /api/state for the selected person and draws what their Slack client would show.
 // Every action goes to the demo server's JSON API, which sends it to invitebot the way Slack does.
-import { renderBlocks, renderText } from "./blockkit.js";
+import { el, renderBlocks, renderText } from "./blockkit.js";
 import { renderFiles } from "./files.js";
 import { renderMrkdwn } from "./mrkdwn.js";
 
@@ -20,13 +20,6 @@ const UI = {
   restarting: false, // the policy switch is restarting invitebot
   pressed: null, // the control last pressed: what it brings is said next to it
 };
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 // -- talking to the demo server -------------------------------------------------------------------
 

@@ -1,13 +1,8 @@
 // Block Kit to DOM nodes: section (text, fields, accessory), context, actions, header, divider, input.
 // Buttons call ctx.onButton(element, block) after their confirm dialog (if any) is accepted.
-import { renderMrkdwn, renderPlain } from "./mrkdwn.js";
+import { el, renderMrkdwn, renderPlain } from "./mrkdwn.js";
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+export { el };
 
 /** A text object (mrkdwn or plain_text) as nodes. */
 export function renderText(obj, dir) {

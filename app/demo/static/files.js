@@ -1,6 +1,8 @@
 // Files shared in a message, drawn as Slack draws them: a chip with the title, the type and the size, which downloads
 // the file from the demo server (as the person viewing, who must be able to see the conversation it is in).
 
+import { el } from "./blockkit.js";
+
 const UNITS = ["KB", "MB", "GB"];
 
 /** A size in bytes in words: "312 bytes", "1.5 KB", "20 KB", "3.2 MB" (one decimal below 10, as rounded). */
@@ -14,13 +16,6 @@ export function sizeWords(bytes) {
     unit += 1;
   }
   return `${rounded(size)} ${UNITS[unit]}`;
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 /** One chip per file, each a link that downloads it for `user`. */

@@ -40,7 +40,8 @@ export function decodeEntities(text) {
   return text.replace(/&(lt|gt|amp);/g, (_, name) => ({ lt: "<", gt: ">", amp: "&" })[name]);
 }
 
-function el(tag, className, text) {
+/** An element with an optional class and text: the one way the page makes nodes. */
+export function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;

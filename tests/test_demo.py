@@ -31,6 +31,7 @@ APPROVE, DENY = "admin.inviteRequests.approve", "admin.inviteRequests.deny"
 PROJECT = Path(__file__).resolve().parents[1]
 URL_WITHIN = 10.0  # seconds from start to the page's address (about 3 with the virtualenv present)
 STOPPED_WITHIN = 3.0  # seconds from Ctrl-C to the demo and its bot gone
+ORPHAN_STOPPED_WITHIN = 30.0  # seconds from the demo's SIGKILL to its bot gone (serve's graceful timeout)
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -316,7 +317,9 @@ def test_a_killed_demo_takes_its_bot_with_it() -> None:
         assert bots_of(folder), "the bot is running"
         process.kill()
         process.wait(timeout=10)
-        assert wait_until_gone(folder, 10) == [], "the bot outlived the demo"
+        # The kernel SIGTERMs the bot, which stops as serve does; the Slack calls it has under way end only after their
+        # retries, since the stand-in died with the demo: seconds, and more on a busy machine.
+        assert wait_until_gone(folder, ORPHAN_STOPPED_WITHIN) == [], "the bot outlived the demo"
     finally:
         stop_process(process)
         for pid in bots_of(folder):

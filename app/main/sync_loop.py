@@ -15,6 +15,9 @@ from app.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "sync"
+# How long stopping waits for a tick under way. A tick reads Slack (auth.test, the lists) and writes in transactions, so
+# one cut short by the process's exit loses nothing; waiting out retries against a Slack that is gone would.
+STOP_WAIT_SECONDS = 2.0
 
 
 class SyncLoop:
@@ -41,7 +44,7 @@ class SyncLoop:
         """Stop ticking (a pass under way ends before its next workspace) and hand the lease back at once."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=self._interval)
+            self._thread.join(timeout=STOP_WAIT_SECONDS)
         lease.release(self._runtime.sessions, LEASE_NAME, self._runtime.replica_id)
 
     def _run(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from app.main.sync_loop import STOP_WAIT_SECONDS
 from app.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,10 @@ class TokenLoop:
         self._thread.start()
 
     def stop(self) -> None:
+        """A check under way is only a read: stopping waits briefly for it, never for its retries."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=self._runtime.settings.SLACK_API_TIMEOUT)
+            self._thread.join(timeout=STOP_WAIT_SECONDS)
 
     def _run(self) -> None:
         while not self._stop.is_set():

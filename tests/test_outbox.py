@@ -321,9 +321,9 @@ def test_waiting_for_the_outbox_counts_a_job_taken_but_not_yet_started(fake, bot
     box._submit = slow_submit
     try:
         _click(bot.slack, card, APPROVER)
-        poll_until(lambda: taken, message="the decision was never taken")
-        assert [j.state for j in _jobs(bot.runtime.sessions, "decide")] == [outbox.RUNNING]
-        assert not box.wait_until_idle(timeout=1.0), "the outbox said it was idle with a decision taken and not yet made"
+        poll_until(lambda: taken, message="the click was never taken")
+        assert [j.state for j in _jobs(bot.runtime.sessions, "ask")] == [outbox.RUNNING]
+        assert not box.wait_until_idle(timeout=1.0), "the outbox said it was idle with a click taken and not yet decided"
     finally:
         handed_over.set()
         box._submit = submit

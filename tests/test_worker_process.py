@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, func, select
 from app.config import DatabaseSettings
 from app.sandbox import SlackSender
 from app.store.models import OutboxJob
-from tests.support.bots import SIGNING_SECRET, settings_env
+from tests.support.bots import SIGNING_SECRET, kill_hard, settings_env
 from tests.support.cards import buttons, card_text, wait_for_card
 from tests.support.databases import both_databases, poll_until
 from tests.support.stand_in import APPROVER, CHANNEL, new_request
@@ -99,8 +99,10 @@ def test_serve_without_a_worker_acks_clicks_and_invitebot_work_decides_each_once
 
     for card in cards:
         assert slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve").status == 200
-    poll_until(lambda: _queued(database_url, "decide") == len(requests), message="the clicks' decisions were not queued")
-    assert fake.calls(APPROVE) == []  # the web process calls no admin method itself
+    # Each click was written down before its ack, as an ask a worker decides: the web process decides nothing itself.
+    assert _queued(database_url, "ask") == len(requests)
+    assert _queued(database_url, "decide") == 0
+    assert fake.calls(APPROVE) == []
     assert all(buttons(message) for message in fake.messages(CHANNEL))
 
     work_process()
@@ -186,3 +188,26 @@ def test_serve_without_a_worker_starts_none(fake, serve_process, how):
     [serve] = serve_process.processes
     with open(f"/proc/{serve.pid}/task/{serve.pid}/children") as listing:
         assert len(listing.read().split()) == 1  # gunicorn's web process only
+
+
+@both_databases
+def test_a_click_acked_by_a_web_process_killed_at_once_is_still_decided(fake, serve_process, work_process):
+    url = serve_process("--no-worker")
+    slack = SlackSender(url, SIGNING_SECRET, fake)
+    request = new_request(fake)
+    slack.invite_requested(request)
+    worker = work_process()
+    card = wait_for_card(fake, request["email"], buttons)
+    worker.terminate()
+    assert worker.wait(timeout=60) == 0
+
+    assert slack.click(user_id=APPROVER, channel=CHANNEL, message_ts=card["ts"], action_id="invite_approve").status == 200
+    [serve] = serve_process.processes
+    kill_hard(serve.pid)  # web and master, the moment after the ack: nothing after it ran
+    serve.wait()
+
+    work_process()
+    _approved(fake, request)
+    assert _approvals_slack_made(fake) == {request["id"]: 1}
+    told = f"You approved the invite request for {request['email']}"
+    fake.wait_for(lambda: [e for e in fake.ephemerals(channel=CHANNEL, user=APPROVER) if told in e["text"]], message="not told")

@@ -47,10 +47,12 @@ class Lane(enum.IntEnum):
     DECIDE = 0
     FIRST = 1
     LATER = 2
+    ASK = 3  # decisions asked for and not yet decided (app.core.asks): never behind an admin call that waits for Slack
 
 
 # Every kind of job and its lane.
 KINDS = {
+    "ask": Lane.ASK,  # a click or a submitted Deny form, written before the ack: decide() for it
     "decide": Lane.DECIDE,
     "batch": Lane.DECIDE,  # a bulk decision's feeder: decide() for its next items as their pace slots come near
     "answer": Lane.FIRST,
@@ -65,7 +67,8 @@ KINDS = {
     "escalate": Lane.LATER,
     "expires": Lane.LATER,
 }
-WORKERS = {Lane.DECIDE: 8, Lane.FIRST: 8, Lane.LATER: 4}
+WORKERS = {Lane.DECIDE: 8, Lane.FIRST: 8, Lane.LATER: 4, Lane.ASK: 4}
+STARTS_DECISIONS = (Lane.DECIDE, Lane.ASK)  # the lanes a stopping process takes no more jobs from
 
 QUEUED, RUNNING, DEAD = "queued", "running", "dead"
 # A payload key: this job takes over work an earlier job may have done (a post whose answer was lost); its value is the
@@ -394,7 +397,7 @@ class Outbox:
     def stop(self, drain_seconds: float = STOP_DRAIN_SECONDS) -> None:
         """Start no new decision, finish what decisions made owe (answers, cards, DMs) for up to `drain_seconds`, then
         take no more jobs and let the running ones finish; queued jobs wait in the database for the next start."""
-        self._lanes.discard(Lane.DECIDE)
+        self._lanes.difference_update(STARTS_DECISIONS)
         if self._dispatcher is not None:
             self.wait_until_idle(drain_seconds)
         self._stopping.set()

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import DatabaseSettings, Settings
 from app.core import holds, pacing, policy
+from app.core.asks import AskLedger
 from app.core.audit import now
 from app.core.authz import Approvers, GroupMembers
 from app.core.outbox import Outbox, failed, held_jobs
@@ -22,6 +23,7 @@ from app.core.workspaces import Workspaces
 from app.slack.api.client import make_client
 from app.slack.api.gateway import SlackGateway
 from app.slack.api.token_health import ADMIN, BOT, TokenHealth
+from app.slack.jobs import asks
 from app.slack.jobs import registry as jobs
 from app.slack.runtime import Runtime
 from app.store.db import DatabaseOptions, make_engine, make_read_session_factory, make_session_factory
@@ -30,7 +32,7 @@ from app.store.models import OutboxJob
 from app.store.wakeup import Waker
 from app.work import CountedPool, InFlight, Turns
 
-# Work after an ack (claims, commands, App Home reads) runs here; the Slack calls a decision needs run in the outbox.
+# Work after an ack (commands, App Home reads, the Deny form) runs here; decisions run in the outbox (app.core.asks).
 BACKGROUND_THREADS = 16
 # Incoming requests are stored (and their cards queued) here, apart from clicks: placing one may list the org's workspaces.
 INGEST_THREADS = 4
@@ -69,6 +71,7 @@ def build_runtime(settings: Settings) -> Runtime:
         token_check=token_check,
         write_check=WriteCheck(engine, options, replica_id),
         wakeup=Waker(engine, options, outbox.wake),
+        asks=AskLedger(sessions, outbox, lambda ask, error: asks.tell_lost(runtime, ask, error)),
     )
     jobs.register(runtime)
     return runtime

@@ -15,6 +15,7 @@ from app.core.outbox import GiveUp, Retry
 from app.metrics import TURNED_AWAY
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.api.token_health import BOT
+from app.slack.jobs import answers
 from app.slack.jobs.answers import tell
 from app.slack.listeners import (
     actions,
@@ -171,7 +172,7 @@ def _on_error(runtime: Runtime) -> Callable[..., BoltResponse | None]:
         A command is answered in its ack and a modal shows the sentence; a click hears it where it was made, after the
         ack; an event keeps Bolt's HTTP 500 (over Socket Mode: no ack), so Slack delivers it again.
         """
-        ref = after_ack.logged(error, "before the ack")
+        ref = answers.logged(error, "before the ack")
         sentence = replies.unexpected(ref)
         if is_event(body):
             return None
@@ -182,7 +183,7 @@ def _on_error(runtime: Runtime) -> Callable[..., BoltResponse | None]:
         reply_to = reply_to_of(body)
         if reply_to is not None:
             try:
-                after_ack.run_later(runtime, None, after_ack.tell_unexpected, runtime, reply_to, ref)
+                after_ack.run_later(runtime, None, answers.tell_unexpected, runtime, reply_to, ref)
             except RuntimeError:  # the pools have shut down: nobody is left to tell them
                 log.warning("could not tell %s of the failure with ref %s: shutting down", reply_to.get("user"), ref)
         return BoltResponse(status=200, body="")

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.core.asks import AskLedger
 from app.core.authz import Approvers
 from app.core.outbox import Outbox
 from app.core.policy import Policy
@@ -40,6 +41,7 @@ class Runtime:
     token_check: TokenHealth  # what Slack last said about both tokens (auth.test, rejections, revocations)
     write_check: WriteCheck  # whether the database takes writes now, asked without waiting on a silent server
     wakeup: Waker  # hears of jobs other processes write, so the outbox takes them at once
+    asks: AskLedger  # writes down each click and Deny form before its ack, for a worker to decide
 
     def start(self, role: Role = Role.BOTH) -> None:
         """Start the heartbeat, which says `role`, and for a worker (or both) take outbox jobs, once the schema is
@@ -76,6 +78,7 @@ class Runtime:
 
     def close(self) -> None:
         """Finish in-flight work and running jobs (queued ones wait in the database), then let go of the database."""
+        self.asks.close()
         self.background.shutdown(wait=True)
         self.ingesting.shutdown(wait=True)
         self.exports.shutdown(wait=True)

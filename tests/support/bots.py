@@ -57,6 +57,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    request_queue_size = 128  # as gunicorn's backlog allows: simultaneous clicks are queued, not refused
 
 
 @dataclass

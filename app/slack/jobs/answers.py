@@ -1,8 +1,11 @@
-"""The outbox's answers to people: the clicker's outcome on the surface they used, and each requester's DM."""
+"""The outbox's answers to people: the clicker's outcome on the surface they used (or, when invitebot failed, a
+reference to its log), and each requester's DM."""
 
 from __future__ import annotations
 
 import logging
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +23,7 @@ from app.slack.jobs import once
 from app.slack.jobs.home import publish_home
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks, replies
-from app.store.models import InviteRequest
+from app.store.models import InviteRequest, Source
 
 log = logging.getLogger(__name__)
 
@@ -133,3 +136,56 @@ def tell_requester(sessions: sessionmaker[Session], gateway: SlackGateway, pace:
     except SlackCallFailed as exc:
         log.warning("could not tell requester %s about %s: %s", user_id, request.id, exc.code)
         raise once.failure(exc, (pace, user_id)) from exc
+
+
+@dataclass(frozen=True)
+class Surface:
+    """Where a click came from, and so where its answer goes: the channel (ephemeral) or the App Home."""
+
+    source: Source
+    channel: str | None = None
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> "Surface":
+        container = body.get("container") or {}
+        if container.get("type") == "view":
+            return cls(Source.HOME)
+        return cls(Source.BUTTON, container.get("channel_id") or (body.get("channel") or {}).get("id"))
+
+    def reply_to(self, user_id: str) -> dict[str, str]:
+        """Where the outbox sends this clicker's answer once Slack has answered."""
+        if self.source is Source.HOME:
+            return {"surface": "home", "user": user_id}
+        return {"surface": "ephemeral", "channel": self.channel or "", "user": user_id}
+
+    def answer(self, runtime: Runtime, user_id: str, outcome: Outcome) -> None:
+        """An outcome known at once is told here; one that waits for Slack's answer is told by the outbox."""
+        if outcome.result is Result.ACCEPTED:
+            return
+        self.tell(runtime, user_id, replies.decision(outcome, user_id, per_minute=runtime.settings.INVITES_ADMIN_CALLS_PER_MINUTE))
+        if self.source is not Source.HOME and outcome.result not in (Result.REFUSED, Result.REASON_REQUIRED):
+            publish_home(runtime, user_id)
+
+    def tell(self, runtime: Runtime, user_id: str, text: str) -> None:
+        try:
+            tell(runtime, self.reply_to(user_id), text)
+        except (Retry, GiveUp):
+            pass  # told at once, not as an outbox job: nothing to try again, and the failure was logged
+
+
+def logged(error: BaseException, where: str) -> str:
+    """Log an unexpected failure once, at ERROR with its traceback, under a new reference; returns the reference."""
+    ref = secrets.token_hex(4)
+    log.error("unexpected failure %s (ref %s)", where, ref, exc_info=error, extra={"ref": ref})
+    return ref
+
+
+def tell_unexpected(runtime: Runtime, reply_to: dict[str, str], ref: str) -> None:
+    """Tell the person that what they asked for failed, with the reference; if even that fails, log it and stop."""
+    user = reply_to.get("user")
+    try:
+        tell(runtime, reply_to, replies.unexpected(ref))
+    except (Retry, GiveUp):
+        log.warning("could not tell %s of the failure with ref %s", user, ref)  # tell() logged Slack's answer
+    except Exception:  # noqa: BLE001 - nothing more can be done for them
+        log.exception("could not tell %s of the failure with ref %s", user, ref)

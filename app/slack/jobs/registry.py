@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.core.asks import ASK
 from app.core.outbox import Outbox
 from app.core.services import Services
 from app.core.settle import give_up_decision
@@ -9,6 +10,7 @@ from app.routes import Routes
 from app.slack.api.gateway import SlackGateway
 from app.slack.jobs import bulk, notices
 from app.slack.jobs.answers import answer, tell_requester
+from app.slack.jobs.asks import run_ask
 from app.slack.jobs.cards import give_back_card, post_card, update_card
 from app.slack.jobs.channel_hold import ChannelHold
 from app.slack.jobs.decisions import run_decision
@@ -20,6 +22,7 @@ from app.slack.runtime import Runtime
 def register(runtime: Runtime) -> None:
     """Give each kind of outbox job its worker."""
     outbox = runtime.outbox
+    outbox.handle(ASK, lambda job: run_ask(runtime, job))
     outbox.handle(
         "decide",
         lambda job: run_decision(runtime, job),

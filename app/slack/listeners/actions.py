@@ -7,29 +7,38 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from app import logs
 from app.core import authz
-from app.core.decisions import decide
+from app.core.asks import Ask
 from app.core.lifecycle import OPEN
 from app.slack.api.gateway import SlackCallFailed
 from app.slack.ids import ActionId, ButtonValue
+from app.slack.jobs.answers import Surface
 from app.slack.listeners.after_ack import run_later
-from app.slack.listeners.surfaces import Surface, reply_to_of
+from app.slack.listeners.surfaces import reply_to_of
 from app.slack.runtime import Runtime
 from app.slack.ui import blocks, modals, replies
-from app.store.models import Action, InviteRequest, Source
+from app.store.models import Action, InviteRequest
 
 log = logging.getLogger(__name__)
+UNREADABLE = "That button is not one invitebot can read. Nothing was changed."
 
 
 def register(app: App, runtime: Runtime) -> None:
     @app.action(ActionId.APPROVE.value)
     def on_approve(ack: Ack, body: dict[str, Any]) -> None:
-        """Ack at once; the decision (a Slack admin call) runs on the background pool."""
-        ack()
+        """Write the click down, then ack; a worker decides (app.core.asks)."""
         if not clicked_by_someone(body):
+            ack()
             log.warning("ignored an approve click that names no user or no button")
             return
-        run_later(runtime, reply_to_of(body), handle_click, runtime, body, Action.APPROVE)
+        ask = ask_of_click(body, Action.APPROVE)
+        if ask is None:
+            ack()
+            run_later(runtime, None, Surface.of(body).tell, runtime, body["user"]["id"], UNREADABLE)
+            return
+        runtime.asks.record(ask)
+        ack()
 
     @app.action(ActionId.DENY.value)
     def on_deny(ack: Ack, body: dict[str, Any]) -> None:
@@ -55,6 +64,25 @@ def clicked_by_someone(body: dict[str, Any]) -> bool:
         and len(actions) > 0
         and isinstance(actions[0], dict)
         and isinstance(actions[0].get("value"), str)
+    )
+
+
+def ask_of_click(body: dict[str, Any], action: Action) -> Ask | None:
+    """The decision a click asks for, from the payload alone; None when its button value cannot be read."""
+    try:
+        value = ButtonValue.decode(body["actions"][0]["value"])
+    except (KeyError, IndexError, ValueError) as exc:
+        log.warning("ignored a click with an unreadable button value: %s", exc)
+        return None
+    user_id = body["user"]["id"]
+    surface = Surface.of(body)
+    container = body.get("container") or {}
+    clicked = None
+    if surface.channel and container.get("type") == "message" and not container.get("is_ephemeral") and container.get("message_ts"):
+        clicked = (surface.channel, str(container["message_ts"]))
+    return Ask(
+        value.request_id, action, user_id, surface.source, surface.reply_to(user_id),
+        actor_team=body["user"].get("team_id"), channel=surface.channel, clicked=clicked, log_request_id=logs.request_id.get(),
     )
 
 
@@ -100,50 +128,3 @@ def fill_deny_form(
         runtime.gateway.update_view(view_id, view)
     except SlackCallFailed as exc:
         log.warning("could not fill in the deny modal: %s", exc.code)
-
-
-def handle_click(runtime: Runtime, body: dict[str, Any], action: Action) -> None:
-    """Decide (decide() checks the clicker), and answer on the surface they clicked unless the outbox will."""
-    user_id = body["user"]["id"]
-    surface = Surface.of(body)
-    try:
-        value = ButtonValue.decode(body["actions"][0]["value"])
-    except (KeyError, IndexError, ValueError) as exc:
-        log.warning("ignored a click with an unreadable button value: %s", exc)
-        surface.tell(runtime, user_id, "That button is not one invitebot can read. Nothing was changed.")
-        return
-    container = body.get("container") or {}
-    clicked = None
-    if surface.channel and container.get("type") == "message" and not container.get("is_ephemeral") and container.get("message_ts"):
-        clicked = (surface.channel, str(container["message_ts"]))
-    outcome = decide(
-        runtime.services,
-        value.request_id,
-        action,
-        user_id,
-        surface.source,
-        actor_team=body["user"].get("team_id"),
-        reply_to=surface.reply_to(user_id),
-        clicked=clicked,
-    )
-    surface.answer(runtime, user_id, outcome)
-
-
-def deny_with_reason(
-    runtime: Runtime, user_id: str, context: modals.DenyContext, reason: str | None, team_id: str | None = None
-) -> None:
-    """The reason modal was submitted: decide like any click, answer on the surface the Deny came from."""
-    surface = Surface(Source(context.source), context.channel)
-    outcome = decide(
-        runtime.services,
-        context.request_id,
-        Action.DENY,
-        user_id,
-        surface.source,
-        reason,
-        actor_team=team_id,
-        reply_to=surface.reply_to(user_id),
-    )
-    surface.answer(runtime, user_id, outcome)
-
-

@@ -3,17 +3,11 @@ reference, and the person who asked is given that reference on the surface they 
 
 from __future__ import annotations
 
-import logging
-import secrets
 from concurrent.futures import Future
 from typing import Any, Callable
 
-from app.core.outbox import GiveUp, Retry
-from app.slack.jobs.answers import tell
+from app.slack.jobs.answers import logged, tell_unexpected
 from app.slack.runtime import Runtime
-from app.slack.ui import replies
-
-log = logging.getLogger(__name__)
 
 
 def run_later(runtime: Runtime, reply_to: dict[str, str] | None, fn: Callable[..., Any], *args: Any) -> Future[None]:
@@ -43,21 +37,3 @@ def _guarded(runtime: Runtime, reply_to: dict[str, str] | None, fn: Callable[...
         ref = logged(error, f"in {getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}")
         if reply_to is not None:
             tell_unexpected(runtime, reply_to, ref)
-
-
-def logged(error: BaseException, where: str) -> str:
-    """Log an unexpected failure once, at ERROR with its traceback, under a new reference; returns the reference."""
-    ref = secrets.token_hex(4)
-    log.error("unexpected failure %s (ref %s)", where, ref, exc_info=error, extra={"ref": ref})
-    return ref
-
-
-def tell_unexpected(runtime: Runtime, reply_to: dict[str, str], ref: str) -> None:
-    """Tell the person that what they asked for failed, with the reference; if even that fails, log it and stop."""
-    user = reply_to.get("user")
-    try:
-        tell(runtime, reply_to, replies.unexpected(ref))
-    except (Retry, GiveUp):
-        log.warning("could not tell %s of the failure with ref %s", user, ref)  # tell() logged Slack's answer
-    except Exception:  # noqa: BLE001 - nothing more can be done for them
-        log.exception("could not tell %s of the failure with ref %s", user, ref)

@@ -27,6 +27,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
+from app.core.asks import ASK
 from app.main.container import build_runtime
 from app.main.http import create_wsgi_app
 from app.sandbox import FakeSlack
@@ -85,7 +86,7 @@ def in_process() -> str:
             sender = _DirectSender(call, fake)
             ts = post_cards(fake, sender, "direct", 1)["direct-00@example.com"]
             assert runtime.wait_until_idle(30), "the card was not posted"
-            runtime.background.submit = lambda *args, **kwargs: None  # type: ignore[method-assign]  # the ack path only
+            runtime.outbox.handle(ASK, lambda job: None)  # the ack path only: each click is written down, not decided
             recorder = Recorder(sender.bot_url, fake)
             requests = [recorder.build(approve_click(ts)) for _ in range(IN_PROCESS_CLICKS + 50)]
             for request in requests[:50]:
@@ -131,8 +132,10 @@ REQUEST_THREADS = "request threads (the ack)"
 # Thread name prefixes in `serve`'s worker (app.main.front_end, app.main.container, app.core.outbox), by what they do.
 ROLES = (
     ("invitebot-request", REQUEST_THREADS),
-    ("invitebot-work", "background pool (decisions after the ack)"),
+    ("invitebot-asks", "the asks' writer (clicks written down before the ack)"),
+    ("invitebot-work", "background pool (commands, the Deny form, after the ack)"),
     ("invitebot-ingest", "ingest pool (incoming requests)"),
+    ("invitebot-ask", "outbox: ask lane (decide() for each click)"),
     ("invitebot-decide", "outbox: decide lane"),
     ("invitebot-first", "outbox: first lane (cards, answers)"),
     ("invitebot-later", "outbox: later lane (App Home, notices)"),
@@ -161,9 +164,8 @@ def summarise(raw: Path, clicks: int) -> list[str]:
     frames: dict[str, Counter[str]] = defaultdict(Counter)
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        head, _, rest = stack.partition(";")
-        role, path = _role(head.split(": ", 1)[-1]), [re.sub(r":\d+\)", ")", f) for f in rest.split(";")]
-        if _WAITING.match(path[-1]):
+        role, path = _thread(stack.split(";"))
+        if not path or _WAITING.match(path[-1]):
             blocked[role] += int(count)
             continue
         running[role] += int(count)
@@ -175,10 +177,23 @@ def summarise(raw: Path, clicks: int) -> list[str]:
         f" {sum(blocked.values())} of blocked threads, left out); running samples by thread role:"
     ]
     out += [f"  {100 * n / total:5.1f}%  {role}" for role, n in running.most_common()]
-    requests = running[REQUEST_THREADS] or 1
+    requests = running[WEB_REQUESTS] or 1
     out.append("request threads, inclusive share of their running samples:")
-    out += [f"  {100 * n / requests:5.1f}%  {frame}" for frame, n in frames[REQUEST_THREADS].most_common(40)]
+    out += [f"  {100 * n / requests:5.1f}%  {frame}" for frame, n in frames[WEB_REQUESTS].most_common(40)]
     return out
+
+
+WEB_REQUESTS = f"web: {REQUEST_THREADS}"
+
+
+def _thread(parts: list[str]) -> tuple[str, list[str]]:
+    """A raw stack's thread role, prefixed by its process (`--subprocesses` names it: serve's web or its worker), and
+    its frames without line numbers."""
+    process = next((p for p in reversed(parts) if p.startswith("process ")), "")  # its parents come first
+    at = next((n for n, p in enumerate(parts) if p.startswith("thread (")), 0)
+    where = "worker" if " work " in process else "web"
+    frames = [re.sub(r":\d+\)", ")", f) for f in parts[at + 1 :]]
+    return f"{where}: {_role(parts[at].split(': ', 1)[-1])}", frames
 
 
 def _py_spy() -> str | None:

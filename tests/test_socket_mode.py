@@ -281,7 +281,7 @@ def test_sigterm_finishes_in_flight_work_releases_the_lease_and_exits_0(fake, so
 
     socket_bot.process.send_signal(signal.SIGTERM)
 
-    assert socket_bot.process.wait(timeout=15) == 0
+    assert socket_bot.process.wait(timeout=30) == 0
     assert fake.invite_request_status(request["id"]) == "approved"
     assert f"Approved by <@{APPROVER}>" in card_text(fake.message(CHANNEL, card["ts"]))
     fake.wait_for(lambda: not fake.socket_connected(), message="the app's link is still open")

@@ -39,6 +39,7 @@ STOP_DRAIN_SECONDS = 10.0
 SOON = timedelta(seconds=2)  # work due this soon counts as due for anyone waiting until the outbox is idle
 DRAIN_POLL_SECONDS = 0.05  # how often a drain looks whether what it waits for is done (by any process)
 MAX_BACKOFF_SECONDS = 300.0
+_NEVER = datetime.max.replace(tzinfo=timezone.utc)
 
 
 class Lane(enum.IntEnum):
@@ -259,6 +260,9 @@ class Outbox:
         self._dispatcher: threading.Thread | None = None
         self._lanes = set(Lane)  # the lanes this process takes jobs from (a stopping one takes no new decisions)
         self._renewed = now()
+        # When the dispatcher looks next on its own (the latest moment while it looks): a job due later wakes nobody.
+        self._next_look = _NEVER
+        self._full: set[Lane] = set()  # lanes whose last look left due jobs for lack of free workers
 
     def handle(self, kind: str, handler: Handler, on_give_up: GiveUpHandler | None = None) -> None:
         """This process does jobs of `kind` (a process that does not, such as `invitebot sync`, leaves them to others);
@@ -344,8 +348,9 @@ class Outbox:
             if here
         ]
         if len(ours) < len(rows):
-            announce(session)  # to the workers of every process, at commit
-            event.listen(session, "after_commit", lambda _session: self._wake.set(), once=True)
+            due = min(row["not_before"] for row, here in zip(rows, mine) if not here)
+            announce(session, due)  # to the workers of every process, at commit
+            event.listen(session, "after_commit", lambda _session: self.wake(due), once=True)
         if not ours:
             return
         self._hold(ours)  # counted from now: waiting for idle sees them; a rollback lets go of them
@@ -385,9 +390,11 @@ class Outbox:
 
     # -- running -----------------------------------------------------------------------------
 
-    def wake(self) -> None:
-        """Look for due jobs now: another process wrote one (app.store.wakeup hears of it)."""
-        self._wake.set()
+    def wake(self, due: datetime | None = None) -> None:
+        """Look for due jobs now: a job was written (app.store.wakeup hears of other processes' jobs). `due`, when
+        known, is when the earliest new job may be taken: one due after the dispatcher's own next look wakes nobody."""
+        if due is None or due <= self._next_look:
+            self._wake.set()
 
     def start(self) -> None:
         if self._dispatcher is None:
@@ -460,12 +467,14 @@ class Outbox:
     def _dispatch_loop(self) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
+            self._next_look = _NEVER  # while it looks, any new job may have been missed: each one wakes it again
             try:
                 delay = self._dispatch()
                 self._renew_leases()
             except Exception:  # noqa: BLE001 - the database may be away for a while; keep trying
                 log.exception("the outbox could not take jobs; trying again shortly")
                 delay = min(self._poll, POLL_SECONDS)
+            self._next_look = now() + timedelta(seconds=delay)
             self._wake.wait(delay)
 
     def _dispatch(self) -> float:
@@ -476,8 +485,12 @@ class Outbox:
                 moment = now()
                 for lane in sorted(self._lanes):
                     room = WORKERS[lane] - self._busy[lane]
-                    if room > 0:
-                        taken.extend(self._take(session, lane, room, moment))
+                    took = self._take(session, lane, room, moment) if room > 0 else []
+                    taken.extend(took)
+                    if room <= 0 or len(took) == room:  # due jobs may be left: a worker that frees up looks again
+                        self._full.add(lane)
+                    else:
+                        self._full.discard(lane)
                 self._hold(taken)  # counted as ours before the commit, so nobody waiting for idle misses them
                 later = session.scalar(
                     select(func.min(OutboxJob.not_before)).where(
@@ -537,16 +550,19 @@ class Outbox:
             self._idle.notify_all()
 
     def _run(self, job: Job, lane: Lane) -> None:
+        requeued = False
         try:
             handler = self._handlers.get(job.kind)
             if handler is None:
                 raise GiveUp(f"no_handler_{job.kind}"[:64])
             handler(job)
         except Retry as retry:
+            requeued = True
             self._retry(job, retry)
         except GiveUp as give_up:
             self._bury(job, give_up.error)
         except Exception as exc:  # noqa: BLE001 - a bug or an outage must not lose the job
+            requeued = True
             log.exception("outbox job %s (%s) failed", job.id, job.kind)
             self._retry(job, Retry(type(exc).__name__[:64], _backoff(job.attempts)))
         else:
@@ -560,7 +576,10 @@ class Outbox:
                 self._busy[lane] -= 1
                 self._running.discard(job.id)
                 self._idle.notify_all()
-            self._wake.set()
+            # Look again when this job went back in the queue (its new time may come before the next look), or when
+            # the lane's last look left due jobs behind for lack of workers (this one is free now); not after each job
+            if requeued or job.handed_back or lane in self._full:
+                self._wake.set()
 
     def _retry(self, job: Job, retry: Retry) -> None:
         """Back in the queue for later; a job out of attempts is buried instead (rate limits do not count)."""
@@ -677,7 +696,7 @@ def failed(
 def retry_failed(sessions: sessionmaker[Session]) -> int:
     """Put every job given up for good back in the queue, due now with fresh attempts (once what failed is fixed)."""
     with sessions.begin() as session:
-        announce(session)
+        announce(session, now())
         return changed(
             session,
             update(OutboxJob)

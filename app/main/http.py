@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import json
 import logging
 import time
-import urllib.parse
 from datetime import timedelta
 from typing import Any, Callable, Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_bolt.request import payload_utils
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,11 +56,15 @@ def create_wsgi_app(runtime: Runtime) -> WsgiApp:
             logs.new_request_id()
             started = time.perf_counter()
             try:
-                if method == "POST":
-                    refusal = _admit(environ, secret)
-                    if refusal is not None:
-                        return _answer(start_response, refusal[0], "text/plain; charset=utf-8", refusal[1].encode() + b"\n")
-                return slack(environ, start_response)
+                if method != "POST":
+                    return slack(environ, start_response)  # Bolt's own answer to anything else
+                admitted = _admit(environ, secret)
+                if isinstance(admitted, _Refused):
+                    return _answer(start_response, admitted.status, "text/plain; charset=utf-8", admitted.why.encode() + b"\n")
+                answer = slack.app.dispatch(admitted)  # what SlackRequestHandler does, with the request parsed once
+                response = WsgiHttpResponse(status=answer.status, headers=answer.headers, body=answer.body)
+                start_response(response.status, response.get_headers())
+                return response.get_body()
             finally:
                 ACK_LATENCY.observe(time.perf_counter() - started)
         if method not in ("GET", "HEAD"):
@@ -89,24 +93,22 @@ class _Refused(Exception):
         self.status, self.why = status, why
 
 
-def _admit(environ: dict[str, Any], secret: bytes) -> tuple[str, str] | None:
+def _admit(environ: dict[str, Any], secret: bytes) -> BoltRequest | _Refused:
     """Read the body (bounded in size and time) and check it came from Slack and parses, before Bolt sees it.
 
-    Returns the HTTP status and a short reason when refused; otherwise the body is buffered in environ for Bolt.
-    Nothing about a refused body is logged but its size, so an unsigned request can neither fill the log nor the
-    memory, and garbage gets a 4xx instead of a traceback.
+    Returns the request as Bolt's WSGI adapter would build it (parsed once: a click's form-encoded payload is the
+    costliest part of its ack), or the refusal: its HTTP status and a short reason. Nothing about a refused body is
+    logged but its size, so an unsigned request can neither fill the log nor the memory, and garbage gets a 4xx
+    instead of a traceback.
     """
     try:
         body = _read_body(environ)
         if not _signed_by_slack(environ, body, secret):
             raise _Refused("401 Unauthorized", "invalid request")
-        _parses_as_bolt_would(body, environ.get("CONTENT_TYPE"))
+        return _parsed_as_bolt_would(environ, body)
     except _Refused as refused:
         log.warning("refused a request to %s: %s (%s)", EVENTS_PATH, refused.why, refused.status)
-        return refused.status, refused.why
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    return None
+        return refused
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -145,30 +147,31 @@ def _signed_by_slack(environ: dict[str, Any], body: bytes, secret: bytes) -> boo
     return hmac.compare_digest(expected, signature)
 
 
-def _parses_as_bolt_would(body: bytes, content_type: str | None) -> None:
+def _parsed_as_bolt_would(environ: dict[str, Any], body: bytes) -> BoltRequest:
     """Bolt parses JSON (or form fields with a JSON `payload`) and expects an object; anything else is a 400."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise _Refused("400 Bad Request", "the body is not UTF-8") from None
+    headers = WsgiHttpRequest(environ).get_headers()
+    headers["content-length"] = str(len(body))
+    query = environ.get("QUERY_STRING", "")
     if not text:
-        return
+        return BoltRequest(body=text, query=query, headers=headers)
     try:
-        if (content_type or "").split(";")[0].strip() == "application/json" or text.startswith("{"):
-            parsed: Any = json.loads(text)
-        else:
-            fields = dict(urllib.parse.parse_qsl(text, keep_blank_values=True))
-            parsed = json.loads(fields["payload"]) if "payload" in fields else fields
+        request = BoltRequest(body=text, query=query, headers=headers)  # parses the body, and reads Bolt's context from it
     except ValueError:
         raise _Refused("400 Bad Request", "the body is not the JSON or form Slack sends") from None
-    if not isinstance(parsed, dict):
+    except (AttributeError, IndexError, KeyError, TypeError):
+        raise _Refused("400 Bad Request", "the payload is not a JSON object Slack sends") from None
+    if not isinstance(request.body, dict):
         raise _Refused("400 Bad Request", "the payload is not a JSON object")
-    try:  # what Bolt extracts from every request before any listener runs (its context, its listener arguments)
-        request = BoltRequest(body=text, headers={"content-type": [content_type or ""]})
+    try:  # what Bolt extracts from every request before any listener runs (its listener arguments)
         for extract in _BOLT_EXTRACTS:
             extract(request.body)
     except (AttributeError, IndexError, KeyError, TypeError, ValueError):
         raise _Refused("400 Bad Request", "the payload lacks what Slack always sends") from None
+    return request
 
 
 def readiness(runtime: Runtime, write_check: WriteCheck | None = None) -> dict[str, Any]:

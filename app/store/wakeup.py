@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine, func, select, text
@@ -28,16 +29,25 @@ RECONNECT_SECONDS = 1.0
 _QUEUED = "queued"  # app.core.outbox's name for a job waiting to be taken
 
 
-def announce(session: Session) -> None:
-    """Tell every worker a job was written, in the caller's transaction: on PostgreSQL it reaches them at commit."""
+def announce(session: Session, due: datetime) -> None:
+    """Tell every worker a job due at `due` was written, in the caller's transaction: on PostgreSQL it reaches them at
+    commit, and a worker that looks on its own before `due` is not woken."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+        session.execute(text("SELECT pg_notify(:channel, :due)"), {"channel": CHANNEL, "due": due.isoformat()})
+
+
+def _due(payload: str) -> datetime | None:
+    """The moment a notification's job is due (None: unknown, so any worker looks)."""
+    try:
+        return datetime.fromisoformat(payload)
+    except ValueError:
+        return None
 
 
 class Waker:
     """A thread calling `wake` whenever another process (or this one) may have written a job that is due."""
 
-    def __init__(self, engine: Engine, options: DatabaseOptions, wake: Callable[[], None]) -> None:
+    def __init__(self, engine: Engine, options: DatabaseOptions, wake: Callable[[datetime | None], None]) -> None:
         self._url = engine.url
         self._options = replace(options, pool_size=1)
         self._wake = wake
@@ -67,10 +77,10 @@ class Waker:
                     if failing:
                         log.warning("listening for new outbox jobs on %s again", shown(self._url))
                         failing = False
-                    self._wake()  # a job written while nobody listened
+                    self._wake(None)  # a job written while nobody listened
                     while not self._stopping.is_set():
-                        for _ in connection.notifies(timeout=LISTEN_TICK):
-                            self._wake()
+                        for notice in connection.notifies(timeout=LISTEN_TICK):
+                            self._wake(_due(notice.payload))
             except Exception as exc:  # noqa: BLE001 - the server may be away a while: the poll covers, and we try again
                 if not failing:
                     log.warning("cannot listen for new outbox jobs on %s (%s); polling until it can", shown(self._url), exc)
@@ -100,10 +110,17 @@ class Waker:
             engine.dispose()
 
     def _looked(self, connection: Connection, queued: Any) -> Any:
-        """The file changed: wake when the queued jobs are not those seen last time (a new one, even one due later: the
-        outbox then knows when to look again)."""
+        """The file changed: wake with the earliest moment a job queued since the last look is due (the outbox then
+        knows whether to look now, or whether its own next look comes first); jobs taken or finished wake nobody."""
         waiting = select(func.count(), func.max(OutboxJob.created_at)).where(OutboxJob.state == _QUEUED)
         now_queued = tuple(connection.execute(waiting).one())
-        if now_queued != queued and now_queued[0]:
-            self._wake()
+        if now_queued == queued or not now_queued[0]:
+            return now_queued
+        if queued is None or queued[1] is None:
+            self._wake(None)  # the first look: whatever is queued
+            return now_queued
+        newer = (OutboxJob.state == _QUEUED) & (OutboxJob.created_at > queued[1])
+        due = connection.execute(select(func.min(OutboxJob.not_before)).where(newer)).scalar()
+        if due is not None:
+            self._wake(due)
         return now_queued

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 
 from sqlalchemy import create_engine, event, make_url, text
 
+from app.core.asks import ASK
 from app.main.http import WsgiApp
 from app.sandbox import FakeSlack
 from app.slack.ids import ActionId
@@ -129,11 +130,12 @@ class Meter:
 
 
 def instrument(meter: Meter) -> Callable[[Runtime, WsgiApp], WsgiApp]:
-    """Hooks around the bot's pieces (nothing in the product changes): the WSGI app (the ack), the background pool (the
-    decision), each outbox job by kind (the decision job is the settle), and the dispatcher when it takes jobs."""
+    """Hooks around the bot's pieces (nothing in the product changes): the WSGI app and the asks' writer (the ack), the
+    `ask` job (the decision), each other outbox job by kind (the `decide` job is the settle), and the dispatcher when it
+    takes jobs."""
 
     def wrap(runtime: Runtime, app: WsgiApp) -> WsgiApp:
-        engine, outbox, background = runtime.engine, runtime.outbox, runtime.background
+        engine, outbox = runtime.engine, runtime.outbox
         event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: meter.statement(sql))
         event.listen(engine, "begin", lambda _c: meter.transaction())
         ping = engine.dialect.do_ping
@@ -143,19 +145,17 @@ def instrument(meter: Meter) -> Callable[[Runtime, WsgiApp], WsgiApp]:
             return bool(ping(connection))
 
         engine.dialect.do_ping = counted_ping  # type: ignore[method-assign]
-        submit, run, dispatch, renew = background.submit, outbox._run, outbox._dispatch, outbox._renew_leases
+        run, dispatch, renew = outbox._run, outbox._dispatch, outbox._renew_leases
+        write = runtime.asks._write
         taken = [0]
 
-        def background_submit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-            def measured() -> Any:
-                with meter.phase(DECIDE):
-                    return fn(*args, **kwargs)
-
-            return submit(measured)
-
         def run_job(job: Any, lane: Any) -> None:
-            with meter.phase(SETTLE if job.kind == "decide" else job.kind):
+            with meter.phase({"decide": SETTLE, ASK: DECIDE}.get(job.kind, job.kind)):
                 run(job, lane)
+
+        def write_asks(asks: list[Any]) -> None:
+            with meter.phase(ACK):  # the click written down: its ack waits for this transaction
+                write(asks)
 
         def dispatch_jobs() -> float:
             with meter.phase(DISPATCH) as named:
@@ -175,8 +175,8 @@ def instrument(meter: Meter) -> Callable[[Runtime, WsgiApp], WsgiApp]:
             taken[0] += 1
             submit_job(job)
 
-        background.submit = background_submit  # type: ignore[method-assign]
         outbox._run = run_job  # type: ignore[method-assign]
+        runtime.asks._write = write_asks  # type: ignore[method-assign]
         outbox._dispatch = dispatch_jobs  # type: ignore[method-assign]
         outbox._renew_leases = renew_leases  # type: ignore[method-assign]
         outbox._submit = count_submitted  # type: ignore[method-assign]

@@ -12,11 +12,13 @@ from app.slack.ids import ActionId
 from tests.support.cards import buttons, card_text, wait_for_card
 from tests.support.stand_in import APPROVER, CHANNEL, new_request
 
-# The claim runs on the background pool after the ack, the admin call and its settle on the outbox's decision lane
-# (app.main.container, app.core.outbox): nothing else runs on those threads while one click is decided.
-DECISION_THREADS = ("invitebot-work", "invitebot-decide")
-# bench/decision_cost.py prints where they go: 5 to check and claim, 6 to record Slack's answer and queue who hears of it.
-STATEMENTS_PER_DECISION = 11
+# The click is written down on the asks' writer before the ack, its claim runs on the outbox's ask lane, the admin call
+# and its settle on the decision lane (app.core.asks, app.core.outbox): nothing else runs on those threads while one
+# click is decided.
+DECISION_THREADS = ("invitebot-asks", "invitebot-ask", "invitebot-decide")
+# bench/decision_cost.py prints where they go: 1 to write the click down before its ack, 6 to check and claim (the ask
+# marked done with the claim), 6 to record Slack's answer and queue who hears of it.
+STATEMENTS_PER_DECISION = 13
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Mapping, Protocol, cast
+from typing import Any, Callable, Mapping, Protocol, cast
 
 from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.orm import Session
@@ -58,6 +58,7 @@ def decide(
     reply_to: dict[str, Any] | None = None,
     clicked: tuple[str, str] | None = None,
     batch_id: int | None = None,
+    with_claim: Callable[[Session], object] | None = None,
 ) -> Outcome:
     """Check the rules, then claim the request (one winner) and queue its admin call; every refusal is audited.
 
@@ -66,6 +67,8 @@ def decide(
     decision (app.core.bulk.batches) this is one item of: every audit entry of the attempt carries it, the item is taken in
     the claim's transaction (SKIPPED when it was taken or cancelled already), and its outcome is recorded when the
     decision ends (app.core.bulk.items); an item the person asked for themselves is set aside as `self_requested`.
+    `with_claim` is the caller's own write, committed with the claim (or the count, or the loss) in its transaction: the
+    ask that asked for this decision, marked done (app.core.asks), so a worker that dies after it is never asked again.
     """
     by_rule = source is Source.POLICY  # INVITES_POLICY in enforce mode: the rule is the decider, checked at start-up
     asked = authz.Asked(actor_id, action.value, request_id, source.value, batch_id)
@@ -85,6 +88,8 @@ def decide(
         outcome = _claim(attempt, session, by_rule)
         if batch_id is not None:
             batch_items.ended(session, services.outbox, batch_id, request_id, outcome.result.value, outcome.action.value)
+        if with_claim is not None:
+            with_claim(session)
         return outcome
 
 

@@ -27,11 +27,13 @@ def run_ask(runtime: Runtime, job: Job) -> None:
             actor_team=ask.actor_team,
             reply_to=ask.reply_to,
             clicked=ask.clicked,
+            with_claim=job.complete,  # the ask is done once its claim is committed: never decided twice
         )
         Surface(ask.source, ask.channel).answer(runtime, ask.actor_id, outcome)
     except (KeyboardInterrupt, SystemExit):
         raise  # the process is stopping
     except BaseException as error:  # noqa: BLE001 - expected failures are worded where they happen; this is the rest
+        job.completed = False  # marked done in a transaction that may have rolled back: the outbox deletes it (again)
         tell_unexpected(runtime, ask.reply_to, logged(error, f"deciding {ask.action.value} of {ask.request_id}"))
 
 

@@ -213,7 +213,10 @@ def post_requests(fake: FakeSlack, sender: SlackSender, label: str, count: int) 
     for request in requests:
         reply = sender.invite_requested(request)
         assert reply.status == 200, f"invite_requested for {request['email']} answered {reply.status}"
-    return [Card(r["email"], r["id"], wait_for_card(fake, r["email"], timeout=30)["ts"]) for r in requests]
+    # At the default card pace (50 a minute) the last of `count` cards is posted count x 1.2 s after the first, and
+    # events ingested side by side may take their slots in any order.
+    timeout = 30 + 1.5 * count
+    return [Card(r["email"], r["id"], wait_for_card(fake, r["email"], timeout=timeout)["ts"]) for r in requests]
 
 
 def post_cards(fake: FakeSlack, sender: SlackSender, label: str, count: int) -> dict[str, str]:

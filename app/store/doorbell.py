@@ -41,7 +41,11 @@ def ring(database: str | None) -> None:
         names = [entry.name for entry in os.scandir(where)]
     except OSError:
         return  # no worker has a doorbell: they look on their own
-    sender = _sending_socket()
+    try:
+        sender = _sending_socket()
+    except OSError as exc:  # no socket to send from (a process out of descriptors): the workers look on their own
+        log.debug("could not ring the doorbells in %s: %s", where, exc)
+        return
     for name in names:
         try:
             sender.sendto(b"", _address(where, name))

@@ -26,6 +26,10 @@ class InFlight:
         error = future.exception()
         if error is not None:
             log.error("background work failed", exc_info=error)
+        self.ended()
+
+    def ended(self) -> None:
+        """One piece of accepted work is over (a pool's task, or an ask written down)."""
         with self._changed:
             self._count -= 1
             self._changed.notify_all()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.outbox import Outbox
 from app.store.models import Action, Source
+from app.work import InFlight
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,13 @@ Lost = Callable[[Ask, BaseException], None]  # told of each ask whose transactio
 class AskLedger:
     """The one writer of asks in a process (group commit); its thread starts with the first ask."""
 
-    def __init__(self, sessions: sessionmaker[Session], outbox: Outbox, lost: Lost, *, ack_wait: float = ACK_WAIT_SECONDS) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], outbox: Outbox, lost: Lost, in_flight: InFlight, *, ack_wait: float = ACK_WAIT_SECONDS
+    ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._lost = lost
+        self._in_flight = in_flight  # an ask not yet written is work in flight: waiting for idle waits for it
         self._ack_wait = ack_wait
         self._queued: list[tuple[Ask, threading.Event]] = []
         self._changed = threading.Condition()
@@ -98,6 +102,7 @@ class AskLedger:
         with self._changed:
             if self._closed:
                 raise RuntimeError("the process is stopping: it takes no more asks")
+            self._in_flight.started()
             self._queued.append((ask, written))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._write_loop, name="invitebot-asks", daemon=True)
@@ -124,6 +129,7 @@ class AskLedger:
             self._write([ask for ask, _ in batch])
             for _, done in batch:
                 done.set()
+                self._in_flight.ended()
 
     def _write(self, asks: list[Ask]) -> None:
         try:

@@ -71,7 +71,7 @@ def build_runtime(settings: Settings) -> Runtime:
         token_check=token_check,
         write_check=WriteCheck(engine, options, replica_id),
         wakeup=Waker(engine, options, outbox.wake),
-        asks=AskLedger(sessions, outbox, lambda ask, error: asks.tell_lost(runtime, ask, error)),
+        asks=AskLedger(sessions, outbox, lambda ask, error: asks.tell_lost(runtime, ask, error), in_flight),
     )
     jobs.register(runtime)
     return runtime
